@@ -1,0 +1,170 @@
+//! Input: reads CSV and JSONL files (or stdin) into raw records, one per row or document,
+//! each with the physical line it starts on and its byte span for the rejects file.
+//!
+//! This stage only knows the shape of records (columns, JSON keys); what their values mean
+//! is the planner's business. A record that cannot be read becomes a
+//! [`RecordContent::Malformed`] record, never an `Err`: an `Err` is only for an input that
+//! cannot be opened or read at all, which stops the run before anything is sent.
+
+use std::path::PathBuf;
+
+/// Which input a line belongs to and the 1-based physical line its record starts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct LineRef {
+    /// Index of the input in the order given on the command line.
+    pub input: u32,
+    /// 1-based physical line (a CSV header is line 1; a BOM is not a line).
+    pub line: u64,
+}
+
+/// Byte range `[start, end)` of a record in its (possibly spooled) input file, terminator
+/// included, so the rejects file can copy the row verbatim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Span {
+    /// Offset of the record's first byte.
+    pub start: u64,
+    /// Offset just past the record's last byte.
+    pub end: u64,
+}
+
+/// Where one input row came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowRef {
+    /// Its line.
+    pub at: LineRef,
+    /// Its bytes.
+    pub span: Span,
+}
+
+/// The two input formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// Comma- (or `--delimiter`-) separated values with a header row.
+    Csv,
+    /// One JSON object per line: the row form or the document form.
+    Jsonl,
+}
+
+/// One input as given on the command line, opened and ready to read.
+#[derive(Clone, Debug)]
+pub struct InputSource {
+    /// The name as given on the command line (`-` for stdin); used in messages.
+    pub name: String,
+    /// The file to read; for stdin, the temporary file it was spooled to.
+    pub path: PathBuf,
+    /// Its format, from `--format`, the extension, or (stdin) its first byte.
+    pub format: Format,
+    /// Keeps stdin's spool file alive as long as the source is; `None` for real files.
+    pub spool: Option<std::sync::Arc<tempfile::TempPath>>,
+}
+
+/// A value as read: CSV cells are text to be converted by the value rules; JSON is typed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RawValue {
+    /// A CSV cell.
+    Text(String),
+    /// A JSON value from a JSONL line.
+    Json(serde_json::Value),
+}
+
+/// One operation as read, not yet validated.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RawOp {
+    /// `op` as written (case not yet folded).
+    pub op: String,
+    /// `path` as written.
+    pub path: String,
+    /// `value` as read.
+    pub value: RawValue,
+}
+
+/// What one record holds.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RecordContent {
+    /// Row form: one operation on one referral.
+    Row {
+        /// Referral ID as written (may be empty; the planner judges it).
+        id: String,
+        /// The operation.
+        op: RawOp,
+        /// `if_match` as written, `None` where absent or empty.
+        if_match: Option<String>,
+    },
+    /// Document form: a whole patch document for one referral.
+    Document {
+        /// Referral ID as written.
+        id: String,
+        /// `if_match` as written, `None` where absent or empty.
+        if_match: Option<String>,
+        /// The operations, in order.
+        patch: Vec<RawOp>,
+    },
+    /// A record that could not be read as a row or document.
+    Malformed {
+        /// The referral ID, where it could still be read.
+        id: Option<String>,
+        /// `malformed_record` or `missing_column`.
+        code: MalformedKind,
+        /// The field (column or key) at fault, where one is.
+        field: Option<String>,
+        /// What is wrong, for a user.
+        message: String,
+    },
+}
+
+/// Why a record is malformed; maps to the report's planning error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MalformedKind {
+    /// The CSV record or JSON line cannot be read (`malformed_record`).
+    Record,
+    /// The CSV file lacks a required column (`missing_column`).
+    MissingColumn,
+}
+
+/// One record read from an input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputRecord {
+    /// Where it came from.
+    pub row: RowRef,
+    /// What it holds.
+    pub content: RecordContent,
+}
+
+/// Options that shape how inputs are read.
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    /// Format for inputs whose extension does not say (`--format`).
+    pub format: Option<Format>,
+    /// CSV delimiter (`--delimiter`), `,` by default.
+    pub delimiter: u8,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            format: None,
+            delimiter: b',',
+        }
+    }
+}
+
+/// An input that cannot be read at all: the run stops before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file could not be opened or read.
+    #[error("cannot read input {name}: {source}; check the path and its permissions")]
+    Io {
+        /// The input as given.
+        name: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The format could not be told from the extension.
+    #[error(
+        "cannot tell the format of input {name} from its extension; use --format csv or --format jsonl"
+    )]
+    UnknownFormat {
+        /// The input as given.
+        name: String,
+    },
+}

@@ -1,0 +1,89 @@
+//! The vocabulary every stage shares about how a referral document ended.
+
+use std::fmt;
+
+/// How one referral document (or one ID-less invalid row) ended; the report's `outcome`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// The API accepted the document, or a lost response was verified as applied.
+    Updated,
+    /// Skipped: already applied (ledger) or the referral already holds every value.
+    Unchanged,
+    /// 412 Precondition Failed, not resolved by the conflict policy.
+    Conflict,
+    /// The API refused it, retries ran out, or it was never finished.
+    Failed,
+    /// Refused by planning; nothing was sent.
+    Invalid,
+    /// `plan`, and a dry run's "would be updated".
+    Planned,
+}
+
+impl Outcome {
+    /// Every outcome, in the order summaries list them.
+    pub const ALL: [Outcome; 6] = [
+        Outcome::Updated,
+        Outcome::Unchanged,
+        Outcome::Planned,
+        Outcome::Conflict,
+        Outcome::Failed,
+        Outcome::Invalid,
+    ];
+
+    /// The name used in reports and summaries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Updated => "updated",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Conflict => "conflict",
+            Outcome::Failed => "failed",
+            Outcome::Invalid => "invalid",
+            Outcome::Planned => "planned",
+        }
+    }
+
+    /// Whether the rejects file gets this document's rows.
+    pub fn is_rejected(self) -> bool {
+        matches!(self, Outcome::Conflict | Outcome::Failed | Outcome::Invalid)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an outcome was reached where that is not plain; the report's `note`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Note {
+    /// A lost response was checked against the referral and found applied.
+    Verified,
+    /// A 412 was resolved by re-reading the referral and retrying with its new ETag.
+    Refetched,
+    /// A 412 was resolved by retrying without If-Match.
+    Overwritten,
+    /// Identical duplicate rows were merged into one operation.
+    MergedDuplicates,
+    /// The ledger shows this exact document already applied.
+    SkippedByLedger,
+}
+
+impl Note {
+    /// The name used in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Note::Verified => "verified",
+            Note::Refetched => "refetched",
+            Note::Overwritten => "overwritten",
+            Note::MergedDuplicates => "merged-duplicates",
+            Note::SkippedByLedger => "skipped-by-ledger",
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

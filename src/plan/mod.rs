@@ -1,0 +1,208 @@
+//! Plan: groups input records per referral ID into one JSON Patch document each and
+//! validates them against the referral schema, offline.
+//!
+//! The planner is fed records one at a time ([`Planner::push`]) so input can stream, and
+//! [`Planner::finish`] returns the [`Plan`]: entries in the order each ID first appears,
+//! ID-less bad rows at their own line's place. Every input row lands in exactly one entry.
+
+use crate::input::{LineRef, RowRef};
+use serde_json::Value;
+use std::fmt;
+
+/// A JSON Patch operation the API accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    /// `replace`: the target must exist.
+    Replace,
+    /// `add`: sets an object member, or appends with a final `-`.
+    Add,
+}
+
+impl OpKind {
+    /// The operation's name in a JSON Patch document.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OpKind::Replace => "replace",
+            OpKind::Add => "add",
+        }
+    }
+}
+
+/// One validated operation of a patch document.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatchOp {
+    /// `replace` or `add`.
+    pub op: OpKind,
+    /// RFC 6901 JSON Pointer into the referral.
+    pub path: String,
+    /// The value, already converted to the schema's JSON type.
+    pub value: Value,
+}
+
+impl PatchOp {
+    /// Whether applying this operation twice differs from applying it once (an array append).
+    pub fn is_append(&self) -> bool {
+        self.path.ends_with("/-")
+    }
+
+    /// The operation as a JSON Patch object.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"op": self.op.as_str(), "path": self.path, "value": self.value})
+    }
+}
+
+/// One referral's valid patch document: what `sync` sends as one `PATCH`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Document {
+    /// The referral ID (validated: safe as a URL path segment once percent-encoded).
+    pub id: String,
+    /// The ETag from the input, always in its quoted form (`"…"`), if any.
+    pub if_match: Option<String>,
+    /// The operations, in input order.
+    pub ops: Vec<PatchOp>,
+    /// The input rows that make up the document, in input order.
+    pub rows: Vec<RowRef>,
+    /// Whether identical duplicate rows were merged into one operation.
+    pub merged_duplicates: bool,
+}
+
+impl Document {
+    /// Whether every operation may be applied twice with the same result.
+    pub fn is_idempotent(&self) -> bool {
+        !self.ops.iter().any(PatchOp::is_append)
+    }
+
+    /// The JSON Patch body.
+    pub fn patch_json(&self) -> Value {
+        Value::Array(self.ops.iter().map(PatchOp::to_json).collect())
+    }
+}
+
+/// A planning error code, as the report's `error_code` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// The CSV record or JSON line cannot be read.
+    MalformedRecord,
+    /// The CSV file lacks a required column.
+    MissingColumn,
+    /// The ID breaks the rule in SPEC.md "Referral IDs".
+    InvalidId,
+    /// The op is not `replace` or `add`.
+    InvalidOp,
+    /// The path is not a JSON Pointer, or not a patchable path of the referral schema.
+    InvalidPath,
+    /// The path is a read-only field.
+    ReadOnlyPath,
+    /// The value breaks the value rules for the path's type.
+    InvalidValue,
+    /// Two rows of one ID give different `if_match` values.
+    IfMatchMismatch,
+    /// Two rows replace one path with different values.
+    DuplicatePath,
+    /// A status/substatus pair the transition table does not allow.
+    InvalidTransition,
+    /// `/status` set without `/substatus`.
+    MissingSubstatus,
+}
+
+impl ErrorCode {
+    /// The code's name in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedRecord => "malformed_record",
+            ErrorCode::MissingColumn => "missing_column",
+            ErrorCode::InvalidId => "invalid_id",
+            ErrorCode::InvalidOp => "invalid_op",
+            ErrorCode::InvalidPath => "invalid_path",
+            ErrorCode::ReadOnlyPath => "read_only_path",
+            ErrorCode::InvalidValue => "invalid_value",
+            ErrorCode::IfMatchMismatch => "if_match_mismatch",
+            ErrorCode::DuplicatePath => "duplicate_path",
+            ErrorCode::InvalidTransition => "invalid_transition",
+            ErrorCode::MissingSubstatus => "missing_substatus",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason a row or document is invalid.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanError {
+    /// The line at fault; `None` for a document-level error spanning several rows.
+    pub at: Option<LineRef>,
+    /// The field (column or key) at fault, where one is: `id`, `op`, `path`, `value`, …
+    pub field: Option<String>,
+    /// The code.
+    pub code: ErrorCode,
+    /// What is wrong and what to do, for a user; names values, never secrets.
+    pub message: String,
+}
+
+/// A document or row refused by planning.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InvalidEntry {
+    /// The referral ID, `None` for a row with no usable ID.
+    pub id: Option<String>,
+    /// The input rows concerned, in input order.
+    pub rows: Vec<RowRef>,
+    /// The number of operations the document would have had.
+    pub ops: usize,
+    /// Every reason, first the row errors in line order, then document-level ones.
+    pub errors: Vec<PlanError>,
+}
+
+/// One entry of the plan: a document to send, or something refused.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PlanEntry {
+    /// A valid document.
+    Document(Document),
+    /// A refused document or ID-less row.
+    Invalid(InvalidEntry),
+}
+
+impl PlanEntry {
+    /// The entry's input rows.
+    pub fn rows(&self) -> &[RowRef] {
+        match self {
+            PlanEntry::Document(d) => &d.rows,
+            PlanEntry::Invalid(i) => &i.rows,
+        }
+    }
+
+    /// The entry's referral ID, if it has one.
+    pub fn id(&self) -> Option<&str> {
+        match self {
+            PlanEntry::Document(d) => Some(&d.id),
+            PlanEntry::Invalid(i) => i.id.as_deref(),
+        }
+    }
+}
+
+/// What to do with two rows replacing one path with different values (`--on-duplicate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum OnDuplicate {
+    /// The document is invalid (`duplicate_path`).
+    #[default]
+    Error,
+    /// The last row's operation stands, at its own position.
+    LastWins,
+}
+
+/// Options that shape planning.
+#[derive(Clone, Debug, Default)]
+pub struct PlanOptions {
+    /// `--on-duplicate`.
+    pub on_duplicate: OnDuplicate,
+}
+
+/// The planner's result: every entry in plan order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Documents by first appearance; ID-less rows at their line's place.
+    pub entries: Vec<PlanEntry>,
+}

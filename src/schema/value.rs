@@ -1,0 +1,219 @@
+//! Type checks for JSON values and the CSV value rules (SPEC.md "Value rules").
+
+use super::{Node, Object, Scalar};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use serde_json::{Map, Number, Value};
+
+/// Why a value does not fit its field; the message says what would.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ValueError(pub String);
+
+fn expected(node: &Node, got: &str) -> ValueError {
+    ValueError(format!("{got} is not {}", node.describe()))
+}
+
+fn show(value: &Value) -> String {
+    let text = value.to_string();
+    if text.chars().count() > 60 {
+        format!("{}…", text.chars().take(60).collect::<String>())
+    } else {
+        text
+    }
+}
+
+/// Checks a JSON value against `node` and returns it in the API's form (enum names in the
+/// API's case, dates as UTC date-times, numeric strings as numbers).
+pub fn check_json(node: &Node, value: &Value) -> Result<Value, ValueError> {
+    match (node, value) {
+        (Node::Scalar(Scalar::String), Value::String(_)) => Ok(value.clone()),
+        (Node::Scalar(scalar), Value::String(text)) => scalar_from_text(node, scalar, text),
+        (Node::Scalar(Scalar::Decimal), Value::Number(_)) => Ok(value.clone()),
+        (Node::Scalar(Scalar::Boolean), Value::Bool(_)) => Ok(value.clone()),
+        (Node::Object(object), Value::Object(members)) => check_object(object, members),
+        (Node::Array(element), Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                check_json(element, item).map_err(|e| ValueError(format!("element {i}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
+        _ => Err(expected(node, &show(value))),
+    }
+}
+
+fn check_object(object: &Object, members: &Map<String, Value>) -> Result<Value, ValueError> {
+    let mut out = Map::with_capacity(members.len());
+    for (name, value) in members {
+        let node = match object.field(name) {
+            Some(Node::ReadOnly) => {
+                return Err(ValueError(format!(
+                    "member {name:?} of {} is read-only",
+                    object.name
+                )));
+            }
+            Some(node) => node,
+            None => {
+                let known: Vec<&str> = object.fields.iter().map(|(n, _)| *n).collect();
+                return Err(ValueError(format!(
+                    "{} has no member {name:?} (it has {})",
+                    object.name,
+                    known.join(", ")
+                )));
+            }
+        };
+        let checked =
+            check_json(node, value).map_err(|e| ValueError(format!("member {name:?}: {e}")))?;
+        out.insert(name.clone(), checked);
+    }
+    if let Some(missing) = object.required.iter().find(|r| !members.contains_key(**r)) {
+        return Err(ValueError(format!(
+            "a {} needs a {missing:?} member",
+            object.name
+        )));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Converts CSV text to the JSON value `node` needs, by the value rules.
+pub fn from_text(node: &Node, text: &str) -> Result<Value, ValueError> {
+    match node {
+        Node::Scalar(Scalar::String) => Ok(Value::String(text.to_string())),
+        Node::Scalar(scalar) => scalar_from_text(node, scalar, text),
+        Node::Object(_) | Node::Array(_) => {
+            let parsed: Value = serde_json::from_str(text).map_err(|e| {
+                ValueError(format!(
+                    "{:?} is not JSON ({e}); expected {}",
+                    clip(text),
+                    node.describe()
+                ))
+            })?;
+            check_json(node, &parsed)
+        }
+        Node::ReadOnly => Err(expected(node, &format!("{:?}", clip(text)))),
+    }
+}
+
+fn clip(text: &str) -> String {
+    text.chars().take(60).collect()
+}
+
+fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, ValueError> {
+    let text = raw.trim();
+    let fail = || expected(node, &format!("{:?}", clip(raw)));
+    match scalar {
+        Scalar::String => Ok(Value::String(raw.to_string())),
+        Scalar::Decimal => parse_decimal(text).map(Value::Number).ok_or_else(fail),
+        Scalar::Boolean => match text.to_ascii_lowercase().as_str() {
+            "true" | "1" => Ok(Value::Bool(true)),
+            "false" | "0" => Ok(Value::Bool(false)),
+            _ => Err(fail()),
+        },
+        Scalar::Enum(names) => names
+            .iter()
+            .find(|n| n.eq_ignore_ascii_case(text))
+            .map(|n| Value::String((*n).to_string()))
+            .ok_or_else(fail),
+        Scalar::DateTime => parse_date_time(text).map(Value::String).ok_or_else(fail),
+    }
+}
+
+/// A decimal in JSON number syntax (`10000`, `10000.50`, `-5`, `1e5`); no thousands separators.
+fn parse_decimal(text: &str) -> Option<Number> {
+    let first = text.bytes().next()?;
+    if !(first.is_ascii_digit() || first == b'-') {
+        return None;
+    }
+    let number: Number = serde_json::from_str(text).ok()?;
+    number.as_f64().filter(|f| f.is_finite()).map(|_| number)
+}
+
+/// An RFC 3339 date-time (any offset, stored as UTC) or a date (midnight UTC).
+fn parse_date_time(text: &str) -> Option<String> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
+        return Some(
+            at.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
+        );
+    }
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    let midnight = date.and_hms_opt(0, 0, 0)?.and_utc();
+    Some(midnight.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::resolve;
+    use serde_json::json;
+
+    fn text(path: &str, cell: &str) -> Result<Value, ValueError> {
+        from_text(resolve(path).unwrap().node, cell)
+    }
+
+    #[test]
+    fn decimals_follow_the_value_rules() {
+        assert_eq!(text("/details/dealValue", "10000").unwrap(), json!(10000));
+        assert_eq!(
+            text("/details/dealValue", "10000.50").unwrap(),
+            json!(10000.5)
+        );
+        assert_eq!(text("/details/dealValue", "-5").unwrap(), json!(-5));
+        assert_eq!(text("/details/dealValue", "1e5").unwrap(), json!(100000.0));
+        assert!(text("/details/dealValue", "10,000.50").is_err());
+        assert!(text("/details/dealValue", "").is_err());
+        assert!(text("/details/dealValue", "abc").is_err());
+    }
+
+    #[test]
+    fn booleans_enums_and_dates_are_normalised() {
+        assert_eq!(
+            text("/consent/consentToContact", "TRUE").unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            text("/consent/consentToContact", "0").unwrap(),
+            json!(false)
+        );
+        assert!(text("/consent/consentToContact", "yes").is_err());
+        assert_eq!(text("/status", "closed").unwrap(), json!("Closed"));
+        assert!(text("/status", "Open").is_err());
+        assert_eq!(
+            text("/details/closingDateTime", "2026-12-31").unwrap(),
+            json!("2026-12-31T00:00:00Z")
+        );
+        assert_eq!(
+            text("/details/closingDateTime", "2026-12-31T02:00:00+02:00").unwrap(),
+            json!("2026-12-31T00:00:00Z")
+        );
+        assert!(text("/details/closingDateTime", "31/12/2026").is_err());
+    }
+
+    #[test]
+    fn empty_cell_clears_a_string() {
+        assert_eq!(text("/details/notes", "").unwrap(), json!(""));
+    }
+
+    #[test]
+    fn members_are_checked_member_by_member() {
+        assert!(text("/team/-", r#"{"email":"a@b.c","firstName":"A"}"#).is_ok());
+        assert!(text("/team/-", r#"{"firstName":"A"}"#).is_err());
+        assert!(text("/team/-", r#"{"email":"a@b.c","age":3}"#).is_err());
+        assert!(text("/team/-", "not json").is_err());
+        let members =
+            json!([{"email": "x@y.z", "contactPreference": {"disableNotifications": "true"}}]);
+        assert_eq!(
+            check_json(resolve("/team").unwrap().node, &members).unwrap(),
+            json!([{"email": "x@y.z", "contactPreference": {"disableNotifications": true}}])
+        );
+    }
+
+    #[test]
+    fn json_values_must_have_the_right_type() {
+        let deal = resolve("/details/dealValue").unwrap().node;
+        assert_eq!(check_json(deal, &json!("10000")).unwrap(), json!(10000));
+        assert!(check_json(deal, &json!(true)).is_err());
+        assert!(check_json(resolve("/name").unwrap().node, &json!(5)).is_err());
+    }
+}

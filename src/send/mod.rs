@@ -1,0 +1,134 @@
+//! Send: turns each valid patch document into one `PATCH`, through one rate limiter, with
+//! retries, If-Match policy, conflict handling and token refresh.
+//!
+//! A document's failure is data ([`SendResult`]); an `Err` ([`SendError`]) is only for what
+//! stops the whole run (a second 401, 403 on every first request, no token).
+
+use crate::outcome::{Note, Outcome};
+use crate::plan::Document;
+use std::time::Duration;
+
+/// A client-side rate limit (`--rate`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimit {
+    /// No limit.
+    Unlimited,
+    /// `count` requests per `period`.
+    Every {
+        /// Requests allowed per period (at least 1).
+        count: u32,
+        /// The period: one second, minute or hour.
+        period: Duration,
+    },
+}
+
+/// Where `If-Match` comes from (`--if-match`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IfMatchPolicy {
+    /// `input` where the input has an ETag, else `fetch` for non-idempotent documents.
+    #[default]
+    Auto,
+    /// The ETag given in the input, if any.
+    Input,
+    /// Read the referral first and send its current ETag.
+    Fetch,
+    /// Never send If-Match.
+    None,
+}
+
+/// What a 412 does (`--on-conflict`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ConflictPolicy {
+    /// Record it as `conflict`.
+    #[default]
+    Report,
+    /// Re-read, re-check, retry with the new ETag, at most 3 times.
+    Refetch,
+    /// Retry without If-Match.
+    Overwrite,
+}
+
+/// Everything the send stage needs to know, resolved from flags, env and config.
+#[derive(Clone, Debug)]
+pub struct SendOptions {
+    /// API base, `/v1.0` included, without a trailing slash.
+    pub endpoint: String,
+    /// `--rate`.
+    pub rate: RateLimit,
+    /// `--burst`.
+    pub burst: u32,
+    /// `--concurrency`: the cap on requests in flight.
+    pub concurrency: usize,
+    /// `--max-attempts`: tries per request, the first included.
+    pub max_attempts: u32,
+    /// `--timeout`: per request.
+    pub timeout: Duration,
+    /// `--if-match`.
+    pub if_match: IfMatchPolicy,
+    /// `--on-conflict`.
+    pub on_conflict: ConflictPolicy,
+    /// `--return-representation`.
+    pub return_representation: bool,
+    /// `MS-CorrelationId`: one per run.
+    pub correlation_id: uuid::Uuid,
+    /// `--ca-cert`: an extra trusted root (PEM).
+    pub ca_cert: Option<std::path::PathBuf>,
+}
+
+/// How one document ended, for the report.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SendResult {
+    /// The document's index in the plan's entries.
+    pub entry: usize,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// The last HTTP status received for the document's PATCH (or GET), if any.
+    pub http_status: Option<u16>,
+    /// PATCH requests sent, a repeat after a 401 included (GETs not counted).
+    pub attempts: u32,
+    /// The `If-Match` value of the last PATCH, if it had one.
+    pub if_match_sent: Option<String>,
+    /// The ETag the API returned for the applied document.
+    pub etag_after: Option<String>,
+    /// The API's error code, `http_<status>`, or one of the sending codes.
+    pub error_code: Option<String>,
+    /// What went wrong, for a user (capped; never a secret).
+    pub error_message: Option<String>,
+    /// How the outcome was reached where that is not plain.
+    pub note: Option<Note>,
+    /// The `MS-RequestId` of the last PATCH.
+    pub request_id: Option<uuid::Uuid>,
+    /// Wall time from the first request to the outcome.
+    pub duration: Duration,
+}
+
+/// Run-wide counters for the summary.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SendStats {
+    /// Requests sent (GET and PATCH, retries included).
+    pub requests: u64,
+    /// Retries (requests beyond each one's first attempt).
+    pub retries: u64,
+    /// 429 answers received.
+    pub throttled: u64,
+}
+
+/// What stops a whole run.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// No token could be had.
+    #[error("{0}")]
+    Token(String),
+    /// A request repeated with a freshly fetched token got 401 again.
+    #[error("the API refused the token twice (401), the second time just after fetching a fresh one; check that the token is for https://api.partner.microsoft.com and has not been revoked")]
+    Unauthorized,
+    /// Every one of the first requests got 403.
+    #[error("the API answered 403 Forbidden to every request; the signed-in user needs the Referral Admin, Referral User or Global Admin role in Partner Center")]
+    Forbidden,
+    /// The HTTP client could not be built (bad `--ca-cert`, TLS setup).
+    #[error("cannot set up the HTTP client: {0}")]
+    Client(String),
+}
+
+/// The plan entries to send: (index in the plan, document).
+pub type Batch = Vec<(usize, Document)>;
