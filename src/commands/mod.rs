@@ -1,1 +1,20 @@
-//! commands (in progress).
+//! Commands: each file wires one command's resolved settings to the pipeline's stages.
+
+pub mod emulator;
+pub mod outputs;
+pub mod plan;
+pub mod prepare;
+pub mod sync;
+
+use crate::cli::{Cli, Command};
+use crate::ui::Terminal;
+
+/// Runs the parsed command line; returns the exit code. `Err` is for what stops a run
+/// before or while it works (exit 1).
+pub async fn run(cli: &Cli, terminal: &Terminal) -> anyhow::Result<i32> {
+    match &cli.command {
+        Command::Plan(args) => plan::run(args, terminal),
+        Command::Sync(args) => sync::run(args, terminal).await,
+        Command::Emulator(args) => emulator::run(args).await,
+    }
+}

@@ -1,1 +1,51 @@
-//! report (in progress).
+//! Report: one row per referral document (and per ID-less bad row), the rejects file, and
+//! the run summary.
+//!
+//! Rows are built here from plan entries and send results ([`rows`]), written as CSV or
+//! JSONL ([`writer`]) with formula cells neutralised ([`cells`]), and the input rows of
+//! rejected documents are copied verbatim into a rejects file ([`rejects`]).
+
+pub mod cells;
+pub mod lines;
+pub mod rejects;
+pub mod rows;
+pub mod summary;
+pub mod writer;
+
+pub use lines::LineNames;
+pub use rows::ReportRow;
+pub use summary::Summary;
+pub use writer::{ReportFormat, ReportWriter};
+
+use std::path::PathBuf;
+
+/// What stops the report from being written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// An output file could not be written.
+    #[error("cannot write {path}: {source}; check that its folder exists and is writable")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// An input could not be read back for the rejects file.
+    #[error("cannot read {path} back for the rejects file: {source}")]
+    ReadBack {
+        /// The input.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+impl ReportError {
+    /// Wraps a write failure on `path`.
+    pub fn write(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
+        move |source| ReportError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,3 +1,8 @@
 //! The one integration-test binary: each module is one area of behaviour.
 
+mod bad_input;
+mod cli;
 mod emulator;
+mod fixtures;
+mod support;
+mod sync;

@@ -1,0 +1,136 @@
+//! A run's outputs as results arrive: the report (appended, then rewritten in plan order),
+//! the progress bar, the rejects file, the summary and the exit code.
+
+use super::prepare::{default_report_path, Prepared};
+use crate::cli::args::CommonArgs;
+use crate::outcome::Outcome;
+use crate::report::rejects::{write_rejects, RejectedRow};
+use crate::report::summary::{OutcomeCounts, Summary};
+use crate::report::{ReportRow, ReportWriter};
+use crate::send::SendStats;
+use crate::ui::{Progress, Terminal};
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The outputs of one `plan` or `sync` run.
+pub struct RunOutputs {
+    report: ReportWriter,
+    rows: Vec<Option<ReportRow>>,
+    counts: OutcomeCounts,
+    progress: Progress,
+    terminal: Terminal,
+    started: Instant,
+}
+
+impl RunOutputs {
+    /// Opens the report for a plan of `entries` entries; `with_changes` for a dry run.
+    pub fn open(
+        common: &CommonArgs,
+        entries: usize,
+        with_changes: bool,
+        terminal: &Terminal,
+    ) -> anyhow::Result<RunOutputs> {
+        let path = common.report.clone().unwrap_or_else(default_report_path);
+        Ok(RunOutputs {
+            report: ReportWriter::create(&path, with_changes)?,
+            rows: vec![None; entries],
+            counts: OutcomeCounts::default(),
+            progress: Progress::new(common.progress, entries as u64, terminal),
+            terminal: terminal.clone(),
+            started: Instant::now(),
+        })
+    }
+
+    /// Records the row of plan entry `entry` as soon as its outcome is known.
+    pub fn record(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
+        self.report.append(&row)?;
+        self.counts.add(outcome);
+        self.progress.finished(outcome);
+        if let Some(slot) = self.rows.get_mut(entry) {
+            *slot = Some(row);
+        }
+        Ok(())
+    }
+
+    /// Whether entry `entry` has its row.
+    pub fn has_row(&self, entry: usize) -> bool {
+        self.rows.get(entry).is_some_and(Option::is_some)
+    }
+
+    /// Writes the final report, the rejects and the summary; returns the exit code.
+    pub fn finish(self, run: Finish<'_>) -> anyhow::Result<i32> {
+        self.progress.finish();
+        let report_path = self.report.path().to_path_buf();
+        let rows = self.rows;
+        self.report.finish(rows.iter().flatten())?;
+        let rejects = match &run.common.rejects {
+            Some(path) => write_rejects(
+                path,
+                &run.prepared.sources,
+                rejected_rows(run.prepared, &rows),
+                run.common.delimiter,
+            )?,
+            None => Vec::new(),
+        };
+        let mut summary = Summary::new(
+            run.command,
+            &self.counts,
+            run.prepared.input_rows,
+            run.stats,
+            self.started.elapsed(),
+        );
+        summary.report = report_path.display().to_string();
+        summary.rejects = rejects.iter().map(|p| p.display().to_string()).collect();
+        summary.correlation_id = run.correlation_id;
+        if let Some(why) = run.stopped {
+            summary.stopped = Some(why);
+            summary.exit_code = run.stopped_exit_code;
+        }
+        write_summary_json(run.common.summary_json.as_ref(), &summary)?;
+        self.terminal.print(&summary.to_text());
+        Ok(summary.exit_code)
+    }
+}
+
+/// What [`RunOutputs::finish`] needs to know about the run.
+pub struct Finish<'a> {
+    /// `plan`, `sync` or `dry-run`.
+    pub command: &'static str,
+    /// The run's flags.
+    pub common: &'a CommonArgs,
+    /// The run's inputs and plan.
+    pub prepared: &'a Prepared,
+    /// Request figures.
+    pub stats: &'a SendStats,
+    /// The run's correlation ID, where it sent anything.
+    pub correlation_id: Option<String>,
+    /// Why the run stopped early, if it did.
+    pub stopped: Option<String>,
+    /// The exit code of an early stop.
+    pub stopped_exit_code: i32,
+}
+
+fn write_summary_json(path: Option<&PathBuf>, summary: &Summary) -> anyhow::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    let text = serde_json::to_string_pretty(summary)?;
+    std::fs::write(path, text + "\n")
+        .with_context(|| format!("cannot write the summary to {}", path.display()))
+}
+
+/// The input rows of every rejected entry, with its outcome and message.
+fn rejected_rows(prepared: &Prepared, rows: &[Option<ReportRow>]) -> Vec<RejectedRow> {
+    let mut out = Vec::new();
+    for (entry, row) in prepared.plan.entries.iter().zip(rows) {
+        let Some(row) = row.as_ref().filter(|r| r.outcome.is_rejected()) else {
+            continue;
+        };
+        let message = row.error_message.clone().unwrap_or_default();
+        out.extend(entry.rows().iter().map(|r| RejectedRow {
+            row: *r,
+            outcome: row.outcome,
+            message: message.clone(),
+        }));
+    }
+    out
+}

@@ -1,0 +1,49 @@
+//! `refsync plan`: read, group and validate offline; write the planned documents and a report.
+
+use super::outputs::{Finish, RunOutputs};
+use super::prepare::prepare;
+use crate::cli::PlanArgs;
+use crate::plan::PlanEntry;
+use crate::report::ReportRow;
+use crate::send::SendStats;
+use crate::ui::Terminal;
+use anyhow::Context;
+use std::io::Write;
+
+/// Runs `plan`; returns the exit code.
+pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
+    let prepared = prepare(&args.common)?;
+    let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
+    for (index, entry) in prepared.plan.entries.iter().enumerate() {
+        let row = ReportRow::for_entry(entry, &prepared.names);
+        outputs.record(index, row.outcome, row)?;
+    }
+    write_documents(args, &prepared.plan.entries)?;
+    outputs.finish(Finish {
+        command: "plan",
+        common: &args.common,
+        prepared: &prepared,
+        stats: &SendStats::default(),
+        correlation_id: None,
+        stopped: None,
+        stopped_exit_code: 0,
+    })
+}
+
+/// Writes every valid document in the document form, to `--out` or stdout.
+fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()> {
+    let mut out: Box<dyn Write> = match &args.out {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write --out {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    for entry in entries {
+        if let PlanEntry::Document(doc) = entry {
+            serde_json::to_writer(&mut out, &doc.to_document_form())?;
+            out.write_all(b"\n")?;
+        }
+    }
+    out.flush().context("cannot write the planned documents")
+}

@@ -1,0 +1,103 @@
+//! What `plan` and `sync` share before sending: open the inputs, read and plan them, and
+//! narrow the plan to `--ids` / `--limit`.
+
+use crate::cli::args::{CommonArgs, FormatArg, OnDuplicateArg};
+use crate::input::{self, Format, InputSource, ReadOptions};
+use crate::plan::{OnDuplicate, Plan, PlanEntry, PlanOptions, Planner};
+use crate::report::LineNames;
+use anyhow::Context;
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+/// A planned run: its inputs and the plan.
+pub struct Prepared {
+    /// The inputs, in command-line order.
+    pub sources: Vec<InputSource>,
+    /// Their names, for writing lines.
+    pub names: LineNames,
+    /// The plan, narrowed to `--ids` / `--limit`.
+    pub plan: Plan,
+    /// Input rows read (before narrowing).
+    pub input_rows: usize,
+}
+
+/// The reader options the flags give.
+pub fn read_options(common: &CommonArgs) -> ReadOptions {
+    ReadOptions {
+        format: common.format.map(|f| match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+        }),
+        delimiter: common.delimiter,
+    }
+}
+
+/// The planner options the flags give.
+pub fn plan_options(common: &CommonArgs) -> PlanOptions {
+    PlanOptions {
+        on_duplicate: match common.on_duplicate {
+            OnDuplicateArg::Error => OnDuplicate::Error,
+            OnDuplicateArg::LastWins => OnDuplicate::LastWins,
+        },
+    }
+}
+
+/// Opens every input (so an unreadable one stops the run before anything is sent), then
+/// reads and plans them all.
+pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
+    let options = read_options(common);
+    let ids = common.ids.as_ref().map(read_ids).transpose()?;
+    let sources = input::open_inputs(&common.inputs, &options)?;
+    let mut planner = Planner::new(plan_options(common));
+    let mut input_rows = 0;
+    for (index, source) in sources.iter().enumerate() {
+        for record in input::read_records(source, index as u32, &options)? {
+            planner.push(record?);
+            input_rows += 1;
+        }
+    }
+    let plan = narrow(planner.finish(), ids.as_ref(), common.limit);
+    let names = LineNames::new(sources.iter().map(|s| s.name.clone()).collect());
+    Ok(Prepared {
+        sources,
+        names,
+        plan,
+        input_rows,
+    })
+}
+
+/// Reads an `--ids` file: one ID per line; blank lines and `#` comments are skipped.
+fn read_ids(path: &PathBuf) -> anyhow::Result<HashSet<String>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the --ids file {}", path.display()))?;
+    Ok(text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Keeps the entries whose ID is listed (ID-less rows go when a list is given), then the
+/// first `limit` of them.
+fn narrow(plan: Plan, ids: Option<&HashSet<String>>, limit: Option<usize>) -> Plan {
+    let listed = |entry: &PlanEntry| match (ids, entry.id()) {
+        (None, _) => true,
+        (Some(ids), Some(id)) => ids.contains(id),
+        (Some(_), None) => false,
+    };
+    Plan {
+        entries: plan
+            .entries
+            .into_iter()
+            .filter(listed)
+            .take(limit.unwrap_or(usize::MAX))
+            .collect(),
+    }
+}
+
+/// The default report path: `refsync-report-<UTC timestamp>.csv` in the working folder.
+pub fn default_report_path() -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    PathBuf::from(format!("refsync-report-{stamp}.csv"))
+}

@@ -1,0 +1,104 @@
+//! Parsers for the contract's value syntaxes: rates (`10/s`), durations (`30s`), shares.
+
+use crate::send::RateLimit;
+use std::time::Duration;
+
+/// Parses `--rate`: `N/s`, `N/m`, `N/h` with N a whole number ≥ 1, or `unlimited`.
+pub fn rate(text: &str) -> Result<RateLimit, String> {
+    let text = text.trim();
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(RateLimit::Unlimited);
+    }
+    let usage = || format!("{text:?} is not a rate; write N/s, N/m or N/h (e.g. 10/s), or unlimited");
+    let (count, unit) = text.split_once('/').ok_or_else(usage)?;
+    let count: u32 = count.trim().parse().map_err(|_| usage())?;
+    let period = match unit.trim() {
+        "s" => Duration::from_secs(1),
+        "m" => Duration::from_secs(60),
+        "h" => Duration::from_secs(3600),
+        _ => return Err(usage()),
+    };
+    if count == 0 {
+        return Err(format!("{text:?}: the rate must be at least 1 per period"));
+    }
+    Ok(RateLimit::Every { count, period })
+}
+
+/// Parses a duration: `500ms`, `30s`, `5m`, `2h`.
+pub fn duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let usage = || format!("{text:?} is not a duration; write e.g. 500ms, 30s, 5m or 2h");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(usage)?;
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| usage())?;
+    let d = match unit {
+        "ms" => Duration::from_millis(n),
+        "s" => Duration::from_secs(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(usage()),
+    };
+    if d.is_zero() {
+        return Err(format!("{text:?}: the duration must be more than zero"));
+    }
+    Ok(d)
+}
+
+/// Parses a share between 0 and 1 (`0.05`), for the emulator's fault rates.
+pub fn share(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
+        _ => Err(format!("{text:?} is not a share between 0 and 1 (e.g. 0.05)")),
+    }
+}
+
+/// Parses a per-second rate `N/s` (the emulator's `--throttle`).
+pub fn per_second(text: &str) -> Result<u32, String> {
+    match rate(text)? {
+        RateLimit::Every { count, period } if period == Duration::from_secs(1) => Ok(count),
+        _ => Err(format!("{text:?}: write the throttle as N/s, e.g. 200/s")),
+    }
+}
+
+/// Parses a one-byte CSV delimiter; `\t` and `tab` mean a tab.
+pub fn delimiter(text: &str) -> Result<u8, String> {
+    match text {
+        "\\t" | "tab" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
+        _ => Err(format!("{text:?} is not a one-character delimiter such as , or ;")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_take_every_contract_form() {
+        assert_eq!(
+            rate("10/s"),
+            Ok(RateLimit::Every { count: 10, period: Duration::from_secs(1) })
+        );
+        assert_eq!(
+            rate("600/m"),
+            Ok(RateLimit::Every { count: 600, period: Duration::from_secs(60) })
+        );
+        assert_eq!(rate("unlimited"), Ok(RateLimit::Unlimited));
+        for bad in ["10", "0/s", "1.5/s", "10/d", "x/s"] {
+            assert!(rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_take_every_contract_form() {
+        assert_eq!(duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(duration("2h"), Ok(Duration::from_secs(7200)));
+        for bad in ["30", "s", "1.5s", "0s", "3d"] {
+            assert!(duration(bad).is_err(), "{bad}");
+        }
+    }
+}

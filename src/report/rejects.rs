@@ -1,0 +1,389 @@
+//! The rejects file: the original input rows of every `conflict`, `failed` and `invalid`
+//! document (and every ID-less invalid row), verbatim, in the input's own format and
+//! columns plus `outcome` and `error_message`, so a user fixes them and feeds the file back.
+
+use super::cells::neutralise;
+use super::ReportError;
+use crate::input::{Format, InputSource, RowRef};
+use crate::outcome::Outcome;
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+const OUTCOME: &str = "outcome";
+const ERROR_MESSAGE: &str = "error_message";
+
+/// One input row to copy into the rejects file.
+#[derive(Clone, Debug)]
+pub struct RejectedRow {
+    /// Where the row is.
+    pub row: RowRef,
+    /// Its document's outcome.
+    pub outcome: Outcome,
+    /// Its document's error message.
+    pub message: String,
+}
+
+/// Writes the rejects file(s) for `rows`: `path` for the first input's format, and the same
+/// name with the other extension for the other format. Returns the files written.
+pub fn write_rejects(
+    path: &Path,
+    sources: &[InputSource],
+    mut rows: Vec<RejectedRow>,
+    delimiter: u8,
+) -> Result<Vec<PathBuf>, ReportError> {
+    rows.sort_by_key(|r| r.row.at);
+    let mut written = Vec::new();
+    for (format, target) in targets(path, sources) {
+        let inputs: Vec<usize> = (0..sources.len())
+            .filter(|&i| sources[i].format == format)
+            .collect();
+        let mine: Vec<&RejectedRow> = rows
+            .iter()
+            .filter(|r| inputs.contains(&(r.row.at.input as usize)))
+            .collect();
+        match format {
+            Format::Csv => write_csv(&target, sources, &inputs, &mine, delimiter)?,
+            Format::Jsonl => write_jsonl(&target, sources, &mine)?,
+        }
+        written.push(target);
+    }
+    Ok(written)
+}
+
+/// The file for each input format present, the first input's format taking `path` as given.
+fn targets(path: &Path, sources: &[InputSource]) -> Vec<(Format, PathBuf)> {
+    let mut out: Vec<(Format, PathBuf)> = Vec::new();
+    for source in sources {
+        if out.iter().any(|(f, _)| *f == source.format) {
+            continue;
+        }
+        let target = if out.is_empty() {
+            path.to_path_buf()
+        } else {
+            path.with_extension(match source.format {
+                Format::Csv => "csv",
+                Format::Jsonl => "jsonl",
+            })
+        };
+        out.push((source.format, target));
+    }
+    out
+}
+
+fn read_span(file: &mut File, row: &RowRef, path: &Path) -> Result<Vec<u8>, ReportError> {
+    let read_back = |source| ReportError::ReadBack {
+        path: path.to_path_buf(),
+        source,
+    };
+    file.seek(SeekFrom::Start(row.span.start))
+        .map_err(read_back)?;
+    let mut bytes = vec![0; (row.span.end.saturating_sub(row.span.start)) as usize];
+    file.read_exact(&mut bytes).map_err(read_back)?;
+    Ok(bytes)
+}
+
+/// Splits a raw record into its content and its line terminator (`\n` if it had none).
+fn split_terminator(raw: &[u8]) -> (&[u8], &[u8]) {
+    let content_len = raw
+        .iter()
+        .rposition(|b| *b != b'\n' && *b != b'\r')
+        .map_or(0, |i| i + 1);
+    let terminator = &raw[content_len..];
+    (
+        &raw[..content_len],
+        if terminator.is_empty() {
+            b"\n"
+        } else {
+            terminator
+        },
+    )
+}
+
+fn parse_record(raw: &[u8], delimiter: u8) -> Vec<Vec<u8>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(raw);
+    let mut record = csv::ByteRecord::new();
+    match reader.read_byte_record(&mut record) {
+        Ok(true) => record.iter().map(<[u8]>::to_vec).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn read_header(path: &Path, delimiter: u8) -> Result<Vec<Vec<u8>>, ReportError> {
+    let file = File::open(path).map_err(|source| ReportError::ReadBack {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(file);
+    let mut record = csv::ByteRecord::new();
+    if !matches!(reader.read_byte_record(&mut record), Ok(true)) {
+        return Ok(Vec::new());
+    }
+    let mut header: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+    if let Some(first) = header.first_mut() {
+        if first.starts_with(b"\xEF\xBB\xBF") {
+            first.drain(..3);
+        }
+    }
+    Ok(header)
+}
+
+/// The CSV rejects: one header (the union of the inputs' columns plus `outcome` and
+/// `error_message`); rows copied byte for byte where their input's header is exactly that
+/// union, otherwise re-laid by column name.
+fn write_csv(
+    target: &Path,
+    sources: &[InputSource],
+    inputs: &[usize],
+    rows: &[&RejectedRow],
+    delimiter: u8,
+) -> Result<(), ReportError> {
+    let headers = inputs
+        .iter()
+        .map(|&i| read_header(&sources[i].path, delimiter))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut union: Vec<Vec<u8>> = Vec::new();
+    for column in headers.iter().flatten() {
+        if !union.contains(column) {
+            union.push(column.clone());
+        }
+    }
+    for extra in [OUTCOME, ERROR_MESSAGE] {
+        if !union.iter().any(|c| c == extra.as_bytes()) {
+            union.push(extra.as_bytes().to_vec());
+        }
+    }
+    let mut out = CsvOut::create(target, delimiter)?;
+    out.record(&union)?;
+    let mut open: Option<(usize, File)> = None;
+    for rejected in rows {
+        let input = rejected.row.at.input as usize;
+        if open.as_ref().map(|(i, _)| *i) != Some(input) {
+            let file = File::open(&sources[input].path).map_err(|source| ReportError::ReadBack {
+                path: sources[input].path.clone(),
+                source,
+            })?;
+            open = Some((input, file));
+        }
+        let Some((_, file)) = open.as_mut() else {
+            continue;
+        };
+        let raw = read_span(file, &rejected.row, &sources[input].path)?;
+        let slot = inputs.iter().position(|&i| i == input).unwrap_or(0);
+        let header = headers.get(slot).map(Vec::as_slice).unwrap_or(&[]);
+        out.row(&raw, header, &union, rejected)?;
+    }
+    out.finish()
+}
+
+/// A CSV rejects file being written.
+struct CsvOut {
+    path: PathBuf,
+    delimiter: u8,
+    out: BufWriter<File>,
+}
+
+impl CsvOut {
+    fn create(path: &Path, delimiter: u8) -> Result<CsvOut, ReportError> {
+        let file = File::create(path).map_err(ReportError::write(path))?;
+        Ok(CsvOut {
+            path: path.to_path_buf(),
+            delimiter,
+            out: BufWriter::new(file),
+        })
+    }
+
+    fn encode(&self, cells: &[Vec<u8>]) -> Vec<u8> {
+        let mut writer = csv::WriterBuilder::new()
+            .delimiter(self.delimiter)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        // Writing to a Vec cannot fail.
+        let _ = writer.write_record(cells);
+        writer.into_inner().unwrap_or_default()
+    }
+
+    fn record(&mut self, cells: &[Vec<u8>]) -> Result<(), ReportError> {
+        let line = self.encode(cells);
+        self.out
+            .write_all(&line)
+            .map_err(ReportError::write(&self.path))
+    }
+
+    fn row(
+        &mut self,
+        raw: &[u8],
+        header: &[Vec<u8>],
+        union: &[Vec<u8>],
+        rejected: &RejectedRow,
+    ) -> Result<(), ReportError> {
+        let outcome = rejected.outcome.as_str().as_bytes().to_vec();
+        let message = neutralise(&rejected.message).as_bytes().to_vec();
+        if header.len() + 2 == union.len() && union.starts_with(header) {
+            let (content, terminator) = split_terminator(raw);
+            let tail = self.encode(&[Vec::new(), outcome, message]);
+            let mut line = content.to_vec();
+            line.extend_from_slice(tail.strip_suffix(b"\n").unwrap_or(&tail));
+            line.extend_from_slice(terminator);
+            return self
+                .out
+                .write_all(&line)
+                .map_err(ReportError::write(&self.path));
+        }
+        let cells = parse_record(raw, self.delimiter);
+        let laid: Vec<Vec<u8>> = union
+            .iter()
+            .map(|column| match column.as_slice() {
+                c if c == OUTCOME.as_bytes() => outcome.clone(),
+                c if c == ERROR_MESSAGE.as_bytes() => message.clone(),
+                c => header
+                    .iter()
+                    .position(|h| h == c)
+                    .and_then(|i| cells.get(i).cloned())
+                    .unwrap_or_default(),
+            })
+            .collect();
+        self.record(&laid)
+    }
+
+    fn finish(mut self) -> Result<(), ReportError> {
+        self.out.flush().map_err(ReportError::write(&self.path))
+    }
+}
+
+/// The JSONL rejects: each line verbatim with `outcome` and `error_message` added as keys;
+/// a line that is not a JSON object is copied as it is, for the user to fix.
+fn write_jsonl(
+    target: &Path,
+    sources: &[InputSource],
+    rows: &[&RejectedRow],
+) -> Result<(), ReportError> {
+    let file = File::create(target).map_err(ReportError::write(target))?;
+    let mut out = BufWriter::new(file);
+    let mut open: Option<(usize, File)> = None;
+    for rejected in rows {
+        let input = rejected.row.at.input as usize;
+        if open.as_ref().map(|(i, _)| *i) != Some(input) {
+            let file = File::open(&sources[input].path).map_err(|source| ReportError::ReadBack {
+                path: sources[input].path.clone(),
+                source,
+            })?;
+            open = Some((input, file));
+        }
+        let Some((_, file)) = open.as_mut() else {
+            continue;
+        };
+        let raw = read_span(file, &rejected.row, &sources[input].path)?;
+        let line = annotate_json_line(&raw, rejected);
+        out.write_all(&line).map_err(ReportError::write(target))?;
+    }
+    out.flush().map_err(ReportError::write(target))
+}
+
+fn annotate_json_line(raw: &[u8], rejected: &RejectedRow) -> Vec<u8> {
+    let (content, _) = split_terminator(raw);
+    let mut line = match serde_json::from_slice::<serde_json::Value>(content) {
+        Ok(serde_json::Value::Object(mut map))
+            if map.contains_key(OUTCOME) || map.contains_key(ERROR_MESSAGE) =>
+        {
+            map.insert(OUTCOME.into(), rejected.outcome.as_str().into());
+            map.insert(ERROR_MESSAGE.into(), rejected.message.clone().into());
+            serde_json::Value::Object(map).to_string().into_bytes()
+        }
+        Ok(serde_json::Value::Object(map)) => insert_keys(content, map.is_empty(), rejected),
+        _ => content.to_vec(),
+    };
+    line.push(b'\n');
+    line
+}
+
+/// Inserts the two keys before the object's closing brace, keeping the rest byte for byte.
+fn insert_keys(content: &[u8], empty: bool, rejected: &RejectedRow) -> Vec<u8> {
+    let Some(close) = content.iter().rposition(|b| *b == b'}') else {
+        return content.to_vec();
+    };
+    let extra = format!(
+        "{}\"{OUTCOME}\":{},\"{ERROR_MESSAGE}\":{}",
+        if empty { "" } else { "," },
+        serde_json::Value::from(rejected.outcome.as_str()),
+        serde_json::Value::from(rejected.message.as_str()),
+    );
+    let mut line = content[..close].to_vec();
+    line.extend_from_slice(extra.as_bytes());
+    line.extend_from_slice(&content[close..]);
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{LineRef, Span};
+
+    fn source(dir: &Path, name: &str, text: &str, format: Format) -> InputSource {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        InputSource {
+            name: name.into(),
+            path,
+            format,
+            spool: None,
+        }
+    }
+
+    fn rejected(input: u32, line: u64, text: &str, start: usize, len: usize) -> RejectedRow {
+        RejectedRow {
+            row: RowRef {
+                at: LineRef { input, line },
+                span: Span {
+                    start: start as u64,
+                    end: (start + len) as u64,
+                },
+            },
+            outcome: Outcome::Failed,
+            message: text.into(),
+        }
+    }
+
+    #[test]
+    fn csv_rows_are_copied_verbatim_with_outcome_and_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id,op,path,value\r\na,replace,/name,\"x, y\"\r\nb,replace,/name,z\r\n";
+        let src = source(dir.path(), "u.csv", text, Format::Csv);
+        let start = text.find("a,").unwrap();
+        let len = text[start..].find("b,").unwrap();
+        let out = dir.path().join("rejects.csv");
+        write_rejects(&out, &[src], vec![rejected(0, 2, "=bad", start, len)], b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "id,op,path,value,outcome,error_message\na,replace,/name,\"x, y\",failed,'=bad\r\n"
+        );
+    }
+
+    #[test]
+    fn jsonl_rows_get_the_two_keys_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "{\"id\":\"a\",\"op\":\"replace\"}\nnot json\n";
+        let src = source(dir.path(), "u.jsonl", text, Format::Jsonl);
+        let out = dir.path().join("rejects.jsonl");
+        let first = text.find('\n').unwrap() + 1;
+        let rows = vec![
+            rejected(0, 1, "m", 0, first),
+            rejected(0, 2, "m", first, text.len() - first),
+        ];
+        write_rejects(&out, &[src], rows, b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "{\"id\":\"a\",\"op\":\"replace\",\"outcome\":\"failed\",\"error_message\":\"m\"}\nnot json\n"
+        );
+    }
+}

@@ -1,0 +1,162 @@
+//! The report row, and how plan entries and send results become rows.
+
+use super::lines::LineNames;
+use crate::outcome::{Note, Outcome};
+use crate::plan::{Document, InvalidEntry, PlanEntry, PlanError};
+use crate::send::SendResult;
+use serde::Serialize;
+
+/// The report's columns, in order (SPEC.md "Outcomes and report").
+pub const COLUMNS: [&str; 13] = [
+    "id",
+    "outcome",
+    "http_status",
+    "attempts",
+    "if_match_sent",
+    "etag_after",
+    "ops",
+    "source_lines",
+    "error_code",
+    "error_message",
+    "note",
+    "request_id",
+    "duration_ms",
+];
+
+/// The extra column of a dry run's report.
+pub const CHANGES_COLUMN: &str = "changes";
+
+/// One report row: one referral document, or one invalid row with no usable ID.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReportRow {
+    /// The referral ID; empty for an ID-less row.
+    pub id: String,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// The last HTTP status received, if any.
+    pub http_status: Option<u16>,
+    /// PATCH requests sent.
+    pub attempts: u32,
+    /// The `If-Match` value of the last PATCH.
+    pub if_match_sent: Option<String>,
+    /// The ETag the API returned for the applied document.
+    pub etag_after: Option<String>,
+    /// Operations in the document.
+    pub ops: usize,
+    /// The document's input lines.
+    pub source_lines: String,
+    /// Why it is not `updated`, as a code.
+    pub error_code: Option<String>,
+    /// Why it is not `updated`, for a user.
+    pub error_message: Option<String>,
+    /// How the outcome was reached where that is not plain.
+    pub note: Option<String>,
+    /// The `MS-RequestId` of the last PATCH.
+    pub request_id: Option<String>,
+    /// Wall time spent on the document.
+    pub duration_ms: Option<u64>,
+    /// Dry run only: the field-level diff as a JSON array of `{path, from, to}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub changes: Option<serde_json::Value>,
+}
+
+/// The report's `note` for a document, joining the send note and merged duplicates.
+fn note_text(send_note: Option<Note>, merged: bool) -> Option<String> {
+    let notes: Vec<&str> = send_note
+        .map(Note::as_str)
+        .into_iter()
+        .chain(merged.then_some(Note::MergedDuplicates.as_str()))
+        .collect();
+    (!notes.is_empty()).then(|| notes.join(";"))
+}
+
+/// Renders planning errors as one message naming file, line and field for each.
+pub fn plan_errors_message(errors: &[PlanError], names: &LineNames) -> String {
+    errors
+        .iter()
+        .map(|e| {
+            let place = match (e.at, &e.field) {
+                (Some(at), Some(field)) => format!("{}, field {field}: ", names.in_message(at)),
+                (Some(at), None) => format!("{}: ", names.in_message(at)),
+                (None, Some(field)) => format!("field {field}: "),
+                (None, None) => String::new(),
+            };
+            format!("{place}{}", e.message)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ReportRow {
+    /// An empty row with `outcome`, to fill in.
+    pub fn new(outcome: Outcome) -> ReportRow {
+        ReportRow {
+            id: String::new(),
+            outcome,
+            http_status: None,
+            attempts: 0,
+            if_match_sent: None,
+            etag_after: None,
+            ops: 0,
+            source_lines: String::new(),
+            error_code: None,
+            error_message: None,
+            note: None,
+            request_id: None,
+            duration_ms: None,
+            changes: None,
+        }
+    }
+
+    /// The row of a plan entry before anything is sent: `planned` for a valid document
+    /// (as `plan` reports it), `invalid` for a refused one.
+    pub fn for_entry(entry: &PlanEntry, names: &LineNames) -> ReportRow {
+        match entry {
+            PlanEntry::Document(doc) => ReportRow::for_planned(doc, names),
+            PlanEntry::Invalid(invalid) => ReportRow::for_invalid(invalid, names),
+        }
+    }
+
+    fn for_planned(doc: &Document, names: &LineNames) -> ReportRow {
+        ReportRow {
+            id: doc.id.clone(),
+            outcome: Outcome::Planned,
+            ops: doc.ops.len(),
+            source_lines: names.source_lines(doc.rows.iter().map(|r| r.at)),
+            note: note_text(None, doc.merged_duplicates),
+            ..ReportRow::new(Outcome::Planned)
+        }
+    }
+
+    fn for_invalid(invalid: &InvalidEntry, names: &LineNames) -> ReportRow {
+        ReportRow {
+            id: invalid.id.clone().unwrap_or_default(),
+            outcome: Outcome::Invalid,
+            ops: invalid.ops,
+            source_lines: names.source_lines(invalid.rows.iter().map(|r| r.at)),
+            error_code: invalid.errors.first().map(|e| e.code.as_str().to_string()),
+            error_message: Some(plan_errors_message(&invalid.errors, names)),
+            ..ReportRow::new(Outcome::Planned)
+        }
+    }
+
+    /// The row of a document once the send stage has decided its outcome.
+    pub fn for_result(doc: &Document, result: &SendResult, names: &LineNames) -> ReportRow {
+        ReportRow {
+            id: doc.id.clone(),
+            outcome: result.outcome,
+            http_status: result.http_status,
+            attempts: result.attempts,
+            if_match_sent: result.if_match_sent.clone(),
+            etag_after: result.etag_after.clone(),
+            ops: doc.ops.len(),
+            source_lines: names.source_lines(doc.rows.iter().map(|r| r.at)),
+            error_code: result.error_code.clone(),
+            error_message: result.error_message.clone(),
+            note: note_text(result.note, doc.merged_duplicates),
+            request_id: result.request_id.map(|id| id.to_string()),
+            duration_ms: Some(result.duration.as_millis() as u64),
+            changes: None,
+        }
+    }
+}

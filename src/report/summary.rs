@@ -1,0 +1,170 @@
+//! The run summary: counts per outcome, timing and request figures, and the exit code they
+//! give; printed to stderr and written by `--summary-json`.
+
+use crate::outcome::Outcome;
+use crate::send::SendStats;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Exit code: every document `updated`, `unchanged` or `planned`.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: the run could not start or was aborted.
+pub const EXIT_ABORTED: i32 = 1;
+/// Exit code: some documents are `conflict`, none `failed` or `invalid`.
+pub const EXIT_CONFLICTS: i32 = 3;
+/// Exit code: some documents or ID-less rows are `failed` or `invalid`.
+pub const EXIT_FAILURES: i32 = 4;
+
+/// Counts of report rows per outcome.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutcomeCounts {
+    counts: BTreeMap<Outcome, usize>,
+}
+
+impl OutcomeCounts {
+    /// Counts one more row with `outcome`.
+    pub fn add(&mut self, outcome: Outcome) {
+        *self.counts.entry(outcome).or_default() += 1;
+    }
+
+    /// Rows with `outcome`.
+    pub fn get(&self, outcome: Outcome) -> usize {
+        self.counts.get(&outcome).copied().unwrap_or(0)
+    }
+
+    /// All rows.
+    pub fn total(&self) -> usize {
+        self.counts.values().sum()
+    }
+
+    /// The exit code these outcomes give (SPEC.md "Exit codes").
+    pub fn exit_code(&self) -> i32 {
+        if self.get(Outcome::Failed) + self.get(Outcome::Invalid) > 0 {
+            EXIT_FAILURES
+        } else if self.get(Outcome::Conflict) > 0 {
+            EXIT_CONFLICTS
+        } else {
+            EXIT_OK
+        }
+    }
+}
+
+/// What a run did, for people (stderr) and machines (`--summary-json`).
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    /// `plan`, `sync` or `dry-run`.
+    pub command: &'static str,
+    /// Report rows (documents plus ID-less invalid rows).
+    pub documents: usize,
+    /// Rows per outcome, every outcome listed.
+    pub outcomes: BTreeMap<&'static str, usize>,
+    /// Input rows read.
+    pub input_rows: usize,
+    /// Wall time of the run.
+    pub elapsed_ms: u64,
+    /// Requests sent (GET and PATCH, retries included).
+    pub requests: u64,
+    /// Requests beyond each one's first attempt.
+    pub retries: u64,
+    /// 429 answers received.
+    pub throttled: u64,
+    /// Requests per second over the run.
+    pub achieved_rate: f64,
+    /// The process's exit code.
+    pub exit_code: i32,
+    /// Why the run stopped early, if it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+    /// The report file.
+    pub report: String,
+    /// The rejects files written.
+    pub rejects: Vec<String>,
+    /// The run's `MS-CorrelationId`, where it sent anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub correlation_id: Option<String>,
+}
+
+impl Summary {
+    /// A summary of `counts` and `stats` over `elapsed`.
+    pub fn new(
+        command: &'static str,
+        counts: &OutcomeCounts,
+        input_rows: usize,
+        stats: &SendStats,
+        elapsed: Duration,
+    ) -> Summary {
+        let secs = elapsed.as_secs_f64();
+        Summary {
+            command,
+            documents: counts.total(),
+            outcomes: Outcome::ALL
+                .iter()
+                .map(|o| (o.as_str(), counts.get(*o)))
+                .collect(),
+            input_rows,
+            elapsed_ms: elapsed.as_millis() as u64,
+            requests: stats.requests,
+            retries: stats.retries,
+            throttled: stats.throttled,
+            achieved_rate: if secs > 0.0 {
+                (stats.requests as f64 / secs * 10.0).round() / 10.0
+            } else {
+                0.0
+            },
+            exit_code: counts.exit_code(),
+            stopped: None,
+            report: String::new(),
+            rejects: Vec::new(),
+            correlation_id: None,
+        }
+    }
+
+    /// The summary as people read it on stderr.
+    pub fn to_text(&self) -> String {
+        let counts: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(o, n)| format!("{o} {n}"))
+            .collect();
+        let mut text = format!(
+            "refsync {}: {} documents from {} input rows in {:.1}s: {}\n",
+            self.command,
+            self.documents,
+            self.input_rows,
+            self.elapsed_ms as f64 / 1000.0,
+            if counts.is_empty() { "nothing to do".into() } else { counts.join(", ") }
+        );
+        if self.requests > 0 {
+            text.push_str(&format!(
+                "  requests {} (retries {}, throttled {}), {:.1}/s\n",
+                self.requests, self.retries, self.throttled, self.achieved_rate
+            ));
+        }
+        if let Some(why) = &self.stopped {
+            text.push_str(&format!("  stopped early: {why}\n"));
+        }
+        text.push_str(&format!("  report: {}\n", self.report));
+        for rejects in &self.rejects {
+            text.push_str(&format!("  rejects: {rejects}\n"));
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_outrank_conflicts_in_the_exit_code() {
+        let mut counts = OutcomeCounts::default();
+        counts.add(Outcome::Updated);
+        assert_eq!(counts.exit_code(), EXIT_OK);
+        counts.add(Outcome::Conflict);
+        assert_eq!(counts.exit_code(), EXIT_CONFLICTS);
+        counts.add(Outcome::Invalid);
+        assert_eq!(counts.exit_code(), EXIT_FAILURES);
+    }
+}

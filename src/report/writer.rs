@@ -1,0 +1,217 @@
+//! The report file: rows appended as results arrive (so a killed run leaves a valid report
+//! of what finished), then rewritten in plan order and renamed into place at the end.
+
+use super::cells::neutralise;
+use super::rows::{ReportRow, CHANGES_COLUMN, COLUMNS};
+use super::ReportError;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// The report's format, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    /// CSV with a header row; formula cells neutralised.
+    Csv,
+    /// One JSON object per row.
+    Jsonl,
+}
+
+impl ReportFormat {
+    /// `.jsonl` and `.ndjson` give JSONL; anything else CSV.
+    pub fn from_path(path: &Path) -> ReportFormat {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("jsonl" | "ndjson") => ReportFormat::Jsonl,
+            _ => ReportFormat::Csv,
+        }
+    }
+}
+
+/// Writes one report file.
+pub struct ReportWriter {
+    path: PathBuf,
+    format: ReportFormat,
+    with_changes: bool,
+    out: BufWriter<File>,
+}
+
+impl ReportWriter {
+    /// Creates (or truncates) the report at `path` and writes its header; `with_changes`
+    /// adds the dry run's `changes` column.
+    pub fn create(path: &Path, with_changes: bool) -> Result<ReportWriter, ReportError> {
+        ReportWriter::create_as(path, ReportFormat::from_path(path), with_changes)
+    }
+
+    fn create_as(
+        path: &Path,
+        format: ReportFormat,
+        with_changes: bool,
+    ) -> Result<ReportWriter, ReportError> {
+        let file = File::create(path).map_err(ReportError::write(path))?;
+        let mut writer = ReportWriter {
+            path: path.to_path_buf(),
+            format,
+            with_changes,
+            out: BufWriter::new(file),
+        };
+        writer.write_header()?;
+        writer.flush()?;
+        Ok(writer)
+    }
+
+    /// The report's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn write_header(&mut self) -> Result<(), ReportError> {
+        if self.format == ReportFormat::Jsonl {
+            return Ok(());
+        }
+        let mut header: Vec<&str> = COLUMNS.to_vec();
+        if self.with_changes {
+            header.push(CHANGES_COLUMN);
+        }
+        let line = csv_line(header.iter().copied());
+        self.out
+            .write_all(line.as_bytes())
+            .map_err(ReportError::write(&self.path))
+    }
+
+    /// Appends one row and flushes it to the file.
+    pub fn append(&mut self, row: &ReportRow) -> Result<(), ReportError> {
+        let line = match self.format {
+            ReportFormat::Csv => csv_row(row, self.with_changes),
+            ReportFormat::Jsonl => json_row(row),
+        };
+        self.out
+            .write_all(line.as_bytes())
+            .map_err(ReportError::write(&self.path))?;
+        self.flush()
+    }
+
+    fn flush(&mut self) -> Result<(), ReportError> {
+        self.out.flush().map_err(ReportError::write(&self.path))
+    }
+
+    /// Rewrites the report with `rows` (in plan order) into a temporary file beside it and
+    /// renames that into place, so the report is never half-written.
+    pub fn finish<'a>(
+        self,
+        rows: impl IntoIterator<Item = &'a ReportRow>,
+    ) -> Result<(), ReportError> {
+        let tmp = temp_path(&self.path);
+        let mut final_writer = ReportWriter::create_as(&tmp, self.format, self.with_changes)?;
+        for row in rows {
+            let line = match self.format {
+                ReportFormat::Csv => csv_row(row, self.with_changes),
+                ReportFormat::Jsonl => json_row(row),
+            };
+            final_writer
+                .out
+                .write_all(line.as_bytes())
+                .map_err(ReportError::write(&tmp))?;
+        }
+        final_writer.flush()?;
+        drop(final_writer);
+        std::fs::rename(&tmp, &self.path).map_err(ReportError::write(&self.path))
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+fn opt<T: ToString>(value: &Option<T>) -> String {
+    value.as_ref().map(T::to_string).unwrap_or_default()
+}
+
+fn csv_row(row: &ReportRow, with_changes: bool) -> String {
+    let mut cells = vec![
+        row.id.clone(),
+        row.outcome.to_string(),
+        opt(&row.http_status),
+        row.attempts.to_string(),
+        opt(&row.if_match_sent),
+        opt(&row.etag_after),
+        row.ops.to_string(),
+        row.source_lines.clone(),
+        opt(&row.error_code),
+        neutralise(&opt(&row.error_message)).into_owned(),
+        neutralise(&opt(&row.note)).into_owned(),
+        opt(&row.request_id),
+        opt(&row.duration_ms),
+    ];
+    if with_changes {
+        cells.push(neutralise(&opt(&row.changes)).into_owned());
+    }
+    csv_line(cells.iter().map(String::as_str))
+}
+
+/// One CSV line (with `\n`), quoting cells as the `csv` crate does.
+pub fn csv_line<'a>(cells: impl IntoIterator<Item = &'a str>) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail, and neither can the UTF-8 check: every cell is a &str.
+    let _ = writer.write_record(cells);
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+fn json_row(row: &ReportRow) -> String {
+    // A ReportRow has only strings, numbers and JSON values: serialising cannot fail.
+    let mut line = serde_json::to_string(row).unwrap_or_default();
+    line.push('\n');
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    fn row(id: &str, message: &str) -> ReportRow {
+        ReportRow {
+            id: id.into(),
+            error_message: Some(message.into()),
+            ..ReportRow::new(Outcome::Failed)
+        }
+    }
+
+    #[test]
+    fn csv_report_has_the_contract_columns_and_neutralised_cells() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut writer = ReportWriter::create(&path, false).unwrap();
+        writer.append(&row("a", "=cmd()")).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let mut lines = text.lines();
+        assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
+        assert!(lines.next().unwrap().contains("'=cmd()"));
+    }
+
+    #[test]
+    fn finish_rewrites_rows_in_the_given_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let mut writer = ReportWriter::create(&path, false).unwrap();
+        let (b, a) = (row("b", "x"), row("a", "y"));
+        writer.append(&b).unwrap();
+        writer.append(&a).unwrap();
+        writer.finish([&a, &b]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let ids: Vec<String> = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"a\"", "\"b\""]);
+        assert!(!dir.path().join("r.jsonl.tmp").exists());
+    }
+}

@@ -1,0 +1,53 @@
+//! Exit codes and messages for runs that cannot start, and usage errors.
+
+use crate::support::{code, stderr, Workdir};
+
+#[test]
+fn an_unreadable_input_stops_the_run_with_exit_one() {
+    let work = Workdir::new();
+    let out = work.refsync(&["plan", "missing.csv", "--report", "r.csv"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("missing.csv"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_token_stops_sync_with_exit_one_and_says_what_to_do() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let out = work.refsync_with(&["sync", "u.csv", "--report", "r.csv"], &[]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("--token-file") && err.contains("--emulator"), "{err}");
+    assert!(!work.path().join("r.csv").exists(), "nothing is written before the run starts");
+}
+
+#[test]
+fn plain_http_to_a_remote_host_is_refused_before_any_connection() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let out = work.refsync(&["sync", "u.csv", "--endpoint", "http://example.com/v1.0"]);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("https"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_bad_flag_is_a_usage_error() {
+    let work = Workdir::new();
+    assert_eq!(code(&work.refsync(&["sync", "u.csv", "--rate", "fast"])), 2);
+    assert_eq!(code(&work.refsync(&["sync", "u.csv", "--no-such-flag"])), 2);
+    assert_eq!(code(&work.refsync(&["plan"])), 2);
+}
+
+#[test]
+fn the_token_never_reaches_stderr_or_the_report() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let secret = "s3cr3t-token-value";
+    let out = work.refsync_with(
+        &["sync", "u.csv", "--endpoint", "http://127.0.0.1:9/v1.0", "--report", "r.csv", "--max-attempts", "1", "-vvv"],
+        &[("PARTNER_CENTER_TOKEN", secret)],
+    );
+    assert!(!stderr(&out).contains(secret));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    assert!(!work.read("r.csv").contains(secret));
+}

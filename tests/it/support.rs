@@ -1,0 +1,124 @@
+//! Helpers for the integration tests: a temporary work folder, the emulator in-process on
+//! port 0, the real `refsync` binary run against it, and report readers.
+
+use refsync::emulator::{Emulator, EmulatorOptions, Faults, Seed};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temporary folder that the binary runs in.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    /// A fresh, empty folder.
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// The folder's path.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `text` to `name` in the folder and returns its path.
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write file");
+        path
+    }
+
+    /// Reads `name` from the folder.
+    pub fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.dir.path().join(name))
+            .unwrap_or_else(|e| panic!("read {name}: {e}"))
+    }
+
+    /// Runs `refsync ARGS` in the folder with a token in the environment.
+    pub fn refsync(&self, args: &[&str]) -> Output {
+        self.refsync_with(args, &[("PARTNER_CENTER_TOKEN", "test-token")])
+    }
+
+    /// Runs `refsync ARGS` in the folder with `env` set (and no inherited REFSYNC_* or token).
+    pub fn refsync_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_refsync"));
+        command.args(args).current_dir(self.path());
+        for (key, _) in std::env::vars() {
+            if key.starts_with("REFSYNC_") || key == "PARTNER_CENTER_TOKEN" {
+                command.env_remove(key);
+            }
+        }
+        command.envs(env.iter().copied());
+        command.output().expect("run refsync")
+    }
+}
+
+/// The sample referrals' seed file of the repository.
+pub fn sample_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
+}
+
+/// Starts the emulator on 127.0.0.1:0 with the built-in sample referrals and `faults`.
+pub async fn emulator(faults: Faults) -> Emulator {
+    emulator_with(Seed::Sample, faults).await
+}
+
+/// Starts the emulator on 127.0.0.1:0 with `seed` and `faults`.
+pub async fn emulator_with(seed: Seed, faults: Faults) -> Emulator {
+    Emulator::start(EmulatorOptions {
+        listen: ([127, 0, 0, 1], 0).into(),
+        seed,
+        token: None,
+        faults,
+    })
+    .await
+    .expect("start emulator")
+}
+
+/// Exit code of a finished process.
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+/// Stderr as text, for assertions and failure messages.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A CSV report's rows as maps from column to cell.
+pub fn read_csv_report(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).expect("open report");
+    let headers = reader.headers().expect("report header").clone();
+    reader
+        .records()
+        .map(|r| {
+            let record = r.expect("report record");
+            headers
+                .iter()
+                .zip(record.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// A JSONL file's lines as JSON values.
+pub fn read_jsonl(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .expect("read jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+/// The report row of referral `id`.
+pub fn row_of<'a>(rows: &'a [HashMap<String, String>], id: &str) -> &'a HashMap<String, String> {
+    rows.iter()
+        .find(|r| r["id"] == id)
+        .unwrap_or_else(|| panic!("no report row for {id}"))
+}

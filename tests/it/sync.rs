@@ -1,0 +1,289 @@
+//! `refsync sync` end to end against the in-process emulator: outcomes, exit codes, the
+//! report's columns and lines, the headers sent, retries and the resulting state.
+
+use crate::fixtures::{self, id};
+use crate::support::{self, code, read_csv_report, row_of, stderr, Workdir};
+use refsync::emulator::{Faults, Seed};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+async fn seeded(work: &Workdir, count: usize, faults: Faults) -> refsync::emulator::Emulator {
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(count)));
+    support::emulator_with(Seed::File(seed), faults).await
+}
+
+fn sync_args<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "sync", input, "--endpoint", endpoint, "--rate", "unlimited", "--report", "report.csv",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+#[tokio::test]
+async fn every_valid_document_is_updated_and_the_exit_code_is_zero() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 4, Faults::default()).await;
+    let csv = format!(
+        "id,op,path,value\n{a},replace,/details/dealValue,2500\n{b},replace,/details/notes,hello\n{a},replace,/details/currency,EUR\n",
+        a = id(0),
+        b = id(1)
+    );
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let out = work.refsync(&sync_args(&base, "u.csv", &[]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), 2);
+    let a = row_of(&rows, &id(0));
+    assert_eq!(a["outcome"], "updated");
+    assert_eq!(a["source_lines"], "2;4");
+    assert_eq!(a["ops"], "2");
+    assert_eq!(a["attempts"], "1");
+    assert_eq!(a["http_status"], "204");
+    assert!(!a["etag_after"].is_empty());
+    let state = emulator.referrals();
+    assert_eq!(state[&id(0)]["details"]["dealValue"], json!(2500));
+    assert_eq!(state[&id(0)]["details"]["currency"], json!("EUR"));
+    assert_eq!(a["etag_after"], state[&id(0)]["eTag"].as_str().unwrap());
+}
+
+#[tokio::test]
+async fn report_has_the_contract_columns_in_order() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 2, Faults::default()).await;
+    work.write("u.csv", &format!("id,op,path,value\n{},replace,/name,X\n", id(0)));
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &[]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let header = work.read("report.csv").lines().next().unwrap().to_string();
+    assert_eq!(
+        header,
+        "id,outcome,http_status,attempts,if_match_sent,etag_after,ops,source_lines,error_code,error_message,note,request_id,duration_ms"
+    );
+}
+
+#[tokio::test]
+async fn stale_if_match_is_a_conflict_and_exits_three() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 2, Faults::default()).await;
+    let csv = format!(
+        "id,op,path,value,if_match\n{},replace,/name,New name,\"\"\"stale\"\"\"\n{},replace,/name,Fine,\n",
+        id(0),
+        id(1)
+    );
+    work.write("u.csv", &csv);
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &[]));
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let conflict = row_of(&rows, &id(0));
+    assert_eq!(conflict["outcome"], "conflict");
+    assert_eq!(conflict["http_status"], "412");
+    assert_eq!(conflict["if_match_sent"], "\"stale\"");
+    assert_eq!(row_of(&rows, &id(1))["outcome"], "updated");
+}
+
+#[tokio::test]
+async fn a_transition_the_server_refuses_is_failed_with_its_code_and_exits_four() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 3, Faults::default()).await;
+    // Referral 2 is Closed/Won: it cannot move back to Active.
+    let csv = format!(
+        "id,op,path,value\n{c},replace,/status,Active\n{c},replace,/substatus,Engaged\n",
+        c = id(2)
+    );
+    work.write("u.csv", &csv);
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &[]));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let failed = row_of(&rows, &id(2));
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["http_status"], "400");
+    assert!(!failed["error_code"].is_empty());
+    assert!(!failed["error_message"].is_empty());
+}
+
+#[tokio::test]
+async fn an_unknown_referral_is_failed_with_404() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 1, Faults::default()).await;
+    work.write("u.csv", "id,op,path,value\nno-such-referral,replace,/name,X\n");
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &[]));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(row_of(&rows, "no-such-referral")["http_status"], "404");
+}
+
+#[tokio::test]
+async fn the_emulator_receives_the_contract_headers() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 2, Faults::default()).await;
+    let csv = format!(
+        "id,op,path,value,if_match\n{},replace,/name,A,\"seed-0\"\n{},add,/team/-,\"{{\"\"email\"\":\"\"n@x.com\"\"}}\",\n",
+        id(0),
+        id(1)
+    );
+    work.write("u.csv", &csv);
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &["--return-representation"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let headers = emulator.stats()["headers"].as_array().unwrap().clone();
+    let patches: Vec<&Value> = headers.iter().filter(|h| h["method"] == "PATCH").collect();
+    assert_eq!(patches.len(), 2);
+    let correlation: HashSet<&str> = headers.iter().map(|h| h["correlation_id"].as_str().unwrap()).collect();
+    assert_eq!(correlation.len(), 1, "one MS-CorrelationId per run");
+    for patch in &patches {
+        assert_eq!(patch["authorization"], json!(true));
+        assert_eq!(patch["prefer"], json!("return=representation"));
+        assert!(patch["request_id"].as_str().is_some_and(|r| !r.is_empty()));
+    }
+    let first = patches.iter().find(|h| h["id"] == id(0)).unwrap();
+    assert_eq!(first["if_match"], json!("\"seed-0\""));
+    // The append has no ETag in the input: auto fetches one (a GET) and sends it.
+    let append = patches.iter().find(|h| h["id"] == id(1)).unwrap();
+    assert_eq!(append["if_match"], json!("\"seed-1\""));
+    assert!(headers.iter().any(|h| h["method"] == "GET" && h["id"] == id(1)));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(row_of(&rows, &id(0))["http_status"], "200");
+}
+
+#[tokio::test]
+async fn retries_of_one_document_keep_its_request_id() {
+    let work = Workdir::new();
+    let faults = Faults {
+        fail_rate: 0.5,
+        fault_seed: 7,
+        ..Faults::default()
+    };
+    let emulator = seeded(&work, 8, faults).await;
+    let csv: String = std::iter::once("id,op,path,value\n".to_string())
+        .chain((0..8).map(|n| format!("{},replace,/details/notes,note {n}\n", id(n))))
+        .collect();
+    work.write("u.csv", &csv);
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &["--max-attempts", "20"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stats = emulator.stats();
+    let headers = stats["headers"].as_array().unwrap();
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let mut retried = 0;
+    for n in 0..8 {
+        let ids: HashSet<&str> = headers
+            .iter()
+            .filter(|h| h["method"] == "PATCH" && h["id"] == id(n))
+            .map(|h| h["request_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids.len(), 1, "one MS-RequestId for {}", id(n));
+        let row = row_of(&rows, &id(n));
+        assert_eq!(row["request_id"], *ids.iter().next().unwrap());
+        retried += usize::from(row["attempts"] != "1");
+    }
+    assert!(retried > 0, "the fault seed must have failed some first tries");
+    assert!(stats["applied"].as_object().unwrap().values().all(|n| n == 1));
+}
+
+async fn throttled_run(no_retry_after: bool) {
+    let work = Workdir::new();
+    let faults = Faults {
+        throttle: Some(5),
+        no_retry_after,
+        ..Faults::default()
+    };
+    let emulator = seeded(&work, 12, faults).await;
+    let csv: String = std::iter::once("id,op,path,value\n".to_string())
+        .chain((0..12).map(|n| format!("{},replace,/details/notes,n{n}\n", id(n))))
+        .collect();
+    work.write("u.csv", &csv);
+    let out = work.refsync(&sync_args(
+        &emulator.base_url(),
+        "u.csv",
+        &["--max-attempts", "10", "--summary-json", "summary.json"],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stats = emulator.stats();
+    let throttled = stats["requests"]["PATCH 429"].as_u64().unwrap_or(0);
+    assert!(throttled > 0, "an unlimited client must meet the 5/s throttle");
+    let summary: Value = serde_json::from_str(&work.read("summary.json")).unwrap();
+    assert_eq!(summary["throttled"].as_u64().unwrap(), throttled);
+    assert_eq!(summary["outcomes"]["updated"], json!(12));
+}
+
+#[tokio::test]
+async fn throttling_with_retry_after_is_honoured_until_every_document_is_updated() {
+    throttled_run(false).await;
+}
+
+#[tokio::test]
+async fn throttling_without_retry_after_is_backed_off_until_every_document_is_updated() {
+    throttled_run(true).await;
+}
+
+#[tokio::test]
+async fn plan_out_fed_back_to_sync_gives_the_same_result() {
+    let work = Workdir::new();
+    let csv = format!(
+        "id,op,path,value\n{a},replace,/details/dealValue,10.5\n{a},add,/team/-,\"{{\"\"email\"\":\"\"z@x.com\"\"}}\"\n{b},replace,/details/closingDateTime,2027-01-31\n",
+        a = id(0),
+        b = id(1)
+    );
+    work.write("u.csv", &csv);
+    let planned = work.refsync(&["plan", "u.csv", "--out", "planned.jsonl", "--report", "plan.csv"]);
+    assert_eq!(code(&planned), 0, "{}", stderr(&planned));
+
+    let direct = seeded(&work, 2, Faults::default()).await;
+    let out = work.refsync(&sync_args(&direct.base_url(), "u.csv", &[]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let replayed = seeded(&work, 2, Faults::default()).await;
+    let base = replayed.base_url();
+    let mut args = sync_args(&base, "planned.jsonl", &[]);
+    args[7] = "report2.csv";
+    let out = work.refsync(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let strip = |state: serde_json::Map<String, Value>| -> Vec<Value> {
+        state.values().map(fixtures::without_write_stamps).collect()
+    };
+    assert_eq!(strip(direct.referrals()), strip(replayed.referrals()));
+    let outcomes = |name: &str| -> Vec<(String, String)> {
+        read_csv_report(&work.path().join(name))
+            .into_iter()
+            .map(|r| (r["id"].clone(), r["outcome"].clone()))
+            .collect()
+    };
+    assert_eq!(outcomes("report.csv"), outcomes("report2.csv"));
+}
+
+#[tokio::test]
+async fn final_state_equals_the_patches_applied_independently() {
+    let work = Workdir::new();
+    let seed = fixtures::referrals(6);
+    let emulator = seeded(&work, 6, Faults::default()).await;
+    let updates: Vec<(usize, &str, &str, Value)> = vec![
+        (0, "replace", "/details/dealValue", json!(12345.5)),
+        (0, "add", "/team/-", json!({"email": "a@contoso.com", "lastName": "A"})),
+        (1, "replace", "/details/notes", json!("called back")),
+        (2, "replace", "/status", json!("Active")),
+        (2, "replace", "/substatus", json!("Accepted")),
+        (3, "replace", "/name", json!("Renamed ~/ deal")),
+        (4, "add", "/details/requirements", json!({"products": [{"id": "p1"}]})),
+        (1, "add", "/team/-", json!({"email": "b@contoso.com"})),
+    ];
+    let jsonl: String = updates
+        .iter()
+        .map(|(n, op, path, value)| format!("{}\n", json!({"id": id(*n), "op": op, "path": path, "value": value})))
+        .collect();
+    work.write("u.jsonl", &jsonl);
+    let out = work.refsync(&sync_args(&emulator.base_url(), "u.jsonl", &[]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let mut expected = seed.clone();
+    for (n, op, path, value) in &updates {
+        fixtures::apply(&mut expected[*n], op, path, value.clone());
+    }
+    let state = emulator.referrals();
+    for referral in &expected {
+        let id = referral["id"].as_str().unwrap();
+        assert_eq!(
+            fixtures::without_write_stamps(&state[id]),
+            fixtures::without_write_stamps(referral),
+            "state of {id}"
+        );
+    }
+}
