@@ -139,7 +139,9 @@ impl Group {
 
     /// The finished entry: a document when nothing is wrong, else an invalid entry with
     /// the row errors first and the document errors after.
-    pub fn finish(self) -> PlanEntry {
+    pub fn finish(mut self) -> PlanEntry {
+        // The plan is held through the whole send stage: give back what growth over-allocated.
+        self.rows.shrink_to_fit();
         let mut errors = self.row_errors;
         errors.extend(self.document_errors);
         errors.extend(status::check(self.ops.live()));

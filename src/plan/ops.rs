@@ -8,7 +8,7 @@
 use super::{OnDuplicate, PatchOp};
 use crate::input::LineRef;
 use serde_json::{Number, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// An operation of the document being built, with the line it came from.
 #[derive(Clone, Debug)]
@@ -41,23 +41,40 @@ pub enum Pushed {
     Overrode,
 }
 
-/// The operations of one document in input order, indexed for duplicate checks.
+/// How many operations a document holds before its duplicate checks switch from a scan to
+/// maps: most documents have a handful of operations, and a map per referral would cost
+/// more memory than their operations over 100,000 referrals.
+const INDEX_FROM: usize = 16;
+
+/// The operations of one document in input order, with the duplicate checks.
 #[derive(Debug, Default)]
 pub struct OpList {
     ops: Vec<PlannedOp>,
+    /// Built once the document reaches [`INDEX_FROM`] operations, so large documents are
+    /// checked in linear time.
+    index: Option<Box<PathIndex>>,
+}
+
+/// Maps that answer the duplicate questions of a large document.
+#[derive(Debug, Default)]
+struct PathIndex {
     /// The latest operation on each non-append path.
     by_path: HashMap<String, usize>,
     /// Appends seen, keyed by path and normalised value.
-    appends: HashMap<String, usize>,
+    appends: HashSet<String>,
 }
 
 impl OpList {
     /// Adds `op` (from line `at`), applying the duplicate rules.
     pub fn push(&mut self, op: PatchOp, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
         if op.is_append() {
-            return self.push_append(op, at);
+            if self.has_append(&op) {
+                return Pushed::Merged;
+            }
+            self.insert(op, at);
+            return Pushed::Added;
         }
-        let Some(&earlier) = self.by_path.get(&op.path) else {
+        let Some(earlier) = self.latest_on(&op.path) else {
             self.insert(op, at);
             return Pushed::Added;
         };
@@ -75,29 +92,45 @@ impl OpList {
             earlier: previous.at,
             earlier_value: previous.op.value.clone(),
         };
+        self.insert(op, at);
         if on_duplicate == OnDuplicate::LastWins {
             self.ops[earlier].live = false;
-            self.insert(op, at);
             return Pushed::Overrode;
         }
-        self.insert(op, at);
         conflict
     }
 
-    /// Appending the same value twice is one append the user wrote twice, not two members.
-    fn push_append(&mut self, op: PatchOp, at: LineRef) -> Pushed {
-        let key = format!("{}\u{0}{}", op.path, canonical(&op.value));
-        if self.appends.contains_key(&key) {
-            return Pushed::Merged;
+    /// The latest non-append operation on `path`; under last-wins it is the live one.
+    fn latest_on(&self, path: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.by_path.get(path).copied(),
+            None => self
+                .ops
+                .iter()
+                .rposition(|p| p.op.path == path && !p.op.is_append()),
         }
-        self.appends.insert(key, self.ops.len());
-        self.ops.push(PlannedOp { op, at, live: true });
-        Pushed::Added
+    }
+
+    /// Whether the same value was already appended to the same array: appending it twice
+    /// is one append the user wrote twice, not two members.
+    fn has_append(&self, op: &PatchOp) -> bool {
+        match &self.index {
+            Some(index) => index.appends.contains(&append_key(op)),
+            None => self
+                .ops
+                .iter()
+                .any(|p| p.op.path == op.path && same_value(&p.op.value, &op.value)),
+        }
     }
 
     fn insert(&mut self, op: PatchOp, at: LineRef) {
-        self.by_path.insert(op.path.clone(), self.ops.len());
+        if let Some(index) = &mut self.index {
+            index.note(&op, self.ops.len());
+        }
         self.ops.push(PlannedOp { op, at, live: true });
+        if self.index.is_none() && self.ops.len() >= INDEX_FROM {
+            self.index = Some(Box::new(PathIndex::of(&self.ops)));
+        }
     }
 
     /// The operations still to be sent, in input order.
@@ -107,12 +140,40 @@ impl OpList {
 
     /// Consumes the list, giving the operations still to be sent.
     pub fn into_live_ops(self) -> Vec<PatchOp> {
-        self.ops
-            .into_iter()
-            .filter(|planned| planned.live)
-            .map(|planned| planned.op)
-            .collect()
+        let mut ops = Vec::with_capacity(self.live().count());
+        ops.extend(
+            self.ops
+                .into_iter()
+                .filter(|planned| planned.live)
+                .map(|planned| planned.op),
+        );
+        ops
     }
+}
+
+impl PathIndex {
+    /// The maps for the operations so far.
+    fn of(ops: &[PlannedOp]) -> Self {
+        let mut index = PathIndex::default();
+        for (position, planned) in ops.iter().enumerate() {
+            index.note(&planned.op, position);
+        }
+        index
+    }
+
+    /// Notes `op`, the operation at `position`.
+    fn note(&mut self, op: &PatchOp, position: usize) {
+        if op.is_append() {
+            self.appends.insert(append_key(op));
+        } else {
+            self.by_path.insert(op.path.clone(), position);
+        }
+    }
+}
+
+/// The key of an append: its path and its normalised value.
+fn append_key(op: &PatchOp) -> String {
+    format!("{}\u{0}{}", op.path, canonical(&op.value))
 }
 
 /// Whether two values are the same once numbers are compared by value (`10000` = `1e4`).

@@ -120,3 +120,47 @@ fn object_values_compare_regardless_of_key_order() {
     assert!(same_value(&a, &b));
     assert!(!same_value(&json!(1.5), &json!(1)));
 }
+
+/// A document past the size where the scan gives way to maps, with `/name` set on line 1.
+fn large_list(on_duplicate: OnDuplicate) -> OpList {
+    let mut list = OpList::default();
+    list.push(replace("/name", json!("A")), at(1), on_duplicate);
+    for i in 0..2 * INDEX_FROM as u64 {
+        let member = op(OpKind::Add, "/team/-", json!({"email": format!("{i}@x")}));
+        list.push(member, at(i + 2), on_duplicate);
+    }
+    list
+}
+
+#[test]
+fn a_large_document_merges_repeated_appends_like_a_small_one() {
+    let mut list = large_list(OnDuplicate::Error);
+    let again = op(OpKind::Add, "/team/-", json!({"email": "0@x"}));
+    assert_eq!(list.push(again, at(99), OnDuplicate::Error), Pushed::Merged);
+    assert_eq!(list.live().count(), 1 + 2 * INDEX_FROM);
+}
+
+#[test]
+fn a_large_document_finds_a_conflict_with_an_operation_from_before_the_index() {
+    let mut list = large_list(OnDuplicate::Error);
+    let pushed = list.push(replace("/name", json!("B")), at(99), OnDuplicate::Error);
+    assert_eq!(
+        pushed,
+        Pushed::Conflict {
+            earlier: at(1),
+            earlier_value: json!("A")
+        }
+    );
+    let third = list.push(replace("/name", json!("C")), at(100), OnDuplicate::Error);
+    assert!(matches!(third, Pushed::Conflict { earlier, .. } if earlier == at(99)));
+}
+
+#[test]
+fn a_large_document_under_last_wins_keeps_only_the_last_value() {
+    let mut list = large_list(OnDuplicate::LastWins);
+    list.push(replace("/name", json!("B")), at(99), OnDuplicate::LastWins);
+    let ops = list.into_live_ops();
+    let names: Vec<_> = ops.iter().filter(|o| o.path == "/name").collect();
+    assert_eq!(names, [&replace("/name", json!("B"))]);
+    assert_eq!(ops.last(), Some(&replace("/name", json!("B"))));
+}

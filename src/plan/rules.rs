@@ -135,14 +135,17 @@ fn convert_value(
 }
 
 /// Scalar checks already name the value; structured ones name a member, so the value is
-/// added to the message for them.
+/// added to the message for them: as compact JSON when it is JSON (quoting JSON text would
+/// bury it in backslashes), else quoted.
 fn value_message(node: &Node, path: &str, raw: &RawValue, reason: &str) -> String {
     let hint = value_hint(node);
     match node {
         Node::Scalar(_) => format!("{reason} (path {path}); {hint}"),
         _ => {
             let shown = match raw {
-                RawValue::Text(text) => clip_quoted(text),
+                RawValue::Text(text) => serde_json::from_str(text)
+                    .map(|value| clip_json(&value))
+                    .unwrap_or_else(|_| clip_quoted(text)),
                 RawValue::Json(value) => clip_json(value),
             };
             format!("{path} cannot take {shown}: {reason}; {hint}")

@@ -153,3 +153,16 @@ fn document_form_errors_name_the_operation() {
     let errors = check_op(&text_op("replace", "/id", "x"), site).unwrap_err();
     assert_eq!(errors[0].field.as_deref(), Some("patch[2].path"));
 }
+
+#[test]
+fn a_refused_json_member_is_shown_as_json_not_escaped_text() {
+    let errors =
+        check_op(&text_op("add", "/team/-", r#"{"firstName":"Ann"}"#), site()).unwrap_err();
+    assert!(
+        errors[0]
+            .message
+            .starts_with(r#"/team/- cannot take {"firstName":"Ann"}: "#),
+        "{}",
+        errors[0].message
+    );
+}
