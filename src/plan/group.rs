@@ -113,26 +113,11 @@ impl Group {
                 return;
             }
         };
-        let (path, value) = (op.path.clone(), clip_json(&op.value));
         match self.ops.push(op, site.at, dup) {
             Pushed::Added | Pushed::Overrode => {}
             Pushed::Merged => self.merged_duplicates = true,
-            Pushed::Conflict {
-                earlier,
-                earlier_value,
-            } => {
-                let message = format!(
-                    "{} set {path} to different values ({}, then {value}); keep one of the \
-                     rows, or run with --on-duplicate last-wins to let the later one win",
-                    lines(&[earlier, site.at]),
-                    clip_json(&earlier_value),
-                );
-                self.document_errors.push(PlanError {
-                    at: Some(site.at),
-                    field: Some(site.field("path")),
-                    code: ErrorCode::DuplicatePath,
-                    message,
-                });
+            conflict @ Pushed::Conflict { .. } => {
+                self.document_errors.extend(duplicate_error(conflict, site));
             }
         }
     }
@@ -162,6 +147,32 @@ impl Group {
             }),
         }
     }
+}
+
+/// The `duplicate_path` error for a conflict the op list found; `None` for anything else.
+fn duplicate_error(pushed: Pushed, site: OpSite) -> Option<PlanError> {
+    let Pushed::Conflict {
+        path,
+        earlier,
+        earlier_value,
+        value,
+    } = pushed
+    else {
+        return None;
+    };
+    let message = format!(
+        "{} set {path} to different values ({}, then {}); keep one of the rows, or run with \
+         --on-duplicate last-wins to let the later one win",
+        lines(&[earlier, site.at]),
+        clip_json(&earlier_value),
+        clip_json(&value),
+    );
+    Some(PlanError {
+        at: Some(site.at),
+        field: Some(site.field("path")),
+        code: ErrorCode::DuplicatePath,
+        message,
+    })
 }
 
 fn empty_patch_error(at: LineRef) -> PlanError {

@@ -29,13 +29,17 @@ pub enum Pushed {
     Added,
     /// An identical operation was already there; it was merged into that one.
     Merged,
-    /// Another value for the same path came first (at `earlier`); both are kept and the
-    /// document is invalid.
+    /// Another value for the same path came first; both are kept and the document is
+    /// invalid. Carries what a message needs, cloned only in this rare case.
     Conflict {
+        /// The path both operations set.
+        path: String,
         /// The line of the earlier operation.
         earlier: LineRef,
         /// The earlier operation's value.
         earlier_value: Value,
+        /// The later operation's value.
+        value: Value,
     },
     /// Another value for the same path came first; it was dropped under last-wins.
     Overrode,
@@ -68,11 +72,7 @@ impl OpList {
     /// Adds `op` (from line `at`), applying the duplicate rules.
     pub fn push(&mut self, op: PatchOp, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
         if op.is_append() {
-            if self.has_append(&op) {
-                return Pushed::Merged;
-            }
-            self.insert(op, at);
-            return Pushed::Added;
+            return self.push_append(op, at);
         }
         let Some(earlier) = self.latest_on(&op.path) else {
             self.insert(op, at);
@@ -83,21 +83,28 @@ impl OpList {
         if same_value && previous.op.op == op.op {
             return Pushed::Merged;
         }
-        if same_value {
-            // `add` and `replace` of one value do the same to an existing member: keep both.
-            self.insert(op, at);
-            return Pushed::Added;
-        }
-        let conflict = Pushed::Conflict {
-            earlier: previous.at,
-            earlier_value: previous.op.value.clone(),
+        // `add` and `replace` of one value do the same to an existing member: keep both.
+        let pushed = match (same_value, on_duplicate) {
+            (true, _) => Pushed::Added,
+            (false, OnDuplicate::LastWins) => Pushed::Overrode,
+            (false, OnDuplicate::Error) => Pushed::Conflict {
+                path: op.path.clone(),
+                earlier: previous.at,
+                earlier_value: previous.op.value.clone(),
+                value: op.value.clone(),
+            },
         };
+        self.ops[earlier].live &= pushed != Pushed::Overrode;
         self.insert(op, at);
-        if on_duplicate == OnDuplicate::LastWins {
-            self.ops[earlier].live = false;
-            return Pushed::Overrode;
+        pushed
+    }
+
+    fn push_append(&mut self, op: PatchOp, at: LineRef) -> Pushed {
+        if self.has_append(&op) {
+            return Pushed::Merged;
         }
-        conflict
+        self.insert(op, at);
+        Pushed::Added
     }
 
     /// The latest non-append operation on `path`; under last-wins it is the live one.

@@ -72,8 +72,10 @@ fn two_values_for_one_path_conflict_and_both_are_kept() {
     assert_eq!(
         pushed,
         Pushed::Conflict {
+            path: "/name".into(),
             earlier: at(2),
-            earlier_value: json!("A")
+            earlier_value: json!("A"),
+            value: json!("B"),
         }
     );
     assert_eq!(list.live().count(), 2);
@@ -147,8 +149,10 @@ fn a_large_document_finds_a_conflict_with_an_operation_from_before_the_index() {
     assert_eq!(
         pushed,
         Pushed::Conflict {
+            path: "/name".into(),
             earlier: at(1),
-            earlier_value: json!("A")
+            earlier_value: json!("A"),
+            value: json!("B"),
         }
     );
     let third = list.push(replace("/name", json!("C")), at(100), OnDuplicate::Error);

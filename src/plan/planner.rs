@@ -38,7 +38,7 @@ impl Planner {
         match content {
             RecordContent::Row { id, op, if_match } => {
                 self.group_for_row(&id, row.at)
-                    .add_row(row, &op, if_match.as_deref(), dup);
+                    .add_row(row, &op, if_match.as_deref(), dup)
             }
             RecordContent::Document {
                 id,
@@ -54,12 +54,8 @@ impl Planner {
                 field,
                 message,
             } => {
-                let error = PlanError {
-                    at: Some(row.at),
-                    field,
-                    code: malformed_code(code),
-                    message,
-                };
+                let error = malformed_error(row.at, code, field, message);
+                // A record whose ID could still be read counts as a row of that ID.
                 self.group_for(id.as_deref().unwrap_or(""), row.at)
                     .add_malformed(row, error);
             }
@@ -103,10 +99,22 @@ impl Planner {
     }
 }
 
-fn malformed_code(kind: MalformedKind) -> ErrorCode {
-    match kind {
+/// The planning error of an unreadable record, as the reader described it.
+fn malformed_error(
+    at: LineRef,
+    kind: MalformedKind,
+    field: Option<String>,
+    message: String,
+) -> PlanError {
+    let code = match kind {
         MalformedKind::Record => ErrorCode::MalformedRecord,
         MalformedKind::MissingColumn => ErrorCode::MissingColumn,
+    };
+    PlanError {
+        at: Some(at),
+        field,
+        code,
+        message,
     }
 }
 
