@@ -2,8 +2,9 @@
 //! (SPEC.md "Planning rules" 3 and 4): identical rows merge, two different values for one
 //! path conflict, and under `--on-duplicate last-wins` the later one replaces the earlier.
 //!
-//! Duplicates are found through maps keyed by path (and, for appends, by value) so a
-//! document of many thousand operations is checked in linear time.
+//! A small document is scanned; from [`INDEX_FROM`] operations on, duplicates are found
+//! through maps keyed by path (and, for appends, by value), so a document of many thousand
+//! operations is still checked in linear time.
 
 use super::{OnDuplicate, PatchOp};
 use crate::input::LineRef;
@@ -94,7 +95,9 @@ impl OpList {
                 value: op.value.clone(),
             },
         };
-        self.ops[earlier].live &= pushed != Pushed::Overrode;
+        if matches!(pushed, Pushed::Overrode) {
+            self.ops[earlier].live = false;
+        }
         self.insert(op, at);
         pushed
     }
