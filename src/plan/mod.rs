@@ -5,6 +5,20 @@
 //! [`Planner::finish`] returns the [`Plan`]: entries in the order each ID first appears,
 //! ID-less bad rows at their own line's place. Every input row lands in exactly one entry.
 
+mod document;
+mod group;
+mod id;
+mod messages;
+mod ops;
+mod planner;
+mod rules;
+mod status;
+#[cfg(test)]
+mod test_support;
+
+pub use id::check_id;
+pub use planner::Planner;
+
 use crate::input::{LineRef, RowRef};
 use serde_json::Value;
 use std::fmt;

@@ -79,13 +79,13 @@ pub fn check(
     new_substatus: Option<&str>,
 ) -> Result<(), TransitionError> {
     let allowed = |s: &str| substatuses_of(s).join(", ");
-    if let (Some(from), Some(to)) = (current, new_status) {
-        if !move_allowed(from, to) {
-            return Err(TransitionError::BadMove {
-                from: from.into(),
-                to: to.into(),
-            });
-        }
+    if let (Some(from), Some(to)) = (current, new_status)
+        && !move_allowed(from, to)
+    {
+        return Err(TransitionError::BadMove {
+            from: from.into(),
+            to: to.into(),
+        });
     }
     let status = match (new_status, new_substatus) {
         (Some(status), None) => {

@@ -1,0 +1,239 @@
+//! One referral's rows as they arrive: their lines, their operations, their `if_match`
+//! and everything found wrong so far; [`Group::finish`] turns that into a plan entry.
+//!
+//! Row errors are kept apart from document errors because the report lists the row
+//! errors first (in line order, which is arrival order) and then the document-level ones.
+
+use super::id::check_id;
+use super::messages::{clip_json, lines};
+use super::ops::{OpList, Pushed};
+use super::rules::{OpSite, check_op};
+use super::{Document, ErrorCode, InvalidEntry, OnDuplicate, PlanEntry, PlanError, status};
+use crate::input::{LineRef, RawOp, RowRef};
+
+/// The rows of one referral ID (or a single ID-less row) being planned.
+#[derive(Debug)]
+pub struct Group {
+    id: Option<String>,
+    rows: Vec<RowRef>,
+    ops: OpList,
+    /// Operations refused by the row checks: they still count in the document's size.
+    invalid_ops: usize,
+    if_match: IfMatch,
+    row_errors: Vec<PlanError>,
+    document_errors: Vec<PlanError>,
+    merged_duplicates: bool,
+}
+
+impl Group {
+    /// A group for `id` (`None` for an ID-less row) whose first row is on line `first`;
+    /// an ID that breaks the ID rule is reported there, once for the whole group.
+    pub fn new(id: Option<String>, first: LineRef) -> Self {
+        let id_error = id.as_deref().and_then(|id| check_id(id).err());
+        let row_errors = id_error
+            .map(|message| PlanError {
+                at: Some(first),
+                field: Some("id".into()),
+                code: ErrorCode::InvalidId,
+                message,
+            })
+            .into_iter()
+            .collect();
+        Group {
+            id,
+            rows: Vec::new(),
+            ops: OpList::default(),
+            invalid_ops: 0,
+            if_match: IfMatch::default(),
+            row_errors,
+            document_errors: Vec::new(),
+            merged_duplicates: false,
+        }
+    }
+
+    /// Adds a row-form row: one operation.
+    pub fn add_row(&mut self, row: RowRef, op: &RawOp, if_match: Option<&str>, dup: OnDuplicate) {
+        self.add_record(row, if_match);
+        self.add_op(
+            op,
+            OpSite {
+                at: row.at,
+                index: None,
+            },
+            dup,
+        );
+    }
+
+    /// Adds a document-form record: its operations, in order.
+    pub fn add_document(
+        &mut self,
+        row: RowRef,
+        patch: &[RawOp],
+        if_match: Option<&str>,
+        dup: OnDuplicate,
+    ) {
+        self.add_record(row, if_match);
+        if patch.is_empty() {
+            self.add_error(empty_patch_error(row.at));
+        }
+        for (index, op) in patch.iter().enumerate() {
+            let site = OpSite {
+                at: row.at,
+                index: Some(index),
+            };
+            self.add_op(op, site, dup);
+        }
+    }
+
+    /// Adds a record that could not be read; it counts as one operation that failed.
+    pub fn add_malformed(&mut self, row: RowRef, error: PlanError) {
+        self.rows.push(row);
+        self.invalid_ops += 1;
+        self.add_error(error);
+    }
+
+    /// Records a row error that is not about one operation (a missing ID, say).
+    pub fn add_error(&mut self, error: PlanError) {
+        self.row_errors.push(error);
+    }
+
+    fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
+        self.rows.push(row);
+        if let Some(error) = self.if_match.see(if_match, row.at) {
+            self.document_errors.push(error);
+        }
+    }
+
+    fn add_op(&mut self, raw: &RawOp, site: OpSite, dup: OnDuplicate) {
+        let op = match check_op(raw, site) {
+            Ok(op) => op,
+            Err(errors) => {
+                self.invalid_ops += 1;
+                self.row_errors.extend(errors);
+                return;
+            }
+        };
+        match self.ops.push(op, site.at, dup) {
+            Pushed::Added | Pushed::Overrode => {}
+            Pushed::Merged => self.merged_duplicates = true,
+            conflict @ Pushed::Conflict { .. } => {
+                self.document_errors.extend(duplicate_error(conflict, site));
+            }
+        }
+    }
+
+    /// The finished entry: a document when nothing is wrong, else an invalid entry with
+    /// the row errors first and the document errors after.
+    pub fn finish(mut self) -> PlanEntry {
+        // The plan is held through the whole send stage: give back what growth over-allocated.
+        self.rows.shrink_to_fit();
+        let mut errors = self.row_errors;
+        errors.extend(self.document_errors);
+        errors.extend(status::check(self.ops.live()));
+        let live = self.ops.live().count();
+        match self.id {
+            Some(id) if errors.is_empty() => PlanEntry::Document(Document {
+                id,
+                if_match: self.if_match.value(),
+                ops: self.ops.into_live_ops(),
+                rows: self.rows,
+                merged_duplicates: self.merged_duplicates,
+            }),
+            id => PlanEntry::Invalid(InvalidEntry {
+                id,
+                rows: self.rows,
+                ops: live + self.invalid_ops,
+                errors,
+            }),
+        }
+    }
+}
+
+/// The `duplicate_path` error for a conflict the op list found; `None` for anything else.
+fn duplicate_error(pushed: Pushed, site: OpSite) -> Option<PlanError> {
+    let Pushed::Conflict {
+        path,
+        earlier,
+        earlier_value,
+        value,
+    } = pushed
+    else {
+        return None;
+    };
+    let message = format!(
+        "{} set {path} to different values ({}, then {}); keep one of the rows, or run with \
+         --on-duplicate last-wins to let the later one win",
+        lines(&[earlier, site.at]),
+        clip_json(&earlier_value),
+        clip_json(&value),
+    );
+    Some(PlanError {
+        at: Some(site.at),
+        field: Some(site.field("path")),
+        code: ErrorCode::DuplicatePath,
+        message,
+    })
+}
+
+fn empty_patch_error(at: LineRef) -> PlanError {
+    PlanError {
+        at: Some(at),
+        field: Some("patch".into()),
+        code: ErrorCode::MalformedRecord,
+        message: "the document's patch is empty; give at least one operation".into(),
+    }
+}
+
+/// The `if_match` values one referral's rows give, for the rule that they must agree.
+#[derive(Debug, Default)]
+struct IfMatch {
+    /// The first value given and its line.
+    first: Option<(String, LineRef)>,
+    /// Different values already reported, so a value repeated on many rows is named once.
+    reported: Vec<String>,
+}
+
+impl IfMatch {
+    /// Notes a row's value; an error when it disagrees with the first one for the first time.
+    fn see(&mut self, raw: Option<&str>, at: LineRef) -> Option<PlanError> {
+        let value = raw.and_then(normalise_if_match)?;
+        let Some((first, first_at)) = &self.first else {
+            self.first = Some((value, at));
+            return None;
+        };
+        if *first == value || self.reported.contains(&value) {
+            return None;
+        }
+        let message = format!(
+            "line {} gives if_match {first} but line {} gives {value}; all rows of one \
+             referral must carry the same ETag (or leave it empty)",
+            first_at.line, at.line
+        );
+        self.reported.push(value);
+        Some(PlanError {
+            at: Some(at),
+            field: Some("if_match".into()),
+            code: ErrorCode::IfMatchMismatch,
+            message,
+        })
+    }
+
+    fn value(&self) -> Option<String> {
+        self.first.as_ref().map(|(value, _)| value.clone())
+    }
+}
+
+/// The ETag in the quoted form the API gives and wants (`"…"`); `None` when empty.
+///
+/// Spreadsheets drop the quotes, so one pair is optional on input; comparing the quoted
+/// forms makes `abc` and `"abc"` agree.
+pub fn normalise_if_match(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let inner = trimmed.strip_prefix('"').unwrap_or(trimmed);
+    let inner = inner.strip_suffix('"').unwrap_or(inner);
+    (!inner.is_empty()).then(|| format!("\"{inner}\""))
+}
+
+#[cfg(test)]
+#[path = "group_tests.rs"]
+mod tests;

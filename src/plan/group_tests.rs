@@ -1,0 +1,103 @@
+//! Tests of one referral's accumulation in `group.rs`.
+
+use super::*;
+use crate::input::{RawValue, Span};
+
+fn row(line: u64) -> RowRef {
+    RowRef {
+        at: LineRef { input: 0, line },
+        span: Span::default(),
+    }
+}
+
+fn notes(value: &str) -> RawOp {
+    RawOp {
+        op: "replace".into(),
+        path: "/details/notes".into(),
+        value: RawValue::Text(value.into()),
+    }
+}
+
+fn invalid(entry: PlanEntry) -> InvalidEntry {
+    match entry {
+        PlanEntry::Invalid(invalid) => invalid,
+        PlanEntry::Document(d) => panic!("expected an invalid entry, got {d:?}"),
+    }
+}
+
+#[test]
+fn if_match_is_quoted_once_whatever_the_input_gives() {
+    assert_eq!(normalise_if_match("abc").as_deref(), Some("\"abc\""));
+    assert_eq!(normalise_if_match("\"abc\"").as_deref(), Some("\"abc\""));
+    assert_eq!(normalise_if_match(" \"abc\" ").as_deref(), Some("\"abc\""));
+    assert_eq!(normalise_if_match(""), None);
+    assert_eq!(normalise_if_match("\"\""), None);
+}
+
+#[test]
+fn an_empty_if_match_agrees_with_any() {
+    let mut seen = IfMatch::default();
+    assert_eq!(seen.see(Some("e1"), row(2).at), None);
+    assert_eq!(seen.see(Some(""), row(3).at), None);
+    assert_eq!(seen.see(None, row(4).at), None);
+    assert_eq!(seen.value().as_deref(), Some("\"e1\""));
+}
+
+#[test]
+fn a_different_if_match_repeated_on_many_rows_is_reported_once() {
+    let mut seen = IfMatch::default();
+    seen.see(Some("e1"), row(2).at);
+    let first = seen.see(Some("e2"), row(3).at).unwrap();
+    assert_eq!(first.code, ErrorCode::IfMatchMismatch);
+    assert_eq!(first.field.as_deref(), Some("if_match"));
+    assert_eq!(seen.see(Some("\"e2\""), row(4).at), None);
+    assert!(seen.see(Some("e3"), row(5).at).is_some());
+}
+
+#[test]
+fn row_errors_come_before_document_errors() {
+    let mut group = Group::new(Some("r".into()), row(2).at);
+    group.add_row(row(2), &notes("a"), Some("e1"), OnDuplicate::Error);
+    group.add_row(row(3), &notes("b"), Some("e2"), OnDuplicate::Error);
+    let mut bad = notes("c");
+    bad.op = "move".into();
+    group.add_row(row(4), &bad, None, OnDuplicate::Error);
+    let codes: Vec<_> = invalid(group.finish())
+        .errors
+        .iter()
+        .map(|e| e.code)
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            ErrorCode::InvalidOp,
+            ErrorCode::IfMatchMismatch,
+            ErrorCode::DuplicatePath
+        ]
+    );
+}
+
+#[test]
+fn a_malformed_record_counts_as_one_operation() {
+    let mut group = Group::new(Some("r".into()), row(2).at);
+    group.add_row(row(2), &notes("a"), None, OnDuplicate::Error);
+    let error = PlanError {
+        at: Some(row(3).at),
+        field: None,
+        code: ErrorCode::MalformedRecord,
+        message: "unreadable".into(),
+    };
+    group.add_malformed(row(3), error);
+    let entry = invalid(group.finish());
+    assert_eq!(entry.ops, 2);
+    assert_eq!(entry.rows.len(), 2);
+}
+
+#[test]
+fn an_id_less_group_is_never_a_document() {
+    let mut group = Group::new(None, row(2).at);
+    group.add_row(row(2), &notes("a"), None, OnDuplicate::Error);
+    let entry = invalid(group.finish());
+    assert_eq!(entry.id, None);
+    assert_eq!(entry.ops, 1);
+}

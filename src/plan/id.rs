@@ -1,0 +1,81 @@
+//! The referral ID rule (SPEC.md "Referral IDs"): 1 to 128 characters of
+//! `A-Z a-z 0-9 - _ . ~`, and not `.` or `..`.
+//!
+//! The rule is checked before any request is built because the ID becomes a URL path
+//! segment: `..` or `/` would make `PATCH …/referrals/{id}` address another resource.
+//! GUIDs are what Partner Center issues, but any well-formed ID is accepted so that test
+//! tenants and emulators with other ID schemes work.
+
+/// The longest ID accepted.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Checks `id` against the ID rule; the error says why it fails and what an ID looks like.
+///
+/// An empty ID is not judged here: the planner treats it as "no ID" (an ID-less row).
+pub fn check_id(id: &str) -> Result<(), String> {
+    let reason = if id == "." || id == ".." {
+        Some(format!("{id:?} names a directory, not a referral"))
+    } else if id.chars().count() > MAX_ID_CHARS {
+        Some(format!("it is {} characters long", id.chars().count()))
+    } else {
+        id.chars()
+            .find(|c| !is_id_char(*c))
+            .map(|c| format!("it contains {c:?}"))
+    };
+    match reason {
+        None => Ok(()),
+        Some(reason) => Err(format!(
+            "referral ID {} is not usable: {reason}; an ID is 1 to {MAX_ID_CHARS} characters of \
+             A-Z a-z 0-9 - _ . ~ (Partner Center IDs are GUIDs), so copy it from the referral",
+            super::messages::clip_quoted(id)
+        )),
+    }
+}
+
+/// The unreserved characters of RFC 3986: safe in a path segment without encoding.
+fn is_id_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_guid_is_accepted() {
+        assert_eq!(check_id("0a1b2c3d-4e5f-6789-abcd-ef0123456789"), Ok(()));
+    }
+
+    #[test]
+    fn a_well_formed_id_that_is_not_a_guid_is_accepted() {
+        assert_eq!(check_id("lead_42.v2~x"), Ok(()));
+        assert_eq!(check_id("..."), Ok(()));
+    }
+
+    #[test]
+    fn path_traversal_and_slashes_are_refused() {
+        assert!(check_id("../x").is_err());
+        assert!(check_id("a/b").is_err());
+        assert!(check_id(".").is_err());
+        assert!(check_id("..").is_err());
+    }
+
+    #[test]
+    fn percent_encoded_slashes_are_refused() {
+        let message = check_id("%2F").unwrap_err();
+        assert!(message.contains("'%'"), "{message}");
+    }
+
+    #[test]
+    fn an_id_of_128_characters_is_accepted_and_129_is_refused() {
+        assert_eq!(check_id(&"a".repeat(128)), Ok(()));
+        let message = check_id(&"a".repeat(129)).unwrap_err();
+        assert!(message.contains("129 characters"), "{message}");
+    }
+
+    #[test]
+    fn spaces_and_non_ascii_letters_are_refused() {
+        assert!(check_id(" abc").is_err());
+        assert!(check_id("café").is_err());
+    }
+}

@@ -1,0 +1,224 @@
+//! One referral's operations as they accumulate, with the duplicate rules
+//! (SPEC.md "Planning rules" 3 and 4): identical rows merge, two different values for one
+//! path conflict, and under `--on-duplicate last-wins` the later one replaces the earlier.
+//!
+//! A small document is scanned; from [`INDEX_FROM`] operations on, duplicates are found
+//! through maps keyed by path (and, for appends, by value), so a document of many thousand
+//! operations is still checked in linear time.
+
+use super::{OnDuplicate, PatchOp};
+use crate::input::LineRef;
+use serde_json::{Number, Value};
+use std::collections::{HashMap, HashSet};
+
+/// An operation of the document being built, with the line it came from.
+#[derive(Clone, Debug)]
+pub struct PlannedOp {
+    /// The validated operation.
+    pub op: PatchOp,
+    /// The line of the row (or document-form record) that gave it.
+    pub at: LineRef,
+    /// `false` once a later row's value won under last-wins; the line still belongs to
+    /// the document, only the operation is not sent.
+    pub live: bool,
+}
+
+/// What happened to an operation pushed onto an [`OpList`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum Pushed {
+    /// It was added.
+    Added,
+    /// An identical operation was already there; it was merged into that one.
+    Merged,
+    /// Another value for the same path came first; both are kept and the document is
+    /// invalid. Carries what a message needs, cloned only in this rare case.
+    Conflict {
+        /// The path both operations set.
+        path: String,
+        /// The line of the earlier operation.
+        earlier: LineRef,
+        /// The earlier operation's value.
+        earlier_value: Value,
+        /// The later operation's value.
+        value: Value,
+    },
+    /// Another value for the same path came first; it was dropped under last-wins.
+    Overrode,
+}
+
+/// How many operations a document holds before its duplicate checks switch from a scan to
+/// maps: most documents have a handful of operations, and a map per referral would cost
+/// more memory than their operations over 100,000 referrals.
+const INDEX_FROM: usize = 16;
+
+/// The operations of one document in input order, with the duplicate checks.
+#[derive(Debug, Default)]
+pub struct OpList {
+    ops: Vec<PlannedOp>,
+    /// Built once the document reaches [`INDEX_FROM`] operations, so large documents are
+    /// checked in linear time.
+    index: Option<Box<PathIndex>>,
+}
+
+/// Maps that answer the duplicate questions of a large document.
+#[derive(Debug, Default)]
+struct PathIndex {
+    /// The latest operation on each non-append path.
+    by_path: HashMap<String, usize>,
+    /// Appends seen, keyed by path and normalised value.
+    appends: HashSet<String>,
+}
+
+impl OpList {
+    /// Adds `op` (from line `at`), applying the duplicate rules.
+    pub fn push(&mut self, op: PatchOp, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
+        if op.is_append() {
+            return self.push_append(op, at);
+        }
+        let Some(earlier) = self.latest_on(&op.path) else {
+            self.insert(op, at);
+            return Pushed::Added;
+        };
+        let previous = &self.ops[earlier];
+        let same_value = same_value(&previous.op.value, &op.value);
+        if same_value && previous.op.op == op.op {
+            return Pushed::Merged;
+        }
+        // `add` and `replace` of one value do the same to an existing member: keep both.
+        let pushed = match (same_value, on_duplicate) {
+            (true, _) => Pushed::Added,
+            (false, OnDuplicate::LastWins) => Pushed::Overrode,
+            (false, OnDuplicate::Error) => Pushed::Conflict {
+                path: op.path.clone(),
+                earlier: previous.at,
+                earlier_value: previous.op.value.clone(),
+                value: op.value.clone(),
+            },
+        };
+        if matches!(pushed, Pushed::Overrode) {
+            self.ops[earlier].live = false;
+        }
+        self.insert(op, at);
+        pushed
+    }
+
+    fn push_append(&mut self, op: PatchOp, at: LineRef) -> Pushed {
+        if self.has_append(&op) {
+            return Pushed::Merged;
+        }
+        self.insert(op, at);
+        Pushed::Added
+    }
+
+    /// The latest non-append operation on `path`; under last-wins it is the live one.
+    fn latest_on(&self, path: &str) -> Option<usize> {
+        match &self.index {
+            Some(index) => index.by_path.get(path).copied(),
+            None => self
+                .ops
+                .iter()
+                .rposition(|p| p.op.path == path && !p.op.is_append()),
+        }
+    }
+
+    /// Whether the same value was already appended to the same array: appending it twice
+    /// is one append the user wrote twice, not two members.
+    fn has_append(&self, op: &PatchOp) -> bool {
+        match &self.index {
+            Some(index) => index.appends.contains(&append_key(op)),
+            None => self
+                .ops
+                .iter()
+                .any(|p| p.op.path == op.path && same_value(&p.op.value, &op.value)),
+        }
+    }
+
+    fn insert(&mut self, op: PatchOp, at: LineRef) {
+        if let Some(index) = &mut self.index {
+            index.note(&op, self.ops.len());
+        }
+        self.ops.push(PlannedOp { op, at, live: true });
+        if self.index.is_none() && self.ops.len() >= INDEX_FROM {
+            self.index = Some(Box::new(PathIndex::of(&self.ops)));
+        }
+    }
+
+    /// The operations still to be sent, in input order.
+    pub fn live(&self) -> impl Iterator<Item = &PlannedOp> {
+        self.ops.iter().filter(|planned| planned.live)
+    }
+
+    /// Consumes the list, giving the operations still to be sent.
+    pub fn into_live_ops(self) -> Vec<PatchOp> {
+        let mut ops = Vec::with_capacity(self.live().count());
+        ops.extend(
+            self.ops
+                .into_iter()
+                .filter(|planned| planned.live)
+                .map(|planned| planned.op),
+        );
+        ops
+    }
+}
+
+impl PathIndex {
+    /// The maps for the operations so far.
+    fn of(ops: &[PlannedOp]) -> Self {
+        let mut index = PathIndex::default();
+        for (position, planned) in ops.iter().enumerate() {
+            index.note(&planned.op, position);
+        }
+        index
+    }
+
+    /// Notes `op`, the operation at `position`.
+    fn note(&mut self, op: &PatchOp, position: usize) {
+        if op.is_append() {
+            self.appends.insert(append_key(op));
+        } else {
+            self.by_path.insert(op.path.clone(), position);
+        }
+    }
+}
+
+/// The key of an append: its path and its normalised value.
+fn append_key(op: &PatchOp) -> String {
+    format!("{}\u{0}{}", op.path, canonical(&op.value))
+}
+
+/// Whether two values are the same once numbers are compared by value (`10000` = `1e4`).
+pub fn same_value(a: &Value, b: &Value) -> bool {
+    a == b || canonical(a) == canonical(b)
+}
+
+/// A text form of `value` equal for equal values: object keys sorted (serde_json's map is
+/// ordered) and whole numbers written as integers.
+fn canonical(value: &Value) -> String {
+    normalised(value).to_string()
+}
+
+fn normalised(value: &Value) -> Value {
+    match value {
+        Value::Number(n) => Value::Number(whole_number(n).unwrap_or_else(|| n.clone())),
+        Value::Array(items) => Value::Array(items.iter().map(normalised).collect()),
+        Value::Object(members) => Value::Object(
+            members
+                .iter()
+                .map(|(k, v)| (k.clone(), normalised(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `1e4` → `10000`; `None` for numbers that are integers already or have a fraction.
+fn whole_number(n: &Number) -> Option<Number> {
+    let f = n.as_f64().filter(|_| n.is_f64())?;
+    let exact = f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0;
+    // The bound keeps the cast exact: beyond 2^53 an f64 no longer holds every integer.
+    exact.then(|| Number::from(f as i64))
+}
+
+#[cfg(test)]
+#[path = "ops_tests.rs"]
+mod tests;

@@ -1,0 +1,138 @@
+//! The planner: takes input records one at a time and groups them per referral ID
+//! (SPEC.md "Planning rules" 1 and 5).
+//!
+//! Groups live in a `Vec` in order of first appearance, found through a map from ID to
+//! index, so a million rows over a hundred thousand IDs cost one hash lookup each and the
+//! plan comes out in order without sorting. An ID-less row is a group of its own that no
+//! later row can join, which puts it at its own line's place.
+
+use super::group::Group;
+use super::{ErrorCode, Plan, PlanError, PlanOptions};
+use crate::input::{InputRecord, LineRef, MalformedKind, RecordContent};
+use std::collections::HashMap;
+
+/// Builds a [`Plan`] from records pushed in input order.
+#[derive(Debug)]
+pub struct Planner {
+    options: PlanOptions,
+    /// Index into `groups` of each referral ID seen.
+    by_id: HashMap<String, usize>,
+    /// One group per ID (or per ID-less row), in order of first appearance.
+    groups: Vec<Group>,
+}
+
+impl Planner {
+    /// A planner with no records yet.
+    pub fn new(options: PlanOptions) -> Self {
+        Planner {
+            options,
+            by_id: HashMap::new(),
+            groups: Vec::new(),
+        }
+    }
+
+    /// Adds one record; records must arrive in input order, file by file.
+    pub fn push(&mut self, record: InputRecord) {
+        let InputRecord { row, content } = record;
+        let dup = self.options.on_duplicate;
+        match content {
+            RecordContent::Row { id, op, if_match } => {
+                self.group_for_row(&id, row.at)
+                    .add_row(row, &op, if_match.as_deref(), dup)
+            }
+            RecordContent::Document {
+                id,
+                if_match,
+                patch,
+            } => {
+                self.group_for_row(&id, row.at)
+                    .add_document(row, &patch, if_match.as_deref(), dup);
+            }
+            RecordContent::Malformed {
+                id,
+                code,
+                field,
+                message,
+            } => {
+                let error = malformed_error(row.at, code, field, message);
+                // A record whose ID could still be read counts as a row of that ID.
+                self.group_for(id.as_deref().unwrap_or(""), row.at)
+                    .add_malformed(row, error);
+            }
+        }
+    }
+
+    /// Every entry, in plan order.
+    pub fn finish(self) -> Plan {
+        Plan {
+            entries: self.groups.into_iter().map(Group::finish).collect(),
+        }
+    }
+
+    /// The group of a readable row; a row without an ID gets its own group and says so.
+    fn group_for_row(&mut self, id: &str, at: LineRef) -> &mut Group {
+        let group = self.group_for(id, at);
+        if id.is_empty() {
+            group.add_error(missing_id_error(at));
+        }
+        group
+    }
+
+    /// The group of `id`, created on first sight; a new one for each empty ID.
+    fn group_for(&mut self, id: &str, at: LineRef) -> &mut Group {
+        let index = match self.by_id.get(id) {
+            Some(&index) if !id.is_empty() => index,
+            _ => self.new_group(id, at),
+        };
+        &mut self.groups[index]
+    }
+
+    fn new_group(&mut self, id: &str, at: LineRef) -> usize {
+        let index = self.groups.len();
+        if id.is_empty() {
+            self.groups.push(Group::new(None, at));
+        } else {
+            self.by_id.insert(id.to_owned(), index);
+            self.groups.push(Group::new(Some(id.to_owned()), at));
+        }
+        index
+    }
+}
+
+/// The planning error of an unreadable record, as the reader described it.
+fn malformed_error(
+    at: LineRef,
+    kind: MalformedKind,
+    field: Option<String>,
+    message: String,
+) -> PlanError {
+    let code = match kind {
+        MalformedKind::Record => ErrorCode::MalformedRecord,
+        MalformedKind::MissingColumn => ErrorCode::MissingColumn,
+    };
+    PlanError {
+        at: Some(at),
+        field,
+        code,
+        message,
+    }
+}
+
+fn missing_id_error(at: LineRef) -> PlanError {
+    PlanError {
+        at: Some(at),
+        field: Some("id".into()),
+        code: ErrorCode::InvalidId,
+        message: "the row has no referral ID; fill in its id with the referral's ID (a GUID \
+                  as Partner Center shows it)"
+            .into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "planner_tests.rs"]
+mod tests;
+
+#[cfg(test)]
+#[path = "planner_props.rs"]
+mod props;

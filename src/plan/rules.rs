@@ -1,0 +1,172 @@
+//! Row checks (SPEC.md "Planning rules" 2): one raw operation becomes a validated
+//! [`PatchOp`] or the list of everything wrong with it.
+//!
+//! All of a row's faults are reported at once (op, path, value) so a user fixes a file in
+//! one pass instead of one error per run. The value is only judged when the path is
+//! known, since the path decides what type the value must have.
+
+use super::messages::{clip_json, clip_quoted};
+use super::{ErrorCode, OpKind, PatchOp, PlanError};
+use crate::input::{LineRef, RawOp, RawValue};
+use crate::schema::{self, Node, PathError, Resolved, Scalar};
+use serde_json::Value;
+
+/// Where an operation sits in the input, so errors can point at it.
+#[derive(Clone, Copy, Debug)]
+pub struct OpSite {
+    /// The line of its record.
+    pub at: LineRef,
+    /// Its index in a document-form record's `patch`, `None` for a row.
+    pub index: Option<usize>,
+}
+
+impl OpSite {
+    /// The field name as the user wrote it: `path` for a row, `patch[2].path` for a document.
+    pub fn field(&self, name: &str) -> String {
+        match self.index {
+            Some(i) => format!("patch[{i}].{name}"),
+            None => name.to_string(),
+        }
+    }
+
+    /// A planning error at this site.
+    pub fn error(&self, name: &str, code: ErrorCode, message: String) -> PlanError {
+        PlanError {
+            at: Some(self.at),
+            field: Some(self.field(name)),
+            code,
+            message,
+        }
+    }
+}
+
+/// Checks one raw operation: op, path, then value against the path's type.
+pub fn check_op(raw: &RawOp, site: OpSite) -> Result<PatchOp, Vec<PlanError>> {
+    let op = parse_op(&raw.op, site);
+    let resolved = check_path(&raw.path, op.as_ref().ok().copied(), site);
+    let value = match &resolved {
+        Ok(resolved) => convert_value(resolved.node, &raw.path, &raw.value, site).map(Some),
+        Err(_) => Ok(None),
+    };
+    match (op, resolved, value) {
+        (Ok(op), Ok(_), Ok(Some(value))) => Ok(PatchOp {
+            op,
+            path: raw.path.clone(),
+            value,
+        }),
+        (op, resolved, value) => Err([op.err(), resolved.err(), value.err()]
+            .into_iter()
+            .flatten()
+            .collect()),
+    }
+}
+
+/// `replace` or `add` in any case; surrounding blanks from a hand-edited CSV are forgiven.
+fn parse_op(text: &str, site: OpSite) -> Result<OpKind, PlanError> {
+    let word = text.trim();
+    if word.eq_ignore_ascii_case("replace") {
+        Ok(OpKind::Replace)
+    } else if word.eq_ignore_ascii_case("add") {
+        Ok(OpKind::Add)
+    } else {
+        let message = format!(
+            "op {} is not supported; use replace or add (the API refuses remove, move, copy \
+             and test)",
+            clip_quoted(text)
+        );
+        Err(site.error("op", ErrorCode::InvalidOp, message))
+    }
+}
+
+/// Resolves the path against the referral schema; a `replace` may not end in `-`.
+fn check_path(path: &str, op: Option<OpKind>, site: OpSite) -> Result<Resolved, PlanError> {
+    let resolved = schema::resolve(path).map_err(|e| path_error(&e, site))?;
+    if resolved.append && op == Some(OpKind::Replace) {
+        let message = format!(
+            "replace cannot target {path:?}: a final - means \"append\"; use add to append, or \
+             name an element such as {}",
+            path.trim_end_matches('-').to_string() + "0"
+        );
+        return Err(site.error("path", ErrorCode::InvalidPath, message));
+    }
+    Ok(resolved)
+}
+
+fn path_error(error: &PathError, site: OpSite) -> PlanError {
+    let (code, hint) = match error {
+        PathError::NotPointer { .. } => (
+            ErrorCode::InvalidPath,
+            "write a path such as /details/notes",
+        ),
+        PathError::Unknown { .. } => (
+            ErrorCode::InvalidPath,
+            "check the spelling (paths are case-sensitive, e.g. /details/dealValue)",
+        ),
+        PathError::ReadOnly { field, .. } if field == "eTag" => (
+            ErrorCode::ReadOnlyPath,
+            "drop this row and give the ETag in the if_match column instead",
+        ),
+        PathError::ReadOnly { .. } => (ErrorCode::ReadOnlyPath, "drop this row"),
+    };
+    site.error("path", code, format!("{error}; {hint}"))
+}
+
+/// Converts the value to the JSON the API wants for `node`, or says why it cannot.
+fn convert_value(
+    node: &Node,
+    path: &str,
+    raw: &RawValue,
+    site: OpSite,
+) -> Result<Value, PlanError> {
+    let converted = match (node, raw) {
+        (_, RawValue::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
+        (Node::Object(_) | Node::Array(_), RawValue::Text(text)) => serde_json::from_str(text)
+            .map_err(|e| format!("it is not JSON ({e})"))
+            .and_then(|value| schema::check_json(node, &value).map_err(|e| e.0)),
+        (_, RawValue::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
+    };
+    converted.map_err(|reason| {
+        site.error(
+            "value",
+            ErrorCode::InvalidValue,
+            value_message(node, path, raw, &reason),
+        )
+    })
+}
+
+/// Scalar checks already name the value; structured ones name a member, so the value is
+/// added to the message for them: as compact JSON when it is JSON (quoting JSON text would
+/// bury it in backslashes), else quoted.
+fn value_message(node: &Node, path: &str, raw: &RawValue, reason: &str) -> String {
+    let hint = value_hint(node);
+    match node {
+        Node::Scalar(_) => format!("{reason} (path {path}); {hint}"),
+        _ => {
+            let shown = match raw {
+                RawValue::Text(text) => serde_json::from_str(text)
+                    .map(|value| clip_json(&value))
+                    .unwrap_or_else(|_| clip_quoted(text)),
+                RawValue::Json(value) => clip_json(value),
+            };
+            format!("{path} cannot take {shown}: {reason}; {hint}")
+        }
+    }
+}
+
+fn value_hint(node: &Node) -> String {
+    match node {
+        Node::Scalar(Scalar::Decimal) => {
+            "write it without thousands separators or currency symbols".into()
+        }
+        Node::Scalar(Scalar::Boolean) => "write true or false (or 1 or 0)".into(),
+        Node::Scalar(Scalar::Enum(_)) => "use one of those names (any case)".into(),
+        Node::Scalar(Scalar::DateTime) => "write it as 2026-12-31 or 2026-12-31T00:00:00Z".into(),
+        Node::Scalar(Scalar::String) => "give it as a JSON string".into(),
+        Node::Object(_) | Node::Array(_) => format!("write {} as JSON", node.describe()),
+        Node::ReadOnly => "drop this row".into(),
+    }
+}
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;

@@ -1,0 +1,119 @@
+//! The offline status check (SPEC.md "Planning rules" 3): a document that sets `/status`
+//! must set a `/substatus` that goes with it, by the table in API.md.
+//!
+//! Offline the referral's current status is unknown, so only the pair is checked; the move
+//! from the current status is checked online (dry run, refetch).
+
+use super::ops::PlannedOp;
+use super::{ErrorCode, PlanError};
+use crate::schema::{TransitionError, transitions};
+
+/// Checks the final `/status` and `/substatus` among `ops` (the operations to be sent).
+pub fn check<'a>(ops: impl Iterator<Item = &'a PlannedOp>) -> Option<PlanError> {
+    let (mut status, mut substatus) = (None, None);
+    for planned in ops {
+        match planned.op.path.as_str() {
+            "/status" => status = Some(planned),
+            "/substatus" => substatus = Some(planned),
+            _ => {}
+        }
+    }
+    let error = transitions::check(None, text(status), text(substatus)).err()?;
+    Some(to_plan_error(&error, status, substatus))
+}
+
+/// The enum name an operation sets; the row checks already made it a string in API case.
+fn text(planned: Option<&PlannedOp>) -> Option<&str> {
+    planned.and_then(|p| p.op.value.as_str())
+}
+
+fn to_plan_error(
+    error: &TransitionError,
+    status: Option<&PlannedOp>,
+    substatus: Option<&PlannedOp>,
+) -> PlanError {
+    let line = |planned: Option<&PlannedOp>| planned.map(|p| p.at);
+    match error {
+        TransitionError::MissingSubstatus { .. } => PlanError {
+            at: line(status),
+            field: None,
+            code: ErrorCode::MissingSubstatus,
+            message: format!("line {} {error}", line_number(status)),
+        },
+        _ => PlanError {
+            at: line(status).max(line(substatus)),
+            field: Some("value".into()),
+            code: ErrorCode::InvalidTransition,
+            message: format!(
+                "{error} (/status on line {}, /substatus on line {}); change one of them",
+                line_number(status),
+                line_number(substatus)
+            ),
+        },
+    }
+}
+
+fn line_number(planned: Option<&PlannedOp>) -> String {
+    planned.map_or_else(|| "?".into(), |p| p.at.line.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::LineRef;
+    use crate::plan::{OpKind, PatchOp};
+    use serde_json::json;
+
+    fn set(path: &str, value: &str, line: u64) -> PlannedOp {
+        PlannedOp {
+            op: PatchOp {
+                op: OpKind::Replace,
+                path: path.into(),
+                value: json!(value),
+            },
+            at: LineRef { input: 0, line },
+            live: true,
+        }
+    }
+
+    #[test]
+    fn a_status_without_a_substatus_is_missing_substatus() {
+        let ops = [set("/status", "Closed", 3)];
+        let error = check(ops.iter()).unwrap();
+        assert_eq!(error.code, ErrorCode::MissingSubstatus);
+        assert_eq!(error.at, Some(LineRef { input: 0, line: 3 }));
+        assert!(error.message.starts_with("line 3 sets /status to Closed"));
+        assert!(error.message.contains("Won"));
+    }
+
+    #[test]
+    fn a_pair_outside_the_table_is_invalid_transition_at_the_later_line() {
+        let ops = [set("/substatus", "Engaged", 2), set("/status", "Closed", 5)];
+        let error = check(ops.iter()).unwrap();
+        assert_eq!(error.code, ErrorCode::InvalidTransition);
+        assert_eq!(error.at, Some(LineRef { input: 0, line: 5 }));
+        assert!(
+            error
+                .message
+                .contains("/status on line 5, /substatus on line 2")
+        );
+    }
+
+    #[test]
+    fn an_allowed_pair_or_a_substatus_alone_passes() {
+        let pair = [set("/status", "Active", 2), set("/substatus", "Engaged", 3)];
+        assert_eq!(check(pair.iter()), None);
+        let alone = [set("/substatus", "Won", 2)];
+        assert_eq!(check(alone.iter()), None);
+    }
+
+    #[test]
+    fn the_last_status_row_is_the_one_checked() {
+        let ops = [
+            set("/status", "Active", 2),
+            set("/status", "Closed", 3),
+            set("/substatus", "Won", 4),
+        ];
+        assert_eq!(check(ops.iter()), None);
+    }
+}
