@@ -75,7 +75,10 @@ impl Node {
             }
             Node::Scalar(Scalar::Enum(names)) => format!("one of {}", names.join(", ")),
             Node::Object(o) => format!("a {} object", o.name),
-            Node::Array(element) => format!("an array of {}", element.describe()),
+            Node::Array(element) => match element {
+                Node::Object(o) => format!("an array of {} objects", o.name),
+                other => format!("an array whose elements are {}", other.describe()),
+            },
             Node::ReadOnly => "nothing: the field is read-only".into(),
         }
     }
