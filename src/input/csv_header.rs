@@ -95,11 +95,22 @@ impl Header {
         )
     }
 
-    /// A column's name for messages: its header name, or its number past the header.
+    /// A column's name for messages: its header name, or `#N` where it has none.
     pub fn column_name(&self, index: usize) -> String {
         match self.names.get(index) {
-            Some(name) => name.clone(),
-            None => format!("number {}", index + 1),
+            Some(name) if !name.is_empty() => name.clone(),
+            _ => format!("#{}", index + 1),
+        }
+    }
+
+    /// A column's field name for records: the contract's name for a row-form column (as
+    /// the planner knows it, whatever the header's case), else [`Header::column_name`].
+    pub fn field_name(&self, index: usize) -> String {
+        let known = [self.id, self.op, self.path, self.value, self.if_match];
+        let names = ["id", "op", "path", "value", "if_match"];
+        match known.iter().position(|&column| column == Some(index)) {
+            Some(at) => names[at].to_string(),
+            None => self.column_name(index),
         }
     }
 }
@@ -137,9 +148,20 @@ mod tests {
     }
 
     #[test]
-    fn columns_past_the_header_are_named_by_number() {
-        let h = header(&["id"]);
+    fn unnamed_columns_are_named_by_number() {
+        let h = header(&["id", ""]);
         assert_eq!(h.column_name(0), "id");
-        assert_eq!(h.column_name(2), "number 3");
+        assert_eq!(h.column_name(1), "#2");
+        assert_eq!(h.column_name(2), "#3");
+    }
+
+    #[test]
+    fn row_form_columns_take_their_contract_names_as_fields() {
+        let h = header(&["ID", "Note", "VALUE"]);
+        assert_eq!(
+            (h.field_name(0), h.field_name(2)),
+            ("id".into(), "value".into())
+        );
+        assert_eq!(h.field_name(1), "Note");
     }
 }

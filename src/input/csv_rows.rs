@@ -162,7 +162,7 @@ fn unterminated(
     fields: &ByteRecord,
     field: usize,
 ) -> RecordContent {
-    let name = header.column_name(field);
+    let name = header.field_name(field);
     let message = format!(
         "unterminated quote in field {}: the quote opened on this line is never closed; \
          the lines after it were read as records of their own",
@@ -173,7 +173,7 @@ fn unterminated(
 
 /// A well-formed row, or the name of a column whose cell is not UTF-8.
 fn row(header: &Header, columns: Columns, fields: &ByteRecord) -> Result<RecordContent, String> {
-    let text = |index: usize| cell(fields, index).ok_or_else(|| header.column_name(index));
+    let text = |index: usize| cell(fields, index).ok_or_else(|| header.field_name(index));
     let id = text(columns.id)?;
     let op = RawOp {
         op: text(columns.op)?,

@@ -27,14 +27,14 @@ pub fn open_inputs(
 /// Opens one input as given on the command line.
 fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputError> {
     if name == STDIN_NAME {
-        return spool_stdin(options).map_err(|source| io_error(name, source));
+        let stdin = io::stdin().lock();
+        return spool(stdin, options).map_err(|source| io_error(name, source));
     }
-    let format = file_format(name, options.format)?;
     check_readable(name).map_err(|source| io_error(name, source))?;
     Ok(InputSource {
         name: name.to_string(),
         path: PathBuf::from(name),
-        format,
+        format: file_format(name, options.format)?,
         spool: None,
     })
 }
@@ -52,10 +52,11 @@ fn check_readable(name: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Copies stdin into a temporary file kept alive by the returned source.
-fn spool_stdin(options: &ReadOptions) -> io::Result<InputSource> {
+/// Copies `input` (stdin) into a temporary file kept alive by the returned source, and
+/// tells its format from `--format` or its first byte.
+fn spool(mut input: impl Read, options: &ReadOptions) -> io::Result<InputSource> {
     let mut spool = tempfile::NamedTempFile::new()?;
-    io::copy(&mut io::stdin().lock(), spool.as_file_mut())?;
+    io::copy(&mut input, spool.as_file_mut())?;
     let path = spool.into_temp_path();
     let format = stdin_format(&read_head(&path)?, options.format);
     Ok(InputSource {
@@ -118,6 +119,36 @@ mod tests {
         std::fs::create_dir(&sub).unwrap();
         let err = open_inputs(&names(&[&sub]), &ReadOptions::default()).unwrap_err();
         assert!(err.to_string().contains("directory"), "{err}");
+    }
+
+    #[test]
+    fn stdin_is_spooled_to_a_file_that_lives_as_long_as_the_source() {
+        let source = spool(&b"{\"id\":\"A\"}\n"[..], &ReadOptions::default()).unwrap();
+        assert_eq!((source.name.as_str(), source.format), ("-", Format::Jsonl));
+        assert_eq!(std::fs::read(&source.path).unwrap(), b"{\"id\":\"A\"}\n");
+        let path = source.path.clone();
+        drop(source);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn spooled_stdin_follows_the_format_flag_over_its_first_byte() {
+        let options = ReadOptions {
+            format: Some(Format::Csv),
+            ..ReadOptions::default()
+        };
+        assert_eq!(spool(&b"{"[..], &options).unwrap().format, Format::Csv);
+        let csv = spool(&b"id,op"[..], &ReadOptions::default()).unwrap();
+        assert_eq!(csv.format, Format::Csv);
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_even_when_its_format_is_unknown() {
+        let err = open_inputs(
+            &["/nonexistent/refsync.txt".into()],
+            &ReadOptions::default(),
+        );
+        assert!(matches!(err, Err(InputError::Io { .. })));
     }
 
     #[test]
