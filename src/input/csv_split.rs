@@ -124,6 +124,8 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
                 ended = true;
                 break;
             }
+            // Only a `\n` inside quotes gets here; the first one ends the line that an
+            // unterminated record is cut back to.
             if byte == b'\n' && scan.first_line_end.is_none() {
                 scan.first_line_end = Some(record.end + i as u64 + 1);
             }
@@ -136,30 +138,31 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
         Ok(ended)
     }
 
-    /// Settles where the next record starts, cutting an unterminated record back to its
-    /// first line and seeking to the line after it.
+    /// Settles where the next record starts. A record still inside quotes at the end of
+    /// the file is cut back to its first line, and reading goes on from the line after.
     fn finish(&mut self, record: &mut RawRecord, scan: &Scan) -> io::Result<()> {
-        match (scan.state, scan.first_line_end) {
-            (State::Quoted, Some(first_line_end)) => {
-                record.ending = Ending::Unterminated {
-                    field: scan.quoted_field,
-                };
-                let first_line_len = (first_line_end - record.start) as usize;
-                record.truncated = first_line_len > self.limit;
-                record.bytes.truncate(first_line_len);
-                record.end = first_line_end;
-                self.reader.seek(SeekFrom::Start(first_line_end))?;
-                self.line += 1;
+        if scan.state == State::Quoted {
+            record.ending = Ending::Unterminated {
+                field: scan.quoted_field,
+            };
+            if let Some(first_line_end) = scan.first_line_end {
+                self.cut_to_first_line(record, first_line_end)?;
             }
-            (State::Quoted, None) => {
-                record.ending = Ending::Unterminated {
-                    field: scan.quoted_field,
-                };
-                self.line += 1;
-            }
-            _ => self.line += scan.newlines + 1,
+            self.line += 1;
+        } else {
+            self.line += scan.newlines + 1;
         }
         self.offset = record.end;
+        Ok(())
+    }
+
+    /// Cuts `record` to its first line, which ends at `first_line_end`, and seeks there.
+    fn cut_to_first_line(&mut self, record: &mut RawRecord, first_line_end: u64) -> io::Result<()> {
+        let first_line_len = (first_line_end - record.start) as usize;
+        record.truncated = first_line_len > self.limit;
+        record.bytes.truncate(first_line_len);
+        record.end = first_line_end;
+        self.reader.seek(SeekFrom::Start(first_line_end))?;
         Ok(())
     }
 }
@@ -247,6 +250,19 @@ mod tests {
         assert_eq!(got.len(), 2);
         assert_eq!(got[1].ending, Ending::Unterminated { field: 1 });
         assert_eq!(got[1].end, 9);
+    }
+
+    #[test]
+    fn recovery_works_when_the_swallowed_rest_is_over_the_bound() {
+        let text = format!("h\nx,\"oops\n{}", "y,1\n".repeat(50));
+        let got = split(&text, 16);
+        assert_eq!(got.len(), 52);
+        assert_eq!(got[1].ending, Ending::Unterminated { field: 1 });
+        assert!(!got[1].truncated);
+        assert_eq!(
+            (got[51].line, got[51].bytes.as_slice()),
+            (52, &b"y,1\n"[..])
+        );
     }
 
     #[test]
