@@ -8,6 +8,27 @@
 
 use std::path::PathBuf;
 
+mod csv_header;
+mod csv_rows;
+mod csv_split;
+mod format;
+mod json_form;
+mod json_salvage;
+mod jsonl;
+mod lines;
+mod open;
+#[cfg(test)]
+mod props;
+mod records;
+mod text;
+
+pub use csv_rows::CsvRecords;
+pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
+pub use jsonl::JsonlRecords;
+pub use lines::MAX_RECORD_BYTES;
+pub use open::{STDIN_NAME, open_inputs};
+pub use records::{Records, read_records};
+
 /// Which input a line belongs to and the 1-based physical line its record starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct LineRef {

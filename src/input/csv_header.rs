@@ -1,0 +1,167 @@
+//! The CSV header: which column holds which field. Names are matched trimmed and
+//! case-insensitively, extra columns are ignored, and a missing required column is kept as
+//! a finding rather than an error, because the contract reports it on every data row.
+
+use super::text::quoted_list;
+
+/// The columns a row-form CSV must have.
+pub const REQUIRED: [&str; 4] = ["id", "op", "path", "value"];
+
+/// Where each field's column is in a CSV file.
+#[derive(Debug, Default)]
+pub struct Header {
+    /// The column names as found (trimmed).
+    pub names: Vec<String>,
+    /// Index of `id`.
+    pub id: Option<usize>,
+    /// Index of `op`.
+    pub op: Option<usize>,
+    /// Index of `path`.
+    pub path: Option<usize>,
+    /// Index of `value`.
+    pub value: Option<usize>,
+    /// Index of `if_match`.
+    pub if_match: Option<usize>,
+}
+
+/// The columns of a header that has every required one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Columns {
+    /// Index of `id`.
+    pub id: usize,
+    /// Index of `op`.
+    pub op: usize,
+    /// Index of `path`.
+    pub path: usize,
+    /// Index of `value`.
+    pub value: usize,
+    /// Index of `if_match`, an optional column.
+    pub if_match: Option<usize>,
+}
+
+impl Header {
+    /// Maps header cells to fields; the first of two columns with one name wins.
+    pub fn new(cells: &csv::ByteRecord) -> Self {
+        let names: Vec<String> = cells
+            .iter()
+            .map(|cell| String::from_utf8_lossy(cell).trim().to_string())
+            .collect();
+        let find = |field: &str| names.iter().position(|n| n.eq_ignore_ascii_case(field));
+        Header {
+            id: find("id"),
+            op: find("op"),
+            path: find("path"),
+            value: find("value"),
+            if_match: find("if_match"),
+            names,
+        }
+    }
+
+    /// The indices of the row form's columns, or the required columns it lacks.
+    pub fn columns(&self) -> Result<Columns, Vec<&'static str>> {
+        match (self.id, self.op, self.path, self.value) {
+            (Some(id), Some(op), Some(path), Some(value)) => Ok(Columns {
+                id,
+                op,
+                path,
+                value,
+                if_match: self.if_match,
+            }),
+            _ => Err(self.missing()),
+        }
+    }
+
+    /// The required columns it lacks, in the contract's order.
+    pub fn missing(&self) -> Vec<&'static str> {
+        let found = [self.id, self.op, self.path, self.value];
+        REQUIRED
+            .into_iter()
+            .zip(found)
+            .filter_map(|(name, index)| index.is_none().then_some(name))
+            .collect()
+    }
+
+    /// The message for a file lacking `missing` columns, naming the columns it has.
+    pub fn missing_message(&self, missing: &[&str]) -> String {
+        let plural = if missing.len() == 1 {
+            "column"
+        } else {
+            "columns"
+        };
+        format!(
+            "the header lacks the required {plural} {}; columns found: {}",
+            quoted_list(missing.iter().copied()),
+            quoted_list(self.names.iter().map(String::as_str)),
+        )
+    }
+
+    /// A column's name for messages: its header name, or `#N` where it has none.
+    pub fn column_name(&self, index: usize) -> String {
+        match self.names.get(index) {
+            Some(name) if !name.is_empty() => name.clone(),
+            _ => format!("#{}", index + 1),
+        }
+    }
+
+    /// A column's field name for records: the contract's name for a row-form column (as
+    /// the planner knows it, whatever the header's case), else [`Header::column_name`].
+    pub fn field_name(&self, index: usize) -> String {
+        let known = [self.id, self.op, self.path, self.value, self.if_match];
+        let names = ["id", "op", "path", "value", "if_match"];
+        match known.iter().position(|&column| column == Some(index)) {
+            Some(at) => names[at].to_string(),
+            None => self.column_name(index),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(cells: &[&str]) -> Header {
+        Header::new(&csv::ByteRecord::from(cells.to_vec()))
+    }
+
+    #[test]
+    fn columns_match_trimmed_case_insensitively_in_any_order() {
+        let h = header(&[" Value", "PATH ", "note", "Id", "If_Match", "op"]);
+        assert_eq!(
+            (h.id, h.op, h.path, h.value),
+            (Some(3), Some(5), Some(1), Some(0))
+        );
+        assert_eq!(h.if_match, Some(4));
+        let columns = h.columns().unwrap();
+        assert_eq!((columns.id, columns.if_match), (3, Some(4)));
+    }
+
+    #[test]
+    fn missing_columns_are_listed_with_the_columns_found() {
+        let h = header(&["id", "operation", "path"]);
+        assert_eq!(h.columns().unwrap_err(), ["op", "value"]);
+        let message = h.missing_message(&h.missing());
+        assert!(message.contains("columns `op`, `value`"), "{message}");
+        assert!(
+            message.contains("found: `id`, `operation`, `path`"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unnamed_columns_are_named_by_number() {
+        let h = header(&["id", ""]);
+        assert_eq!(h.column_name(0), "id");
+        assert_eq!(h.column_name(1), "#2");
+        assert_eq!(h.column_name(2), "#3");
+    }
+
+    #[test]
+    fn row_form_columns_take_their_contract_names_as_fields() {
+        let h = header(&["ID", "Note", "VALUE"]);
+        assert_eq!(
+            (h.field_name(0), h.field_name(2)),
+            ("id".into(), "value".into())
+        );
+        assert_eq!(h.field_name(1), "Note");
+    }
+}

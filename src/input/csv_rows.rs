@@ -1,0 +1,212 @@
+//! CSV records: the header first, then one [`InputRecord`] per data record, each either a
+//! row or a [`RecordContent::Malformed`] saying what is wrong with it.
+
+use std::io::{BufRead, Seek};
+
+use csv::{ByteRecord, ReaderBuilder, Terminator};
+
+use super::csv_header::{Columns, Header};
+use super::csv_split::{CsvSplitter, Ending, RawRecord};
+use super::text::{not_utf8, quoted, strip_terminator, too_long};
+use super::{InputError, InputRecord, LineRef, MalformedKind, RawOp, RawValue, RecordContent};
+use super::{RowRef, Span};
+
+/// The records of one CSV input, in line order.
+pub struct CsvRecords<R> {
+    splitter: CsvSplitter<R>,
+    name: String,
+    input: u32,
+    delimiter: u8,
+    limit: usize,
+    header: Option<Header>,
+    done: bool,
+}
+
+impl<R: BufRead + Seek> CsvRecords<R> {
+    /// Records of input number `input` (named `name`), read from `reader` at `offset`.
+    pub fn new(
+        reader: R,
+        offset: u64,
+        name: &str,
+        input: u32,
+        delimiter: u8,
+        limit: usize,
+    ) -> Self {
+        CsvRecords {
+            splitter: CsvSplitter::new(reader, offset, delimiter, limit),
+            name: name.to_string(),
+            input,
+            delimiter,
+            limit,
+            header: None,
+            done: false,
+        }
+    }
+
+    /// The next data record, reading the header on the way; `None` at the end.
+    fn next_record(&mut self) -> std::io::Result<Option<InputRecord>> {
+        while let Some(raw) = self.splitter.next_record()? {
+            if is_blank(&raw, self.delimiter) {
+                continue;
+            }
+            let fields = split_fields(strip_terminator(&raw.bytes), self.delimiter);
+            match &self.header {
+                None => self.header = Some(Header::new(&fields)),
+                Some(header) => return Ok(Some(self.record(header, &raw, &fields))),
+            }
+        }
+        Ok(None)
+    }
+
+    /// The record for one raw data record.
+    fn record(&self, header: &Header, raw: &RawRecord, fields: &ByteRecord) -> InputRecord {
+        InputRecord {
+            row: RowRef {
+                at: LineRef {
+                    input: self.input,
+                    line: raw.line,
+                },
+                span: Span {
+                    start: raw.start,
+                    end: raw.end,
+                },
+            },
+            content: content(header, raw, fields, self.limit),
+        }
+    }
+}
+
+impl<R: BufRead + Seek> Iterator for CsvRecords<R> {
+    type Item = Result<InputRecord, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_record().transpose();
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
+        }
+        next.map(|r| r.map_err(|source| super::open::io_error(&self.name, source)))
+    }
+}
+
+/// A line of nothing but whitespace is no record (unless the whitespace is the delimiter).
+fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
+    !raw.truncated
+        && raw
+            .bytes
+            .iter()
+            .all(|&b| b.is_ascii_whitespace() && b != delimiter)
+}
+
+/// Splits one record's bytes (terminator removed) into fields by the `csv` crate's rules.
+fn split_fields(bytes: &[u8], delimiter: u8) -> ByteRecord {
+    let mut reader = ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .terminator(Terminator::Any(b'\n'))
+        .buffer_capacity(bytes.len().clamp(64, 64 * 1024))
+        .from_reader(bytes);
+    let mut fields = ByteRecord::new();
+    // Reading a byte slice without headers or length checks cannot fail; an error would
+    // leave no fields, which the caller reports as a wrong field count.
+    if !matches!(reader.read_byte_record(&mut fields), Ok(true)) {
+        fields.clear();
+    }
+    fields
+}
+
+/// What a data record holds, or why it is malformed.
+fn content(header: &Header, raw: &RawRecord, fields: &ByteRecord, limit: usize) -> RecordContent {
+    let columns = match header.columns() {
+        Ok(columns) => columns,
+        Err(missing) => return malformed_column(header, fields, &missing),
+    };
+    if raw.truncated {
+        let id = cell_before(fields, columns.id, fields.len().saturating_sub(1));
+        return malformed(id, None, too_long("record", limit));
+    }
+    if let Ending::Unterminated { field } = raw.ending {
+        return unterminated(header, columns, fields, field);
+    }
+    if fields.len() != header.names.len() {
+        let message = format!(
+            "record has {} fields where the header has {}",
+            fields.len(),
+            header.names.len()
+        );
+        return malformed(cell(fields, columns.id), None, message);
+    }
+    row(header, columns, fields).unwrap_or_else(|column| {
+        let message = not_utf8(&format!("column {}", quoted(&column)));
+        malformed(cell(fields, columns.id), Some(column), message)
+    })
+}
+
+/// A row of a file lacking required columns.
+fn malformed_column(header: &Header, fields: &ByteRecord, missing: &[&str]) -> RecordContent {
+    RecordContent::Malformed {
+        id: header.id.and_then(|index| cell(fields, index)),
+        code: MalformedKind::MissingColumn,
+        field: missing.first().map(|name| name.to_string()),
+        message: header.missing_message(missing),
+    }
+}
+
+/// A record whose quote in `field` is never closed (cut back to its first line).
+fn unterminated(
+    header: &Header,
+    columns: Columns,
+    fields: &ByteRecord,
+    field: usize,
+) -> RecordContent {
+    let name = header.field_name(field);
+    let message = format!(
+        "unterminated quote in field {}: the quote opened on this line is never closed; \
+         the lines after it were read as records of their own",
+        quoted(&name)
+    );
+    malformed(cell_before(fields, columns.id, field), Some(name), message)
+}
+
+/// A well-formed row, or the name of a column whose cell is not UTF-8.
+fn row(header: &Header, columns: Columns, fields: &ByteRecord) -> Result<RecordContent, String> {
+    let text = |index: usize| cell(fields, index).ok_or_else(|| header.field_name(index));
+    let id = text(columns.id)?;
+    let op = RawOp {
+        op: text(columns.op)?,
+        path: text(columns.path)?,
+        value: RawValue::Text(text(columns.value)?),
+    };
+    let if_match = match columns.if_match {
+        Some(index) => Some(text(index)?).filter(|s| !s.is_empty()),
+        None => None,
+    };
+    Ok(RecordContent::Row { id, op, if_match })
+}
+
+/// A `malformed_record` with what could be read.
+fn malformed(id: Option<String>, field: Option<String>, message: String) -> RecordContent {
+    RecordContent::Malformed {
+        id,
+        code: MalformedKind::Record,
+        field,
+        message,
+    }
+}
+
+/// The cell at `index` as text, where it exists and is UTF-8.
+fn cell(fields: &ByteRecord, index: usize) -> Option<String> {
+    String::from_utf8(fields.get(index)?.to_vec()).ok()
+}
+
+/// The cell at `index` where it lies before `bound`, the first cell that may be cut short.
+fn cell_before(fields: &ByteRecord, index: usize, bound: usize) -> Option<String> {
+    (index < bound).then(|| cell(fields, index)).flatten()
+}
+
+#[cfg(test)]
+#[path = "csv_rows_tests.rs"]
+mod tests;

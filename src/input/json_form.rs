@@ -1,0 +1,161 @@
+//! A parsed JSONL line as the row form or the document form (`patch` key). Only the shape
+//! is checked here: which keys exist and their JSON types; what the values mean is the
+//! planner's business. Extra keys are ignored.
+
+use serde_json::{Map, Value};
+
+use super::{MalformedKind, RawOp, RawValue, RecordContent};
+
+pub use super::json_salvage::salvage_id;
+
+/// A key that is missing or of the wrong type.
+struct Fault {
+    field: String,
+    message: String,
+}
+
+/// What a parsed line holds, or why it is malformed.
+pub fn content(value: Value) -> RecordContent {
+    let Value::Object(mut map) = value else {
+        let message = format!("line is {}, not a JSON object", type_name(&value));
+        return malformed(None, None, message);
+    };
+    let id = map.get("id").and_then(Value::as_str).map(str::to_string);
+    let read = if map.contains_key("patch") {
+        document(&mut map)
+    } else {
+        row(&mut map)
+    };
+    read.unwrap_or_else(|fault| malformed(id, Some(fault.field), fault.message))
+}
+
+/// The row form: `id`, `op`, `path`, `value`, optional `if_match`.
+fn row(map: &mut Map<String, Value>) -> Result<RecordContent, Fault> {
+    let id = string(map, "id", "id")?;
+    let op = raw_op(map, "")?;
+    let if_match = if_match(map)?;
+    Ok(RecordContent::Row { id, op, if_match })
+}
+
+/// The document form: `id`, optional `if_match`, `patch` (an array of operations).
+fn document(map: &mut Map<String, Value>) -> Result<RecordContent, Fault> {
+    let id = string(map, "id", "id")?;
+    let if_match = if_match(map)?;
+    let items = match map.remove("patch") {
+        Some(Value::Array(items)) => items,
+        other => {
+            let found = map_type(other.as_ref());
+            let message = format!("`patch` must be an array of operations, found {found}");
+            return Err(fault("patch", message));
+        }
+    };
+    let patch = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| patch_op(item, i))
+        .collect::<Result<_, _>>()?;
+    Ok(RecordContent::Document {
+        id,
+        if_match,
+        patch,
+    })
+}
+
+/// Operation number `index` of a document's `patch`.
+fn patch_op(item: Value, index: usize) -> Result<RawOp, Fault> {
+    let prefix = format!("patch[{index}].");
+    match item {
+        Value::Object(mut map) => raw_op(&mut map, &prefix),
+        other => {
+            let message = format!(
+                "`patch[{index}]` must be an object, found {}",
+                type_name(&other)
+            );
+            Err(fault(&format!("patch[{index}]"), message))
+        }
+    }
+}
+
+/// `op`, `path` and `value` of an operation; `prefix` names where it sits in messages.
+fn raw_op(map: &mut Map<String, Value>, prefix: &str) -> Result<RawOp, Fault> {
+    let op = string(map, "op", &format!("{prefix}op"))?;
+    let path = string(map, "path", &format!("{prefix}path"))?;
+    let value = map.remove("value").ok_or_else(|| {
+        let field = format!("{prefix}value");
+        fault(
+            &field,
+            format!("`{field}` is missing (use null for a null value)"),
+        )
+    })?;
+    Ok(RawOp {
+        op,
+        path,
+        value: RawValue::Json(value),
+    })
+}
+
+/// A required string key, taken out of `map`; `field` is its name in messages.
+fn string(map: &mut Map<String, Value>, key: &str, field: &str) -> Result<String, Fault> {
+    match map.remove(key) {
+        Some(Value::String(text)) => Ok(text),
+        None => Err(fault(field, format!("`{field}` is missing"))),
+        Some(other) => {
+            let message = format!("`{field}` must be a string, found {}", type_name(&other));
+            Err(fault(field, message))
+        }
+    }
+}
+
+/// The optional `if_match`: a string or null; empty counts as none.
+fn if_match(map: &mut Map<String, Value>) -> Result<Option<String>, Fault> {
+    match map.remove("if_match") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text).filter(|t| !t.is_empty())),
+        Some(other) => {
+            let message = format!(
+                "`if_match` must be a string or null, found {}",
+                type_name(&other)
+            );
+            Err(fault("if_match", message))
+        }
+    }
+}
+
+/// A fault on `field`.
+fn fault(field: &str, message: String) -> Fault {
+    Fault {
+        field: field.to_string(),
+        message,
+    }
+}
+
+/// A `malformed_record`.
+fn malformed(id: Option<String>, field: Option<String>, message: String) -> RecordContent {
+    RecordContent::Malformed {
+        id,
+        code: MalformedKind::Record,
+        field,
+        message,
+    }
+}
+
+/// "a number", "an array"…: a JSON value's type for messages, never its content.
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// [`type_name`] of a value that may be absent.
+fn map_type(value: Option<&Value>) -> &'static str {
+    value.map_or("nothing", type_name)
+}
+
+#[cfg(test)]
+#[path = "json_form_tests.rs"]
+mod tests;

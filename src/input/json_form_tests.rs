@@ -1,0 +1,126 @@
+//! Tests of the JSONL row and document forms.
+
+use serde_json::json;
+
+use super::*;
+
+fn fault(value: Value) -> (Option<String>, Option<String>, String) {
+    match content(value) {
+        RecordContent::Malformed {
+            id, field, message, ..
+        } => (id, field, message),
+        other => panic!("expected a malformed record, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_row_form_keeps_any_json_value_and_ignores_extra_keys() {
+    let got =
+        content(json!({"id": "A", "op": "Replace", "path": "/x", "value": {"a": [1]}, "note": 1}));
+    let want = RecordContent::Row {
+        id: "A".into(),
+        op: RawOp {
+            op: "Replace".into(),
+            path: "/x".into(),
+            value: RawValue::Json(json!({"a": [1]})),
+        },
+        if_match: None,
+    };
+    assert_eq!(got, want);
+}
+
+#[test]
+fn a_null_value_is_a_value_but_a_missing_one_is_not() {
+    let got = content(json!({"id": "A", "op": "add", "path": "/x", "value": null}));
+    assert!(matches!(got, RecordContent::Row { .. }));
+    let (id, field, message) = fault(json!({"id": "A", "op": "add", "path": "/x"}));
+    assert_eq!(
+        (id.as_deref(), field.as_deref()),
+        (Some("A"), Some("value"))
+    );
+    assert!(message.contains("missing"), "{message}");
+}
+
+#[test]
+fn if_match_may_be_a_string_null_or_absent_and_empty_means_none() {
+    let base = json!({"id": "A", "op": "add", "path": "/x", "value": 1});
+    for (if_match, want) in [
+        (json!("\"e\""), Some("\"e\"")),
+        (json!(null), None),
+        (json!(""), None),
+    ] {
+        let mut line = base.clone();
+        line["if_match"] = if_match;
+        let RecordContent::Row { if_match, .. } = content(line) else {
+            panic!()
+        };
+        assert_eq!(if_match.as_deref(), want);
+    }
+    let mut bad = base.clone();
+    bad["if_match"] = json!(3);
+    assert_eq!(fault(bad).1.as_deref(), Some("if_match"));
+}
+
+#[test]
+fn a_wrong_typed_key_names_the_key_and_its_type_but_not_its_value() {
+    let (id, field, message) =
+        fault(json!({"id": "A", "op": ["secret"], "path": "/x", "value": 1}));
+    assert_eq!((id.as_deref(), field.as_deref()), (Some("A"), Some("op")));
+    assert_eq!(message, "`op` must be a string, found an array");
+}
+
+#[test]
+fn a_non_string_id_is_malformed_and_id_less() {
+    let (id, field, _) = fault(json!({"id": 7, "op": "add", "path": "/x", "value": 1}));
+    assert_eq!((id, field.as_deref()), (None, Some("id")));
+}
+
+#[test]
+fn a_line_that_is_not_an_object_is_malformed() {
+    let (id, field, message) = fault(json!([1, 2]));
+    assert_eq!((id, field), (None, None));
+    assert_eq!(message, "line is an array, not a JSON object");
+}
+
+#[test]
+fn the_document_form_reads_every_operation_in_order() {
+    let got = content(json!({"id": "A", "if_match": "e", "patch": [
+        {"op": "replace", "path": "/a", "value": 1},
+        {"op": "add", "path": "/b", "value": "x", "extra": true}
+    ]}));
+    let RecordContent::Document {
+        id,
+        if_match,
+        patch,
+    } = got
+    else {
+        panic!("{got:?}")
+    };
+    assert_eq!((id.as_str(), if_match.as_deref()), ("A", Some("e")));
+    let paths: Vec<_> = patch.iter().map(|op| op.path.as_str()).collect();
+    assert_eq!(paths, ["/a", "/b"]);
+    assert_eq!(patch[1].value, RawValue::Json(json!("x")));
+}
+
+#[test]
+fn a_bad_operation_in_a_document_names_its_position() {
+    let line = json!({"id": "A", "patch": [{"op": "add", "path": "/a", "value": 1}, {"op": "add", "value": 1}]});
+    let (id, field, message) = fault(line);
+    assert_eq!(
+        (id.as_deref(), field.as_deref()),
+        (Some("A"), Some("patch[1].path"))
+    );
+    assert_eq!(message, "`patch[1].path` is missing");
+    let (_, field, _) = fault(json!({"id": "A", "patch": [3]}));
+    assert_eq!(field.as_deref(), Some("patch[0]"));
+}
+
+#[test]
+fn a_patch_that_is_not_an_array_is_malformed() {
+    let (id, field, message) = fault(json!({"id": "A", "patch": {"op": "add"}}));
+    assert_eq!(
+        (id.as_deref(), field.as_deref()),
+        (Some("A"), Some("patch"))
+    );
+    assert!(message.ends_with("found an object"), "{message}");
+}

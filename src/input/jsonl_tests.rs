@@ -1,0 +1,100 @@
+//! Tests of JSONL reading, from bytes in memory.
+
+use super::*;
+use crate::input::records::test_support::{read, read_with};
+use crate::input::{Format, RawOp, RawValue, ReadOptions};
+
+const ROW: &str = r#"{"id":"A","op":"replace","path":"/x","value":1}"#;
+
+fn jsonl(text: &str) -> Vec<InputRecord> {
+    read(text.as_bytes(), Format::Jsonl)
+}
+
+fn malformed(record: &InputRecord) -> (Option<&str>, &str) {
+    match &record.content {
+        RecordContent::Malformed { id, message, .. } => (id.as_deref(), message.as_str()),
+        other => panic!("expected a malformed record, got {other:?}"),
+    }
+}
+
+#[test]
+fn each_line_is_a_record_and_blank_lines_are_skipped_but_counted() {
+    let records = jsonl(&format!("{ROW}\n\n   \r\n{ROW}\r\n{ROW}"));
+    let lines: Vec<_> = records.iter().map(|r| r.row.at.line).collect();
+    assert_eq!(lines, [1, 4, 5]);
+    let want = RecordContent::Row {
+        id: "A".into(),
+        op: RawOp {
+            op: "replace".into(),
+            path: "/x".into(),
+            value: RawValue::Json(serde_json::json!(1)),
+        },
+        if_match: None,
+    };
+    assert!(records.iter().all(|r| r.content == want));
+}
+
+#[test]
+fn spans_reproduce_lines_verbatim_after_a_bom() {
+    let text = format!("\u{feff}{ROW}\r\n\n{ROW}");
+    let records = jsonl(&text);
+    let bytes = text.as_bytes();
+    let slice = |r: &InputRecord| &bytes[r.row.span.start as usize..r.row.span.end as usize];
+    assert_eq!(records[0].row.span.start, 3);
+    assert_eq!(slice(&records[0]), format!("{ROW}\r\n").as_bytes());
+    assert_eq!(slice(&records[1]), ROW.as_bytes());
+}
+
+#[test]
+fn invalid_json_is_malformed_with_its_column_and_salvaged_id() {
+    let records = jsonl("{\"id\": \"A-7\", \"op\": replace}\n");
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("A-7"));
+    assert!(
+        message.starts_with("invalid JSON at column 21: expected value"),
+        "{message}"
+    );
+}
+
+#[test]
+fn deep_nesting_is_malformed_not_a_crash() {
+    let deep = format!(
+        "{{\"id\":\"A\",\"value\":{}{}}}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let records = jsonl(&deep);
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("A"));
+    assert!(message.contains("recursion limit"), "{message}");
+}
+
+#[test]
+fn a_line_over_the_bound_is_malformed_and_the_next_line_is_read() {
+    let long = format!("{{\"id\":\"L\",\"value\":\"{}\"}}", "x".repeat(500));
+    let text = format!("{long}\n{ROW}\n");
+    let records = read_with(text.as_bytes(), Format::Jsonl, &ReadOptions::default(), 64);
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("L"));
+    assert!(message.contains("longer than 64 bytes"), "{message}");
+    assert_eq!(records[0].row.span.end as usize, long.len() + 1);
+    assert!(matches!(records[1].content, RecordContent::Row { .. }));
+    assert_eq!(records[1].row.at.line, 2);
+}
+
+#[test]
+fn invalid_utf8_is_malformed_with_advice() {
+    let records = read(b"{\"id\":\"A\",\"value\":\"caf\xe9\"}\n", Format::Jsonl);
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("A"));
+    assert!(message.contains("--encoding windows-1252"), "{message}");
+}
+
+#[test]
+fn a_scalar_line_is_malformed() {
+    let records = jsonl("42\n");
+    assert_eq!(
+        malformed(&records[0]),
+        (None, "line is a number, not a JSON object")
+    );
+}

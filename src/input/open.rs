@@ -1,0 +1,162 @@
+//! Opening inputs before anything is read: every file is checked to be a readable regular
+//! file and stdin is spooled to a temporary file, so that an unreadable input stops the run
+//! before anything is sent, and offsets and spans work the same for stdin and files.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::format::{file_format, stdin_format};
+use super::{InputError, InputSource, ReadOptions};
+
+/// The name that stands for stdin on the command line.
+pub const STDIN_NAME: &str = "-";
+
+/// Opens every input (spooling stdin `-` to a temporary file) and tells each one's format.
+///
+/// Fails on the first input that cannot be opened, is a directory, or whose format cannot
+/// be told, so that the run stops before anything is sent.
+pub fn open_inputs(
+    names: &[String],
+    options: &ReadOptions,
+) -> Result<Vec<InputSource>, InputError> {
+    names.iter().map(|name| open_input(name, options)).collect()
+}
+
+/// Opens one input as given on the command line.
+fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputError> {
+    if name == STDIN_NAME {
+        let stdin = io::stdin().lock();
+        return spool(stdin, options).map_err(|source| io_error(name, source));
+    }
+    check_readable(name).map_err(|source| io_error(name, source))?;
+    Ok(InputSource {
+        name: name.to_string(),
+        path: PathBuf::from(name),
+        format: file_format(name, options.format)?,
+        spool: None,
+    })
+}
+
+/// Opens the file once to prove it can be read; a directory opens on Unix but cannot be
+/// read, so it is refused here rather than on its first read.
+fn check_readable(name: &str) -> io::Result<()> {
+    let file = File::open(name)?;
+    if file.metadata()?.is_dir() {
+        return Err(io::Error::new(
+            io::ErrorKind::IsADirectory,
+            "it is a directory",
+        ));
+    }
+    Ok(())
+}
+
+/// Copies `input` (stdin) into a temporary file kept alive by the returned source, and
+/// tells its format from `--format` or its first byte.
+fn spool(mut input: impl Read, options: &ReadOptions) -> io::Result<InputSource> {
+    let mut spool = tempfile::NamedTempFile::new()?;
+    io::copy(&mut input, spool.as_file_mut())?;
+    let path = spool.into_temp_path();
+    let format = stdin_format(&read_head(&path)?, options.format);
+    Ok(InputSource {
+        name: STDIN_NAME.to_string(),
+        path: path.to_path_buf(),
+        format,
+        spool: Some(Arc::new(path)),
+    })
+}
+
+/// The first few bytes of a file: enough for a BOM and the byte after it.
+fn read_head(path: &std::path::Path) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(4);
+    File::open(path)?.take(4).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Wraps an I/O failure with the input's name as given.
+pub(crate) fn io_error(name: &str, source: io::Error) -> InputError {
+    InputError::Io {
+        name: name.to_string(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::Format;
+
+    fn names(paths: &[&std::path::Path]) -> Vec<String> {
+        paths.iter().map(|p| p.display().to_string()).collect()
+    }
+
+    #[test]
+    fn files_open_with_the_format_of_their_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("a.csv");
+        let jsonl = dir.path().join("b.ndjson");
+        std::fs::write(&csv, "id,op,path,value\n").unwrap();
+        std::fs::write(&jsonl, "").unwrap();
+        let sources = open_inputs(&names(&[&csv, &jsonl]), &ReadOptions::default()).unwrap();
+        assert_eq!(sources[0].format, Format::Csv);
+        assert_eq!(sources[1].format, Format::Jsonl);
+        assert!(sources[0].spool.is_none());
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing.csv");
+        let err = open_inputs(&names(&[&missing]), &ReadOptions::default()).unwrap_err();
+        assert!(matches!(&err, InputError::Io { name, .. } if name.ends_with("missing.csv")));
+    }
+
+    #[test]
+    fn a_directory_is_an_io_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("inputs.csv");
+        std::fs::create_dir(&sub).unwrap();
+        let err = open_inputs(&names(&[&sub]), &ReadOptions::default()).unwrap_err();
+        assert!(err.to_string().contains("directory"), "{err}");
+    }
+
+    #[test]
+    fn stdin_is_spooled_to_a_file_that_lives_as_long_as_the_source() {
+        let source = spool(&b"{\"id\":\"A\"}\n"[..], &ReadOptions::default()).unwrap();
+        assert_eq!((source.name.as_str(), source.format), ("-", Format::Jsonl));
+        assert_eq!(std::fs::read(&source.path).unwrap(), b"{\"id\":\"A\"}\n");
+        let path = source.path.clone();
+        drop(source);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn spooled_stdin_follows_the_format_flag_over_its_first_byte() {
+        let options = ReadOptions {
+            format: Some(Format::Csv),
+            ..ReadOptions::default()
+        };
+        assert_eq!(spool(&b"{"[..], &options).unwrap().format, Format::Csv);
+        let csv = spool(&b"id,op"[..], &ReadOptions::default()).unwrap();
+        assert_eq!(csv.format, Format::Csv);
+    }
+
+    #[test]
+    fn a_missing_file_is_an_io_error_even_when_its_format_is_unknown() {
+        let err = open_inputs(
+            &["/nonexistent/refsync.txt".into()],
+            &ReadOptions::default(),
+        );
+        assert!(matches!(err, Err(InputError::Io { .. })));
+    }
+
+    #[test]
+    fn an_unknown_extension_without_format_flag_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let txt = dir.path().join("a.txt");
+        std::fs::write(&txt, "").unwrap();
+        let err = open_inputs(&names(&[&txt]), &ReadOptions::default()).unwrap_err();
+        assert!(matches!(err, InputError::UnknownFormat { .. }));
+    }
+}
