@@ -55,6 +55,26 @@ impl End {
         }
     }
 
+    /// Fills the outcome and its error or ETag into a result.
+    fn write_into(self, result: &mut SendResult) {
+        match self {
+            End::Updated { etag } => {
+                result.outcome = Outcome::Updated;
+                result.etag_after = etag;
+            }
+            End::Conflict(error) => {
+                result.outcome = Outcome::Conflict;
+                result.error_code = Some(error.code);
+                result.error_message = Some(error.message);
+            }
+            End::Failed { code, message } => {
+                result.outcome = Outcome::Failed;
+                result.error_code = Some(code);
+                result.error_message = Some(message);
+            }
+        }
+    }
+
     fn refused(response: &Response) -> Self {
         let error = error_body::parse(response.status, &response.body);
         End::Failed {
@@ -266,42 +286,22 @@ impl<'a> Run<'a> {
         self.note = Some(note);
     }
 
-    /// The end of a call whose tries ran out.
+    /// The end of a call whose tries ran out. An append that may have been applied is
+    /// never resent blindly: its outcome is unknown and the user must look.
     fn gave_up(&mut self, last: LastTry, maybe_applied: bool) -> End {
+        if let LastTry::Status(response) = &last {
+            self.last_status = Some(response.status);
+        }
         let tries = self.shared.options.max_attempts.max(1);
         if maybe_applied && !self.doc.is_idempotent() {
-            return End::failed(
-                "outcome_unknown",
-                format!(
-                    "the answer to an append was lost and {tries} tries did not settle whether it was applied; \
-                     it is not resent: check referral {} before sending it again",
-                    self.doc.id
-                ),
+            let message = format!(
+                "the answer to an append was lost and {tries} tries did not settle whether it was \
+                 applied; it is not resent: check referral {} before sending it again",
+                self.doc.id
             );
+            return End::failed("outcome_unknown", message);
         }
-        match last {
-            LastTry::Failed(TransportError::Timeout) => End::failed(
-                "timeout",
-                format!("no answer within --timeout ({tries} tries)"),
-            ),
-            LastTry::Failed(TransportError::Invalid(why)) => End::failed("request_invalid", why),
-            LastTry::Failed(error) => End::failed(
-                "retries_exhausted",
-                format!("gave up after {tries} tries; the last one: {error}"),
-            ),
-            LastTry::Status(response) => {
-                self.last_status = Some(response.status);
-                let error = error_body::parse(response.status, &response.body);
-                End::failed(
-                    "retries_exhausted",
-                    format!(
-                        "gave up after {tries} tries; the last answer was {}: {}",
-                        error_body::reason(response.status),
-                        error.message
-                    ),
-                )
-            }
-        }
+        exhausted(last, tries)
     }
 
     fn result(self, entry: usize, end: End) -> SendResult {
@@ -325,20 +325,37 @@ impl<'a> Run<'a> {
             request_id,
             duration: self.started.elapsed(),
         };
-        match end {
-            End::Updated { etag } => {
-                result.outcome = Outcome::Updated;
-                result.etag_after = etag;
-            }
-            End::Conflict(error) => {
-                result.outcome = Outcome::Conflict;
-                (result.error_code, result.error_message) = (Some(error.code), Some(error.message));
-            }
-            End::Failed { code, message } => {
-                (result.error_code, result.error_message) = (Some(code), Some(message));
-            }
-        }
+        end.write_into(&mut result);
         result
+    }
+}
+
+/// The end of a call whose `tries` all failed transiently, saying what the last one got.
+fn exhausted(last: LastTry, tries: u32) -> End {
+    let gave_up = format!("gave up after {tries} tries");
+    match last {
+        LastTry::Failed(TransportError::Timeout) => End::failed(
+            "timeout",
+            format!("{gave_up}; the last one got no answer within --timeout"),
+        ),
+        LastTry::Failed(TransportError::Invalid(why)) => End::failed("request_invalid", why),
+        LastTry::Failed(error) => End::failed(
+            "retries_exhausted",
+            format!("{gave_up}; the last one: {error}"),
+        ),
+        LastTry::Status(response) => {
+            let reason = error_body::reason(response.status);
+            let detail = error_body::parse(response.status, &response.body).message;
+            let detail = if detail == reason {
+                String::new()
+            } else {
+                format!(": {detail}")
+            };
+            End::failed(
+                "retries_exhausted",
+                format!("{gave_up}; the last answer was {reason}{detail}"),
+            )
+        }
     }
 }
 

@@ -94,55 +94,63 @@ pub struct Exchange {
     pub maybe_applied: bool,
 }
 
+/// What a call has taken so far.
+#[derive(Default)]
+struct Progress {
+    sent: u32,
+    tries: u32,
+    maybe_applied: bool,
+    repeat_after_refresh: bool,
+}
+
+impl Progress {
+    fn end(self, ended: Ended) -> Exchange {
+        Exchange {
+            ended,
+            sent: self.sent,
+            maybe_applied: self.maybe_applied,
+        }
+    }
+}
+
 impl Shared {
     /// Sends `call` until a final answer, retries running out, or a second 401.
     pub async fn exchange(&self, call: &Call) -> Result<Exchange, SendError> {
-        let mut sent = 0;
-        let mut tries = 0;
-        let mut maybe_applied = false;
-        let mut repeat_after_refresh = false;
+        let mut progress = Progress::default();
         loop {
             let (generation, token) = self.tokens.current().await?;
-            let result = self.send_once(call, token, sent > 0).await;
-            sent += 1;
+            let result = self.send_once(call, token, progress.sent > 0).await;
+            progress.sent += 1;
             match retry::classify(&result, SystemTime::now()) {
-                Class::Unauthorized if repeat_after_refresh => return Err(SendError::Unauthorized),
-                Class::Unauthorized => {
-                    self.tokens.refresh(generation).await?;
-                    repeat_after_refresh = true;
-                    continue;
-                }
-                Class::Final => {
-                    let ended = match result {
-                        Ok(response) => Ended::Answered(response),
-                        Err(error) => Ended::GaveUp(LastTry::Failed(error)),
-                    };
-                    return Ok(Exchange {
-                        ended,
-                        sent,
-                        maybe_applied,
-                    });
-                }
+                Class::Unauthorized => self.after_401(generation, &mut progress).await?,
+                Class::Final => return Ok(progress.end(final_answer(result))),
                 Class::Retry {
                     retry_after,
                     throttled,
-                    maybe_applied: lost,
+                    maybe_applied,
                 } => {
-                    repeat_after_refresh = false;
-                    maybe_applied |= lost;
-                    tries += 1;
-                    if tries >= self.options.max_attempts.max(1) {
-                        let ended = Ended::GaveUp(last_try(result));
-                        return Ok(Exchange {
-                            ended,
-                            sent,
-                            maybe_applied,
-                        });
+                    progress.repeat_after_refresh = false;
+                    progress.maybe_applied |= maybe_applied;
+                    progress.tries += 1;
+                    if progress.tries >= self.options.max_attempts.max(1) {
+                        return Ok(progress.end(Ended::GaveUp(last_try(result))));
                     }
-                    self.wait_before_retry(tries, retry_after, throttled).await;
+                    let retry = progress.tries;
+                    self.wait_before_retry(retry, retry_after, throttled).await;
                 }
             }
         }
+    }
+
+    /// A 401: fetch the token again (once per wave) and repeat, unless this very request
+    /// was already the repeat with a fresh token. A 401 repeat is not one of the tries.
+    async fn after_401(&self, generation: u64, progress: &mut Progress) -> Result<(), SendError> {
+        if progress.repeat_after_refresh {
+            return Err(SendError::Unauthorized);
+        }
+        self.tokens.refresh(generation).await?;
+        progress.repeat_after_refresh = true;
+        Ok(())
     }
 
     /// Waits before the next try; a 429 also pauses every other worker for as long.
@@ -203,6 +211,14 @@ impl Shared {
             prefer_representation: is_patch && self.options.return_representation,
             body: call.body.clone(),
         }
+    }
+}
+
+/// A final result: an answer, or a request that cannot be sent at all.
+fn final_answer(result: Result<Response, TransportError>) -> Ended {
+    match result {
+        Ok(response) => Ended::Answered(response),
+        Err(error) => Ended::GaveUp(LastTry::Failed(error)),
     }
 }
 

@@ -135,7 +135,7 @@ impl HttpTransport {
 
     async fn exchange(&self, request: Request) -> Result<Response, TransportError> {
         let response = self
-            .build(&request)?
+            .build(&request)
             .send()
             .await
             .map_err(|e| classify(&e))?;
@@ -158,7 +158,7 @@ impl HttpTransport {
         })
     }
 
-    fn build(&self, request: &Request) -> Result<reqwest::RequestBuilder, TransportError> {
+    fn build(&self, request: &Request) -> reqwest::RequestBuilder {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Patch => reqwest::Method::PATCH,
@@ -172,7 +172,7 @@ impl HttpTransport {
         if let Some(body) = &request.body {
             builder = builder.body(body.clone());
         }
-        Ok(builder)
+        builder
     }
 }
 

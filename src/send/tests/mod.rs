@@ -4,6 +4,7 @@
 
 mod auth;
 mod conflicts;
+mod http;
 mod if_match;
 mod pacing;
 mod retries;
