@@ -4,6 +4,25 @@
 //! A document's failure is data ([`SendResult`]); an `Err` ([`SendError`]) is only for what
 //! stops the whole run (a second 401, 403 on every first request, no token).
 
+mod document;
+pub mod endpoint;
+pub mod error_body;
+mod exchange;
+pub mod pacer;
+pub mod retry;
+pub mod token;
+pub mod transport;
+mod verify;
+mod workers;
+
+#[cfg(test)]
+pub(crate) mod tests;
+
+pub use endpoint::{EndpointError, check_endpoint};
+pub use token::{Secret, TokenProvider, TokenSource};
+pub use transport::{HttpTransport, Transport, TransportError};
+pub use workers::{send_all, send_all_until};
+
 use crate::outcome::{Note, Outcome};
 use crate::plan::Document;
 use std::time::Duration;
@@ -120,14 +139,21 @@ pub enum SendError {
     #[error("{0}")]
     Token(String),
     /// A request repeated with a freshly fetched token got 401 again.
-    #[error("the API refused the token twice (401), the second time just after fetching a fresh one; check that the token is for https://api.partner.microsoft.com and has not been revoked")]
+    #[error(
+        "the API refused the token twice (401), the second time just after fetching a fresh one; check that the token is for https://api.partner.microsoft.com and has not been revoked"
+    )]
     Unauthorized,
     /// Every one of the first requests got 403.
-    #[error("the API answered 403 Forbidden to every request; the signed-in user needs the Referral Admin, Referral User or Global Admin role in Partner Center")]
+    #[error(
+        "the API answered 403 Forbidden to every request; the signed-in user needs the Referral Admin, Referral User or Global Admin role in Partner Center"
+    )]
     Forbidden,
     /// The HTTP client could not be built (bad `--ca-cert`, TLS setup).
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// The endpoint is refused before any connection (plain http to a remote host, …).
+    #[error(transparent)]
+    Endpoint(#[from] EndpointError),
 }
 
 /// The plan entries to send: (index in the plan, document).

@@ -1,0 +1,163 @@
+//! The API base URL and the referral URLs built on it.
+//!
+//! The endpoint is checked before any connection is made: a bearer token must never travel
+//! in clear text, so plain `http://` is only accepted for a loopback host (the emulator).
+//! IDs are percent-encoded as one path segment even though the planner already restricts
+//! them, so a bug upstream can never turn an ID into a different path.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use std::net::IpAddr;
+
+/// Every byte but RFC 3986's unreserved characters is encoded in an ID segment.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Why an endpoint is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EndpointError {
+    /// Not a URL at all.
+    #[error(
+        "--endpoint {url:?} is not a URL ({reason}); give e.g. https://api.partner.microsoft.com/v1.0"
+    )]
+    NotUrl {
+        /// The endpoint as given.
+        url: String,
+        /// What the URL parser said.
+        reason: String,
+    },
+    /// A scheme other than http or https.
+    #[error("--endpoint {url:?} must start with https://")]
+    Scheme {
+        /// The endpoint as given.
+        url: String,
+    },
+    /// Plain http to a host that is not loopback.
+    #[error(
+        "--endpoint {url:?} uses plain http to a host that is not loopback; use https:// so the token is not sent in clear text"
+    )]
+    PlainHttp {
+        /// The endpoint as given.
+        url: String,
+    },
+    /// Query strings and fragments cannot be combined with the paths refsync appends.
+    #[error("--endpoint {url:?} must not carry a query or fragment; give the API base only")]
+    QueryOrFragment {
+        /// The endpoint as given.
+        url: String,
+    },
+}
+
+/// Checks an endpoint: `https`, or `http` only to a loopback host (127.0.0.0/8, ::1,
+/// `localhost`). Returns it without trailing slashes.
+pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| EndpointError::NotUrl {
+        url: url.to_string(),
+        reason: e.to_string(),
+    })?;
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(EndpointError::QueryOrFragment {
+            url: url.to_string(),
+        });
+    }
+    match parsed.scheme() {
+        "https" => {}
+        "http" if parsed.host_str().is_some_and(is_loopback) => {}
+        "http" => {
+            return Err(EndpointError::PlainHttp {
+                url: url.to_string(),
+            });
+        }
+        _ => {
+            return Err(EndpointError::Scheme {
+                url: url.to_string(),
+            });
+        }
+    }
+    Ok(url.trim_end_matches('/').to_string())
+}
+
+/// Whether a URL host names this machine. IPv6 hosts come bracketed from the URL parser.
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if bare.eq_ignore_ascii_case("localhost") {
+        return true;
+    }
+    bare.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The URL of one referral under a checked endpoint, the ID percent-encoded as a segment.
+pub fn referral_url(endpoint: &str, id: &str) -> String {
+    format!(
+        "{endpoint}/engagements/referrals/{}",
+        utf8_percent_encode(id, SEGMENT)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_to_a_remote_host_is_refused() {
+        assert!(matches!(
+            check_endpoint("http://example.com/v1.0"),
+            Err(EndpointError::PlainHttp { .. })
+        ));
+    }
+
+    #[test]
+    fn plain_http_to_loopback_is_accepted_without_trailing_slash() {
+        assert_eq!(
+            check_endpoint("http://127.0.0.1:8080/v1.0/").as_deref(),
+            Ok("http://127.0.0.1:8080/v1.0")
+        );
+        assert!(check_endpoint("http://127.8.9.10/v1.0").is_ok());
+        assert!(check_endpoint("http://[::1]:9/v1.0").is_ok());
+        assert!(check_endpoint("http://LocalHost:9/v1.0").is_ok());
+    }
+
+    #[test]
+    fn https_anywhere_is_accepted() {
+        assert_eq!(
+            check_endpoint("https://api.partner.microsoft.com/v1.0").as_deref(),
+            Ok("https://api.partner.microsoft.com/v1.0")
+        );
+    }
+
+    #[test]
+    fn other_schemes_queries_and_garbage_are_refused() {
+        assert!(matches!(
+            check_endpoint("ftp://127.0.0.1/v1.0"),
+            Err(EndpointError::Scheme { .. })
+        ));
+        assert!(matches!(
+            check_endpoint("https://h/v1.0?x=1"),
+            Err(EndpointError::QueryOrFragment { .. })
+        ));
+        assert!(matches!(
+            check_endpoint("not a url"),
+            Err(EndpointError::NotUrl { .. })
+        ));
+    }
+
+    #[test]
+    fn a_host_that_merely_starts_with_localhost_is_not_loopback() {
+        assert!(check_endpoint("http://localhost.example.com/v1.0").is_err());
+        assert!(check_endpoint("http://127.0.0.1.example.com/v1.0").is_err());
+    }
+
+    #[test]
+    fn ids_are_percent_encoded_as_one_path_segment() {
+        assert_eq!(
+            referral_url("https://h/v1.0", "a-b_c.d~e"),
+            "https://h/v1.0/engagements/referrals/a-b_c.d~e"
+        );
+        assert_eq!(
+            referral_url("https://h/v1.0", "../x y/é?"),
+            "https://h/v1.0/engagements/referrals/..%2Fx%20y%2F%C3%A9%3F"
+        );
+    }
+}

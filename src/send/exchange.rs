@@ -1,0 +1,230 @@
+//! One request carried to a final answer: paced, sent, retried with backoff on transient
+//! failures, repeated with a fresh token after a 401.
+//!
+//! What the answer means for the document (updated, conflict, failed) is not decided
+//! here but in `document`; this layer only knows HTTP and the retry policy.
+
+use super::pacer::Pacer;
+use super::retry::{self, Backoff, Class};
+use super::token::{Secret, TokenProvider};
+use super::transport::{Method, Request, Response, Transport, TransportError};
+use super::{SendError, SendOptions, SendStats};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+/// Run-wide counters, updated as requests go out.
+#[derive(Debug, Default)]
+pub struct Counters {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl Counters {
+    /// The counts so far.
+    pub fn snapshot(&self) -> SendStats {
+        SendStats {
+            requests: self.requests.load(Ordering::Relaxed),
+            retries: self.retries.load(Ordering::Relaxed),
+            throttled: self.throttled.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Everything the workers share for the run.
+pub struct Shared {
+    /// The run's options.
+    pub options: SendOptions,
+    /// The checked endpoint, without trailing slash.
+    pub endpoint: String,
+    /// The HTTP exchange.
+    pub transport: Arc<dyn Transport>,
+    /// The bearer token.
+    pub tokens: Arc<TokenProvider>,
+    /// Rate limit, 429 pause and concurrency cap.
+    pub pacer: Pacer,
+    /// The backoff policy.
+    pub backoff: Backoff,
+    /// Run-wide counters.
+    pub counters: Counters,
+}
+
+/// A request as the document wants it sent; the token is added per try.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// GET or PATCH.
+    pub method: Method,
+    /// The referral's URL.
+    pub url: String,
+    /// `MS-RequestId`, the same on every try of this call.
+    pub request_id: uuid::Uuid,
+    /// `If-Match`.
+    pub if_match: Option<String>,
+    /// The PATCH body.
+    pub body: Option<Vec<u8>>,
+}
+
+/// How the last try of a call that ran out of tries ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LastTry {
+    /// A retryable status (5xx, 408, 429).
+    Status(Response),
+    /// No answer at all.
+    Failed(TransportError),
+}
+
+/// Where a call ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Ended {
+    /// An answer that another try would not change.
+    Answered(Response),
+    /// `--max-attempts` tries, all transient failures.
+    GaveUp(LastTry),
+}
+
+/// A call's end and what it took.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exchange {
+    /// Where it ended.
+    pub ended: Ended,
+    /// Requests sent, 401 repeats included.
+    pub sent: u32,
+    /// Whether some try may have been applied without our seeing the answer.
+    pub maybe_applied: bool,
+}
+
+/// What a call has taken so far.
+#[derive(Default)]
+struct Progress {
+    sent: u32,
+    tries: u32,
+    maybe_applied: bool,
+    repeat_after_refresh: bool,
+}
+
+impl Progress {
+    fn end(self, ended: Ended) -> Exchange {
+        Exchange {
+            ended,
+            sent: self.sent,
+            maybe_applied: self.maybe_applied,
+        }
+    }
+}
+
+impl Shared {
+    /// Sends `call` until a final answer, retries running out, or a second 401.
+    pub async fn exchange(&self, call: &Call) -> Result<Exchange, SendError> {
+        let mut progress = Progress::default();
+        loop {
+            let (generation, token) = self.tokens.current().await?;
+            let result = self.send_once(call, token, progress.sent > 0).await;
+            progress.sent += 1;
+            match retry::classify(&result, SystemTime::now()) {
+                Class::Unauthorized => self.after_401(generation, &mut progress).await?,
+                Class::Final => return Ok(progress.end(final_answer(result))),
+                Class::Retry {
+                    retry_after,
+                    throttled,
+                    maybe_applied,
+                } => {
+                    progress.repeat_after_refresh = false;
+                    progress.maybe_applied |= maybe_applied;
+                    progress.tries += 1;
+                    if progress.tries >= self.options.max_attempts.max(1) {
+                        return Ok(progress.end(Ended::GaveUp(last_try(result))));
+                    }
+                    let retry = progress.tries;
+                    self.wait_before_retry(retry, retry_after, throttled).await;
+                }
+            }
+        }
+    }
+
+    /// A 401: fetch the token again (once per wave) and repeat, unless this very request
+    /// was already the repeat with a fresh token. A 401 repeat is not one of the tries.
+    async fn after_401(&self, generation: u64, progress: &mut Progress) -> Result<(), SendError> {
+        if progress.repeat_after_refresh {
+            return Err(SendError::Unauthorized);
+        }
+        self.tokens.refresh(generation).await?;
+        progress.repeat_after_refresh = true;
+        Ok(())
+    }
+
+    /// Waits before the next try; a 429 also pauses every other worker for as long.
+    async fn wait_before_retry(
+        &self,
+        retry: u32,
+        retry_after: Option<std::time::Duration>,
+        throttled: bool,
+    ) {
+        let floor = match (throttled, retry_after) {
+            (true, None) => Some(retry::MIN_THROTTLE_PAUSE),
+            _ => retry_after,
+        };
+        let wait = self.backoff.delay(retry, floor);
+        if throttled {
+            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+            self.pacer.pause_for(wait);
+        }
+        tracing::debug!(
+            retry,
+            wait_ms = wait.as_millis() as u64,
+            "waiting before retry"
+        );
+        tokio::time::sleep(wait).await;
+    }
+
+    /// One paced try, counted; the request line is logged without `Authorization`.
+    async fn send_once(
+        &self,
+        call: &Call,
+        token: Secret,
+        is_retry: bool,
+    ) -> Result<Response, TransportError> {
+        let request = self.request(call, token);
+        let _slot = self.pacer.admit().await;
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        if is_retry {
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
+        let result = self.transport.send(request).await;
+        match &result {
+            Ok(response) => tracing::debug!(status = response.status, url = %call.url, "response"),
+            Err(error) => tracing::debug!(%error, url = %call.url, "no response"),
+        }
+        result
+    }
+
+    fn request(&self, call: &Call, token: Secret) -> Request {
+        let is_patch = call.method == Method::Patch;
+        Request {
+            method: call.method,
+            url: call.url.clone(),
+            token,
+            correlation_id: self.options.correlation_id,
+            request_id: call.request_id,
+            if_match: call.if_match.clone(),
+            prefer_representation: is_patch && self.options.return_representation,
+            body: call.body.clone(),
+        }
+    }
+}
+
+/// A final result: an answer, or a request that cannot be sent at all.
+fn final_answer(result: Result<Response, TransportError>) -> Ended {
+    match result {
+        Ok(response) => Ended::Answered(response),
+        Err(error) => Ended::GaveUp(LastTry::Failed(error)),
+    }
+}
+
+fn last_try(result: Result<Response, TransportError>) -> LastTry {
+    match result {
+        Ok(response) => LastTry::Status(response),
+        Err(error) => LastTry::Failed(error),
+    }
+}

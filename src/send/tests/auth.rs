@@ -1,0 +1,133 @@
+//! 401 and 403: the token refreshed once per wave, the run stopped by a second 401 or by
+//! 403 on every first request. Real (unpaused) time: the token command is a real process.
+
+use super::*;
+use crate::outcome::Outcome;
+
+/// A token command printing `tok<N>` where N counts its runs, and the count file.
+fn counting_tokens(dir: &tempfile::TempDir) -> (Arc<TokenProvider>, std::path::PathBuf) {
+    let counter = dir.path().join("runs");
+    let cmd = format!(
+        "echo x >> {0}; printf 'tok%s' $(wc -l < {0})",
+        counter.display()
+    );
+    (
+        Arc::new(TokenProvider::new(TokenSource::Command(cmd))),
+        counter,
+    )
+}
+
+fn runs(counter: &std::path::Path) -> usize {
+    std::fs::read_to_string(counter)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_401_fetches_the_token_again_and_repeats_the_request() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tokens, counter) = counting_tokens(&dir);
+    let script = Scripted::new(&[("r1", vec![status(401), status(204)])]);
+    let ran = run_with(
+        &options(),
+        script.clone(),
+        tokens,
+        Arc::new(NoLimit),
+        vec![replace_doc("r1")],
+    )
+    .await;
+    let result = ran.one();
+    assert_eq!((result.outcome, result.attempts), (Outcome::Updated, 2));
+    let tokens: Vec<_> = script
+        .seen()
+        .iter()
+        .map(|s| s.request.token.expose().to_string())
+        .collect();
+    assert_eq!(tokens, ["tok1", "tok2"]);
+    assert_eq!(runs(&counter), 2);
+}
+
+#[tokio::test]
+async fn a_wave_of_401s_fetches_the_token_once() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tokens, counter) = counting_tokens(&dir);
+    let slow_401 = || status(401).after(Duration::from_millis(50));
+    let script = Scripted::new(&[
+        ("r1", vec![slow_401(), status(204)]),
+        ("r2", vec![slow_401(), status(204)]),
+        ("r3", vec![slow_401(), status(204)]),
+    ]);
+    let docs = vec![replace_doc("r1"), replace_doc("r2"), replace_doc("r3")];
+    let ran = run_with(&options(), script.clone(), tokens, Arc::new(NoLimit), docs).await;
+    assert!(ran.results.iter().all(|r| r.outcome == Outcome::Updated));
+    assert_eq!(runs(&counter), 2);
+}
+
+#[tokio::test]
+async fn a_second_401_right_after_a_fresh_token_stops_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (tokens, _) = counting_tokens(&dir);
+    let script = Scripted::new(&[("r1", vec![status(401), status(401)])]);
+    let ran = run_with(
+        &options(),
+        script,
+        tokens,
+        Arc::new(NoLimit),
+        vec![replace_doc("r1")],
+    )
+    .await;
+    assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
+    assert!(ran.results.is_empty());
+}
+
+#[tokio::test]
+async fn no_token_stops_the_run_before_any_request() {
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Command("exit 1".into())));
+    let script = Scripted::new(&[]);
+    let ran = run_with(
+        &options(),
+        script.clone(),
+        tokens,
+        Arc::new(NoLimit),
+        vec![replace_doc("r1")],
+    )
+    .await;
+    assert!(matches!(ran.stats, Err(SendError::Token(_))));
+    assert!(script.seen().is_empty());
+}
+
+#[tokio::test]
+async fn forbidden_on_every_first_document_stops_the_run() {
+    let forbidden = || vec![status(403)];
+    let script = Scripted::new(&[
+        ("r1", forbidden()),
+        ("r2", forbidden()),
+        ("r3", forbidden()),
+    ]);
+    let options = SendOptions {
+        concurrency: 3,
+        ..options()
+    };
+    let docs = vec![replace_doc("r1"), replace_doc("r2"), replace_doc("r3")];
+    let ran = run(&options, script, docs).await;
+    assert!(matches!(ran.stats, Err(SendError::Forbidden)));
+    assert_eq!(
+        ran.results.len(),
+        3,
+        "the probed documents are still reported"
+    );
+}
+
+#[tokio::test]
+async fn a_403_among_successes_is_just_failed() {
+    let script = Scripted::new(&[("r1", vec![status(204)]), ("r2", vec![status(403)])]);
+    let ran = run(
+        &options(),
+        script,
+        vec![replace_doc("r1"), replace_doc("r2")],
+    )
+    .await;
+    assert!(ran.stats.is_ok());
+    assert_eq!(ran.results[1].outcome, Outcome::Failed);
+    assert_eq!(ran.results[1].error_code.as_deref(), Some("http_403"));
+}

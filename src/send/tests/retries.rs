@@ -1,0 +1,214 @@
+//! Retries: what is retried, how long it waits, when it gives up, and what it reports.
+
+use super::*;
+use crate::outcome::Outcome;
+
+#[tokio::test(start_paused = true)]
+async fn two_503s_then_204_is_updated_after_three_attempts() {
+    let script = Scripted::new(&[(
+        "r1",
+        vec![status(503), status(503), status(204).etag("\"e2\"")],
+    )]);
+    let ran = run(&options(), script.clone(), vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.outcome, Outcome::Updated);
+    assert_eq!(result.attempts, 3);
+    assert_eq!(result.http_status, Some(204));
+    assert_eq!(result.etag_after.as_deref(), Some("\"e2\""));
+    let stats = ran.stats.expect("run finished");
+    assert_eq!((stats.requests, stats.retries, stats.throttled), (3, 2, 0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_retry_of_a_document_carries_the_same_request_id() {
+    let answers = vec![status(500), failure(TransportError::Timeout), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let ran = run(&options(), script.clone(), vec![replace_doc("r1")]).await;
+    let ids: Vec<_> = script
+        .patches()
+        .iter()
+        .map(|s| s.request.request_id)
+        .collect();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.iter().all(|id| *id == ids[0]));
+    assert_eq!(ran.one().request_id, Some(ids[0]));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_seconds_is_waited_at_least() {
+    let script = Scripted::new(&[("r1", vec![status(503).retry_after("7"), status(204)])]);
+    run(&options(), script.clone(), vec![replace_doc("r1")]).await;
+    let seen = script.seen();
+    assert!(seen[1].at - seen[0].at >= Duration::from_secs(7));
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_as_an_http_date_is_waited_at_least() {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(20));
+    let script = Scripted::new(&[("r1", vec![status(429).retry_after(&date), status(204)])]);
+    let ran = run(&options(), script.clone(), vec![replace_doc("r1")]).await;
+    let seen = script.seen();
+    // HTTP dates have whole seconds, so up to one second is lost to rounding.
+    assert!(seen[1].at - seen[0].at >= Duration::from_secs(19));
+    assert_eq!(ran.stats.expect("run finished").throttled, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_attempts_is_respected_and_the_last_answer_is_reported() {
+    let script = Scripted::new(&[("r1", vec![status(502); 10])]);
+    let options = SendOptions {
+        max_attempts: 4,
+        ..options()
+    };
+    let ran = run(&options, script.clone(), vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(script.seen().len(), 4);
+    assert_eq!((result.outcome, result.attempts), (Outcome::Failed, 4));
+    assert_eq!(result.error_code.as_deref(), Some("retries_exhausted"));
+    assert!(
+        result
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("502 Bad Gateway")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_timeout_on_the_last_try_is_reported_as_timeout() {
+    let answers = vec![status(503), failure(TransportError::Timeout)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let options = SendOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let result = run(&options, script, vec![replace_doc("r1")])
+        .await
+        .one()
+        .clone();
+    assert_eq!(result.error_code.as_deref(), Some("timeout"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_400_is_failed_with_the_apis_code_and_message_and_not_retried() {
+    let body =
+        json!({"code": "invalid_transition", "message": "Closed referrals cannot be reopened"});
+    let script = Scripted::new(&[("r1", vec![with_body(400, body), status(204)])]);
+    let ran = run(&options(), script.clone(), vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(
+        (result.outcome, result.attempts, result.http_status),
+        (Outcome::Failed, 1, Some(400))
+    );
+    assert_eq!(result.error_code.as_deref(), Some("invalid_transition"));
+    assert_eq!(
+        result.error_message.as_deref(),
+        Some("Closed referrals cannot be reopened")
+    );
+    assert_eq!(script.seen().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_404_without_a_body_is_failed_as_http_404() {
+    let script = Scripted::new(&[("r1", vec![status(404)])]);
+    let result = run(&options(), script, vec![replace_doc("r1")])
+        .await
+        .one()
+        .clone();
+    assert_eq!(result.error_code.as_deref(), Some("http_404"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_response_of_an_idempotent_document_is_simply_retried() {
+    let answers = vec![failure(TransportError::Lost("reset".into())), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let result = run(&options(), script, vec![replace_doc("r1")])
+        .await
+        .one()
+        .clone();
+    assert_eq!(
+        (result.outcome, result.attempts, result.note),
+        (Outcome::Updated, 2, None)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_append_without_if_match_that_never_settles_is_outcome_unknown() {
+    let lost = failure(TransportError::Lost("reset".into()));
+    let script = Scripted::new(&[("r1", vec![lost, status(503), status(503)])]);
+    let options = SendOptions {
+        max_attempts: 3,
+        if_match: IfMatchPolicy::None,
+        ..options()
+    };
+    let ran = run(&options, script.clone(), vec![append_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("outcome_unknown"));
+    assert_eq!(result.attempts, 3);
+    assert!(
+        script
+            .patches()
+            .iter()
+            .all(|s| s.header("If-Match").is_none())
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_append_that_the_server_replays_is_updated() {
+    let lost = failure(TransportError::Timeout);
+    let script = Scripted::new(&[("r1", vec![lost, status(204)])]);
+    let options = SendOptions {
+        if_match: IfMatchPolicy::None,
+        ..options()
+    };
+    let result = run(&options, script.clone(), vec![append_doc("r1")])
+        .await
+        .one()
+        .clone();
+    assert_eq!(result.outcome, Outcome::Updated);
+    let patches = script.patches();
+    assert_eq!(patches[0].request.request_id, patches[1].request.request_id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn etag_after_comes_from_the_body_when_the_header_is_missing() {
+    let script = Scripted::new(&[("r1", vec![with_body(200, json!({"eTag": "\"e9\""}))])]);
+    let options = SendOptions {
+        return_representation: true,
+        ..options()
+    };
+    let ran = run(&options, script.clone(), vec![replace_doc("r1")]).await;
+    assert_eq!(ran.one().etag_after.as_deref(), Some("\"e9\""));
+    assert_eq!(
+        script.seen()[0].header("Prefer").as_deref(),
+        Some("return=representation")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_patch_carries_the_documented_headers_and_body() {
+    let script = Scripted::new(&[("r1", vec![status(204)])]);
+    let options = SendOptions {
+        correlation_id: uuid::Uuid::from_u128(7),
+        ..options()
+    };
+    run(&options, script.clone(), vec![replace_doc("r1")]).await;
+    let seen = &script.seen()[0];
+    assert_eq!(seen.request.token.expose(), "tok");
+    assert_eq!(
+        seen.header("Content-Type").as_deref(),
+        Some("application/json")
+    );
+    assert_eq!(seen.header("Accept").as_deref(), Some("application/json"));
+    assert_eq!(
+        seen.header("MS-CorrelationId"),
+        Some(uuid::Uuid::from_u128(7).to_string())
+    );
+    assert_eq!(seen.header("Prefer"), None);
+    let body: Value =
+        serde_json::from_slice(seen.request.body.as_deref().unwrap_or_default()).expect("json");
+    assert_eq!(
+        body,
+        json!([{"op": "replace", "path": "/details/notes", "value": "hello"}])
+    );
+}

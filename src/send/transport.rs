@@ -1,0 +1,280 @@
+//! One HTTP exchange, behind the [`Transport`] trait so the retry and conflict logic can be
+//! tested with scripted answers; [`HttpTransport`] is the real one, on reqwest and rustls.
+//!
+//! A transport does no retrying and no interpretation of statuses: it sends one request
+//! and says what came back, or which way it failed — before sending (safe to repeat) or
+//! after (the server may have applied it).
+
+use super::token::Secret;
+use super::{SendError, SendOptions};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// At most this much of a response body is kept: enough for a referral or an error.
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Idle pooled connections are dropped before a typical 60 s server keep-alive closes
+/// them, so a request is rarely written onto a connection the server is closing.
+const POOL_IDLE: Duration = Duration::from_secs(30);
+
+/// A boxed future, so that [`Transport`] stays usable as `dyn`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The two methods refsync uses on a referral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    /// Read the referral.
+    Get,
+    /// Apply a JSON Patch document.
+    Patch,
+}
+
+/// One request, with its headers as typed values (the token stays a [`Secret`]).
+#[derive(Clone, Debug)]
+pub struct Request {
+    /// GET or PATCH.
+    pub method: Method,
+    /// The referral's URL, ID already percent-encoded.
+    pub url: String,
+    /// The bearer token.
+    pub token: Secret,
+    /// `MS-CorrelationId`.
+    pub correlation_id: uuid::Uuid,
+    /// `MS-RequestId`.
+    pub request_id: uuid::Uuid,
+    /// `If-Match`, quoted.
+    pub if_match: Option<String>,
+    /// Whether to send `Prefer: return=representation`.
+    pub prefer_representation: bool,
+    /// The JSON body of a PATCH.
+    pub body: Option<Vec<u8>>,
+}
+
+impl Request {
+    /// Every header but `Authorization`, as the API expects them; safe to log.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            ("Accept", "application/json".to_string()),
+            ("MS-CorrelationId", self.correlation_id.to_string()),
+            ("MS-RequestId", self.request_id.to_string()),
+        ];
+        if self.body.is_some() {
+            headers.push(("Content-Type", "application/json".into()));
+        }
+        if let Some(tag) = &self.if_match {
+            headers.push(("If-Match", tag.clone()));
+        }
+        if self.prefer_representation {
+            headers.push(("Prefer", "return=representation".into()));
+        }
+        headers
+    }
+}
+
+/// What came back.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `ETag` header, if any.
+    pub etag: Option<String>,
+    /// The raw `Retry-After` header, if any (parsed by the retry policy).
+    pub retry_after: Option<String>,
+    /// The body, at most [`BODY_LIMIT`] bytes.
+    pub body: Vec<u8>,
+}
+
+/// How an exchange failed without an HTTP answer.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TransportError {
+    /// No connection could be made: nothing was sent.
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    /// No answer within `--timeout`: the request may have been applied.
+    #[error("no answer within the timeout")]
+    Timeout,
+    /// The connection dropped after the request was sent: it may have been applied.
+    #[error("connection lost after sending: {0}")]
+    Lost(String),
+    /// The request could not be built; repeating it would not help.
+    #[error("cannot build the request: {0}")]
+    Invalid(String),
+}
+
+/// One HTTP exchange with the referrals API.
+pub trait Transport: Send + Sync {
+    /// Sends `request` once and returns the answer, or how it failed.
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>>;
+}
+
+/// The real transport: reqwest with rustls, certificate checks on, system proxy honoured.
+#[derive(Clone, Debug)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    /// Builds the client: per-request timeout, `--ca-cert` as an extra root, no redirects
+    /// (a redirect would carry the token elsewhere), `HTTPS_PROXY`/`NO_PROXY` from the env.
+    pub fn new(options: &SendOptions) -> Result<Self, SendError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(options.timeout)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(POOL_IDLE)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("refsync/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &options.ca_cert {
+            builder = builder.tls_certs_merge(read_ca_cert(path)?);
+        }
+        let client = builder
+            .build()
+            .map_err(|e| SendError::Client(e.to_string()))?;
+        Ok(HttpTransport { client })
+    }
+
+    async fn exchange(&self, request: Request) -> Result<Response, TransportError> {
+        let response = self
+            .build(&request)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let status = response.status().as_u16();
+        let etag = header(reqwest::header::ETAG);
+        let retry_after = header(reqwest::header::RETRY_AFTER);
+        let body = read_bounded(response).await;
+        Ok(Response {
+            status,
+            etag,
+            retry_after,
+            body,
+        })
+    }
+
+    fn build(&self, request: &Request) -> reqwest::RequestBuilder {
+        let method = match request.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        let mut builder = self.client.request(method, &request.url);
+        for (name, value) in request.headers() {
+            builder = builder.header(name, value);
+        }
+        // `bearer_auth` marks the header sensitive, so reqwest never prints it either.
+        builder = builder.bearer_auth(request.token.expose());
+        if let Some(body) = &request.body {
+            builder = builder.body(body.clone());
+        }
+        builder
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+        Box::pin(self.exchange(request))
+    }
+}
+
+/// Reads the PEM file of `--ca-cert` (one or several certificates).
+fn read_ca_cert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, SendError> {
+    let pem = std::fs::read(path)
+        .map_err(|e| SendError::Client(format!("cannot read --ca-cert {}: {e}", path.display())))?;
+    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+        SendError::Client(format!(
+            "--ca-cert {} is not a PEM certificate: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// Sorts a reqwest error into the cases the retry policy tells apart.
+fn classify(error: &reqwest::Error) -> TransportError {
+    let text = error.to_string();
+    if error.is_builder() {
+        TransportError::Invalid(text)
+    } else if error.is_connect() {
+        TransportError::Connect(text)
+    } else if error.is_timeout() {
+        TransportError::Timeout
+    } else {
+        TransportError::Lost(text)
+    }
+}
+
+/// Reads at most [`BODY_LIMIT`] bytes. A body cut short keeps what arrived: the status
+/// line already says what happened, and the body is only detail.
+async fn read_bounded(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Ok(Some(chunk)) = response.chunk().await {
+        let room = BODY_LIMIT - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if body.len() >= BODY_LIMIT {
+            break;
+        }
+    }
+    body
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: Method, body: Option<Vec<u8>>) -> Request {
+        Request {
+            method,
+            url: "https://h/v1.0/engagements/referrals/a".into(),
+            token: Secret::new("tok"),
+            correlation_id: uuid::Uuid::nil(),
+            request_id: uuid::Uuid::nil(),
+            if_match: Some("\"e1\"".into()),
+            prefer_representation: true,
+            body,
+        }
+    }
+
+    #[test]
+    fn patch_headers_are_the_ones_the_api_documents() {
+        let names: Vec<_> = request(Method::Patch, Some(b"[]".to_vec()))
+            .headers()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Accept",
+                "MS-CorrelationId",
+                "MS-RequestId",
+                "Content-Type",
+                "If-Match",
+                "Prefer"
+            ]
+        );
+    }
+
+    #[test]
+    fn logged_headers_and_debug_never_show_the_token() {
+        let req = request(Method::Get, None);
+        assert!(req.headers().iter().all(|(_, v)| !v.contains("tok")));
+        assert!(!format!("{req:?}").contains("\"tok\""));
+    }
+
+    #[test]
+    fn a_missing_ca_cert_is_a_client_error_naming_the_file() {
+        let options = SendOptions {
+            ca_cert: Some("/nonexistent/ca.pem".into()),
+            ..crate::send::tests::options()
+        };
+        match HttpTransport::new(&options) {
+            Err(SendError::Client(message)) => assert!(message.contains("/nonexistent/ca.pem")),
+            other => panic!("expected a client error, got {other:?}"),
+        }
+    }
+}

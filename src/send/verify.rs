@@ -1,0 +1,175 @@
+//! Comparing a document with the referral as it is now: whether its changes are already
+//! there (a lost response resolved as `verified`), and whether it still makes sense after a
+//! refetch (its paths apply, its status move is allowed from the current status).
+
+use crate::plan::{Document, PatchOp};
+use crate::schema::transitions;
+use serde_json::Value;
+
+/// Why a document no longer fits the referral it would be applied to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// `invalid_path` or `invalid_transition`.
+    pub code: &'static str,
+    /// What is wrong, for the report.
+    pub message: String,
+}
+
+/// Whether every operation's effect is visible in `referral`: a member set to the value,
+/// or an array holding an element equal to an appended value (for a Member, one with the
+/// same `email`).
+pub fn changes_present(referral: &Value, ops: &[PatchOp]) -> bool {
+    ops.iter().all(|op| op_present(referral, op))
+}
+
+fn op_present(referral: &Value, op: &PatchOp) -> bool {
+    let Some(parent) = op.path.strip_suffix("/-") else {
+        return referral
+            .pointer(&op.path)
+            .is_some_and(|v| covers(v, &op.value));
+    };
+    referral
+        .pointer(parent)
+        .and_then(Value::as_array)
+        .is_some_and(|items| items.iter().any(|item| same_element(item, &op.value)))
+}
+
+/// Members are told apart by e-mail (the server may fill in other fields); anything else
+/// must match member by member.
+fn same_element(have: &Value, want: &Value) -> bool {
+    let email = |v: &Value| v.get("email").and_then(Value::as_str).map(str::to_string);
+    match (email(have), email(want)) {
+        (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+        _ => covers(have, want),
+    }
+}
+
+/// Whether `have` holds everything `want` says: objects may carry extra members the server
+/// added, numbers compare by value (`10000` equals `10000.0`).
+fn covers(have: &Value, want: &Value) -> bool {
+    match (have, want) {
+        (Value::Object(h), Value::Object(w)) => w
+            .iter()
+            .all(|(key, wv)| h.get(key).is_some_and(|hv| covers(hv, wv))),
+        (Value::Array(h), Value::Array(w)) => {
+            h.len() == w.len() && h.iter().zip(w).all(|(a, b)| covers(a, b))
+        }
+        (Value::Number(h), Value::Number(w)) => h.as_f64() == w.as_f64(),
+        _ => have == want,
+    }
+}
+
+/// Re-checks a document against the referral after a refetch: the patch must apply to it
+/// (a `replace` target exists, an `add` parent exists) and the status move must be allowed
+/// from the referral's current status.
+pub fn recheck(referral: &Value, doc: &Document) -> Result<(), Mismatch> {
+    check_paths(referral, doc)?;
+    let current = referral.get("status").and_then(Value::as_str);
+    let set = |path: &str| {
+        doc.ops
+            .iter()
+            .rev()
+            .find(|op| op.path == path)
+            .and_then(|op| op.value.as_str())
+    };
+    transitions::check(current, set("/status"), set("/substatus")).map_err(|e| Mismatch {
+        code: "invalid_transition",
+        message: format!("the referral changed meanwhile and now {e}"),
+    })
+}
+
+/// Applies the patch to a copy of the referral, which is exactly the server's path check.
+fn check_paths(referral: &Value, doc: &Document) -> Result<(), Mismatch> {
+    let mismatch = |message: String| Mismatch {
+        code: "invalid_path",
+        message,
+    };
+    let patch: json_patch::Patch = serde_json::from_value(doc.patch_json())
+        .map_err(|e| mismatch(format!("the document is not a JSON Patch: {e}")))?;
+    let mut copy = referral.clone();
+    json_patch::patch(&mut copy, &patch)
+        .map(drop)
+        .map_err(|e| mismatch(format!("the referral changed meanwhile: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::OpKind;
+    use serde_json::json;
+
+    fn op(kind: OpKind, path: &str, value: Value) -> PatchOp {
+        PatchOp {
+            op: kind,
+            path: path.into(),
+            value,
+        }
+    }
+
+    fn doc(ops: Vec<PatchOp>) -> Document {
+        Document {
+            id: "r1".into(),
+            if_match: None,
+            ops,
+            rows: vec![],
+            merged_duplicates: false,
+        }
+    }
+
+    fn referral() -> Value {
+        json!({"status": "Active", "substatus": "Engaged",
+               "details": {"dealValue": 10000.0, "notes": "n"},
+               "team": [{"email": "A@x.com", "firstName": "A"}]})
+    }
+
+    #[test]
+    fn a_replaced_value_and_an_appended_member_are_recognised() {
+        let ops = vec![
+            op(OpKind::Replace, "/details/dealValue", json!(10000)),
+            op(OpKind::Add, "/team/-", json!({"email": "a@x.com"})),
+        ];
+        assert!(changes_present(&referral(), &ops));
+    }
+
+    #[test]
+    fn a_missing_change_is_not_present() {
+        let ops = vec![op(OpKind::Add, "/team/-", json!({"email": "b@x.com"}))];
+        assert!(!changes_present(&referral(), &ops));
+        let ops = vec![op(OpKind::Replace, "/details/notes", json!("other"))];
+        assert!(!changes_present(&referral(), &ops));
+    }
+
+    #[test]
+    fn a_move_the_current_status_forbids_is_an_invalid_transition() {
+        let closed = json!({"status": "Closed", "substatus": "Won"});
+        let doc = doc(vec![
+            op(OpKind::Replace, "/status", json!("Active")),
+            op(OpKind::Replace, "/substatus", json!("Engaged")),
+        ]);
+        let mismatch = recheck(&closed, &doc).expect_err("refused");
+        assert_eq!(mismatch.code, "invalid_transition");
+    }
+
+    #[test]
+    fn a_replace_of_a_vanished_path_is_an_invalid_path() {
+        let doc = doc(vec![op(
+            OpKind::Replace,
+            "/inviteContext/notes",
+            json!("x"),
+        )]);
+        assert_eq!(
+            recheck(&referral(), &doc).expect_err("refused").code,
+            "invalid_path"
+        );
+    }
+
+    #[test]
+    fn a_document_that_still_fits_passes() {
+        let doc = doc(vec![
+            op(OpKind::Replace, "/status", json!("Closed")),
+            op(OpKind::Replace, "/substatus", json!("Won")),
+            op(OpKind::Add, "/team/-", json!({"email": "c@x.com"})),
+        ]);
+        assert_eq!(recheck(&referral(), &doc), Ok(()));
+    }
+}

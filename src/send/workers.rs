@@ -1,0 +1,193 @@
+//! The run: `--concurrency` workers take documents in plan order from one queue, send each
+//! to its outcome and hand the result on at once; the first error that stops the run
+//! (a second 401, 403 on every first request, no token) stops the others taking more.
+//!
+//! A [`CancellationToken`] is the one stop signal, so a graceful stop or `--deadline` can
+//! use the same path later: documents not taken are simply never reported, and the caller
+//! marks them `not_sent`.
+
+use super::document::send_document;
+use super::exchange::{Counters, Shared};
+use super::pacer::{Pacer, RateGate, rate_gate};
+use super::retry::Backoff;
+use super::token::TokenProvider;
+use super::transport::Transport;
+use super::{Batch, Document, SendError, SendOptions, SendResult, SendStats, check_endpoint};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// How many of the first finished documents must all get 403 for the run to stop.
+const FORBIDDEN_PROBE: usize = 5;
+
+/// Sends every document; each result goes to `results` as soon as it is known.
+pub async fn send_all(
+    batch: Batch,
+    options: &SendOptions,
+    transport: Arc<dyn Transport>,
+    tokens: Arc<TokenProvider>,
+    results: UnboundedSender<SendResult>,
+) -> Result<SendStats, SendError> {
+    let cancel = CancellationToken::new();
+    send_all_until(batch, options, transport, tokens, results, cancel).await
+}
+
+/// [`send_all`], stopping to take new documents once `cancel` fires (SIGINT, `--deadline`).
+pub async fn send_all_until(
+    batch: Batch,
+    options: &SendOptions,
+    transport: Arc<dyn Transport>,
+    tokens: Arc<TokenProvider>,
+    results: UnboundedSender<SendResult>,
+    cancel: CancellationToken,
+) -> Result<SendStats, SendError> {
+    let gate = rate_gate(options.rate, options.burst);
+    let shared = shared(options, transport, tokens, gate)?;
+    drive(batch, Arc::new(shared), results, cancel).await
+}
+
+/// The run-wide state, the endpoint checked before anything can connect.
+pub(crate) fn shared(
+    options: &SendOptions,
+    transport: Arc<dyn Transport>,
+    tokens: Arc<TokenProvider>,
+    gate: Arc<dyn RateGate>,
+) -> Result<Shared, SendError> {
+    Ok(Shared {
+        endpoint: check_endpoint(&options.endpoint)?,
+        options: options.clone(),
+        transport,
+        tokens,
+        pacer: Pacer::new(gate, options.concurrency),
+        backoff: Backoff::default(),
+        counters: Counters::default(),
+    })
+}
+
+/// Runs the workers to the end of the batch or the first stop.
+pub(crate) async fn drive(
+    batch: Batch,
+    shared: Arc<Shared>,
+    results: UnboundedSender<SendResult>,
+    cancel: CancellationToken,
+) -> Result<SendStats, SendError> {
+    let workers = shared.options.concurrency.clamp(1, batch.len().max(1));
+    let probe = batch.len().min(workers).min(FORBIDDEN_PROBE);
+    let run = Arc::new(Run {
+        shared,
+        queue: Mutex::new(batch.into_iter()),
+        probe: Mutex::new(ForbiddenProbe::new(probe)),
+        results,
+        cancel,
+        error: Mutex::new(None),
+    });
+    let mut set = JoinSet::new();
+    for _ in 0..workers {
+        set.spawn(Arc::clone(&run).work());
+    }
+    while let Some(joined) = set.join_next().await {
+        if let Err(error) = joined
+            && error.is_panic()
+        {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
+    match lock(&run.error).take() {
+        Some(error) => Err(error),
+        None => Ok(run.shared.counters.snapshot()),
+    }
+}
+
+/// What the workers share.
+struct Run {
+    shared: Arc<Shared>,
+    queue: Mutex<std::vec::IntoIter<(usize, Document)>>,
+    probe: Mutex<ForbiddenProbe>,
+    results: UnboundedSender<SendResult>,
+    cancel: CancellationToken,
+    error: Mutex<Option<SendError>>,
+}
+
+impl Run {
+    async fn work(self: Arc<Self>) {
+        while !self.cancel.is_cancelled() {
+            let Some((entry, doc)) = lock(&self.queue).next() else {
+                return;
+            };
+            match send_document(&self.shared, entry, &doc).await {
+                Ok(result) => self.finished(result),
+                Err(error) => self.stop(error),
+            }
+        }
+    }
+
+    /// Hands a result on; stops the run when the 403 probe trips or nobody listens.
+    fn finished(&self, result: SendResult) {
+        let forbidden = lock(&self.probe).observe(result.http_status);
+        if self.results.send(result).is_err() {
+            self.cancel.cancel();
+        }
+        if forbidden {
+            self.stop(SendError::Forbidden);
+        }
+    }
+
+    /// Keeps the first error and stops every worker taking another document.
+    fn stop(&self, error: SendError) {
+        tracing::debug!(%error, "stopping the run");
+        lock(&self.error).get_or_insert(error);
+        self.cancel.cancel();
+    }
+}
+
+/// Watches the first finished documents: if every one got 403, the user lacks a role and
+/// the rest would only fail the same way.
+#[derive(Debug)]
+struct ForbiddenProbe {
+    needed: usize,
+    seen: usize,
+    all_forbidden: bool,
+}
+
+impl ForbiddenProbe {
+    fn new(needed: usize) -> Self {
+        ForbiddenProbe {
+            needed,
+            seen: 0,
+            all_forbidden: true,
+        }
+    }
+
+    /// Records one finished document; true exactly once, when the probe is full of 403s.
+    fn observe(&mut self, status: Option<u16>) -> bool {
+        if self.seen >= self.needed {
+            return false;
+        }
+        self.seen += 1;
+        self.all_forbidden &= status == Some(403);
+        self.seen == self.needed && self.all_forbidden
+    }
+}
+
+/// A worker that panicked holding a lock must not hide the others' results.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_probe_trips_only_when_every_first_document_got_403() {
+        let mut probe = ForbiddenProbe::new(3);
+        assert!(!probe.observe(Some(403)));
+        assert!(!probe.observe(Some(403)));
+        assert!(probe.observe(Some(403)));
+        assert!(!probe.observe(Some(403)));
+        let mut mixed = ForbiddenProbe::new(2);
+        assert!(!mixed.observe(Some(204)));
+        assert!(!mixed.observe(Some(403)));
+    }
+}
