@@ -4,5 +4,6 @@ mod bad_input;
 mod cli;
 mod emulator;
 mod fixtures;
+mod samples;
 mod support;
 mod sync;
