@@ -134,13 +134,13 @@ pub enum EmulatorError {
     Signal(std::io::Error),
 }
 
-/// A running emulator; stop it with [`Emulator::shutdown`] (dropping it leaves it serving
-/// until the runtime ends).
+/// A running emulator. [`Emulator::shutdown`] stops it and waits; dropping it only asks
+/// it to stop (so a failing test does not leave a server behind).
 pub struct Emulator {
     addr: SocketAddr,
     state: Arc<routes::AppState>,
     cancel: CancellationToken,
-    task: JoinHandle<()>,
+    task: Option<JoinHandle<()>>,
 }
 
 impl Emulator {
@@ -173,7 +173,7 @@ impl Emulator {
             addr,
             state,
             cancel,
-            task,
+            task: Some(task),
         })
     }
 
@@ -199,16 +199,22 @@ impl Emulator {
 
     /// Stops accepting, answers stalled requests by dropping them, and waits (a bounded
     /// time) for the requests in flight to finish.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.cancel.cancel();
-        let abort = self.task.abort_handle();
-        if tokio::time::timeout(SHUTDOWN_GRACE, self.task)
-            .await
-            .is_err()
-        {
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        let abort = task.abort_handle();
+        if tokio::time::timeout(SHUTDOWN_GRACE, task).await.is_err() {
             tracing::warn!("emulator requests still open after the grace period; dropping them");
             abort.abort();
         }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        self.cancel.cancel();
     }
 }
 

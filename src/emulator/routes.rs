@@ -24,7 +24,7 @@ use super::faults::{Draws, Injector};
 use super::listener::ConnHandle;
 use super::reply::{ApiError, Reply};
 use super::stats::{HeaderRecord, Stats};
-use super::store::Store;
+use super::store::{Entry, Store};
 use super::{EmulatorOptions, list, patch, token};
 
 /// Request bodies above this are refused with 413: a patch document is a few kilobytes.
@@ -245,6 +245,19 @@ fn write(
         app.stats.replayed();
         return Ok(reply);
     }
+    let reply = apply(app, &mut entry, headers, &document, draws)?;
+    entry.remember(request_id, &reply);
+    Ok(reply)
+}
+
+/// The checks that need the referral as it stands, then the write itself.
+fn apply(
+    app: &AppState,
+    entry: &mut Entry,
+    headers: &HeaderMap,
+    document: &patch::Document,
+    draws: Draws,
+) -> Result<Reply, ApiError> {
     if app.closed_is_final && entry.status() == Some("Closed") {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -259,14 +272,12 @@ fn write(
     if let Some(if_match) = header(headers, "if-match").filter(|tag| !entry.if_match(tag)) {
         return Err(precondition_failed(if_match, entry.etag()));
     }
-    let patched = patch::apply(entry.referral(), &document)?;
+    let patched = patch::apply(entry.referral(), document)?;
     entry.commit(patched, app.store.next_etag());
-    let reply = match wants_representation(headers) {
+    Ok(match wants_representation(headers) {
         true => Reply::success(StatusCode::OK, Some(entry.referral()), entry.etag()),
         false => Reply::success(StatusCode::NO_CONTENT, None, entry.etag()),
-    };
-    entry.remember(request_id, &reply);
-    Ok(reply)
+    })
 }
 
 fn body_code(status: StatusCode) -> &'static str {

@@ -4,6 +4,7 @@
 
 mod faults;
 mod list;
+mod stats;
 
 use std::sync::LazyLock;
 
@@ -310,128 +311,6 @@ async fn a_refused_request_id_is_not_stored_so_its_retry_is_handled_afresh() {
     );
     assert_eq!(emulator.stats()["replays"], 0);
     assert_eq!(emulator.stats()["applied"][NEW_PENDING], 1);
-    emulator.shutdown().await;
-}
-
-async fn statuses_with_fail_rate(seed: u64) -> Vec<u16> {
-    let emulator = start_with(Faults {
-        fail_rate: 0.4,
-        fault_seed: seed,
-        ..Faults::default()
-    })
-    .await;
-    let mut statuses = Vec::new();
-    for _ in 0..40 {
-        statuses.push(get(&emulator, NEW_PENDING).await.status().as_u16());
-    }
-    emulator.shutdown().await;
-    statuses
-}
-
-#[tokio::test]
-async fn the_fail_rate_is_repeatable_by_seed_and_fails_with_5xx_only() {
-    let first = statuses_with_fail_rate(11).await;
-    assert_eq!(first, statuses_with_fail_rate(11).await);
-    assert_ne!(first, statuses_with_fail_rate(12).await);
-    assert!(first.iter().all(|s| [200, 500, 502, 503, 504].contains(s)));
-    assert!(first.contains(&200) && first.iter().any(|s| *s >= 500));
-}
-
-#[tokio::test]
-async fn an_injected_failure_applies_nothing() {
-    let emulator = start_with(Faults {
-        fail_rate: 1.0,
-        ..Faults::default()
-    })
-    .await;
-    let status = patch(&emulator, NEW_PENDING, notes("x"), &[])
-        .await
-        .status();
-    assert!(status.is_server_error());
-    assert_eq!(emulator.stats()["applied"], json!({}));
-    emulator.shutdown().await;
-}
-
-async fn third_of_three_quick_requests(no_retry_after: bool) -> Response {
-    let emulator = start_with(Faults {
-        throttle: Some(2),
-        no_retry_after,
-        ..Faults::default()
-    })
-    .await;
-    assert_eq!(get(&emulator, NEW_PENDING).await.status(), 200);
-    assert_eq!(get(&emulator, NEW_PENDING).await.status(), 200);
-    let third = get(&emulator, NEW_PENDING).await;
-    assert_eq!(emulator.stats()["requests"]["GET 429"], 1);
-    emulator.shutdown().await;
-    third
-}
-
-#[tokio::test]
-async fn beyond_the_throttle_bucket_requests_get_429_with_retry_after() {
-    let third = third_of_three_quick_requests(false).await;
-    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
-    let seconds: u64 = third.headers()["retry-after"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(seconds >= 1);
-    assert_eq!(error_code(third).await.1, "Throttled");
-}
-
-#[tokio::test]
-async fn with_no_retry_after_a_429_carries_no_retry_after() {
-    let third = third_of_three_quick_requests(true).await;
-    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(third.headers().get("retry-after").is_none());
-}
-
-#[tokio::test]
-async fn stats_count_answers_and_keep_each_requests_headers() {
-    let emulator = start(EmulatorOptions::default()).await;
-    get(&emulator, NEW_PENDING).await;
-    let headers = [
-        ("MS-RequestId", "req-1"),
-        ("MS-CorrelationId", "run-1"),
-        ("Prefer", "return=representation"),
-        ("If-Match", "*"),
-    ];
-    patch(&emulator, NEW_PENDING, notes("x"), &headers).await;
-    let stats: Value = client()
-        .get(format!("http://{}/_emulator/stats", emulator.addr()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(stats["requests"], json!({"GET 200": 1, "PATCH 200": 1}));
-    assert_eq!(stats["applied"], json!({ NEW_PENDING: 1 }));
-    assert_eq!(stats["replays"], 0);
-    assert!(stats["peak_rps"].as_u64().unwrap() >= 1);
-    assert!(stats["max_in_flight"].as_u64().unwrap() >= 1);
-    let expected = json!({"method": "PATCH", "id": NEW_PENDING, "status": "200",
-        "request_id": "req-1", "correlation_id": "run-1", "if_match": "*",
-        "prefer": "return=representation", "authorization": false});
-    assert_eq!(stats["headers"][1], expected);
-    assert_eq!(stats, emulator.stats());
-    emulator.shutdown().await;
-}
-
-#[tokio::test]
-async fn the_referrals_endpoint_returns_the_state_by_id() {
-    let emulator = start(EmulatorOptions::default()).await;
-    let state: Value = client()
-        .get(format!("http://{}/_emulator/referrals", emulator.addr()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(state.as_object().unwrap().len(), 30);
-    assert_eq!(state, Value::Object(emulator.referrals()));
     emulator.shutdown().await;
 }
 

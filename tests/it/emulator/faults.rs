@@ -1,10 +1,10 @@
-//! The faults that go beyond failing fast: dropped answers, another writer, stalls, and
-//! closed referrals that refuse every change.
+//! Injected faults: seeded 5xx, the throttle, dropped answers, another writer, stalls,
+//! latency, and closed referrals that refuse every change.
 
 use std::time::Duration;
 
 use refsync::emulator::{EmulatorOptions, Faults};
-use reqwest::{Client, StatusCode};
+use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 use super::{ACTIVE_ENGAGED, CLOSED_WON, NEW_PENDING, error_code, etag_header, get, notes, patch};
@@ -127,4 +127,78 @@ async fn latency_delays_answers_without_changing_them() {
     assert!(started.elapsed() >= Duration::from_millis(40));
     assert_eq!(response.json::<Value>().await.unwrap()["id"], NEW_PENDING);
     emulator.shutdown().await;
+}
+
+async fn statuses_with_fail_rate(seed: u64) -> Vec<u16> {
+    let emulator = start_with(Faults {
+        fail_rate: 0.4,
+        fault_seed: seed,
+        ..Faults::default()
+    })
+    .await;
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        statuses.push(get(&emulator, NEW_PENDING).await.status().as_u16());
+    }
+    emulator.shutdown().await;
+    statuses
+}
+
+#[tokio::test]
+async fn the_fail_rate_is_repeatable_by_seed_and_fails_with_5xx_only() {
+    let first = statuses_with_fail_rate(11).await;
+    assert_eq!(first, statuses_with_fail_rate(11).await);
+    assert_ne!(first, statuses_with_fail_rate(12).await);
+    assert!(first.iter().all(|s| [200, 500, 502, 503, 504].contains(s)));
+    assert!(first.contains(&200) && first.iter().any(|s| *s >= 500));
+}
+
+#[tokio::test]
+async fn an_injected_failure_applies_nothing() {
+    let emulator = start_with(Faults {
+        fail_rate: 1.0,
+        ..Faults::default()
+    })
+    .await;
+    let status = patch(&emulator, NEW_PENDING, notes("x"), &[])
+        .await
+        .status();
+    assert!(status.is_server_error());
+    assert_eq!(emulator.stats()["applied"], json!({}));
+    emulator.shutdown().await;
+}
+
+async fn third_of_three_quick_requests(no_retry_after: bool) -> Response {
+    let emulator = start_with(Faults {
+        throttle: Some(2),
+        no_retry_after,
+        ..Faults::default()
+    })
+    .await;
+    assert_eq!(get(&emulator, NEW_PENDING).await.status(), 200);
+    assert_eq!(get(&emulator, NEW_PENDING).await.status(), 200);
+    let third = get(&emulator, NEW_PENDING).await;
+    assert_eq!(emulator.stats()["requests"]["GET 429"], 1);
+    emulator.shutdown().await;
+    third
+}
+
+#[tokio::test]
+async fn beyond_the_throttle_bucket_requests_get_429_with_retry_after() {
+    let third = third_of_three_quick_requests(false).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    let seconds: u64 = third.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(seconds >= 1);
+    assert_eq!(error_code(third).await.1, "Throttled");
+}
+
+#[tokio::test]
+async fn with_no_retry_after_a_429_carries_no_retry_after() {
+    let third = third_of_three_quick_requests(true).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().get("retry-after").is_none());
 }
