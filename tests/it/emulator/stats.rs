@@ -52,4 +52,3 @@ async fn the_referrals_endpoint_returns_the_state_by_id() {
     assert_eq!(state, Value::Object(emulator.referrals()));
     emulator.shutdown().await;
 }
-
