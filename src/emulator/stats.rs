@@ -1,6 +1,7 @@
 //! Counters behind `GET /_emulator/stats`: answers by method and status, replays, the
 //! peak request rate, the most requests in flight at once, and each request's headers
-//! (whether `Authorization` was there, never its value).
+//! (whether `Authorization` was there, never its value). Only API requests count: the
+//! introspection and token endpoints are left out, so polling the stats does not move them.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -96,6 +96,13 @@ fn next_timestamp(previous: Option<&str>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
+/// The first group of the ETags this run makes: mixed from the seed, and never below
+/// `0x10000000`, so that it cannot repeat an ETag of the sample (whose first groups are
+/// `0000xxxx`, like Partner Center's).
+fn etag_prefix(seed: u64) -> u32 {
+    ((seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as u32) | 0x1000_0000
+}
+
 /// All referrals, by ID, in seed order.
 #[derive(Debug)]
 pub struct Store {
@@ -112,7 +119,7 @@ impl Store {
         let mut store = Store {
             entries: HashMap::with_capacity(referrals.len()),
             order: Vec::with_capacity(referrals.len()),
-            salt: (salt ^ (salt >> 32)) as u32,
+            salt: etag_prefix(salt),
             versions: AtomicU64::new(1),
         };
         for referral in referrals {
