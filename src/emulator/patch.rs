@@ -1,0 +1,206 @@
+//! JSON Patch documents as the API takes them: `replace` and `add` only, every path and
+//! value checked against the shared referral schema, applied all-or-nothing, and the status
+//! transition table enforced against the status the referral had before.
+
+use json_patch::jsonptr::PointerBuf;
+use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
+use serde_json::{Map, Value};
+
+use super::reply::ApiError;
+use crate::schema::{self, PathError, transitions};
+
+/// A patch document whose every operation passed the schema checks.
+#[derive(Debug)]
+pub struct Document {
+    ops: Vec<PatchOperation>,
+    touches_status: bool,
+}
+
+/// Parses and checks a PATCH body. Nothing here needs the referral, so it runs before any
+/// lock is taken.
+pub fn parse(body: &[u8]) -> Result<Document, ApiError> {
+    let ops: Vec<Value> = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidBody",
+            format!("the body must be a JSON array of patch operations: {e}"),
+        )
+    })?;
+    if ops.is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidBody",
+            "the patch has no operations",
+        ));
+    }
+    let ops = ops
+        .into_iter()
+        .enumerate()
+        .map(|(i, op)| parse_op(i, op))
+        .collect::<Result<Vec<_>, _>>()?;
+    let touches_status = ops
+        .iter()
+        .any(|op| matches!(op.path().as_str(), "/status" | "/substatus"));
+    Ok(Document {
+        ops,
+        touches_status,
+    })
+}
+
+fn parse_op(i: usize, op: Value) -> Result<PatchOperation, ApiError> {
+    let Value::Object(mut fields) = op else {
+        return Err(invalid_body(i, "is not an object"));
+    };
+    let name = text_member(&fields, "op").ok_or_else(|| invalid_body(i, "has no \"op\""))?;
+    let path = text_member(&fields, "path").ok_or_else(|| invalid_body(i, "has no \"path\""))?;
+    if name != "replace" && name != "add" {
+        return Err(ApiError::bad_request(
+            "UnsupportedOperation",
+            format!("operation {i}: {name:?} is not supported; only replace and add are"),
+        ));
+    }
+    let resolved = schema::resolve(&path).map_err(|e| path_error(i, e))?;
+    if resolved.append && name == "replace" {
+        return Err(ApiError::bad_request(
+            "InvalidPath",
+            format!("operation {i}: replace cannot append to {path}; use add"),
+        ));
+    }
+    let raw = fields
+        .remove("value")
+        .ok_or_else(|| invalid_body(i, "has no \"value\""))?;
+    let value = schema::check_json(resolved.node, &raw).map_err(|e| {
+        ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
+    })?;
+    let path = PointerBuf::parse(path.as_str())
+        .map_err(|e| ApiError::bad_request("InvalidPath", format!("operation {i}: {e}")))?;
+    Ok(match name.as_str() {
+        "add" => PatchOperation::Add(AddOperation { path, value }),
+        _ => PatchOperation::Replace(ReplaceOperation { path, value }),
+    })
+}
+
+fn text_member(fields: &Map<String, Value>, name: &str) -> Option<String> {
+    fields.get(name).and_then(Value::as_str).map(String::from)
+}
+
+fn invalid_body(i: usize, what: &str) -> ApiError {
+    ApiError::bad_request("InvalidBody", format!("operation {i} {what}"))
+}
+
+fn path_error(i: usize, error: PathError) -> ApiError {
+    let code = match error {
+        PathError::ReadOnly { .. } => "ReadOnlyField",
+        PathError::NotPointer { .. } | PathError::Unknown { .. } => "InvalidPath",
+    };
+    ApiError::bad_request(code, format!("operation {i}: {error}"))
+}
+
+/// Applies `document` to a copy of `referral` and checks the result's status against the
+/// transition table; the stored referral is untouched unless this returns `Ok`.
+pub fn apply(referral: &Value, document: &Document) -> Result<Value, ApiError> {
+    let mut next = referral.clone();
+    // `patch_unsafe` on a copy: a failure leaves only the copy half-patched, and it is
+    // thrown away, which is all-or-nothing without `patch`'s undo step.
+    json_patch::patch_unsafe(&mut next, &document.ops).map_err(|e| {
+        ApiError::bad_request(
+            "TargetNotFound",
+            format!(
+                "operation {} ({}): the target does not exist; replace needs an existing \
+                 value, and add needs an existing parent",
+                e.operation, e.path
+            ),
+        )
+    })?;
+    if document.touches_status {
+        check_status(referral, &next)?;
+    }
+    Ok(next)
+}
+
+fn check_status(before: &Value, after: &Value) -> Result<(), ApiError> {
+    let text = |v: &Value, name: &str| v.get(name).and_then(Value::as_str).map(String::from);
+    let current = text(before, "status");
+    let (Some(status), Some(substatus)) = (text(after, "status"), text(after, "substatus")) else {
+        return Err(ApiError::bad_request(
+            "InvalidTransition",
+            "a referral needs both a status and a substatus",
+        ));
+    };
+    transitions::check(current.as_deref(), Some(&status), Some(&substatus))
+        .map_err(|e| ApiError::bad_request("InvalidTransition", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn referral() -> Value {
+        json!({"id": "r", "status": "Active", "substatus": "Accepted",
+               "details": {"dealValue": 1}, "team": []})
+    }
+
+    fn code_of(body: Value) -> &'static str {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        match parse(&bytes).and_then(|doc| apply(&referral(), &doc)) {
+            Ok(_) => "ok",
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn replace_and_append_apply_and_numeric_strings_become_numbers() {
+        let doc = parse(
+            br#"[{"op":"replace","path":"/details/dealValue","value":"10000"},
+                 {"op":"add","path":"/team/-","value":{"email":"a@b.c"}}]"#,
+        )
+        .unwrap();
+        let next = apply(&referral(), &doc).unwrap();
+        assert_eq!(next["details"]["dealValue"], json!(10000));
+        assert_eq!(next["team"][0]["email"], "a@b.c");
+    }
+
+    #[test]
+    fn each_kind_of_bad_operation_has_its_own_code() {
+        let op =
+            |op: &str, path: &str, value: Value| json!([{"op": op, "path": path, "value": value}]);
+        assert_eq!(
+            code_of(op("remove", "/name", json!(1))),
+            "UnsupportedOperation"
+        );
+        assert_eq!(code_of(op("replace", "/eTag", json!("x"))), "ReadOnlyField");
+        assert_eq!(code_of(op("replace", "/nope", json!("x"))), "InvalidPath");
+        assert_eq!(
+            code_of(op("replace", "/team/-", json!({"email": "x"}))),
+            "InvalidPath"
+        );
+        assert_eq!(
+            code_of(op("replace", "/details/dealValue", json!(true))),
+            "InvalidValue"
+        );
+        assert_eq!(
+            code_of(op("replace", "/details/notes", json!("x"))),
+            "TargetNotFound"
+        );
+        assert_eq!(code_of(json!({"op": "add"})), "InvalidBody");
+        assert_eq!(code_of(json!([])), "InvalidBody");
+        assert_eq!(
+            code_of(json!([{"op": "add", "path": "/name"}])),
+            "InvalidBody"
+        );
+    }
+
+    #[test]
+    fn transitions_are_checked_against_the_status_before_the_patch() {
+        let set = |status: &str, sub: &str| {
+            json!([{"op": "replace", "path": "/status", "value": status},
+                   {"op": "replace", "path": "/substatus", "value": sub}])
+        };
+        assert_eq!(code_of(set("Closed", "Won")), "ok");
+        assert_eq!(code_of(set("New", "Pending")), "InvalidTransition");
+        assert_eq!(code_of(set("Closed", "Engaged")), "InvalidTransition");
+        let status_only = json!([{"op": "replace", "path": "/status", "value": "Closed"}]);
+        assert_eq!(code_of(status_only), "InvalidTransition");
+        let sub_only = json!([{"op": "replace", "path": "/substatus", "value": "Engaged"}]);
+        assert_eq!(code_of(sub_only), "ok");
+    }
+}

@@ -1,0 +1,311 @@
+//! The HTTP surface: the router, the shared state, and the handlers for one referral.
+//!
+//! Every API request goes the same way: count it, draw its faults, wait out the latency,
+//! stall if drawn, then the gates (token, throttle, injected 5xx) before the referral is
+//! touched, so a refused request never changes anything. A PATCH then checks, in order:
+//! the body (outside any lock), the replay store (before If-Match, because a retry of an
+//! applied request carries the old ETag), `--closed-is-final`, the injected other writer,
+//! If-Match, and finally applies the patch.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use super::auth::Auth;
+use super::faults::{Draws, Injector};
+use super::listener::ConnHandle;
+use super::reply::{ApiError, Reply};
+use super::stats::{HeaderRecord, Stats};
+use super::store::{Entry, Store};
+use super::{EmulatorOptions, list, patch, token};
+
+/// Request bodies above this are refused with 413: a patch document is a few kilobytes.
+const BODY_LIMIT: usize = 1024 * 1024;
+
+/// Everything the handlers share.
+#[derive(Debug)]
+pub struct AppState {
+    /// The referrals.
+    pub store: Store,
+    /// The seeded fault draws and the throttle.
+    pub faults: Injector,
+    /// The counters.
+    pub stats: Stats,
+    /// The bearer-token check.
+    pub auth: Auth,
+    /// `--closed-is-final`.
+    pub closed_is_final: bool,
+    /// `http://ADDR/v1.0`, for `@odata.nextLink`.
+    pub base_url: String,
+    /// Fires when the emulator stops; stalled requests wait for it.
+    pub cancel: CancellationToken,
+}
+
+impl AppState {
+    /// The state for `options`, holding `referrals`.
+    pub fn new(
+        options: &EmulatorOptions,
+        referrals: Vec<Value>,
+        base_url: String,
+        cancel: CancellationToken,
+    ) -> AppState {
+        let faults = &options.faults;
+        AppState {
+            store: Store::new(referrals, faults.fault_seed),
+            faults: Injector::new(faults),
+            stats: Stats::default(),
+            auth: Auth::new(options.token.clone(), faults.token_ttl),
+            closed_is_final: faults.closed_is_final,
+            base_url,
+            cancel,
+        }
+    }
+
+    /// The stats document (`GET /_emulator/stats`).
+    pub fn stats_json(&self) -> Value {
+        self.stats.to_json(self.store.applied())
+    }
+
+    /// The faults, latency and gates every API request goes through; `Err` is the answer
+    /// that ends the request there.
+    pub async fn admit(&self, is_patch: bool, headers: &HeaderMap) -> Result<Draws, Outcome> {
+        let draws = self.faults.draw(is_patch);
+        if !draws.latency.is_zero() {
+            tokio::time::sleep(draws.latency).await;
+        }
+        if draws.stall {
+            return Err(Outcome::Stalled);
+        }
+        self.auth.check(headers).map_err(Outcome::from)?;
+        self.faults
+            .throttle()
+            .map_err(|retry_after| Outcome::from(ApiError::throttled(retry_after)))?;
+        match draws.fail {
+            Some(status) => Err(ApiError::server_fault(status).into()),
+            None => Ok(draws),
+        }
+    }
+}
+
+/// How a request ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Answered.
+    Reply(Reply),
+    /// Applied, then the connection was dropped unanswered.
+    Dropped,
+    /// Never answered.
+    Stalled,
+}
+
+impl From<ApiError> for Outcome {
+    fn from(error: ApiError) -> Outcome {
+        Outcome::Reply(error.into())
+    }
+}
+
+impl From<Result<Reply, ApiError>> for Outcome {
+    fn from(result: Result<Reply, ApiError>) -> Outcome {
+        Outcome::Reply(result.unwrap_or_else(Reply::from))
+    }
+}
+
+/// Counts `outcome` and turns it into what the connection gets: the answer, or nothing.
+pub async fn finish(
+    app: &AppState,
+    conn: &ConnHandle,
+    mut record: HeaderRecord,
+    outcome: Outcome,
+) -> Response {
+    let (key, status) = match &outcome {
+        Outcome::Reply(reply) => {
+            let code = reply.status.as_u16().to_string();
+            (format!("{} {code}", record.method), code)
+        }
+        Outcome::Dropped => (format!("{} dropped", record.method), "dropped".into()),
+        Outcome::Stalled => ("stalled".into(), "stalled".into()),
+    };
+    record.status = status;
+    app.stats.finish(key, record);
+    match outcome {
+        Outcome::Reply(reply) => reply.into_response(),
+        Outcome::Dropped => cut(conn),
+        Outcome::Stalled => {
+            // Hold the request until the emulator stops, then cut it so shutdown can end.
+            app.cancel.cancelled().await;
+            cut(conn)
+        }
+    }
+}
+
+fn cut(conn: &ConnHandle) -> Response {
+    conn.kill();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// The emulator's routes, with `state` shared by all.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route(
+            "/v1.0/engagements/referrals/{id}",
+            get(get_referral).patch(patch_referral),
+        )
+        .route("/v1.0/engagements/referrals", get(list::list_referrals))
+        .route("/_emulator/stats", get(stats))
+        .route("/_emulator/referrals", get(referrals))
+        .route("/{tenant}/oauth2/v2.0/token", post(token::token))
+        .route("/{tenant}/oauth2/v2.0/devicecode", post(token::device_code))
+        .fallback(no_route)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn no_route() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such endpoint")
+}
+
+async fn stats(State(app): State<Arc<AppState>>) -> Reply {
+    Reply::json(&app.stats_json())
+}
+
+async fn referrals(State(app): State<Arc<AppState>>) -> Reply {
+    Reply::json(&Value::Object(app.store.snapshot()))
+}
+
+type Id = Result<Path<String>, PathRejection>;
+
+async fn get_referral(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    id: Id,
+    headers: HeaderMap,
+) -> Response {
+    let _in_flight = app.stats.begin();
+    let id = id.map(|Path(id)| id).unwrap_or_default();
+    let record = HeaderRecord::capture("GET", &id, &headers);
+    let outcome = match app.admit(false, &headers).await {
+        Ok(_) => read(&app, &id).into(),
+        Err(outcome) => outcome,
+    };
+    finish(&app, &conn, record, outcome).await
+}
+
+fn read(app: &AppState, id: &str) -> Result<Reply, ApiError> {
+    let entry = app.store.lock(id).ok_or_else(|| ApiError::not_found(id))?;
+    Ok(Reply::success(
+        StatusCode::OK,
+        Some(entry.referral()),
+        entry.etag(),
+    ))
+}
+
+async fn patch_referral(
+    State(app): State<Arc<AppState>>,
+    ConnectInfo(conn): ConnectInfo<ConnHandle>,
+    id: Id,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let _in_flight = app.stats.begin();
+    let id = id.map(|Path(id)| id).unwrap_or_default();
+    let record = HeaderRecord::capture("PATCH", &id, &headers);
+    let outcome = match app.admit(true, &headers).await {
+        Ok(draws) => match write(&app, &id, &headers, body, draws) {
+            Ok(_) if draws.drop => Outcome::Dropped,
+            result => result.into(),
+        },
+        Err(outcome) => outcome,
+    };
+    finish(&app, &conn, record, outcome).await
+}
+
+fn write(
+    app: &AppState,
+    id: &str,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+    draws: Draws,
+) -> Result<Reply, ApiError> {
+    if !app.store.contains(id) {
+        return Err(ApiError::not_found(id));
+    }
+    let body = body.map_err(|e| ApiError::new(e.status(), body_code(e.status()), e.body_text()))?;
+    let document = patch::parse(&body)?;
+    let request_id = header(headers, "ms-requestid");
+    let mut entry = app.store.lock(id).ok_or_else(|| ApiError::not_found(id))?;
+    if let Some(reply) = request_id.and_then(|r| entry.replay(r)) {
+        app.stats.replayed();
+        return Ok(reply);
+    }
+    let reply = apply(app, &mut entry, headers, &document, draws)?;
+    entry.remember(request_id, &reply);
+    Ok(reply)
+}
+
+/// The checks that need the referral as it stands, then the write itself.
+fn apply(
+    app: &AppState,
+    entry: &mut Entry,
+    headers: &HeaderMap,
+    document: &patch::Document,
+    draws: Draws,
+) -> Result<Reply, ApiError> {
+    if app.closed_is_final && entry.status() == Some("Closed") {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "ReferralClosed",
+            "the referral is Closed; nothing can be changed any more",
+        ));
+    }
+    if draws.conflict {
+        entry.touch(app.store.next_etag());
+        app.stats.conflict_injected();
+    }
+    if let Some(if_match) = header(headers, "if-match").filter(|tag| !entry.if_match(tag)) {
+        return Err(precondition_failed(if_match, entry.etag()));
+    }
+    let patched = patch::apply(entry.referral(), document)?;
+    entry.commit(patched, app.store.next_etag());
+    Ok(match wants_representation(headers) {
+        true => Reply::success(StatusCode::OK, Some(entry.referral()), entry.etag()),
+        false => Reply::success(StatusCode::NO_CONTENT, None, entry.etag()),
+    })
+}
+
+fn body_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "PayloadTooLarge",
+        _ => "InvalidBody",
+    }
+}
+
+fn precondition_failed(sent: &str, current: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::PRECONDITION_FAILED,
+        "PreconditionFailed",
+        format!("If-Match {sent} does not match the referral's current eTag {current}"),
+    )
+}
+
+/// A header's value as text, if present and readable.
+pub fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Whether `Prefer` asks for `return=representation` (RFC 7240: a list, any case).
+fn wants_representation(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .any(|p| p.trim().eq_ignore_ascii_case("return=representation"))
+}

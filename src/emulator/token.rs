@@ -1,0 +1,81 @@
+//! A stand-in for the Microsoft identity platform's token endpoints, so `[auth]` can be
+//! tested end to end: `POST /{tenant}/oauth2/v2.0/token` (refresh-token and device-code
+//! grants) and `POST /{tenant}/oauth2/v2.0/devicecode`.
+//!
+//! Any non-empty refresh token is accepted and a new one is issued each time (rotation).
+//! A device code answers `authorization_pending` to its first poll and tokens after, so a
+//! client's polling loop is exercised. Errors use the OAuth shape (`error`,
+//! `error_description`), as the real endpoint does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use super::reply::Reply;
+use super::routes::AppState;
+
+type Fields = Result<Form<HashMap<String, String>>, FormRejection>;
+
+/// `POST /{tenant}/oauth2/v2.0/token`.
+pub async fn token(State(app): State<Arc<AppState>>, fields: Fields) -> Response {
+    let Ok(Form(fields)) = fields else {
+        return oauth_error("invalid_request", "the body must be a form");
+    };
+    match fields.get("grant_type").map(String::as_str) {
+        Some("refresh_token") => match fields.get("refresh_token") {
+            Some(token) if !token.is_empty() => tokens(&app),
+            _ => oauth_error("invalid_grant", "the refresh token is missing or invalid"),
+        },
+        Some("urn:ietf:params:oauth:grant-type:device_code") => {
+            let code = fields.get("device_code").map(String::as_str).unwrap_or("");
+            match app.auth.poll_device(code) {
+                Some(0) => oauth_error("authorization_pending", "the user has not signed in yet"),
+                Some(_) => tokens(&app),
+                None => oauth_error("expired_token", "the device code is unknown or expired"),
+            }
+        }
+        _ => oauth_error(
+            "unsupported_grant_type",
+            "use refresh_token or the device_code grant",
+        ),
+    }
+}
+
+/// `POST /{tenant}/oauth2/v2.0/devicecode`.
+pub async fn device_code(State(app): State<Arc<AppState>>, fields: Fields) -> Response {
+    if fields.is_err() {
+        return oauth_error("invalid_request", "the body must be a form");
+    }
+    let (code, user_code) = app.auth.start_device();
+    let uri = app.base_url.replace("/v1.0", "/devicelogin");
+    Reply::json(&json!({
+        "device_code": code,
+        "user_code": user_code,
+        "verification_uri": uri,
+        "expires_in": 900,
+        "interval": 1,
+        "message": format!("To sign in, open {uri} and enter the code {user_code}."),
+    }))
+    .into_response()
+}
+
+fn tokens(app: &AppState) -> Response {
+    let body: Value = json!({
+        "token_type": "Bearer",
+        "scope": "https://api.partner.microsoft.com/user_impersonation offline_access",
+        "expires_in": app.auth.lifetime().as_secs(),
+        "access_token": app.auth.issue(),
+        "refresh_token": format!("emu-refresh-{}", uuid::Uuid::new_v4().simple()),
+    });
+    Reply::json(&body).into_response()
+}
+
+fn oauth_error(error: &str, description: &str) -> Response {
+    let body = json!({ "error": error, "error_description": description });
+    (StatusCode::BAD_REQUEST, axum::Json(body)).into_response()
+}
