@@ -24,13 +24,19 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse, group and validate updates offline; write the planned documents and a report.
-    #[command(after_help = "Example:  refsync plan updates.csv --out planned.jsonl --report plan.csv")]
+    #[command(
+        after_help = "Example:  refsync plan updates.csv --out planned.jsonl --report plan.csv"
+    )]
     Plan(PlanArgs),
     /// Plan, then send every valid document as one PATCH; write the report.
-    #[command(after_help = "Examples:\n  refsync sync samples/updates.csv --emulator\n  refsync sync updates.csv --token-file token.txt --rate 5/s --report report.csv --rejects rejects.csv")]
+    #[command(
+        after_help = "Examples:\n  refsync sync samples/updates.csv --emulator\n  refsync sync updates.csv --token-file token.txt --rate 5/s --report report.csv --rejects rejects.csv"
+    )]
     Sync(SyncArgs),
     /// Run the local Partner Center referrals emulator until stopped.
-    #[command(after_help = "Example:  refsync emulator --listen 127.0.0.1:8080 --generate 10000 --throttle 200/s")]
+    #[command(
+        after_help = "Example:  refsync emulator --listen 127.0.0.1:8080 --generate 10000 --throttle 200/s"
+    )]
     Emulator(EmulatorArgs),
 }
 
@@ -58,7 +64,13 @@ pub enum ProgressMode {
 #[derive(Debug, Args)]
 pub struct GlobalArgs {
     /// Log format on stderr.
-    #[arg(long, global = true, value_enum, default_value = "text", env = "REFSYNC_LOG_FORMAT")]
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "REFSYNC_LOG_FORMAT"
+    )]
     pub log_format: LogFormat,
     /// More log detail (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
@@ -99,7 +111,12 @@ pub struct CommonArgs {
     #[arg(long, default_value = ",", value_parser = parse::delimiter, env = "REFSYNC_DELIMITER")]
     pub delimiter: u8,
     /// Two rows replacing one path with different values: error, or the last one wins.
-    #[arg(long, value_enum, default_value = "error", env = "REFSYNC_ON_DUPLICATE")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "error",
+        env = "REFSYNC_ON_DUPLICATE"
+    )]
     pub on_duplicate: OnDuplicateArg,
     /// Only the documents whose IDs are listed in FILE (one per line).
     #[arg(long, value_name = "FILE", env = "REFSYNC_IDS")]
@@ -163,8 +180,12 @@ pub struct SyncArgs {
     #[command(flatten)]
     pub common: CommonArgs,
     /// API base, /v1.0 included.
-    #[arg(long, value_name = "URL", env = "REFSYNC_ENDPOINT",
-          default_value = "https://api.partner.microsoft.com/v1.0")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "REFSYNC_ENDPOINT",
+        default_value = "https://api.partner.microsoft.com/v1.0"
+    )]
     pub endpoint: String,
     /// Run against the built-in emulator, in this process; no token needed.
     #[arg(long, env = "REFSYNC_EMULATOR")]
@@ -191,7 +212,12 @@ pub struct SyncArgs {
     #[arg(long, value_enum, default_value = "auto", env = "REFSYNC_IF_MATCH")]
     pub if_match: IfMatchArg,
     /// What a 412 Precondition Failed does.
-    #[arg(long, value_enum, default_value = "report", env = "REFSYNC_ON_CONFLICT")]
+    #[arg(
+        long,
+        value_enum,
+        default_value = "report",
+        env = "REFSYNC_ON_CONFLICT"
+    )]
     pub on_conflict: OnConflictArg,
     /// Send Prefer: return=representation (the API answers 200 with the referral).
     #[arg(long, env = "REFSYNC_RETURN_REPRESENTATION")]
@@ -211,7 +237,11 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080", env = "REFSYNC_EMULATOR_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8080",
+        env = "REFSYNC_EMULATOR_LISTEN"
+    )]
     pub listen: SocketAddr,
     /// Seed the referrals from this JSONL file (default: the built-in sample).
     #[arg(long, value_name = "FILE", conflicts_with = "generate")]

@@ -1,10 +1,10 @@
 //! A run's outputs as results arrive: the report (appended, then rewritten in plan order),
 //! the progress bar, the rejects file, the summary and the exit code.
 
-use super::prepare::{default_report_path, Prepared};
+use super::prepare::{Prepared, default_report_path};
 use crate::cli::args::CommonArgs;
 use crate::outcome::Outcome;
-use crate::report::rejects::{write_rejects, RejectedRow};
+use crate::report::rejects::{RejectedRow, write_rejects};
 use crate::report::summary::{OutcomeCounts, Summary};
 use crate::report::{ReportRow, ReportWriter};
 use crate::send::SendStats;

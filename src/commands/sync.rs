@@ -1,14 +1,14 @@
 //! `refsync sync`: plan, then send every valid document as one PATCH; write the report.
 
 use super::outputs::{Finish, RunOutputs};
-use super::prepare::{prepare, Prepared};
+use super::prepare::{Prepared, prepare};
 use crate::cli::SyncArgs;
-use crate::config::sync::{resolve, SyncSettings};
+use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
 use crate::outcome::Outcome;
 use crate::plan::PlanEntry;
-use crate::report::summary::EXIT_ABORTED;
 use crate::report::ReportRow;
+use crate::report::summary::EXIT_ABORTED;
 use crate::send::{self, Batch, HttpTransport, SendResult, SendStats, TokenProvider};
 use crate::ui::Terminal;
 use std::sync::Arc;
@@ -43,7 +43,10 @@ pub async fn run(args: &SyncArgs, terminal: &Terminal) -> anyhow::Result<i32> {
 }
 
 /// Reports every invalid entry at once and returns the documents to send.
-fn record_invalid_and_batch(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Result<Batch> {
+fn record_invalid_and_batch(
+    prepared: &Prepared,
+    outputs: &mut RunOutputs,
+) -> anyhow::Result<Batch> {
     let mut batch = Vec::new();
     for (index, entry) in prepared.plan.entries.iter().enumerate() {
         match entry {

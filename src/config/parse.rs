@@ -9,7 +9,8 @@ pub fn rate(text: &str) -> Result<RateLimit, String> {
     if text.eq_ignore_ascii_case("unlimited") {
         return Ok(RateLimit::Unlimited);
     }
-    let usage = || format!("{text:?} is not a rate; write N/s, N/m or N/h (e.g. 10/s), or unlimited");
+    let usage =
+        || format!("{text:?} is not a rate; write N/s, N/m or N/h (e.g. 10/s), or unlimited");
     let (count, unit) = text.split_once('/').ok_or_else(usage)?;
     let count: u32 = count.trim().parse().map_err(|_| usage())?;
     let period = match unit.trim() {
@@ -28,9 +29,7 @@ pub fn rate(text: &str) -> Result<RateLimit, String> {
 pub fn duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let usage = || format!("{text:?} is not a duration; write e.g. 500ms, 30s, 5m or 2h");
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(usage)?;
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(usage)?;
     let (number, unit) = text.split_at(split);
     let n: u64 = number.parse().map_err(|_| usage())?;
     let d = match unit {
@@ -50,7 +49,9 @@ pub fn duration(text: &str) -> Result<Duration, String> {
 pub fn share(text: &str) -> Result<f64, String> {
     match text.trim().parse::<f64>() {
         Ok(f) if (0.0..=1.0).contains(&f) => Ok(f),
-        _ => Err(format!("{text:?} is not a share between 0 and 1 (e.g. 0.05)")),
+        _ => Err(format!(
+            "{text:?} is not a share between 0 and 1 (e.g. 0.05)"
+        )),
     }
 }
 
@@ -67,7 +68,9 @@ pub fn delimiter(text: &str) -> Result<u8, String> {
     match text {
         "\\t" | "tab" | "\t" => Ok(b'\t'),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
-        _ => Err(format!("{text:?} is not a one-character delimiter such as , or ;")),
+        _ => Err(format!(
+            "{text:?} is not a one-character delimiter such as , or ;"
+        )),
     }
 }
 
@@ -79,11 +82,17 @@ mod tests {
     fn rates_take_every_contract_form() {
         assert_eq!(
             rate("10/s"),
-            Ok(RateLimit::Every { count: 10, period: Duration::from_secs(1) })
+            Ok(RateLimit::Every {
+                count: 10,
+                period: Duration::from_secs(1)
+            })
         );
         assert_eq!(
             rate("600/m"),
-            Ok(RateLimit::Every { count: 600, period: Duration::from_secs(60) })
+            Ok(RateLimit::Every {
+                count: 600,
+                period: Duration::from_secs(60)
+            })
         );
         assert_eq!(rate("unlimited"), Ok(RateLimit::Unlimited));
         for bad in ["10", "0/s", "1.5/s", "10/d", "x/s"] {

@@ -26,7 +26,9 @@ pub enum ConfigError {
     #[error("--endpoint: {0}")]
     Endpoint(String),
     /// No token source was given.
-    #[error("no access token: give one with --token-command CMD (its output is the token), --token-file FILE, or the {TOKEN_ENV} environment variable; or try refsync without one against the built-in emulator with --emulator")]
+    #[error(
+        "no access token: give one with --token-command CMD (its output is the token), --token-file FILE, or the {TOKEN_ENV} environment variable; or try refsync without one against the built-in emulator with --emulator"
+    )]
     NoToken,
 }
 
@@ -56,7 +58,10 @@ fn token_source(args: &SyncArgs, emulator: bool) -> Result<TokenSource, ConfigEr
     if let Some(path) = &args.token_file {
         return Ok(TokenSource::File(path.clone()));
     }
-    if let Some(token) = std::env::var(TOKEN_ENV).ok().filter(|t| !t.trim().is_empty()) {
+    if let Some(token) = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
         return Ok(TokenSource::Env(Secret::new(token.trim().to_string())));
     }
     if emulator {

@@ -38,7 +38,7 @@ fn to_plan_error(
             at: line(status),
             field: None,
             code: ErrorCode::MissingSubstatus,
-            message: format!("line {} {error}", line_number(status)),
+            message: format!("the document {error}"),
         },
         _ => PlanError {
             at: line(status).max(line(substatus)),
@@ -82,7 +82,11 @@ mod tests {
         let error = check(ops.iter()).unwrap();
         assert_eq!(error.code, ErrorCode::MissingSubstatus);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 3 }));
-        assert!(error.message.starts_with("line 3 sets /status to Closed"));
+        assert!(
+            error
+                .message
+                .starts_with("the document sets /status to Closed")
+        );
         assert!(error.message.contains("Won"));
     }
 

@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn several_inputs_name_the_file() {
         let names = LineNames::new(vec!["a.csv".into(), "b.jsonl".into()]);
-        assert_eq!(names.source_lines([at(1, 3), at(0, 2), at(0, 3)]), "a.csv:2-3;b.jsonl:3");
+        assert_eq!(
+            names.source_lines([at(1, 3), at(0, 2), at(0, 3)]),
+            "a.csv:2-3;b.jsonl:3"
+        );
     }
 
     proptest! {

@@ -2,8 +2,8 @@
 //! document (and every ID-less invalid row), verbatim, in the input's own format and
 //! columns plus `outcome` and `error_message`, so a user fixes them and feeds the file back.
 
-use super::cells::neutralise;
 use super::ReportError;
+use super::cells::neutralise;
 use crate::input::{Format, InputSource, RowRef};
 use crate::outcome::Outcome;
 use std::fs::File;
@@ -71,16 +71,44 @@ fn targets(path: &Path, sources: &[InputSource]) -> Vec<(Format, PathBuf)> {
     out
 }
 
-fn read_span(file: &mut File, row: &RowRef, path: &Path) -> Result<Vec<u8>, ReportError> {
-    let read_back = |source| ReportError::ReadBack {
-        path: path.to_path_buf(),
-        source,
-    };
-    file.seek(SeekFrom::Start(row.span.start))
-        .map_err(read_back)?;
-    let mut bytes = vec![0; (row.span.end.saturating_sub(row.span.start)) as usize];
-    file.read_exact(&mut bytes).map_err(read_back)?;
-    Ok(bytes)
+/// Reads rows' bytes back from the inputs, keeping the current input open.
+struct SpanReader<'a> {
+    sources: &'a [InputSource],
+    open: Option<(usize, File)>,
+}
+
+impl<'a> SpanReader<'a> {
+    fn new(sources: &'a [InputSource]) -> SpanReader<'a> {
+        SpanReader {
+            sources,
+            open: None,
+        }
+    }
+
+    /// The bytes of `row`, terminator included.
+    fn read(&mut self, row: &RowRef) -> Result<Vec<u8>, ReportError> {
+        let input = row.at.input as usize;
+        let path = self
+            .sources
+            .get(input)
+            .map(|s| s.path.as_path())
+            .unwrap_or(Path::new("?"));
+        let read_back = |source| ReportError::ReadBack {
+            path: path.to_path_buf(),
+            source,
+        };
+        if self.open.as_ref().map(|(i, _)| *i) != Some(input) {
+            self.open = Some((input, File::open(path).map_err(read_back)?));
+        }
+        let Some((_, file)) = self.open.as_mut() else {
+            return Ok(Vec::new());
+        };
+        file.seek(SeekFrom::Start(row.span.start))
+            .map_err(read_back)?;
+        let mut bytes = vec![0; row.span.end.saturating_sub(row.span.start) as usize];
+        file.read_exact(&mut bytes).map_err(read_back)?;
+        Ok(bytes)
+    }
 }
 
 /// Splits a raw record into its content and its line terminator (`\n` if it had none).
@@ -128,10 +156,10 @@ fn read_header(path: &Path, delimiter: u8) -> Result<Vec<Vec<u8>>, ReportError> 
         return Ok(Vec::new());
     }
     let mut header: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
-    if let Some(first) = header.first_mut() {
-        if first.starts_with(b"\xEF\xBB\xBF") {
-            first.drain(..3);
-        }
+    if let Some(first) = header.first_mut()
+        && first.starts_with(crate::input::BOM)
+    {
+        first.drain(..3);
     }
     Ok(header)
 }
@@ -163,20 +191,10 @@ fn write_csv(
     }
     let mut out = CsvOut::create(target, delimiter)?;
     out.record(&union)?;
-    let mut open: Option<(usize, File)> = None;
+    let mut spans = SpanReader::new(sources);
     for rejected in rows {
         let input = rejected.row.at.input as usize;
-        if open.as_ref().map(|(i, _)| *i) != Some(input) {
-            let file = File::open(&sources[input].path).map_err(|source| ReportError::ReadBack {
-                path: sources[input].path.clone(),
-                source,
-            })?;
-            open = Some((input, file));
-        }
-        let Some((_, file)) = open.as_mut() else {
-            continue;
-        };
-        let raw = read_span(file, &rejected.row, &sources[input].path)?;
+        let raw = spans.read(&rejected.row)?;
         let slot = inputs.iter().position(|&i| i == input).unwrap_or(0);
         let header = headers.get(slot).map(Vec::as_slice).unwrap_or(&[]);
         out.row(&raw, header, &union, rejected)?;
@@ -268,20 +286,9 @@ fn write_jsonl(
 ) -> Result<(), ReportError> {
     let file = File::create(target).map_err(ReportError::write(target))?;
     let mut out = BufWriter::new(file);
-    let mut open: Option<(usize, File)> = None;
+    let mut spans = SpanReader::new(sources);
     for rejected in rows {
-        let input = rejected.row.at.input as usize;
-        if open.as_ref().map(|(i, _)| *i) != Some(input) {
-            let file = File::open(&sources[input].path).map_err(|source| ReportError::ReadBack {
-                path: sources[input].path.clone(),
-                source,
-            })?;
-            open = Some((input, file));
-        }
-        let Some((_, file)) = open.as_mut() else {
-            continue;
-        };
-        let raw = read_span(file, &rejected.row, &sources[input].path)?;
+        let raw = spans.read(&rejected.row)?;
         let line = annotate_json_line(&raw, rejected);
         out.write_all(&line).map_err(ReportError::write(target))?;
     }

@@ -134,7 +134,11 @@ impl Summary {
             self.documents,
             self.input_rows,
             self.elapsed_ms as f64 / 1000.0,
-            if counts.is_empty() { "nothing to do".into() } else { counts.join(", ") }
+            if counts.is_empty() {
+                "nothing to do".into()
+            } else {
+                counts.join(", ")
+            }
         );
         if self.requests > 0 {
             text.push_str(&format!(

@@ -1,9 +1,9 @@
 //! The report file: rows appended as results arrive (so a killed run leaves a valid report
 //! of what finished), then rewritten in plan order and renamed into place at the end.
 
-use super::cells::neutralise;
-use super::rows::{ReportRow, CHANGES_COLUMN, COLUMNS};
 use super::ReportError;
+use super::cells::neutralise;
+use super::rows::{CHANGES_COLUMN, COLUMNS, ReportRow};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};

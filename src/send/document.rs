@@ -309,9 +309,8 @@ impl<'a> Run<'a> {
             Some((tag, id)) => (tag, Some(id)),
             None => (None, None),
         };
-        let note = self
-            .note
-            .or(self.doc.merged_duplicates.then_some(Note::MergedDuplicates));
+        // The report joins this with `merged-duplicates`, which the plan already knows.
+        let note = self.note;
         let mut result = SendResult {
             entry,
             outcome: Outcome::Failed,

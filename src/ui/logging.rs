@@ -4,8 +4,8 @@
 use indicatif::ProgressBar;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
 /// Stderr, shared by logs and the progress bar.
 #[derive(Clone, Default)]

@@ -4,7 +4,7 @@
 pub mod logging;
 pub mod progress;
 
-pub use logging::{init_logging, Terminal};
+pub use logging::{Terminal, init_logging};
 pub use progress::Progress;
 
 use std::io::IsTerminal;

@@ -2,7 +2,7 @@
 //! the contract's error code, and never stops the other rows.
 
 use crate::fixtures::{self, id};
-use crate::support::{self, code, read_csv_report, stderr, Workdir};
+use crate::support::{self, Workdir, code, read_csv_report, stderr};
 use refsync::emulator::{Faults, Seed};
 use std::collections::HashMap;
 
@@ -14,9 +14,19 @@ fn good_row() -> String {
 /// Plans `bad` (CSV lines after the header, the good row last) and returns the report.
 fn plan_csv(bad: &str) -> (Workdir, Vec<HashMap<String, String>>, i32) {
     let work = Workdir::new();
-    let text = format!("id,op,path,value,if_match\n{bad}{}", good_row());
+    let text = format!(
+        "id,op,path,value,if_match\n{bad}{},\n",
+        good_row().trim_end()
+    );
     work.write("u.csv", &text);
-    let out = work.refsync(&["plan", "u.csv", "--report", "report.csv", "--out", "out.jsonl"]);
+    let out = work.refsync(&[
+        "plan",
+        "u.csv",
+        "--report",
+        "report.csv",
+        "--out",
+        "out.jsonl",
+    ]);
     let rows = read_csv_report(&work.path().join("report.csv"));
     (work, rows, code(&out))
 }
@@ -32,33 +42,61 @@ fn assert_invalid(bad: &str, error_code: &str, line: u64, field: &str) {
     let message = &invalid["error_message"];
     assert!(message.contains(&format!("u.csv line {line}")), "{message}");
     assert!(message.contains(field), "{message} should name {field}");
-    let good = rows.iter().find(|r| r["id"] == id(1)).expect("good row reported");
+    let good = rows
+        .iter()
+        .find(|r| r["id"] == id(1))
+        .expect("good row reported");
     assert_eq!(good["outcome"], "planned", "the good row survives {bad:?}");
 }
 
 #[test]
 fn an_invalid_op_is_reported() {
-    assert_invalid(&format!("{},remove,/name,x,\n", id(0)), "invalid_op", 2, "op");
+    assert_invalid(
+        &format!("{},remove,/name,x,\n", id(0)),
+        "invalid_op",
+        2,
+        "op",
+    );
 }
 
 #[test]
 fn a_path_that_is_not_a_pointer_is_reported() {
-    assert_invalid(&format!("{},replace,details/notes,x,\n", id(0)), "invalid_path", 2, "path");
+    assert_invalid(
+        &format!("{},replace,details/notes,x,\n", id(0)),
+        "invalid_path",
+        2,
+        "path",
+    );
 }
 
 #[test]
 fn a_path_outside_the_schema_is_reported() {
-    assert_invalid(&format!("{},replace,/details/colour,x,\n", id(0)), "invalid_path", 2, "path");
+    assert_invalid(
+        &format!("{},replace,/details/colour,x,\n", id(0)),
+        "invalid_path",
+        2,
+        "path",
+    );
 }
 
 #[test]
 fn a_read_only_path_is_reported() {
-    assert_invalid(&format!("{},replace,/createdDateTime,x,\n", id(0)), "read_only_path", 2, "path");
+    assert_invalid(
+        &format!("{},replace,/createdDateTime,x,\n", id(0)),
+        "read_only_path",
+        2,
+        "path",
+    );
 }
 
 #[test]
 fn a_value_of_the_wrong_type_is_reported() {
-    assert_invalid(&format!("{},replace,/details/dealValue,\"10,000.50\",\n", id(0)), "invalid_value", 2, "value");
+    assert_invalid(
+        &format!("{},replace,/details/dealValue,\"10,000.50\",\n", id(0)),
+        "invalid_value",
+        2,
+        "value",
+    );
 }
 
 #[test]
@@ -75,7 +113,10 @@ fn ids_that_could_alter_the_url_path_are_reported() {
 
 #[test]
 fn two_different_if_match_values_are_reported() {
-    let bad = format!("{a},replace,/name,x,\"e1\"\n{a},replace,/details/notes,y,\"e2\"\n", a = id(0));
+    let bad = format!(
+        "{a},replace,/name,x,\"e1\"\n{a},replace,/details/notes,y,\"e2\"\n",
+        a = id(0)
+    );
     assert_invalid(&bad, "if_match_mismatch", 3, "if_match");
 }
 
@@ -95,7 +136,10 @@ fn status_without_substatus_is_reported() {
 
 #[test]
 fn an_illegal_status_substatus_pair_is_reported() {
-    let bad = format!("{a},replace,/status,Closed,\n{a},replace,/substatus,Engaged,\n", a = id(0));
+    let bad = format!(
+        "{a},replace,/status,Closed,\n{a},replace,/substatus,Engaged,\n",
+        a = id(0)
+    );
     let (_work, rows, exit) = plan_csv(&bad);
     assert_eq!(exit, 4);
     assert_eq!(rows[0]["error_code"], "invalid_transition");
@@ -103,7 +147,12 @@ fn an_illegal_status_substatus_pair_is_reported() {
 
 #[test]
 fn a_row_with_the_wrong_field_count_is_reported() {
-    assert_invalid(&format!("{},replace,/name\n", id(0)), "malformed_record", 2, "field");
+    assert_invalid(
+        &format!("{},replace,/name\n", id(0)),
+        "malformed_record",
+        2,
+        "field",
+    );
 }
 
 #[test]
@@ -115,13 +164,30 @@ fn an_unterminated_quote_is_reported_and_later_rows_survive() {
         good_row()
     );
     work.write("u.csv", &text);
-    let out = work.refsync(&["plan", "u.csv", "--report", "report.csv", "--out", "out.jsonl"]);
+    let out = work.refsync(&[
+        "plan",
+        "u.csv",
+        "--report",
+        "report.csv",
+        "--out",
+        "out.jsonl",
+    ]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
-    let bad = rows.iter().find(|r| r["outcome"] == "invalid").expect("invalid row");
+    let bad = rows
+        .iter()
+        .find(|r| r["outcome"] == "invalid")
+        .expect("invalid row");
     assert_eq!(bad["error_code"], "malformed_record");
-    assert!(bad["error_message"].contains("u.csv line 2"), "{}", bad["error_message"]);
-    let good = rows.iter().find(|r| r["id"] == id(1)).expect("the row after survives");
+    assert!(
+        bad["error_message"].contains("u.csv line 2"),
+        "{}",
+        bad["error_message"]
+    );
+    let good = rows
+        .iter()
+        .find(|r| r["id"] == id(1))
+        .expect("the row after survives");
     assert_eq!(good["outcome"], "planned");
     assert_eq!(good["source_lines"], "3");
 }
@@ -131,14 +197,28 @@ fn a_file_missing_a_required_column_makes_each_row_invalid() {
     let work = Workdir::new();
     work.write("bad.csv", &format!("id,op,value\n{},replace,x\n", id(0)));
     work.write("good.csv", &format!("id,op,path,value\n{}", good_row()));
-    let out = work.refsync(&["plan", "bad.csv", "good.csv", "--report", "report.csv", "--out", "o.jsonl"]);
+    let out = work.refsync(&[
+        "plan",
+        "bad.csv",
+        "good.csv",
+        "--report",
+        "report.csv",
+        "--out",
+        "o.jsonl",
+    ]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
-    let bad = rows.iter().find(|r| r["id"] == id(0)).expect("row under its ID");
+    let bad = rows
+        .iter()
+        .find(|r| r["id"] == id(0))
+        .expect("row under its ID");
     assert_eq!(bad["error_code"], "missing_column");
     assert!(bad["error_message"].contains("path"));
     assert_eq!(bad["source_lines"], "bad.csv:2");
-    assert_eq!(rows.iter().find(|r| r["id"] == id(1)).unwrap()["source_lines"], "good.csv:2");
+    assert_eq!(
+        rows.iter().find(|r| r["id"] == id(1)).unwrap()["source_lines"],
+        "good.csv:2"
+    );
 }
 
 #[test]
@@ -150,7 +230,14 @@ fn an_invalid_json_line_is_reported_and_other_lines_run() {
         id(1)
     );
     work.write("u.jsonl", &text);
-    let out = work.refsync(&["plan", "u.jsonl", "--report", "report.csv", "--out", "o.jsonl"]);
+    let out = work.refsync(&[
+        "plan",
+        "u.jsonl",
+        "--report",
+        "report.csv",
+        "--out",
+        "o.jsonl",
+    ]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
     let bad = rows.iter().find(|r| r["outcome"] == "invalid").unwrap();
@@ -159,17 +246,34 @@ fn an_invalid_json_line_is_reported_and_other_lines_run() {
     assert_eq!(rows.iter().filter(|r| r["outcome"] == "planned").count(), 1);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_rows_do_not_stop_the_good_ones_from_being_sent() {
     let work = Workdir::new();
     let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(2)));
     let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
-    let text = format!("id,op,path,value\n{},replace,/eTag,x\n{}", id(0), good_row());
+    let text = format!(
+        "id,op,path,value\n{},replace,/eTag,x\n{}",
+        id(0),
+        good_row()
+    );
     work.write("u.csv", &text);
     let base = emulator.base_url();
-    let out = work.refsync(&["sync", "u.csv", "--endpoint", &base, "--report", "report.csv"]);
+    let out = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--endpoint",
+        &base,
+        "--report",
+        "report.csv",
+    ]);
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
-    assert_eq!(rows.iter().find(|r| r["id"] == id(1)).unwrap()["outcome"], "updated");
-    assert_eq!(emulator.referrals()[&id(1)]["details"]["notes"], "still sent");
+    assert_eq!(
+        rows.iter().find(|r| r["id"] == id(1)).unwrap()["outcome"],
+        "updated"
+    );
+    assert_eq!(
+        emulator.referrals()[&id(1)]["details"]["notes"],
+        "still sent"
+    );
 }

@@ -1,6 +1,6 @@
 //! Exit codes and messages for runs that cannot start, and usage errors.
 
-use crate::support::{code, stderr, Workdir};
+use crate::support::{Workdir, code, stderr};
 
 #[test]
 fn an_unreadable_input_stops_the_run_with_exit_one() {
@@ -17,8 +17,14 @@ fn a_missing_token_stops_sync_with_exit_one_and_says_what_to_do() {
     let out = work.refsync_with(&["sync", "u.csv", "--report", "r.csv"], &[]);
     assert_eq!(code(&out), 1);
     let err = stderr(&out);
-    assert!(err.contains("--token-file") && err.contains("--emulator"), "{err}");
-    assert!(!work.path().join("r.csv").exists(), "nothing is written before the run starts");
+    assert!(
+        err.contains("--token-file") && err.contains("--emulator"),
+        "{err}"
+    );
+    assert!(
+        !work.path().join("r.csv").exists(),
+        "nothing is written before the run starts"
+    );
 }
 
 #[test]
@@ -44,7 +50,17 @@ fn the_token_never_reaches_stderr_or_the_report() {
     work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
     let secret = "s3cr3t-token-value";
     let out = work.refsync_with(
-        &["sync", "u.csv", "--endpoint", "http://127.0.0.1:9/v1.0", "--report", "r.csv", "--max-attempts", "1", "-vvv"],
+        &[
+            "sync",
+            "u.csv",
+            "--endpoint",
+            "http://127.0.0.1:9/v1.0",
+            "--report",
+            "r.csv",
+            "--max-attempts",
+            "1",
+            "-vvv",
+        ],
         &[("PARTNER_CENTER_TOKEN", secret)],
     );
     assert!(!stderr(&out).contains(secret));

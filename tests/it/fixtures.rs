@@ -1,7 +1,7 @@
 //! Test referrals with known IDs and statuses, and an independent JSON Patch applier to
 //! compute the state an update file should leave.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 /// The ID of test referral `n`.
 pub fn id(n: usize) -> String {
@@ -65,7 +65,10 @@ pub fn apply(doc: &mut Value, op: &str, path: &str, value: Value) {
             }
         }
         Value::Object(map) => {
-            assert!(op == "add" || map.contains_key(last.as_str()), "replace needs a target");
+            assert!(
+                op == "add" || map.contains_key(last.as_str()),
+                "replace needs a target"
+            );
             map.insert(last.clone(), value);
         }
         _ => panic!("cannot set a member of a scalar"),

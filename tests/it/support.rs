@@ -2,7 +2,6 @@
 //! port 0, the real `refsync` binary run against it, and report readers.
 
 use refsync::emulator::{Emulator, EmulatorOptions, Faults, Seed};
-use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,12 +58,9 @@ impl Workdir {
 
 /// The sample referrals' seed file of the repository.
 pub fn sample_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("samples").join(name)
-}
-
-/// Starts the emulator on 127.0.0.1:0 with the built-in sample referrals and `faults`.
-pub async fn emulator(faults: Faults) -> Emulator {
-    emulator_with(Seed::Sample, faults).await
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("samples")
+        .join(name)
 }
 
 /// Starts the emulator on 127.0.0.1:0 with `seed` and `faults`.
@@ -103,16 +99,6 @@ pub fn read_csv_report(path: &Path) -> Vec<HashMap<String, String>> {
                 .map(|(h, v)| (h.to_string(), v.to_string()))
                 .collect()
         })
-        .collect()
-}
-
-/// A JSONL file's lines as JSON values.
-pub fn read_jsonl(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .expect("read jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).expect("json line"))
         .collect()
 }
 

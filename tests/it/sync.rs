@@ -2,25 +2,35 @@
 //! report's columns and lines, the headers sent, retries and the resulting state.
 
 use crate::fixtures::{self, id};
-use crate::support::{self, code, read_csv_report, row_of, stderr, Workdir};
+use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
 use refsync::emulator::{Faults, Seed};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use std::collections::HashSet;
 
 async fn seeded(work: &Workdir, count: usize, faults: Faults) -> refsync::emulator::Emulator {
-    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(count)));
+    let seed = work.write(
+        "seed.jsonl",
+        &fixtures::seed_text(&fixtures::referrals(count)),
+    );
     support::emulator_with(Seed::File(seed), faults).await
 }
 
 fn sync_args<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
-        "sync", input, "--endpoint", endpoint, "--rate", "unlimited", "--report", "report.csv",
+        "sync",
+        input,
+        "--endpoint",
+        endpoint,
+        "--rate",
+        "unlimited",
+        "--report",
+        "report.csv",
     ];
     args.extend_from_slice(extra);
     args
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_valid_document_is_updated_and_the_exit_code_is_zero() {
     let work = Workdir::new();
     let emulator = seeded(&work, 4, Faults::default()).await;
@@ -48,11 +58,14 @@ async fn every_valid_document_is_updated_and_the_exit_code_is_zero() {
     assert_eq!(a["etag_after"], state[&id(0)]["eTag"].as_str().unwrap());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn report_has_the_contract_columns_in_order() {
     let work = Workdir::new();
     let emulator = seeded(&work, 2, Faults::default()).await;
-    work.write("u.csv", &format!("id,op,path,value\n{},replace,/name,X\n", id(0)));
+    work.write(
+        "u.csv",
+        &format!("id,op,path,value\n{},replace,/name,X\n", id(0)),
+    );
     let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &[]));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let header = work.read("report.csv").lines().next().unwrap().to_string();
@@ -62,7 +75,7 @@ async fn report_has_the_contract_columns_in_order() {
     );
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stale_if_match_is_a_conflict_and_exits_three() {
     let work = Workdir::new();
     let emulator = seeded(&work, 2, Faults::default()).await;
@@ -82,7 +95,7 @@ async fn stale_if_match_is_a_conflict_and_exits_three() {
     assert_eq!(row_of(&rows, &id(1))["outcome"], "updated");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transition_the_server_refuses_is_failed_with_its_code_and_exits_four() {
     let work = Workdir::new();
     let emulator = seeded(&work, 3, Faults::default()).await;
@@ -102,18 +115,21 @@ async fn a_transition_the_server_refuses_is_failed_with_its_code_and_exits_four(
     assert!(!failed["error_message"].is_empty());
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_referral_is_failed_with_404() {
     let work = Workdir::new();
     let emulator = seeded(&work, 1, Faults::default()).await;
-    work.write("u.csv", "id,op,path,value\nno-such-referral,replace,/name,X\n");
+    work.write(
+        "u.csv",
+        "id,op,path,value\nno-such-referral,replace,/name,X\n",
+    );
     let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &[]));
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
     assert_eq!(row_of(&rows, "no-such-referral")["http_status"], "404");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_receives_the_contract_headers() {
     let work = Workdir::new();
     let emulator = seeded(&work, 2, Faults::default()).await;
@@ -123,12 +139,19 @@ async fn the_emulator_receives_the_contract_headers() {
         id(1)
     );
     work.write("u.csv", &csv);
-    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &["--return-representation"]));
+    let out = work.refsync(&sync_args(
+        &emulator.base_url(),
+        "u.csv",
+        &["--return-representation"],
+    ));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let headers = emulator.stats()["headers"].as_array().unwrap().clone();
     let patches: Vec<&Value> = headers.iter().filter(|h| h["method"] == "PATCH").collect();
     assert_eq!(patches.len(), 2);
-    let correlation: HashSet<&str> = headers.iter().map(|h| h["correlation_id"].as_str().unwrap()).collect();
+    let correlation: HashSet<&str> = headers
+        .iter()
+        .map(|h| h["correlation_id"].as_str().unwrap())
+        .collect();
     assert_eq!(correlation.len(), 1, "one MS-CorrelationId per run");
     for patch in &patches {
         assert_eq!(patch["authorization"], json!(true));
@@ -140,12 +163,16 @@ async fn the_emulator_receives_the_contract_headers() {
     // The append has no ETag in the input: auto fetches one (a GET) and sends it.
     let append = patches.iter().find(|h| h["id"] == id(1)).unwrap();
     assert_eq!(append["if_match"], json!("\"seed-1\""));
-    assert!(headers.iter().any(|h| h["method"] == "GET" && h["id"] == id(1)));
+    assert!(
+        headers
+            .iter()
+            .any(|h| h["method"] == "GET" && h["id"] == id(1))
+    );
     let rows = read_csv_report(&work.path().join("report.csv"));
     assert_eq!(row_of(&rows, &id(0))["http_status"], "200");
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retries_of_one_document_keep_its_request_id() {
     let work = Workdir::new();
     let faults = Faults {
@@ -158,7 +185,11 @@ async fn retries_of_one_document_keep_its_request_id() {
         .chain((0..8).map(|n| format!("{},replace,/details/notes,note {n}\n", id(n))))
         .collect();
     work.write("u.csv", &csv);
-    let out = work.refsync(&sync_args(&emulator.base_url(), "u.csv", &["--max-attempts", "20"]));
+    let out = work.refsync(&sync_args(
+        &emulator.base_url(),
+        "u.csv",
+        &["--max-attempts", "20"],
+    ));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let stats = emulator.stats();
     let headers = stats["headers"].as_array().unwrap();
@@ -175,8 +206,17 @@ async fn retries_of_one_document_keep_its_request_id() {
         assert_eq!(row["request_id"], *ids.iter().next().unwrap());
         retried += usize::from(row["attempts"] != "1");
     }
-    assert!(retried > 0, "the fault seed must have failed some first tries");
-    assert!(stats["applied"].as_object().unwrap().values().all(|n| n == 1));
+    assert!(
+        retried > 0,
+        "the fault seed must have failed some first tries"
+    );
+    assert!(
+        stats["applied"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|n| n == 1)
+    );
 }
 
 async fn throttled_run(no_retry_after: bool) {
@@ -199,23 +239,26 @@ async fn throttled_run(no_retry_after: bool) {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let stats = emulator.stats();
     let throttled = stats["requests"]["PATCH 429"].as_u64().unwrap_or(0);
-    assert!(throttled > 0, "an unlimited client must meet the 5/s throttle");
+    assert!(
+        throttled > 0,
+        "an unlimited client must meet the 5/s throttle"
+    );
     let summary: Value = serde_json::from_str(&work.read("summary.json")).unwrap();
     assert_eq!(summary["throttled"].as_u64().unwrap(), throttled);
     assert_eq!(summary["outcomes"]["updated"], json!(12));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_with_retry_after_is_honoured_until_every_document_is_updated() {
     throttled_run(false).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_without_retry_after_is_backed_off_until_every_document_is_updated() {
     throttled_run(true).await;
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_out_fed_back_to_sync_gives_the_same_result() {
     let work = Workdir::new();
     let csv = format!(
@@ -224,7 +267,14 @@ async fn plan_out_fed_back_to_sync_gives_the_same_result() {
         b = id(1)
     );
     work.write("u.csv", &csv);
-    let planned = work.refsync(&["plan", "u.csv", "--out", "planned.jsonl", "--report", "plan.csv"]);
+    let planned = work.refsync(&[
+        "plan",
+        "u.csv",
+        "--out",
+        "planned.jsonl",
+        "--report",
+        "plan.csv",
+    ]);
     assert_eq!(code(&planned), 0, "{}", stderr(&planned));
 
     let direct = seeded(&work, 2, Faults::default()).await;
@@ -250,24 +300,39 @@ async fn plan_out_fed_back_to_sync_gives_the_same_result() {
     assert_eq!(outcomes("report.csv"), outcomes("report2.csv"));
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn final_state_equals_the_patches_applied_independently() {
     let work = Workdir::new();
     let seed = fixtures::referrals(6);
     let emulator = seeded(&work, 6, Faults::default()).await;
     let updates: Vec<(usize, &str, &str, Value)> = vec![
         (0, "replace", "/details/dealValue", json!(12345.5)),
-        (0, "add", "/team/-", json!({"email": "a@contoso.com", "lastName": "A"})),
+        (
+            0,
+            "add",
+            "/team/-",
+            json!({"email": "a@contoso.com", "lastName": "A"}),
+        ),
         (1, "replace", "/details/notes", json!("called back")),
         (2, "replace", "/status", json!("Active")),
         (2, "replace", "/substatus", json!("Accepted")),
         (3, "replace", "/name", json!("Renamed ~/ deal")),
-        (4, "add", "/details/requirements", json!({"products": [{"id": "p1"}]})),
+        (
+            4,
+            "add",
+            "/details/requirements",
+            json!({"products": [{"id": "p1"}]}),
+        ),
         (1, "add", "/team/-", json!({"email": "b@contoso.com"})),
     ];
     let jsonl: String = updates
         .iter()
-        .map(|(n, op, path, value)| format!("{}\n", json!({"id": id(*n), "op": op, "path": path, "value": value})))
+        .map(|(n, op, path, value)| {
+            format!(
+                "{}\n",
+                json!({"id": id(*n), "op": op, "path": path, "value": value})
+            )
+        })
         .collect();
     work.write("u.jsonl", &jsonl);
     let out = work.refsync(&sync_args(&emulator.base_url(), "u.jsonl", &[]));
