@@ -267,4 +267,19 @@ pub struct EmulatorArgs {
     /// Seed of the fault generator, so a run repeats.
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub fault_seed: u64,
+    /// Share of PATCHes applied and then left unanswered (the connection dropped).
+    #[arg(long, value_name = "F", default_value = "0", value_parser = parse::share)]
+    pub drop_rate: f64,
+    /// Share of requests preceded by another writer's change, so their If-Match goes stale.
+    #[arg(long, value_name = "F", default_value = "0", value_parser = parse::share)]
+    pub conflict_rate: f64,
+    /// Share of requests never answered.
+    #[arg(long, value_name = "F", default_value = "0", value_parser = parse::share)]
+    pub stall_rate: f64,
+    /// A token stops working SECS seconds after it was first seen.
+    #[arg(long, value_name = "SECS")]
+    pub token_ttl: Option<u64>,
+    /// A Closed referral refuses every change (409).
+    #[arg(long)]
+    pub closed_is_final: bool,
 }

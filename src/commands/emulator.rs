@@ -20,7 +20,11 @@ pub fn options(args: &EmulatorArgs) -> EmulatorOptions {
             throttle: args.throttle,
             no_retry_after: args.no_retry_after,
             fault_seed: args.fault_seed,
-            ..Faults::default()
+            drop_rate: args.drop_rate,
+            conflict_rate: args.conflict_rate,
+            stall_rate: args.stall_rate,
+            token_ttl: args.token_ttl.map(std::time::Duration::from_secs),
+            closed_is_final: args.closed_is_final,
         },
     }
 }

@@ -67,3 +67,40 @@ fn the_token_never_reaches_stderr_or_the_report() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
     assert!(!work.read("r.csv").contains(secret));
 }
+
+#[tokio::test]
+async fn the_emulator_command_prints_its_address_first_and_serves_it() {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args([
+            "emulator",
+            "--listen",
+            "127.0.0.1:0",
+            "--generate",
+            "3",
+            "--fault-seed",
+            "9",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start the emulator");
+    let stdout = child.stdout.take().expect("stdout");
+    let first = BufReader::new(stdout)
+        .lines()
+        .next_line()
+        .await
+        .unwrap()
+        .unwrap();
+    let base = first
+        .strip_prefix("listening on ")
+        .expect("listening line first");
+    let state: serde_json::Value = reqwest::get(format!("{base}/_emulator/referrals"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state.as_object().unwrap().len(), 3);
+    child.kill().await.unwrap();
+}
