@@ -282,4 +282,7 @@ pub struct EmulatorArgs {
     /// A Closed referral refuses every change (409).
     #[arg(long)]
     pub closed_is_final: bool,
+    /// Ignore MS-RequestId (no replay of applied requests), like a server that does not honour it.
+    #[arg(long)]
+    pub no_replay: bool,
 }

@@ -25,6 +25,7 @@ pub fn options(args: &EmulatorArgs) -> EmulatorOptions {
             stall_rate: args.stall_rate,
             token_ttl: args.token_ttl.map(std::time::Duration::from_secs),
             closed_is_final: args.closed_is_final,
+            no_replay: args.no_replay,
         },
     }
 }

@@ -70,6 +70,9 @@ pub struct Faults {
     pub token_ttl: Option<Duration>,
     /// `--closed-is-final`: a Closed referral refuses every change (409 `ReferralClosed`).
     pub closed_is_final: bool,
+    /// `--no-replay`: ignore `MS-RequestId`, as a server might that does not honour it, so a
+    /// retry of a lost response is only safe through If-Match.
+    pub no_replay: bool,
 }
 
 /// How to start the emulator.

@@ -43,6 +43,8 @@ pub struct AppState {
     pub auth: Auth,
     /// `--closed-is-final`.
     pub closed_is_final: bool,
+    /// `--no-replay`: behave like a server that ignores `MS-RequestId`.
+    pub no_replay: bool,
     /// `http://ADDR/v1.0`, for `@odata.nextLink`.
     pub base_url: String,
     /// Fires when the emulator stops; stalled requests wait for it.
@@ -64,6 +66,7 @@ impl AppState {
             stats: Stats::default(),
             auth: Auth::new(options.token.clone(), faults.token_ttl),
             closed_is_final: faults.closed_is_final,
+            no_replay: faults.no_replay,
             base_url,
             cancel,
         }
@@ -239,7 +242,7 @@ fn write(
     }
     let body = body.map_err(|e| ApiError::new(e.status(), body_code(e.status()), e.body_text()))?;
     let document = patch::parse(&body)?;
-    let request_id = header(headers, "ms-requestid");
+    let request_id = header(headers, "ms-requestid").filter(|_| !app.no_replay);
     let mut entry = app.store.lock(id).ok_or_else(|| ApiError::not_found(id))?;
     if let Some(reply) = request_id.and_then(|r| entry.replay(r)) {
         app.stats.replayed();

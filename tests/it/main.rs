@@ -5,5 +5,6 @@ mod cli;
 mod emulator;
 mod fixtures;
 mod samples;
+mod soak;
 mod support;
 mod sync;
