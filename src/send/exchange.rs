@@ -100,7 +100,8 @@ struct Progress {
     sent: u32,
     tries: u32,
     maybe_applied: bool,
-    repeat_after_refresh: bool,
+    /// The token generation this call fetched for itself after a 401, if it did.
+    fetched_after_401: Option<u64>,
 }
 
 impl Progress {
@@ -129,7 +130,7 @@ impl Shared {
                     throttled,
                     maybe_applied,
                 } => {
-                    progress.repeat_after_refresh = false;
+                    progress.fetched_after_401 = None;
                     progress.maybe_applied |= maybe_applied;
                     progress.tries += 1;
                     if progress.tries >= self.options.max_attempts.max(1) {
@@ -142,14 +143,16 @@ impl Shared {
         }
     }
 
-    /// A 401: fetch the token again (once per wave) and repeat, unless this very request
-    /// was already the repeat with a fresh token. A 401 repeat is not one of the tries.
+    /// A 401: fetch the token again (once per wave) and repeat, unless the refused token is
+    /// one this very call fetched after an earlier 401. A token another worker fetched may
+    /// have expired by the time this call used it: that starts a new wave, not a stop. A
+    /// 401 repeat is not one of the tries.
     async fn after_401(&self, generation: u64, progress: &mut Progress) -> Result<(), SendError> {
-        if progress.repeat_after_refresh {
+        if progress.fetched_after_401 == Some(generation) {
             return Err(SendError::Unauthorized);
         }
-        self.tokens.refresh(generation).await?;
-        progress.repeat_after_refresh = true;
+        let (renewed, _, fetched) = self.tokens.renew(generation).await?;
+        progress.fetched_after_401 = fetched.then_some(renewed);
         Ok(())
     }
 

@@ -100,12 +100,23 @@ impl TokenProvider {
     /// A fresh token after a 401 on a request sent with generation `seen_generation`.
     /// When another worker already refreshed past it, its newer token is returned as is.
     pub async fn refresh(&self, seen_generation: u64) -> Result<(u64, Secret), SendError> {
+        let (generation, token, _) = self.renew(seen_generation).await?;
+        Ok((generation, token))
+    }
+
+    /// Like [`TokenProvider::refresh`], and also says whether this call fetched the token
+    /// itself (`true`) or found one that another worker had fetched since (`false`): only
+    /// a token a request fetched for itself proves the source bad when it is refused again.
+    pub async fn renew(&self, seen_generation: u64) -> Result<(u64, Secret, bool), SendError> {
         let mut current = self.current.lock().await;
         match &current.token {
             Some(token) if current.generation > seen_generation => {
-                Ok((current.generation, token.clone()))
+                Ok((current.generation, token.clone(), false))
             }
-            _ => self.fetch_into(&mut current).await,
+            _ => {
+                let (generation, token) = self.fetch_into(&mut current).await?;
+                Ok((generation, token, true))
+            }
         }
     }
 

@@ -8,3 +8,4 @@ mod samples;
 mod soak;
 mod support;
 mod sync;
+mod tokens;

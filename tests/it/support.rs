@@ -6,35 +6,42 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A temporary folder that the binary runs in.
+/// A temporary folder that the binary runs in (removed on drop when it owns it).
 pub struct Workdir {
-    dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
+    path: PathBuf,
 }
 
 impl Workdir {
     /// A fresh, empty folder.
     pub fn new() -> Workdir {
+        let dir = tempfile::tempdir().expect("temp dir");
         Workdir {
-            dir: tempfile::tempdir().expect("temp dir"),
+            path: dir.path().to_path_buf(),
+            _dir: Some(dir),
         }
+    }
+
+    /// A view of an existing folder, e.g. from another thread; it removes nothing.
+    pub fn at(path: PathBuf) -> Workdir {
+        Workdir { _dir: None, path }
     }
 
     /// The folder's path.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.path
     }
 
     /// Writes `text` to `name` in the folder and returns its path.
     pub fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.dir.path().join(name);
+        let path = self.path.join(name);
         std::fs::write(&path, text).expect("write file");
         path
     }
 
     /// Reads `name` from the folder.
     pub fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir.path().join(name))
-            .unwrap_or_else(|e| panic!("read {name}: {e}"))
+        std::fs::read_to_string(self.path.join(name)).unwrap_or_else(|e| panic!("read {name}: {e}"))
     }
 
     /// Runs `refsync ARGS` in the folder with a token in the environment.

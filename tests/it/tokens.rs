@@ -1,0 +1,172 @@
+//! Tokens that expire mid-run, from each source: a command is re-run and a file re-read
+//! once per wave of 401s; a token that cannot be renewed stops the run (exit 1). No token
+//! appears in any byte refsync writes, at the most verbose log level.
+
+use crate::fixtures::{self, id};
+use crate::support::{self, Workdir, code, read_csv_report, stderr};
+use refsync::emulator::{Emulator, Faults, Seed};
+use std::process::Output;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+const DOCUMENTS: usize = 100;
+
+async fn expiring_emulator(work: &Workdir) -> Emulator {
+    let seed = work.write(
+        "seed.jsonl",
+        &fixtures::seed_text(&fixtures::referrals(DOCUMENTS)),
+    );
+    let faults = Faults {
+        token_ttl: Some(Duration::from_millis(1000)),
+        latency_ms: 20,
+        ..Faults::default()
+    };
+    support::emulator_with(Seed::File(seed), faults).await
+}
+
+fn write_updates(work: &Workdir) {
+    let csv: String = std::iter::once("id,op,path,value\n".to_string())
+        .chain((0..DOCUMENTS).map(|n| format!("{},replace,/details/notes,t{n}\n", id(n))))
+        .collect();
+    work.write("u.csv", &csv);
+}
+
+fn sync(work: &Workdir, base: &str, source: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut args = vec![
+        "sync",
+        "u.csv",
+        "--endpoint",
+        base,
+        "--rate",
+        "40/s",
+        "--concurrency",
+        "8",
+        "--report",
+        "report.csv",
+        "-vvv",
+        "--log-format",
+        "json",
+    ];
+    args.extend_from_slice(source);
+    work.refsync_with(&args, env)
+}
+
+/// Every byte refsync wrote: stdout, stderr and the report.
+fn assert_no_secret(work: &Workdir, out: &Output) {
+    let report = std::fs::read(work.path().join("report.csv")).unwrap_or_default();
+    for (name, bytes) in [
+        ("stdout", &out.stdout),
+        ("stderr", &out.stderr),
+        ("report", &report),
+    ] {
+        let text = String::from_utf8_lossy(bytes);
+        assert!(!text.contains("secret-"), "a token leaked into {name}");
+    }
+}
+
+fn unauthorized(emulator: &Emulator) -> u64 {
+    emulator.stats()["requests"]["PATCH 401"]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_command_is_re_run_once_per_wave_of_401s() {
+    let work = Workdir::new();
+    let emulator = expiring_emulator(&work).await;
+    write_updates(&work);
+    work.write(
+        "token.sh",
+        "n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo secret-cmd-$n\n",
+    );
+    let out = sync(
+        &work,
+        &emulator.base_url(),
+        &["--token-command", "sh token.sh"],
+        &[],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"));
+    let runs: u64 = work.read("runs").trim().parse().unwrap();
+    let waves = unauthorized(&emulator);
+    assert!(waves > 0, "the tokens must have expired during the run");
+    assert!(runs >= 2, "the command ran again after the token expired");
+    assert!(
+        runs <= waves + 1,
+        "{runs} runs for {waves} 401s: at most one per 401, fewer per wave"
+    );
+    assert_no_secret(&work, &out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_file_is_re_read_after_a_401() {
+    let work = Workdir::new();
+    let emulator = expiring_emulator(&work).await;
+    write_updates(&work);
+    let path = work.write("token.txt", "secret-file-0\n");
+    // Another process renews the file, more often than tokens expire, atomically (a
+    // temporary file renamed over it) as a token renewer must. An OS thread of its own
+    // keeps it independent of the runtime that serves the emulator.
+    let stop = Arc::new(AtomicBool::new(false));
+    let renewer = std::thread::spawn({
+        let stop = stop.clone();
+        move || {
+            let staged = path.with_extension("new");
+            for n in 1.. {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+                let _ = std::fs::write(&staged, format!("secret-file-{n}\n"));
+                let _ = std::fs::rename(&staged, &path);
+            }
+        }
+    });
+    let base = emulator.base_url();
+    let out = tokio::task::spawn_blocking({
+        let dir = work.path().to_path_buf();
+        move || {
+            sync(
+                &Workdir::at(dir),
+                &base,
+                &["--token-file", "token.txt"],
+                &[],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    let _ = renewer.join();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        unauthorized(&emulator) > 0,
+        "the tokens must have expired during the run"
+    );
+    assert_no_secret(&work, &out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_cannot_be_renewed_stops_the_run_with_exit_one() {
+    let work = Workdir::new();
+    let emulator = expiring_emulator(&work).await;
+    write_updates(&work);
+    let out = sync(
+        &work,
+        &emulator.base_url(),
+        &[],
+        &[("PARTNER_CENTER_TOKEN", "secret-env")],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        rows.len(),
+        DOCUMENTS,
+        "every document is still in the report"
+    );
+    assert!(rows.iter().any(|r| r["error_code"] == "not_sent"));
+    assert_no_secret(&work, &out);
+}
