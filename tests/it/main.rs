@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod emulator;
 mod fixtures;
+mod properties;
 mod samples;
 mod soak;
 mod support;
