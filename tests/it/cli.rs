@@ -104,3 +104,22 @@ async fn the_emulator_command_prints_its_address_first_and_serves_it() {
     assert_eq!(state.as_object().unwrap().len(), 3);
     child.kill().await.unwrap();
 }
+
+#[test]
+fn no_progress_bar_under_cron_unless_asked_for() {
+    let work = Workdir::new();
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().unwrap();
+    let quiet = work.refsync(&["sync", sample, "--emulator", "--report", "a.csv"]);
+    assert!(!stderr(&quiet).contains(" docs "), "{}", stderr(&quiet));
+    let always = work.refsync(&[
+        "sync",
+        sample,
+        "--emulator",
+        "--report",
+        "b.csv",
+        "--progress",
+        "always",
+    ]);
+    assert!(stderr(&always).contains("/19 docs"), "{}", stderr(&always));
+}
