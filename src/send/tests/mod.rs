@@ -9,6 +9,7 @@ mod if_match;
 mod pacing;
 mod retries;
 
+use super::control::Stop;
 use super::pacer::{NoLimit, RateGate};
 use super::token::{Secret, TokenProvider, TokenSource};
 use super::transport::{BoxFuture, Method, Request, Response, Transport, TransportError};
@@ -22,7 +23,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// Options for tests: loopback endpoint, no rate limit, 4 workers, 6 tries.
 pub(crate) fn options() -> SendOptions {
@@ -260,7 +260,7 @@ pub(crate) async fn run_with(
     let batch: Batch = docs.into_iter().enumerate().collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stats = match shared(options, transport, tokens, gate) {
-        Ok(shared) => drive(batch, Arc::new(shared), tx, CancellationToken::new()).await,
+        Ok(shared) => drive(batch, Arc::new(shared), tx, Stop::new()).await,
         Err(error) => Err(error),
     };
     let mut results = Vec::new();
