@@ -4,10 +4,12 @@
 
 mod auth;
 mod conflicts;
+mod hooks;
 mod http;
 mod if_match;
 mod pacing;
 mod retries;
+mod stop;
 
 use super::control::Stop;
 use super::pacer::{NoLimit, RateGate};
@@ -247,6 +249,32 @@ pub(crate) async fn run(
 ) -> Ran {
     let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
     run_with(options, transport, tokens, Arc::new(NoLimit), docs).await
+}
+
+/// [`run`] steered by `control` (hooks, stop, mode).
+pub(crate) async fn run_controlled(
+    options: &SendOptions,
+    transport: Arc<Scripted>,
+    control: super::RunControl,
+    docs: Vec<Document>,
+) -> Ran {
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
+    let stop = control.stop.clone();
+    let batch: Batch = docs.into_iter().enumerate().collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stats = match shared(options, transport, tokens, Arc::new(NoLimit)) {
+        Ok(mut shared) => {
+            shared.control = control;
+            drive(batch, Arc::new(shared), tx, stop).await
+        }
+        Err(error) => Err(error),
+    };
+    let mut results = Vec::new();
+    while let Ok(result) = rx.try_recv() {
+        results.push(result);
+    }
+    results.sort_by_key(|r| r.entry);
+    Ran { stats, results }
 }
 
 /// [`run`] with a given token provider and rate gate.
