@@ -2,8 +2,11 @@
 
 mod bad_input;
 mod cli;
+mod dry_run;
 mod emulator;
 mod fixtures;
+mod resilience;
 mod samples;
 mod support;
 mod sync;
+mod undo;
