@@ -41,26 +41,8 @@ pub(super) async fn execute(
     let mut outputs =
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     let batch = record_invalid_and_batch(&prepared, &mut outputs)?;
-    let emulator = start_emulator(&mut settings).await?;
     let correlation_id = settings.send.correlation_id.to_string();
-    let mut undo = settings
-        .undo
-        .as_deref()
-        .map(UndoWriter::create)
-        .transpose()?;
-    let control = control(stop, mode, undo.is_some());
-    let sent = send_batch(
-        batch,
-        &settings,
-        control,
-        &prepared,
-        &mut outputs,
-        undo.as_mut(),
-    )
-    .await;
-    if let Some(emulator) = emulator {
-        emulator.shutdown().await;
-    }
+    let sent = send_phase(&mut settings, batch, stop, mode, &prepared, &mut outputs).await?;
     record_not_sent(&prepared, &mut outputs)?;
     let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch);
     outputs.finish(Finish {
@@ -72,6 +54,31 @@ pub(super) async fn execute(
         stopped,
         stopped_exit_code,
     })
+}
+
+/// Sends the batch (against the in-process emulator where asked), with the undo file
+/// open; the outer `Err` is what stops the run before sending, the inner one what stopped
+/// it while sending (still reported, with every result so far).
+async fn send_phase(
+    settings: &mut SyncSettings,
+    batch: Batch,
+    stop: Stop,
+    mode: Mode,
+    prepared: &Prepared,
+    outputs: &mut RunOutputs,
+) -> anyhow::Result<anyhow::Result<SendStats>> {
+    let emulator = start_emulator(settings).await?;
+    let mut undo = settings
+        .undo
+        .as_deref()
+        .map(UndoWriter::create)
+        .transpose()?;
+    let control = control(stop, mode, undo.is_some());
+    let sent = send_batch(batch, settings, control, prepared, outputs, undo.as_mut()).await;
+    if let Some(emulator) = emulator {
+        emulator.shutdown().await;
+    }
+    Ok(sent)
 }
 
 /// The send stage's steering. The ledger's hooks plug in here in place of [`NoHooks`].

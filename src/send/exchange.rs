@@ -112,6 +112,13 @@ struct Progress {
 }
 
 impl Progress {
+    /// The run was aborted; a PATCH abandoned on the wire may still land on the server.
+    fn stopped(mut self, in_flight: bool, call: &Call) -> Exchange {
+        self.sent += u32::from(in_flight);
+        self.maybe_applied |= in_flight && call.method == Method::Patch;
+        self.end(Ended::Stopped)
+    }
+
     fn end(self, ended: Ended) -> Exchange {
         Exchange {
             ended,
@@ -129,12 +136,7 @@ impl Shared {
             let (generation, token) = self.tokens.current().await?;
             let result = match self.send_once(call, token, progress.sent > 0).await {
                 Try::Done(result) => result,
-                Try::Stopped { in_flight } => {
-                    progress.sent += u32::from(in_flight);
-                    // A PATCH abandoned on the wire may still land on the server.
-                    progress.maybe_applied |= in_flight && call.method == Method::Patch;
-                    return Ok(progress.end(Ended::Stopped));
-                }
+                Try::Stopped { in_flight } => return Ok(progress.stopped(in_flight, call)),
             };
             progress.sent += 1;
             match retry::classify(&result, SystemTime::now()) {
