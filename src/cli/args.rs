@@ -231,6 +231,15 @@ pub struct SyncArgs {
     /// An extra trusted root certificate (PEM).
     #[arg(long, value_name = "FILE", env = "REFSYNC_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+    /// Bound on the whole run (30m, 2h): what is unfinished then is reported failed.
+    #[arg(long, value_name = "DUR", value_parser = parse::duration, env = "REFSYNC_DEADLINE")]
+    pub deadline: Option<Duration>,
+    /// Read each referral (GET) and report what would change; send no PATCH.
+    #[arg(long, conflicts_with = "undo", env = "REFSYNC_DRY_RUN")]
+    pub dry_run: bool,
+    /// Write, for every document applied, a document-form line restoring what it replaced.
+    #[arg(long, value_name = "FILE", env = "REFSYNC_UNDO")]
+    pub undo: Option<PathBuf>,
 }
 
 /// `refsync emulator`.

@@ -1,10 +1,13 @@
 //! Commands: each file wires one command's resolved settings to the pipeline's stages.
 
+pub mod dry_run;
 pub mod emulator;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;
+pub mod signals;
 pub mod sync;
+pub mod undo;
 
 use crate::cli::{Cli, Command};
 use crate::ui::Terminal;
@@ -14,6 +17,7 @@ use crate::ui::Terminal;
 pub async fn run(cli: &Cli, terminal: &Terminal) -> anyhow::Result<i32> {
     match &cli.command {
         Command::Plan(args) => plan::run(args, terminal),
+        Command::Sync(args) if args.dry_run => dry_run::run(args, terminal).await,
         Command::Sync(args) => sync::run(args, terminal).await,
         Command::Emulator(args) => emulator::run(args).await,
     }

@@ -1,7 +1,14 @@
-//! `refsync sync`: plan, then send every valid document as one PATCH; write the report.
+//! `refsync sync`: plan, then send every valid document as one PATCH; write the report
+//! (and, with `--undo`, the undo file). `--dry-run` runs the same path in
+//! [`Mode::DryRun`]; see `dry_run`.
+//!
+//! Whatever stops the run — the end of the plan, `--deadline`, a signal, an error — the
+//! report is still completed: every document without a result is reported `not_sent`.
 
 use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
+use super::signals::{self, Watch};
+use super::undo::UndoWriter;
 use crate::cli::SyncArgs;
 use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
@@ -9,37 +16,98 @@ use crate::outcome::Outcome;
 use crate::plan::PlanEntry;
 use crate::report::ReportRow;
 use crate::report::summary::EXIT_ABORTED;
-use crate::send::{self, Batch, HttpTransport, SendResult, SendStats, TokenProvider};
+use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendResult, SendStats};
+use crate::send::{Stop, TokenProvider};
 use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Runs `sync`; returns the exit code.
 pub async fn run(args: &SyncArgs, terminal: &Terminal) -> anyhow::Result<i32> {
+    execute(args, terminal, Mode::Send).await
+}
+
+/// Runs `sync` in `mode`; returns the exit code.
+pub(super) async fn execute(
+    args: &SyncArgs,
+    terminal: &Terminal,
+    mode: Mode,
+) -> anyhow::Result<i32> {
     let mut settings = resolve(args)?;
+    let stop = Stop::new();
+    let watch = signals::watch(stop.clone(), settings.deadline);
     let prepared = prepare(&args.common)?;
-    let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
+    let dry_run = mode == Mode::DryRun;
+    let mut outputs =
+        RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     let batch = record_invalid_and_batch(&prepared, &mut outputs)?;
-    let emulator = start_emulator(&mut settings).await?;
     let correlation_id = settings.send.correlation_id.to_string();
-    let sent = send_batch(batch, &settings, &prepared, &mut outputs).await;
-    if let Some(emulator) = emulator {
-        emulator.shutdown().await;
-    }
-    let (stats, stopped) = match sent {
-        Ok(stats) => (stats, None),
-        Err(error) => (SendStats::default(), Some(format!("{error:#}"))),
-    };
+    let sent = send_phase(&mut settings, batch, stop, mode, &prepared, &mut outputs).await?;
     record_not_sent(&prepared, &mut outputs)?;
+    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch);
     outputs.finish(Finish {
-        command: "sync",
+        command: if dry_run { "dry-run" } else { "sync" },
         common: &args.common,
         prepared: &prepared,
         stats: &stats,
         correlation_id: Some(correlation_id),
         stopped,
-        stopped_exit_code: EXIT_ABORTED,
+        stopped_exit_code,
     })
+}
+
+/// Sends the batch (against the in-process emulator where asked), with the undo file
+/// open; the outer `Err` is what stops the run before sending, the inner one what stopped
+/// it while sending (still reported, with every result so far).
+async fn send_phase(
+    settings: &mut SyncSettings,
+    batch: Batch,
+    stop: Stop,
+    mode: Mode,
+    prepared: &Prepared,
+    outputs: &mut RunOutputs,
+) -> anyhow::Result<anyhow::Result<SendStats>> {
+    let emulator = start_emulator(settings).await?;
+    let mut undo = settings
+        .undo
+        .as_deref()
+        .map(UndoWriter::create)
+        .transpose()?;
+    let control = control(stop, mode, undo.is_some());
+    let sent = send_batch(batch, settings, control, prepared, outputs, undo.as_mut()).await;
+    if let Some(emulator) = emulator {
+        emulator.shutdown().await;
+    }
+    Ok(sent)
+}
+
+/// The send stage's steering. The ledger's hooks plug in here in place of [`NoHooks`].
+fn control(stop: Stop, mode: Mode, undo: bool) -> RunControl {
+    RunControl {
+        stop,
+        hooks: Arc::new(NoHooks),
+        mode,
+        read_before: undo,
+    }
+}
+
+/// The figures, and why and with which exit code the run stopped early: a signal's code
+/// wins over an error's, since the user asked for the stop.
+fn how_it_stopped(
+    sent: anyhow::Result<SendStats>,
+    watch: &Watch,
+) -> (SendStats, Option<String>, i32) {
+    let (stats, error) = match sent {
+        Ok(stats) => (stats, None),
+        Err(error) => (SendStats::default(), Some(format!("{error:#}"))),
+    };
+    match watch.received() {
+        Some(signal) => {
+            let why = format!("stopped by {}", signal.name());
+            (stats, Some(why), signal.exit_code())
+        }
+        None => (stats, error, EXIT_ABORTED),
+    }
 }
 
 /// Reports every invalid entry at once and returns the documents to send.
@@ -77,24 +145,31 @@ async fn start_emulator(settings: &mut SyncSettings) -> anyhow::Result<Option<Em
     Ok(Some(emulator))
 }
 
-/// Sends the batch, recording each result as it arrives.
+/// Sends the batch, recording each result (and its undo line) as it arrives.
 async fn send_batch(
     batch: Batch,
     settings: &SyncSettings,
+    control: RunControl,
     prepared: &Prepared,
     outputs: &mut RunOutputs,
+    mut undo: Option<&mut UndoWriter>,
 ) -> anyhow::Result<SendStats> {
     let transport = Arc::new(HttpTransport::new(&settings.send)?);
     let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel::<SendResult>();
     let options = settings.send.clone();
-    let sender =
-        tokio::spawn(async move { send::send_all(batch, &options, transport, tokens, tx).await });
+    let sender = tokio::spawn(async move {
+        send::send_all_with(batch, &options, transport, tokens, tx, control).await
+    });
     while let Some(result) = rx.recv().await {
-        if let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get(result.entry) {
-            let row = ReportRow::for_result(doc, &result, &prepared.names);
-            outputs.record(result.entry, result.outcome, row)?;
+        let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get(result.entry) else {
+            continue;
+        };
+        if let Some(undo) = undo.as_deref_mut() {
+            undo.record(doc, &result)?;
         }
+        let row = ReportRow::for_result(doc, &result, &prepared.names);
+        outputs.record(result.entry, result.outcome, row)?;
     }
     Ok(sender.await??)
 }

@@ -17,6 +17,12 @@ pub struct SyncSettings {
     pub token: TokenSource,
     /// `Some` with `--emulator`: the in-process emulator's seed.
     pub emulator: Option<Seed>,
+    /// `--deadline`: the bound on the whole run.
+    pub deadline: Option<std::time::Duration>,
+    /// `--dry-run`: GET only.
+    pub dry_run: bool,
+    /// `--undo FILE`.
+    pub undo: Option<std::path::PathBuf>,
 }
 
 /// Why `sync` cannot start.
@@ -48,6 +54,9 @@ pub fn resolve(args: &SyncArgs) -> Result<SyncSettings, ConfigError> {
         send: send_options(args, endpoint),
         token,
         emulator,
+        deadline: args.deadline,
+        dry_run: args.dry_run,
+        undo: args.undo.clone(),
     })
 }
 

@@ -156,7 +156,7 @@ impl ReportRow {
             note: note_text(result.note, doc.merged_duplicates),
             request_id: result.request_id.map(|id| id.to_string()),
             duration_ms: Some(result.duration.as_millis() as u64),
-            changes: None,
+            changes: result.changes.clone(),
         }
     }
 }

@@ -15,6 +15,10 @@ pub const EXIT_ABORTED: i32 = 1;
 pub const EXIT_CONFLICTS: i32 = 3;
 /// Exit code: some documents or ID-less rows are `failed` or `invalid`.
 pub const EXIT_FAILURES: i32 = 4;
+/// Exit code: stopped by SIGINT after flushing the report (128 + 2, as shells expect).
+pub const EXIT_INTERRUPTED: i32 = 130;
+/// Exit code: stopped by SIGTERM after flushing the report (128 + 15).
+pub const EXIT_TERMINATED: i32 = 143;
 
 /// Counts of report rows per outcome.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

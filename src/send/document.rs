@@ -1,17 +1,20 @@
-//! One document's way from plan to outcome: where its `If-Match` comes from, the PATCH
-//! and its retries, what a 412 leads to (conflict, refetch, overwrite, or `verified` after
-//! a lost response), and the [`SendResult`] it ends in.
+//! One document's way from plan to outcome: where its `If-Match` comes from, what the
+//! referral as read says before sending (already applied, members already in the team),
+//! the PATCH and its retries, what a 412 leads to (conflict, refetch, overwrite, or
+//! `verified` after a lost response), and the [`SendResult`] it ends in.
 //!
 //! `MS-RequestId` is fixed per (body, If-Match): every retry of one PATCH carries the same
 //! value so the server can replay instead of applying twice; a refetch or an overwrite
-//! changes If-Match and so takes a new one.
+//! changes If-Match and so takes a new one. A resumed run reuses the ledger's.
 
+use super::end::{End, etag_after, exhausted};
 use super::error_body::{self, ApiError};
 use super::exchange::{Call, Ended, LastTry, Shared};
-use super::transport::{Method, Response, TransportError};
-use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, endpoint, verify};
+use super::read::{Current, read};
+use super::transport::{Method, Response};
+use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, endpoint, members, verify};
 use crate::outcome::{Note, Outcome};
-use crate::plan::Document;
+use crate::plan::{Document, PatchOp};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -39,57 +42,6 @@ pub fn if_match_source(policy: IfMatchPolicy, doc: &Document) -> IfMatchSource {
     }
 }
 
-/// How a document ended, before it is written up as a [`SendResult`].
-#[derive(Clone, Debug, PartialEq)]
-enum End {
-    Updated { etag: Option<String> },
-    Conflict(ApiError),
-    Failed { code: String, message: String },
-}
-
-impl End {
-    fn failed(code: &str, message: impl Into<String>) -> Self {
-        End::Failed {
-            code: code.into(),
-            message: message.into(),
-        }
-    }
-
-    /// Fills the outcome and its error or ETag into a result.
-    fn write_into(self, result: &mut SendResult) {
-        match self {
-            End::Updated { etag } => {
-                result.outcome = Outcome::Updated;
-                result.etag_after = etag;
-            }
-            End::Conflict(error) => {
-                result.outcome = Outcome::Conflict;
-                result.error_code = Some(error.code);
-                result.error_message = Some(error.message);
-            }
-            End::Failed { code, message } => {
-                result.outcome = Outcome::Failed;
-                result.error_code = Some(code);
-                result.error_message = Some(message);
-            }
-        }
-    }
-
-    fn refused(response: &Response) -> Self {
-        let error = error_body::parse(response.status, &response.body);
-        End::Failed {
-            code: error.code,
-            message: error.message,
-        }
-    }
-}
-
-/// The referral as a GET found it.
-struct Current {
-    etag: Option<String>,
-    body: Value,
-}
-
 /// What to do after a 412.
 enum Next {
     Resend,
@@ -102,14 +54,15 @@ pub async fn send_document(
     entry: usize,
     doc: &Document,
 ) -> Result<SendResult, SendError> {
-    let mut run = Run::new(shared, doc);
+    let mut run = Run::new(shared, entry, doc);
     let end = run.drive().await?;
-    Ok(run.result(entry, end))
+    Ok(run.result(end))
 }
 
 /// The state of one document in flight.
 struct Run<'a> {
     shared: &'a Shared,
+    entry: usize,
     doc: &'a Document,
     url: String,
     body: Vec<u8>,
@@ -121,34 +74,34 @@ struct Run<'a> {
     last_status: Option<u16>,
     patched: Option<(Option<String>, uuid::Uuid)>,
     note: Option<Note>,
+    before: Option<Value>,
 }
 
 impl<'a> Run<'a> {
-    fn new(shared: &'a Shared, doc: &'a Document) -> Self {
+    fn new(shared: &'a Shared, entry: usize, doc: &'a Document) -> Self {
+        let hooks = &shared.control.hooks;
         Run {
             shared,
+            entry,
             doc,
             url: endpoint::referral_url(&shared.endpoint, &doc.id),
             body: doc.patch_json().to_string().into_bytes(),
             started: Instant::now(),
             if_match: None,
-            request_id: uuid::Uuid::new_v4(),
+            request_id: hooks.request_id(entry).unwrap_or_else(uuid::Uuid::new_v4),
             attempts: 0,
             refetches: 0,
             last_status: None,
             patched: None,
             note: None,
+            before: None,
         }
     }
 
     async fn drive(&mut self) -> Result<End, SendError> {
-        self.if_match = match if_match_source(self.shared.options.if_match, self.doc) {
-            IfMatchSource::Use(tag) => tag,
-            IfMatchSource::Fetch => match self.fetch().await? {
-                Ok(current) => current.etag,
-                Err(end) => return Ok(end),
-            },
-        };
+        if let Some(end) = self.prepare().await? {
+            return Ok(end);
+        }
         loop {
             let (response, maybe_applied) = match self.patch().await? {
                 Ok(answer) => answer,
@@ -169,8 +122,58 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Before the first PATCH: sets If-Match and, where the policy, a resume or `--undo`
+    /// needs the referral, reads it and settles what is already there.
+    async fn prepare(&mut self) -> Result<Option<End>, SendError> {
+        let source = if_match_source(self.shared.options.if_match, self.doc);
+        let in_flight = self.shared.control.hooks.was_in_flight(self.entry);
+        let must_read =
+            source == IfMatchSource::Fetch || in_flight || self.shared.control.read_before;
+        if let IfMatchSource::Use(tag) = source.clone() {
+            self.if_match = tag;
+        }
+        if !must_read {
+            return Ok(None);
+        }
+        let current = match self.fetch().await? {
+            Ok(current) => current,
+            Err(end) => return Ok(Some(end)),
+        };
+        if source == IfMatchSource::Fetch {
+            self.if_match = current.etag.clone();
+        }
+        Ok(self.settle(current, in_flight))
+    }
+
+    /// What the referral as read says before sending: a document whose changes are all
+    /// there is `updated`/`verified` when an earlier run sent it, else `unchanged`; the
+    /// appends of members already in the team are dropped from what is sent.
+    fn settle(&mut self, current: Current, in_flight: bool) -> Option<End> {
+        if verify::changes_present(&current.body, &self.doc.ops) {
+            if in_flight {
+                self.note = Some(Note::Verified);
+                return Some(End::Updated { etag: current.etag });
+            }
+            return Some(End::Unchanged);
+        }
+        self.keep_pending(&current.body);
+        if self.shared.control.read_before {
+            self.before = Some(current.body);
+        }
+        None
+    }
+
+    /// Sends only the operations the referral still lacks (members not yet in the team).
+    fn keep_pending(&mut self, referral: &Value) {
+        let pending = members::pending_ops(referral, &self.doc.ops);
+        if pending.len() != self.doc.ops.len() {
+            let body = Value::Array(pending.iter().map(PatchOp::to_json).collect());
+            self.body = body.to_string().into_bytes();
+        }
+    }
+
     /// Sends the PATCH; an answer with whether an earlier try may have been applied, or
-    /// the end when tries ran out.
+    /// the end when tries ran out or the run stopped.
     async fn patch(&mut self) -> Result<Result<(Response, bool), End>, SendError> {
         let call = Call {
             method: Method::Patch,
@@ -179,6 +182,10 @@ impl<'a> Run<'a> {
             if_match: self.if_match.clone(),
             body: Some(self.body.clone()),
         };
+        let hooks = &self.shared.control.hooks;
+        hooks
+            .before_patch(self.entry, call.request_id, call.if_match.as_deref())
+            .map_err(SendError::Hook)?;
         self.patched = Some((call.if_match.clone(), call.request_id));
         let exchange = self.shared.exchange(&call).await?;
         self.attempts += exchange.sent;
@@ -188,35 +195,18 @@ impl<'a> Run<'a> {
                 Ok(Ok((response, exchange.maybe_applied)))
             }
             Ended::GaveUp(last) => Ok(Err(self.gave_up(last, exchange.maybe_applied))),
+            Ended::Stopped => {
+                let reason = self.shared.control.stop.reason();
+                Ok(Err(End::stopped(reason, exchange.maybe_applied)))
+            }
         }
     }
 
-    /// Reads the referral: its ETag (body `eTag`, else the header) and content.
+    /// Reads the referral, keeping the status for the report.
     async fn fetch(&mut self) -> Result<Result<Current, End>, SendError> {
-        let call = Call {
-            method: Method::Get,
-            url: self.url.clone(),
-            request_id: uuid::Uuid::new_v4(),
-            if_match: None,
-            body: None,
-        };
-        let response = match self.shared.exchange(&call).await?.ended {
-            Ended::Answered(response) => response,
-            Ended::GaveUp(last) => return Ok(Err(self.gave_up(last, false))),
-        };
-        self.last_status = Some(response.status);
-        if !(200..300).contains(&response.status) {
-            return Ok(Err(End::refused(&response)));
-        }
-        let Ok(body) = serde_json::from_slice::<Value>(&response.body) else {
-            return Ok(Err(End::failed(
-                "invalid_response",
-                "the API answered the GET of the referral with something that is not JSON",
-            )));
-        };
-        let etag = body.get("eTag").and_then(Value::as_str).map(str::to_string);
-        let etag = etag.or(response.etag).map(|tag| quoted(&tag));
-        Ok(Ok(Current { etag, body }))
+        let read = read(self.shared, &self.url).await?;
+        self.last_status = read.status.or(self.last_status);
+        Ok(read.current)
     }
 
     /// A 412: first, after a lost response, check whether the document already applied;
@@ -267,7 +257,7 @@ impl<'a> Run<'a> {
         if let Err(mismatch) = verify::recheck(&current.body, self.doc) {
             return Ok(Next::End(End::failed(mismatch.code, mismatch.message)));
         }
-        let Some(etag) = current.etag else {
+        let Some(etag) = current.etag.clone() else {
             let message =
                 "the referral changed (412) and its new version shows no eTag to retry with";
             return Ok(Next::End(End::Conflict(ApiError {
@@ -275,6 +265,9 @@ impl<'a> Run<'a> {
                 message: message.into(),
             })));
         };
+        if let Some(end) = self.settle(current, false) {
+            return Ok(Next::End(end));
+        }
         self.resend_with(Some(etag), Note::Refetched);
         Ok(Next::Resend)
     }
@@ -304,15 +297,13 @@ impl<'a> Run<'a> {
         exhausted(last, tries)
     }
 
-    fn result(self, entry: usize, end: End) -> SendResult {
+    fn result(self, end: End) -> SendResult {
         let (if_match_sent, request_id) = match self.patched {
             Some((tag, id)) => (tag, Some(id)),
             None => (None, None),
         };
-        // The report joins this with `merged-duplicates`, which the plan already knows.
-        let note = self.note;
         let mut result = SendResult {
-            entry,
+            entry: self.entry,
             outcome: Outcome::Failed,
             http_status: self.last_status,
             attempts: self.attempts,
@@ -320,61 +311,17 @@ impl<'a> Run<'a> {
             etag_after: None,
             error_code: None,
             error_message: None,
-            note,
+            // The report joins this with `merged-duplicates`, which the plan already knows.
+            note: self.note,
             request_id,
             duration: self.started.elapsed(),
+            before: None,
+            changes: None,
         };
+        let applied = matches!(end, End::Updated { .. }) && self.note != Some(Note::Verified);
         end.write_into(&mut result);
+        // Only a PATCH we saw applied has a known "before" (the If-Match made it exact).
+        result.before = self.before.filter(|_| applied);
         result
-    }
-}
-
-/// The end of a call whose `tries` all failed transiently, saying what the last one got.
-fn exhausted(last: LastTry, tries: u32) -> End {
-    let gave_up = format!("gave up after {tries} tries");
-    match last {
-        LastTry::Failed(TransportError::Timeout) => End::failed(
-            "timeout",
-            format!("{gave_up}; the last one got no answer within --timeout"),
-        ),
-        LastTry::Failed(TransportError::Invalid(why)) => End::failed("request_invalid", why),
-        LastTry::Failed(error) => End::failed(
-            "retries_exhausted",
-            format!("{gave_up}; the last one: {error}"),
-        ),
-        LastTry::Status(response) => {
-            let reason = error_body::reason(response.status);
-            let detail = error_body::parse(response.status, &response.body).message;
-            let detail = if detail == reason {
-                String::new()
-            } else {
-                format!(": {detail}")
-            };
-            End::failed(
-                "retries_exhausted",
-                format!("{gave_up}; the last answer was {reason}{detail}"),
-            )
-        }
-    }
-}
-
-/// The applied document's ETag: the `ETag` header, else the returned body's `eTag`.
-fn etag_after(response: &Response) -> Option<String> {
-    let from_body = || {
-        serde_json::from_slice::<Value>(&response.body)
-            .ok()?
-            .get("eTag")?
-            .as_str()
-            .map(str::to_string)
-    };
-    response.etag.clone().or_else(from_body)
-}
-
-/// An ETag in its quoted form, as `If-Match` needs it (a weak `W/"…"` tag stays as is).
-fn quoted(tag: &str) -> String {
-    if tag.starts_with('"') || tag.starts_with("W/\"") {
-        tag.to_string()
-    } else {
-        format!("\"{tag}\"")
     }
 }

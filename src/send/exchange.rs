@@ -3,7 +3,11 @@
 //!
 //! What the answer means for the document (updated, conflict, failed) is not decided
 //! here but in `document`; this layer only knows HTTP and the retry policy.
+//!
+//! An abort of the run ([`super::control::Stop::abort`]) reaches every wait here: the
+//! pacer (its `Retry-After` pause included), the request in flight and the backoff sleep.
 
+use super::control::RunControl;
 use super::pacer::Pacer;
 use super::retry::{self, Backoff, Class};
 use super::token::{Secret, TokenProvider};
@@ -48,6 +52,8 @@ pub struct Shared {
     pub backoff: Backoff,
     /// Run-wide counters.
     pub counters: Counters,
+    /// Stop signals, ledger hooks, mode.
+    pub control: RunControl,
 }
 
 /// A request as the document wants it sent; the token is added per try.
@@ -81,6 +87,8 @@ pub enum Ended {
     Answered(Response),
     /// `--max-attempts` tries, all transient failures.
     GaveUp(LastTry),
+    /// The run was aborted before an answer came.
+    Stopped,
 }
 
 /// A call's end and what it took.
@@ -105,6 +113,13 @@ struct Progress {
 }
 
 impl Progress {
+    /// The run was aborted; a PATCH abandoned on the wire may still land on the server.
+    fn stopped(mut self, in_flight: bool, call: &Call) -> Exchange {
+        self.sent += u32::from(in_flight);
+        self.maybe_applied |= in_flight && call.method == Method::Patch;
+        self.end(Ended::Stopped)
+    }
+
     fn end(self, ended: Ended) -> Exchange {
         Exchange {
             ended,
@@ -120,7 +135,10 @@ impl Shared {
         let mut progress = Progress::default();
         loop {
             let (generation, token) = self.tokens.current().await?;
-            let result = self.send_once(call, token, progress.sent > 0).await;
+            let result = match self.send_once(call, token, progress.sent > 0).await {
+                Try::Done(result) => result,
+                Try::Stopped { in_flight } => return Ok(progress.stopped(in_flight, call)),
+            };
             progress.sent += 1;
             match retry::classify(&result, SystemTime::now()) {
                 Class::Unauthorized => self.after_401(generation, &mut progress).await?,
@@ -137,7 +155,9 @@ impl Shared {
                         return Ok(progress.end(Ended::GaveUp(last_try(result))));
                     }
                     let retry = progress.tries;
-                    self.wait_before_retry(retry, retry_after, throttled).await;
+                    if !self.wait_before_retry(retry, retry_after, throttled).await {
+                        return Ok(progress.end(Ended::Stopped));
+                    }
                 }
             }
         }
@@ -157,12 +177,13 @@ impl Shared {
     }
 
     /// Waits before the next try; a 429 also pauses every other worker for as long.
+    /// False when the run was aborted meanwhile.
     async fn wait_before_retry(
         &self,
         retry: u32,
         retry_after: Option<std::time::Duration>,
         throttled: bool,
-    ) {
+    ) -> bool {
         let floor = match (throttled, retry_after) {
             (true, None) => Some(retry::MIN_THROTTLE_PAUSE),
             _ => retry_after,
@@ -177,29 +198,37 @@ impl Shared {
             wait_ms = wait.as_millis() as u64,
             "waiting before retry"
         );
-        tokio::time::sleep(wait).await;
+        tokio::select! {
+            biased;
+            () = self.control.stop.aborted() => false,
+            () = tokio::time::sleep(wait) => true,
+        }
     }
 
     /// One paced try, counted; the request line is logged without `Authorization`.
-    async fn send_once(
-        &self,
-        call: &Call,
-        token: Secret,
-        is_retry: bool,
-    ) -> Result<Response, TransportError> {
+    async fn send_once(&self, call: &Call, token: Secret, is_retry: bool) -> Try {
         let request = self.request(call, token);
-        let _slot = self.pacer.admit().await;
+        let stop = &self.control.stop;
+        let _slot = tokio::select! {
+            biased;
+            () = stop.aborted() => return Try::Stopped { in_flight: false },
+            slot = self.pacer.admit() => slot,
+        };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if is_retry {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
         }
         tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
-        let result = self.transport.send(request).await;
+        let result = tokio::select! {
+            biased;
+            () = stop.aborted() => return Try::Stopped { in_flight: true },
+            result = self.transport.send(request) => result,
+        };
         match &result {
             Ok(response) => tracing::debug!(status = response.status, url = %call.url, "response"),
             Err(error) => tracing::debug!(%error, url = %call.url, "no response"),
         }
-        result
+        Try::Done(result)
     }
 
     fn request(&self, call: &Call, token: Secret) -> Request {
@@ -215,6 +244,14 @@ impl Shared {
             body: call.body.clone(),
         }
     }
+}
+
+/// How one try went.
+enum Try {
+    /// An answer or a transport failure.
+    Done(Result<Response, TransportError>),
+    /// The run was aborted; `in_flight` when the request had already gone out.
+    Stopped { in_flight: bool },
 }
 
 /// A final result: an answer, or a request that cannot be sent at all.

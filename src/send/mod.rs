@@ -2,13 +2,21 @@
 //! retries, If-Match policy, conflict handling and token refresh.
 //!
 //! A document's failure is data ([`SendResult`]); an `Err` ([`SendError`]) is only for what
-//! stops the whole run (a second 401, 403 on every first request, no token).
+//! stops the whole run (a second 401, 403 on every first request, no token, a ledger that
+//! cannot record). [`RunControl`] steers a run from outside: stop and deadline, the
+//! ledger's hooks, and the dry run.
 
+pub mod control;
 mod document;
+mod dry_run;
+mod end;
 pub mod endpoint;
 pub mod error_body;
 mod exchange;
+pub mod hooks;
+pub mod members;
 pub mod pacer;
+mod read;
 pub mod retry;
 pub mod token;
 pub mod transport;
@@ -18,10 +26,12 @@ mod workers;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub use control::{Mode, RunControl, Stop, StopReason};
 pub use endpoint::{EndpointError, check_endpoint};
+pub use hooks::{NoHooks, SendHooks};
 pub use token::{Secret, TokenProvider, TokenSource};
 pub use transport::{HttpTransport, Transport, TransportError};
-pub use workers::{send_all, send_all_until};
+pub use workers::{send_all, send_all_until, send_all_with};
 
 use crate::outcome::{Note, Outcome};
 use crate::plan::Document;
@@ -119,6 +129,11 @@ pub struct SendResult {
     pub request_id: Option<uuid::Uuid>,
     /// Wall time from the first request to the outcome.
     pub duration: Duration,
+    /// The referral as read just before the PATCH that applied the document; only with
+    /// [`RunControl::read_before`] (`--undo`), and only where that PATCH was seen to apply.
+    pub before: Option<serde_json::Value>,
+    /// A dry run's field-level diff: `[{"path", "from", "to"}, …]`.
+    pub changes: Option<serde_json::Value>,
 }
 
 /// Run-wide counters for the summary.
@@ -154,6 +169,10 @@ pub enum SendError {
     /// The endpoint is refused before any connection (plain http to a remote host, …).
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// A [`SendHooks::before_patch`] refused (the ledger could not record the request):
+    /// the PATCH is not sent and the run stops.
+    #[error("cannot record the request before sending it: {0}")]
+    Hook(String),
 }
 
 /// The plan entries to send: (index in the plan, document).

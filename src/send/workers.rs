@@ -2,11 +2,13 @@
 //! to its outcome and hand the result on at once; the first error that stops the run
 //! (a second 401, 403 on every first request, no token) stops the others taking more.
 //!
-//! A [`CancellationToken`] is the one stop signal, so a graceful stop or `--deadline` can
-//! use the same path later: documents not taken are simply never reported, and the caller
-//! marks them `not_sent`.
+//! [`Stop`] is the one stop signal: draining stops workers taking documents (documents
+//! not taken are never reported, and the caller marks them `not_sent`); aborting also ends
+//! the documents in flight, each with its own `failed` result.
 
+use super::control::{Mode, RunControl, Stop};
 use super::document::send_document;
+use super::dry_run::check_document;
 use super::exchange::{Counters, Shared};
 use super::pacer::{Pacer, RateGate, rate_gate};
 use super::retry::Backoff;
@@ -33,7 +35,7 @@ pub async fn send_all(
     send_all_until(batch, options, transport, tokens, results, cancel).await
 }
 
-/// [`send_all`], stopping to take new documents once `cancel` fires (SIGINT, `--deadline`).
+/// [`send_all`], stopping to take new documents once `cancel` fires.
 pub async fn send_all_until(
     batch: Batch,
     options: &SendOptions,
@@ -42,9 +44,27 @@ pub async fn send_all_until(
     results: UnboundedSender<SendResult>,
     cancel: CancellationToken,
 ) -> Result<SendStats, SendError> {
+    let control = RunControl {
+        stop: Stop::draining_on(cancel),
+        ..RunControl::default()
+    };
+    send_all_with(batch, options, transport, tokens, results, control).await
+}
+
+/// [`send_all`] steered by `control`: stop and abort, ledger hooks, dry run, `--undo`.
+pub async fn send_all_with(
+    batch: Batch,
+    options: &SendOptions,
+    transport: Arc<dyn Transport>,
+    tokens: Arc<TokenProvider>,
+    results: UnboundedSender<SendResult>,
+    control: RunControl,
+) -> Result<SendStats, SendError> {
     let gate = rate_gate(options.rate, options.burst);
-    let shared = shared(options, transport, tokens, gate)?;
-    drive(batch, Arc::new(shared), results, cancel).await
+    let mut shared = shared(options, transport, tokens, gate)?;
+    let stop = control.stop.clone();
+    shared.control = control;
+    drive(batch, Arc::new(shared), results, stop).await
 }
 
 /// The run-wide state, the endpoint checked before anything can connect.
@@ -62,6 +82,7 @@ pub(crate) fn shared(
         pacer: Pacer::new(gate, options.concurrency),
         backoff: Backoff::default(),
         counters: Counters::default(),
+        control: RunControl::default(),
     })
 }
 
@@ -70,7 +91,7 @@ pub(crate) async fn drive(
     batch: Batch,
     shared: Arc<Shared>,
     results: UnboundedSender<SendResult>,
-    cancel: CancellationToken,
+    stop: Stop,
 ) -> Result<SendStats, SendError> {
     let workers = shared.options.concurrency.clamp(1, batch.len().max(1));
     let probe = batch.len().min(workers).min(FORBIDDEN_PROBE);
@@ -79,7 +100,7 @@ pub(crate) async fn drive(
         queue: Mutex::new(batch.into_iter()),
         probe: Mutex::new(ForbiddenProbe::new(probe)),
         results,
-        cancel,
+        stop,
         error: Mutex::new(None),
     });
     let mut set = JoinSet::new();
@@ -105,17 +126,21 @@ struct Run {
     queue: Mutex<std::vec::IntoIter<(usize, Document)>>,
     probe: Mutex<ForbiddenProbe>,
     results: UnboundedSender<SendResult>,
-    cancel: CancellationToken,
+    stop: Stop,
     error: Mutex<Option<SendError>>,
 }
 
 impl Run {
     async fn work(self: Arc<Self>) {
-        while !self.cancel.is_cancelled() {
+        while !self.stop.is_draining() {
             let Some((entry, doc)) = lock(&self.queue).next() else {
                 return;
             };
-            match send_document(&self.shared, entry, &doc).await {
+            let done = match self.shared.control.mode {
+                Mode::Send => send_document(&self.shared, entry, &doc).await,
+                Mode::DryRun => check_document(&self.shared, entry, &doc).await,
+            };
+            match done {
                 Ok(result) => self.finished(result),
                 Err(error) => self.stop(error),
             }
@@ -126,7 +151,7 @@ impl Run {
     fn finished(&self, result: SendResult) {
         let forbidden = lock(&self.probe).observe(result.http_status);
         if self.results.send(result).is_err() {
-            self.cancel.cancel();
+            self.stop.drain();
         }
         if forbidden {
             self.stop(SendError::Forbidden);
@@ -137,7 +162,7 @@ impl Run {
     fn stop(&self, error: SendError) {
         tracing::debug!(%error, "stopping the run");
         lock(&self.error).get_or_insert(error);
-        self.cancel.cancel();
+        self.stop.drain();
     }
 }
 

@@ -2,11 +2,14 @@
 
 mod bad_input;
 mod cli;
+mod dry_run;
 mod emulator;
 mod fixtures;
 mod properties;
+mod resilience;
 mod samples;
 mod soak;
 mod support;
 mod sync;
 mod tokens;
+mod undo;

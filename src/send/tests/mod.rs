@@ -4,11 +4,14 @@
 
 mod auth;
 mod conflicts;
+mod hooks;
 mod http;
 mod if_match;
 mod pacing;
 mod retries;
+mod stop;
 
+use super::control::Stop;
 use super::pacer::{NoLimit, RateGate};
 use super::token::{Secret, TokenProvider, TokenSource};
 use super::transport::{BoxFuture, Method, Request, Response, Transport, TransportError};
@@ -22,7 +25,6 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 
 /// Options for tests: loopback endpoint, no rate limit, 4 workers, 6 tries.
 pub(crate) fn options() -> SendOptions {
@@ -249,6 +251,32 @@ pub(crate) async fn run(
     run_with(options, transport, tokens, Arc::new(NoLimit), docs).await
 }
 
+/// [`run`] steered by `control` (hooks, stop, mode).
+pub(crate) async fn run_controlled(
+    options: &SendOptions,
+    transport: Arc<Scripted>,
+    control: super::RunControl,
+    docs: Vec<Document>,
+) -> Ran {
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
+    let stop = control.stop.clone();
+    let batch: Batch = docs.into_iter().enumerate().collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let stats = match shared(options, transport, tokens, Arc::new(NoLimit)) {
+        Ok(mut shared) => {
+            shared.control = control;
+            drive(batch, Arc::new(shared), tx, stop).await
+        }
+        Err(error) => Err(error),
+    };
+    let mut results = Vec::new();
+    while let Ok(result) = rx.try_recv() {
+        results.push(result);
+    }
+    results.sort_by_key(|r| r.entry);
+    Ran { stats, results }
+}
+
 /// [`run`] with a given token provider and rate gate.
 pub(crate) async fn run_with(
     options: &SendOptions,
@@ -260,7 +288,7 @@ pub(crate) async fn run_with(
     let batch: Batch = docs.into_iter().enumerate().collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stats = match shared(options, transport, tokens, gate) {
-        Ok(shared) => drive(batch, Arc::new(shared), tx, CancellationToken::new()).await,
+        Ok(shared) => drive(batch, Arc::new(shared), tx, Stop::new()).await,
         Err(error) => Err(error),
     };
     let mut results = Vec::new();

@@ -1,0 +1,193 @@
+//! `--undo FILE`: for every document applied, one document-form line that puts back the
+//! values it replaced, so `refsync sync FILE` reverses the run.
+//!
+//! The API cannot `remove`, so every undo operation is a `replace` of an old value: an
+//! appended array is replaced whole by its old content, a member that an `add` created is
+//! undone by replacing its parent object. The line's `if_match` is the ETag after the
+//! PATCH: should anyone change the referral after the run, its undo is a `conflict`
+//! rather than an overwrite of their change.
+
+use crate::outcome::{Note, Outcome};
+use crate::plan::{Document, PatchOp};
+use crate::send::SendResult;
+use serde_json::{Value, json};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Why the undo file cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the undo file {path}: {source}")]
+pub struct UndoError {
+    path: PathBuf,
+    source: std::io::Error,
+}
+
+/// The undo file, one line per applied document, flushed as each arrives so that a run
+/// that is killed still leaves the undo of what it applied.
+pub struct UndoWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    lines: usize,
+}
+
+impl UndoWriter {
+    /// Creates (or truncates) the undo file.
+    pub fn create(path: &Path) -> Result<UndoWriter, UndoError> {
+        let file = File::create(path).map_err(|source| UndoError {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(UndoWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(file),
+            lines: 0,
+        })
+    }
+
+    /// Writes the undo line of `doc` if `result` applied it and knows what it replaced.
+    pub fn record(&mut self, doc: &Document, result: &SendResult) -> Result<(), UndoError> {
+        if result.outcome != Outcome::Updated {
+            return Ok(());
+        }
+        let Some(before) = &result.before else {
+            if result.note == Some(Note::Verified) {
+                tracing::warn!(id = %doc.id, "no undo line: the referral was read only after the lost PATCH had applied");
+            }
+            return Ok(());
+        };
+        let etag = result.etag_after.as_deref();
+        let Some(line) = undo_document(&doc.id, before, &doc.ops, etag) else {
+            return Ok(());
+        };
+        self.write_line(&line)
+    }
+
+    fn write_line(&mut self, line: &Value) -> Result<(), UndoError> {
+        let written = writeln!(self.out, "{line}").and_then(|()| self.out.flush());
+        written.map_err(|source| UndoError {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.lines += 1;
+        Ok(())
+    }
+
+    /// Lines written.
+    pub fn lines(&self) -> usize {
+        self.lines
+    }
+}
+
+/// The document-form line that restores `before` where `ops` changed it, guarded by
+/// `etag_after`; `None` when the operations changed nothing.
+pub fn undo_document(
+    id: &str,
+    before: &Value,
+    ops: &[PatchOp],
+    etag_after: Option<&str>,
+) -> Option<Value> {
+    let after = applied(before, ops);
+    let patch: Vec<Value> = restore_targets(before, ops)
+        .into_iter()
+        .filter_map(|path| {
+            let old = before.pointer(&path)?;
+            let changed = after.as_ref().is_none_or(|a| a.pointer(&path) != Some(old));
+            changed.then(|| json!({"op": "replace", "path": path, "value": old}))
+        })
+        .collect();
+    if patch.is_empty() {
+        return None;
+    }
+    let mut line = json!({"id": id, "patch": patch});
+    if let Some(tag) = etag_after {
+        line["if_match"] = json!(tag);
+    }
+    Some(line)
+}
+
+/// The paths whose old values restore what `ops` changed: an append's array, a created
+/// member's parent, else the path itself; a path inside another one is covered by it.
+fn restore_targets(before: &Value, ops: &[PatchOp]) -> Vec<String> {
+    let mut targets: Vec<String> = Vec::new();
+    for op in ops {
+        let target = match op.path.rsplit_once('/') {
+            Some((parent, _)) if op.is_append() || before.pointer(&op.path).is_none() => {
+                parent.to_string()
+            }
+            _ => op.path.clone(),
+        };
+        if !targets.contains(&target) {
+            targets.push(target);
+        }
+    }
+    let covered = |path: &String| {
+        targets
+            .iter()
+            .any(|other| other != path && path.starts_with(&format!("{other}/")))
+    };
+    targets.iter().filter(|p| !covered(p)).cloned().collect()
+}
+
+/// `before` with `ops` applied, to leave out what did not change; `None` if they do not
+/// apply (then every target is restored, which is never wrong).
+fn applied(before: &Value, ops: &[PatchOp]) -> Option<Value> {
+    let ops: Value = Value::Array(ops.iter().map(PatchOp::to_json).collect());
+    let patch: json_patch::Patch = serde_json::from_value(ops).ok()?;
+    let mut after = before.clone();
+    json_patch::patch(&mut after, &patch).ok()?;
+    Some(after)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::OpKind;
+
+    fn op(kind: OpKind, path: &str, value: Value) -> PatchOp {
+        PatchOp {
+            op: kind,
+            path: path.into(),
+            value,
+        }
+    }
+
+    fn before() -> Value {
+        json!({"name": "Old", "details": {"dealValue": 10, "notes": "n"},
+               "team": [{"email": "a@x.com"}]})
+    }
+
+    #[test]
+    fn a_replace_is_undone_by_replacing_the_old_value_under_the_etag_after() {
+        let ops = [op(OpKind::Replace, "/name", json!("New"))];
+        let line = undo_document("r1", &before(), &ops, Some("\"e2\"")).expect("line");
+        assert_eq!(
+            line,
+            json!({"id": "r1", "if_match": "\"e2\"",
+                   "patch": [{"op": "replace", "path": "/name", "value": "Old"}]})
+        );
+    }
+
+    #[test]
+    fn an_append_restores_the_whole_array_and_covers_edits_inside_it() {
+        let ops = [
+            op(OpKind::Replace, "/team/0/email", json!("b@x.com")),
+            op(OpKind::Add, "/team/-", json!({"email": "c@x.com"})),
+        ];
+        let line = undo_document("r1", &before(), &ops, None).expect("line");
+        assert_eq!(
+            line["patch"],
+            json!([{"op": "replace", "path": "/team", "value": [{"email": "a@x.com"}]}])
+        );
+    }
+
+    #[test]
+    fn a_created_member_is_undone_through_its_parent_and_no_change_gives_no_line() {
+        let ops = [op(OpKind::Add, "/details/currency", json!("EUR"))];
+        let line = undo_document("r1", &before(), &ops, None).expect("line");
+        assert_eq!(line["patch"][0]["path"], json!("/details"));
+        assert_eq!(line["patch"][0]["value"], before()["details"]);
+        let same = [op(OpKind::Replace, "/name", json!("Old"))];
+        assert_eq!(undo_document("r1", &before(), &same, None), None);
+    }
+}

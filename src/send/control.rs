@@ -1,0 +1,117 @@
+//! How a run is steered from outside the send stage: when to stop taking documents and
+//! when to abandon the ones in flight ([`Stop`]), the ledger's [`SendHooks`], whether the
+//! run sends or only reads ([`Mode`]), and whether each referral is read before its PATCH.
+//!
+//! Two tokens, because a graceful stop and a hard one differ: `drain` only stops workers
+//! taking new documents; `abort` also reaches every wait of the documents in flight (the
+//! pacer, the request itself, backoff sleeps and `Retry-After` pauses), which then end
+//! `failed` with a code saying why, so no document is lost from the report.
+
+use super::hooks::{NoHooks, SendHooks};
+use std::sync::{Arc, OnceLock};
+use tokio_util::sync::CancellationToken;
+
+/// Why documents in flight were abandoned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// `--deadline` passed: they end `failed` with `deadline`.
+    Deadline,
+    /// A second signal, or the grace period after the first ran out: `not_sent` where no
+    /// PATCH can have been applied, else `outcome_unknown`.
+    Interrupted,
+}
+
+/// The run's stop signals; clones share them.
+#[derive(Clone, Debug, Default)]
+pub struct Stop {
+    drain: CancellationToken,
+    abort: CancellationToken,
+    reason: Arc<OnceLock<StopReason>>,
+}
+
+impl Stop {
+    /// Signals that nothing has fired yet.
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    /// A stop whose drain is `token` (what [`super::send_all_until`] is given).
+    pub fn draining_on(token: CancellationToken) -> Self {
+        Stop {
+            drain: token,
+            ..Stop::default()
+        }
+    }
+
+    /// Stops workers taking new documents; the ones in flight go on.
+    pub fn drain(&self) {
+        self.drain.cancel();
+    }
+
+    /// Abandons the documents in flight too; the first reason given is the one kept.
+    pub fn abort(&self, reason: StopReason) {
+        let _first = self.reason.set(reason);
+        self.drain.cancel();
+        self.abort.cancel();
+    }
+
+    /// Whether workers should stop taking documents.
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_cancelled()
+    }
+
+    /// Resolves once the run is aborted.
+    pub async fn aborted(&self) {
+        self.abort.cancelled().await;
+    }
+
+    /// Why the run was aborted, if it was.
+    pub fn reason(&self) -> Option<StopReason> {
+        self.reason.get().copied()
+    }
+}
+
+/// Whether documents are sent or only checked against the referral (`--dry-run`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Send each document as a PATCH.
+    #[default]
+    Send,
+    /// GET each referral and say what the PATCH would do; never PATCH.
+    DryRun,
+}
+
+/// What steers a run beyond [`super::SendOptions`].
+#[derive(Clone)]
+pub struct RunControl {
+    /// Stop and abort.
+    pub stop: Stop,
+    /// The ledger's hooks ([`NoHooks`] without one).
+    pub hooks: Arc<dyn SendHooks>,
+    /// Send or dry run.
+    pub mode: Mode,
+    /// Read every referral before its PATCH and keep what was read in
+    /// [`super::SendResult::before`] (`--undo` needs the values a PATCH replaces).
+    pub read_before: bool,
+}
+
+impl Default for RunControl {
+    fn default() -> Self {
+        RunControl {
+            stop: Stop::new(),
+            hooks: Arc::new(NoHooks),
+            mode: Mode::Send,
+            read_before: false,
+        }
+    }
+}
+
+impl std::fmt::Debug for RunControl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunControl")
+            .field("stop", &self.stop)
+            .field("mode", &self.mode)
+            .field("read_before", &self.read_before)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,137 @@
+//! The live dry run (`sync --dry-run`): one GET per document, through the same pacer and
+//! retries as a real run, and the outcome the real run would report — `planned` with its
+//! field-level diff, `unchanged`, `conflict` for a stale input `if_match`, or `failed` for
+//! what the API would refuse (an unknown ID, a move the current status forbids, a
+//! `replace` of a missing target). No PATCH is ever built.
+
+use super::end::End;
+use super::error_body::ApiError;
+use super::exchange::Shared;
+use super::read::{Current, read};
+use super::{ConflictPolicy, SendError, SendResult, endpoint, members, verify};
+use super::{IfMatchPolicy, document::IfMatchSource, document::if_match_source};
+use crate::outcome::Outcome;
+use crate::plan::{Document, PatchOp};
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+/// Reads the referral of `doc` and says what sending it would do.
+pub async fn check_document(
+    shared: &Shared,
+    entry: usize,
+    doc: &Document,
+) -> Result<SendResult, SendError> {
+    let started = Instant::now();
+    let url = endpoint::referral_url(&shared.endpoint, &doc.id);
+    let read = read(shared, &url).await?;
+    let end = match read.current {
+        Ok(current) => judge(shared, doc, &current),
+        Err(end) => end,
+    };
+    let mut result = SendResult {
+        entry,
+        outcome: Outcome::Failed,
+        http_status: read.status,
+        attempts: 0,
+        if_match_sent: None,
+        etag_after: None,
+        error_code: None,
+        error_message: None,
+        note: None,
+        request_id: None,
+        duration: started.elapsed(),
+        before: None,
+        changes: None,
+    };
+    end.write_into(&mut result);
+    Ok(result)
+}
+
+/// The real run's outcome for `doc` against the referral as it is now, checked in the
+/// order the server would answer: stale ETag first, then the patch itself.
+fn judge(shared: &Shared, doc: &Document, current: &Current) -> End {
+    if let Some(end) = stale_if_match(shared, doc, current) {
+        return end;
+    }
+    if let Err(mismatch) = verify::recheck(&current.body, doc) {
+        return End::failed(mismatch.code, mismatch.message);
+    }
+    if verify::changes_present(&current.body, &doc.ops) {
+        return End::Unchanged;
+    }
+    let pending = members::pending_ops(&current.body, &doc.ops);
+    End::Planned {
+        changes: changes(&current.body, &pending),
+    }
+}
+
+/// A `conflict` where the real run would send the input's ETag and it is not the
+/// referral's current one; under `refetch` or `overwrite` that 412 would be resolved.
+fn stale_if_match(shared: &Shared, doc: &Document, current: &Current) -> Option<End> {
+    let options = &shared.options;
+    if options.on_conflict != ConflictPolicy::Report || options.if_match == IfMatchPolicy::Fetch {
+        return None;
+    }
+    let IfMatchSource::Use(Some(sent)) = if_match_source(options.if_match, doc) else {
+        return None;
+    };
+    if current.etag.as_deref() == Some(sent.as_str()) {
+        return None;
+    }
+    let now = current.etag.as_deref().unwrap_or("none");
+    Some(End::Conflict(ApiError {
+        code: "http_412".into(),
+        message: format!("the input's if_match {sent} is not the referral's current eTag {now}"),
+    }))
+}
+
+/// The field-level diff of the operations that would change something:
+/// `[{"path", "from", "to"}]`, `from` being `null` for an append or a new member.
+pub fn changes(referral: &Value, ops: &[PatchOp]) -> Value {
+    let diff = ops
+        .iter()
+        .filter(|op| !verify::changes_present(referral, std::slice::from_ref(op)))
+        .map(|op| {
+            let from = match op.is_append() {
+                true => Value::Null,
+                false => referral.pointer(&op.path).cloned().unwrap_or(Value::Null),
+            };
+            json!({"path": op.path, "from": from, "to": op.value})
+        });
+    Value::Array(diff.collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::OpKind;
+
+    #[test]
+    fn changes_list_the_old_and_new_value_of_each_changed_path_only() {
+        let referral = json!({"name": "Old", "details": {"notes": "same"}, "team": []});
+        let ops = vec![
+            PatchOp {
+                op: OpKind::Replace,
+                path: "/name".into(),
+                value: json!("New"),
+            },
+            PatchOp {
+                op: OpKind::Replace,
+                path: "/details/notes".into(),
+                value: json!("same"),
+            },
+            PatchOp {
+                op: OpKind::Add,
+                path: "/team/-".into(),
+                value: json!({"email": "a@x.com"}),
+            },
+        ];
+        assert_eq!(
+            changes(&referral, &ops),
+            json!([
+                {"path": "/name", "from": "Old", "to": "New"},
+                {"path": "/team/-", "from": null, "to": {"email": "a@x.com"}}
+            ])
+        );
+    }
+}

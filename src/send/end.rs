@@ -1,0 +1,154 @@
+//! How one document ended, before it is written up as a [`SendResult`]: the outcome with
+//! its ETag or error, and the messages for tries that ran out or a run that stopped.
+
+use super::SendResult;
+use super::control::StopReason;
+use super::error_body::{self, ApiError};
+use super::exchange::LastTry;
+use super::transport::{Response, TransportError};
+use crate::outcome::Outcome;
+use serde_json::Value;
+
+/// A document's end.
+#[derive(Clone, Debug, PartialEq)]
+pub enum End {
+    /// Applied (or verified as applied), with the ETag after.
+    Updated {
+        /// The ETag the API returned, if any.
+        etag: Option<String>,
+    },
+    /// Nothing to send: the referral already holds every value.
+    Unchanged,
+    /// A dry run's "would be updated", with its field-level diff.
+    Planned {
+        /// The `changes` column: `[{"path", "from", "to"}, …]`.
+        changes: Value,
+    },
+    /// A 412 the conflict policy did not resolve.
+    Conflict(ApiError),
+    /// Refused, given up, or never finished.
+    Failed {
+        /// The report's `error_code`.
+        code: String,
+        /// The report's `error_message`.
+        message: String,
+    },
+}
+
+impl End {
+    /// A `failed` end with `code` and `message`.
+    pub fn failed(code: &str, message: impl Into<String>) -> Self {
+        End::Failed {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A refusal (4xx) with the API's own code and message.
+    pub fn refused(response: &Response) -> Self {
+        let error = error_body::parse(response.status, &response.body);
+        End::Failed {
+            code: error.code,
+            message: error.message,
+        }
+    }
+
+    /// A document abandoned by an aborted run; `maybe_applied` when its PATCH may have
+    /// landed without our seeing the answer.
+    pub fn stopped(reason: Option<StopReason>, maybe_applied: bool) -> Self {
+        let unsure = if maybe_applied {
+            "; its PATCH may have been applied: check the referral before sending it again"
+        } else {
+            ""
+        };
+        match reason {
+            Some(StopReason::Deadline) | None => End::failed(
+                "deadline",
+                format!("the run's --deadline passed before this document finished{unsure}"),
+            ),
+            Some(StopReason::Interrupted) if maybe_applied => End::failed(
+                "outcome_unknown",
+                format!("the run was stopped while this document was in flight{unsure}"),
+            ),
+            Some(StopReason::Interrupted) => End::failed(
+                "not_sent",
+                "the run was stopped before this document's PATCH was sent",
+            ),
+        }
+    }
+
+    /// Fills the outcome and its error, ETag or diff into a result.
+    pub fn write_into(self, result: &mut SendResult) {
+        match self {
+            End::Updated { etag } => {
+                result.outcome = Outcome::Updated;
+                result.etag_after = etag;
+            }
+            End::Unchanged => result.outcome = Outcome::Unchanged,
+            End::Planned { changes } => {
+                result.outcome = Outcome::Planned;
+                result.changes = Some(changes);
+            }
+            End::Conflict(error) => {
+                result.outcome = Outcome::Conflict;
+                result.error_code = Some(error.code);
+                result.error_message = Some(error.message);
+            }
+            End::Failed { code, message } => {
+                result.outcome = Outcome::Failed;
+                result.error_code = Some(code);
+                result.error_message = Some(message);
+            }
+        }
+    }
+}
+
+/// The end of a call whose `tries` all failed transiently, saying what the last one got.
+pub fn exhausted(last: LastTry, tries: u32) -> End {
+    let gave_up = format!("gave up after {tries} tries");
+    match last {
+        LastTry::Failed(TransportError::Timeout) => End::failed(
+            "timeout",
+            format!("{gave_up}; the last one got no answer within --timeout"),
+        ),
+        LastTry::Failed(TransportError::Invalid(why)) => End::failed("request_invalid", why),
+        LastTry::Failed(error) => End::failed(
+            "retries_exhausted",
+            format!("{gave_up}; the last one: {error}"),
+        ),
+        LastTry::Status(response) => {
+            let reason = error_body::reason(response.status);
+            let detail = error_body::parse(response.status, &response.body).message;
+            let detail = if detail == reason {
+                String::new()
+            } else {
+                format!(": {detail}")
+            };
+            End::failed(
+                "retries_exhausted",
+                format!("{gave_up}; the last answer was {reason}{detail}"),
+            )
+        }
+    }
+}
+
+/// The applied document's ETag: the `ETag` header, else the returned body's `eTag`.
+pub fn etag_after(response: &Response) -> Option<String> {
+    let from_body = || {
+        serde_json::from_slice::<Value>(&response.body)
+            .ok()?
+            .get("eTag")?
+            .as_str()
+            .map(str::to_string)
+    };
+    response.etag.clone().or_else(from_body)
+}
+
+/// An ETag in its quoted form, as `If-Match` needs it (a weak `W/"…"` tag stays as is).
+pub fn quoted(tag: &str) -> String {
+    if tag.starts_with('"') || tag.starts_with("W/\"") {
+        tag.to_string()
+    } else {
+        format!("\"{tag}\"")
+    }
+}

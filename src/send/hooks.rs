@@ -1,0 +1,46 @@
+//! The seam through which a ledger follows the send stage: it makes each document's
+//! `MS-RequestId` durable before the PATCH that carries it, and tells a resumed run which
+//! request ID to reuse and which documents were in flight when the last process died.
+//!
+//! The send stage knows nothing of SQLite; [`NoHooks`] is the run without a ledger.
+
+use uuid::Uuid;
+
+/// What the send stage asks of (and tells) a ledger, per plan entry.
+pub trait SendHooks: Send + Sync {
+    /// The `MS-RequestId` an earlier run used for this entry, to reuse on a resume so the
+    /// server can replay instead of applying twice.
+    fn request_id(&self, entry: usize) -> Option<Uuid>;
+
+    /// Whether an earlier run sent this entry's PATCH without learning how it ended: the
+    /// referral is then read first and the document sent only if its changes are missing.
+    fn was_in_flight(&self, entry: usize) -> bool;
+
+    /// Called before each PATCH call (once per request ID and If-Match, not again for the
+    /// retries of that call, which carry the same values). An `Err` stops the run before
+    /// the PATCH goes out: a request that cannot be recorded must not be sent.
+    fn before_patch(
+        &self,
+        entry: usize,
+        request_id: Uuid,
+        if_match: Option<&str>,
+    ) -> Result<(), String>;
+}
+
+/// A run without a ledger: fresh request IDs, nothing in flight, nothing recorded.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHooks;
+
+impl SendHooks for NoHooks {
+    fn request_id(&self, _entry: usize) -> Option<Uuid> {
+        None
+    }
+
+    fn was_in_flight(&self, _entry: usize) -> bool {
+        false
+    }
+
+    fn before_patch(&self, _: usize, _: Uuid, _: Option<&str>) -> Result<(), String> {
+        Ok(())
+    }
+}

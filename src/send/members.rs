@@ -1,0 +1,97 @@
+//! Nightly re-sends: an append of a Member to a team whose e-mail (case-insensitive) is
+//! already in that team is dropped before sending, so a file that repeats yesterday's
+//! values does not add the same person twice.
+//!
+//! The check needs the referral as it is now, so it is made wherever the send stage reads
+//! it anyway: `--if-match auto` and `fetch` read every document that appends, as do
+//! `--undo` and a resumed in-flight document. Under `input` and `none` nothing is read
+//! (that is what those policies are for) and appends are sent as given; with `input`, an
+//! ETag from the input still refuses an append to a team that changed since.
+
+use crate::plan::PatchOp;
+use serde_json::Value;
+
+/// The team arrays whose appends are checked by e-mail.
+const TEAM_APPENDS: [&str; 2] = ["/team/-", "/customerProfile/team/-"];
+
+/// `ops` without the appends of members already in `referral`'s team.
+pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
+    ops.iter()
+        .filter(|op| !member_present(referral, op))
+        .cloned()
+        .collect()
+}
+
+/// Whether `op` appends a Member whose e-mail `referral`'s team already holds.
+pub fn member_present(referral: &Value, op: &PatchOp) -> bool {
+    if !TEAM_APPENDS.contains(&op.path.as_str()) {
+        return false;
+    }
+    let Some(email) = email_of(&op.value) else {
+        return false;
+    };
+    let team = op.path.strip_suffix("/-").and_then(|p| referral.pointer(p));
+    team.and_then(Value::as_array).is_some_and(|members| {
+        members
+            .iter()
+            .filter_map(email_of)
+            .any(|have| have.eq_ignore_ascii_case(email))
+    })
+}
+
+fn email_of(member: &Value) -> Option<&str> {
+    member.get("email").and_then(Value::as_str)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::OpKind;
+    use serde_json::json;
+
+    fn append(path: &str, email: &str) -> PatchOp {
+        PatchOp {
+            op: OpKind::Add,
+            path: path.into(),
+            value: json!({"email": email}),
+        }
+    }
+
+    fn referral() -> Value {
+        json!({"team": [{"email": "Ann@X.com"}],
+               "customerProfile": {"team": [{"email": "cust@y.com"}]}})
+    }
+
+    #[test]
+    fn an_append_of_a_member_already_in_the_team_is_dropped_whatever_the_case() {
+        let ops = vec![
+            append("/team/-", "ann@x.com"),
+            append("/team/-", "bob@x.com"),
+            append("/customerProfile/team/-", "CUST@y.com"),
+        ];
+        let pending = pending_ops(&referral(), &ops);
+        assert_eq!(pending, vec![append("/team/-", "bob@x.com")]);
+    }
+
+    #[test]
+    fn other_arrays_and_replaces_are_never_dropped() {
+        let target = PatchOp {
+            op: OpKind::Add,
+            path: "/target/-".into(),
+            value: json!({"email": "ann@x.com"}),
+        };
+        let replace = PatchOp {
+            op: OpKind::Replace,
+            path: "/team".into(),
+            value: json!([{"email": "ann@x.com"}]),
+        };
+        let ops = vec![target, replace];
+        assert_eq!(pending_ops(&referral(), &ops), ops);
+    }
+
+    #[test]
+    fn a_referral_without_a_team_keeps_the_append() {
+        let ops = vec![append("/team/-", "ann@x.com")];
+        assert_eq!(pending_ops(&json!({}), &ops), ops);
+    }
+}

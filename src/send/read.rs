@@ -1,0 +1,79 @@
+//! Reading one referral (GET) for the send stage: its current ETag and content, or the end
+//! the document comes to when it cannot be read (404, tries run out, the run stopped).
+
+use super::SendError;
+use super::end::{End, exhausted, quoted};
+use super::exchange::{Call, Ended, LastTry, Shared};
+use super::transport::Method;
+use serde_json::Value;
+
+/// The referral as a GET found it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Current {
+    /// Its ETag, quoted as `If-Match` needs it (body `eTag`, else the header).
+    pub etag: Option<String>,
+    /// Its content.
+    pub body: Value,
+}
+
+/// A GET's result: the last status seen, and the referral or the document's end.
+#[derive(Debug)]
+pub struct Read {
+    /// The last HTTP status received, if any.
+    pub status: Option<u16>,
+    /// The referral, or why the document ends here.
+    pub current: Result<Current, End>,
+}
+
+/// Reads the referral at `url`; `Err` only for what stops the run.
+pub async fn read(shared: &Shared, url: &str) -> Result<Read, SendError> {
+    let call = Call {
+        method: Method::Get,
+        url: url.to_string(),
+        request_id: uuid::Uuid::new_v4(),
+        if_match: None,
+        body: None,
+    };
+    let response = match shared.exchange(&call).await?.ended {
+        Ended::Answered(response) => response,
+        Ended::GaveUp(last) => return Ok(gave_up(shared, last)),
+        Ended::Stopped => {
+            let end = End::stopped(shared.control.stop.reason(), false);
+            return Ok(Read {
+                status: None,
+                current: Err(end),
+            });
+        }
+    };
+    let status = Some(response.status);
+    if !(200..300).contains(&response.status) {
+        let current = Err(End::refused(&response));
+        return Ok(Read { status, current });
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&response.body) else {
+        let end = End::failed(
+            "invalid_response",
+            "the API answered the GET of the referral with something that is not JSON",
+        );
+        return Ok(Read {
+            status,
+            current: Err(end),
+        });
+    };
+    let etag = body.get("eTag").and_then(Value::as_str).map(str::to_string);
+    let etag = etag.or(response.etag).map(|tag| quoted(&tag));
+    let current = Ok(Current { etag, body });
+    Ok(Read { status, current })
+}
+
+fn gave_up(shared: &Shared, last: LastTry) -> Read {
+    let status = match &last {
+        LastTry::Status(response) => Some(response.status),
+        LastTry::Failed(_) => None,
+    };
+    let tries = shared.options.max_attempts.max(1);
+    Read {
+        status,
+        current: Err(exhausted(last, tries)),
+    }
+}

@@ -1,0 +1,198 @@
+//! The ledger's hooks (request IDs made durable before each PATCH, reused on a resume,
+//! in-flight documents verified first) and appends of members already in the team.
+
+use super::*;
+use crate::outcome::{Note, Outcome};
+use crate::send::{RunControl, SendHooks};
+use uuid::Uuid;
+
+/// A ledger stand-in: a fixed resume state, and every `before_patch` call recorded.
+#[derive(Default)]
+struct Recording {
+    reuse: Option<Uuid>,
+    in_flight: bool,
+    refuse: bool,
+    calls: Mutex<Vec<(usize, Uuid, Option<String>)>>,
+}
+
+impl SendHooks for Recording {
+    fn request_id(&self, _entry: usize) -> Option<Uuid> {
+        self.reuse
+    }
+
+    fn was_in_flight(&self, _entry: usize) -> bool {
+        self.in_flight
+    }
+
+    fn before_patch(&self, entry: usize, id: Uuid, if_match: Option<&str>) -> Result<(), String> {
+        let call = (entry, id, if_match.map(str::to_string));
+        self.calls.lock().expect("lock").push(call);
+        if self.refuse {
+            return Err("disk full".into());
+        }
+        Ok(())
+    }
+}
+
+fn control(hooks: Arc<Recording>) -> RunControl {
+    RunControl {
+        hooks,
+        ..RunControl::default()
+    }
+}
+
+fn team(emails: &[&str]) -> Value {
+    let members: Vec<Value> = emails.iter().map(|e| json!({"email": e})).collect();
+    json!({"status": "Active", "substatus": "Engaged", "details": {"notes": "old"}, "team": members})
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_patch_sees_the_request_id_and_if_match_of_every_patch_call() {
+    let hooks = Arc::new(Recording::default());
+    let stale = with_body(412, json!({"code": "precondition_failed"}));
+    let answers = vec![stale, referral("\"e2\"", team(&[])), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let mut doc = replace_doc("r1");
+    doc.if_match = Some("\"e1\"".into());
+    let options = SendOptions {
+        on_conflict: ConflictPolicy::Refetch,
+        ..options()
+    };
+    let ran = run_controlled(&options, script.clone(), control(hooks.clone()), vec![doc]).await;
+    assert_eq!(ran.one().outcome, Outcome::Updated);
+    let calls = hooks.calls.lock().expect("lock").clone();
+    let patches = script.patches();
+    assert_eq!(calls.len(), 2);
+    for (call, seen) in calls.iter().zip(&patches) {
+        assert_eq!(call.1.to_string(), seen.header("MS-RequestId").expect("id"));
+        assert_eq!(call.2, seen.header("If-Match"));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_document_reuses_the_ledgers_request_id() {
+    let reuse = Uuid::new_v4();
+    let hooks = Arc::new(Recording {
+        reuse: Some(reuse),
+        ..Recording::default()
+    });
+    let script = Scripted::new(&[("r1", vec![status(503), status(204)])]);
+    let options = options();
+    let ran = run_controlled(
+        &options,
+        script.clone(),
+        control(hooks),
+        vec![replace_doc("r1")],
+    );
+    assert_eq!(ran.await.one().request_id, Some(reuse));
+    for seen in script.patches() {
+        assert_eq!(seen.header("MS-RequestId"), Some(reuse.to_string()));
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_in_flight_document_already_applied_is_verified_without_a_patch() {
+    let hooks = Arc::new(Recording {
+        in_flight: true,
+        ..Recording::default()
+    });
+    let script = Scripted::new(&[("r1", vec![referral("\"e9\"", team(&["new@x.com"]))])]);
+    let options = options();
+    let ran = run_controlled(
+        &options,
+        script.clone(),
+        control(hooks),
+        vec![append_doc("r1")],
+    );
+    let ran = ran.await;
+    let result = ran.one();
+    assert_eq!(
+        (result.outcome, result.note),
+        (Outcome::Updated, Some(Note::Verified))
+    );
+    assert_eq!(result.etag_after.as_deref(), Some("\"e9\""));
+    assert!(script.patches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_in_flight_document_not_applied_is_sent_with_the_same_request_id() {
+    let reuse = Uuid::new_v4();
+    let hooks = Arc::new(Recording {
+        reuse: Some(reuse),
+        in_flight: true,
+        ..Recording::default()
+    });
+    let answers = vec![referral("\"e1\"", team(&[])), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let options = options();
+    let ran = run_controlled(
+        &options,
+        script.clone(),
+        control(hooks),
+        vec![append_doc("r1")],
+    );
+    let ran = ran.await;
+    assert_eq!(
+        (ran.one().outcome, ran.one().note),
+        (Outcome::Updated, None)
+    );
+    let patch = &script.patches()[0];
+    assert_eq!(patch.header("MS-RequestId"), Some(reuse.to_string()));
+    assert_eq!(patch.header("If-Match").as_deref(), Some("\"e1\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hook_that_cannot_record_stops_the_run_before_the_patch() {
+    let hooks = Arc::new(Recording {
+        refuse: true,
+        ..Recording::default()
+    });
+    let script = Scripted::new(&[("r1", vec![status(204)])]);
+    let options = options();
+    let ran = run_controlled(
+        &options,
+        script.clone(),
+        control(hooks),
+        vec![replace_doc("r1")],
+    );
+    let ran = ran.await;
+    assert!(matches!(ran.stats, Err(SendError::Hook(_))));
+    assert!(script.patches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_append_of_a_member_already_in_the_team_is_unchanged_and_not_sent() {
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", team(&["NEW@x.com"]))])]);
+    let ran = run(&options(), script.clone(), vec![append_doc("r1")]).await;
+    assert_eq!(
+        (ran.one().outcome, ran.one().attempts),
+        (Outcome::Unchanged, 0)
+    );
+    assert!(script.patches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn only_the_members_not_yet_in_the_team_and_the_other_ops_are_sent() {
+    let doc = doc(
+        "r1",
+        vec![
+            op(OpKind::Add, "/team/-", json!({"email": "old@x.com"})),
+            op(OpKind::Add, "/team/-", json!({"email": "fresh@x.com"})),
+            op(OpKind::Replace, "/details/notes", json!("new")),
+        ],
+    );
+    let answers = vec![referral("\"e1\"", team(&["Old@X.com"])), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let ran = run(&options(), script.clone(), vec![doc]).await;
+    assert_eq!(ran.one().outcome, Outcome::Updated);
+    let body: Value =
+        serde_json::from_slice(script.patches()[0].request.body.as_deref().expect("body"))
+            .expect("json");
+    assert_eq!(
+        body,
+        json!([
+            {"op": "add", "path": "/team/-", "value": {"email": "fresh@x.com"}},
+            {"op": "replace", "path": "/details/notes", "value": "new"}
+        ])
+    );
+}

@@ -1,0 +1,91 @@
+//! `sync --dry-run`: GET only, the outcomes the real run then gives, and the `changes`
+//! column.
+
+use crate::fixtures::{self, id};
+use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
+use refsync::emulator::{Faults, Seed};
+use serde_json::{Value, json};
+
+/// One document per outcome: a rename, a member already in the team, a stale ETag, a
+/// move back from Closed, an unknown ID, and an invalid row.
+fn updates() -> String {
+    format!(
+        "id,op,path,value,if_match\n\
+         {a},replace,/name,Renamed,\n\
+         {b},add,/team/-,\"{{\"\"email\"\":\"\"OWNER@contoso.com\"\"}}\",\n\
+         {c},replace,/details/notes,late,\"\"\"stale\"\"\"\n\
+         {d},replace,/status,Active,\n\
+         {d},replace,/substatus,Engaged,\n\
+         7e57ffff-0000-4000-8000-000000000000,replace,/name,Ghost,\n\
+         {a2},replace,/details/dealValue,\"10,5\",\n",
+        a = id(0),
+        b = id(1),
+        c = id(2),
+        d = id(3),
+        a2 = id(4),
+    )
+}
+
+fn outcomes(rows: &[std::collections::HashMap<String, String>]) -> Vec<(String, String)> {
+    let mut pairs: Vec<(String, String)> = rows
+        .iter()
+        .map(|r| (r["id"].clone(), r["outcome"].replace("planned", "updated")))
+        .collect();
+    pairs.sort();
+    pairs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
+    let work = Workdir::new();
+    // Five referrals: the last (4) is Closed/Won, so move the Closed one to index 3.
+    let mut referrals = fixtures::referrals(5);
+    referrals[3]["status"] = json!("Closed");
+    referrals[3]["substatus"] = json!("Won");
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&referrals));
+    let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
+    work.write("u.csv", &updates());
+    let base = emulator.base_url();
+    let common = ["sync", "u.csv", "--endpoint", &base, "--rate", "unlimited"];
+    let dry: Vec<&str> = common
+        .iter()
+        .copied()
+        .chain(["--dry-run", "--report", "dry.csv"])
+        .collect();
+    let out = work.refsync(&dry);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(stderr(&out).contains("refsync dry-run"), "{}", stderr(&out));
+    let stats = emulator.stats();
+    let patches = stats["requests"]
+        .as_object()
+        .expect("map")
+        .keys()
+        .filter(|k| k.starts_with("PATCH"))
+        .count();
+    assert_eq!(patches, 0, "{stats}");
+    let dry_rows = read_csv_report(&work.path().join("dry.csv"));
+    let renamed = row_of(&dry_rows, &id(0));
+    assert_eq!(renamed["outcome"], "planned");
+    let changes: Value = serde_json::from_str(&renamed["changes"]).expect("changes json");
+    assert_eq!(
+        changes,
+        json!([{"path": "/name", "from": "Deal 0", "to": "Renamed"}])
+    );
+    assert_eq!(row_of(&dry_rows, &id(1))["outcome"], "unchanged");
+    assert_eq!(row_of(&dry_rows, &id(2))["outcome"], "conflict");
+    assert_eq!(
+        row_of(&dry_rows, &id(3))["error_code"],
+        "invalid_transition"
+    );
+
+    let real: Vec<&str> = common
+        .iter()
+        .copied()
+        .chain(["--report", "real.csv"])
+        .collect();
+    let out = work.refsync(&real);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let real_rows = read_csv_report(&work.path().join("real.csv"));
+    assert_eq!(outcomes(&dry_rows), outcomes(&real_rows));
+    assert_eq!(emulator.referrals()[&id(0)]["name"], json!("Renamed"));
+}

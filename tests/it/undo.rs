@@ -1,0 +1,69 @@
+//! `--undo FILE`: applying a file and then its undo file leaves the referrals as they were.
+
+use crate::fixtures::{self, id, without_write_stamps};
+use crate::support::{self, Workdir, code, read_csv_report, stderr};
+use refsync::emulator::{Faults, Seed};
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_the_undo_file_restores_the_seed_state() {
+    let work = Workdir::new();
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(4)));
+    let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
+    let before = emulator.referrals();
+    let csv = format!(
+        "id,op,path,value\n\
+         {a},replace,/details/dealValue,2500\n\
+         {a},replace,/name,Renamed\n\
+         {b},add,/team/-,\"{{\"\"email\"\":\"\"new@x.com\"\"}}\"\n\
+         {b},replace,/team/0/firstName,Boss\n\
+         {c},replace,/details/notes,changed\n",
+        a = id(0),
+        b = id(1),
+        c = id(2),
+    );
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let apply = [
+        "sync",
+        "u.csv",
+        "--endpoint",
+        &base,
+        "--rate",
+        "unlimited",
+        "--undo",
+        "undo.jsonl",
+        "--report",
+        "r1.csv",
+    ];
+    let out = work.refsync(&apply);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_ne!(emulator.referrals(), before);
+    let undo = work.read("undo.jsonl");
+    assert_eq!(undo.lines().count(), 3, "{undo}");
+    let first: Value = serde_json::from_str(undo.lines().next().expect("line")).expect("json");
+    let r1 = read_csv_report(&work.path().join("r1.csv"));
+    let etag_after = &r1.iter().find(|r| r["id"] == first["id"]).expect("row")["etag_after"];
+    assert_eq!(first["if_match"].as_str(), Some(etag_after.as_str()));
+
+    let revert = [
+        "sync",
+        "undo.jsonl",
+        "--endpoint",
+        &base,
+        "--rate",
+        "unlimited",
+        "--report",
+        "r2.csv",
+    ];
+    let out = work.refsync(&revert);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let after = emulator.referrals();
+    for (key, referral) in &before {
+        assert_eq!(
+            without_write_stamps(&after[key]),
+            without_write_stamps(referral),
+            "{key}"
+        );
+    }
+}
