@@ -4,6 +4,7 @@ pub mod emulator;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;
+pub mod runs;
 pub mod sync;
 
 use crate::cli::{Cli, Command};
@@ -16,5 +17,6 @@ pub async fn run(cli: &Cli, terminal: &Terminal) -> anyhow::Result<i32> {
         Command::Plan(args) => plan::run(args, terminal),
         Command::Sync(args) => sync::run(args, terminal).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Runs(args) => runs::run(args, terminal),
     }
 }
