@@ -119,6 +119,25 @@ mod tests {
     }
 
     #[test]
+    fn the_document_hash_is_stable_and_changes_with_a_value_or_the_if_match() {
+        let document = |value: i64, if_match: Option<&str>| crate::plan::Document {
+            id: "r1".into(),
+            if_match: if_match.map(str::to_owned),
+            ops: vec![crate::plan::PatchOp {
+                op: crate::plan::OpKind::Replace,
+                path: "/details/dealValue".into(),
+                value: json!(value),
+            }],
+            rows: Vec::new(),
+            merged_duplicates: false,
+        };
+        let hash = document_hash(&document(1, None));
+        assert_eq!(hash, document_hash(&document(1, None)));
+        assert_ne!(hash, document_hash(&document(2, None)));
+        assert_ne!(hash, document_hash(&document(1, Some("\"e1\""))));
+    }
+
+    #[test]
     fn a_missing_input_is_an_io_error() {
         assert!(run_key(&["/nonexistent/refsync-input.csv"], "").is_err());
     }

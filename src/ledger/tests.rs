@@ -117,3 +117,28 @@ fn a_read_only_ledger_refuses_writes() {
     let reader = Ledger::open_read_only(&path).expect("read-only open");
     assert!(reader.start_run("k", &RunMeta::default()).is_err());
 }
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_lock_held_by_a_killed_process_does_not_block() {
+    // util-linux `flock --no-fork` holds the same kind of lock (flock(2)) in one process,
+    // which is then killed with SIGKILL: no clean-up code runs, the OS alone releases it.
+    let (_dir, path) = temp();
+    let holder = std::process::Command::new("flock")
+        .arg("--no-fork")
+        .arg(lock::lock_path(&path))
+        .args(["sleep", "60"])
+        .spawn();
+    let Ok(mut holder) = holder else {
+        eprintln!("flock(1) is not installed: skipped");
+        return;
+    };
+    let held = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        matches!(Ledger::open(&path), Err(LedgerError::InUse { .. }))
+    });
+    holder.kill().expect("SIGKILL");
+    holder.wait().expect("reap");
+    assert!(held, "the other process never held the lock");
+    Ledger::open(&path).expect("open after the holder was killed");
+}
