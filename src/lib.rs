@@ -5,6 +5,7 @@
 //! - [`input`] reads CSV and JSONL files into raw records, each with its line;
 //! - [`plan`] groups records per referral into validated JSON Patch documents;
 //! - [`send`] sends each document as one rate-limited, retried `PATCH`;
+//! - [`ledger`] records each run and document outcome in SQLite, for `--resume` and history;
 //! - [`report`] writes one row per document (and per ID-less bad row) and the summary;
 //! - [`emulator`] is a local Partner Center referrals API, beside the pipeline;
 //! - [`schema`] is the referral schema and status transition table, shared by all;
@@ -15,6 +16,7 @@ pub mod commands;
 pub mod config;
 pub mod emulator;
 pub mod input;
+pub mod ledger;
 pub mod outcome;
 pub mod plan;
 pub mod report;

@@ -38,6 +38,11 @@ pub enum Command {
         after_help = "Example:  refsync emulator --listen 127.0.0.1:8080 --generate 10000 --throttle 200/s"
     )]
     Emulator(EmulatorArgs),
+    /// List the runs recorded in a ledger; `runs show RUN` for one run's documents not updated.
+    #[command(
+        after_help = "Examples:\n  refsync runs --ledger nightly.db\n  refsync runs show 12 --ledger nightly.db --json"
+    )]
+    Runs(RunsArgs),
 }
 
 /// Log formats.
@@ -294,4 +299,29 @@ pub struct EmulatorArgs {
     /// Ignore MS-RequestId (no replay of applied requests), like a server that does not honour it.
     #[arg(long)]
     pub no_replay: bool,
+}
+
+/// `refsync runs`.
+#[derive(Debug, Args)]
+pub struct RunsArgs {
+    /// The ledger that `sync --ledger` writes (read only; a running sync does not block it).
+    #[arg(long, value_name = "FILE", global = true, env = "REFSYNC_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// `show RUN`; without it, every run is listed.
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+}
+
+/// The subcommands of `refsync runs`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// One run's summary and its documents not updated (failed, conflict, in flight…).
+    Show {
+        /// The run's number, as `refsync runs` lists it.
+        #[arg(value_name = "RUN")]
+        run: i64,
+    },
 }

@@ -4,4 +4,6 @@
 
 pub mod args;
 
-pub use args::{Cli, Command, CommonArgs, EmulatorArgs, GlobalArgs, PlanArgs, SyncArgs};
+pub use args::{
+    Cli, Command, CommonArgs, EmulatorArgs, GlobalArgs, PlanArgs, RunsArgs, RunsCommand, SyncArgs,
+};

@@ -5,6 +5,7 @@ pub mod emulator;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;
+pub mod runs;
 pub mod signals;
 pub mod sync;
 pub mod undo;
@@ -20,5 +21,6 @@ pub async fn run(cli: &Cli, terminal: &Terminal) -> anyhow::Result<i32> {
         Command::Sync(args) if args.dry_run => dry_run::run(args, terminal).await,
         Command::Sync(args) => sync::run(args, terminal).await,
         Command::Emulator(args) => emulator::run(args).await,
+        Command::Runs(args) => runs::run(args, terminal),
     }
 }

@@ -5,6 +5,7 @@ mod cli;
 mod dry_run;
 mod emulator;
 mod fixtures;
+mod ledger;
 mod properties;
 mod resilience;
 mod samples;

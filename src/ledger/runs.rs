@@ -1,0 +1,123 @@
+//! The life of a run in the ledger: started, perhaps stopped and resumed, finished.
+//!
+//! A run is "unfinished" until [`Ledger::finish_run`]: a crash, a kill or a stop by signal
+//! ([`Ledger::stop_run`]) all leave it unfinished, which is what lets `--resume` find it.
+
+use super::{Ledger, LedgerError, now};
+use rusqlite::{OptionalExtension, params};
+use std::fmt;
+
+/// A run's number in the ledger (`runs.run_id`), as `refsync runs` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RunId(pub i64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// What the ledger keeps about a run when it starts. Nothing secret belongs here.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunMeta {
+    /// The input files as given on the command line.
+    pub inputs: Vec<String>,
+    /// The planning options, as hashed into the run key (for people reading the ledger).
+    pub options: String,
+    /// The run's `MS-CorrelationId`, so the API's logs can be matched to the run.
+    pub correlation_id: Option<uuid::Uuid>,
+    /// How many report rows the plan has: documents plus ID-less invalid rows.
+    pub planned: usize,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunEnd {
+    /// The exit code refsync exited with.
+    pub exit_code: i32,
+    /// The run's summary as `--summary-json` writes it.
+    pub summary: serde_json::Value,
+}
+
+impl Ledger {
+    /// Records the start of a new run with run key `key`.
+    pub fn start_run(&self, key: &str, meta: &RunMeta) -> Result<RunId, LedgerError> {
+        let inputs = serde_json::to_string(&meta.inputs).unwrap_or_else(|_| "[]".into());
+        self.write(|conn| {
+            conn.prepare_cached(
+                "INSERT INTO runs (run_key, started_at, inputs, options, correlation_id, planned)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                key,
+                now(),
+                inputs,
+                meta.options,
+                meta.correlation_id.map(|id| id.to_string()),
+                meta.planned,
+            ])?;
+            Ok(RunId(conn.last_insert_rowid()))
+        })
+    }
+
+    /// The newest unfinished run with run key `key`: the one `--resume` continues.
+    pub fn unfinished_run(&self, key: &str) -> Result<Option<RunId>, LedgerError> {
+        let writer = self.writer();
+        let id = writer
+            .conn
+            .prepare_cached(
+                "SELECT max(run_id) FROM runs WHERE run_key = ?1 AND finished = 0
+                 HAVING max(run_id) IS NOT NULL",
+            )?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        Ok(id.map(RunId))
+    }
+
+    /// Marks `run` as resumed: counts the resumption and clears the end of the attempt
+    /// before, so the run reads as unfinished until it finishes again.
+    pub fn resume_run(&self, run: RunId) -> Result<(), LedgerError> {
+        let changed = self.write(|conn| {
+            let sql = "UPDATE runs SET resumes = resumes + 1, ended_at = NULL, exit_code = NULL
+                       WHERE run_id = ?1 AND finished = 0";
+            Ok(conn.prepare_cached(sql)?.execute([run.0])?)
+        })?;
+        match changed {
+            0 => Err(LedgerError::NotResumable(run.0)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records that `run` was stopped by a signal with `exit_code` (130, 143): it stays
+    /// unfinished, so `--resume` picks it up; its unsent documents have no row.
+    pub fn stop_run(&self, run: RunId, exit_code: i32) -> Result<(), LedgerError> {
+        let changed = self.write(|conn| {
+            let sql = "UPDATE runs SET ended_at = ?2, exit_code = ?3 WHERE run_id = ?1";
+            Ok(conn
+                .prepare_cached(sql)?
+                .execute(params![run.0, now(), exit_code])?)
+        })?;
+        expect_one(changed, run)
+    }
+
+    /// Records that `run` finished with `end`; it is no longer resumable.
+    pub fn finish_run(&self, run: RunId, end: &RunEnd) -> Result<(), LedgerError> {
+        let changed = self.write(|conn| {
+            let sql = "UPDATE runs SET ended_at = ?2, exit_code = ?3, summary = ?4, finished = 1
+                       WHERE run_id = ?1";
+            let summary = end.summary.to_string();
+            Ok(conn
+                .prepare_cached(sql)?
+                .execute(params![run.0, now(), end.exit_code, summary])?)
+        })?;
+        expect_one(changed, run)
+    }
+}
+
+/// An update that changed no row named a run the ledger does not hold.
+fn expect_one(changed: usize, run: RunId) -> Result<(), LedgerError> {
+    match changed {
+        0 => Err(LedgerError::NoSuchRun(run.0)),
+        _ => Ok(()),
+    }
+}
