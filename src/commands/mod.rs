@@ -1,6 +1,7 @@
 //! Commands: each file wires one command's resolved settings to the pipeline's stages.
 
 pub mod emulator;
+pub mod lookup;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;

@@ -17,10 +17,11 @@ use tokio::sync::mpsc;
 /// Runs `sync`; returns the exit code.
 pub async fn run(args: &SyncArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let mut settings = resolve(args)?;
-    let prepared = prepare(&args.common)?;
+    let mut prepared = prepare(&args.common)?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     let batch = record_invalid_and_batch(&prepared, &mut outputs)?;
     let emulator = start_emulator(&mut settings).await?;
+    let batch = super::lookup::resolve_batch(batch, &settings, &mut prepared, &mut outputs).await?;
     let correlation_id = settings.send.correlation_id.to_string();
     let sent = send_batch(batch, &settings, &prepared, &mut outputs).await;
     if let Some(emulator) = emulator {

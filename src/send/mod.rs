@@ -8,6 +8,7 @@ mod document;
 pub mod endpoint;
 pub mod error_body;
 mod exchange;
+pub mod lookup;
 pub mod pacer;
 pub mod retry;
 pub mod token;
