@@ -40,22 +40,20 @@ pub async fn resolve_batch(
         return Ok(batch);
     }
     let lookups = look_up(keys, settings).await?;
-    let (mut kept, mut failed) = (Vec::with_capacity(batch.len()), Vec::new());
+    let mut kept = Vec::with_capacity(batch.len());
     for (index, mut doc) in batch {
         match lookups.resolutions.get(&doc.id).filter(|_| external(&doc)) {
             None => kept.push((index, doc)),
-            Some(resolution) => match resolution.error(&doc.id) {
-                None => {
-                    doc.id = resolution_id(resolution);
-                    set_plan_id(prepared, index, &doc.id);
-                    kept.push((index, doc));
-                }
-                Some(error) => failed.push((index, error)),
-            },
+            Some(Resolution::Found(id)) => {
+                doc.id = id.clone();
+                set_plan_id(prepared, index, id);
+                kept.push((index, doc));
+            }
+            Some(unresolved) => {
+                let (code, message) = unresolved.error(&doc.id).unwrap_or_default();
+                record_failed(prepared, outputs, index, code, message)?;
+            }
         }
-    }
-    for (index, (code, message)) in failed {
-        record_failed(prepared, outputs, index, code, message)?;
     }
     Ok(kept)
 }
@@ -68,13 +66,6 @@ async fn look_up(keys: Vec<String>, settings: &SyncSettings) -> anyhow::Result<L
     let lookups = resolve_external_ids(keys, &settings.send, transport, tokens, gate).await?;
     tracing::info!(mode = ?lookups.mode, requests = lookups.stats.requests, ids = lookups.resolutions.len(), "looked up CRM IDs by externalReferenceId");
     Ok(lookups)
-}
-
-fn resolution_id(resolution: &Resolution) -> String {
-    match resolution {
-        Resolution::Found(id) => id.clone(),
-        _ => String::new(),
-    }
 }
 
 fn set_plan_id(prepared: &mut Prepared, index: usize, id: &str) {

@@ -4,6 +4,7 @@ mod bad_input;
 mod cli;
 mod emulator;
 mod fixtures;
+mod mapping;
 mod samples;
 mod support;
 mod sync;
