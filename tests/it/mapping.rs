@@ -3,16 +3,13 @@
 //! `externalReferenceId` (filtered and, when the filter is refused, listed page by page),
 //! the rejects round trip, and errors that name the mapping's line or the CSV's cell.
 
+mod lookup;
+
 use crate::fixtures;
 use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
 use refsync::emulator::{Faults, Seed};
-use refsync::send::lookup::{self, LookupMode, Resolution};
-use refsync::send::pacer::NoLimit;
-use refsync::send::transport::{BoxFuture, Request, Response, TransportError};
-use refsync::send::{HttpTransport, Secret, TokenProvider, TokenSource, Transport};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 fn repo(path: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -21,7 +18,7 @@ fn repo(path: &str) -> String {
         .to_string()
 }
 
-fn sync<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn sync<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
         "sync",
         input,
@@ -37,7 +34,7 @@ fn sync<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str
 }
 
 /// A lookup mapping of `Opp` (CRM ID) and `Amount` (German number format).
-const LOOKUP_MAPPING: &str = "id = { column = \"Opp\", lookup = \"externalReferenceId\" }\n\n[[column]]\nname = \"Amount\"\npath = \"/details/dealValue\"\nnumber = { decimal = \",\", thousands = \".\" }\n";
+pub(crate) const LOOKUP_MAPPING: &str = "id = { column = \"Opp\", lookup = \"externalReferenceId\" }\n\n[[column]]\nname = \"Amount\"\npath = \"/details/dealValue\"\nnumber = { decimal = \",\", thousands = \".\" }\n";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dynamics_sample_in_windows_1252_updates_referrals_found_by_crm_id() {
@@ -164,120 +161,12 @@ async fn the_salesforce_sample_updates_referrals_by_their_id_column() {
 }
 
 /// `count` test referrals, the last two sharing the CRM ID `OPP-TWIN`.
-fn seed_with_twins(work: &Workdir, count: usize) -> PathBuf {
+pub(crate) fn seed_with_twins(work: &Workdir, count: usize) -> PathBuf {
     let mut referrals = fixtures::referrals(count);
     for referral in referrals.iter_mut().rev().take(2) {
         referral["externalReferenceId"] = json!("OPP-TWIN");
     }
     work.write("seed.jsonl", &fixtures::seed_text(&referrals))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn crm_ids_found_on_no_referral_or_on_two_are_failed_with_their_codes() {
-    let work = Workdir::new();
-    let emulator =
-        support::emulator_with(Seed::File(seed_with_twins(&work, 6)), Faults::default()).await;
-    work.write("map.toml", LOOKUP_MAPPING);
-    work.write(
-        "crm.csv",
-        "Opp;Amount\nOPP-1;1.234,5\nOPP-404;7\nOPP-TWIN;9\n",
-    );
-    let base = emulator.base_url();
-    let out = work.refsync(&sync(
-        &base,
-        "crm.csv",
-        &["--mapping", "map.toml", "--delimiter", ";"],
-    ));
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
-    let rows = read_csv_report(&work.path().join("report.csv"));
-    assert_eq!(row_of(&rows, &fixtures::id(1))["outcome"], "updated");
-    assert_eq!(row_of(&rows, "OPP-404")["error_code"], lookup::NOT_FOUND);
-    let twin = row_of(&rows, "OPP-TWIN");
-    assert_eq!(
-        (twin["outcome"].as_str(), twin["error_code"].as_str()),
-        ("failed", lookup::AMBIGUOUS)
-    );
-    assert!(
-        twin["error_message"].contains(&fixtures::id(5)),
-        "{}",
-        twin["error_message"]
-    );
-    assert_eq!(
-        emulator.referrals()[&fixtures::id(1)]["details"]["dealValue"],
-        json!(1234.5)
-    );
-    assert_eq!(emulator.stats()["requests"]["PATCH 204"], json!(1));
-    emulator.shutdown().await;
-}
-
-/// The real transport, except that `$filter` is refused as an API without it would.
-struct NoFilter(HttpTransport);
-
-impl Transport for NoFilter {
-    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
-        if request.url.contains("$filter=") {
-            let body = br#"{"code":"InvalidFilter","message":"not supported"}"#.to_vec();
-            return Box::pin(std::future::ready(Ok(Response {
-                status: 400,
-                body,
-                ..Response::default()
-            })));
-        }
-        self.0.send(request)
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_filter_support_every_page_is_listed_and_indexed() {
-    let work = Workdir::new();
-    let emulator =
-        support::emulator_with(Seed::File(seed_with_twins(&work, 250)), Faults::default()).await;
-    let mut options = refsync_options();
-    options.endpoint = emulator.base_url();
-    let transport = Arc::new(NoFilter(HttpTransport::new(&options).unwrap()));
-    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("t"))));
-    let keys = ["OPP-3", "OPP-247", "OPP-TWIN", "OPP-999"].map(String::from);
-    let lookups =
-        lookup::resolve_external_ids(keys, &options, transport, tokens, Arc::new(NoLimit))
-            .await
-            .unwrap();
-    assert_eq!(lookups.mode, LookupMode::Listing);
-    assert_eq!(
-        lookups.resolutions["OPP-3"],
-        Resolution::Found(fixtures::id(3))
-    );
-    assert_eq!(
-        lookups.resolutions["OPP-247"],
-        Resolution::Found(fixtures::id(247))
-    );
-    assert_eq!(
-        lookups.resolutions["OPP-TWIN"],
-        Resolution::Ambiguous(vec![fixtures::id(248), fixtures::id(249)])
-    );
-    assert_eq!(lookups.resolutions["OPP-999"], Resolution::NotFound);
-    let stats = emulator.stats();
-    assert_eq!(
-        stats["requests"]["GET 200"],
-        json!(3),
-        "250 referrals in pages of 100: {stats}"
-    );
-    emulator.shutdown().await;
-}
-
-fn refsync_options() -> refsync::send::SendOptions {
-    refsync::send::SendOptions {
-        endpoint: String::new(),
-        rate: refsync::send::RateLimit::Unlimited,
-        burst: 1,
-        concurrency: 4,
-        max_attempts: 3,
-        timeout: std::time::Duration::from_secs(10),
-        if_match: Default::default(),
-        on_conflict: Default::default(),
-        return_representation: false,
-        correlation_id: uuid::Uuid::nil(),
-        ca_cert: None,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
