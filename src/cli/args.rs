@@ -115,6 +115,12 @@ pub struct CommonArgs {
     /// CSV delimiter (`;` for many Excel exports; `tab` for tabs).
     #[arg(long, default_value = ",", value_parser = parse::delimiter, env = "REFSYNC_DELIMITER")]
     pub delimiter: u8,
+    /// Input encoding: utf-8, or e.g. windows-1252 for Excel exports (transcoded to UTF-8).
+    #[arg(long, value_name = "NAME", default_value = "utf-8", value_parser = crate::input::parse_encoding, env = "REFSYNC_ENCODING")]
+    pub encoding: &'static encoding_rs::Encoding,
+    /// Column-mapping file (TOML) for wide CSV exports from a CRM; see docs/mapping.md.
+    #[arg(long, value_name = "FILE", env = "REFSYNC_MAPPING")]
+    pub mapping: Option<PathBuf>,
     /// Two rows replacing one path with different values: error, or the last one wins.
     #[arg(
         long,

@@ -2,6 +2,7 @@
 
 pub mod dry_run;
 pub mod emulator;
+pub mod lookup;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;

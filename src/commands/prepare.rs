@@ -2,12 +2,14 @@
 //! narrow the plan to `--ids` / `--limit`.
 
 use crate::cli::args::{CommonArgs, FormatArg, OnDuplicateArg};
+use crate::input::mapping::Mapping;
 use crate::input::{self, Format, InputSource, ReadOptions};
 use crate::plan::{OnDuplicate, Plan, PlanEntry, PlanOptions, Planner};
 use crate::report::LineNames;
 use anyhow::Context;
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// A planned run: its inputs and the plan.
 pub struct Prepared {
@@ -19,6 +21,9 @@ pub struct Prepared {
     pub plan: Plan,
     /// Input rows read (before narrowing).
     pub input_rows: usize,
+    /// The inputs whose IDs are CRM IDs, to resolve through `externalReferenceId` before
+    /// sending (wide CSVs read through a lookup mapping).
+    pub lookup_inputs: Vec<u32>,
 }
 
 /// The reader options the flags give.
@@ -29,6 +34,8 @@ pub fn read_options(common: &CommonArgs) -> ReadOptions {
             FormatArg::Jsonl => Format::Jsonl,
         }),
         delimiter: common.delimiter,
+        encoding: common.encoding,
+        mapping: None,
     }
 }
 
@@ -45,7 +52,13 @@ pub fn plan_options(common: &CommonArgs) -> PlanOptions {
 /// Opens every input (so an unreadable one stops the run before anything is sent), then
 /// reads and plans them all.
 pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
-    let options = read_options(common);
+    let mut options = read_options(common);
+    options.mapping = common
+        .mapping
+        .as_deref()
+        .map(Mapping::load)
+        .transpose()?
+        .map(Arc::new);
     let ids = common.ids.as_ref().map(read_ids).transpose()?;
     let sources = input::open_inputs(&common.inputs, &options)?;
     let mut planner = Planner::new(plan_options(common));
@@ -57,13 +70,25 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         }
     }
     let plan = narrow(planner.finish(), ids.as_ref(), common.limit);
+    let lookup_inputs = lookup_inputs(&sources, &options);
     let names = LineNames::new(sources.iter().map(|s| s.name.clone()).collect());
     Ok(Prepared {
         sources,
         names,
         plan,
         input_rows,
+        lookup_inputs,
     })
+}
+
+/// The inputs read through a mapping that looks IDs up: its CSV inputs.
+fn lookup_inputs(sources: &[InputSource], options: &ReadOptions) -> Vec<u32> {
+    if !options.mapping.as_ref().is_some_and(|m| m.looks_up_ids()) {
+        return Vec::new();
+    }
+    (0..sources.len() as u32)
+        .filter(|&i| sources[i as usize].format == Format::Csv)
+        .collect()
 }
 
 /// Reads an `--ids` file: one ID per line; blank lines and `#` comments are skipped.

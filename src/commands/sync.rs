@@ -36,13 +36,21 @@ pub(super) async fn execute(
     let mut settings = resolve(args)?;
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
-    let prepared = prepare(&args.common)?;
+    let mut prepared = prepare(&args.common)?;
     let dry_run = mode == Mode::DryRun;
     let mut outputs =
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     let batch = record_invalid_and_batch(&prepared, &mut outputs)?;
     let correlation_id = settings.send.correlation_id.to_string();
-    let sent = send_phase(&mut settings, batch, stop, mode, &prepared, &mut outputs).await?;
+    let sent = send_phase(
+        &mut settings,
+        batch,
+        stop,
+        mode,
+        &mut prepared,
+        &mut outputs,
+    )
+    .await?;
     record_not_sent(&prepared, &mut outputs)?;
     let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch);
     outputs.finish(Finish {
@@ -64,10 +72,12 @@ async fn send_phase(
     batch: Batch,
     stop: Stop,
     mode: Mode,
-    prepared: &Prepared,
+    prepared: &mut Prepared,
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<anyhow::Result<SendStats>> {
     let emulator = start_emulator(settings).await?;
+    // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first.
+    let batch = super::lookup::resolve_batch(batch, settings, prepared, outputs).await?;
     let mut undo = settings
         .undo
         .as_deref()

@@ -88,11 +88,16 @@ impl Header {
         } else {
             "columns"
         };
-        format!(
+        let mut message = format!(
             "the header lacks the required {plural} {}; columns found: {}",
             quoted_list(missing.iter().copied()),
             quoted_list(self.names.iter().map(String::as_str)),
-        )
+        );
+        if let Some(hint) = delimiter_hint(&self.names) {
+            message.push_str("; ");
+            message.push_str(&hint);
+        }
+        message
     }
 
     /// A column's name for messages: its header name, or `#N` where it has none.
@@ -113,6 +118,23 @@ impl Header {
             None => self.column_name(index),
         }
     }
+}
+
+/// Advice for a header read as one column that another delimiter would split: Excel
+/// writes `;` where the locale's decimal separator is `,`, and such a file read with `,`
+/// has exactly one column.
+pub fn delimiter_hint(names: &[String]) -> Option<String> {
+    let [only] = names else {
+        return None;
+    };
+    let (shown, flag) = [(';', "';'"), ('\t', "tab"), ('|', "'|'"), (',', "','")]
+        .into_iter()
+        .find(|(c, _)| only.contains(*c))?;
+    Some(format!(
+        "the header is one column that contains {shown:?}: the file looks {}-separated; \
+         try --delimiter {flag}",
+        flag.trim_matches('\'')
+    ))
 }
 
 #[cfg(test)]
@@ -163,5 +185,14 @@ mod tests {
             ("id".into(), "value".into())
         );
         assert_eq!(h.field_name(1), "Note");
+    }
+
+    #[test]
+    fn a_one_column_header_split_by_semicolons_suggests_the_delimiter() {
+        let h = header(&["id;op;path;value"]);
+        let message = h.missing_message(&h.missing());
+        assert!(message.contains("try --delimiter ';'"), "{message}");
+        assert!(delimiter_hint(&["id".into()]).is_none());
+        assert!(delimiter_hint(&["a".into(), "b;c".into()]).is_none());
     }
 }

@@ -92,7 +92,7 @@ impl<R: BufRead + Seek> Iterator for CsvRecords<R> {
 }
 
 /// A line of nothing but whitespace is no record (unless the whitespace is the delimiter).
-fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
+pub(crate) fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
     !raw.truncated
         && raw
             .bytes
@@ -101,7 +101,7 @@ fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
 }
 
 /// Splits one record's bytes (terminator removed) into fields by the `csv` crate's rules.
-fn split_fields(bytes: &[u8], delimiter: u8) -> ByteRecord {
+pub(crate) fn split_fields(bytes: &[u8], delimiter: u8) -> ByteRecord {
     let mut reader = ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

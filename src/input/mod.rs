@@ -11,11 +11,13 @@ use std::path::PathBuf;
 mod csv_header;
 mod csv_rows;
 mod csv_split;
+mod encoding;
 mod format;
 mod json_form;
 mod json_salvage;
 mod jsonl;
 mod lines;
+pub mod mapping;
 mod open;
 #[cfg(test)]
 mod props;
@@ -23,6 +25,7 @@ mod records;
 mod text;
 
 pub use csv_rows::CsvRecords;
+pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
 pub use jsonl::JsonlRecords;
 pub use lines::MAX_RECORD_BYTES;
@@ -140,6 +143,8 @@ pub enum MalformedKind {
     Record,
     /// The CSV file lacks a required column (`missing_column`).
     MissingColumn,
+    /// A mapped cell breaks its column's format or its field's value rules (`invalid_value`).
+    Value,
 }
 
 /// One record read from an input.
@@ -158,6 +163,11 @@ pub struct ReadOptions {
     pub format: Option<Format>,
     /// CSV delimiter (`--delimiter`), `,` by default.
     pub delimiter: u8,
+    /// Input encoding (`--encoding`), UTF-8 by default; other encodings are transcoded to
+    /// a UTF-8 spool file when the input is opened.
+    pub encoding: &'static encoding_rs::Encoding,
+    /// Column mapping (`--mapping`): CSV inputs are wide exports read through it.
+    pub mapping: Option<std::sync::Arc<mapping::Mapping>>,
 }
 
 impl Default for ReadOptions {
@@ -165,6 +175,8 @@ impl Default for ReadOptions {
         ReadOptions {
             format: None,
             delimiter: b',',
+            encoding: encoding_rs::UTF_8,
+            mapping: None,
         }
     }
 }
@@ -180,6 +192,9 @@ pub enum InputError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The input is not text in the encoding it was said to be in.
+    #[error(transparent)]
+    Encoding(#[from] EncodingError),
     /// The format could not be told from the extension.
     #[error(
         "cannot tell the format of input {name} from its extension; use --format csv or --format jsonl"

@@ -7,6 +7,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::encoding::transcode;
 use super::format::{file_format, stdin_format};
 use super::{InputError, InputSource, ReadOptions};
 
@@ -26,17 +27,32 @@ pub fn open_inputs(
 
 /// Opens one input as given on the command line.
 fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputError> {
-    if name == STDIN_NAME {
+    let source = if name == STDIN_NAME {
         let stdin = io::stdin().lock();
-        return spool(stdin, options).map_err(|source| io_error(name, source));
+        spool(stdin, options).map_err(|source| io_error(name, source))?
+    } else {
+        check_readable(name).map_err(|source| io_error(name, source))?;
+        InputSource {
+            name: name.to_string(),
+            path: PathBuf::from(name),
+            format: file_format(name, options.format)?,
+            spool: None,
+        }
+    };
+    in_utf8(source, options)
+}
+
+/// The source as UTF-8: under `--encoding`, its text transcoded into a spool file that
+/// takes the place of the original (line numbers stay the original's).
+fn in_utf8(source: InputSource, options: &ReadOptions) -> Result<InputSource, InputError> {
+    match transcode(&source.path, &source.name, options.encoding)? {
+        None => Ok(source),
+        Some(spool) => Ok(InputSource {
+            path: spool.to_path_buf(),
+            spool: Some(Arc::new(spool)),
+            ..source
+        }),
     }
-    check_readable(name).map_err(|source| io_error(name, source))?;
-    Ok(InputSource {
-        name: name.to_string(),
-        path: PathBuf::from(name),
-        format: file_format(name, options.format)?,
-        spool: None,
-    })
 }
 
 /// Opens the file once to prove it can be read; a directory opens on Unix but cannot be
@@ -149,6 +165,24 @@ mod tests {
             &ReadOptions::default(),
         );
         assert!(matches!(err, Err(InputError::Io { .. })));
+    }
+
+    #[test]
+    fn a_windows_1252_file_is_read_from_a_utf8_spool() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("crm.csv");
+        std::fs::write(&csv, b"Name\nCaf\xe9\n").unwrap();
+        let options = ReadOptions {
+            encoding: encoding_rs::WINDOWS_1252,
+            ..ReadOptions::default()
+        };
+        let sources = open_inputs(&names(&[&csv]), &options).unwrap();
+        assert!(sources[0].spool.is_some());
+        assert_eq!(sources[0].format, Format::Csv);
+        assert_eq!(
+            std::fs::read_to_string(&sources[0].path).unwrap(),
+            "Name\nCafé\n"
+        );
     }
 
     #[test]

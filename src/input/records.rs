@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Seek};
 use super::csv_rows::CsvRecords;
 use super::jsonl::JsonlRecords;
 use super::lines::{MAX_RECORD_BYTES, skip_bom};
+use super::mapping::MappedRecords;
 use super::open::io_error;
 use super::{Format, InputError, InputRecord, InputSource, ReadOptions};
 
@@ -17,6 +18,8 @@ pub enum Records<R = BufReader<File>> {
     Csv(CsvRecords<R>),
     /// A JSONL input.
     Jsonl(JsonlRecords<R>),
+    /// A wide CSV input read through `--mapping`.
+    Mapped(MappedRecords<R>),
 }
 
 impl<R: BufRead + Seek> Iterator for Records<R> {
@@ -26,6 +29,7 @@ impl<R: BufRead + Seek> Iterator for Records<R> {
         match self {
             Records::Csv(records) => records.next(),
             Records::Jsonl(records) => records.next(),
+            Records::Mapped(records) => records.next(),
         }
     }
 }
@@ -59,8 +63,17 @@ pub(crate) fn records_from<R: BufRead + Seek>(
 ) -> Result<Records<R>, InputError> {
     let offset = skip_bom(&mut reader).map_err(|e| io_error(&source.name, e))?;
     let name = source.name.as_str();
-    Ok(match source.format {
-        Format::Csv => Records::Csv(CsvRecords::new(
+    Ok(match (source.format, &options.mapping) {
+        (Format::Csv, Some(mapping)) => Records::Mapped(MappedRecords::new(
+            reader,
+            offset,
+            name,
+            index,
+            mapping.clone(),
+            options.delimiter,
+            limit,
+        )),
+        (Format::Csv, None) => Records::Csv(CsvRecords::new(
             reader,
             offset,
             name,
@@ -68,7 +81,7 @@ pub(crate) fn records_from<R: BufRead + Seek>(
             options.delimiter,
             limit,
         )),
-        Format::Jsonl => Records::Jsonl(JsonlRecords::new(reader, offset, name, index, limit)),
+        (Format::Jsonl, _) => Records::Jsonl(JsonlRecords::new(reader, offset, name, index, limit)),
     })
 }
 

@@ -109,6 +109,7 @@ fn malformed_error(
     let code = match kind {
         MalformedKind::Record => ErrorCode::MalformedRecord,
         MalformedKind::MissingColumn => ErrorCode::MissingColumn,
+        MalformedKind::Value => ErrorCode::InvalidValue,
     };
     PlanError {
         at: Some(at),

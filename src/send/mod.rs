@@ -14,6 +14,7 @@ pub mod endpoint;
 pub mod error_body;
 mod exchange;
 pub mod hooks;
+pub mod lookup;
 pub mod members;
 pub mod pacer;
 mod read;

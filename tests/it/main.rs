@@ -6,6 +6,7 @@ mod dry_run;
 mod emulator;
 mod fixtures;
 mod ledger;
+mod mapping;
 mod properties;
 mod resilience;
 mod samples;

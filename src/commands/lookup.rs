@@ -1,0 +1,93 @@
+//! Resolving CRM IDs before `sync` sends: the documents of inputs read through a lookup
+//! mapping carry the CRM's ID; each is looked up once by `externalReferenceId` and the
+//! document takes the referral's ID, or is reported `failed` (`not_found_by_external_id`,
+//! `ambiguous_external_id`) and not sent.
+//!
+//! The plan is rewritten in place, so the report, the rejects file and every later stage
+//! see the referral ID the PATCH went to.
+
+use super::outputs::RunOutputs;
+use super::prepare::Prepared;
+use crate::config::sync::SyncSettings;
+use crate::outcome::Outcome;
+use crate::plan::{Document, PlanEntry};
+use crate::report::ReportRow;
+use crate::send::lookup::{Lookups, Resolution, resolve_external_ids};
+use crate::send::pacer::rate_gate;
+use crate::send::{Batch, HttpTransport, TokenProvider};
+use std::sync::Arc;
+
+/// Resolves the CRM IDs of `batch`: found documents go on with their referral ID (in the
+/// batch and the plan alike); the rest are recorded as `failed` and dropped from the batch.
+pub async fn resolve_batch(
+    batch: Batch,
+    settings: &SyncSettings,
+    prepared: &mut Prepared,
+    outputs: &mut RunOutputs,
+) -> anyhow::Result<Batch> {
+    let inputs = prepared.lookup_inputs.clone();
+    let external = |doc: &Document| {
+        doc.rows
+            .first()
+            .is_some_and(|row| inputs.contains(&row.at.input))
+    };
+    let keys: Vec<String> = batch
+        .iter()
+        .filter(|(_, doc)| external(doc))
+        .map(|(_, doc)| doc.id.clone())
+        .collect();
+    if keys.is_empty() {
+        return Ok(batch);
+    }
+    let lookups = look_up(keys, settings).await?;
+    let mut kept = Vec::with_capacity(batch.len());
+    for (index, mut doc) in batch {
+        match lookups.resolutions.get(&doc.id).filter(|_| external(&doc)) {
+            None => kept.push((index, doc)),
+            Some(Resolution::Found(id)) => {
+                doc.id = id.clone();
+                set_plan_id(prepared, index, id);
+                kept.push((index, doc));
+            }
+            Some(unresolved) => {
+                let (code, message) = unresolved.error(&doc.id).unwrap_or_default();
+                record_failed(prepared, outputs, index, code, message)?;
+            }
+        }
+    }
+    Ok(kept)
+}
+
+/// The lookups for `keys`, through the run's endpoint, token and rate settings.
+async fn look_up(keys: Vec<String>, settings: &SyncSettings) -> anyhow::Result<Lookups> {
+    let transport = Arc::new(HttpTransport::new(&settings.send)?);
+    let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
+    let gate = rate_gate(settings.send.rate, settings.send.burst);
+    let lookups = resolve_external_ids(keys, &settings.send, transport, tokens, gate).await?;
+    tracing::info!(mode = ?lookups.mode, requests = lookups.stats.requests, ids = lookups.resolutions.len(), "looked up CRM IDs by externalReferenceId");
+    Ok(lookups)
+}
+
+fn set_plan_id(prepared: &mut Prepared, index: usize, id: &str) {
+    if let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get_mut(index) {
+        doc.id = id.to_string();
+    }
+}
+
+fn record_failed(
+    prepared: &Prepared,
+    outputs: &mut RunOutputs,
+    index: usize,
+    code: String,
+    message: String,
+) -> anyhow::Result<()> {
+    let Some(entry) = prepared.plan.entries.get(index) else {
+        return Ok(());
+    };
+    let mut row = ReportRow::for_entry(entry, &prepared.names);
+    row.outcome = Outcome::Failed;
+    row.note = None;
+    row.error_code = Some(code);
+    row.error_message = Some(message);
+    outputs.record(index, Outcome::Failed, row)
+}

@@ -1,0 +1,227 @@
+//! Reading a wide CSV through a mapping: the header is bound to the mapping's columns,
+//! then each data record becomes one document-form record holding its row's operations,
+//! with the record's own line and byte span, so the rejects file copies the CRM row
+//! itself and the fixed row feeds straight back.
+
+use std::io::{BufRead, Seek};
+use std::sync::Arc;
+
+use csv::ByteRecord;
+
+use super::bind::{Bound, Unbound, bind};
+use super::cells::{CellError, convert_row};
+use super::{MappedOp, Mapping};
+use crate::input::csv_rows::{is_blank, split_fields};
+use crate::input::csv_split::{CsvSplitter, Ending, RawRecord};
+use crate::input::text::{quoted, strip_terminator, too_long};
+use crate::input::{InputError, InputRecord, LineRef, MalformedKind, RawOp, RawValue};
+use crate::input::{RecordContent, RowRef, Span};
+
+/// The header once read: its width and the mapping bound to it (or what it lacks).
+struct Header {
+    width: usize,
+    binding: Result<Bound, Unbound>,
+}
+
+/// The records of one wide CSV input read through a mapping, in line order.
+pub struct MappedRecords<R> {
+    splitter: CsvSplitter<R>,
+    mapping: Arc<Mapping>,
+    name: String,
+    input: u32,
+    delimiter: u8,
+    limit: usize,
+    header: Option<Header>,
+    done: bool,
+}
+
+impl<R: BufRead + Seek> MappedRecords<R> {
+    /// Records of input number `input` (named `name`) read from `reader` at `offset`.
+    pub fn new(
+        reader: R,
+        offset: u64,
+        name: &str,
+        input: u32,
+        mapping: Arc<Mapping>,
+        delimiter: u8,
+        limit: usize,
+    ) -> Self {
+        MappedRecords {
+            splitter: CsvSplitter::new(reader, offset, delimiter, limit),
+            mapping,
+            name: name.to_string(),
+            input,
+            delimiter,
+            limit,
+            header: None,
+            done: false,
+        }
+    }
+
+    /// The next data record, reading the header on the way; `None` at the end.
+    fn next_record(&mut self) -> std::io::Result<Option<InputRecord>> {
+        while let Some(raw) = self.splitter.next_record()? {
+            if is_blank(&raw, self.delimiter) {
+                continue;
+            }
+            let fields = split_fields(strip_terminator(&raw.bytes), self.delimiter);
+            let Some(header) = &self.header else {
+                self.header = Some(self.bind_header(&fields));
+                continue;
+            };
+            let row = RowRef {
+                at: LineRef {
+                    input: self.input,
+                    line: raw.line,
+                },
+                span: Span {
+                    start: raw.start,
+                    end: raw.end,
+                },
+            };
+            let content = self.content(header, &raw, &fields);
+            return Ok(Some(InputRecord { row, content }));
+        }
+        Ok(None)
+    }
+
+    fn bind_header(&self, fields: &ByteRecord) -> Header {
+        let names: Vec<String> = fields
+            .iter()
+            .map(|cell| String::from_utf8_lossy(cell).trim().to_string())
+            .collect();
+        Header {
+            width: names.len(),
+            binding: bind(&self.mapping, &names),
+        }
+    }
+
+    /// What one data record holds, or why it cannot be read.
+    fn content(&self, header: &Header, raw: &RawRecord, fields: &ByteRecord) -> RecordContent {
+        let bound = match &header.binding {
+            Ok(bound) => bound,
+            Err(unbound) => return missing_columns(unbound, fields),
+        };
+        let id = cell(fields, bound.id);
+        if raw.truncated {
+            return malformed(None, MalformedKind::Record, too_long("record", self.limit));
+        }
+        if let Ending::Unterminated { .. } = raw.ending {
+            let message = "unterminated quote: the quote opened on this line is never closed; \
+                           the lines after it were read as records of their own";
+            return malformed(None, MalformedKind::Record, message.into());
+        }
+        if fields.len() != header.width {
+            let message = format!(
+                "record has {} fields where the header has {}",
+                fields.len(),
+                header.width
+            );
+            return malformed(id, MalformedKind::Record, message);
+        }
+        self.mapped(bound, id, fields)
+    }
+
+    /// A well-formed record through the mapping: a document, or what is wrong with it.
+    fn mapped(&self, bound: &Bound, id: Option<String>, fields: &ByteRecord) -> RecordContent {
+        let id_column = &self.mapping.id.column;
+        let id = match id.map(|id| id.trim().to_string()) {
+            Some(id) if !id.is_empty() => id,
+            Some(_) => {
+                let message = format!(
+                    "column {} is empty: every row needs the ID",
+                    quoted(id_column)
+                );
+                return malformed(None, MalformedKind::Record, message);
+            }
+            None => {
+                let message = format!(
+                    "column {} is not valid UTF-8; give --encoding",
+                    quoted(id_column)
+                );
+                return malformed(None, MalformedKind::Record, message);
+            }
+        };
+        let cells = bound.columns.iter().map(|&index| cell_str(fields, index));
+        match convert_row(&self.mapping, cells) {
+            Ok(ops) if ops.is_empty() => {
+                malformed(Some(id), MalformedKind::Record, nothing_to_send())
+            }
+            Ok(ops) => RecordContent::Document {
+                id,
+                if_match: None,
+                patch: ops.into_iter().map(raw_op).collect(),
+            },
+            Err(errors) => malformed(Some(id), MalformedKind::Value, joined(&errors)),
+        }
+    }
+}
+
+impl<R: BufRead + Seek> Iterator for MappedRecords<R> {
+    type Item = Result<InputRecord, InputError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.next_record().transpose();
+        if !matches!(next, Some(Ok(_))) {
+            self.done = true;
+        }
+        next.map(|r| r.map_err(|source| crate::input::open::io_error(&self.name, source)))
+    }
+}
+
+fn raw_op(op: MappedOp) -> RawOp {
+    RawOp {
+        op: op.op.as_str().to_string(),
+        path: op.path,
+        value: RawValue::Json(op.value),
+    }
+}
+
+fn missing_columns(unbound: &Unbound, fields: &ByteRecord) -> RecordContent {
+    RecordContent::Malformed {
+        id: unbound
+            .id
+            .and_then(|index| cell(fields, index))
+            .map(|id| id.trim().to_string()),
+        code: MalformedKind::MissingColumn,
+        field: Some(unbound.first.clone()),
+        message: unbound.message.clone(),
+    }
+}
+
+fn malformed(id: Option<String>, code: MalformedKind, message: String) -> RecordContent {
+    RecordContent::Malformed {
+        id,
+        code,
+        field: None,
+        message,
+    }
+}
+
+fn nothing_to_send() -> String {
+    "every mapped cell of this row is empty, so it changes nothing; fill in a cell or remove the row".into()
+}
+
+fn joined(errors: &[CellError]) -> String {
+    errors
+        .iter()
+        .map(|e| e.message.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The cell at `index` as text, where it exists and is UTF-8.
+fn cell(fields: &ByteRecord, index: usize) -> Option<String> {
+    cell_str(fields, index).map(str::to_string)
+}
+
+fn cell_str(fields: &ByteRecord, index: usize) -> Option<&str> {
+    std::str::from_utf8(fields.get(index)?).ok()
+}
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;

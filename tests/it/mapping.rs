@@ -1,0 +1,303 @@
+//! Wide CRM exports through `--mapping`, end to end against the in-process emulator: the
+//! shipped Dynamics 365 (Windows-1252, `;`) and Salesforce samples, lookup by
+//! `externalReferenceId` (filtered and, when the filter is refused, listed page by page),
+//! the rejects round trip, and errors that name the mapping's line or the CSV's cell.
+
+mod lookup;
+
+use crate::fixtures;
+use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
+use refsync::emulator::{Faults, Seed};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+fn repo(path: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(path)
+        .display()
+        .to_string()
+}
+
+pub(crate) fn sync<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "sync",
+        input,
+        "--endpoint",
+        endpoint,
+        "--rate",
+        "unlimited",
+        "--report",
+        "report.csv",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// A lookup mapping of `Opp` (CRM ID) and `Amount` (German number format).
+pub(crate) const LOOKUP_MAPPING: &str = "id = { column = \"Opp\", lookup = \"externalReferenceId\" }\n\n[[column]]\nname = \"Amount\"\npath = \"/details/dealValue\"\nnumber = { decimal = \",\", thousands = \".\" }\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dynamics_sample_in_windows_1252_updates_referrals_found_by_crm_id() {
+    let work = Workdir::new();
+    let emulator = support::emulator_with(Seed::Sample, Faults::default()).await;
+    let (input, mapping) = (
+        repo("samples/dynamics365-export.csv"),
+        repo("config/mappings/dynamics365-opportunities.toml"),
+    );
+    let base = emulator.base_url();
+    let extra = [
+        "--mapping",
+        &mapping,
+        "--delimiter",
+        ";",
+        "--encoding",
+        "windows-1252",
+    ];
+    let out = work.refsync(&sync(&base, &input, &extra));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let state = emulator.referrals();
+    let contoso = &state["fbcf71a8-76dc-4ea0-8a52-2f61cb154456"];
+    assert_eq!(
+        (&contoso["status"], &contoso["substatus"]),
+        (&json!("Active"), &json!("Engaged"))
+    );
+    assert_eq!(contoso["details"]["dealValue"], json!(165000.5));
+    assert_eq!(
+        contoso["details"]["closingDateTime"],
+        json!("2026-12-30T23:00:00Z")
+    );
+    assert_eq!(
+        contoso["details"]["notes"],
+        json!("Kunde möchte die Migration vor Q4 – Budget 165.000 €")
+    );
+    assert_eq!(contoso["qualification"], json!("SalesQualified"));
+    let fabrikam = &state["260839b3-e992-4be5-8d4a-030805b698eb"];
+    assert_eq!(
+        (&fabrikam["status"], &fabrikam["substatus"]),
+        (&json!("Closed"), &json!("Won"))
+    );
+    assert_eq!(fabrikam["details"]["dealValue"], json!(250000));
+    assert_eq!(
+        fabrikam["details"]["closingDateTime"],
+        json!("2026-07-14T22:00:00Z")
+    );
+    let northwind = &state["e46c632e-eb76-4781-bffd-fd48fee26fa0"];
+    assert_eq!(
+        (&northwind["substatus"], &northwind["qualification"]),
+        (&json!("Lost"), &json!("None"))
+    );
+    assert_eq!(
+        northwind["details"]["dealValue"],
+        json!(56000),
+        "an empty cell leaves the field"
+    );
+    let on_hold = &state["b91bcac0-9359-4b23-ae21-de7df235b7b8"];
+    assert_eq!(
+        (&on_hold["status"], &on_hold["qualification"]),
+        (&json!("Active"), &json!("MarketingQualified"))
+    );
+    assert_eq!(
+        on_hold["details"]["notes"],
+        json!("Café-Kette, Rückruf im März")
+    );
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        row_of(&rows, "fbcf71a8-76dc-4ea0-8a52-2f61cb154456")["source_lines"],
+        "2"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_salesforce_sample_updates_referrals_by_their_id_column() {
+    let work = Workdir::new();
+    let emulator = support::emulator_with(Seed::Sample, Faults::default()).await;
+    let (input, mapping) = (
+        repo("samples/salesforce-export.csv"),
+        repo("config/mappings/salesforce-opportunities.toml"),
+    );
+    let base = emulator.base_url();
+    let out = work.refsync(&sync(&base, &input, &["--mapping", &mapping]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let state = emulator.referrals();
+    let litware = &state["4e332144-f205-4d9e-8f17-acb83e0e0a88"];
+    assert_eq!(
+        (&litware["status"], &litware["substatus"]),
+        (&json!("Active"), &json!("Engaged"))
+    );
+    assert_eq!(litware["details"]["dealValue"], json!(82500.0));
+    assert_eq!(
+        litware["details"]["closingDateTime"],
+        json!("2026-12-31T05:00:00Z")
+    );
+    let adatum = &state["a4cfec9b-5fdb-4263-9871-aa88a4c7e83a"];
+    assert_eq!(
+        (&adatum["substatus"], &adatum["details"]["dealValue"]),
+        (&json!("Won"), &json!(310000.75))
+    );
+    assert_eq!(
+        adatum["details"]["closingDateTime"],
+        json!("2026-06-30T04:00:00Z")
+    );
+    let tailspin = &state["2daaf954-42af-4077-8e85-cde4f11e36f9"];
+    assert_eq!(
+        (&tailspin["status"], &tailspin["details"]["dealValue"]),
+        (&json!("New"), &json!(15000))
+    );
+    assert_eq!(
+        tailspin["details"]["notes"],
+        json!("Follow up after the workshop")
+    );
+    let wingtip = &state["c725f842-1f92-4bb5-a2d6-c96fc8074237"];
+    assert_eq!(
+        (&wingtip["substatus"], &wingtip["details"]["dealValue"]),
+        (&json!("Lost"), &json!(18000))
+    );
+    assert_eq!(
+        wingtip["details"]["notes"],
+        json!("Lost on price, \"budget cut\"")
+    );
+    emulator.shutdown().await;
+}
+
+/// `count` test referrals, the last two sharing the CRM ID `OPP-TWIN`.
+pub(crate) fn seed_with_twins(work: &Workdir, count: usize) -> PathBuf {
+    let mut referrals = fixtures::referrals(count);
+    for referral in referrals.iter_mut().rev().take(2) {
+        referral["externalReferenceId"] = json!("OPP-TWIN");
+    }
+    work.write("seed.jsonl", &fixtures::seed_text(&referrals))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_wide_row_is_fixed_in_the_rejects_file_and_fed_back() {
+    let work = Workdir::new();
+    let emulator =
+        support::emulator_with(Seed::File(seed_with_twins(&work, 6)), Faults::default()).await;
+    work.write("map.toml", LOOKUP_MAPPING);
+    let bad_row = "OPP-2;Ünïcode note;12,5x\r\n";
+    let text = format!("Opp;Note;Amount\r\nOPP-1;ok;10\r\n{bad_row}");
+    std::fs::write(
+        work.path().join("crm.csv"),
+        encoding_rs::WINDOWS_1252.encode(&text).0,
+    )
+    .unwrap();
+    let base = emulator.base_url();
+    let flags = [
+        "--mapping",
+        "map.toml",
+        "--delimiter",
+        ";",
+        "--encoding",
+        "windows-1252",
+        "--rejects",
+        "rejects.csv",
+    ];
+    let out = work.refsync(&sync(&base, "crm.csv", &flags));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rejects = work.read("rejects.csv");
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines[0], "Opp;Note;Amount;outcome;error_message");
+    assert!(
+        lines[1].starts_with("OPP-2;Ünïcode note;12,5x;invalid;"),
+        "{rejects}"
+    );
+    assert!(
+        lines[1].contains("line 3") && lines[1].contains("column `Amount`"),
+        "{rejects}"
+    );
+    assert_eq!(lines.len(), 2, "only the bad row: {rejects}");
+    work.write("rejects.csv", &rejects.replace("12,5x", "12,5"));
+    let out = work.refsync(&sync(&base, "rejects.csv", &flags[..6]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        emulator.referrals()[&fixtures::id(2)]["details"]["dealValue"],
+        json!(12.5)
+    );
+    emulator.shutdown().await;
+}
+
+#[test]
+fn a_mapping_mistake_stops_the_run_naming_the_mapping_line() {
+    let work = Workdir::new();
+    let mapping = "id = \"Referral\"\n\n[[column]]\nname = \"Stage\"\n[column.values]\n\"Won\" = { \"/status\" = \"Closed\", \"/substatus\" = \"Won\" }\n\"Lost\" = { \"/status\" = \"Gone\" }\n\n[[column]]\nname = \"Total\"\npath = \"/details/total\"\n";
+    work.write("map.toml", mapping);
+    work.write("crm.csv", "Referral,Stage,Total\n");
+    let out = work.refsync(&[
+        "plan",
+        "crm.csv",
+        "--mapping",
+        "map.toml",
+        "--out",
+        "planned.jsonl",
+    ]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("map.toml: line 7: value map entry \"Lost\""),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 11: \"/details/total\" is not a field of a referral"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failing_cell_is_invalid_naming_the_csv_line_and_column() {
+    let work = Workdir::new();
+    work.write(
+        "map.toml",
+        &LOOKUP_MAPPING.replace("lookup = \"externalReferenceId\"", ""),
+    );
+    work.write("crm.csv", "Opp;Amount\nA-1;1.000\nA-2;1,000.50\n");
+    let out = work.refsync(&[
+        "plan",
+        "crm.csv",
+        "--mapping",
+        "map.toml",
+        "--delimiter",
+        ";",
+        "--report",
+        "report.csv",
+        "--out",
+        "planned.jsonl",
+    ]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let bad = row_of(&rows, "A-2");
+    assert_eq!(bad["error_code"], "invalid_value");
+    assert!(
+        bad["error_message"].starts_with("crm.csv line 3: column `Amount`"),
+        "{}",
+        bad["error_message"]
+    );
+    assert!(
+        bad["error_message"].contains("written like 10.000,50 (map.toml line 4)"),
+        "{}",
+        bad["error_message"]
+    );
+    let planned: Value = serde_json::from_str(work.read("planned.jsonl").trim()).unwrap();
+    assert_eq!(planned["patch"][0]["value"], json!(1000));
+}
+
+#[test]
+fn a_semicolon_file_read_with_commas_suggests_the_delimiter() {
+    let work = Workdir::new();
+    work.write("u.csv", "id;op;path;value\na;replace;/name;x\n");
+    let out = work.refsync(&[
+        "plan",
+        "u.csv",
+        "--report",
+        "report.csv",
+        "--out",
+        "planned.jsonl",
+    ]);
+    assert_eq!(code(&out), 4);
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert!(
+        rows[0]["error_message"].contains("try --delimiter ';'"),
+        "{}",
+        rows[0]["error_message"]
+    );
+}

@@ -1,0 +1,121 @@
+//! Lookup by `externalReferenceId` against the emulator: unknown and ambiguous CRM IDs end
+//! to end, and the fallback to listing every page when the API refuses `$filter`.
+
+use super::{LOOKUP_MAPPING, seed_with_twins, sync};
+use crate::fixtures;
+use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
+use refsync::emulator::{Faults, Seed};
+use refsync::send::lookup::{self, LookupMode, Resolution};
+use refsync::send::pacer::NoLimit;
+use refsync::send::transport::{BoxFuture, Request, Response, TransportError};
+use refsync::send::{HttpTransport, Secret, TokenProvider, TokenSource, Transport};
+use serde_json::json;
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crm_ids_found_on_no_referral_or_on_two_are_failed_with_their_codes() {
+    let work = Workdir::new();
+    let emulator =
+        support::emulator_with(Seed::File(seed_with_twins(&work, 6)), Faults::default()).await;
+    work.write("map.toml", LOOKUP_MAPPING);
+    work.write(
+        "crm.csv",
+        "Opp;Amount\nOPP-1;1.234,5\nOPP-404;7\nOPP-TWIN;9\n",
+    );
+    let base = emulator.base_url();
+    let out = work.refsync(&sync(
+        &base,
+        "crm.csv",
+        &["--mapping", "map.toml", "--delimiter", ";"],
+    ));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(row_of(&rows, &fixtures::id(1))["outcome"], "updated");
+    assert_eq!(row_of(&rows, "OPP-404")["error_code"], lookup::NOT_FOUND);
+    let twin = row_of(&rows, "OPP-TWIN");
+    assert_eq!(
+        (twin["outcome"].as_str(), twin["error_code"].as_str()),
+        ("failed", lookup::AMBIGUOUS)
+    );
+    assert!(
+        twin["error_message"].contains(&fixtures::id(5)),
+        "{}",
+        twin["error_message"]
+    );
+    assert_eq!(
+        emulator.referrals()[&fixtures::id(1)]["details"]["dealValue"],
+        json!(1234.5)
+    );
+    assert_eq!(emulator.stats()["requests"]["PATCH 204"], json!(1));
+    emulator.shutdown().await;
+}
+
+/// The real transport, except that `$filter` is refused as an API without it would.
+struct NoFilter(HttpTransport);
+
+impl Transport for NoFilter {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+        if request.url.contains("$filter=") {
+            let body = br#"{"code":"InvalidFilter","message":"not supported"}"#.to_vec();
+            return Box::pin(std::future::ready(Ok(Response {
+                status: 400,
+                body,
+                ..Response::default()
+            })));
+        }
+        self.0.send(request)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_filter_support_every_page_is_listed_and_indexed() {
+    let work = Workdir::new();
+    let emulator =
+        support::emulator_with(Seed::File(seed_with_twins(&work, 250)), Faults::default()).await;
+    let mut options = refsync_options();
+    options.endpoint = emulator.base_url();
+    let transport = Arc::new(NoFilter(HttpTransport::new(&options).unwrap()));
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("t"))));
+    let keys = ["OPP-3", "OPP-247", "OPP-TWIN", "OPP-999"].map(String::from);
+    let lookups =
+        lookup::resolve_external_ids(keys, &options, transport, tokens, Arc::new(NoLimit))
+            .await
+            .unwrap();
+    assert_eq!(lookups.mode, LookupMode::Listing);
+    assert_eq!(
+        lookups.resolutions["OPP-3"],
+        Resolution::Found(fixtures::id(3))
+    );
+    assert_eq!(
+        lookups.resolutions["OPP-247"],
+        Resolution::Found(fixtures::id(247))
+    );
+    assert_eq!(
+        lookups.resolutions["OPP-TWIN"],
+        Resolution::Ambiguous(vec![fixtures::id(248), fixtures::id(249)])
+    );
+    assert_eq!(lookups.resolutions["OPP-999"], Resolution::NotFound);
+    let stats = emulator.stats();
+    assert_eq!(
+        stats["requests"]["GET 200"],
+        json!(3),
+        "250 referrals in pages of 100: {stats}"
+    );
+    emulator.shutdown().await;
+}
+
+fn refsync_options() -> refsync::send::SendOptions {
+    refsync::send::SendOptions {
+        endpoint: String::new(),
+        rate: refsync::send::RateLimit::Unlimited,
+        burst: 1,
+        concurrency: 4,
+        max_attempts: 3,
+        timeout: std::time::Duration::from_secs(10),
+        if_match: Default::default(),
+        on_conflict: Default::default(),
+        return_representation: false,
+        correlation_id: uuid::Uuid::nil(),
+        ca_cert: None,
+    }
+}
