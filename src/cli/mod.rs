@@ -3,5 +3,6 @@
 //! and nothing past it sees clap.
 
 pub mod args;
+pub mod tools;
 
 pub use args::{Cli, Command, CommonArgs, EmulatorArgs, GlobalArgs, PlanArgs, SyncArgs};

@@ -2,6 +2,7 @@
 
 use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
+use crate::auth::AuthSettings;
 use crate::cli::SyncArgs;
 use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
@@ -14,9 +15,13 @@ use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Runs `sync`; returns the exit code.
-pub async fn run(args: &SyncArgs, terminal: &Terminal) -> anyhow::Result<i32> {
-    let mut settings = resolve(args)?;
+/// Runs `sync` (`auth`: the resolved `[auth]` section, if any); returns the exit code.
+pub async fn run(
+    args: &SyncArgs,
+    auth: Option<&AuthSettings>,
+    terminal: &Terminal,
+) -> anyhow::Result<i32> {
+    let mut settings = resolve(args, auth)?;
     let prepared = prepare(&args.common)?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     let batch = record_invalid_and_batch(&prepared, &mut outputs)?;
