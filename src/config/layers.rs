@@ -93,6 +93,14 @@ pub fn command(file: Option<&ConfigFile>) -> Result<Command, FileError> {
     Ok(command)
 }
 
+/// Every config key that `command` and its subcommands take (what a file may hold at its
+/// top level).
+pub fn option_keys(command: &Command) -> BTreeSet<String> {
+    let own = command.get_arguments().filter_map(key_of);
+    let nested = command.get_subcommands().flat_map(option_keys);
+    own.chain(nested).collect()
+}
+
 /// Layers `command`'s own options, then its subcommands', noting the file keys used.
 fn layer(
     mut command: Command,

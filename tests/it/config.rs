@@ -218,3 +218,54 @@ fn every_command_help_shows_examples() {
         );
     }
 }
+
+/// `config/refsync.toml` with every `# key = value` line of it uncommented.
+fn uncommented_sample() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/refsync.toml");
+    let text = std::fs::read_to_string(path).expect("config/refsync.toml");
+    let mut seen = std::collections::HashSet::new();
+    let mut out = String::new();
+    for line in text.lines() {
+        let setting = line
+            .strip_prefix("# ")
+            .filter(|rest| rest.split_once(" = ").is_some_and(|(key, _)| is_key(key)));
+        match setting {
+            Some(rest) if seen.insert(rest.split(' ').next().unwrap_or_default().to_string()) => {
+                out.push_str(rest)
+            }
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+fn is_key(word: &str) -> bool {
+    !word.is_empty() && word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+#[test]
+fn the_sample_config_documents_every_key_with_a_value_refsync_accepts() {
+    let sample = uncommented_sample();
+    let command = refsync::config::layers::command(None).expect("command");
+    for key in refsync::config::layers::option_keys(&command) {
+        assert!(
+            sample.contains(&format!("\n{key} = ")),
+            "config/refsync.toml lacks {key}"
+        );
+    }
+    for key in refsync::config::file::AUTH_KEYS {
+        assert!(
+            sample.contains(&format!("\n{key} = ")),
+            "config/refsync.toml lacks [auth] {key}"
+        );
+    }
+    let work = Workdir::new();
+    // Two client-secret sources at once is refused by design; keep the file one.
+    work.write(
+        "all.toml",
+        &sample.replace("client_secret_env = ", "# client_secret_env = "),
+    );
+    let out = work.refsync(&["config", "show", "--config", "all.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
