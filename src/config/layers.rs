@@ -266,3 +266,56 @@ fn env_name(arg: &Arg) -> String {
         .map(|e| e.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn file(text: &str) -> ConfigFile {
+        ConfigFile::parse(Path::new("r.toml"), text).expect("parses")
+    }
+
+    fn args(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn keys_are_long_names_without_help_version_or_config() {
+        let keys = option_keys(&command(None).expect("command"));
+        assert!(
+            keys.contains("max_attempts") && keys.contains("log_format") && keys.contains("out")
+        );
+        assert!(!keys.contains("help") && !keys.contains("version") && !keys.contains("config"));
+    }
+
+    #[test]
+    fn a_file_value_is_the_default_and_a_flag_beats_it() {
+        let layered = command(Some(&file("max_attempts = 9\nrate = \"2/s\"\n"))).expect("command");
+        let matches = layered
+            .clone()
+            .try_get_matches_from(args(&["refsync", "config", "show", "--rate", "3/s"]))
+            .expect("parses");
+        let file = file("max_attempts = 9\nrate = \"2/s\"\n");
+        let shown = effective(&layered, &matches, Some(&file));
+        let of = |key: &str| shown.iter().find(|e| e.key == key).expect("key").clone();
+        assert_eq!(of("max_attempts").value.as_deref(), Some("9"));
+        assert_eq!(
+            of("max_attempts").source,
+            Source::File {
+                path: "r.toml".into(),
+                line: 1
+            }
+        );
+        assert_eq!(
+            (of("rate").value.as_deref(), of("rate").source),
+            (Some("3/s"), Source::Flag)
+        );
+    }
+
+    #[test]
+    fn a_bad_value_for_a_switch_names_the_key() {
+        let error = command(Some(&file("\nemulator = \"yes\"\n"))).expect_err("refused");
+        assert!(error.to_string().contains("r.toml:2: emulator"), "{error}");
+    }
+}
