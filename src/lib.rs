@@ -9,8 +9,10 @@
 //! - [`report`] writes one row per document (and per ID-less bad row) and the summary;
 //! - [`emulator`] is a local Partner Center referrals API, beside the pipeline;
 //! - [`schema`] is the referral schema and status transition table, shared by all;
-//! - [`commands`] wires a resolved [`config`] to the stages, one file per command.
+//! - [`commands`] wires a resolved [`config`] to the stages, one file per command;
+//! - [`auth`] signs in (device code) and renews access tokens (refresh-token grant).
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -23,3 +25,11 @@ pub mod report;
 pub mod schema;
 pub mod send;
 pub mod ui;
+
+/// The version `--version` prints: the crate's, and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("REFSYNC_GIT_COMMIT"),
+    ")"
+);

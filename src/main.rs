@@ -1,13 +1,22 @@
-//! The `refsync` binary: parse the command line, set up logs, run, exit with the code.
+//! The `refsync` binary: parse the command line over the config file and environment,
+//! set up logs, run, exit with the code.
 
-use clap::Parser;
-use refsync::cli::Cli;
+use refsync::config::layers::{self, ParseError};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let json = cli.global.log_format == refsync::cli::args::LogFormat::Json;
-    let terminal = refsync::ui::init_logging(json, cli.global.verbose, cli.global.quiet);
+    let parsed = match layers::parse_from(std::env::args_os().collect()) {
+        Ok(parsed) => parsed,
+        // Clap prints help, the version or a usage error itself, with exit 0 or 2.
+        Err(ParseError::Clap(error)) => error.exit(),
+        Err(ParseError::File(error)) => {
+            eprintln!("refsync: error: {error}");
+            return ExitCode::from(1);
+        }
+    };
+    let global = &parsed.cli.global;
+    let json = global.log_format == refsync::cli::args::LogFormat::Json;
+    let terminal = refsync::ui::init_logging(json, global.verbose, global.quiet);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -15,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(refsync::commands::run(&cli, &terminal)) {
+    match runtime.block_on(refsync::commands::run(&parsed, &terminal)) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
             terminal.print(&format!("refsync: error: {error:#}\n"));

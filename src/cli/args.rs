@@ -9,8 +9,10 @@ use std::time::Duration;
 
 /// Bulk-apply updates to Microsoft Partner Center referrals from CSV or JSONL files.
 #[derive(Debug, Parser)]
-#[command(name = "refsync", version, propagate_version = true)]
-#[command(after_help = "Try it with no setup:  refsync sync samples/updates.csv --emulator")]
+#[command(name = "refsync", version = crate::VERSION, propagate_version = true)]
+#[command(
+    after_help = "Try it with no setup:  refsync sync samples/updates.csv --emulator\n\nEvery flag can also be set in the --config file (max_attempts = 8) or as REFSYNC_<NAME>\n(REFSYNC_MAX_ATTEMPTS=8); a flag wins over the environment, which wins over the file."
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -43,6 +45,20 @@ pub enum Command {
         after_help = "Examples:\n  refsync runs --ledger nightly.db\n  refsync runs show 12 --ledger nightly.db --json"
     )]
     Runs(RunsArgs),
+    /// Sign in for unattended runs (the refresh token of the [auth] config section).
+    Auth(super::tools::AuthArgs),
+    /// Inspect the configuration: the file, REFSYNC_* variables and flags, layered.
+    Config(super::tools::ConfigArgs),
+    /// Print shell completions.
+    #[command(after_help = "Examples:
+  refsync completions bash > ~/.local/share/bash-completion/completions/refsync
+  refsync completions zsh > ~/.zfunc/_refsync
+  refsync completions fish > ~/.config/fish/completions/refsync.fish
+  refsync completions powershell >> $PROFILE")]
+    Completions(super::tools::CompletionsArgs),
+    /// Print the man page (roff) to stdout.
+    #[command(after_help = "Example:  refsync man > refsync.1 && man ./refsync.1")]
+    Man,
 }
 
 /// Log formats.
@@ -83,6 +99,9 @@ pub struct GlobalArgs {
     /// Less output: errors only.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
+    /// TOML config file: every flag's value (max_attempts = 8) and the [auth] section.
+    #[arg(long, global = true, value_name = "FILE", env = "REFSYNC_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Input-format choices.

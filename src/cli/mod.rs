@@ -3,6 +3,7 @@
 //! and nothing past it sees clap.
 
 pub mod args;
+pub mod tools;
 
 pub use args::{
     Cli, Command, CommonArgs, EmulatorArgs, GlobalArgs, PlanArgs, RunsArgs, RunsCommand, SyncArgs,

@@ -5,11 +5,16 @@
 //! nothing to write and is refused with it.
 
 use super::sync;
+use crate::auth::AuthSettings;
 use crate::cli::SyncArgs;
 use crate::send::Mode;
 use crate::ui::Terminal;
 
 /// Runs `sync --dry-run`; returns the exit code (as a real run's outcomes would give it).
-pub async fn run(args: &SyncArgs, terminal: &Terminal) -> anyhow::Result<i32> {
-    sync::execute(args, terminal, Mode::DryRun).await
+pub async fn run(
+    args: &SyncArgs,
+    auth: Option<&AuthSettings>,
+    terminal: &Terminal,
+) -> anyhow::Result<i32> {
+    sync::execute(args, auth, terminal, Mode::DryRun).await
 }

@@ -9,6 +9,7 @@ use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
 use super::signals::{self, Watch};
 use super::undo::UndoWriter;
+use crate::auth::AuthSettings;
 use crate::cli::SyncArgs;
 use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
@@ -22,18 +23,23 @@ use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Runs `sync`; returns the exit code.
-pub async fn run(args: &SyncArgs, terminal: &Terminal) -> anyhow::Result<i32> {
-    execute(args, terminal, Mode::Send).await
+/// Runs `sync` (`auth`: the resolved `[auth]` section, if any); returns the exit code.
+pub async fn run(
+    args: &SyncArgs,
+    auth: Option<&AuthSettings>,
+    terminal: &Terminal,
+) -> anyhow::Result<i32> {
+    execute(args, auth, terminal, Mode::Send).await
 }
 
 /// Runs `sync` in `mode`; returns the exit code.
 pub(super) async fn execute(
     args: &SyncArgs,
+    auth: Option<&AuthSettings>,
     terminal: &Terminal,
     mode: Mode,
 ) -> anyhow::Result<i32> {
-    let mut settings = resolve(args)?;
+    let mut settings = resolve(args, auth)?;
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;

@@ -1,6 +1,7 @@
 //! Resolving `sync`'s flags into the send stage's options, the token source and the
 //! emulator choice, refusing what cannot work before anything is read or sent.
 
+use crate::auth::{AuthError, AuthSettings, RefreshGrant, store};
 use crate::cli::args::{IfMatchArg, OnConflictArg, SyncArgs};
 use crate::emulator::Seed;
 use crate::send::{self, ConflictPolicy, IfMatchPolicy, Secret, SendOptions, TokenSource};
@@ -33,13 +34,16 @@ pub enum ConfigError {
     Endpoint(String),
     /// No token source was given.
     #[error(
-        "no access token: give one with --token-command CMD (its output is the token), --token-file FILE, or the {TOKEN_ENV} environment variable; or try refsync without one against the built-in emulator with --emulator"
+        "no access token: give one with --token-command CMD (its output is the token), --token-file FILE, or the {TOKEN_ENV} environment variable; or configure [auth] in a --config file and sign in once with `refsync auth login` (docs/auth.md); or try refsync without one against the built-in emulator with --emulator"
     )]
     NoToken,
+    /// The `[auth]` refresh-token grant cannot be used.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
 }
 
-/// Resolves `sync`'s settings.
-pub fn resolve(args: &SyncArgs) -> Result<SyncSettings, ConfigError> {
+/// Resolves `sync`'s settings; `auth` is the resolved `[auth]` section, if configured.
+pub fn resolve(args: &SyncArgs, auth: Option<&AuthSettings>) -> Result<SyncSettings, ConfigError> {
     let emulator = args.emulator.then(|| match &args.seed {
         Some(path) => Seed::File(path.clone()),
         None => Seed::Sample,
@@ -49,7 +53,7 @@ pub fn resolve(args: &SyncArgs) -> Result<SyncSettings, ConfigError> {
     } else {
         send::check_endpoint(&args.endpoint).map_err(|e| ConfigError::Endpoint(e.to_string()))?
     };
-    let token = token_source(args, emulator.is_some())?;
+    let token = token_source(args, emulator.is_some(), auth)?;
     Ok(SyncSettings {
         send: send_options(args, endpoint),
         token,
@@ -60,7 +64,13 @@ pub fn resolve(args: &SyncArgs) -> Result<SyncSettings, ConfigError> {
     })
 }
 
-fn token_source(args: &SyncArgs, emulator: bool) -> Result<TokenSource, ConfigError> {
+/// The first token source found (SPEC.md "Sending"); the in-process emulator goes before
+/// `[auth]` so that trying `--emulator` never signs in to the real service.
+fn token_source(
+    args: &SyncArgs,
+    emulator: bool,
+    auth: Option<&AuthSettings>,
+) -> Result<TokenSource, ConfigError> {
     if let Some(command) = &args.token_command {
         return Ok(TokenSource::Command(command.clone()));
     }
@@ -75,6 +85,11 @@ fn token_source(args: &SyncArgs, emulator: bool) -> Result<TokenSource, ConfigEr
     }
     if emulator {
         return Ok(TokenSource::Fixed(Secret::new("emulator".to_string())));
+    }
+    if let Some(auth) = auth {
+        // Fail now, before any input is read, when nobody has signed in yet.
+        store::read(&auth.refresh_token_file)?;
+        return Ok(TokenSource::Refresh(RefreshGrant::new(auth.clone())?));
     }
     Err(ConfigError::NoToken)
 }

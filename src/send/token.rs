@@ -54,6 +54,15 @@ pub enum TokenSource {
     Env(Secret),
     /// A fixed token, e.g. the in-process emulator's.
     Fixed(Secret),
+    /// The `[auth]` refresh-token grant: a new access token per fetch, renewed before expiry.
+    Refresh(crate::auth::RefreshGrant),
+}
+
+impl TokenSource {
+    /// Whether the current token should be replaced before it is used again.
+    fn renewal_due(&self) -> bool {
+        matches!(self, TokenSource::Refresh(grant) if grant.renewal_due())
+    }
 }
 
 /// The token currently in use and how many times it has been fetched.
@@ -91,7 +100,9 @@ impl TokenProvider {
     /// The token to send and its generation, fetching it the first time.
     pub async fn current(&self) -> Result<(u64, Secret), SendError> {
         let mut current = self.current.lock().await;
-        if let Some(token) = &current.token {
+        if let Some(token) = &current.token
+            && !self.source.renewal_due()
+        {
             return Ok((current.generation, token.clone()));
         }
         self.fetch_into(&mut current).await
@@ -137,6 +148,13 @@ async fn fetch(source: &TokenSource) -> Result<Secret, SendError> {
         TokenSource::File(path) => (read_file(path).await?, "--token-file"),
         TokenSource::Env(token) => (token.expose().to_string(), "PARTNER_CENTER_TOKEN"),
         TokenSource::Fixed(token) => (token.expose().to_string(), "the configured token"),
+        TokenSource::Refresh(grant) => {
+            let token = grant
+                .fetch()
+                .await
+                .map_err(|e| SendError::Token(e.to_string()))?;
+            (token.expose().to_string(), "the [auth] refresh-token grant")
+        }
     };
     checked(raw.trim(), origin)
 }

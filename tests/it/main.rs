@@ -1,7 +1,9 @@
 //! The one integration-test binary: each module is one area of behaviour.
 
+mod auth;
 mod bad_input;
 mod cli;
+mod config;
 mod dry_run;
 mod emulator;
 mod fixtures;

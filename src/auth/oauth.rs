@@ -1,0 +1,114 @@
+//! The OAuth 2.0 wire format of the Microsoft identity platform: form posts to the token
+//! and device-code endpoints, their JSON answers, and their `{error, error_description}`
+//! refusals. Secrets go into [`Secret`]s as soon as they are parsed.
+
+use super::AuthError;
+use crate::send::Secret;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use std::time::Duration;
+
+/// How long one request to the sign-in service may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Access tokens live about an hour; assumed when an answer has no `expires_in`.
+const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// A token endpoint's success answer.
+pub struct TokenAnswer {
+    /// The access token for the API.
+    pub access_token: Secret,
+    /// A new refresh token, when the service rotates it.
+    pub refresh_token: Option<Secret>,
+    /// How long the access token lives.
+    pub expires_in: Duration,
+}
+
+/// The raw JSON; never `Debug`, since it holds the tokens as plain strings.
+#[derive(Deserialize)]
+struct RawTokenAnswer {
+    access_token: String,
+    refresh_token: Option<String>,
+    expires_in: Option<u64>,
+}
+
+/// An OAuth refusal: `error` and `error_description`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct Refusal {
+    /// The OAuth error code (`authorization_pending`, `invalid_grant`, …).
+    pub error: String,
+    /// The service's description.
+    #[serde(default)]
+    pub error_description: String,
+}
+
+/// The HTTP client for the sign-in service: rustls, proxies from the environment.
+pub fn client() -> Result<reqwest::Client, AuthError> {
+    reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .map_err(|e| AuthError::Unreachable {
+            url: String::new(),
+            reason: e.to_string(),
+        })
+}
+
+/// Posts `form` to the token endpoint `url`: the tokens, or the service's refusal.
+pub async fn request_token(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<Result<TokenAnswer, Refusal>, AuthError> {
+    let answer: Result<RawTokenAnswer, Refusal> = post_form(client, url, form).await?;
+    Ok(answer.map(|raw| TokenAnswer {
+        access_token: Secret::new(raw.access_token),
+        refresh_token: raw.refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+        expires_in: raw.expires_in.map_or(DEFAULT_LIFETIME, Duration::from_secs),
+    }))
+}
+
+/// Posts `form` to `url` and reads a JSON answer of type `T` (2xx) or a [`Refusal`].
+pub async fn post_form<T: DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Result<Result<T, Refusal>, AuthError> {
+    let unreachable = |e: reqwest::Error| AuthError::Unreachable {
+        url: url.to_string(),
+        reason: e.without_url().to_string(),
+    };
+    let response = client
+        .post(url)
+        .form(form)
+        .send()
+        .await
+        .map_err(unreachable)?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(unreachable)?;
+    let bad = |reason: String| AuthError::BadAnswer {
+        url: url.to_string(),
+        reason,
+    };
+    if status.is_success() {
+        // Only the position, never serde's message: it may quote a value, i.e. a token.
+        return serde_json::from_slice(&body).map(Ok).map_err(|e| {
+            bad(format!(
+                "HTTP {status}, not the expected JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ))
+        });
+    }
+    serde_json::from_slice::<Refusal>(&body)
+        .map(Err)
+        .map_err(|_| bad(format!("HTTP {status} without an OAuth error")))
+}
+
+/// Turns a refusal into an error with what to do next.
+pub fn refused(refusal: Refusal, hint: &'static str) -> AuthError {
+    AuthError::Refused {
+        code: refusal.error,
+        description: refusal.error_description,
+        hint,
+    }
+}

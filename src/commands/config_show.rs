@@ -1,0 +1,161 @@
+//! `refsync config show`: the effective configuration of `sync` with the same flags, one
+//! `key = value` line per option in the config file's own syntax (so a line can be pasted
+//! into the file), each followed by where the value came from. Secrets are masked.
+
+use crate::cli::SyncArgs;
+use crate::config::layers::{Effective, Parsed, Source};
+use crate::config::{auth, sync};
+use crate::send::TokenSource;
+use std::fmt::Write;
+
+/// Runs `config show` for `args`, as parsed in `parsed`; prints to stdout.
+pub fn run(args: &SyncArgs, parsed: &Parsed) -> anyhow::Result<i32> {
+    print!("{}", render(args, parsed));
+    Ok(0)
+}
+
+/// The whole output.
+pub fn render(args: &SyncArgs, parsed: &Parsed) -> String {
+    let mut out = String::new();
+    let file = parsed
+        .file
+        .as_ref()
+        .map_or("none".into(), |f| f.path.display().to_string());
+    let _ = writeln!(out, "# config file: {file}");
+    let options: Vec<&Effective> = parsed
+        .effective
+        .iter()
+        .filter(|e| e.key != "inputs")
+        .collect();
+    let auth_layers = auth::layered(parsed.file.as_ref());
+    let width = options
+        .iter()
+        .chain(&auth_layers.iter().collect::<Vec<_>>())
+        .map(|e| e.key.len())
+        .max()
+        .unwrap_or(0);
+    for effective in options {
+        out.push_str(&line(effective, width));
+    }
+    let _ = writeln!(out, "\n[auth]");
+    for effective in &auth_layers {
+        out.push_str(&line(effective, width));
+    }
+    if let Some(secret) = client_secret(&auth_layers, width) {
+        out.push_str(&secret);
+    }
+    let _ = writeln!(
+        out,
+        "\n# access token: {}",
+        token_source(args, &auth_layers)
+    );
+    out
+}
+
+/// `key = value  # source`, or a commented-out key when unset.
+fn line(effective: &Effective, width: usize) -> String {
+    let source = describe(&effective.source);
+    match &effective.value {
+        Some(value) if is_secret(&effective.key) => {
+            format!("{:width$} = \"***\"  # {source}\n", effective.key)
+        }
+        Some(value) => format!(
+            "{:width$} = {}  # {source}\n",
+            effective.key,
+            toml_text(value)
+        ),
+        None => format!("# {:width$} (not set)\n", effective.key),
+    }
+}
+
+/// The client secret's line, masked, where `[auth]` names a file or variable holding it.
+fn client_secret(auth_layers: &[Effective], width: usize) -> Option<String> {
+    let named = |key: &str| {
+        auth_layers
+            .iter()
+            .find(|e| e.key == key && e.value.is_some())
+    };
+    let (holder, place) = match (named("client_secret_file"), named("client_secret_env")) {
+        (Some(file), _) => (file, "the file"),
+        (None, Some(env)) => (env, "env"),
+        (None, None) => return None,
+    };
+    let name = holder.value.as_deref().unwrap_or_default();
+    let source = describe(&holder.source);
+    Some(format!(
+        "{:width$} = \"***\"  # from {place} {name} ({} set by {source})\n",
+        "client_secret", holder.key
+    ))
+}
+
+/// Keys whose value is itself a secret (not a file or variable that holds one).
+fn is_secret(key: &str) -> bool {
+    key.contains("secret") && !key.ends_with("_file") && !key.ends_with("_env")
+}
+
+/// Where a value came from: `default`, `file PATH:LINE`, `env NAME`, `flag`.
+fn describe(source: &Source) -> String {
+    match source {
+        Source::Default => "default".into(),
+        Source::File { path, line } => format!("file {}:{line}", path.display()),
+        Source::Env(name) => format!("env {name}"),
+        Source::Flag => "flag".into(),
+    }
+}
+
+/// A value as TOML writes it: numbers and booleans bare, text quoted and escaped.
+fn toml_text(value: &str) -> String {
+    if value.parse::<i64>().is_ok() || value == "true" || value == "false" {
+        value.to_string()
+    } else {
+        toml::Value::String(value.to_string()).to_string()
+    }
+}
+
+/// Which token source `sync` would use with these settings, never the token itself.
+fn token_source(args: &SyncArgs, auth_layers: &[Effective]) -> String {
+    let auth = match auth::resolve(auth_layers) {
+        Ok(auth) => auth,
+        Err(error) => return format!("none: {error}"),
+    };
+    match sync::resolve(args, auth.as_ref()).map(|s| s.token) {
+        Ok(TokenSource::Command(command)) => format!("the output of --token-command {command:?}"),
+        Ok(TokenSource::File(path)) => format!("--token-file {}", path.display()),
+        Ok(TokenSource::Env(_)) => format!("{} = \"***\"", sync::TOKEN_ENV),
+        Ok(TokenSource::Fixed(_)) => "the built-in emulator's".into(),
+        Ok(TokenSource::Refresh(grant)) => format!("the [auth] refresh-token grant ({grant:?})"),
+        Err(error) => format!("none: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    #[test]
+    fn values_are_written_as_toml_and_secrets_masked() {
+        assert_eq!(toml_text("8"), "8");
+        assert_eq!(toml_text("5/s"), "\"5/s\"");
+        let secret = Effective {
+            key: "client_secret".into(),
+            value: Some("hush".into()),
+            source: Source::Default,
+        };
+        assert!(!line(&secret, 0).contains("hush"));
+        assert!(!is_secret("client_secret_file"));
+    }
+
+    #[test]
+    fn sources_read_as_the_contract_names_them() {
+        let file = Source::File {
+            path: PathBuf::from("r.toml"),
+            line: 3,
+        };
+        assert_eq!(describe(&file), "file r.toml:3");
+        assert_eq!(
+            describe(&Source::Env("REFSYNC_RATE".into())),
+            "env REFSYNC_RATE"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Resolving the `[auth]` section: each key from `REFSYNC_AUTH_<KEY>`, else the config
+//! file, else its default; then the client secret read from its file or variable, and
+//! the whole checked into [`AuthSettings`] (or `None` when `[auth]` is not configured).
+//!
+//! Paths written in the file are relative to the file's folder, not to the working
+//! directory, because cron and systemd start jobs in a directory nobody chose.
+
+use super::file::{AUTH_KEYS, ConfigFile};
+use super::layers::{Effective, Source};
+use crate::auth::{AuthSettings, DEFAULT_AUTHORITY, DEFAULT_SCOPE, DEFAULT_TENANT};
+use crate::send::{self, Secret};
+use std::path::{Path, PathBuf};
+
+/// Why `[auth]` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    /// A required key is missing.
+    #[error("[auth] is incomplete: set {missing} in the config file (or REFSYNC_AUTH_{upper}); see docs/auth.md", upper = missing.to_ascii_uppercase())]
+    Missing {
+        /// The key.
+        missing: &'static str,
+    },
+    /// Both places for the client secret were given.
+    #[error("[auth] gives both client_secret_file and client_secret_env; keep one")]
+    TwoSecrets,
+    /// The client secret cannot be read.
+    #[error("[auth] client secret: {0}")]
+    Secret(String),
+    /// The authority is not an acceptable URL.
+    #[error("[auth] authority: {0}")]
+    Authority(String),
+}
+
+/// Every `[auth]` key with its value and origin (`config show`).
+pub fn layered(file: Option<&ConfigFile>) -> Vec<Effective> {
+    AUTH_KEYS.iter().map(|key| one(key, file)).collect()
+}
+
+/// One key: the environment, else the file (paths made relative to it), else the default.
+fn one(key: &str, file: Option<&ConfigFile>) -> Effective {
+    let env = format!("REFSYNC_AUTH_{}", key.to_ascii_uppercase());
+    let (value, source) = if let Some(value) = std::env::var(&env).ok().filter(|v| !v.is_empty()) {
+        (Some(value), Source::Env(env))
+    } else if let Some((file, value)) = file.and_then(|f| f.auth.get(key).map(|v| (f, v))) {
+        let text = if key.ends_with("_file") {
+            beside(&file.path, &value.text)
+        } else {
+            value.text.clone()
+        };
+        let source = Source::File {
+            path: file.path.clone(),
+            line: value.line,
+        };
+        (Some(text), source)
+    } else {
+        (default_of(key).map(str::to_string), Source::Default)
+    };
+    Effective {
+        key: key.to_string(),
+        value,
+        source,
+    }
+}
+
+/// The built-in default of a key.
+fn default_of(key: &str) -> Option<&'static str> {
+    match key {
+        "tenant" => Some(DEFAULT_TENANT),
+        "authority" => Some(DEFAULT_AUTHORITY),
+        "scope" => Some(DEFAULT_SCOPE),
+        _ => None,
+    }
+}
+
+/// `path` as written in the config file at `config`, relative to the file's folder.
+fn beside(config: &Path, path: &str) -> String {
+    let folder = config.parent().unwrap_or(Path::new(""));
+    folder.join(path).to_string_lossy().into_owned()
+}
+
+/// The `[auth]` settings, `None` when neither `client_id` nor `refresh_token_file` is set.
+pub fn resolve(layered: &[Effective]) -> Result<Option<AuthSettings>, AuthConfigError> {
+    let get = |key: &str| {
+        layered
+            .iter()
+            .find(|e| e.key == key)
+            .and_then(|e| e.value.clone())
+    };
+    let (client_id, token_file) = (get("client_id"), get("refresh_token_file"));
+    if client_id.is_none() && token_file.is_none() {
+        return Ok(None);
+    }
+    let client_id = client_id.ok_or(AuthConfigError::Missing {
+        missing: "client_id",
+    })?;
+    let token_file = token_file.ok_or(AuthConfigError::Missing {
+        missing: "refresh_token_file",
+    })?;
+    let authority = get("authority").unwrap_or_else(|| DEFAULT_AUTHORITY.into());
+    let authority = send::check_endpoint(&authority).map_err(|e| {
+        AuthConfigError::Authority(e.to_string().replace("--endpoint", "the authority"))
+    })?;
+    Ok(Some(AuthSettings {
+        authority,
+        tenant: get("tenant").unwrap_or_else(|| DEFAULT_TENANT.into()),
+        client_id,
+        client_secret: client_secret(get("client_secret_file"), get("client_secret_env"))?,
+        refresh_token_file: PathBuf::from(token_file),
+        scope: get("scope").unwrap_or_else(|| DEFAULT_SCOPE.into()),
+    }))
+}
+
+/// The client secret of a confidential app, from its file or its variable, if any.
+fn client_secret(
+    file: Option<String>,
+    env: Option<String>,
+) -> Result<Option<Secret>, AuthConfigError> {
+    let text = match (file, env) {
+        (Some(_), Some(_)) => return Err(AuthConfigError::TwoSecrets),
+        (Some(path), None) => std::fs::read_to_string(&path).map_err(|e| {
+            AuthConfigError::Secret(format!("cannot read client_secret_file {path}: {e}"))
+        })?,
+        (None, Some(name)) => std::env::var(&name).map_err(|_| {
+            AuthConfigError::Secret(format!(
+                "client_secret_env names {name}, which is not set; export it or remove the key"
+            ))
+        })?,
+        (None, None) => return Ok(None),
+    };
+    match text.trim() {
+        "" => Err(AuthConfigError::Secret("the client secret is empty".into())),
+        secret => Ok(Some(Secret::new(secret))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> ConfigFile {
+        ConfigFile::parse(Path::new("/etc/refsync/r.toml"), text).expect("parses")
+    }
+
+    #[test]
+    fn no_auth_section_means_no_auth_source() {
+        assert!(
+            resolve(&layered(Some(&file("rate = \"1/s\"\n"))))
+                .expect("ok")
+                .is_none()
+        );
+        assert!(resolve(&layered(None)).expect("ok").is_none());
+    }
+
+    #[test]
+    fn file_paths_are_relative_to_the_config_file_and_defaults_fill_in() {
+        let auth = resolve(&layered(Some(&file(
+            "[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\n",
+        ))))
+        .expect("ok")
+        .expect("configured");
+        assert_eq!(auth.refresh_token_file, PathBuf::from("/etc/refsync/rt"));
+        assert_eq!(
+            (auth.tenant.as_str(), auth.authority.as_str()),
+            (DEFAULT_TENANT, DEFAULT_AUTHORITY)
+        );
+        assert!(auth.client_secret.is_none());
+    }
+
+    #[test]
+    fn a_half_configured_section_names_the_missing_key() {
+        let error =
+            resolve(&layered(Some(&file("[auth]\nclient_id = \"c\"\n")))).expect_err("incomplete");
+        assert!(error.to_string().contains("refresh_token_file"), "{error}");
+    }
+
+    #[test]
+    fn a_plain_http_authority_off_loopback_is_refused() {
+        let text = "[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\nauthority = \"http://login.example\"\n";
+        assert!(matches!(
+            resolve(&layered(Some(&file(text)))),
+            Err(AuthConfigError::Authority(_))
+        ));
+    }
+}

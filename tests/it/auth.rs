@@ -1,0 +1,223 @@
+//! `[auth]` end to end against the emulator's token endpoints: device-code sign-in, the
+//! refresh-token grant with rotation, a token expiring mid-run, and no secret in output.
+
+use crate::fixtures::{self, id};
+use crate::support::{Workdir, code, read_csv_report, stderr};
+use axum::extract::{Form, State};
+use axum::routing::post;
+use refsync::auth::{AuthSettings, RefreshGrant};
+use refsync::emulator::{Emulator, EmulatorOptions, Faults, Seed};
+use serde_json::json;
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Starts an emulator that only accepts tokens its token endpoint issued.
+async fn strict_emulator(work: &Workdir, count: usize, token_ttl: Option<Duration>) -> Emulator {
+    let seed = work.write(
+        "seed.jsonl",
+        &fixtures::seed_text(&fixtures::referrals(count)),
+    );
+    Emulator::start(EmulatorOptions {
+        listen: ([127, 0, 0, 1], 0).into(),
+        seed: Seed::File(seed),
+        token: Some("no-client-knows-this".into()),
+        faults: Faults {
+            token_ttl,
+            ..Faults::default()
+        },
+    })
+    .await
+    .expect("start emulator")
+}
+
+/// Writes a config file whose `[auth]` signs in at `emulator`.
+fn auth_config(work: &Workdir, emulator: &Emulator) -> String {
+    let text = format!(
+        "[auth]\ntenant = \"contoso\"\nclient_id = \"app-id\"\nrefresh_token_file = \"state/refresh-token\"\nauthority = \"http://{}\"\n",
+        emulator.addr()
+    );
+    work.write("refsync.toml", &text);
+    std::fs::create_dir_all(work.path().join("state")).expect("state folder");
+    "refsync.toml".into()
+}
+
+/// One replace per referral, for `count` referrals.
+fn updates(work: &Workdir, count: usize) {
+    let rows: String = (0..count)
+        .map(|n| format!("{},replace,/details/notes,n{n}\n", id(n)))
+        .collect();
+    work.write("u.csv", &format!("id,op,path,value\n{rows}"));
+}
+
+fn refresh_token(work: &Workdir) -> String {
+    work.read("state/refresh-token").trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn device_code_login_saves_the_refresh_token_readable_only_by_the_owner() {
+    let work = Workdir::new();
+    let emulator = strict_emulator(&work, 1, None).await;
+    let config = auth_config(&work, &emulator);
+    let out = work.refsync_with(&["auth", "login", "--config", &config], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("/devicelogin") && err.contains("EMU0"),
+        "the URL and code are shown: {err}"
+    );
+    let token = refresh_token(&work);
+    assert!(token.starts_with("emu-refresh-"), "{token}");
+    assert!(!err.contains(&token), "the token itself is never shown");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(work.path().join("state/refresh-token"))
+            .expect("saved")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_with_auth_gets_its_token_and_saves_the_rotated_refresh_token() {
+    let work = Workdir::new();
+    let emulator = strict_emulator(&work, 3, None).await;
+    let config = auth_config(&work, &emulator);
+    work.write("state/refresh-token", "first-refresh-token\n");
+    updates(&work, 3);
+    let endpoint = emulator.base_url();
+    let args = [
+        "sync",
+        "u.csv",
+        "--config",
+        &config,
+        "--endpoint",
+        &endpoint,
+        "--report",
+        "r.csv",
+        "-vvv",
+    ];
+    let out = work.refsync_with(&args, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rotated = refresh_token(&work);
+    assert!(
+        rotated.starts_with("emu-refresh-"),
+        "rotated and saved: {rotated}"
+    );
+    let err = stderr(&out);
+    for secret in ["first-refresh-token", rotated.as_str(), "emu-"] {
+        assert!(!err.contains(secret), "{secret} leaked at -vvv:\n{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expiring_mid_run_is_renewed_and_every_document_is_updated() {
+    let work = Workdir::new();
+    let count = 30;
+    let emulator = strict_emulator(&work, count, Some(Duration::from_secs(2))).await;
+    let config = auth_config(&work, &emulator);
+    work.write("state/refresh-token", "first-refresh-token\n");
+    updates(&work, count);
+    let endpoint = emulator.base_url();
+    // 10/s over 30 documents: about three seconds, one and a half lifetimes of a token.
+    // Two in flight keep the wait in the rate limiter well below a token's life.
+    let args = [
+        "sync",
+        "u.csv",
+        "--config",
+        &config,
+        "--endpoint",
+        &endpoint,
+        "--rate",
+        "10/s",
+        "--concurrency",
+        "2",
+        "--report",
+        "r.csv",
+    ];
+    let out = work.refsync_with(&args, &[]);
+    assert_eq!(code(&out), 0, "{}\n{}", stderr(&out), work.read("r.csv"));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert_eq!(rows.len(), count);
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"), "{rows:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_a_saved_refresh_token_says_to_sign_in() {
+    let work = Workdir::new();
+    let emulator = strict_emulator(&work, 1, None).await;
+    let config = auth_config(&work, &emulator);
+    updates(&work, 1);
+    let endpoint = emulator.base_url();
+    let out = work.refsync_with(
+        &[
+            "sync",
+            "u.csv",
+            "--config",
+            &config,
+            "--endpoint",
+            &endpoint,
+        ],
+        &[],
+    );
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("refsync auth login"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A token endpoint that records the refresh token of each request and answers with the
+/// next one in the series r0 → r1 → r2.
+async fn recording_token_endpoint() -> (String, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let app = axum::Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(record))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), seen)
+}
+
+async fn record(
+    State(seen): State<Arc<Mutex<Vec<String>>>>,
+    Form(form): Form<HashMap<String, String>>,
+) -> axum::Json<serde_json::Value> {
+    let mut seen = seen.lock().expect("lock");
+    seen.push(form.get("refresh_token").cloned().unwrap_or_default());
+    let n = seen.len();
+    axum::Json(
+        json!({ "access_token": format!("access-{n}"), "refresh_token": format!("r{n}"), "expires_in": 3600 }),
+    )
+}
+
+#[tokio::test]
+async fn a_rotated_refresh_token_replaces_the_old_one_which_is_never_sent_again() {
+    let (authority, seen) = recording_token_endpoint().await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rt");
+    std::fs::write(&file, "r0\n").expect("write");
+    let grant = RefreshGrant::new(settings(&authority, &file)).expect("grant");
+    assert_eq!(grant.fetch().await.expect("first").expose(), "access-1");
+    assert_eq!(grant.fetch().await.expect("second").expose(), "access-2");
+    assert_eq!(*seen.lock().expect("lock"), ["r0", "r1"]);
+    assert_eq!(std::fs::read_to_string(&file).expect("read").trim(), "r2");
+}
+
+fn settings(authority: &str, file: &Path) -> AuthSettings {
+    AuthSettings {
+        authority: authority.into(),
+        tenant: "contoso".into(),
+        client_id: "app-id".into(),
+        client_secret: None,
+        refresh_token_file: file.into(),
+        scope: refsync::auth::DEFAULT_SCOPE.into(),
+    }
+}
