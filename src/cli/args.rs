@@ -1,6 +1,6 @@
 //! The flags of every command, as SPEC.md "Flags" names them.
 
-use crate::config::parse;
+use crate::config::parse::{self, MaxFailures};
 use crate::send::RateLimit;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -34,7 +34,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  refsync sync samples/updates.csv --emulator\n  refsync sync updates.csv --token-file token.txt --rate 5/s --report report.csv --rejects rejects.csv"
     )]
-    Sync(SyncArgs),
+    Sync(Box<SyncArgs>),
     /// Run the local Partner Center referrals emulator until stopped.
     #[command(
         after_help = "Example:  refsync emulator --listen 127.0.0.1:8080 --generate 10000 --throttle 200/s"
@@ -270,6 +270,18 @@ pub struct SyncArgs {
     /// Write, for every document applied, a document-form line restoring what it replaced.
     #[arg(long, value_name = "FILE", env = "REFSYNC_UNDO")]
     pub undo: Option<PathBuf>,
+    /// SQLite ledger recording each run and document outcome, for resume and history.
+    #[arg(long, value_name = "FILE", env = "REFSYNC_LEDGER")]
+    pub ledger: Option<PathBuf>,
+    /// Continue the newest unfinished run of the same inputs and options in the ledger.
+    #[arg(long, requires = "ledger", env = "REFSYNC_RESUME")]
+    pub resume: bool,
+    /// Skip a document identical to the last one the ledger shows applied for its referral.
+    #[arg(long, requires = "ledger", env = "REFSYNC_SKIP_UNCHANGED")]
+    pub skip_unchanged: bool,
+    /// Stop early (exit 5) after N failed documents, or when P% of at least 20 finished failed.
+    #[arg(long, value_name = "N|P%", value_parser = parse::max_failures, env = "REFSYNC_MAX_FAILURES")]
+    pub max_failures: Option<MaxFailures>,
 }
 
 /// `refsync emulator`.

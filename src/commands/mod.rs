@@ -1,10 +1,12 @@
 //! Commands: each file wires one command's resolved settings to the pipeline's stages.
 
 pub mod auth;
+pub mod breaker;
 pub mod completions;
 pub mod config_show;
 pub mod dry_run;
 pub mod emulator;
+pub mod ledger_run;
 pub mod lookup;
 pub mod outputs;
 pub mod plan;

@@ -1,6 +1,7 @@
 //! A run's outputs as results arrive: the report (appended, then rewritten in plan order),
 //! the progress bar, the rejects file, the summary and the exit code.
 
+use super::ledger_run::LedgerRun;
 use super::prepare::{Prepared, default_report_path};
 use crate::cli::args::CommonArgs;
 use crate::outcome::Outcome;
@@ -11,10 +12,12 @@ use crate::send::SendStats;
 use crate::ui::{Progress, Terminal};
 use anyhow::Context;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The outputs of one `plan` or `sync` run.
 pub struct RunOutputs {
+    ledger: Option<Arc<LedgerRun>>,
     report: ReportWriter,
     rows: Vec<Option<ReportRow>>,
     counts: OutcomeCounts,
@@ -33,6 +36,7 @@ impl RunOutputs {
     ) -> anyhow::Result<RunOutputs> {
         let path = common.report.clone().unwrap_or_else(default_report_path);
         Ok(RunOutputs {
+            ledger: None,
             report: ReportWriter::create(&path, with_changes)?,
             rows: vec![None; entries],
             counts: OutcomeCounts::default(),
@@ -42,8 +46,25 @@ impl RunOutputs {
         })
     }
 
+    /// Records every outcome in `ledger` too, durably before the report shows it.
+    pub fn attach_ledger(&mut self, ledger: Option<Arc<LedgerRun>>) {
+        self.ledger = ledger;
+    }
+
     /// Records the row of plan entry `entry` as soon as its outcome is known.
     pub fn record(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
+        if let Some(ledger) = &self.ledger {
+            ledger.record(entry, &row)?;
+        }
+        self.show(entry, outcome, row)
+    }
+
+    /// Shows the row an earlier attempt of a resumed run already recorded in the ledger.
+    pub fn replay(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
+        self.show(entry, row.outcome, row)
+    }
+
+    fn show(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
         self.report.append(&row)?;
         self.counts.add(outcome);
         self.progress.finished(outcome);
@@ -86,6 +107,10 @@ impl RunOutputs {
         if let Some(why) = run.stopped {
             summary.stopped = Some(why);
             summary.exit_code = run.stopped_exit_code;
+        }
+        if let Some(ledger) = &self.ledger {
+            let stopped = summary.stopped.is_some();
+            ledger.end(stopped, summary.exit_code, serde_json::to_value(&summary)?)?;
         }
         write_summary_json(run.common.summary_json.as_ref(), &summary)?;
         self.terminal.print(&summary.to_text());

@@ -5,6 +5,8 @@
 //! Whatever stops the run — the end of the plan, `--deadline`, a signal, an error — the
 //! report is still completed: every document without a result is reported `not_sent`.
 
+use super::breaker::Breaker;
+use super::ledger_run::LedgerRun;
 use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
 use super::signals::{self, Watch};
@@ -13,11 +15,13 @@ use crate::auth::AuthSettings;
 use crate::cli::SyncArgs;
 use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
+use crate::outcome::Note;
 use crate::outcome::Outcome;
 use crate::plan::PlanEntry;
 use crate::report::ReportRow;
-use crate::report::summary::EXIT_ABORTED;
-use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendResult, SendStats};
+use crate::report::summary::{EXIT_ABORTED, EXIT_MAX_FAILURES};
+use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendHooks};
+use crate::send::{SendResult, SendStats};
 use crate::send::{Stop, TokenProvider};
 use crate::ui::Terminal;
 use std::sync::Arc;
@@ -44,21 +48,29 @@ pub(super) async fn execute(
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;
     let dry_run = mode == Mode::DryRun;
+    // A dry run changes nothing, so it leaves no history to resume or skip by.
+    let ledger = match dry_run {
+        true => None,
+        false => LedgerRun::open(args, &prepared)?.map(Arc::new),
+    };
     let mut outputs =
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
-    let batch = record_invalid_and_batch(&prepared, &mut outputs)?;
+    outputs.attach_ledger(ledger.clone());
+    let skip = args.skip_unchanged.then_some(ledger.as_deref()).flatten();
+    let batch = record_known_and_batch(&prepared, &mut outputs, ledger.as_deref(), skip)?;
     let correlation_id = settings.send.correlation_id.to_string();
-    let sent = send_phase(
-        &mut settings,
-        batch,
+    let mut run = Run {
         stop,
         mode,
-        &mut prepared,
-        &mut outputs,
-    )
-    .await?;
+        hooks: match ledger {
+            Some(ledger) => ledger,
+            None => Arc::new(NoHooks),
+        },
+        breaker: Breaker::new(args.max_failures),
+    };
+    let sent = send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
     record_not_sent(&prepared, &mut outputs)?;
-    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch);
+    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch, &run.breaker);
     outputs.finish(Finish {
         command: if dry_run { "dry-run" } else { "sync" },
         common: &args.common,
@@ -70,14 +82,21 @@ pub(super) async fn execute(
     })
 }
 
+/// How the send phase is steered: stop handle, mode, ledger hooks, `--max-failures`.
+struct Run {
+    stop: Stop,
+    mode: Mode,
+    hooks: Arc<dyn SendHooks>,
+    breaker: Breaker,
+}
+
 /// Sends the batch (against the in-process emulator where asked), with the undo file
 /// open; the outer `Err` is what stops the run before sending, the inner one what stopped
 /// it while sending (still reported, with every result so far).
 async fn send_phase(
     settings: &mut SyncSettings,
     batch: Batch,
-    stop: Stop,
-    mode: Mode,
+    run: &mut Run,
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<anyhow::Result<SendStats>> {
@@ -89,20 +108,19 @@ async fn send_phase(
         .as_deref()
         .map(UndoWriter::create)
         .transpose()?;
-    let control = control(stop, mode, undo.is_some());
-    let sent = send_batch(batch, settings, control, prepared, outputs, undo.as_mut()).await;
+    let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
     Ok(sent)
 }
 
-/// The send stage's steering. The ledger's hooks plug in here in place of [`NoHooks`].
-fn control(stop: Stop, mode: Mode, undo: bool) -> RunControl {
+/// The send stage's steering for `run`.
+fn control(run: &Run, undo: bool) -> RunControl {
     RunControl {
-        stop,
-        hooks: Arc::new(NoHooks),
-        mode,
+        stop: run.stop.clone(),
+        hooks: run.hooks.clone(),
+        mode: run.mode,
         read_before: undo,
     }
 }
@@ -112,11 +130,15 @@ fn control(stop: Stop, mode: Mode, undo: bool) -> RunControl {
 fn how_it_stopped(
     sent: anyhow::Result<SendStats>,
     watch: &Watch,
+    breaker: &Breaker,
 ) -> (SendStats, Option<String>, i32) {
     let (stats, error) = match sent {
         Ok(stats) => (stats, None),
         Err(error) => (SendStats::default(), Some(format!("{error:#}"))),
     };
+    if breaker.tripped() && watch.received().is_none() {
+        return (stats, Some(breaker.reason()), EXIT_MAX_FAILURES);
+    }
     match watch.received() {
         Some(signal) => {
             let why = format!("stopped by {}", signal.name());
@@ -126,14 +148,27 @@ fn how_it_stopped(
     }
 }
 
-/// Reports every invalid entry at once and returns the documents to send.
-fn record_invalid_and_batch(
+/// Reports at once what needs no request — invalid entries, documents a resumed run
+/// already finished, documents `--skip-unchanged` finds applied — and returns the rest.
+fn record_known_and_batch(
     prepared: &Prepared,
     outputs: &mut RunOutputs,
+    ledger: Option<&LedgerRun>,
+    skip_unchanged: Option<&LedgerRun>,
 ) -> anyhow::Result<Batch> {
     let mut batch = Vec::new();
     for (index, entry) in prepared.plan.entries.iter().enumerate() {
+        if let Some(row) = ledger.and_then(|l| l.final_row(index)) {
+            outputs.replay(index, row)?;
+            continue;
+        }
         match entry {
+            PlanEntry::Document(doc) if skip_unchanged.is_some_and(|l| applied(l, doc)) => {
+                let mut row = ReportRow::for_entry(entry, &prepared.names);
+                row.outcome = Outcome::Unchanged;
+                row.note = Some(Note::SkippedByLedger.as_str().into());
+                outputs.record(index, Outcome::Unchanged, row)?;
+            }
             PlanEntry::Document(doc) => batch.push((index, doc.clone())),
             PlanEntry::Invalid(_) => {
                 let row = ReportRow::for_entry(entry, &prepared.names);
@@ -142,6 +177,14 @@ fn record_invalid_and_batch(
         }
     }
     Ok(batch)
+}
+
+/// Whether the ledger shows `doc` already applied; a ledger that cannot answer means no.
+fn applied(ledger: &LedgerRun, doc: &crate::plan::Document) -> bool {
+    ledger.already_applied(doc).unwrap_or_else(|error| {
+        tracing::warn!(id = %doc.id, %error, "cannot ask the ledger; sending the document");
+        false
+    })
 }
 
 /// With `--emulator`, starts the in-process emulator and points the endpoint at it.
@@ -165,7 +208,7 @@ async fn start_emulator(settings: &mut SyncSettings) -> anyhow::Result<Option<Em
 async fn send_batch(
     batch: Batch,
     settings: &SyncSettings,
-    control: RunControl,
+    run: &mut Run,
     prepared: &Prepared,
     outputs: &mut RunOutputs,
     mut undo: Option<&mut UndoWriter>,
@@ -174,6 +217,7 @@ async fn send_batch(
     let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel::<SendResult>();
     let options = settings.send.clone();
+    let control = control(run, undo.is_some());
     let sender = tokio::spawn(async move {
         send::send_all_with(batch, &options, transport, tokens, tx, control).await
     });
@@ -186,6 +230,9 @@ async fn send_batch(
         }
         let row = ReportRow::for_result(doc, &result, &prepared.names);
         outputs.record(result.entry, result.outcome, row)?;
+        if run.breaker.count(result.outcome) {
+            run.stop.drain();
+        }
     }
     Ok(sender.await??)
 }

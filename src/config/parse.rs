@@ -63,6 +63,31 @@ pub fn per_second(text: &str) -> Result<u32, String> {
     }
 }
 
+/// `--max-failures`: when a run stops early.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MaxFailures {
+    /// After this many `failed` documents.
+    Count(u64),
+    /// When this share (in percent) of at least 20 finished documents failed.
+    Percent(f64),
+}
+
+/// Parses `--max-failures`: `N` (a whole number ≥ 1) or `P%` (above 0, at most 100).
+pub fn max_failures(text: &str) -> Result<MaxFailures, String> {
+    let text = text.trim();
+    let usage = || format!("{text:?} is not N or P% (e.g. 50 or 5%)");
+    if let Some(percent) = text.strip_suffix('%') {
+        return match percent.trim().parse::<f64>() {
+            Ok(p) if p > 0.0 && p <= 100.0 => Ok(MaxFailures::Percent(p)),
+            _ => Err(usage()),
+        };
+    }
+    match text.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(MaxFailures::Count(n)),
+        _ => Err(usage()),
+    }
+}
+
 /// Parses a one-byte CSV delimiter; `\t` and `tab` mean a tab.
 pub fn delimiter(text: &str) -> Result<u8, String> {
     match text {
@@ -97,6 +122,15 @@ mod tests {
         assert_eq!(rate("unlimited"), Ok(RateLimit::Unlimited));
         for bad in ["10", "0/s", "1.5/s", "10/d", "x/s"] {
             assert!(rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn max_failures_takes_a_count_or_a_percentage() {
+        assert_eq!(max_failures("50"), Ok(MaxFailures::Count(50)));
+        assert_eq!(max_failures("5%"), Ok(MaxFailures::Percent(5.0)));
+        for bad in ["0", "0%", "101%", "-1", "x"] {
+            assert!(max_failures(bad).is_err(), "{bad}");
         }
     }
 

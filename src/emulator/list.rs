@@ -49,7 +49,7 @@ pub async fn list_referrals(
         Ok(_) => page(&app, params).into(),
         Err(outcome) => outcome,
     };
-    finish(&app, &conn, record, outcome).await
+    finish(&app, &conn, record, outcome, std::time::Duration::ZERO).await
 }
 
 fn page(app: &AppState, params: Params) -> Result<Reply, ApiError> {

@@ -9,6 +9,8 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
@@ -81,8 +83,9 @@ impl AppState {
     /// that ends the request there.
     pub async fn admit(&self, is_patch: bool, headers: &HeaderMap) -> Result<Draws, Outcome> {
         let draws = self.faults.draw(is_patch);
-        if !draws.latency.is_zero() {
-            tokio::time::sleep(draws.latency).await;
+        let before = draws.latency - answer_delay(is_patch, &draws);
+        if !before.is_zero() {
+            tokio::time::sleep(before).await;
         }
         if draws.stall {
             return Err(Outcome::Stalled);
@@ -95,6 +98,17 @@ impl AppState {
             Some(status) => Err(ApiError::server_fault(status).into()),
             None => Ok(draws),
         }
+    }
+}
+
+/// The part of a request's latency spent after the work, before the answer: half of it for
+/// a PATCH, so that a client that gives up (or dies) then has its patch applied but never
+/// hears so — the lost response that exactly-once handling must resolve.
+pub fn answer_delay(is_patch: bool, draws: &Draws) -> Duration {
+    if is_patch {
+        draws.latency / 2
+    } else {
+        Duration::ZERO
     }
 }
 
@@ -127,6 +141,7 @@ pub async fn finish(
     conn: &ConnHandle,
     mut record: HeaderRecord,
     outcome: Outcome,
+    delay: Duration,
 ) -> Response {
     let (key, status) = match &outcome {
         Outcome::Reply(reply) => {
@@ -138,6 +153,9 @@ pub async fn finish(
     };
     record.status = status;
     app.stats.finish(key, record);
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
     match outcome {
         Outcome::Reply(reply) => reply.into_response(),
         Outcome::Dropped => cut(conn),
@@ -198,7 +216,7 @@ async fn get_referral(
         Ok(_) => read(&app, &id).into(),
         Err(outcome) => outcome,
     };
-    finish(&app, &conn, record, outcome).await
+    finish(&app, &conn, record, outcome, Duration::ZERO).await
 }
 
 fn read(app: &AppState, id: &str) -> Result<Reply, ApiError> {
@@ -220,14 +238,18 @@ async fn patch_referral(
     let _in_flight = app.stats.begin();
     let id = id.map(|Path(id)| id).unwrap_or_default();
     let record = HeaderRecord::capture("PATCH", &id, &headers);
-    let outcome = match app.admit(true, &headers).await {
+    let admitted = app.admit(true, &headers).await;
+    let delay = admitted
+        .as_ref()
+        .map_or(Duration::ZERO, |d| answer_delay(true, d));
+    let outcome = match admitted {
         Ok(draws) => match write(&app, &id, &headers, body, draws) {
             Ok(_) if draws.drop => Outcome::Dropped,
             result => result.into(),
         },
         Err(outcome) => outcome,
     };
-    finish(&app, &conn, record, outcome).await
+    finish(&app, &conn, record, outcome, delay).await
 }
 
 fn write(

@@ -4,7 +4,7 @@ use super::lines::LineNames;
 use crate::outcome::{Note, Outcome};
 use crate::plan::{Document, InvalidEntry, PlanEntry, PlanError};
 use crate::send::SendResult;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The report's columns, in order (SPEC.md "Outcomes and report").
 pub const COLUMNS: [&str; 13] = [
@@ -27,7 +27,7 @@ pub const COLUMNS: [&str; 13] = [
 pub const CHANGES_COLUMN: &str = "changes";
 
 /// One report row: one referral document, or one invalid row with no usable ID.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReportRow {
     /// The referral ID; empty for an ID-less row.
     pub id: String,
@@ -56,7 +56,7 @@ pub struct ReportRow {
     /// Wall time spent on the document.
     pub duration_ms: Option<u64>,
     /// Dry run only: the field-level diff as a JSON array of `{path, from, to}`.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub changes: Option<serde_json::Value>,
 }
 

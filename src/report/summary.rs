@@ -15,6 +15,8 @@ pub const EXIT_ABORTED: i32 = 1;
 pub const EXIT_CONFLICTS: i32 = 3;
 /// Exit code: some documents or ID-less rows are `failed` or `invalid`.
 pub const EXIT_FAILURES: i32 = 4;
+/// Exit code: stopped early by `--max-failures`.
+pub const EXIT_MAX_FAILURES: i32 = 5;
 /// Exit code: stopped by SIGINT after flushing the report (128 + 2, as shells expect).
 pub const EXIT_INTERRUPTED: i32 = 130;
 /// Exit code: stopped by SIGTERM after flushing the report (128 + 15).

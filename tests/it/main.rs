@@ -11,6 +11,7 @@ mod ledger;
 mod mapping;
 mod properties;
 mod resilience;
+mod resume;
 mod samples;
 mod soak;
 mod support;

@@ -1,0 +1,91 @@
+//! `--max-failures`: the circuit breaker that stops a run early (exit 5) when too many
+//! documents fail, so a broken nightly file does not hammer the API for hours.
+
+use crate::config::parse::MaxFailures;
+use crate::outcome::Outcome;
+
+/// The share is judged only once this many documents have finished.
+const MIN_FINISHED_FOR_SHARE: u64 = 20;
+
+/// Counts finished documents and trips once `--max-failures` is reached.
+#[derive(Debug)]
+pub struct Breaker {
+    limit: Option<MaxFailures>,
+    finished: u64,
+    failed: u64,
+}
+
+impl Breaker {
+    /// A breaker for `limit` (`None`: never trips).
+    pub fn new(limit: Option<MaxFailures>) -> Breaker {
+        Breaker {
+            limit,
+            finished: 0,
+            failed: 0,
+        }
+    }
+
+    /// Counts one sent document's outcome; `true` when the run must stop now.
+    pub fn count(&mut self, outcome: Outcome) -> bool {
+        self.finished += 1;
+        self.failed += u64::from(outcome == Outcome::Failed);
+        self.tripped()
+    }
+
+    /// Whether the limit is reached.
+    pub fn tripped(&self) -> bool {
+        match self.limit {
+            None => false,
+            Some(MaxFailures::Count(n)) => self.failed >= n,
+            Some(MaxFailures::Percent(p)) => {
+                self.finished >= MIN_FINISHED_FOR_SHARE
+                    && self.failed as f64 * 100.0 >= p * self.finished as f64
+            }
+        }
+    }
+
+    /// Why the run stopped, for the summary.
+    pub fn reason(&self) -> String {
+        format!(
+            "--max-failures reached: {} of {} finished documents failed",
+            self.failed, self.finished
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_trips_at_the_nth_failure() {
+        let mut breaker = Breaker::new(Some(MaxFailures::Count(2)));
+        assert!(!breaker.count(Outcome::Failed));
+        assert!(!breaker.count(Outcome::Updated));
+        assert!(breaker.count(Outcome::Failed));
+    }
+
+    #[test]
+    fn a_share_waits_for_twenty_finished_documents() {
+        let mut breaker = Breaker::new(Some(MaxFailures::Percent(50.0)));
+        for _ in 0..19 {
+            assert!(!breaker.count(Outcome::Failed));
+        }
+        assert!(breaker.count(Outcome::Failed));
+        let mut healthy = Breaker::new(Some(MaxFailures::Percent(50.0)));
+        for n in 0..40 {
+            let outcome = if n % 3 == 0 {
+                Outcome::Failed
+            } else {
+                Outcome::Updated
+            };
+            assert!(!healthy.count(outcome));
+        }
+    }
+
+    #[test]
+    fn no_limit_never_trips() {
+        let mut breaker = Breaker::new(None);
+        assert!((0..100).all(|_| !breaker.count(Outcome::Failed)));
+    }
+}

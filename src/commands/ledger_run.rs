@@ -1,0 +1,212 @@
+//! The ledger side of a `sync` run: opening the ledger, starting or resuming the run,
+//! recording each outcome before the report shows it, handing the send stage the request
+//! IDs of a resumed run, and skipping documents already applied (`--skip-unchanged`).
+
+use super::prepare::Prepared;
+use crate::cli::SyncArgs;
+use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta};
+use crate::plan::{Document, PlanEntry};
+use crate::report::ReportRow;
+use crate::send::SendHooks;
+use anyhow::Context;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Error codes of documents a stopped run did not finish: left open in the ledger so that
+/// `--resume` sends or resolves them.
+const UNFINISHED_CODES: [&str; 3] = ["not_sent", "deadline", "outcome_unknown"];
+
+/// One run recorded in a ledger.
+pub struct LedgerRun {
+    ledger: Ledger,
+    run: RunId,
+    /// Per plan entry: the referral ID and the document hash.
+    keys: Vec<(Option<String>, Option<String>)>,
+    /// What the ledger knew of each entry when the run (re)started.
+    states: HashMap<usize, DocumentState>,
+}
+
+impl LedgerRun {
+    /// Opens `--ledger` and starts a run, or with `--resume` continues the newest unfinished
+    /// run of the same inputs and options; `None` without `--ledger`.
+    pub fn open(args: &SyncArgs, prepared: &Prepared) -> anyhow::Result<Option<LedgerRun>> {
+        let Some(path) = &args.ledger else {
+            return Ok(None);
+        };
+        let ledger = Ledger::open(path)?;
+        let options = planning_options(args);
+        let mut hashed: Vec<std::path::PathBuf> =
+            prepared.sources.iter().map(|s| s.path.clone()).collect();
+        hashed.extend(args.common.mapping.clone());
+        let key = ledger::run_key(&hashed, &options)
+            .with_context(|| "cannot read the inputs to compute the run key")?;
+        let keys = entry_keys(prepared);
+        let (run, states) = match resumable(&ledger, &key, args.resume)? {
+            Some(run) => (run, ledger.documents(run)?),
+            None => (
+                start(&ledger, &key, args, options, keys.len())?,
+                HashMap::new(),
+            ),
+        };
+        Ok(Some(LedgerRun {
+            ledger,
+            run,
+            keys,
+            states,
+        }))
+    }
+
+    /// The run's ID in the ledger.
+    pub fn run(&self) -> RunId {
+        self.run
+    }
+
+    /// The report row an earlier attempt of this run already finished for `entry`.
+    pub fn final_row(&self, entry: usize) -> Option<ReportRow> {
+        match self.states.get(&entry) {
+            Some(DocumentState::Final { row, .. }) => serde_json::from_value(row.clone()).ok(),
+            _ => None,
+        }
+    }
+
+    /// Whether `doc` is identical to the last document applied for its referral in any run.
+    pub fn already_applied(&self, doc: &Document) -> anyhow::Result<bool> {
+        let applied = self.ledger.last_applied(&doc.id)?;
+        Ok(applied.is_some_and(|hash| hash == ledger::document_hash(doc)))
+    }
+
+    fn key(&self, entry: usize) -> DocumentKey<'_> {
+        let (id, hash) = self
+            .keys
+            .get(entry)
+            .map(|(i, h)| (i.as_deref(), h.as_deref()))
+            .unwrap_or((None, None));
+        DocumentKey {
+            entry,
+            referral_id: id,
+            doc_hash: hash,
+        }
+    }
+
+    /// Records the outcome of `entry` durably; documents a stopped run left unfinished stay
+    /// open for `--resume`.
+    pub fn record(&self, entry: usize, row: &ReportRow) -> anyhow::Result<()> {
+        if row
+            .error_code
+            .as_deref()
+            .is_some_and(|c| UNFINISHED_CODES.contains(&c))
+        {
+            return Ok(());
+        }
+        let json = serde_json::to_value(row)?;
+        self.ledger
+            .record_outcome(self.run, self.key(entry), row.outcome, &json)
+            .with_context(|| format!("cannot record the outcome of {} in the ledger", row.id))
+    }
+
+    /// Closes the run: finished, or stopped (resumable) when documents were left unfinished.
+    pub fn end(
+        &self,
+        stopped: bool,
+        exit_code: i32,
+        summary: serde_json::Value,
+    ) -> anyhow::Result<()> {
+        if stopped {
+            self.ledger.stop_run(self.run, exit_code)?;
+        } else {
+            self.ledger
+                .finish_run(self.run, &RunEnd { exit_code, summary })?;
+        }
+        Ok(())
+    }
+}
+
+impl SendHooks for LedgerRun {
+    fn request_id(&self, entry: usize) -> Option<Uuid> {
+        match self.states.get(&entry) {
+            Some(DocumentState::InFlight { request_id, .. }) => Some(*request_id),
+            _ => None,
+        }
+    }
+
+    fn was_in_flight(&self, entry: usize) -> bool {
+        matches!(
+            self.states.get(&entry),
+            Some(DocumentState::InFlight { .. })
+        )
+    }
+
+    fn before_patch(
+        &self,
+        entry: usize,
+        request_id: Uuid,
+        if_match: Option<&str>,
+    ) -> Result<(), String> {
+        self.ledger
+            .record_sending(self.run, self.key(entry), request_id, if_match)
+            .map_err(|e| format!("cannot record the request in the ledger: {e}"))
+    }
+}
+
+/// The newest unfinished run of `key` when resuming, saying so when there is none.
+fn resumable(ledger: &Ledger, key: &str, resume: bool) -> anyhow::Result<Option<RunId>> {
+    if !resume {
+        return Ok(None);
+    }
+    match ledger.unfinished_run(key)? {
+        Some(run) => {
+            ledger.resume_run(run)?;
+            tracing::warn!(run = run.0, "resuming the unfinished run");
+            Ok(Some(run))
+        }
+        None => {
+            tracing::warn!(
+                "no unfinished run of these inputs and options to resume: starting a new run"
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn start(
+    ledger: &Ledger,
+    key: &str,
+    args: &SyncArgs,
+    options: String,
+    planned: usize,
+) -> anyhow::Result<RunId> {
+    let meta = RunMeta {
+        inputs: args.common.inputs.clone(),
+        options,
+        correlation_id: None,
+        planned,
+    };
+    Ok(ledger.start_run(key, &meta)?)
+}
+
+/// The planning options that shape the plan, as hashed into the run key.
+fn planning_options(args: &SyncArgs) -> String {
+    let c = &args.common;
+    format!(
+        "format={:?};delimiter={};encoding={};on_duplicate={:?};ids={:?};limit={:?};mapping={:?}",
+        c.format,
+        c.delimiter as char,
+        c.encoding.name(),
+        c.on_duplicate,
+        c.ids,
+        c.limit,
+        c.mapping
+    )
+}
+
+fn entry_keys(prepared: &Prepared) -> Vec<(Option<String>, Option<String>)> {
+    prepared
+        .plan
+        .entries
+        .iter()
+        .map(|entry| match entry {
+            PlanEntry::Document(doc) => (Some(doc.id.clone()), Some(ledger::document_hash(doc))),
+            PlanEntry::Invalid(invalid) => (invalid.id.clone(), None),
+        })
+        .collect()
+}

@@ -1,0 +1,263 @@
+//! Crash and resume with a ledger: the real binary killed with SIGKILL at several moments,
+//! resumed until done, applies every document exactly once; plus `--skip-unchanged`, a
+//! ledger in use, and `--max-failures`.
+
+use crate::fixtures::{self, id};
+use crate::support::{self, Workdir, code, read_csv_report, stderr};
+use refsync::emulator::{Emulator, Faults, Seed};
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DOCUMENTS: usize = 60;
+
+fn member(n: usize) -> Value {
+    json!({"email": format!("crash{n}@contoso.com")})
+}
+
+fn write_updates(work: &Workdir) {
+    let mut text = String::new();
+    for n in 0..DOCUMENTS {
+        text.push_str(&format!(
+            "{}\n",
+            json!({"id": id(n), "op": "add", "path": "/team/-", "value": member(n)})
+        ));
+        text.push_str(&format!("{}\n", json!({"id": id(n), "op": "replace", "path": "/details/notes", "value": format!("crash {n}")})));
+    }
+    work.write("u.jsonl", &text);
+}
+
+async fn slow_emulator(work: &Workdir, count: usize) -> Emulator {
+    let seed = work.write(
+        "seed.jsonl",
+        &fixtures::seed_text(&fixtures::referrals(count)),
+    );
+    let faults = Faults {
+        latency_ms: 40,
+        no_replay: true,
+        ..Faults::default()
+    };
+    support::emulator_with(Seed::File(seed), faults).await
+}
+
+fn sync_args(base: &str) -> Vec<String> {
+    [
+        "sync",
+        "u.jsonl",
+        "--endpoint",
+        base,
+        "--rate",
+        "100/s",
+        "--concurrency",
+        "4",
+        "--ledger",
+        "ledger.db",
+        "--resume",
+        "--report",
+        "report.csv",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// Report rows written so far (the header excluded); 0 while there is no report.
+fn rows_written(work: &Workdir) -> usize {
+    std::fs::read_to_string(work.path().join("report.csv"))
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0)
+}
+
+/// Starts a run and kills it with SIGKILL once `rows` report rows are out.
+fn run_and_kill(work: &Workdir, base: &str, rows: usize) {
+    let _ = std::fs::remove_file(work.path().join("report.csv"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(sync_args(base))
+        .current_dir(work.path())
+        .env("PARTNER_CENTER_TOKEN", "t")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start refsync");
+    let started = Instant::now();
+    while rows_written(work) < rows && started.elapsed() < Duration::from_secs(30) {
+        if child.try_wait().expect("poll refsync").is_some() {
+            return;
+        }
+        std::thread::yield_now();
+    }
+    child.kill().expect("SIGKILL refsync");
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_at_several_moments_and_resumed_applies_each_document_once() {
+    let work = Workdir::new();
+    let emulator = slow_emulator(&work, DOCUMENTS).await;
+    write_updates(&work);
+    let base = emulator.base_url();
+    for rows in [1, 12, 30, 45] {
+        let (w, b) = (Workdir::at(work.path().to_path_buf()), base.clone());
+        tokio::task::spawn_blocking(move || run_and_kill(&w, &b, rows))
+            .await
+            .unwrap();
+    }
+    let args = sync_args(&base);
+    let out = tokio::task::spawn_blocking({
+        let dir = work.path().to_path_buf();
+        move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            Workdir::at(dir).refsync(&args)
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+
+    let ledger = refsync::ledger::Ledger::open_read_only(&work.path().join("ledger.db")).unwrap();
+    let runs = ledger.runs().unwrap();
+    assert_eq!(runs.len(), 1, "one run, resumed");
+    assert_eq!(runs[0].resumes, 4, "each kill left the run unfinished");
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), DOCUMENTS, "the report covers the whole run");
+    let verified = rows.iter().filter(|r| r["note"] == "verified").count();
+    eprintln!("crash test: 4 kills, {verified} in-flight documents verified on resume");
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"), "{rows:?}");
+    let stats = emulator.stats();
+    let applied = stats["applied"].as_object().unwrap();
+    assert_eq!(applied.len(), DOCUMENTS);
+    assert!(
+        applied.values().all(|n| n == 1),
+        "no document applied twice: {applied:?}"
+    );
+    let state = emulator.referrals();
+    for n in 0..DOCUMENTS {
+        let team = state[&id(n)]["team"].as_array().unwrap();
+        let copies = team
+            .iter()
+            .filter(|m| m["email"] == member(n)["email"])
+            .count();
+        assert_eq!(copies, 1, "member of {} appended once", id(n));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_unchanged_sends_nothing_the_second_night() {
+    let work = Workdir::new();
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(5)));
+    let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
+    let csv: String = std::iter::once("id,op,path,value\n".to_string())
+        .chain((0..5).map(|n| format!("{},replace,/details/notes,nightly {n}\n", id(n))))
+        .collect();
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let night = |report: &str| {
+        work.refsync(&[
+            "sync",
+            "u.csv",
+            "--endpoint",
+            &base,
+            "--ledger",
+            "l.db",
+            "--skip-unchanged",
+            "--report",
+            report,
+            "--rate",
+            "unlimited",
+        ])
+    };
+    assert_eq!(code(&night("first.csv")), 0);
+    let patches_before = emulator.stats()["requests"]["PATCH 204"].clone();
+    let second = night("second.csv");
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    assert_eq!(
+        emulator.stats()["requests"]["PATCH 204"],
+        patches_before,
+        "nothing sent"
+    );
+    let rows = read_csv_report(&work.path().join("second.csv"));
+    assert!(
+        rows.iter()
+            .all(|r| r["outcome"] == "unchanged" && r["note"] == "skipped-by-ledger")
+    );
+}
+
+#[test]
+fn a_second_run_on_a_ledger_in_use_is_refused() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let held = refsync::ledger::Ledger::open(&work.path().join("l.db")).unwrap();
+    let out = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--emulator",
+        "--ledger",
+        "l.db",
+        "--report",
+        "r.csv",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("l.db"), "{}", stderr(&out));
+    drop(held);
+    let out = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--emulator",
+        "--ledger",
+        "l.db",
+        "--report",
+        "r.csv",
+    ]);
+    assert_ne!(
+        code(&out),
+        1,
+        "free once the first holder is gone: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_ledger_is_refused_and_left_alone() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    work.write("notes.db", "not a database");
+    let out = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--emulator",
+        "--ledger",
+        "notes.db",
+        "--report",
+        "r.csv",
+    ]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(work.read("notes.db"), "not a database");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_failures_stops_the_run_early_with_exit_five() {
+    let work = Workdir::new();
+    let emulator = slow_emulator(&work, 1).await;
+    let csv: String = std::iter::once("id,op,path,value\n".to_string())
+        .chain((0..40).map(|n| format!("missing-{n},replace,/name,x\n")))
+        .collect();
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let out = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--endpoint",
+        &base,
+        "--max-failures",
+        "5",
+        "--concurrency",
+        "2",
+        "--report",
+        "r.csv",
+        "--rate",
+        "unlimited",
+    ]);
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--max-failures"), "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert_eq!(rows.len(), 40, "every document still in the report");
+    assert!(rows.iter().any(|r| r["error_code"] == "not_sent"));
+}
