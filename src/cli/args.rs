@@ -229,8 +229,8 @@ pub struct SyncArgs {
     /// Requests the rate limiter lets through at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "REFSYNC_BURST")]
     pub burst: u32,
-    /// Cap on requests in flight.
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=1024), env = "REFSYNC_CONCURRENCY")]
+    /// Cap on requests in flight; below it refsync adapts the number by itself (rate × latency).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1024), env = "REFSYNC_CONCURRENCY")]
     pub concurrency: u32,
     /// Tries per request, the first included.
     #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(1..=100), env = "REFSYNC_MAX_ATTEMPTS")]

@@ -77,6 +77,11 @@ pub struct Summary {
     pub throttled: u64,
     /// Requests per second over the run.
     pub achieved_rate: f64,
+    /// The most documents in flight at once (refsync adapts it below `--concurrency`).
+    pub peak_in_flight: u64,
+    /// Where 429s made the run lower its rate: the rate at the end (requests per second).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adapted_rate: Option<f64>,
     /// The process's exit code.
     pub exit_code: i32,
     /// Why the run stopped early, if it did.
@@ -118,6 +123,8 @@ impl Summary {
             } else {
                 0.0
             },
+            peak_in_flight: stats.peak_in_flight,
+            adapted_rate: stats.adapted_rate.map(|rate| (rate * 10.0).round() / 10.0),
             exit_code: counts.exit_code(),
             stopped: None,
             report: String::new(),
@@ -148,8 +155,15 @@ impl Summary {
         );
         if self.requests > 0 {
             text.push_str(&format!(
-                "  requests {} (retries {}, throttled {}), {:.1}/s\n",
-                self.requests, self.retries, self.throttled, self.achieved_rate
+                "  requests {} (retries {}, throttled {}), {:.1}/s, up to {} in flight{}\n",
+                self.requests,
+                self.retries,
+                self.throttled,
+                self.achieved_rate,
+                self.peak_in_flight,
+                self.adapted_rate
+                    .map(|rate| format!("; rate lowered to {rate:.1}/s after 429s"))
+                    .unwrap_or_default()
             ));
         }
         if let Some(why) = &self.stopped {

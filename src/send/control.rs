@@ -60,6 +60,11 @@ impl Stop {
         self.drain.is_cancelled()
     }
 
+    /// Resolves once workers should stop taking documents.
+    pub async fn drained(&self) {
+        self.drain.cancelled().await;
+    }
+
     /// Resolves once the run is aborted.
     pub async fn aborted(&self) {
         self.abort.cancelled().await;

@@ -32,6 +32,7 @@ impl Counters {
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            ..SendStats::default()
         }
     }
 }
@@ -209,21 +210,27 @@ impl Shared {
     async fn send_once(&self, call: &Call, token: Secret, is_retry: bool) -> Try {
         let request = self.request(call, token);
         let stop = &self.control.stop;
-        let _slot = tokio::select! {
+        tokio::select! {
             biased;
             () = stop.aborted() => return Try::Stopped { in_flight: false },
-            slot = self.pacer.admit() => slot,
+            () = self.pacer.admit() => {}
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if is_retry {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
         }
         tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
+        let sent_at = tokio::time::Instant::now();
         let result = tokio::select! {
             biased;
             () = stop.aborted() => return Try::Stopped { in_flight: true },
             result = self.transport.send(request) => result,
         };
+        // A timeout or a lost connection says nothing about how long answers take.
+        if let Ok(response) = &result {
+            self.pacer
+                .answered(sent_at.elapsed(), response.status == 429);
+        }
         match &result {
             Ok(response) => tracing::debug!(status = response.status, url = %call.url, "response"),
             Err(error) => tracing::debug!(%error, url = %call.url, "no response"),

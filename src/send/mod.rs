@@ -6,6 +6,7 @@
 //! cannot record). [`RunControl`] steers a run from outside: stop and deadline, the
 //! ledger's hooks, and the dry run.
 
+pub mod adaptive;
 pub mod control;
 mod document;
 mod dry_run;
@@ -21,6 +22,7 @@ mod read;
 pub mod retry;
 pub mod token;
 pub mod transport;
+mod turns;
 mod verify;
 mod workers;
 
@@ -146,6 +148,11 @@ pub struct SendStats {
     pub retries: u64,
     /// 429 answers received.
     pub throttled: u64,
+    /// The most documents in flight at once.
+    pub peak_in_flight: u64,
+    /// The rate in force at the end, where 429s made the run lower it (requests per
+    /// second); `None` where it kept `--rate`.
+    pub adapted_rate: Option<f64>,
 }
 
 /// What stops a whole run.

@@ -1,27 +1,34 @@
-//! Pacing: every request, first try or retry, GET or PATCH, waits here for three things in
-//! turn — the run-wide pause after a 429, a permit of the one rate limiter, and a free
-//! slot under `--concurrency`.
+//! Pacing: a document waits for a turn (the adaptive in-flight limit, never above
+//! `--concurrency`); then every request of it, first try or retry, GET or PATCH, waits for
+//! the run-wide pause after a 429 and a permit of the one rate limiter.
+//!
+//! Answers feed back: each latency moves the in-flight limit, each 429 lowers the rate
+//! and each other answer lets it climb back, never above `--rate` (see `adaptive`).
 //!
 //! The rate limiter sits behind [`RateGate`] because governor waits on its own clock:
 //! tokio's paused test time does not move it, so tests use [`NoLimit`] or a counting fake.
-//! The pause and the slots are on tokio time and are exercised by the tests as they are.
+//! The pause and the turns are on tokio time and are exercised by the tests as they are.
 
 use super::RateLimit;
+use super::adaptive::{AdaptiveRate, InFlightLimit};
 use super::transport::BoxFuture;
+use super::turns::{Turn, Turns};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 /// A rate limiter: resolves when one more request may start.
 pub trait RateGate: Send + Sync {
     /// Waits for, and takes, one permit.
     fn until_ready(&self) -> BoxFuture<'_, ()>;
+
+    /// Sets the rate to `per_second`; gates with a fixed behaviour ignore it.
+    fn set_rate(&self, _per_second: f64) {}
 }
 
-/// No client-side limit (`--rate unlimited`), and the no-wait gate of tests.
+/// No client-side limit, and the no-wait gate of tests.
 #[derive(Debug, Default)]
 pub struct NoLimit;
 
@@ -31,63 +38,147 @@ impl RateGate for NoLimit {
     }
 }
 
-/// `--rate N/period` with `--burst`, on governor's GCRA.
-pub struct GovernorGate(DefaultDirectRateLimiter);
+/// `--rate N/period` with `--burst`, on governor's GCRA, at a rate the run may lower and
+/// raise again. Governor's quota is fixed, so a new rate is a new limiter; a request that
+/// got its permit from a replaced limiter waits for one of the new limiter too, so a cut
+/// holds back the requests already waiting.
+pub struct GovernorGate {
+    burst: NonZeroU32,
+    limiter: Mutex<(u64, Option<Arc<DefaultDirectRateLimiter>>)>,
+}
+
+impl GovernorGate {
+    /// A gate at `per_second` (`None`: unlimited until a rate is set).
+    pub fn new(per_second: Option<f64>, burst: u32) -> Self {
+        let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
+        GovernorGate {
+            burst,
+            limiter: Mutex::new((0, per_second.and_then(|r| limiter(r, burst)))),
+        }
+    }
+
+    fn current(&self) -> (u64, Option<Arc<DefaultDirectRateLimiter>>) {
+        let limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        (limiter.0, limiter.1.clone())
+    }
+}
 
 impl RateGate for GovernorGate {
     fn until_ready(&self) -> BoxFuture<'_, ()> {
-        Box::pin(self.0.until_ready())
+        Box::pin(async move {
+            loop {
+                let (generation, limiter) = self.current();
+                let Some(limiter) = limiter else { return };
+                limiter.until_ready().await;
+                if self.current().0 == generation {
+                    return;
+                }
+            }
+        })
+    }
+
+    fn set_rate(&self, per_second: f64) {
+        let mut current = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
+        *current = (current.0 + 1, limiter(per_second, self.burst));
+    }
+}
+
+/// A limiter at `per_second` with `burst`; `None` when the rate is too high to enforce.
+fn limiter(per_second: f64, burst: NonZeroU32) -> Option<Arc<DefaultDirectRateLimiter>> {
+    let interval = Duration::try_from_secs_f64(1.0 / per_second).ok()?;
+    // A zero interval (billions per second) is no limit worth enforcing.
+    let quota = Quota::with_period(interval)?.allow_burst(burst);
+    Some(Arc::new(RateLimiter::direct(quota)))
+}
+
+/// Requests per second of a configured rate; `None` for unlimited.
+pub fn per_second(rate: RateLimit) -> Option<f64> {
+    match rate {
+        RateLimit::Unlimited => None,
+        RateLimit::Every { count, period } => Some(f64::from(count) / period.as_secs_f64()),
     }
 }
 
 /// The gate for a configured rate. The burst is set on purpose: governor's own
 /// `per_second(n)` would allow a burst of n, which is not what `--burst 1` means.
 pub fn rate_gate(rate: RateLimit, burst: u32) -> Arc<dyn RateGate> {
-    let RateLimit::Every { count, period } = rate else {
-        return Arc::new(NoLimit);
-    };
-    let interval = period / count.max(1);
-    // A zero interval (billions per second) is no limit worth enforcing.
-    match Quota::with_period(interval) {
-        Some(quota) => {
-            let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
-            Arc::new(GovernorGate(RateLimiter::direct(quota.allow_burst(burst))))
-        }
-        None => Arc::new(NoLimit),
-    }
+    Arc::new(GovernorGate::new(per_second(rate), burst))
 }
 
-/// The run-wide pacing every request goes through.
+/// The feedback loops, updated together under one lock.
+#[derive(Debug)]
+struct Feedback {
+    in_flight: InFlightLimit,
+    rate: AdaptiveRate,
+}
+
+/// The run-wide pacing every document and request goes through.
 pub struct Pacer {
     gate: Arc<dyn RateGate>,
-    slots: Arc<Semaphore>,
+    turns: Arc<Turns>,
     paused_until: Mutex<Option<Instant>>,
-}
-
-/// Held while a request is in flight; dropping it frees the slot.
-#[derive(Debug)]
-pub struct Admission {
-    _slot: Option<OwnedSemaphorePermit>,
+    feedback: Mutex<Feedback>,
 }
 
 impl Pacer {
-    /// Pacing through `gate` with at most `concurrency` requests in flight.
-    pub fn new(gate: Arc<dyn RateGate>, concurrency: usize) -> Self {
+    /// Pacing through `gate` at `rate` (the ceiling of the adaptive rate), with at most
+    /// `concurrency` documents in flight.
+    pub fn new(gate: Arc<dyn RateGate>, concurrency: usize, rate: RateLimit) -> Self {
+        let ceiling = per_second(rate);
+        let in_flight = InFlightLimit::new(concurrency, ceiling);
         Pacer {
             gate,
-            slots: Arc::new(Semaphore::new(concurrency.max(1))),
+            turns: Turns::new(in_flight.current()),
             paused_until: Mutex::new(None),
+            feedback: Mutex::new(Feedback {
+                in_flight,
+                rate: AdaptiveRate::new(ceiling),
+            }),
         }
     }
 
-    /// Waits until a request may start, then holds its slot until the admission drops.
-    pub async fn admit(&self) -> Admission {
+    /// Waits until one more document may be in flight; it is until the turn drops.
+    pub async fn turn(&self) -> Turn {
+        self.turns.take().await
+    }
+
+    /// Waits until a request may start: the 429 pause, then a rate permit.
+    pub async fn admit(&self) {
         self.wait_out_pause().await;
         self.gate.until_ready().await;
-        // The semaphore is never closed, so an error cannot happen; `None` just admits.
-        Admission {
-            _slot: self.slots.clone().acquire_owned().await.ok(),
+        self.feedback().rate.started(Instant::now());
+    }
+
+    /// Feeds one answer back: its latency moves the in-flight limit; a 429 lowers the
+    /// rate, any other answer lets it climb back.
+    pub fn answered(&self, latency: Duration, throttled: bool) {
+        let now = Instant::now();
+        let mut feedback = self.feedback();
+        let new_rate = match throttled {
+            true => feedback.rate.throttled(now),
+            false => feedback.rate.answered(now),
+        };
+        let rate = feedback.rate.current();
+        let new_limit = feedback.in_flight.observe(latency, rate, now);
+        drop(feedback);
+        if let Some(rate) = new_rate {
+            tracing::debug!(rate = format!("{rate:.1}/s"), "adapted the rate");
+            self.gate.set_rate(rate);
         }
+        if let Some(limit) = new_limit {
+            tracing::trace!(limit, "adapted the documents in flight");
+            self.turns.set_limit(limit);
+        }
+    }
+
+    /// The most documents in flight at once so far.
+    pub fn peak_in_flight(&self) -> usize {
+        self.turns.peak()
+    }
+
+    /// The rate in force now (requests per second), `None` while unlimited.
+    pub fn rate(&self) -> Option<f64> {
+        self.feedback().rate.current()
     }
 
     /// Pauses every request for `wait` from now (a 429); a longer pause already set stays.
@@ -113,6 +204,10 @@ impl Pacer {
             }
         }
     }
+
+    fn feedback(&self) -> MutexGuard<'_, Feedback> {
+        self.feedback.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 #[cfg(test)]
@@ -121,24 +216,48 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_pause_holds_back_every_later_request() {
-        let pacer = Pacer::new(Arc::new(NoLimit), 4);
+        let pacer = Pacer::new(Arc::new(NoLimit), 4, RateLimit::Unlimited);
         let start = Instant::now();
         pacer.pause_for(Duration::from_secs(7));
         pacer.pause_for(Duration::from_secs(2));
-        let _ = pacer.admit().await;
+        pacer.admit().await;
         assert_eq!(start.elapsed().as_secs(), 7);
     }
 
     #[tokio::test(start_paused = true)]
-    async fn at_most_concurrency_requests_are_admitted_at_once() {
-        let pacer = Pacer::new(Arc::new(NoLimit), 2);
-        let first = pacer.admit().await;
-        let _second = pacer.admit().await;
-        let third = tokio::time::timeout(Duration::from_secs(1), pacer.admit()).await;
+    async fn at_most_concurrency_documents_are_in_flight_at_once() {
+        let pacer = Pacer::new(Arc::new(NoLimit), 2, RateLimit::Unlimited);
+        let first = pacer.turn().await;
+        let _second = pacer.turn().await;
+        let third = tokio::time::timeout(Duration::from_secs(1), pacer.turn()).await;
         assert!(third.is_err());
         drop(first);
-        let third = tokio::time::timeout(Duration::from_secs(1), pacer.admit()).await;
+        let third = tokio::time::timeout(Duration::from_secs(1), pacer.turn()).await;
         assert!(third.is_ok());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_lowers_the_rate_below_the_configured_one() {
+        let rate = RateLimit::Every {
+            count: 100,
+            period: Duration::from_secs(1),
+        };
+        let pacer = Pacer::new(Arc::new(NoLimit), 8, rate);
+        assert_eq!(pacer.rate(), Some(100.0));
+        pacer.answered(Duration::from_millis(10), true);
+        assert!(pacer.rate().is_some_and(|r| r < 100.0));
+    }
+
+    #[tokio::test]
+    async fn a_governor_gate_that_is_unlimited_lets_everything_through_until_a_rate_is_set() {
+        let gate = GovernorGate::new(None, 1);
+        for _ in 0..1000 {
+            gate.until_ready().await;
+        }
+        gate.set_rate(1.0 / 3600.0);
+        gate.until_ready().await;
+        let held = tokio::time::timeout(Duration::from_millis(50), gate.until_ready()).await;
+        assert!(held.is_err(), "one an hour: the second waits");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
-//! The run: `--concurrency` workers take documents in plan order from one queue, send each
-//! to its outcome and hand the result on at once; the first error that stops the run
+//! The run: workers take documents in plan order from one queue, each once the pacer gives
+//! it a turn (the adaptive in-flight limit, at most `--concurrency`), send each to its
+//! outcome and hand the result on at once; the first error that stops the run
 //! (a second 401, 403 on every first request, no token) stops the others taking more.
 //!
 //! [`Stop`] is the one stop signal: draining stops workers taking documents (documents
@@ -79,7 +80,7 @@ pub(crate) fn shared(
         options: options.clone(),
         transport,
         tokens,
-        pacer: Pacer::new(gate, options.concurrency),
+        pacer: Pacer::new(gate, options.concurrency, options.rate),
         backoff: Backoff::default(),
         counters: Counters::default(),
         control: RunControl::default(),
@@ -116,7 +117,18 @@ pub(crate) async fn drive(
     }
     match lock(&run.error).take() {
         Some(error) => Err(error),
-        None => Ok(run.shared.counters.snapshot()),
+        None => Ok(stats(&run.shared)),
+    }
+}
+
+/// The run's counters, with what the pacer adapted.
+fn stats(shared: &Shared) -> SendStats {
+    let pacer = &shared.pacer;
+    let configured = super::pacer::per_second(shared.options.rate);
+    SendStats {
+        peak_in_flight: pacer.peak_in_flight() as u64,
+        adapted_rate: pacer.rate().filter(|rate| Some(*rate) != configured),
+        ..shared.counters.snapshot()
     }
 }
 
@@ -132,7 +144,16 @@ struct Run {
 
 impl Run {
     async fn work(self: Arc<Self>) {
-        while !self.stop.is_draining() {
+        loop {
+            // The turn comes first, so a stop leaves no document taken but not started.
+            let _turn = tokio::select! {
+                biased;
+                () = self.stop.drained() => return,
+                turn = self.shared.pacer.turn() => turn,
+            };
+            if self.stop.is_draining() {
+                return;
+            }
             let Some((entry, doc)) = lock(&self.queue).next() else {
                 return;
             };

@@ -1,0 +1,245 @@
+//! The two feedback loops that let a run sit at whatever limit the server allows without
+//! the user tuning anything: how many documents may be in flight ([`InFlightLimit`]) and,
+//! once the server has throttled, how fast requests may start ([`AdaptiveRate`]).
+//!
+//! Both are plain state machines fed with observations and the time they were made, so
+//! the tests drive them with a scripted clock; [`super::pacer::Pacer`] wires them to the
+//! real requests.
+//!
+//! - In flight: with a rate, Little's law says `rate × latency` requests must be in the
+//!   air to reach it; the limit is that with headroom, so a slow server is met with more
+//!   concurrency, never more than `--concurrency`. Without a rate, the limit grows while
+//!   latency stays near the fastest seen and shrinks when latency climbs (the server is
+//!   queueing: more concurrency would only add waiting).
+//! - Rate: never above `--rate`. A 429 cuts it to a fraction of what was actually being
+//!   sent; then it climbs back quickly towards the rate that was throttled and, past it,
+//!   slowly, so it converges on the server's limit and finds it again when that rises.
+
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Headroom over Little's law: latency varies, and a document waits its turn at the gate.
+const LITTLE_HEADROOM: f64 = 1.5;
+/// Documents in flight beyond Little's law, so a tiny rate × latency still keeps a few.
+const LITTLE_EXTRA: f64 = 4.0;
+/// The latency assumed before any answer came: high for a cloud API, so a run starts with
+/// enough in flight and the first answers bring the limit down to what is needed.
+const ASSUMED_LATENCY: Duration = Duration::from_secs(1);
+/// In-flight limit at the start of a run without a rate.
+const UNLIMITED_START: f64 = 8.0;
+/// How often the in-flight limit and the rate are recomputed.
+const UPDATE_EVERY: Duration = Duration::from_millis(100);
+/// Weight of a new latency sample in the moving average.
+const LATENCY_WEIGHT: f64 = 0.1;
+/// Latency may grow to this multiple of the fastest seen (plus [`LATENCY_SLACK`]) before
+/// the in-flight limit shrinks.
+const LATENCY_TOLERANCE: f64 = 2.0;
+/// Absolute slack on loopback-fast answers, where a millisecond is noise, not queueing.
+const LATENCY_SLACK: Duration = Duration::from_millis(5);
+
+/// What a 429 leaves of the rate that was being sent.
+const RATE_CUT: f64 = 0.8;
+/// 429s within this time of a cut are the same wave (answers already on their way).
+const CUT_HOLD: Duration = Duration::from_millis(500);
+/// Time constant of the climb back to the rate that was throttled.
+const RECOVERY_SECONDS: f64 = 2.0;
+/// Past that rate, the probe's growth per second.
+const PROBE_PER_SECOND: f64 = 0.05;
+/// The rate never falls below this (requests per second).
+const MIN_RATE: f64 = 0.5;
+/// The achieved rate is measured over windows at least this long.
+const RATE_WINDOW: Duration = Duration::from_millis(500);
+
+/// The number of documents allowed in flight, recomputed from latency and rate.
+#[derive(Debug)]
+pub struct InFlightLimit {
+    cap: usize,
+    limit: f64,
+    average: Option<f64>,
+    fastest: Option<f64>,
+    last_update: Option<Instant>,
+}
+
+impl InFlightLimit {
+    /// The starting limit for a run at `rate` requests per second (`None`: unlimited),
+    /// never above `cap` (`--concurrency`).
+    pub fn new(cap: usize, rate: Option<f64>) -> Self {
+        let cap = cap.max(1);
+        let start = match rate {
+            Some(rate) => little(rate, ASSUMED_LATENCY.as_secs_f64()),
+            None => UNLIMITED_START,
+        };
+        InFlightLimit {
+            cap,
+            limit: start.clamp(1.0, cap as f64),
+            average: None,
+            fastest: None,
+            last_update: None,
+        }
+    }
+
+    /// The limit now.
+    pub fn current(&self) -> usize {
+        self.limit as usize
+    }
+
+    /// Records one request's latency; recomputes the limit at most every
+    /// [`UPDATE_EVERY`] with the rate in force, returning the new limit when it changed.
+    pub fn observe(&mut self, latency: Duration, rate: Option<f64>, now: Instant) -> Option<usize> {
+        let sample = latency.as_secs_f64();
+        let average = match self.average {
+            Some(average) => average + LATENCY_WEIGHT * (sample - average),
+            None => sample,
+        };
+        self.average = Some(average);
+        self.fastest = Some(self.fastest.map_or(sample, |f| f.min(sample)));
+        if self
+            .last_update
+            .is_some_and(|last| now.duration_since(last) < UPDATE_EVERY)
+        {
+            return None;
+        }
+        self.last_update = Some(now);
+        let before = self.current();
+        self.limit = self.target(rate).clamp(1.0, self.cap as f64);
+        (self.current() != before).then_some(self.current())
+    }
+
+    /// Little's law under a rate, further bounded by the latency gradient; the gradient
+    /// alone without one.
+    fn target(&self, rate: Option<f64>) -> f64 {
+        let (Some(average), Some(fastest)) = (self.average, self.fastest) else {
+            return self.limit;
+        };
+        let tolerated = LATENCY_TOLERANCE * fastest + LATENCY_SLACK.as_secs_f64();
+        let gradient = (tolerated / average.max(f64::EPSILON)).clamp(0.5, 1.0);
+        let by_latency = self.limit * gradient + self.limit.sqrt();
+        match rate {
+            Some(rate) => little(rate, average).min(by_latency.max(LITTLE_EXTRA)),
+            None => by_latency,
+        }
+    }
+}
+
+/// Little's law with headroom: documents in flight needed to start `rate` per second
+/// when each takes `latency` seconds.
+fn little(rate: f64, latency: f64) -> f64 {
+    (rate * latency * LITTLE_HEADROOM + LITTLE_EXTRA).ceil()
+}
+
+/// The client's own rate, lowered after 429s and raised back while the server allows.
+#[derive(Debug)]
+pub struct AdaptiveRate {
+    ceiling: Option<f64>,
+    current: Option<f64>,
+    throttled_at: f64,
+    last_cut: Option<Instant>,
+    last_raise: Option<Instant>,
+    window_start: Option<Instant>,
+    window_count: u64,
+    achieved: Option<f64>,
+}
+
+impl AdaptiveRate {
+    /// A rate that starts at, and never exceeds, `ceiling` requests per second
+    /// (`None`: unlimited until the first 429).
+    pub fn new(ceiling: Option<f64>) -> Self {
+        AdaptiveRate {
+            ceiling,
+            current: ceiling,
+            throttled_at: ceiling.unwrap_or(f64::INFINITY),
+            last_cut: None,
+            last_raise: None,
+            window_start: None,
+            window_count: 0,
+            achieved: None,
+        }
+    }
+
+    /// The rate in force (requests per second), `None` while unlimited.
+    pub fn current(&self) -> Option<f64> {
+        self.current
+    }
+
+    /// Counts a request that starts now, for the achieved rate.
+    pub fn started(&mut self, now: Instant) {
+        let start = *self.window_start.get_or_insert(now);
+        self.window_count += 1;
+        let elapsed = now.duration_since(start);
+        if elapsed >= RATE_WINDOW {
+            self.achieved = Some(self.window_count as f64 / elapsed.as_secs_f64());
+            self.window_start = Some(now);
+            self.window_count = 0;
+        }
+    }
+
+    /// A 429: cuts the rate to a fraction of what was being sent, once per wave; returns
+    /// the new rate when it changed.
+    pub fn throttled(&mut self, now: Instant) -> Option<f64> {
+        if self
+            .last_cut
+            .is_some_and(|cut| now.duration_since(cut) < CUT_HOLD)
+        {
+            return None;
+        }
+        let sending = match (self.current, self.achieved) {
+            (Some(current), Some(achieved)) => current.min(achieved),
+            (Some(current), None) => current,
+            (None, Some(achieved)) => achieved,
+            (None, None) => self.window_rate(now),
+        };
+        self.throttled_at = sending.max(MIN_RATE);
+        let cut = (sending * RATE_CUT).max(MIN_RATE);
+        self.current = Some(cut);
+        self.last_cut = Some(now);
+        self.last_raise = Some(now);
+        Some(cut)
+    }
+
+    /// An answer that was not a 429: raises the rate (at most every [`UPDATE_EVERY`]),
+    /// returning the new rate when it changed.
+    pub fn answered(&mut self, now: Instant) -> Option<f64> {
+        let current = self.current?;
+        let last = *self.last_raise.get_or_insert(now);
+        let elapsed = now.duration_since(last);
+        if elapsed < UPDATE_EVERY {
+            return None;
+        }
+        self.last_raise = Some(now);
+        // A long silence (a run-wide pause) is no evidence that the server allows more.
+        let seconds = elapsed.as_secs_f64().min(2.0 * UPDATE_EVERY.as_secs_f64());
+        let next = self.raised(current, seconds);
+        let next = self.ceiling.map_or(next, |ceiling| next.min(ceiling));
+        (next != current).then(|| {
+            self.current = Some(next);
+            next
+        })
+    }
+
+    /// Quickly back towards the rate that was throttled; past it, a slow probe, and only
+    /// while the client actually sends at its rate (no wind-up while the server is slow).
+    fn raised(&self, current: f64, seconds: f64) -> f64 {
+        if current < self.throttled_at * 0.98 {
+            let step = 1.0 - (-seconds / RECOVERY_SECONDS).exp();
+            return current + (self.throttled_at - current) * step;
+        }
+        match self.achieved {
+            Some(achieved) if achieved >= 0.8 * current => {
+                current * (1.0 + PROBE_PER_SECOND * seconds)
+            }
+            _ => current,
+        }
+    }
+
+    /// The rate of the window still open, for a 429 before any window closed.
+    fn window_rate(&self, now: Instant) -> f64 {
+        let elapsed = self
+            .window_start
+            .map_or(0.0, |start| now.duration_since(start).as_secs_f64());
+        self.window_count as f64 / elapsed.max(0.1)
+    }
+}
+
+#[cfg(test)]
+#[path = "adaptive_tests.rs"]
+mod tests;

@@ -1,0 +1,144 @@
+//! The feedback loops driven by a scripted clock, and a simulated token-bucket server that
+//! shows the rate converging on a limit it was never told.
+
+use super::*;
+
+fn at(base: Instant, ms: u64) -> Instant {
+    base + Duration::from_millis(ms)
+}
+
+#[test]
+fn under_a_rate_the_in_flight_limit_follows_littles_law() {
+    let base = Instant::now();
+    let mut slow = InFlightLimit::new(256, Some(500.0));
+    for n in 0..50 {
+        slow.observe(Duration::from_millis(400), Some(500.0), at(base, n * 100));
+    }
+    assert!(slow.current() >= 200, "500/s × 0.4 s needs 200 in flight");
+    let mut fast = InFlightLimit::new(256, Some(200.0));
+    for n in 0..50 {
+        fast.observe(Duration::from_millis(50), Some(200.0), at(base, n * 100));
+    }
+    let needed = 200 * 50 / 1000;
+    assert!((needed..=needed * 2 + 5).contains(&fast.current()));
+}
+
+#[test]
+fn the_in_flight_limit_never_exceeds_the_cap() {
+    let base = Instant::now();
+    let mut limit = InFlightLimit::new(16, Some(1000.0));
+    assert_eq!(limit.current(), 16);
+    for n in 0..50 {
+        limit.observe(Duration::from_secs(2), Some(1000.0), at(base, n * 100));
+    }
+    assert_eq!(limit.current(), 16);
+}
+
+#[test]
+fn without_a_rate_the_limit_grows_while_latency_holds_and_shrinks_when_it_climbs() {
+    let base = Instant::now();
+    let mut limit = InFlightLimit::new(256, None);
+    let start = limit.current();
+    for n in 0..30 {
+        limit.observe(Duration::from_millis(2), None, at(base, n * 100));
+    }
+    let grown = limit.current();
+    assert!(grown > start * 4, "grew from {start} to {grown}");
+    for n in 30..80 {
+        limit.observe(Duration::from_millis(200), None, at(base, n * 100));
+    }
+    assert!(limit.current() < grown / 4, "shrank to {}", limit.current());
+}
+
+#[test]
+fn a_429_cuts_below_what_was_sent_and_the_rate_climbs_back_to_the_ceiling() {
+    let base = Instant::now();
+    let mut rate = AdaptiveRate::new(Some(500.0));
+    for n in 0..1000 {
+        rate.started(at(base, n * 2));
+    }
+    let cut = rate.throttled(at(base, 2000)).expect("a cut");
+    assert!(cut < 500.0 * 0.9, "cut to {cut}");
+    for n in 1..=200 {
+        rate.started(at(base, 2000 + n * 50));
+        rate.answered(at(base, 2000 + n * 50));
+    }
+    let back = rate.current().expect("a rate");
+    assert!(back > 480.0 && back <= 500.0, "back at {back}");
+}
+
+#[test]
+fn the_429s_of_one_wave_cut_the_rate_once() {
+    let base = Instant::now();
+    let mut rate = AdaptiveRate::new(Some(100.0));
+    let first = rate.throttled(at(base, 0));
+    assert!(first.is_some());
+    assert_eq!(rate.throttled(at(base, 100)), None);
+    assert!(rate.throttled(at(base, 900)).is_some());
+}
+
+#[test]
+fn an_unlimited_run_gets_a_rate_from_what_it_sent_at_its_first_429() {
+    let base = Instant::now();
+    let mut rate = AdaptiveRate::new(None);
+    assert_eq!(rate.current(), None);
+    for n in 0..600 {
+        rate.started(at(base, n));
+    }
+    let cut = rate.throttled(at(base, 600)).expect("a cut");
+    assert!((700.0..=1000.0).contains(&cut), "1000/s sent, cut to {cut}");
+}
+
+/// A server that allows `limit` requests per second from a bucket holding `limit`.
+struct BucketServer {
+    limit: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl BucketServer {
+    fn admits(&mut self, now: Instant) -> bool {
+        let refill = now.duration_since(self.last).as_secs_f64() * self.limit;
+        self.tokens = (self.tokens + refill).min(self.limit);
+        self.last = now;
+        let admitted = self.tokens >= 1.0;
+        self.tokens -= f64::from(u8::from(admitted));
+        admitted
+    }
+}
+
+/// Sends `documents` at a client ceiling of 500/s to a server limited to 150/s, pausing
+/// one second on every 429 as the pacer does; returns (seconds taken, 429s).
+fn simulate(documents: u32) -> (f64, u32) {
+    let base = Instant::now();
+    let mut server = BucketServer {
+        limit: 150.0,
+        tokens: 150.0,
+        last: base,
+    };
+    let mut rate = AdaptiveRate::new(Some(500.0));
+    let (mut done, mut throttled) = (0, 0);
+    let mut now = base;
+    while done < documents {
+        rate.started(now);
+        if server.admits(now) {
+            done += 1;
+            rate.answered(now);
+            let per_second = rate.current().unwrap_or(f64::INFINITY);
+            now += Duration::from_secs_f64(1.0 / per_second);
+        } else {
+            throttled += 1;
+            rate.throttled(now);
+            now += Duration::from_secs(1);
+        }
+    }
+    (now.duration_since(base).as_secs_f64(), throttled)
+}
+
+#[test]
+fn the_rate_converges_on_an_unknown_server_limit_with_few_429s() {
+    let (seconds, throttled) = simulate(3000);
+    let achieved = 3000.0 / seconds;
+    assert!(achieved >= 0.9 * 150.0, "{achieved:.1}/s");
+    assert!(throttled <= 60, "{throttled} answers were 429");
+}
