@@ -56,12 +56,22 @@ fn judge(shared: &Shared, doc: &Document, current: &Current) -> End {
     if let Err(mismatch) = verify::recheck(&current.body, doc) {
         return End::failed(mismatch.code, mismatch.message);
     }
+    // Only a real run that reads the referral before its PATCH can find the document
+    // already applied, or drop the members already in a team; one that does not read
+    // sends the document as it is, and the API reports it applied.
+    let reads_first = if_match_source(shared.options.if_match, doc) == IfMatchSource::Fetch
+        || shared.control.read_before;
+    if !reads_first {
+        return End::Planned {
+            changes: changes(&current.body, &doc.ops, false),
+        };
+    }
     if verify::changes_present(&current.body, &doc.ops) {
         return End::Unchanged;
     }
     let pending = members::pending_ops(&current.body, &doc.ops);
     End::Planned {
-        changes: changes(&current.body, &pending),
+        changes: changes(&current.body, &pending, true),
     }
 }
 
@@ -86,11 +96,16 @@ fn stale_if_match(shared: &Shared, doc: &Document, current: &Current) -> Option<
 }
 
 /// The field-level diff of the operations that would change something:
-/// `[{"path", "from", "to"}]`, `from` being `null` for an append or a new member.
-pub fn changes(referral: &Value, ops: &[PatchOp]) -> Value {
+/// `[{"path", "from", "to"}]`, `from` being `null` for an append or a new member. An
+/// append always changes something unless `appends_checked` (the real run drops the
+/// members already in the team).
+pub fn changes(referral: &Value, ops: &[PatchOp], appends_checked: bool) -> Value {
     let diff = ops
         .iter()
-        .filter(|op| !verify::changes_present(referral, std::slice::from_ref(op)))
+        .filter(|op| {
+            (op.is_append() && !appends_checked)
+                || !verify::changes_present(referral, std::slice::from_ref(op))
+        })
         .map(|op| {
             let from = match op.is_append() {
                 true => Value::Null,
@@ -127,7 +142,7 @@ mod tests {
             },
         ];
         assert_eq!(
-            changes(&referral, &ops),
+            changes(&referral, &ops, true),
             json!([
                 {"path": "/name", "from": "Old", "to": "New"},
                 {"path": "/team/-", "from": null, "to": {"email": "a@x.com"}}

@@ -7,7 +7,8 @@ use refsync::emulator::{Faults, Seed};
 use serde_json::{Value, json};
 
 /// One document per outcome: a rename, a member already in the team, a stale ETag, a
-/// move back from Closed, an unknown ID, and an invalid row.
+/// move back from Closed, an unknown ID, an invalid row, and a name set to the one it has
+/// (the real run does not read that referral first, so it sends it: `updated`).
 fn updates() -> String {
     format!(
         "id,op,path,value,if_match\n\
@@ -17,12 +18,14 @@ fn updates() -> String {
          {d},replace,/status,Active,\n\
          {d},replace,/substatus,Engaged,\n\
          7e57ffff-0000-4000-8000-000000000000,replace,/name,Ghost,\n\
-         {a2},replace,/details/dealValue,\"10,5\",\n",
+         {a2},replace,/details/dealValue,\"10,5\",\n\
+         {e},replace,/name,Deal 5,\n",
         a = id(0),
         b = id(1),
         c = id(2),
         d = id(3),
         a2 = id(4),
+        e = id(5),
     )
 }
 
@@ -39,7 +42,7 @@ fn outcomes(rows: &[std::collections::HashMap<String, String>]) -> Vec<(String, 
 async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
     let work = Workdir::new();
     // Five referrals: the last (4) is Closed/Won, so move the Closed one to index 3.
-    let mut referrals = fixtures::referrals(5);
+    let mut referrals = fixtures::referrals(6);
     referrals[3]["status"] = json!("Closed");
     referrals[3]["substatus"] = json!("Won");
     let seed = work.write("seed.jsonl", &fixtures::seed_text(&referrals));
