@@ -51,12 +51,21 @@ const MIN_RATE: f64 = 0.5;
 const RATE_WINDOW: Duration = Duration::from_millis(500);
 
 /// The number of documents allowed in flight, recomputed from latency and rate.
+///
+/// Two kinds of observation feed it: the latency of each answer (how fast the server is,
+/// for the gradient) and each stretch of time a document holds its turn without waiting
+/// for the rate gate — a request on the wire, answered or not, and a backoff sleep (for
+/// Little's law: a document that times out or sleeps before a retry holds its turn as
+/// surely as one waiting for an answer).
 #[derive(Debug)]
 pub struct InFlightLimit {
     cap: usize,
     limit: f64,
     average: Option<f64>,
     fastest: Option<f64>,
+    busy: Option<f64>,
+    window_busy: f64,
+    window_requests: u32,
     last_update: Option<Instant>,
 }
 
@@ -74,6 +83,9 @@ impl InFlightLimit {
             limit: start.clamp(1.0, cap as f64),
             average: None,
             fastest: None,
+            busy: None,
+            window_busy: 0.0,
+            window_requests: 0,
             last_update: None,
         }
     }
@@ -83,9 +95,8 @@ impl InFlightLimit {
         self.limit as usize
     }
 
-    /// Records one request's latency; recomputes the limit at most every
-    /// [`UPDATE_EVERY`] with the rate in force, returning the new limit when it changed.
-    pub fn observe(&mut self, latency: Duration, rate: Option<f64>, now: Instant) -> Option<usize> {
+    /// Records the latency of one answer.
+    pub fn answered(&mut self, latency: Duration) {
         let sample = latency.as_secs_f64();
         let average = match self.average {
             Some(average) => average + LATENCY_WEIGHT * (sample - average),
@@ -93,6 +104,18 @@ impl InFlightLimit {
         };
         self.average = Some(average);
         self.fastest = Some(self.fastest.map_or(sample, |f| f.min(sample)));
+    }
+
+    /// Records time a document held its turn outside the rate gate; `request` when it was
+    /// one request's time on the wire (a backoff sleep adds time, not a request).
+    pub fn busy(&mut self, time: Duration, request: bool) {
+        self.window_busy += time.as_secs_f64();
+        self.window_requests += u32::from(request);
+    }
+
+    /// Recomputes the limit at most every [`UPDATE_EVERY`] with the rate in force,
+    /// returning the new limit when it changed.
+    pub fn update(&mut self, rate: Option<f64>, now: Instant) -> Option<usize> {
         if self
             .last_update
             .is_some_and(|last| now.duration_since(last) < UPDATE_EVERY)
@@ -100,9 +123,21 @@ impl InFlightLimit {
             return None;
         }
         self.last_update = Some(now);
+        self.close_busy_window();
         let before = self.current();
         self.limit = self.target(rate).clamp(1.0, self.cap as f64);
         (self.current() != before).then_some(self.current())
+    }
+
+    /// Folds the window's mean busy time per request into the running mean.
+    fn close_busy_window(&mut self) {
+        if self.window_requests == 0 {
+            return;
+        }
+        let mean = self.window_busy / f64::from(self.window_requests);
+        self.busy = Some(self.busy.map_or(mean, |busy| (busy + mean) / 2.0));
+        self.window_busy = 0.0;
+        self.window_requests = 0;
     }
 
     /// Little's law under a rate, further bounded by the latency gradient; the gradient
@@ -115,7 +150,10 @@ impl InFlightLimit {
         let gradient = (tolerated / average.max(f64::EPSILON)).clamp(0.5, 1.0);
         let by_latency = self.limit * gradient + self.limit.sqrt();
         match rate {
-            Some(rate) => little(rate, average).min(by_latency.max(LITTLE_EXTRA)),
+            Some(rate) => {
+                let busy = self.busy.unwrap_or(average).max(average);
+                little(rate, busy).min(by_latency.max(LITTLE_EXTRA))
+            }
             None => by_latency,
         }
     }

@@ -7,20 +7,55 @@ fn at(base: Instant, ms: u64) -> Instant {
     base + Duration::from_millis(ms)
 }
 
+/// One answered request of `latency`, then an update.
+fn observe(limit: &mut InFlightLimit, latency: Duration, rate: Option<f64>, now: Instant) {
+    limit.answered(latency);
+    limit.busy(latency, true);
+    limit.update(rate, now);
+}
+
 #[test]
 fn under_a_rate_the_in_flight_limit_follows_littles_law() {
     let base = Instant::now();
     let mut slow = InFlightLimit::new(256, Some(500.0));
     for n in 0..50 {
-        slow.observe(Duration::from_millis(400), Some(500.0), at(base, n * 100));
+        observe(
+            &mut slow,
+            Duration::from_millis(400),
+            Some(500.0),
+            at(base, n * 100),
+        );
     }
     assert!(slow.current() >= 200, "500/s × 0.4 s needs 200 in flight");
     let mut fast = InFlightLimit::new(256, Some(200.0));
     for n in 0..50 {
-        fast.observe(Duration::from_millis(50), Some(200.0), at(base, n * 100));
+        observe(
+            &mut fast,
+            Duration::from_millis(50),
+            Some(200.0),
+            at(base, n * 100),
+        );
     }
     let needed = 200 * 50 / 1000;
     assert!((needed..=needed * 2 + 5).contains(&fast.current()));
+}
+
+#[test]
+fn documents_that_time_out_or_sleep_before_a_retry_count_as_holding_their_turn() {
+    let base = Instant::now();
+    let mut limit = InFlightLimit::new(256, Some(600.0));
+    for n in 0..50 {
+        for _ in 0..99 {
+            limit.answered(Duration::from_millis(1));
+            limit.busy(Duration::from_millis(1), true);
+        }
+        // One request in a hundred stalls for 2 s, and one retry waits 250 ms.
+        limit.busy(Duration::from_secs(2), true);
+        limit.busy(Duration::from_millis(250), false);
+        limit.update(Some(600.0), at(base, n * 100));
+    }
+    // 600/s × ~23 ms a request: about 14 documents busy, beyond the 1 ms answers' 1.
+    assert!(limit.current() >= 18, "{}", limit.current());
 }
 
 #[test]
@@ -29,7 +64,12 @@ fn the_in_flight_limit_never_exceeds_the_cap() {
     let mut limit = InFlightLimit::new(16, Some(1000.0));
     assert_eq!(limit.current(), 16);
     for n in 0..50 {
-        limit.observe(Duration::from_secs(2), Some(1000.0), at(base, n * 100));
+        observe(
+            &mut limit,
+            Duration::from_secs(2),
+            Some(1000.0),
+            at(base, n * 100),
+        );
     }
     assert_eq!(limit.current(), 16);
 }
@@ -40,12 +80,22 @@ fn without_a_rate_the_limit_grows_while_latency_holds_and_shrinks_when_it_climbs
     let mut limit = InFlightLimit::new(256, None);
     let start = limit.current();
     for n in 0..30 {
-        limit.observe(Duration::from_millis(2), None, at(base, n * 100));
+        observe(
+            &mut limit,
+            Duration::from_millis(2),
+            None,
+            at(base, n * 100),
+        );
     }
     let grown = limit.current();
     assert!(grown > start * 4, "grew from {start} to {grown}");
     for n in 30..80 {
-        limit.observe(Duration::from_millis(200), None, at(base, n * 100));
+        observe(
+            &mut limit,
+            Duration::from_millis(200),
+            None,
+            at(base, n * 100),
+        );
     }
     assert!(limit.current() < grown / 4, "shrank to {}", limit.current());
 }

@@ -193,6 +193,8 @@ impl Shared {
         if throttled {
             self.counters.throttled.fetch_add(1, Ordering::Relaxed);
             self.pacer.pause_for(wait);
+        } else {
+            self.pacer.backing_off(wait);
         }
         tracing::debug!(
             retry,
@@ -226,11 +228,8 @@ impl Shared {
             () = stop.aborted() => return Try::Stopped { in_flight: true },
             result = self.transport.send(request) => result,
         };
-        // A timeout or a lost connection says nothing about how long answers take.
-        if let Ok(response) = &result {
-            self.pacer
-                .answered(sent_at.elapsed(), response.status == 429);
-        }
+        let status = result.as_ref().ok().map(|response| response.status);
+        self.pacer.request_ended(status, sent_at.elapsed());
         match &result {
             Ok(response) => tracing::debug!(status = response.status, url = %call.url, "response"),
             Err(error) => tracing::debug!(%error, url = %call.url, "no response"),

@@ -154,17 +154,36 @@ impl Pacer {
         self.feedback().rate.started(Instant::now());
     }
 
-    /// Feeds one answer back: its latency moves the in-flight limit; a 429 lowers the
-    /// rate, any other answer lets it climb back.
-    pub fn answered(&self, latency: Duration, throttled: bool) {
+    /// Feeds one request's end back: `answer` is its status where one came; `on_wire` the
+    /// time it took. A 429 lowers the rate, any other answer lets it climb back.
+    pub fn request_ended(&self, answer: Option<u16>, on_wire: Duration) {
         let now = Instant::now();
         let mut feedback = self.feedback();
-        let new_rate = match throttled {
-            true => feedback.rate.throttled(now),
-            false => feedback.rate.answered(now),
+        feedback.in_flight.busy(on_wire, true);
+        let new_rate = match answer {
+            Some(429) => feedback.rate.throttled(now),
+            Some(_) => {
+                feedback.in_flight.answered(on_wire);
+                feedback.rate.answered(now)
+            }
+            None => None,
         };
+        self.apply(feedback, new_rate, now);
+    }
+
+    /// A document sleeps `wait` before a retry, holding its turn (not for a 429: that is
+    /// a pause of every document, not time one of them needs).
+    pub fn backing_off(&self, wait: Duration) {
+        let now = Instant::now();
+        let mut feedback = self.feedback();
+        feedback.in_flight.busy(wait, false);
+        self.apply(feedback, None, now);
+    }
+
+    /// Recomputes the in-flight limit and hands new values to the gate and the turns.
+    fn apply(&self, mut feedback: MutexGuard<'_, Feedback>, new_rate: Option<f64>, now: Instant) {
         let rate = feedback.rate.current();
-        let new_limit = feedback.in_flight.observe(latency, rate, now);
+        let new_limit = feedback.in_flight.update(rate, now);
         drop(feedback);
         if let Some(rate) = new_rate {
             tracing::debug!(rate = format!("{rate:.1}/s"), "adapted the rate");
@@ -249,7 +268,7 @@ mod tests {
         };
         let pacer = Pacer::new(Arc::new(NoLimit), 8, rate);
         assert_eq!(pacer.rate(), Some(100.0));
-        pacer.answered(Duration::from_millis(10), true);
+        pacer.request_ended(Some(429), Duration::from_millis(10));
         assert!(pacer.rate().is_some_and(|r| r < 100.0));
     }
 
