@@ -17,6 +17,7 @@ const DOCS: &[&str] = &[
     "README.md",
     "docs/auth.md",
     "docs/configuration.md",
+    "docs/guarantees.md",
     "docs/ledger.md",
     "docs/mapping.md",
 ];
@@ -69,6 +70,11 @@ async fn auth_and_configuration_commands_run_as_documented() {
 async fn ledger_and_mapping_commands_run_as_documented() {
     check_doc("docs/ledger.md", 3).await;
     check_doc("docs/mapping.md", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guarantees_commands_run_as_documented() {
+    check_doc("docs/guarantees.md", 2).await;
 }
 
 #[test]
