@@ -20,6 +20,8 @@ const DOCS: &[&str] = &[
     "docs/guarantees.md",
     "docs/ledger.md",
     "docs/mapping.md",
+    "docs/scheduling.md",
+    "docs/k8s/cronjob.yaml",
 ];
 
 fn read_doc(name: &str) -> String {
@@ -75,6 +77,12 @@ async fn ledger_and_mapping_commands_run_as_documented() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guarantees_commands_run_as_documented() {
     check_doc("docs/guarantees.md", 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_commands_in_cron_systemd_and_kubernetes_run_as_documented() {
+    check_doc("docs/scheduling.md", 4).await;
+    check_doc("docs/k8s/cronjob.yaml", 1).await;
 }
 
 #[test]

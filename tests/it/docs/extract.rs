@@ -201,7 +201,8 @@ fn env_assignment(word: &str) -> Option<(String, String)> {
     is_name.then(|| (name.to_string(), value.to_string()))
 }
 
-/// Drops `exec`, `env`, `nice` and `flock [OPTIONS] LOCKFILE` in front of a command.
+/// Drops `exec`, `env`, `nice`, `flock [OPTIONS] LOCKFILE` and `sudo [-u USER]` in front
+/// of a command.
 fn strip_wrappers(mut words: &[String]) -> &[String] {
     loop {
         match words.first().map(String::as_str) {
@@ -209,6 +210,17 @@ fn strip_wrappers(mut words: &[String]) -> &[String] {
             Some("flock") => {
                 let options = words[1..].iter().take_while(|w| w.starts_with('-')).count();
                 words = words.get(2 + options..).unwrap_or(&[]);
+            }
+            Some("sudo") => {
+                let mut at = 1;
+                while let Some(option) = words.get(at).filter(|w| w.starts_with('-')) {
+                    at += if matches!(option.as_str(), "-u" | "-g") {
+                        2
+                    } else {
+                        1
+                    };
+                }
+                words = words.get(at..).unwrap_or(&[]);
             }
             _ => return words,
         }
@@ -247,13 +259,17 @@ fn crontab_line(line: &str) -> Result<Vec<Found>, String> {
 }
 
 /// A systemd unit line: `ExecStart=` (its `-@:+!` prefixes dropped) is a command; `%d`,
-/// the credentials folder, is where systemd puts it.
+/// the credentials folder, is where systemd puts it, and `%%` is `%`.
 fn systemd_line(line: &str) -> Result<Vec<Found>, String> {
     let Some(command) = line.trim().strip_prefix("ExecStart=") else {
         return Ok(vec![]);
     };
     let command = command.trim_start_matches(['-', '@', ':', '+', '!']);
-    shell_line(&command.replace("%d", "/run/credentials/refsync.service"))
+    let command = command
+        .replace("%%", "\u{0}")
+        .replace("%d", "/run/credentials/refsync.service")
+        .replace('\u{0}', "%");
+    shell_line(&command)
 }
 
 #[cfg(test)]
@@ -284,14 +300,15 @@ mod tests {
 
     #[test]
     fn cron_and_systemd_lines_give_the_command_they_run() {
-        let doc = "```crontab\nMAILTO=ops@x.com\n15 2 * * * cd /srv && flock -n /run/lock/r.lock refsync sync a.csv >> log 2>&1\n```\n```ini\n[Service]\nExecStart=/usr/local/bin/refsync sync a.csv --config %d/r.toml\n```\n";
+        let doc = "```crontab\nMAILTO=ops@x.com\n15 2 * * * cd /srv && flock -n /run/lock/r.lock refsync sync a.csv >> log 2>&1\n```\n```ini\n[Service]\nExecStart=/usr/local/bin/refsync sync a.csv --config %d/r.toml --max-failures 5%%\n```\n```sh\nsudo -u refsync refsync runs\n```\n";
         let found = from_markdown("d.md", doc).expect("reads");
-        assert_eq!(found.len(), 2);
+        assert_eq!(found.len(), 3);
         assert_eq!(args(&found[0]), "sync a.csv");
         assert_eq!(
             args(&found[1]),
-            "sync a.csv --config /run/credentials/refsync.service/r.toml"
+            "sync a.csv --config /run/credentials/refsync.service/r.toml --max-failures 5%"
         );
+        assert_eq!(args(&found[2]), "runs");
     }
 
     #[test]

@@ -46,6 +46,7 @@ enum Fixture {
 const FIXTURES: &[(&str, Fixture)] = &[
     ("updates.csv", Fixture::Updates),
     ("srv/crm-export/referrals.csv", Fixture::Updates),
+    ("srv/crm-export/contoso/referrals.csv", Fixture::Updates),
     (
         "export.csv",
         Fixture::Copy("samples/dynamics365-export.csv"),
