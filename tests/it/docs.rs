@@ -59,7 +59,7 @@ async fn check_doc(name: &str, at_least: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_commands_run_as_documented() {
-    check_doc("README.md", 5).await;
+    check_doc("README.md", 20).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,10 +2,11 @@
 //! copies of `samples/` and `config/` and the small files the docs name ([`FIXTURES`]).
 //!
 //! How a documented line is made to run offline, and nothing more:
-//! - every command that talks to the API gets a fresh in-process emulator (seeded with the
-//!   sample referrals): `sync` and `config show` without `--emulator` get
-//!   `--endpoint http://ADDR/v1.0` appended (an `https://` endpoint is replaced by it), and
-//!   the `[auth]` of every config fixture signs in at that emulator;
+//! - the commands of one doc talk to one in-process emulator (seeded with the sample
+//!   referrals), whose state carries from line to line as it would for a reader: `sync`
+//!   and `config show` without `--emulator` get `--endpoint http://ADDR/v1.0` appended (an
+//!   `https://` endpoint is replaced by it), and the `[auth]` of every config fixture
+//!   signs in at that emulator;
 //! - `refsync emulator … &` is started on port 0 and its `listening on` line awaited; the
 //!   address the doc gave it is replaced by the real one in later lines; it is killed when
 //!   its code block ends;
@@ -28,7 +29,8 @@ const COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 /// What a fixture file holds.
 #[derive(Clone, Copy, Debug)]
 enum Fixture {
-    /// The valid rows of `samples/updates.csv` (lines 1–19): every document `updated`.
+    /// The valid rows of `samples/updates.csv` but the one with an `if_match` (so that it
+    /// can run twice): every document `updated`, then `updated` or `unchanged`.
     Updates,
     /// A copy of a file of the repository.
     Copy(&'static str),
@@ -56,10 +58,7 @@ const FIXTURES: &[(&str, Fixture)] = &[
         Fixture::Copy("config/mappings/dynamics365-opportunities.toml"),
     ),
     ("token.txt", Fixture::Text("doc-test-token\n")),
-    (
-        "canary-ids.txt",
-        Fixture::Text("fbcf71a8-76dc-4ea0-8a52-2f61cb154456\n"),
-    ),
+    ("canary-ids.txt", Fixture::Text("OPP-10001\n")),
     ("refsync.toml", Fixture::Config),
     ("etc/refsync/refsync.toml", Fixture::Config),
     ("etc/refsync/contoso.toml", Fixture::Config),
@@ -80,12 +79,15 @@ pub async fn run_all(doc_text: &str, commands: &[DocCommand]) -> Vec<String> {
         run.failures.extend(failure);
     }
     run.end_backgrounds_before(usize::MAX).await;
+    run.emulator.shutdown().await;
     run.failures
 }
 
 /// The state of one doc's run.
 struct DocRun {
     work: Workdir,
+    /// The emulator that the doc's API commands talk to.
+    emulator: Emulator,
     /// A documented emulator address and the real one it stands for.
     addresses: Vec<(String, String)>,
     /// Background emulators with their code block.
@@ -101,19 +103,20 @@ impl DocRun {
         copy_dir(&repo.join("config"), &work.path().join("config"));
         let run = DocRun {
             work,
+            emulator: start_emulator().await,
             addresses: Vec::new(),
             backgrounds: Vec::new(),
             failures: Vec::new(),
         };
         for (name, fixture) in FIXTURES {
             if doc_text.contains(name.rsplit('/').next().unwrap_or(name)) {
-                run.write_fixture(name, *fixture, "127.0.0.1:9").await;
+                run.write_fixture(name, *fixture).await;
             }
         }
         run
     }
 
-    async fn write_fixture(&self, name: &str, fixture: Fixture, emulator: &str) {
+    async fn write_fixture(&self, name: &str, fixture: Fixture) {
         let path = self.work.path().join(name);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("fixture folder");
@@ -124,19 +127,9 @@ impl DocRun {
             Fixture::Copy(from) => {
                 std::fs::copy(repo.join(from), &path).expect("copy fixture");
             }
-            Fixture::Config => write_config(&path, emulator),
+            Fixture::Config => write_config(&path, &self.emulator.addr().to_string()),
             Fixture::Text(text) => write(&path, text),
             Fixture::Ledger => self.make_ledger(name).await,
-        }
-    }
-
-    /// Points every config fixture's `[auth]` at `emulator`.
-    fn point_configs_at(&self, emulator: &str) {
-        for (name, fixture) in FIXTURES {
-            let path = self.work.path().join(name);
-            if matches!(fixture, Fixture::Config) && path.exists() {
-                write_config(&path, emulator);
-            }
         }
     }
 
@@ -184,13 +177,9 @@ impl DocRun {
                 "only `refsync emulator` may run in the background".into(),
             ));
         }
-        let emulator = start_emulator().await;
-        self.point_configs_at(&emulator.addr().to_string());
-        let args = self.prepared_args(&doc.args, &emulator.base_url());
+        let args = self.prepared_args(&doc.args, &self.emulator.base_url());
         let env = self.env_for(doc, &args);
-        let result = self.run_to_end(&args, &env).await;
-        emulator.shutdown().await;
-        let (code, stderr) = result.map_err(fail)?;
+        let (code, stderr) = self.run_to_end(&args, &env).await.map_err(fail)?;
         check_result(doc.expect, code, &stderr).map_err(fail)
     }
 
@@ -349,11 +338,14 @@ async fn start_emulator() -> Emulator {
     .expect("start emulator")
 }
 
-/// The header and the valid rows (lines 2–19) of the sample updates.
+/// The header and the valid rows (lines 2–19) of the sample updates, but line 12, whose
+/// `if_match` goes stale once it is applied.
 fn valid_updates() -> String {
     let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/updates.csv");
     let text = std::fs::read_to_string(sample).expect("read samples/updates.csv");
-    text.lines().take(19).map(|l| format!("{l}\n")).collect()
+    let lines = text.lines().take(19).enumerate();
+    let kept = lines.filter(|(index, _)| *index != 11);
+    kept.map(|(_, line)| format!("{line}\n")).collect()
 }
 
 fn write_config(path: &Path, emulator: &str) {
