@@ -26,6 +26,8 @@ pub struct DocCommand {
     pub expect: i32,
     /// Which code block of the file the line is in (background commands end with it).
     pub block: usize,
+    /// Files to write (name, content) before running it: a config shown in the doc.
+    pub files: Vec<(String, String)>,
 }
 
 /// What kind of code block a fence opens.
@@ -34,6 +36,7 @@ enum Block {
     Shell,
     Crontab,
     Systemd,
+    Toml,
     Other,
 }
 
@@ -42,6 +45,7 @@ fn block_kind(info: &str) -> Block {
         "sh" | "bash" | "console" | "shell" => Block::Shell,
         "crontab" | "cron" => Block::Crontab,
         "ini" | "systemd" => Block::Systemd,
+        "toml" => Block::Toml,
         _ => Block::Other,
     }
 }
@@ -52,9 +56,15 @@ pub fn from_markdown(file: &str, text: &str) -> Result<Vec<DocCommand>, String> 
     let mut block: Option<Block> = None;
     let mut blocks = 0;
     let mut pending = String::new();
+    let mut toml = String::new();
     for (index, raw) in text.lines().enumerate() {
         let trimmed = raw.trim_start();
         if let Some(info) = trimmed.strip_prefix("```") {
+            if block == Some(Block::Toml) {
+                let source = format!("{file}:{}", index + 1);
+                let text = std::mem::take(&mut toml);
+                commands.extend(config_check(&text).map(|c| c.at(&source, blocks)));
+            }
             block = match block {
                 Some(_) => None,
                 None => {
@@ -65,6 +75,11 @@ pub fn from_markdown(file: &str, text: &str) -> Result<Vec<DocCommand>, String> 
             continue;
         }
         let Some(kind) = block else { continue };
+        if kind == Block::Toml {
+            toml.push_str(raw);
+            toml.push('\n');
+            continue;
+        }
         if let Some(start) = raw.strip_suffix('\\') {
             pending.push_str(start);
             pending.push(' ');
@@ -76,7 +91,7 @@ pub fn from_markdown(file: &str, text: &str) -> Result<Vec<DocCommand>, String> 
             Block::Shell => shell_line(line.trim().strip_prefix("$ ").unwrap_or(line.trim())),
             Block::Crontab => crontab_line(&line),
             Block::Systemd => systemd_line(&line),
-            Block::Other => Ok(vec![]),
+            Block::Toml | Block::Other => Ok(vec![]),
         };
         let found = found.map_err(|e| format!("{source}: {e}"))?;
         commands.extend(found.into_iter().map(|c| c.at(&source, blocks)));
@@ -84,15 +99,58 @@ pub fn from_markdown(file: &str, text: &str) -> Result<Vec<DocCommand>, String> 
     Ok(commands)
 }
 
+/// `config show` of a config file shown in a doc; `None` for a column mapping.
+fn config_check(toml: &str) -> Option<Found> {
+    let mapping = toml.contains("[[column]]") || toml.lines().any(|l| l.starts_with("id ="));
+    if mapping {
+        return None;
+    }
+    let name = "doc-config.toml".to_string();
+    let args = ["config", "show", "--config", &name]
+        .map(String::from)
+        .to_vec();
+    Some(Found {
+        files: vec![(name, toml.to_string())],
+        ..Found::new(args)
+    })
+}
+
+/// The text of a YAML literal block (`key: |`) that starts after line `start`.
+fn literal_block(lines: &[&str], start: usize) -> String {
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let key_indent = indent(lines[start]);
+    let body: Vec<&str> = lines[start + 1..]
+        .iter()
+        .take_while(|l| l.trim().is_empty() || indent(l) > key_indent)
+        .copied()
+        .collect();
+    let strip = body
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| indent(l))
+        .min();
+    let strip = strip.unwrap_or(0);
+    body.iter()
+        .map(|l| format!("{}\n", l.get(strip..).unwrap_or("")))
+        .collect()
+}
+
 /// The refsync commands of a Kubernetes manifest: each `args: [...]` written as a
-/// flow sequence of double-quoted strings (which is JSON).
+/// flow sequence of double-quoted strings (which is JSON), and a `config show` of each
+/// `*.toml: |` literal block.
 pub fn from_manifest(file: &str, text: &str) -> Result<Vec<DocCommand>, String> {
     let mut commands = Vec::new();
-    for (index, line) in text.lines().enumerate() {
+    let lines: Vec<&str> = text.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
+        let source = format!("{file}:{}", index + 1);
+        if line.trim_end().ends_with(".toml: |") {
+            let check = config_check(&literal_block(&lines, index));
+            commands.extend(check.map(|c| c.at(&source, index)));
+            continue;
+        }
         let Some(list) = line.trim().strip_prefix("args:") else {
             continue;
         };
-        let source = format!("{file}:{}", index + 1);
         let args: Vec<String> = serde_json::from_str(list.trim())
             .map_err(|e| format!("{source}: write args as [\"…\", …] on one line: {e}"))?;
         commands.push(Found::new(args).at(&source, index));
@@ -107,6 +165,7 @@ struct Found {
     env: Vec<(String, String)>,
     background: bool,
     expect: i32,
+    files: Vec<(String, String)>,
 }
 
 impl Found {
@@ -125,6 +184,7 @@ impl Found {
             background: self.background,
             expect: self.expect,
             block,
+            files: self.files,
         }
     }
 }
@@ -294,7 +354,8 @@ mod tests {
 
     #[test]
     fn other_blocks_and_prose_are_not_commands() {
-        let doc = "refsync sync a.csv\n```toml\nrefsync = 1\n```\n```\nrefsync sync b.csv\n```\n";
+        let doc =
+            "refsync sync a.csv\n```json\n{\"refsync\": 1}\n```\n```\nrefsync sync b.csv\n```\n";
         assert_eq!(from_markdown("d.md", doc).expect("reads"), vec![]);
     }
 
@@ -312,9 +373,19 @@ mod tests {
     }
 
     #[test]
-    fn manifest_args_are_read_as_a_list() {
-        let yaml = "spec:\n  args: [\"sync\", \"/in/a.csv\", \"--log-format\", \"json\"]\n";
+    fn manifest_args_are_read_as_a_list_and_its_config_is_checked() {
+        let yaml = "data:\n  r.toml: |\n    rate = \"5/s\"\n\n    [auth]\n  other: x\nspec:\n  args: [\"sync\", \"/in/a.csv\", \"--log-format\", \"json\"]\n";
         let found = from_manifest("k.yaml", yaml).expect("reads");
-        assert_eq!(args(&found[0]), "sync /in/a.csv --log-format json");
+        assert_eq!(args(&found[0]), "config show --config doc-config.toml");
+        assert_eq!(found[0].files[0].1, "rate = \"5/s\"\n\n[auth]\n");
+        assert_eq!(args(&found[1]), "sync /in/a.csv --log-format json");
+    }
+
+    #[test]
+    fn a_config_block_is_checked_and_a_mapping_block_is_not() {
+        let doc = "```toml\nrate = \"5/s\"\n```\n```toml\nid = \"ID\"\n[[column]]\n```\n";
+        let found = from_markdown("d.md", doc).expect("reads");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].files[0].1, "rate = \"5/s\"\n");
     }
 }

@@ -177,6 +177,9 @@ impl DocRun {
                 "only `refsync emulator` may run in the background".into(),
             ));
         }
+        for (name, text) in &doc.files {
+            write(&self.work.path().join(name), text);
+        }
         let args = self.prepared_args(&doc.args, &self.emulator.base_url());
         let env = self.env_for(doc, &args);
         let (code, stderr) = self.run_to_end(&args, &env).await.map_err(fail)?;
