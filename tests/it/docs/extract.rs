@@ -52,41 +52,74 @@ fn block_kind(info: &str) -> Block {
 
 /// The refsync commands of a Markdown file; `Err` names a line that cannot be read.
 pub fn from_markdown(file: &str, text: &str) -> Result<Vec<DocCommand>, String> {
-    let mut commands = Vec::new();
-    let mut block: Option<Block> = None;
-    let mut blocks = 0;
-    let mut pending = String::new();
-    let mut toml = String::new();
+    let mut reader = Reader {
+        file,
+        block: None,
+        blocks: 0,
+        pending: None,
+        toml: String::new(),
+        commands: Vec::new(),
+    };
     for (index, raw) in text.lines().enumerate() {
-        let trimmed = raw.trim_start();
-        if let Some(info) = trimmed.strip_prefix("```") {
-            if block == Some(Block::Toml) {
-                let source = format!("{file}:{}", index + 1);
-                let text = std::mem::take(&mut toml);
-                commands.extend(config_check(&text).map(|c| c.at(&source, blocks)));
+        match raw.trim_start().strip_prefix("```") {
+            Some(info) => reader.fence(info, index + 1),
+            None => reader.content(raw, index + 1)?,
+        }
+    }
+    Ok(reader.commands)
+}
+
+/// Walks a Markdown file line by line.
+struct Reader<'a> {
+    file: &'a str,
+    /// The kind of the code block the walk is in, if any.
+    block: Option<Block>,
+    /// Code blocks opened so far.
+    blocks: usize,
+    /// A line continued with `\`, and the number of its first line.
+    pending: Option<(String, usize)>,
+    /// The text of the TOML block being read.
+    toml: String,
+    commands: Vec<DocCommand>,
+}
+
+impl Reader<'_> {
+    /// A fence line: opens a block, or closes one (checking a config it held).
+    fn fence(&mut self, info: &str, number: usize) {
+        if self.block == Some(Block::Toml) {
+            let source = format!("{}:{number}", self.file);
+            let check = config_check(&std::mem::take(&mut self.toml));
+            self.commands
+                .extend(check.map(|c| c.at(&source, self.blocks)));
+        }
+        self.block = match self.block {
+            Some(_) => None,
+            None => {
+                self.blocks += 1;
+                Some(block_kind(info))
             }
-            block = match block {
-                Some(_) => None,
-                None => {
-                    blocks += 1;
-                    Some(block_kind(info))
-                }
-            };
-            continue;
-        }
-        let Some(kind) = block else { continue };
+        };
+    }
+
+    /// A line inside or outside a block.
+    fn content(&mut self, raw: &str, number: usize) -> Result<(), String> {
+        let Some(kind) = self.block else {
+            return Ok(());
+        };
         if kind == Block::Toml {
-            toml.push_str(raw);
-            toml.push('\n');
-            continue;
+            self.toml.push_str(raw);
+            self.toml.push('\n');
+            return Ok(());
         }
+        let (mut line, first) = self.pending.take().unwrap_or((String::new(), number));
         if let Some(start) = raw.strip_suffix('\\') {
-            pending.push_str(start);
-            pending.push(' ');
-            continue;
+            line.push_str(start);
+            line.push(' ');
+            self.pending = Some((line, first));
+            return Ok(());
         }
-        let line = std::mem::take(&mut pending) + raw;
-        let source = format!("{file}:{}", index + 1);
+        line.push_str(raw);
+        let source = format!("{}:{first}", self.file);
         let found = match kind {
             Block::Shell => shell_line(line.trim().strip_prefix("$ ").unwrap_or(line.trim())),
             Block::Crontab => crontab_line(&line),
@@ -94,9 +127,11 @@ pub fn from_markdown(file: &str, text: &str) -> Result<Vec<DocCommand>, String> 
             Block::Toml | Block::Other => Ok(vec![]),
         };
         let found = found.map_err(|e| format!("{source}: {e}"))?;
-        commands.extend(found.into_iter().map(|c| c.at(&source, blocks)));
+        let blocks = self.blocks;
+        self.commands
+            .extend(found.into_iter().map(|c| c.at(&source, blocks)));
+        Ok(())
     }
-    Ok(commands)
 }
 
 /// `config show` of a config file shown in a doc; `None` for a column mapping.
@@ -347,7 +382,7 @@ mod tests {
         assert_eq!(found.len(), 3);
         assert_eq!(args(&found[0]), "sync a.csv --rate 5/s");
         assert_eq!(found[0].env, [("PARTNER_CENTER_TOKEN".into(), "x".into())]);
-        assert_eq!((found[0].expect, found[0].source.as_str()), (4, "d.md:4"));
+        assert_eq!((found[0].expect, found[0].source.as_str()), (4, "d.md:3"));
         assert_eq!(args(&found[1]), "plan a.csv");
         assert!(found[2].background && !found[1].background);
     }
