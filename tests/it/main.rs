@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod cli;
 mod config;
+mod docs;
 mod dry_run;
 mod emulator;
 mod fixtures;
