@@ -19,10 +19,10 @@ use crate::outcome::Note;
 use crate::outcome::Outcome;
 use crate::plan::PlanEntry;
 use crate::report::ReportRow;
-use crate::report::summary::{EXIT_ABORTED, EXIT_MAX_FAILURES};
+use crate::report::summary::{EXIT_ABORTED, EXIT_FAILURES, EXIT_MAX_FAILURES};
 use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendHooks};
 use crate::send::{SendResult, SendStats};
-use crate::send::{Stop, TokenProvider};
+use crate::send::{Stop, StopReason, TokenProvider};
 use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -70,7 +70,7 @@ pub(super) async fn execute(
     };
     let sent = send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
     record_not_sent(&prepared, &mut outputs)?;
-    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch, &run.breaker);
+    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch, &run);
     outputs.finish(Finish {
         command: if dry_run { "dry-run" } else { "sync" },
         common: &args.common,
@@ -126,18 +126,22 @@ fn control(run: &Run, undo: bool) -> RunControl {
 }
 
 /// The figures, and why and with which exit code the run stopped early: a signal's code
-/// wins over an error's, since the user asked for the stop.
+/// wins over an error's, since the user asked for the stop. A run stopped by
+/// `--deadline` or `--max-failures` is stopped too, so that `--resume` finishes it.
 fn how_it_stopped(
     sent: anyhow::Result<SendStats>,
     watch: &Watch,
-    breaker: &Breaker,
+    run: &Run,
 ) -> (SendStats, Option<String>, i32) {
     let (stats, error) = match sent {
         Ok(stats) => (stats, None),
         Err(error) => (SendStats::default(), Some(format!("{error:#}"))),
     };
-    if breaker.tripped() && watch.received().is_none() {
-        return (stats, Some(breaker.reason()), EXIT_MAX_FAILURES);
+    if run.breaker.tripped() && watch.received().is_none() {
+        return (stats, Some(run.breaker.reason()), EXIT_MAX_FAILURES);
+    }
+    if run.stop.reason() == Some(StopReason::Deadline) && error.is_none() {
+        return (stats, Some("--deadline passed".into()), EXIT_FAILURES);
     }
     match watch.received() {
         Some(signal) => {

@@ -261,3 +261,33 @@ async fn max_failures_stops_the_run_early_with_exit_five() {
     assert_eq!(rows.len(), 40, "every document still in the report");
     assert!(rows.iter().any(|r| r["error_code"] == "not_sent"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_its_deadline_is_finished_by_resume_applying_each_document_once() {
+    let work = Workdir::new();
+    let emulator = slow_emulator(&work, DOCUMENTS).await;
+    write_updates(&work);
+    let base = emulator.base_url();
+    let mut first = sync_args(&base);
+    first.extend(["--deadline", "300ms"].map(String::from));
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let out = work.refsync(&first);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--deadline passed"),
+        "{}",
+        stderr(&out)
+    );
+    let resumed: Vec<String> = sync_args(&base);
+    let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
+    let out = work.refsync(&resumed);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("resuming"), "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), DOCUMENTS);
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"), "{rows:?}");
+    let stats = emulator.stats();
+    let applied = stats["applied"].as_object().expect("applied counts");
+    assert_eq!(applied.len(), DOCUMENTS);
+    assert!(applied.values().all(|n| n == 1), "{stats}");
+}
