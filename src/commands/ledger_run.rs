@@ -24,6 +24,8 @@ pub struct LedgerRun {
     keys: Vec<(Option<String>, Option<String>)>,
     /// What the ledger knew of each entry when the run (re)started.
     states: HashMap<usize, DocumentState>,
+    /// Whether this continues an earlier, unfinished run.
+    resumed: bool,
 }
 
 impl LedgerRun {
@@ -41,7 +43,8 @@ impl LedgerRun {
         let key = ledger::run_key(&hashed, &options)
             .with_context(|| "cannot read the inputs to compute the run key")?;
         let keys = entry_keys(prepared);
-        let (run, states) = match resumable(&ledger, &key, args.resume)? {
+        let resumed = resumable(&ledger, &key, args.resume)?;
+        let (run, states) = match resumed {
             Some(run) => (run, ledger.documents(run)?),
             None => (
                 start(&ledger, &key, args, options, keys.len())?,
@@ -53,7 +56,13 @@ impl LedgerRun {
             run,
             keys,
             states,
+            resumed: resumed.is_some(),
         }))
+    }
+
+    /// Whether this continues an earlier, unfinished run.
+    pub fn resumed(&self) -> bool {
+        self.resumed
     }
 
     /// The run's ID in the ledger.

@@ -60,6 +60,7 @@ pub(super) async fn execute(
     let batch = record_known_and_batch(&prepared, &mut outputs, ledger.as_deref(), skip)?;
     let correlation_id = settings.send.correlation_id.to_string();
     let mut run = Run {
+        resumed: ledger.as_ref().is_some_and(|l| l.resumed()),
         stop,
         mode,
         hooks: match ledger {
@@ -88,6 +89,8 @@ struct Run {
     mode: Mode,
     hooks: Arc<dyn SendHooks>,
     breaker: Breaker,
+    /// A resumed run: the undo file is appended to, not started afresh.
+    resumed: bool,
 }
 
 /// Sends the batch (against the in-process emulator where asked), with the undo file
@@ -106,7 +109,7 @@ async fn send_phase(
     let mut undo = settings
         .undo
         .as_deref()
-        .map(UndoWriter::create)
+        .map(|path| UndoWriter::open(path, run.resumed))
         .transpose()?;
     let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
     if let Some(emulator) = emulator {

@@ -32,12 +32,19 @@ pub struct UndoWriter {
 }
 
 impl UndoWriter {
-    /// Creates (or truncates) the undo file.
-    pub fn create(path: &Path) -> Result<UndoWriter, UndoError> {
-        let file = File::create(path).map_err(|source| UndoError {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    /// Creates (or truncates) the undo file; with `append` (a resumed run) the lines of the documents an
+    /// earlier attempt applied are kept and new ones added after them.
+    pub fn open(path: &Path, append: bool) -> Result<UndoWriter, UndoError> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(|source| UndoError {
+                path: path.to_path_buf(),
+                source,
+            })?;
         Ok(UndoWriter {
             path: path.to_path_buf(),
             out: BufWriter::new(file),

@@ -268,7 +268,9 @@ async fn a_run_stopped_by_its_deadline_is_finished_by_resume_applying_each_docum
     let emulator = slow_emulator(&work, DOCUMENTS).await;
     write_updates(&work);
     let base = emulator.base_url();
+    let undo = ["--undo", "undo.jsonl"].map(String::from);
     let mut first = sync_args(&base);
+    first.extend(undo.clone());
     first.extend(["--deadline", "300ms"].map(String::from));
     let first: Vec<&str> = first.iter().map(String::as_str).collect();
     let out = work.refsync(&first);
@@ -278,11 +280,22 @@ async fn a_run_stopped_by_its_deadline_is_finished_by_resume_applying_each_docum
         "{}",
         stderr(&out)
     );
-    let resumed: Vec<String> = sync_args(&base);
+    let undo_before = work.read("undo.jsonl");
+    assert!(
+        !undo_before.is_empty(),
+        "some documents were applied in time"
+    );
+    let mut resumed = sync_args(&base);
+    resumed.extend(undo);
     let resumed: Vec<&str> = resumed.iter().map(String::as_str).collect();
     let out = work.refsync(&resumed);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("resuming"), "{}", stderr(&out));
+    let undo_after = work.read("undo.jsonl");
+    assert!(
+        undo_after.starts_with(&undo_before) && undo_after.len() > undo_before.len(),
+        "the resumed run adds its undo lines after the first attempt's"
+    );
     let rows = read_csv_report(&work.path().join("report.csv"));
     assert_eq!(rows.len(), DOCUMENTS);
     assert!(rows.iter().all(|r| r["outcome"] == "updated"), "{rows:?}");
