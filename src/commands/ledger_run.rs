@@ -24,8 +24,6 @@ pub struct LedgerRun {
     keys: Vec<(Option<String>, Option<String>)>,
     /// What the ledger knew of each entry when the run (re)started.
     states: HashMap<usize, DocumentState>,
-    /// Whether this continues an earlier, unfinished run.
-    resumed: bool,
 }
 
 impl LedgerRun {
@@ -43,8 +41,7 @@ impl LedgerRun {
         let key = ledger::run_key(&hashed, &options)
             .with_context(|| "cannot read the inputs to compute the run key")?;
         let keys = entry_keys(prepared);
-        let resumed = resumable(&ledger, &key, args.resume)?;
-        let (run, states) = match resumed {
+        let (run, states) = match resumable(&ledger, &key, args.resume)? {
             Some(run) => (run, ledger.documents(run)?),
             None => (
                 start(&ledger, &key, args, options, keys.len())?,
@@ -56,13 +53,7 @@ impl LedgerRun {
             run,
             keys,
             states,
-            resumed: resumed.is_some(),
         }))
-    }
-
-    /// Whether this continues an earlier, unfinished run.
-    pub fn resumed(&self) -> bool {
-        self.resumed
     }
 
     /// The run's ID in the ledger.

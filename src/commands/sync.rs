@@ -60,7 +60,6 @@ pub(super) async fn execute(
     let batch = record_known_and_batch(&prepared, &mut outputs, ledger.as_deref(), skip)?;
     let correlation_id = settings.send.correlation_id.to_string();
     let mut run = Run {
-        resumed: ledger.as_ref().is_some_and(|l| l.resumed()),
         stop,
         mode,
         hooks: match ledger {
@@ -89,8 +88,6 @@ struct Run {
     mode: Mode,
     hooks: Arc<dyn SendHooks>,
     breaker: Breaker,
-    /// A resumed run: the undo file is appended to, not started afresh.
-    resumed: bool,
 }
 
 /// Sends the batch (against the in-process emulator where asked), with the undo file
@@ -106,11 +103,7 @@ async fn send_phase(
     let emulator = start_emulator(settings).await?;
     // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first.
     let batch = super::lookup::resolve_batch(batch, settings, prepared, outputs).await?;
-    let mut undo = settings
-        .undo
-        .as_deref()
-        .map(|path| UndoWriter::open(path, run.resumed))
-        .transpose()?;
+    let mut undo = settings.undo.as_deref().map(UndoWriter::open).transpose()?;
     let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;

@@ -32,14 +32,12 @@ pub struct UndoWriter {
 }
 
 impl UndoWriter {
-    /// Creates (or truncates) the undo file; with `append` (a resumed run) the lines of the documents an
-    /// earlier attempt applied are kept and new ones added after them.
-    pub fn open(path: &Path, append: bool) -> Result<UndoWriter, UndoError> {
+    /// Opens the undo file, creating it or appending to it: an undo file is never cut
+    /// short, so the lines of an earlier run (or of the attempt a resume continues) stay.
+    pub fn open(path: &Path) -> Result<UndoWriter, UndoError> {
         let file = std::fs::OpenOptions::new()
             .create(true)
-            .write(true)
-            .append(append)
-            .truncate(!append)
+            .append(true)
             .open(path)
             .map_err(|source| UndoError {
                 path: path.to_path_buf(),
