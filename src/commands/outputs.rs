@@ -113,7 +113,9 @@ impl RunOutputs {
             ledger.end(stopped, summary.exit_code, serde_json::to_value(&summary)?)?;
         }
         write_summary_json(run.common.summary_json.as_ref(), &summary)?;
-        self.terminal.print(&summary.to_text());
+        let fields = serde_json::json!({ "summary": summary });
+        self.terminal
+            .say("INFO", "run finished", &summary.to_text(), fields);
         Ok(summary.exit_code)
     }
 }

@@ -11,9 +11,34 @@ use tracing_subscriber::fmt::MakeWriter;
 #[derive(Clone, Default)]
 pub struct Terminal {
     bar: Arc<Mutex<Option<ProgressBar>>>,
+    json: bool,
 }
 
 impl Terminal {
+    /// Whether stderr carries JSON lines (`--log-format json`): then whatever refsync
+    /// itself prints there, the summary and a fatal error, is a JSON line too.
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
+    /// Prints `text` for people, or under JSON logs one JSON line at `level` with
+    /// `message` and the members of `fields` (an object) beside it.
+    pub fn say(&self, level: &str, message: &str, text: &str, fields: serde_json::Value) {
+        if !self.json {
+            return self.print(text);
+        }
+        let mut line = serde_json::json!({
+            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            "level": level,
+            "message": message,
+            "target": "refsync",
+        });
+        if let (Some(line), serde_json::Value::Object(fields)) = (line.as_object_mut(), fields) {
+            line.extend(fields);
+        }
+        self.print(&format!("{line}\n"));
+    }
+
     /// Makes `bar` the bar to suspend while writing (or none).
     pub fn set_bar(&self, bar: Option<ProgressBar>) {
         if let Ok(mut slot) = self.bar.lock() {
@@ -90,7 +115,10 @@ fn default_filter(verbose: u8, quiet: u8) -> String {
 
 /// Installs the global subscriber; returns the terminal handle the progress bar shares.
 pub fn init_logging(json: bool, verbose: u8, quiet: u8) -> Terminal {
-    let terminal = Terminal::default();
+    let terminal = Terminal {
+        json,
+        ..Terminal::default()
+    };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(default_filter(verbose, quiet)));
     let builder = tracing_subscriber::fmt()

@@ -123,3 +123,43 @@ fn no_progress_bar_under_cron_unless_asked_for() {
     ]);
     assert!(stderr(&always).contains("/19 docs"), "{}", stderr(&always));
 }
+
+#[test]
+fn under_json_logs_every_stderr_line_is_json_the_summary_and_a_fatal_error_included() {
+    let work = Workdir::new();
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().expect("a UTF-8 path");
+    let args = [
+        "sync",
+        sample,
+        "--emulator",
+        "--rate",
+        "unlimited",
+        "--report",
+        "r.csv",
+        "--log-format",
+        "json",
+        "-v",
+    ];
+    let out = work.refsync(&args);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let lines: Vec<serde_json::Value> = stderr(&out)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+        .collect();
+    let last = lines.last().expect("a summary line");
+    assert_eq!(last["message"], "run finished");
+    assert_eq!(last["summary"]["exit_code"], 4);
+    assert_eq!(last["summary"]["outcomes"]["updated"], 9);
+
+    let failed = work.refsync(&["plan", "missing.csv", "--log-format", "json"]);
+    assert_eq!(code(&failed), 1);
+    let error: serde_json::Value =
+        serde_json::from_str(stderr(&failed).trim()).expect("the error is one JSON line");
+    assert_eq!(error["level"], "ERROR");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("missing.csv"))
+    );
+}
