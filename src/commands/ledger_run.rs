@@ -129,6 +129,13 @@ impl SendHooks for LedgerRun {
         }
     }
 
+    fn earlier_if_match(&self, entry: usize) -> Option<String> {
+        match self.states.get(&entry) {
+            Some(DocumentState::InFlight { if_match, .. }) => if_match.clone(),
+            _ => None,
+        }
+    }
+
     fn was_in_flight(&self, entry: usize) -> bool {
         matches!(
             self.states.get(&entry),

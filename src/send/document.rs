@@ -142,7 +142,24 @@ impl<'a> Run<'a> {
         if source == IfMatchSource::Fetch {
             self.if_match = current.etag.clone();
         }
-        Ok(self.settle(current, in_flight))
+        let settled = self.settle(current, in_flight);
+        if settled.is_none() && in_flight {
+            self.renew_request_id_if_changed();
+        }
+        Ok(settled)
+    }
+
+    /// A resumed document keeps the `MS-RequestId` of its earlier PATCH only while it is
+    /// the same request: the same `If-Match` and the same body (members found already in
+    /// the team are dropped from it). Otherwise a stored answer to the old request must
+    /// not be replayed for the new one.
+    fn renew_request_id_if_changed(&mut self) {
+        let hooks = &self.shared.control.hooks;
+        let same_if_match = hooks.earlier_if_match(self.entry) == self.if_match;
+        let same_body = self.body == self.doc.patch_json().to_string().into_bytes();
+        if !(same_if_match && same_body) {
+            self.request_id = uuid::Uuid::new_v4();
+        }
     }
 
     /// What the referral as read says before sending: a document whose changes are all

@@ -12,6 +12,12 @@ pub trait SendHooks: Send + Sync {
     /// server can replay instead of applying twice.
     fn request_id(&self, entry: usize) -> Option<Uuid>;
 
+    /// The `If-Match` that earlier request carried: a resume that sends another one (or
+    /// another body) is another request, with a new `MS-RequestId`.
+    fn earlier_if_match(&self, _entry: usize) -> Option<String> {
+        None
+    }
+
     /// Whether an earlier run sent this entry's PATCH without learning how it ended: the
     /// referral is then read first and the document sent only if its changes are missing.
     fn was_in_flight(&self, entry: usize) -> bool;

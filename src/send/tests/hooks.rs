@@ -10,6 +10,7 @@ use uuid::Uuid;
 #[derive(Default)]
 struct Recording {
     reuse: Option<Uuid>,
+    reused_if_match: Option<String>,
     in_flight: bool,
     refuse: bool,
     calls: Mutex<Vec<(usize, Uuid, Option<String>)>>,
@@ -18,6 +19,10 @@ struct Recording {
 impl SendHooks for Recording {
     fn request_id(&self, _entry: usize) -> Option<Uuid> {
         self.reuse
+    }
+
+    fn earlier_if_match(&self, _entry: usize) -> Option<String> {
+        self.reused_if_match.clone()
     }
 
     fn was_in_flight(&self, _entry: usize) -> bool {
@@ -119,6 +124,7 @@ async fn an_in_flight_document_not_applied_is_sent_with_the_same_request_id() {
     let reuse = Uuid::new_v4();
     let hooks = Arc::new(Recording {
         reuse: Some(reuse),
+        reused_if_match: Some("\"e1\"".into()),
         in_flight: true,
         ..Recording::default()
     });
@@ -139,6 +145,31 @@ async fn an_in_flight_document_not_applied_is_sent_with_the_same_request_id() {
     let patch = &script.patches()[0];
     assert_eq!(patch.header("MS-RequestId"), Some(reuse.to_string()));
     assert_eq!(patch.header("If-Match").as_deref(), Some("\"e1\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_in_flight_document_sent_with_another_if_match_gets_a_new_request_id() {
+    let reuse = Uuid::new_v4();
+    let hooks = Arc::new(Recording {
+        reuse: Some(reuse),
+        reused_if_match: Some("\"e0\"".into()),
+        in_flight: true,
+        ..Recording::default()
+    });
+    // Someone else wrote since: the referral's ETag is no longer the one sent before.
+    let answers = vec![referral("\"e1\"", team(&[])), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let options = options();
+    let ran = run_controlled(
+        &options,
+        script.clone(),
+        control(hooks),
+        vec![append_doc("r1")],
+    );
+    assert_eq!(ran.await.one().outcome, Outcome::Updated);
+    let patch = &script.patches()[0];
+    assert_eq!(patch.header("If-Match").as_deref(), Some("\"e1\""));
+    assert_ne!(patch.header("MS-RequestId"), Some(reuse.to_string()));
 }
 
 #[tokio::test(start_paused = true)]
