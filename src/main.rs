@@ -27,7 +27,7 @@ fn main() -> ExitCode {
     match runtime.block_on(refsync::commands::run(&parsed, &terminal)) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
-            let message = format!("{error:#}");
+            let message = refsync::ui::describe_error(&error);
             let text = format!("refsync: error: {message}\n");
             terminal.say("ERROR", &message, &text, serde_json::Value::Null);
             ExitCode::from(1)

@@ -131,7 +131,10 @@ fn how_it_stopped(
 ) -> (SendStats, Option<String>, i32) {
     let (stats, error) = match sent {
         Ok(stats) => (stats, None),
-        Err(error) => (SendStats::default(), Some(format!("{error:#}"))),
+        Err(error) => (
+            SendStats::default(),
+            Some(crate::ui::describe_error(&error)),
+        ),
     };
     if run.breaker.tripped() && watch.received().is_none() {
         return (stats, Some(run.breaker.reason()), EXIT_MAX_FAILURES);
