@@ -1,5 +1,5 @@
 //! The plan scenario's baseline: a bare parse of the same file, in this process, with no
-//! grouping — the `csv` crate's records, or one `serde_json::Value` per line.
+//! grouping — the `csv` crate's `StringRecord`s, or one `serde_json::Value` per line.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -23,9 +23,10 @@ pub fn bare_parse(path: &Path, format: UpdateFormat) -> anyhow::Result<(u64, Dur
 fn csv_records(path: &Path) -> anyhow::Result<u64> {
     let mut reader =
         csv::Reader::from_path(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let mut record = csv::ByteRecord::new();
+    // Text records, as refsync needs: UTF-8 is checked, as it must be by any reader of it.
+    let mut record = csv::StringRecord::new();
     let mut count = 0;
-    while reader.read_byte_record(&mut record)? {
+    while reader.read_record(&mut record)? {
         count += 1;
     }
     Ok(count)

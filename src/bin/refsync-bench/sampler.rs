@@ -1,10 +1,12 @@
 //! Samples of the emulator's counters taken while a client runs, and what they give:
 //! the request rate and the in-flight count over time, the sustained sending rate.
 
+use std::time::Duration;
+
 use crate::emulator::StatsSummary;
 
 /// How often the stats are polled.
-pub const INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+pub const INTERVAL: Duration = Duration::from_millis(200);
 
 /// The counters at one moment.
 #[derive(Debug, Clone, Copy)]
@@ -13,6 +15,8 @@ pub struct Sample {
     pub at: f64,
     /// The counters then.
     pub stats: StatsSummary,
+    /// The client's CPU time so far, if the OS tells.
+    pub client_cpu: Option<Duration>,
 }
 
 /// The samples of one run, in time order.
@@ -24,8 +28,12 @@ pub struct Series {
 
 impl Series {
     /// Adds a sample.
-    pub fn push(&mut self, at: f64, stats: StatsSummary) {
-        self.samples.push(Sample { at, stats });
+    pub fn push(&mut self, at: f64, stats: StatsSummary, client_cpu: Option<Duration>) {
+        self.samples.push(Sample {
+            at,
+            stats,
+            client_cpu,
+        });
     }
 
     /// Requests completed per second between consecutive samples, at each sample's time.
@@ -92,6 +100,12 @@ impl Series {
         (b.at > a.at).then(|| done as f64 / (b.at - a.at))
     }
 
+    /// The client's CPU time during the sending phase, if the OS told.
+    pub fn sending_cpu(&self) -> Option<Duration> {
+        let (a, b) = self.sending_window()?;
+        Some(b.client_cpu?.saturating_sub(a.client_cpu?))
+    }
+
     /// The seconds of the sending phase.
     pub fn sending_seconds(&self) -> f64 {
         self.sending_window().map_or(0.0, |(a, b)| b.at - a.at)
@@ -110,7 +124,7 @@ mod tests {
                 in_flight: i as u64,
                 ..StatsSummary::default()
             };
-            series.push(i as f64 * 0.5, stats);
+            series.push(i as f64 * 0.5, stats, None);
         }
         series
     }

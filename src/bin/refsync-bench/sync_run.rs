@@ -87,13 +87,14 @@ pub async fn run(
         tokio::select! {
             joined = &mut wait => break joined??,
             _ = ticker.tick() => {
-                series.push(started.elapsed().as_secs_f64(), emulator.stats().await?);
+                let stats = emulator.stats().await?;
+                series.push(started.elapsed().as_secs_f64(), stats, proc_stats::cpu_time(pid));
                 stop.check(pid, started);
             }
         }
     };
     let stats = emulator.stats().await?;
-    series.push(started.elapsed().as_secs_f64(), stats);
+    series.push(started.elapsed().as_secs_f64(), stats, None);
     let emulator_cpu = cpu_before
         .zip(proc_stats::cpu_time(emulator.pid()))
         .map(|(before, after)| after.saturating_sub(before));

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::emulator::{EmulatorProcess, EmulatorSpec};
+use crate::sync_run::SyncResult;
 use crate::table::{Row, Table, Verdict};
 use crate::updates::{UpdateFormat, emulator_ids};
 use crate::{plot, proc_stats, wrk};
@@ -49,6 +50,7 @@ async fn measure(
     let refsync_rate = result.series.success_rate().unwrap_or(0.0);
     sync_extras(table, NAME, &result);
     table.extra(NAME, refsync_load.capacity("under refsync"));
+    table.extra(NAME, client_cost("refsync while sending", &result));
     let Some(wrk) = wrk::find() else {
         eprintln!("wrk not found: apt-get install wrk");
         table.row(row(refsync_rate, None));
@@ -79,6 +81,14 @@ async fn measure(
         ),
     );
     table.extra(NAME, load.capacity("under wrk"));
+    table.extra(
+        NAME,
+        format!(
+            "wrk: {:.1} µs CPU per request",
+            1e6 * measured.finished.cpu.as_secs_f64()
+                / (measured.requests_per_second * measured.finished.wall.as_secs_f64()).max(1.0)
+        ),
+    );
     Ok(())
 }
 
@@ -140,6 +150,20 @@ impl LoadDelta {
             None => format!("emulator {during}: CPU not available"),
         }
     }
+}
+
+/// The client's CPU share and CPU per request over the sending phase.
+fn client_cost(who: &str, result: &SyncResult) -> String {
+    let series = &result.series;
+    let (Some(cpu), Some(rate)) = (series.sending_cpu(), series.sending_rate()) else {
+        return format!("{who}: CPU not available");
+    };
+    let requests = rate * series.sending_seconds();
+    format!(
+        "{who}: {:.1} µs CPU per request, CPU {:.0} %",
+        1e6 * cpu.as_secs_f64() / requests.max(1.0),
+        100.0 * cpu.as_secs_f64() / series.sending_seconds().max(1e-9)
+    )
 }
 
 fn row(refsync_rate: f64, wrk_rate: Option<f64>) -> Row {
