@@ -314,8 +314,10 @@ fn apply(
     if let Some(if_match) = header(headers, "if-match").filter(|tag| !entry.if_match(tag)) {
         return Err(precondition_failed(if_match, entry.etag()));
     }
-    let patched = patch::apply(entry.referral(), document)?;
-    entry.commit(patched, app.store.next_etag());
+    entry.update(
+        |referral| patch::apply_in_place(referral, document),
+        || app.store.next_etag(),
+    )?;
     Ok(match wants_representation(headers) {
         true => Reply::success(StatusCode::OK, Some(entry.referral()), entry.etag()),
         false => Reply::success(StatusCode::NO_CONTENT, None, entry.etag()),
