@@ -13,7 +13,7 @@ use crate::{plot, proc_stats, wrk};
 use super::{Bench, sync_extras};
 
 /// Documents refsync sends (one operation each, like wrk's body).
-const DOCUMENTS: usize = 60_000;
+const DOCUMENTS: usize = 120_000;
 /// How long wrk runs.
 const WRK_DURATION: Duration = Duration::from_secs(10);
 const NAME: &str = "unthrottled";
