@@ -87,8 +87,11 @@ pub async fn run(
         tokio::select! {
             joined = &mut wait => break joined??,
             _ = ticker.tick() => {
-                let stats = emulator.stats().await?;
-                series.push(started.elapsed().as_secs_f64(), stats, proc_stats::cpu_time(pid));
+                // A poll that fails (a busy emulator past the client's timeout) is a
+                // missing sample, not a reason to leave the sync running unwatched.
+                if let Ok(stats) = emulator.stats().await {
+                    series.push(started.elapsed().as_secs_f64(), stats, proc_stats::cpu_time(pid));
+                }
                 stop.check(pid, started);
             }
         }
