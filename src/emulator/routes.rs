@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -193,8 +193,25 @@ async fn no_route() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such endpoint")
 }
 
-async fn stats(State(app): State<Arc<AppState>>) -> Reply {
-    Reply::json(&app.stats_json())
+/// The query of `GET /_emulator/stats`: `?summary=1` (or `true`) asks for the counters
+/// alone.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct StatsQuery {
+    /// `1` or `true`: leave out `applied` and `headers`.
+    pub summary: Option<String>,
+}
+
+impl StatsQuery {
+    fn wants_summary(&self) -> bool {
+        matches!(self.summary.as_deref(), Some("1" | "true"))
+    }
+}
+
+async fn stats(State(app): State<Arc<AppState>>, Query(query): Query<StatsQuery>) -> Reply {
+    match query.wants_summary() {
+        true => Reply::json(&app.stats.summary_json()),
+        false => Reply::json(&app.stats_json()),
+    }
 }
 
 async fn referrals(State(app): State<Arc<AppState>>) -> Reply {
@@ -297,8 +314,10 @@ fn apply(
     if let Some(if_match) = header(headers, "if-match").filter(|tag| !entry.if_match(tag)) {
         return Err(precondition_failed(if_match, entry.etag()));
     }
-    let patched = patch::apply(entry.referral(), document)?;
-    entry.commit(patched, app.store.next_etag());
+    entry.update(
+        |referral| patch::apply_in_place(referral, document),
+        || app.store.next_etag(),
+    )?;
     Ok(match wants_representation(headers) {
         true => Reply::success(StatusCode::OK, Some(entry.referral()), entry.etag()),
         false => Reply::success(StatusCode::NO_CONTENT, None, entry.etag()),

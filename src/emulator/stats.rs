@@ -1,6 +1,7 @@
 //! Counters behind `GET /_emulator/stats`: answers by method and status, replays, the
-//! peak request rate, the most requests in flight at once, and each request's headers
-//! (whether `Authorization` was there, never its value). Only API requests count: the
+//! peak request rate, the requests in flight now and at most, and each request's headers
+//! (whether `Authorization` was there, never its value); `?summary=1` leaves out the
+//! per-request and per-ID parts. Only API requests count: the
 //! introspection and token endpoints are left out, so polling the stats does not move them.
 
 use std::collections::BTreeMap;
@@ -146,6 +147,21 @@ impl Stats {
 
     /// The stats document, with `applied` (patches per ID) from the store.
     pub fn to_json(&self, applied: Map<String, Value>) -> Value {
+        let headers = self
+            .headers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut json = self.summary_json();
+        json["applied"] = Value::Object(applied);
+        json["headers"] = json!(headers);
+        json
+    }
+
+    /// The counters alone, without the per-ID `applied` map and the per-request
+    /// `headers` (`GET /_emulator/stats?summary=1`): cheap enough to poll during a
+    /// benchmark, whatever the run's length.
+    pub fn summary_json(&self) -> Value {
         let requests = self
             .requests
             .lock()
@@ -156,19 +172,13 @@ impl Stats {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .peak;
-        let headers = self
-            .headers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
         json!({
             "requests": requests,
-            "applied": applied,
             "replays": self.replays.load(Ordering::Relaxed),
             "conflicts_injected": self.conflicts.load(Ordering::Relaxed),
             "peak_rps": peak,
+            "in_flight": self.in_flight.load(Ordering::Relaxed),
             "max_in_flight": self.max_in_flight.load(Ordering::Relaxed),
-            "headers": headers,
         })
     }
 }
@@ -186,7 +196,19 @@ mod tests {
         let _c = stats.begin();
         let json = stats.to_json(Map::new());
         assert_eq!(json["max_in_flight"], 2);
+        assert_eq!(json["in_flight"], 1);
         assert_eq!(json["peak_rps"], 3);
+    }
+
+    #[test]
+    fn the_summary_has_the_counters_without_headers_or_applied() {
+        let stats = Stats::default();
+        let _a = stats.begin();
+        stats.finish("PATCH 429".into(), HeaderRecord::default());
+        let json = stats.summary_json();
+        assert_eq!(json["requests"]["PATCH 429"], 1);
+        assert_eq!(json["in_flight"], 1);
+        assert!(json.get("headers").is_none() && json.get("applied").is_none());
     }
 
     #[test]

@@ -65,6 +65,20 @@ impl Entry {
         }
     }
 
+    /// Changes the referral in place with `change`; if it succeeds, that is a new version
+    /// (as [`Entry::commit`]) with the ETag `etag` gives; if it fails, `change` must have
+    /// left the referral as it was.
+    pub fn update<E>(
+        &mut self,
+        change: impl FnOnce(&mut Value) -> Result<(), E>,
+        etag: impl FnOnce() -> String,
+    ) -> Result<(), E> {
+        change(&mut self.referral)?;
+        self.applied += 1;
+        self.touch(etag());
+        Ok(())
+    }
+
     /// Stores a patched referral as a new version: new ETag, new `updatedDateTime`.
     pub fn commit(&mut self, referral: Value, etag: String) {
         self.referral = referral;

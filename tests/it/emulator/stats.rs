@@ -38,6 +38,27 @@ async fn stats_count_answers_and_keep_each_requests_headers() {
 }
 
 #[tokio::test]
+async fn the_stats_summary_leaves_out_headers_and_applied_and_shows_in_flight() {
+    let emulator = start(EmulatorOptions::default()).await;
+    patch(&emulator, NEW_PENDING, notes("x"), &[]).await;
+    let stats: Value = client()
+        .get(format!(
+            "http://{}/_emulator/stats?summary=1",
+            emulator.addr()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["requests"], json!({"PATCH 204": 1}));
+    assert_eq!(stats["in_flight"], 0);
+    assert!(stats.get("headers").is_none() && stats.get("applied").is_none());
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
 async fn the_referrals_endpoint_returns_the_state_by_id() {
     let emulator = start(EmulatorOptions::default()).await;
     let state: Value = client()

@@ -1,0 +1,141 @@
+//! Samples of the emulator's counters taken while a client runs, and what they give:
+//! the request rate and the in-flight count over time, the sustained sending rate.
+
+use std::time::Duration;
+
+use crate::emulator::StatsSummary;
+
+/// How often the stats are polled.
+pub const INTERVAL: Duration = Duration::from_millis(200);
+
+/// The counters at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample {
+    /// Seconds since the client started.
+    pub at: f64,
+    /// The counters then.
+    pub stats: StatsSummary,
+    /// The client's CPU time so far, if the OS tells.
+    pub client_cpu: Option<Duration>,
+}
+
+/// The samples of one run, in time order.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    /// The samples.
+    pub samples: Vec<Sample>,
+}
+
+impl Series {
+    /// Adds a sample.
+    pub fn push(&mut self, at: f64, stats: StatsSummary, client_cpu: Option<Duration>) {
+        self.samples.push(Sample {
+            at,
+            stats,
+            client_cpu,
+        });
+    }
+
+    /// Requests completed per second between consecutive samples, at each sample's time.
+    pub fn rate_points(&self) -> Vec<(f64, f64)> {
+        self.samples
+            .windows(2)
+            .filter(|pair| pair[1].at > pair[0].at)
+            .map(|pair| {
+                let done = pair[1]
+                    .stats
+                    .completed
+                    .saturating_sub(pair[0].stats.completed);
+                (pair[1].at, done as f64 / (pair[1].at - pair[0].at))
+            })
+            .collect()
+    }
+
+    /// Requests in flight at each sample.
+    pub fn in_flight_points(&self) -> Vec<(f64, f64)> {
+        self.samples
+            .iter()
+            .map(|s| (s.at, s.stats.in_flight as f64))
+            .collect()
+    }
+
+    /// The most requests in flight in any sample.
+    pub fn peak_in_flight(&self) -> u64 {
+        self.samples
+            .iter()
+            .map(|s| s.stats.in_flight)
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The sending phase: from the last sample before the first request completed to the
+    /// first sample at the final count, without start-up, planning and the report.
+    fn sending_window(&self) -> Option<(&Sample, &Sample)> {
+        let last = self.samples.last()?.stats.completed;
+        let start = self
+            .samples
+            .iter()
+            .rposition(|s| s.stats.completed == 0)
+            .unwrap_or(0);
+        let end = self
+            .samples
+            .iter()
+            .position(|s| s.stats.completed == last)?;
+        Some((&self.samples[start], &self.samples[end]))
+    }
+
+    /// Requests per second over the sending phase.
+    pub fn sending_rate(&self) -> Option<f64> {
+        self.sending_rate_of(|s| s.completed)
+    }
+
+    /// Requests answered 2xx per second over the sending phase.
+    pub fn success_rate(&self) -> Option<f64> {
+        self.sending_rate_of(|s| s.succeeded)
+    }
+
+    fn sending_rate_of(&self, count: impl Fn(&StatsSummary) -> u64) -> Option<f64> {
+        let (a, b) = self.sending_window()?;
+        let done = count(&b.stats).saturating_sub(count(&a.stats));
+        (b.at > a.at).then(|| done as f64 / (b.at - a.at))
+    }
+
+    /// The client's CPU time during the sending phase, if the OS told.
+    pub fn sending_cpu(&self) -> Option<Duration> {
+        let (a, b) = self.sending_window()?;
+        Some(b.client_cpu?.saturating_sub(a.client_cpu?))
+    }
+
+    /// The seconds of the sending phase.
+    pub fn sending_seconds(&self) -> f64 {
+        self.sending_window().map_or(0.0, |(a, b)| b.at - a.at)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(counts: &[u64]) -> Series {
+        let mut series = Series::default();
+        for (i, &completed) in counts.iter().enumerate() {
+            let stats = StatsSummary {
+                completed,
+                in_flight: i as u64,
+                ..StatsSummary::default()
+            };
+            series.push(i as f64 * 0.5, stats, None);
+        }
+        series
+    }
+
+    #[test]
+    fn the_sending_rate_leaves_out_start_up_and_the_tail() {
+        let s = series(&[0, 0, 0, 50, 100, 150, 150, 150]);
+        // From t=1.0 (the last zero) to t=2.5 (first at 150): 150 in 1.5 s.
+        assert_eq!(s.sending_rate(), Some(100.0));
+        assert_eq!(s.sending_seconds(), 1.5);
+        assert_eq!(s.rate_points()[3], (2.0, 100.0));
+        assert_eq!(s.peak_in_flight(), 7);
+    }
+}

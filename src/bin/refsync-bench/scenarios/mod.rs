@@ -1,0 +1,218 @@
+//! The scenarios of issue 4 and what they share: a work directory, the generated inputs,
+//! the emulator and sync children, and the table they fill.
+
+mod memory;
+mod plan;
+mod rate;
+mod unthrottled;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::cli::{BenchOptions, Cli, Command};
+use crate::emulator::{EmulatorProcess, EmulatorSpec};
+use crate::sync_run::{self, SyncResult, SyncSpec};
+use crate::table::{Row, Table, Verdict, mib};
+use crate::updates::{self, UpdateFormat, UpdatesSpec};
+
+/// The scenarios in the order `all` runs them.
+const ALL: [&str; 6] = [
+    "throttled",
+    "latency",
+    "unknown-limit",
+    "unthrottled",
+    "plan",
+    "sync-memory",
+];
+
+/// Runs the scenarios `cli` asks for and prints the table.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let bench = Bench::new(cli.options)?;
+    let mut table = Table::default();
+    let selected: Vec<&str> = match cli.command {
+        Command::All => ALL.to_vec(),
+        Command::Throttled => vec!["throttled"],
+        Command::Latency => vec!["latency"],
+        Command::UnknownLimit => vec!["unknown-limit"],
+        Command::Unthrottled => vec!["unthrottled"],
+        Command::Plan => vec!["plan"],
+        Command::SyncMemory => vec!["sync-memory"],
+        Command::GenUpdates(_) => vec![],
+    };
+    for scenario in selected {
+        eprintln!("refsync-bench: running {scenario}");
+        let result = run_one(&bench, &mut table, scenario).await;
+        record(&mut table, scenario, result);
+    }
+    println!("{}", table.render());
+    Ok(())
+}
+
+async fn run_one(bench: &Bench, table: &mut Table, scenario: &str) -> anyhow::Result<()> {
+    match scenario {
+        "throttled" => rate::throttled(bench, table).await,
+        "latency" => rate::latency(bench, table).await,
+        "unknown-limit" => rate::unknown_limit(bench, table).await,
+        "unthrottled" => unthrottled::run(bench, table).await,
+        "plan" => plan::run(bench, table),
+        _ => memory::run(bench, table).await,
+    }
+}
+
+/// A scenario that could not run becomes a row saying why; the others go on.
+fn record(table: &mut Table, scenario: &str, result: anyhow::Result<()>) {
+    if let Err(error) = result {
+        eprintln!("refsync-bench: {scenario}: {error:#}");
+        table.row(Row {
+            scenario: scenario.into(),
+            measured: "-".into(),
+            baseline: "-".into(),
+            ratio: None,
+            target: "-".into(),
+            verdict: Verdict::Skipped(format!("{error}")),
+        });
+    }
+}
+
+/// What every scenario uses.
+pub struct Bench {
+    /// The `refsync` binary measured.
+    pub refsync: PathBuf,
+    /// Generated inputs, reports and logs.
+    pub work: PathBuf,
+    /// The options.
+    pub options: BenchOptions,
+    _temp: Option<tempfile::TempDir>,
+}
+
+impl Bench {
+    fn new(options: BenchOptions) -> anyhow::Result<Bench> {
+        let refsync = match &options.refsync {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?.with_file_name("refsync"),
+        };
+        anyhow::ensure!(
+            refsync.is_file(),
+            "{} not found: run `cargo build --release --bins` first, or pass --refsync",
+            refsync.display()
+        );
+        let (work, temp) = match &options.work_dir {
+            Some(dir) => (dir.clone(), None),
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("refsync-bench-")
+                    .tempdir()?;
+                (temp.path().to_path_buf(), Some(temp))
+            }
+        };
+        std::fs::create_dir_all(&work)
+            .with_context(|| format!("cannot create {}", work.display()))?;
+        std::fs::create_dir_all(&options.plots)
+            .with_context(|| format!("cannot create {}", options.plots.display()))?;
+        Ok(Bench {
+            refsync,
+            work,
+            options,
+            _temp: temp,
+        })
+    }
+
+    /// A file in the work directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.work.join(name)
+    }
+
+    /// The SVG plot of scenario `name`.
+    pub fn plot_path(&self, name: &str) -> PathBuf {
+        self.options.plots.join(format!("{name}.svg"))
+    }
+
+    /// An update file for `--generate referrals`, generated once per work directory.
+    pub fn updates(
+        &self,
+        referrals: usize,
+        rows_per_referral: usize,
+        format: UpdateFormat,
+        team_every: usize,
+    ) -> anyhow::Result<PathBuf> {
+        let name = format!(
+            "updates-{referrals}x{rows_per_referral}-team{team_every}.{}",
+            format.extension()
+        );
+        let path = self.path(&name);
+        if !path.is_file() {
+            let spec = UpdatesSpec {
+                referrals,
+                rows_per_referral,
+                format,
+                fault_seed: self.options.fault_seed,
+                team_every,
+            };
+            updates::write_file(&spec, &path)?;
+        }
+        Ok(path)
+    }
+
+    /// Starts an emulator with this run's fault seed; `name` names its log.
+    pub fn emulator(&self, mut spec: EmulatorSpec, name: &str) -> anyhow::Result<EmulatorProcess> {
+        spec.fault_seed = self.options.fault_seed;
+        EmulatorProcess::start(
+            &self.refsync,
+            &spec,
+            &self.path(&format!("{name}-emulator.log")),
+        )
+    }
+
+    /// Syncs `input` against `emulator` at `rate`; `name` names its report and log.
+    pub async fn sync(
+        &self,
+        emulator: &EmulatorProcess,
+        input: &Path,
+        rate: &str,
+        name: &str,
+        rejects: bool,
+        max_run: Duration,
+    ) -> anyhow::Result<SyncResult> {
+        let spec = SyncSpec {
+            input: input.to_path_buf(),
+            rate: rate.into(),
+            report: self.path(&format!("{name}-report.csv")),
+            rejects: rejects.then(|| self.path(&format!("{name}-rejects.csv"))),
+            log: self.path(&format!("{name}-sync.log")),
+            max_run,
+        };
+        sync_run::run(&self.refsync, emulator, &spec).await
+    }
+
+    /// The limit a sync scenario runs under.
+    pub fn max_run(&self) -> Duration {
+        Duration::from_secs(self.options.max_seconds)
+    }
+}
+
+/// The figures every sync scenario reports under the table.
+pub fn sync_extras(table: &mut Table, scenario: &str, result: &SyncResult) {
+    let f = &result.finished;
+    let cpu_share = |cpu: Duration| 100.0 * cpu.as_secs_f64() / f.wall.as_secs_f64().max(1e-9);
+    table.extra(
+        scenario,
+        format!(
+            "wall {:.2} s{}, exit {}, sending {:.1} s at {:.1} req/s ({:.1} 2xx/s), {} requests, {} × 429, peak in-flight {} (sampled) / {} (emulator max), refsync peak RSS {}, refsync CPU {:.0} %, emulator CPU {}",
+            f.wall.as_secs_f64(),
+            if result.cut { " (stopped at the limit)" } else { "" },
+            f.code,
+            result.series.sending_seconds(),
+            result.series.sending_rate().unwrap_or(0.0),
+            result.series.success_rate().unwrap_or(0.0),
+            result.stats.completed,
+            result.stats.throttled,
+            result.series.peak_in_flight(),
+            result.stats.max_in_flight,
+            mib(f.peak_rss),
+            cpu_share(f.cpu),
+            result.emulator_cpu.map_or("n/a".into(), |c| format!("{:.0} %", cpu_share(c))),
+        ),
+    );
+}

@@ -1,0 +1,161 @@
+//! One `refsync sync` child against a running emulator, sampled while it runs.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::emulator::{EmulatorProcess, StatsSummary};
+use crate::measure::{Finished, Running};
+use crate::proc_stats;
+use crate::sampler::{INTERVAL, Series};
+
+/// How long a stopped sync may take to write its report before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(15);
+
+/// A `refsync sync` to run.
+#[derive(Debug, Clone)]
+pub struct SyncSpec {
+    /// The input file.
+    pub input: PathBuf,
+    /// `--rate`.
+    pub rate: String,
+    /// `--report`.
+    pub report: PathBuf,
+    /// `--rejects`, if any.
+    pub rejects: Option<PathBuf>,
+    /// Where its stderr goes.
+    pub log: PathBuf,
+    /// Stop it (SIGTERM) after this long.
+    pub max_run: Duration,
+}
+
+impl SyncSpec {
+    fn args(&self, endpoint: &str) -> Vec<String> {
+        let mut args = vec![
+            "sync".to_string(),
+            self.input.display().to_string(),
+            "--endpoint".into(),
+            endpoint.into(),
+            "--rate".into(),
+            self.rate.clone(),
+            "--report".into(),
+            self.report.display().to_string(),
+            "--progress".into(),
+            "never".into(),
+            "-q".into(),
+        ];
+        if let Some(rejects) = &self.rejects {
+            args.extend(["--rejects".into(), rejects.display().to_string()]);
+        }
+        args
+    }
+}
+
+/// What one sync did.
+#[derive(Debug, Clone)]
+pub struct SyncResult {
+    /// refsync's wall time, peak RSS, CPU and exit code.
+    pub finished: Finished,
+    /// The emulator's counters over time.
+    pub series: Series,
+    /// The emulator's counters at the end.
+    pub stats: StatsSummary,
+    /// Whether it was stopped at `max_run`.
+    pub cut: bool,
+    /// CPU the emulator used while the sync ran, if the OS tells.
+    pub emulator_cpu: Option<Duration>,
+}
+
+/// Runs `spec` against `emulator`, polling its stats every [`INTERVAL`].
+pub async fn run(
+    refsync: &Path,
+    emulator: &EmulatorProcess,
+    spec: &SyncSpec,
+) -> anyhow::Result<SyncResult> {
+    let cpu_before = proc_stats::cpu_time(emulator.pid());
+    let running = spawn(refsync, emulator, spec)?;
+    let pid = running.pid();
+    let started = running.started;
+    let mut wait = tokio::task::spawn_blocking(move || running.wait());
+    let mut series = Series::default();
+    let mut ticker = tokio::time::interval(INTERVAL);
+    let mut stop = Stop::new(spec.max_run);
+    let finished = loop {
+        tokio::select! {
+            joined = &mut wait => break joined??,
+            _ = ticker.tick() => {
+                // A poll that fails (a busy emulator past the client's timeout) is a
+                // missing sample, not a reason to leave the sync running unwatched.
+                if let Ok(stats) = emulator.stats().await {
+                    series.push(started.elapsed().as_secs_f64(), stats, proc_stats::cpu_time(pid));
+                }
+                stop.check(pid, started);
+            }
+        }
+    };
+    let stats = emulator.stats().await?;
+    series.push(started.elapsed().as_secs_f64(), stats, None);
+    let emulator_cpu = cpu_before
+        .zip(proc_stats::cpu_time(emulator.pid()))
+        .map(|(before, after)| after.saturating_sub(before));
+    Ok(SyncResult {
+        finished,
+        series,
+        stats,
+        cut: stop.cut,
+        emulator_cpu,
+    })
+}
+
+fn spawn(refsync: &Path, emulator: &EmulatorProcess, spec: &SyncSpec) -> anyhow::Result<Running> {
+    let log =
+        File::create(&spec.log).with_context(|| format!("cannot create {}", spec.log.display()))?;
+    let child = Command::new(refsync)
+        .args(spec.args(&emulator.endpoint()))
+        .env("PARTNER_CENTER_TOKEN", "x")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {} sync", refsync.display()))?;
+    Ok(Running::new(child))
+}
+
+/// Stops a run that goes on too long: SIGTERM at the limit, SIGKILL after a grace.
+struct Stop {
+    limit: Duration,
+    cut: bool,
+    killed: bool,
+}
+
+impl Stop {
+    fn new(limit: Duration) -> Stop {
+        Stop {
+            limit,
+            cut: false,
+            killed: false,
+        }
+    }
+
+    fn check(&mut self, pid: i32, started: Instant) {
+        let elapsed = started.elapsed();
+        if !self.cut && elapsed > self.limit {
+            self.cut = true;
+            signal(pid, libc::SIGTERM);
+        } else if self.cut && !self.killed && elapsed > self.limit + STOP_GRACE {
+            self.killed = true;
+            signal(pid, libc::SIGKILL);
+        }
+    }
+}
+
+fn signal(pid: i32, signal: i32) {
+    // SAFETY: kill(2) on our own child, which is only reaped by the wait task after it
+    // ends; the select loop stops calling this as soon as that task finishes.
+    unsafe {
+        libc::kill(pid, signal);
+    }
+}
