@@ -147,11 +147,23 @@ impl Pacer {
         self.turns.take().await
     }
 
-    /// Waits until a request may start: the 429 pause, then a rate permit.
+    /// Waits until a request may start: the 429 pause, then a rate permit. A pause that
+    /// began while the request waited for its permit holds it back too, and it takes a
+    /// fresh permit afterwards (so the requests held back do not all go at once).
     pub async fn admit(&self) {
-        self.wait_out_pause().await;
-        self.gate.until_ready().await;
+        loop {
+            self.wait_out_pause().await;
+            self.gate.until_ready().await;
+            if !self.is_paused() {
+                break;
+            }
+        }
         self.feedback().rate.started(Instant::now());
+    }
+
+    fn is_paused(&self) -> bool {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        until.is_some_and(|until| until > Instant::now())
     }
 
     /// Feeds one request's end back: `answer` is its status where one came; `on_wire` the
@@ -246,6 +258,30 @@ mod tests {
         pacer.pause_for(Duration::from_secs(2));
         pacer.admit().await;
         assert_eq!(start.elapsed().as_secs(), 7);
+    }
+
+    /// A gate that waits two seconds for every permit.
+    struct SlowGate;
+
+    impl RateGate for SlowGate {
+        fn until_ready(&self) -> BoxFuture<'_, ()> {
+            Box::pin(tokio::time::sleep(Duration::from_secs(2)))
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_that_begins_while_a_request_waits_for_its_permit_holds_it_back() {
+        let pacer = Arc::new(Pacer::new(Arc::new(SlowGate), 4, RateLimit::Unlimited));
+        let start = Instant::now();
+        let waiting = tokio::spawn({
+            let pacer = Arc::clone(&pacer);
+            async move { pacer.admit().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        pacer.pause_for(Duration::from_secs(5));
+        waiting.await.expect("admitted");
+        // Paused until 6 s, then a fresh permit: 8 s, not the 2 s of the first permit.
+        assert_eq!(start.elapsed().as_secs(), 8);
     }
 
     #[tokio::test(start_paused = true)]
