@@ -12,8 +12,10 @@
 //!   latency stays near the fastest seen and shrinks when latency climbs (the server is
 //!   queueing: more concurrency would only add waiting).
 //! - Rate: never above `--rate`. A 429 cuts it to a fraction of what was actually being
-//!   sent; then it climbs back quickly towards the rate that was throttled and, past it,
-//!   slowly, so it converges on the server's limit and finds it again when that rises.
+//!   sent — once a few seconds of answers are known, to just below the rate the server
+//!   accepted over them, which is its sustained limit whatever bursts it allows; then it
+//!   climbs back quickly towards that and, past it, slowly, so it converges on the
+//!   server's limit and finds it again when that rises.
 
 use std::time::Duration;
 use tokio::time::Instant;
@@ -44,7 +46,20 @@ const CUT_HOLD: Duration = Duration::from_millis(500);
 /// Time constant of the climb back to the rate that was throttled.
 const RECOVERY_SECONDS: f64 = 2.0;
 /// Past that rate, the probe's growth per second.
-const PROBE_PER_SECOND: f64 = 0.05;
+const PROBE_PER_SECOND: f64 = 0.03;
+/// Answers the server accepted are counted over this long, pauses included: over a few
+/// seconds that is the rate the server sustains, whatever burst it allowed at first.
+const ACCEPTED_WINDOW: Duration = Duration::from_secs(10);
+/// The accepted rate is trusted once it covers this long.
+const ACCEPTED_TRUSTED: Duration = Duration::from_secs(2);
+/// The accepted counts' resolution.
+const ACCEPTED_BUCKET: Duration = Duration::from_millis(100);
+/// Where the accepted rate is known, a 429 sets the rate this much below it, and the
+/// climb back aims at [`TOWARDS_ACCEPTED`] of it: the server's bucket refills during each
+/// pause, so the rate accepted over the window still overstates its limit a little.
+const BELOW_ACCEPTED: f64 = 0.85;
+/// See [`BELOW_ACCEPTED`].
+const TOWARDS_ACCEPTED: f64 = 0.97;
 /// The rate never falls below this (requests per second).
 const MIN_RATE: f64 = 0.5;
 /// The achieved rate is measured over windows at least this long.
@@ -165,6 +180,46 @@ fn little(rate: f64, latency: f64) -> f64 {
     (rate * latency * LITTLE_HEADROOM + LITTLE_EXTRA).ceil()
 }
 
+/// The answers the server accepted (not 429) over the last [`ACCEPTED_WINDOW`].
+#[derive(Debug, Default)]
+struct Accepted {
+    first: Option<Instant>,
+    buckets: std::collections::VecDeque<(Instant, u32)>,
+}
+
+impl Accepted {
+    fn add(&mut self, now: Instant) {
+        self.first.get_or_insert(now);
+        match self.buckets.back_mut() {
+            Some((start, count)) if now.duration_since(*start) < ACCEPTED_BUCKET => *count += 1,
+            _ => self.buckets.push_back((now, 1)),
+        }
+        while self
+            .buckets
+            .front()
+            .is_some_and(|(start, _)| now.duration_since(*start) > ACCEPTED_WINDOW)
+        {
+            self.buckets.pop_front();
+        }
+    }
+
+    /// Accepted answers per second over the window, once it covers long enough.
+    fn rate(&self, now: Instant) -> Option<f64> {
+        let span = now.duration_since(self.first?).min(ACCEPTED_WINDOW);
+        if span < ACCEPTED_TRUSTED {
+            return None;
+        }
+        let since = now.checked_sub(span)?;
+        let count: u32 = self
+            .buckets
+            .iter()
+            .filter(|(start, _)| *start >= since)
+            .map(|(_, count)| count)
+            .sum();
+        Some(f64::from(count) / span.as_secs_f64())
+    }
+}
+
 /// The client's own rate, lowered after 429s and raised back while the server allows.
 #[derive(Debug)]
 pub struct AdaptiveRate {
@@ -176,6 +231,7 @@ pub struct AdaptiveRate {
     window_start: Option<Instant>,
     window_count: u64,
     achieved: Option<f64>,
+    accepted: Accepted,
 }
 
 impl AdaptiveRate {
@@ -191,6 +247,7 @@ impl AdaptiveRate {
             window_start: None,
             window_count: 0,
             achieved: None,
+            accepted: Accepted::default(),
         }
     }
 
@@ -211,8 +268,9 @@ impl AdaptiveRate {
         }
     }
 
-    /// A 429: cuts the rate to a fraction of what was being sent, once per wave; returns
-    /// the new rate when it changed.
+    /// A 429, once per wave: sets the rate just below what the server accepted over the
+    /// last seconds (its sustained limit, bursts averaged out by the pauses between), or,
+    /// before that is known, a fraction of what was being sent. Returns the new rate.
     pub fn throttled(&mut self, now: Instant) -> Option<f64> {
         if self
             .last_cut
@@ -226,8 +284,15 @@ impl AdaptiveRate {
             (None, Some(achieved)) => achieved,
             (None, None) => self.window_rate(now),
         };
-        self.throttled_at = sending.max(MIN_RATE);
-        let cut = (sending * RATE_CUT).max(MIN_RATE);
+        let (limit, cut) = match self.accepted.rate(now) {
+            Some(accepted) => (
+                accepted * TOWARDS_ACCEPTED,
+                sending.min(accepted) * BELOW_ACCEPTED,
+            ),
+            None => (sending, sending * RATE_CUT),
+        };
+        self.throttled_at = limit.max(MIN_RATE);
+        let cut = cut.max(MIN_RATE);
         self.current = Some(cut);
         self.last_cut = Some(now);
         self.last_raise = Some(now);
@@ -237,6 +302,7 @@ impl AdaptiveRate {
     /// An answer that was not a 429: raises the rate (at most every [`UPDATE_EVERY`]),
     /// returning the new rate when it changed.
     pub fn answered(&mut self, now: Instant) -> Option<f64> {
+        self.accepted.add(now);
         let current = self.current?;
         let last = *self.last_raise.get_or_insert(now);
         let elapsed = now.duration_since(last);

@@ -157,9 +157,17 @@ impl BucketServer {
     }
 }
 
+/// What a simulated run did: seconds taken, 429s, and the lowest and highest rate in
+/// force over its second half.
+struct Simulated {
+    seconds: f64,
+    throttled: u32,
+    late_range: (f64, f64),
+}
+
 /// Sends `documents` at a client ceiling of 500/s to a server limited to 150/s, pausing
-/// one second on every 429 as the pacer does; returns (seconds taken, 429s).
-fn simulate(documents: u32) -> (f64, u32) {
+/// one second on every 429 as the pacer does.
+fn simulate(documents: u32) -> Simulated {
     let base = Instant::now();
     let mut server = BucketServer {
         limit: 150.0,
@@ -168,6 +176,7 @@ fn simulate(documents: u32) -> (f64, u32) {
     };
     let mut rate = AdaptiveRate::new(Some(500.0));
     let (mut done, mut throttled) = (0, 0);
+    let mut late_range = (f64::INFINITY, 0.0_f64);
     let mut now = base;
     while done < documents {
         rate.started(now);
@@ -175,6 +184,9 @@ fn simulate(documents: u32) -> (f64, u32) {
             done += 1;
             rate.answered(now);
             let per_second = rate.current().unwrap_or(f64::INFINITY);
+            if done > documents / 2 {
+                late_range = (late_range.0.min(per_second), late_range.1.max(per_second));
+            }
             now += Duration::from_secs_f64(1.0 / per_second);
         } else {
             throttled += 1;
@@ -182,13 +194,22 @@ fn simulate(documents: u32) -> (f64, u32) {
             now += Duration::from_secs(1);
         }
     }
-    (now.duration_since(base).as_secs_f64(), throttled)
+    Simulated {
+        seconds: now.duration_since(base).as_secs_f64(),
+        throttled,
+        late_range,
+    }
 }
 
 #[test]
 fn the_rate_converges_on_an_unknown_server_limit_with_few_429s() {
-    let (seconds, throttled) = simulate(3000);
-    let achieved = 3000.0 / seconds;
+    let run = simulate(6000);
+    let achieved = 6000.0 / run.seconds;
     assert!(achieved >= 0.9 * 150.0, "{achieved:.1}/s");
-    assert!(throttled <= 60, "{throttled} answers were 429");
+    assert!(run.throttled <= 120, "{} answers were 429", run.throttled);
+    let (low, high) = run.late_range;
+    assert!(
+        low >= 0.8 * 150.0 && high <= 1.3 * 150.0,
+        "settled between {low:.0}/s and {high:.0}/s, not around 150/s"
+    );
 }

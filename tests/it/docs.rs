@@ -16,6 +16,7 @@ use std::path::Path;
 const DOCS: &[&str] = &[
     "README.md",
     "docs/auth.md",
+    "docs/benchmarks.md",
     "docs/configuration.md",
     "docs/guarantees.md",
     "docs/ledger.md",
@@ -66,6 +67,13 @@ async fn readme_commands_run_as_documented() {
 async fn auth_and_configuration_commands_run_as_documented() {
     check_doc("docs/auth.md", 2).await;
     check_doc("docs/configuration.md", 1).await;
+}
+
+/// The benchmark page runs `refsync-bench`, which starts refsync itself; any `refsync`
+/// line it gains is checked like the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn benchmark_page_commands_run_as_documented() {
+    check_doc("docs/benchmarks.md", 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
