@@ -4,6 +4,7 @@
 
 use super::ReportError;
 use super::cells::neutralise;
+use super::writer::LineEncoder;
 use crate::input::{Format, InputSource, RowRef};
 use crate::outcome::Outcome;
 use std::fs::File;
@@ -207,6 +208,7 @@ struct CsvOut {
     path: PathBuf,
     delimiter: u8,
     out: BufWriter<File>,
+    line: LineEncoder,
 }
 
 impl CsvOut {
@@ -216,17 +218,12 @@ impl CsvOut {
             path: path.to_path_buf(),
             delimiter,
             out: BufWriter::new(file),
+            line: LineEncoder::new(delimiter),
         })
     }
 
-    fn encode(&self, cells: &[Vec<u8>]) -> Vec<u8> {
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(self.delimiter)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        // Writing to a Vec cannot fail.
-        let _ = writer.write_record(cells);
-        writer.into_inner().unwrap_or_default()
+    fn encode(&mut self, cells: &[Vec<u8>]) -> Vec<u8> {
+        self.line.encode(cells)
     }
 
     fn record(&mut self, cells: &[Vec<u8>]) -> Result<(), ReportError> {
