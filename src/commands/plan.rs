@@ -41,7 +41,7 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
     };
     for entry in entries {
         if let PlanEntry::Document(doc) = entry {
-            serde_json::to_writer(&mut out, &doc.to_document_form())?;
+            doc.write_document_form(&mut out)?;
             out.write_all(b"\n")?;
         }
     }

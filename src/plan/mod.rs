@@ -90,6 +90,28 @@ impl Document {
     pub fn patch_json(&self) -> Value {
         Value::Array(self.ops.iter().map(PatchOp::to_json).collect())
     }
+
+    /// Moves the operations' paths and values out into a copy to send, leaving this
+    /// document a summary for the report: the same ID, ETag, rows, number of operations
+    /// and kinds, but every path empty and every value `null`.
+    pub fn take_for_sending(&mut self) -> Document {
+        let ops = self
+            .ops
+            .iter_mut()
+            .map(|op| PatchOp {
+                op: op.op,
+                path: std::mem::take(&mut op.path),
+                value: op.value.take(),
+            })
+            .collect();
+        Document {
+            id: self.id.clone(),
+            if_match: self.if_match.clone(),
+            ops,
+            rows: self.rows.clone(),
+            merged_duplicates: self.merged_duplicates,
+        }
+    }
 }
 
 /// A planning error code, as the report's `error_code` names it.
