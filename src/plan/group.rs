@@ -7,6 +7,7 @@
 use super::id::check_id;
 use super::messages::{clip_json, lines};
 use super::ops::{OpList, Pushed};
+use super::push_compact;
 use super::rules::{OpSite, check_op};
 use super::{Document, ErrorCode, InvalidEntry, OnDuplicate, PlanEntry, PlanError, status};
 use crate::input::{LineRef, RawOp, RowRef};
@@ -87,7 +88,7 @@ impl Group {
 
     /// Adds a record that could not be read; it counts as one operation that failed.
     pub fn add_malformed(&mut self, row: RowRef, error: PlanError) {
-        self.rows.push(row);
+        push_compact(&mut self.rows, row);
         self.invalid_ops += 1;
         self.add_error(error);
     }
@@ -98,7 +99,7 @@ impl Group {
     }
 
     fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
-        self.rows.push(row);
+        push_compact(&mut self.rows, row);
         if let Some(error) = self.if_match.see(if_match, row.at) {
             self.document_errors.push(error);
         }

@@ -23,6 +23,17 @@ use crate::input::{LineRef, RowRef};
 use serde_json::Value;
 use std::fmt;
 
+/// Pushes `item` onto `vec`, growing it by half rather than doubling: a plan holds a
+/// hundred thousand groups' row and operation lists at once, and doubling left a third of
+/// their room unused (a profile of `plan` on a million rows). Growth stays geometric, so
+/// pushing stays amortised constant time.
+fn push_compact<T>(vec: &mut Vec<T>, item: T) {
+    if vec.len() == vec.capacity() {
+        vec.reserve_exact(vec.len() / 2 + 1);
+    }
+    vec.push(item);
+}
+
 /// A JSON Patch operation the API accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {

@@ -6,7 +6,7 @@
 //! through maps keyed by path (and, for appends, by value), so a document of many thousand
 //! operations is still checked in linear time.
 
-use super::{OnDuplicate, PatchOp};
+use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
 use serde_json::{Number, Value};
 use std::collections::{HashMap, HashSet};
@@ -137,7 +137,7 @@ impl OpList {
         if let Some(index) = &mut self.index {
             index.note(&op, self.ops.len());
         }
-        self.ops.push(PlannedOp { op, at, live: true });
+        push_compact(&mut self.ops, PlannedOp { op, at, live: true });
         if self.index.is_none() && self.ops.len() >= INDEX_FROM {
             self.index = Some(Box::new(PathIndex::of(&self.ops)));
         }
