@@ -46,6 +46,12 @@ impl RunOutputs {
         })
     }
 
+    /// Writes report rows as the buffer fills instead of one by one: for `plan`, which has
+    /// no result a killed run could lose (a write per row was a tenth of its output time).
+    pub fn flush_report_when_full(&mut self) {
+        self.report.flush_when_full();
+    }
+
     /// Records every outcome in `ledger` too, durably before the report shows it.
     pub fn attach_ledger(&mut self, ledger: Option<Arc<LedgerRun>>) {
         self.ledger = ledger;

@@ -39,6 +39,7 @@ pub struct ReportWriter {
     with_changes: bool,
     out: BufWriter<File>,
     line: LineEncoder,
+    flush_each_row: bool,
 }
 
 impl ReportWriter {
@@ -60,6 +61,7 @@ impl ReportWriter {
             with_changes,
             out: BufWriter::new(file),
             line: LineEncoder::new(b','),
+            flush_each_row: true,
         };
         writer.write_header()?;
         writer.flush()?;
@@ -85,10 +87,20 @@ impl ReportWriter {
             .map_err(ReportError::write(&self.path))
     }
 
-    /// Appends one row and flushes it to the file.
+    /// Lets [`ReportWriter::append`] leave rows in the buffer until it fills, for a run
+    /// that has no result to lose (`plan`); the file still only ever ends on a whole row,
+    /// since each row goes to the buffer in one piece.
+    pub fn flush_when_full(&mut self) {
+        self.flush_each_row = false;
+    }
+
+    /// Appends one row and, unless told to wait for a full buffer, flushes it to the file.
     pub fn append(&mut self, row: &ReportRow) -> Result<(), ReportError> {
         self.write_row(row)?;
-        self.flush()
+        match self.flush_each_row {
+            true => self.flush(),
+            false => Ok(()),
+        }
     }
 
     /// Writes one row in the report's format, without flushing.
