@@ -53,7 +53,7 @@ impl Group {
     }
 
     /// Adds a row-form row: one operation.
-    pub fn add_row(&mut self, row: RowRef, op: &RawOp, if_match: Option<&str>, dup: OnDuplicate) {
+    pub fn add_row(&mut self, row: RowRef, op: RawOp, if_match: Option<&str>, dup: OnDuplicate) {
         self.add_record(row, if_match);
         self.add_op(
             op,
@@ -69,7 +69,7 @@ impl Group {
     pub fn add_document(
         &mut self,
         row: RowRef,
-        patch: &[RawOp],
+        patch: Vec<RawOp>,
         if_match: Option<&str>,
         dup: OnDuplicate,
     ) {
@@ -77,7 +77,7 @@ impl Group {
         if patch.is_empty() {
             self.add_error(empty_patch_error(row.at));
         }
-        for (index, op) in patch.iter().enumerate() {
+        for (index, op) in patch.into_iter().enumerate() {
             let site = OpSite {
                 at: row.at,
                 index: Some(index),
@@ -105,7 +105,7 @@ impl Group {
         }
     }
 
-    fn add_op(&mut self, raw: &RawOp, site: OpSite, dup: OnDuplicate) {
+    fn add_op(&mut self, raw: RawOp, site: OpSite, dup: OnDuplicate) {
         let op = match check_op(raw, site) {
             Ok(op) => op,
             Err(errors) => {
