@@ -122,7 +122,7 @@ fn convert_value(
         (_, RawValue::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
         (Node::Object(_) | Node::Array(_), RawValue::Text(text)) => serde_json::from_str(text)
             .map_err(|e| format!("it is not JSON ({e})"))
-            .and_then(|value| schema::check_json(node, &value).map_err(|e| e.0)),
+            .and_then(|value| schema::check_json_owned(node, value).map_err(|e| e.0)),
         (_, RawValue::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
     };
     converted.map_err(|reason| {
