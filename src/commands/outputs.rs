@@ -150,17 +150,17 @@ fn write_summary_json(path: Option<&PathBuf>, summary: &Summary) -> anyhow::Resu
 }
 
 /// The input rows of every rejected entry, with its outcome and message.
-fn rejected_rows(prepared: &Prepared, rows: &[Option<ReportRow>]) -> Vec<RejectedRow> {
+fn rejected_rows<'a>(prepared: &Prepared, rows: &'a [Option<ReportRow>]) -> Vec<RejectedRow<'a>> {
     let mut out = Vec::new();
     for (entry, row) in prepared.plan.entries.iter().zip(rows) {
         let Some(row) = row.as_ref().filter(|r| r.outcome.is_rejected()) else {
             continue;
         };
-        let message = row.error_message.clone().unwrap_or_default();
+        let message = row.error_message.as_deref().unwrap_or_default();
         out.extend(entry.rows().iter().map(|r| RejectedRow {
             row: *r,
             outcome: row.outcome,
-            message: message.clone(),
+            message,
         }));
     }
     out
