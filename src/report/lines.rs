@@ -45,7 +45,9 @@ impl LineNames {
         let mut sorted: Vec<LineRef> = lines.into_iter().collect();
         sorted.sort_unstable();
         sorted.dedup();
-        let mut text = String::new();
+        // Room for typical lines up front, then given back: the report keeps every row's
+        // text for the whole run, and growing it push by push left the heap fragmented.
+        let mut text = String::with_capacity(sorted.len() * 12);
         let mut i = 0;
         while i < sorted.len() {
             let start = sorted[i];
@@ -60,6 +62,7 @@ impl LineNames {
             self.push_run(&mut text, start, end);
             i += 1;
         }
+        text.shrink_to_fit();
         text
     }
 
