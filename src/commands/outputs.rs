@@ -46,6 +46,12 @@ impl RunOutputs {
         })
     }
 
+    /// Writes report rows as the buffer fills instead of one by one: for `plan`, which has
+    /// no result a killed run could lose (a write per row was a tenth of its output time).
+    pub fn flush_report_when_full(&mut self) {
+        self.report.flush_when_full();
+    }
+
     /// Records every outcome in `ledger` too, durably before the report shows it.
     pub fn attach_ledger(&mut self, ledger: Option<Arc<LedgerRun>>) {
         self.ledger = ledger;
@@ -146,17 +152,17 @@ fn write_summary_json(path: Option<&PathBuf>, summary: &Summary) -> anyhow::Resu
 }
 
 /// The input rows of every rejected entry, with its outcome and message.
-fn rejected_rows(prepared: &Prepared, rows: &[Option<ReportRow>]) -> Vec<RejectedRow> {
+fn rejected_rows<'a>(prepared: &Prepared, rows: &'a [Option<ReportRow>]) -> Vec<RejectedRow<'a>> {
     let mut out = Vec::new();
     for (entry, row) in prepared.plan.entries.iter().zip(rows) {
         let Some(row) = row.as_ref().filter(|r| r.outcome.is_rejected()) else {
             continue;
         };
-        let message = row.error_message.clone().unwrap_or_default();
+        let message = row.error_message.as_deref().unwrap_or_default();
         out.extend(entry.rows().iter().map(|r| RejectedRow {
             row: *r,
             outcome: row.outcome,
-            message: message.clone(),
+            message,
         }));
     }
     out

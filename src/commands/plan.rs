@@ -14,6 +14,7 @@ use std::io::Write;
 pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let prepared = prepare(&args.common)?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
+    outputs.flush_report_when_full();
     for (index, entry) in prepared.plan.entries.iter().enumerate() {
         let row = ReportRow::for_entry(entry, &prepared.names);
         outputs.record(index, row.outcome, row)?;
@@ -41,7 +42,7 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
     };
     for entry in entries {
         if let PlanEntry::Document(doc) = entry {
-            serde_json::to_writer(&mut out, &doc.to_document_form())?;
+            doc.write_document_form(&mut out)?;
             out.write_all(b"\n")?;
         }
     }

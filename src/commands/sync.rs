@@ -17,7 +17,7 @@ use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
 use crate::outcome::Note;
 use crate::outcome::Outcome;
-use crate::plan::PlanEntry;
+use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
 use crate::report::summary::{EXIT_ABORTED, EXIT_FAILURES, EXIT_MAX_FAILURES};
 use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendHooks};
@@ -57,7 +57,14 @@ pub(super) async fn execute(
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     outputs.attach_ledger(ledger.clone());
     let skip = args.skip_unchanged.then_some(ledger.as_deref()).flatten();
-    let batch = record_known_and_batch(&prepared, &mut outputs, ledger.as_deref(), skip)?;
+    let keep_ops = settings.undo.is_some();
+    let batch = record_known_and_batch(
+        &mut prepared,
+        &mut outputs,
+        ledger.as_deref(),
+        skip,
+        keep_ops,
+    )?;
     let correlation_id = settings.send.correlation_id.to_string();
     let mut run = Run {
         stop,
@@ -152,15 +159,17 @@ fn how_it_stopped(
 }
 
 /// Reports at once what needs no request — invalid entries, documents a resumed run
-/// already finished, documents `--skip-unchanged` finds applied — and returns the rest.
+/// already finished, documents `--skip-unchanged` finds applied — and returns the rest
+/// (see [`to_send`] for `keep_ops`).
 fn record_known_and_batch(
-    prepared: &Prepared,
+    prepared: &mut Prepared,
     outputs: &mut RunOutputs,
     ledger: Option<&LedgerRun>,
     skip_unchanged: Option<&LedgerRun>,
+    keep_ops: bool,
 ) -> anyhow::Result<Batch> {
     let mut batch = Vec::new();
-    for (index, entry) in prepared.plan.entries.iter().enumerate() {
+    for (index, entry) in prepared.plan.entries.iter_mut().enumerate() {
         if let Some(row) = ledger.and_then(|l| l.final_row(index)) {
             outputs.replay(index, row)?;
             continue;
@@ -172,7 +181,7 @@ fn record_known_and_batch(
                 row.note = Some(Note::SkippedByLedger.as_str().into());
                 outputs.record(index, Outcome::Unchanged, row)?;
             }
-            PlanEntry::Document(doc) => batch.push((index, doc.clone())),
+            PlanEntry::Document(doc) => batch.push((index, to_send(doc, keep_ops))),
             PlanEntry::Invalid(_) => {
                 let row = ReportRow::for_entry(entry, &prepared.names);
                 outputs.record(index, row.outcome, row)?;
@@ -182,8 +191,18 @@ fn record_known_and_batch(
     Ok(batch)
 }
 
+/// The document to send for the plan's `doc`: a copy where results need the plan's
+/// operations (`keep_ops`: the undo file writes them), else the operations moved out and
+/// the plan left with what the report needs, so the run holds each document once.
+fn to_send(doc: &mut Document, keep_ops: bool) -> Document {
+    match keep_ops {
+        true => doc.clone(),
+        false => doc.take_for_sending(),
+    }
+}
+
 /// Whether the ledger shows `doc` already applied; a ledger that cannot answer means no.
-fn applied(ledger: &LedgerRun, doc: &crate::plan::Document) -> bool {
+fn applied(ledger: &LedgerRun, doc: &Document) -> bool {
     ledger.already_applied(doc).unwrap_or_else(|error| {
         tracing::warn!(id = %doc.id, %error, "cannot ask the ledger; sending the document");
         false

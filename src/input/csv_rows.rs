@@ -3,8 +3,9 @@
 
 use std::io::{BufRead, Seek};
 
-use csv::{ByteRecord, ReaderBuilder, Terminator};
+use csv::ByteRecord;
 
+use super::csv_fields::FieldSplitter;
 use super::csv_header::{Columns, Header};
 use super::csv_split::{CsvSplitter, Ending, RawRecord};
 use super::text::{not_utf8, quoted, strip_terminator, too_long};
@@ -14,6 +15,7 @@ use super::{RowRef, Span};
 /// The records of one CSV input, in line order.
 pub struct CsvRecords<R> {
     splitter: CsvSplitter<R>,
+    fields: FieldSplitter,
     name: String,
     input: u32,
     delimiter: u8,
@@ -34,6 +36,7 @@ impl<R: BufRead + Seek> CsvRecords<R> {
     ) -> Self {
         CsvRecords {
             splitter: CsvSplitter::new(reader, offset, delimiter, limit),
+            fields: FieldSplitter::new(delimiter),
             name: name.to_string(),
             input,
             delimiter,
@@ -49,30 +52,33 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             if is_blank(&raw, self.delimiter) {
                 continue;
             }
-            let fields = split_fields(strip_terminator(&raw.bytes), self.delimiter);
+            let fields = self.fields.split(strip_terminator(&raw.bytes));
             match &self.header {
-                None => self.header = Some(Header::new(&fields)),
-                Some(header) => return Ok(Some(self.record(header, &raw, &fields))),
+                None => self.header = Some(Header::new(fields)),
+                Some(header) => {
+                    let content = content(header, &raw, fields, self.limit);
+                    return Ok(Some(record(self.input, &raw, content)));
+                }
             }
         }
         Ok(None)
     }
+}
 
-    /// The record for one raw data record.
-    fn record(&self, header: &Header, raw: &RawRecord, fields: &ByteRecord) -> InputRecord {
-        InputRecord {
-            row: RowRef {
-                at: LineRef {
-                    input: self.input,
-                    line: raw.line,
-                },
-                span: Span {
-                    start: raw.start,
-                    end: raw.end,
-                },
+/// The record of input number `input` for one raw data record holding `content`.
+pub(crate) fn record(input: u32, raw: &RawRecord, content: RecordContent) -> InputRecord {
+    InputRecord {
+        row: RowRef {
+            at: LineRef {
+                input,
+                line: raw.line,
             },
-            content: content(header, raw, fields, self.limit),
-        }
+            span: Span {
+                start: raw.start,
+                end: raw.end,
+            },
+        },
+        content,
     }
 }
 
@@ -98,24 +104,6 @@ pub(crate) fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
             .bytes
             .iter()
             .all(|&b| b.is_ascii_whitespace() && b != delimiter)
-}
-
-/// Splits one record's bytes (terminator removed) into fields by the `csv` crate's rules.
-pub(crate) fn split_fields(bytes: &[u8], delimiter: u8) -> ByteRecord {
-    let mut reader = ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .delimiter(delimiter)
-        .terminator(Terminator::Any(b'\n'))
-        .buffer_capacity(bytes.len().clamp(64, 64 * 1024))
-        .from_reader(bytes);
-    let mut fields = ByteRecord::new();
-    // Reading a byte slice without headers or length checks cannot fail; an error would
-    // leave no fields, which the caller reports as a wrong field count.
-    if !matches!(reader.read_byte_record(&mut fields), Ok(true)) {
-        fields.clear();
-    }
-    fields
 }
 
 /// What a data record holds, or why it is malformed.

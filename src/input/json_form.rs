@@ -20,26 +20,36 @@ pub fn content(value: Value) -> RecordContent {
         let message = format!("line is {}, not a JSON object", type_name(&value));
         return malformed(None, None, message);
     };
-    let id = map.get("id").and_then(Value::as_str).map(str::to_string);
-    let read = if map.contains_key("patch") {
-        document(&mut map)
-    } else {
-        row(&mut map)
+    let id = match string(&mut map, "id", "") {
+        Ok(id) => id,
+        Err(fault) => return fault.malformed(None),
     };
-    read.unwrap_or_else(|fault| malformed(id, Some(fault.field), fault.message))
+    if map.contains_key("patch") {
+        match document(&mut map) {
+            Ok((if_match, patch)) => RecordContent::Document {
+                id,
+                if_match,
+                patch,
+            },
+            Err(fault) => fault.malformed(Some(id)),
+        }
+    } else {
+        match row(&mut map) {
+            Ok((op, if_match)) => RecordContent::Row { id, op, if_match },
+            Err(fault) => fault.malformed(Some(id)),
+        }
+    }
 }
 
-/// The row form: `id`, `op`, `path`, `value`, optional `if_match`.
-fn row(map: &mut Map<String, Value>) -> Result<RecordContent, Fault> {
-    let id = string(map, "id", "id")?;
+/// The rest of the row form: `op`, `path`, `value`, optional `if_match`.
+fn row(map: &mut Map<String, Value>) -> Result<(RawOp, Option<String>), Fault> {
     let op = raw_op(map, "")?;
     let if_match = if_match(map)?;
-    Ok(RecordContent::Row { id, op, if_match })
+    Ok((op, if_match))
 }
 
-/// The document form: `id`, optional `if_match`, `patch` (an array of operations).
-fn document(map: &mut Map<String, Value>) -> Result<RecordContent, Fault> {
-    let id = string(map, "id", "id")?;
+/// The rest of the document form: optional `if_match`, `patch` (an array of operations).
+fn document(map: &mut Map<String, Value>) -> Result<(Option<String>, Vec<RawOp>), Fault> {
     let if_match = if_match(map)?;
     let items = match map.remove("patch") {
         Some(Value::Array(items)) => items,
@@ -54,11 +64,7 @@ fn document(map: &mut Map<String, Value>) -> Result<RecordContent, Fault> {
         .enumerate()
         .map(|(i, item)| patch_op(item, i))
         .collect::<Result<_, _>>()?;
-    Ok(RecordContent::Document {
-        id,
-        if_match,
-        patch,
-    })
+    Ok((if_match, patch))
 }
 
 /// Operation number `index` of a document's `patch`.
@@ -78,8 +84,8 @@ fn patch_op(item: Value, index: usize) -> Result<RawOp, Fault> {
 
 /// `op`, `path` and `value` of an operation; `prefix` names where it sits in messages.
 fn raw_op(map: &mut Map<String, Value>, prefix: &str) -> Result<RawOp, Fault> {
-    let op = string(map, "op", &format!("{prefix}op"))?;
-    let path = string(map, "path", &format!("{prefix}path"))?;
+    let op = string(map, "op", prefix)?;
+    let path = string(map, "path", prefix)?;
     let value = map.remove("value").ok_or_else(|| {
         let field = format!("{prefix}value");
         fault(
@@ -94,14 +100,19 @@ fn raw_op(map: &mut Map<String, Value>, prefix: &str) -> Result<RawOp, Fault> {
     })
 }
 
-/// A required string key, taken out of `map`; `field` is its name in messages.
-fn string(map: &mut Map<String, Value>, key: &str, field: &str) -> Result<String, Fault> {
+/// A required string key, taken out of `map`; `prefix` and `key` name it in messages
+/// (the name is only built for a message: this runs for every key of every line).
+fn string(map: &mut Map<String, Value>, key: &str, prefix: &str) -> Result<String, Fault> {
     match map.remove(key) {
         Some(Value::String(text)) => Ok(text),
-        None => Err(fault(field, format!("`{field}` is missing"))),
+        None => {
+            let field = format!("{prefix}{key}");
+            Err(fault(&field, format!("`{field}` is missing")))
+        }
         Some(other) => {
+            let field = format!("{prefix}{key}");
             let message = format!("`{field}` must be a string, found {}", type_name(&other));
-            Err(fault(field, message))
+            Err(fault(&field, message))
         }
     }
 }
@@ -118,6 +129,13 @@ fn if_match(map: &mut Map<String, Value>) -> Result<Option<String>, Fault> {
             );
             Err(fault("if_match", message))
         }
+    }
+}
+
+impl Fault {
+    /// The `malformed_record` this fault makes of a line whose ID is `id`.
+    fn malformed(self, id: Option<String>) -> RecordContent {
+        malformed(id, Some(self.field), self.message)
     }
 }
 

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+mod csv_fields;
 mod csv_header;
 mod csv_rows;
 mod csv_split;

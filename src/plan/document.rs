@@ -1,8 +1,10 @@
 //! The document form of a planned document (SPEC.md "Document form"): what `plan --out`
 //! writes, one JSON line per referral, and what `sync` reads back unchanged.
 
-use super::Document;
+use super::{Document, PatchOp};
+use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
+use std::io::Write;
 
 impl Document {
     /// `{"id": …, "if_match": …, "patch": [...]}`; `if_match` is left out when there is none,
@@ -15,6 +17,55 @@ impl Document {
         }
         form.insert("patch".into(), self.patch_json());
         Value::Object(form)
+    }
+
+    /// Writes the same text as serialising [`Document::to_document_form`], without building
+    /// that value: `plan --out` writes every document, and copying each one into a fresh
+    /// `Value` first was a tenth of `plan`'s time in a profile.
+    pub fn write_document_form(&self, out: impl Write) -> serde_json::Result<()> {
+        let form = DocumentForm {
+            id: &self.id,
+            if_match: self.if_match.as_deref(),
+            patch: PatchForm(&self.ops),
+        };
+        serde_json::to_writer(out, &form)
+    }
+}
+
+/// The document form, borrowed; members in the order the map of
+/// [`Document::to_document_form`] keeps them (by name).
+#[derive(Serialize)]
+struct DocumentForm<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    if_match: Option<&'a str>,
+    patch: PatchForm<'a>,
+}
+
+/// The operations of a document form.
+struct PatchForm<'a>(&'a [PatchOp]);
+
+impl Serialize for PatchForm<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(OpForm::of))
+    }
+}
+
+/// One operation of a document form, as [`PatchOp::to_json`] gives it.
+#[derive(Serialize)]
+struct OpForm<'a> {
+    op: &'static str,
+    path: &'a str,
+    value: &'a Value,
+}
+
+impl<'a> OpForm<'a> {
+    fn of(op: &'a PatchOp) -> Self {
+        OpForm {
+            op: op.op.as_str(),
+            path: &op.path,
+            value: &op.value,
+        }
     }
 }
 
@@ -47,6 +98,15 @@ mod tests {
                 "patch": [{"op": "add", "path": "/team/-", "value": {"email": "a@b.c"}}]
             })
         );
+    }
+
+    #[test]
+    fn the_written_form_is_the_text_of_the_document_form() {
+        for doc in [document(None), document(Some("\"e1\""))] {
+            let mut written = Vec::new();
+            doc.write_document_form(&mut written).unwrap();
+            assert_eq!(written, doc.to_document_form().to_string().into_bytes());
+        }
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use super::id::check_id;
 use super::messages::{clip_json, lines};
 use super::ops::{OpList, Pushed};
+use super::push_compact;
 use super::rules::{OpSite, check_op};
 use super::{Document, ErrorCode, InvalidEntry, OnDuplicate, PlanEntry, PlanError, status};
 use crate::input::{LineRef, RawOp, RowRef};
@@ -52,7 +53,7 @@ impl Group {
     }
 
     /// Adds a row-form row: one operation.
-    pub fn add_row(&mut self, row: RowRef, op: &RawOp, if_match: Option<&str>, dup: OnDuplicate) {
+    pub fn add_row(&mut self, row: RowRef, op: RawOp, if_match: Option<&str>, dup: OnDuplicate) {
         self.add_record(row, if_match);
         self.add_op(
             op,
@@ -68,7 +69,7 @@ impl Group {
     pub fn add_document(
         &mut self,
         row: RowRef,
-        patch: &[RawOp],
+        patch: Vec<RawOp>,
         if_match: Option<&str>,
         dup: OnDuplicate,
     ) {
@@ -76,7 +77,7 @@ impl Group {
         if patch.is_empty() {
             self.add_error(empty_patch_error(row.at));
         }
-        for (index, op) in patch.iter().enumerate() {
+        for (index, op) in patch.into_iter().enumerate() {
             let site = OpSite {
                 at: row.at,
                 index: Some(index),
@@ -87,7 +88,7 @@ impl Group {
 
     /// Adds a record that could not be read; it counts as one operation that failed.
     pub fn add_malformed(&mut self, row: RowRef, error: PlanError) {
-        self.rows.push(row);
+        push_compact(&mut self.rows, row);
         self.invalid_ops += 1;
         self.add_error(error);
     }
@@ -98,13 +99,13 @@ impl Group {
     }
 
     fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
-        self.rows.push(row);
+        push_compact(&mut self.rows, row);
         if let Some(error) = self.if_match.see(if_match, row.at) {
             self.document_errors.push(error);
         }
     }
 
-    fn add_op(&mut self, raw: &RawOp, site: OpSite, dup: OnDuplicate) {
+    fn add_op(&mut self, raw: RawOp, site: OpSite, dup: OnDuplicate) {
         let op = match check_op(raw, site) {
             Ok(op) => op,
             Err(errors) => {

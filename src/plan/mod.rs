@@ -23,6 +23,17 @@ use crate::input::{LineRef, RowRef};
 use serde_json::Value;
 use std::fmt;
 
+/// Pushes `item` onto `vec`, growing it by half rather than doubling: a plan holds a
+/// hundred thousand groups' row and operation lists at once, and doubling left a third of
+/// their room unused (a profile of `plan` on a million rows). Growth stays geometric, so
+/// pushing stays amortised constant time.
+fn push_compact<T>(vec: &mut Vec<T>, item: T) {
+    if vec.len() == vec.capacity() {
+        vec.reserve_exact(vec.len() / 2 + 1);
+    }
+    vec.push(item);
+}
+
 /// A JSON Patch operation the API accepts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OpKind {
@@ -89,6 +100,28 @@ impl Document {
     /// The JSON Patch body.
     pub fn patch_json(&self) -> Value {
         Value::Array(self.ops.iter().map(PatchOp::to_json).collect())
+    }
+
+    /// Moves the operations' paths and values out into a copy to send, leaving this
+    /// document a summary for the report: the same ID, ETag, rows, number of operations
+    /// and kinds, but every path empty and every value `null`.
+    pub fn take_for_sending(&mut self) -> Document {
+        let ops = self
+            .ops
+            .iter_mut()
+            .map(|op| PatchOp {
+                op: op.op,
+                path: std::mem::take(&mut op.path),
+                value: op.value.take(),
+            })
+            .collect();
+        Document {
+            id: self.id.clone(),
+            if_match: self.if_match.clone(),
+            ops,
+            rows: self.rows.clone(),
+            merged_duplicates: self.merged_duplicates,
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! through maps keyed by path (and, for appends, by value), so a document of many thousand
 //! operations is still checked in linear time.
 
-use super::{OnDuplicate, PatchOp};
+use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
 use serde_json::{Number, Value};
 use std::collections::{HashMap, HashSet};
@@ -137,7 +137,7 @@ impl OpList {
         if let Some(index) = &mut self.index {
             index.note(&op, self.ops.len());
         }
-        self.ops.push(PlannedOp { op, at, live: true });
+        push_compact(&mut self.ops, PlannedOp { op, at, live: true });
         if self.index.is_none() && self.ops.len() >= INDEX_FROM {
             self.index = Some(Box::new(PathIndex::of(&self.ops)));
         }
@@ -186,9 +186,28 @@ fn append_key(op: &PatchOp) -> String {
     format!("{}\u{0}{}", op.path, canonical(&op.value))
 }
 
-/// Whether two values are the same once numbers are compared by value (`10000` = `1e4`).
+/// Whether two values are the same once numbers are compared by value (`10000` = `1e4`):
+/// what comparing their [`canonical`] texts says, found without building either text (a
+/// profile showed those texts taking a third of `plan`'s time on appends).
 pub fn same_value(a: &Value, b: &Value) -> bool {
-    a == b || canonical(a) == canonical(b)
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => normalised_number(x) == normalised_number(y),
+        (Value::Array(x), Value::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same_value(x, y))
+        }
+        (Value::Object(x), Value::Object(y)) => {
+            // The map is ordered by key, so equal maps pair up member by member.
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((kx, vx), (ky, vy))| kx == ky && same_value(vx, vy))
+        }
+        _ => a == b,
+    }
+}
+
+fn normalised_number(n: &Number) -> Number {
+    whole_number(n).unwrap_or_else(|| n.clone())
 }
 
 /// A text form of `value` equal for equal values: object keys sorted (serde_json's map is
@@ -199,7 +218,7 @@ fn canonical(value: &Value) -> String {
 
 fn normalised(value: &Value) -> Value {
     match value {
-        Value::Number(n) => Value::Number(whole_number(n).unwrap_or_else(|| n.clone())),
+        Value::Number(n) => Value::Number(normalised_number(n)),
         Value::Array(items) => Value::Array(items.iter().map(normalised).collect()),
         Value::Object(members) => Value::Object(
             members

@@ -168,3 +168,41 @@ fn a_large_document_under_last_wins_keeps_only_the_last_value() {
     assert_eq!(names, [&replace("/name", json!("B"))]);
     assert_eq!(ops.last(), Some(&replace("/name", json!("B"))));
 }
+
+/// Small JSON values whose numbers come in several forms of the same few values.
+fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+    use proptest::prelude::*;
+    let number = prop_oneof![
+        (-3i64..3).prop_map(Value::from),
+        (0u64..3).prop_map(Value::from),
+        prop_oneof![
+            Just(-1.0),
+            Just(0.0),
+            Just(-0.0),
+            Just(1.0),
+            Just(1.5),
+            Just(2.0)
+        ]
+        .prop_map(Value::from),
+    ];
+    let leaf = prop_oneof![
+        number,
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        "[ab]{0,2}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 12, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            proptest::collection::btree_map("[ab]", inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest::proptest! {
+    #[test]
+    fn same_value_agrees_with_comparing_canonical_texts(a in json_value(), b in json_value()) {
+        proptest::prop_assert_eq!(same_value(&a, &b), canonical(&a) == canonical(&b));
+    }
+}

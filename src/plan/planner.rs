@@ -38,7 +38,7 @@ impl Planner {
         match content {
             RecordContent::Row { id, op, if_match } => {
                 self.group_for_row(&id, row.at)
-                    .add_row(row, &op, if_match.as_deref(), dup)
+                    .add_row(row, op, if_match.as_deref(), dup)
             }
             RecordContent::Document {
                 id,
@@ -46,7 +46,7 @@ impl Planner {
                 patch,
             } => {
                 self.group_for_row(&id, row.at)
-                    .add_document(row, &patch, if_match.as_deref(), dup);
+                    .add_document(row, patch, if_match.as_deref(), dup);
             }
             RecordContent::Malformed {
                 id,

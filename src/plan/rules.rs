@@ -41,7 +41,7 @@ impl OpSite {
 }
 
 /// Checks one raw operation: op, path, then value against the path's type.
-pub fn check_op(raw: &RawOp, site: OpSite) -> Result<PatchOp, Vec<PlanError>> {
+pub fn check_op(raw: RawOp, site: OpSite) -> Result<PatchOp, Vec<PlanError>> {
     let op = parse_op(&raw.op, site);
     let resolved = check_path(&raw.path, op.as_ref().ok().copied(), site);
     let value = match &resolved {
@@ -51,7 +51,7 @@ pub fn check_op(raw: &RawOp, site: OpSite) -> Result<PatchOp, Vec<PlanError>> {
     match (op, resolved, value) {
         (Ok(op), Ok(_), Ok(Some(value))) => Ok(PatchOp {
             op,
-            path: raw.path.clone(),
+            path: raw.path,
             value,
         }),
         (op, resolved, value) => Err([op.err(), resolved.err(), value.err()]
@@ -122,7 +122,7 @@ fn convert_value(
         (_, RawValue::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
         (Node::Object(_) | Node::Array(_), RawValue::Text(text)) => serde_json::from_str(text)
             .map_err(|e| format!("it is not JSON ({e})"))
-            .and_then(|value| schema::check_json(node, &value).map_err(|e| e.0)),
+            .and_then(|value| schema::check_json_owned(node, value).map_err(|e| e.0)),
         (_, RawValue::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
     };
     converted.map_err(|reason| {

@@ -4,6 +4,7 @@
 
 use super::ReportError;
 use super::cells::neutralise;
+use super::writer::LineEncoder;
 use crate::input::{Format, InputSource, RowRef};
 use crate::outcome::Outcome;
 use std::fs::File;
@@ -15,13 +16,14 @@ const ERROR_MESSAGE: &str = "error_message";
 
 /// One input row to copy into the rejects file.
 #[derive(Clone, Debug)]
-pub struct RejectedRow {
+pub struct RejectedRow<'a> {
     /// Where the row is.
     pub row: RowRef,
     /// Its document's outcome.
     pub outcome: Outcome,
-    /// Its document's error message.
-    pub message: String,
+    /// Its document's error message, borrowed from the document's report row: a rejected
+    /// document of many rows would otherwise hold a copy per row.
+    pub message: &'a str,
 }
 
 /// Writes the rejects file(s) for `rows`: `path` for the first input's format, and the same
@@ -29,16 +31,18 @@ pub struct RejectedRow {
 pub fn write_rejects(
     path: &Path,
     sources: &[InputSource],
-    mut rows: Vec<RejectedRow>,
+    mut rows: Vec<RejectedRow<'_>>,
     delimiter: u8,
 ) -> Result<Vec<PathBuf>, ReportError> {
-    rows.sort_by_key(|r| r.row.at);
+    // Each input row belongs to one document, so lines are unique and an unstable sort
+    // (which needs no buffer of half the rows, unlike a stable one) gives the same order.
+    rows.sort_unstable_by_key(|r| r.row.at);
     let mut written = Vec::new();
     for (format, target) in targets(path, sources) {
         let inputs: Vec<usize> = (0..sources.len())
             .filter(|&i| sources[i].format == format)
             .collect();
-        let mine: Vec<&RejectedRow> = rows
+        let mine: Vec<&RejectedRow<'_>> = rows
             .iter()
             .filter(|r| inputs.contains(&(r.row.at.input as usize)))
             .collect();
@@ -171,7 +175,7 @@ fn write_csv(
     target: &Path,
     sources: &[InputSource],
     inputs: &[usize],
-    rows: &[&RejectedRow],
+    rows: &[&RejectedRow<'_>],
     delimiter: u8,
 ) -> Result<(), ReportError> {
     let headers = inputs
@@ -207,6 +211,7 @@ struct CsvOut {
     path: PathBuf,
     delimiter: u8,
     out: BufWriter<File>,
+    line: LineEncoder,
 }
 
 impl CsvOut {
@@ -216,17 +221,12 @@ impl CsvOut {
             path: path.to_path_buf(),
             delimiter,
             out: BufWriter::new(file),
+            line: LineEncoder::new(delimiter),
         })
     }
 
-    fn encode(&self, cells: &[Vec<u8>]) -> Vec<u8> {
-        let mut writer = csv::WriterBuilder::new()
-            .delimiter(self.delimiter)
-            .terminator(csv::Terminator::Any(b'\n'))
-            .from_writer(Vec::new());
-        // Writing to a Vec cannot fail.
-        let _ = writer.write_record(cells);
-        writer.into_inner().unwrap_or_default()
+    fn encode(&mut self, cells: &[Vec<u8>]) -> Vec<u8> {
+        self.line.encode(cells)
     }
 
     fn record(&mut self, cells: &[Vec<u8>]) -> Result<(), ReportError> {
@@ -241,10 +241,10 @@ impl CsvOut {
         raw: &[u8],
         header: &[Vec<u8>],
         union: &[Vec<u8>],
-        rejected: &RejectedRow,
+        rejected: &RejectedRow<'_>,
     ) -> Result<(), ReportError> {
         let outcome = rejected.outcome.as_str().as_bytes().to_vec();
-        let message = neutralise(&rejected.message).as_bytes().to_vec();
+        let message = neutralise(rejected.message).as_bytes().to_vec();
         if header.len() + 2 == union.len() && union.starts_with(header) {
             let (content, terminator) = split_terminator(raw);
             let tail = self.encode(&[Vec::new(), outcome, message]);
@@ -282,7 +282,7 @@ impl CsvOut {
 fn write_jsonl(
     target: &Path,
     sources: &[InputSource],
-    rows: &[&RejectedRow],
+    rows: &[&RejectedRow<'_>],
 ) -> Result<(), ReportError> {
     let file = File::create(target).map_err(ReportError::write(target))?;
     let mut out = BufWriter::new(file);
@@ -295,14 +295,14 @@ fn write_jsonl(
     out.flush().map_err(ReportError::write(target))
 }
 
-fn annotate_json_line(raw: &[u8], rejected: &RejectedRow) -> Vec<u8> {
+fn annotate_json_line(raw: &[u8], rejected: &RejectedRow<'_>) -> Vec<u8> {
     let (content, _) = split_terminator(raw);
     let mut line = match serde_json::from_slice::<serde_json::Value>(content) {
         Ok(serde_json::Value::Object(mut map))
             if map.contains_key(OUTCOME) || map.contains_key(ERROR_MESSAGE) =>
         {
             map.insert(OUTCOME.into(), rejected.outcome.as_str().into());
-            map.insert(ERROR_MESSAGE.into(), rejected.message.clone().into());
+            map.insert(ERROR_MESSAGE.into(), rejected.message.into());
             serde_json::Value::Object(map).to_string().into_bytes()
         }
         Ok(serde_json::Value::Object(map)) => insert_keys(content, map.is_empty(), rejected),
@@ -313,7 +313,7 @@ fn annotate_json_line(raw: &[u8], rejected: &RejectedRow) -> Vec<u8> {
 }
 
 /// Inserts the two keys before the object's closing brace, keeping the rest byte for byte.
-fn insert_keys(content: &[u8], empty: bool, rejected: &RejectedRow) -> Vec<u8> {
+fn insert_keys(content: &[u8], empty: bool, rejected: &RejectedRow<'_>) -> Vec<u8> {
     let Some(close) = content.iter().rposition(|b| *b == b'}') else {
         return content.to_vec();
     };
@@ -321,7 +321,7 @@ fn insert_keys(content: &[u8], empty: bool, rejected: &RejectedRow) -> Vec<u8> {
         "{}\"{OUTCOME}\":{},\"{ERROR_MESSAGE}\":{}",
         if empty { "" } else { "," },
         serde_json::Value::from(rejected.outcome.as_str()),
-        serde_json::Value::from(rejected.message.as_str()),
+        serde_json::Value::from(rejected.message),
     );
     let mut line = content[..close].to_vec();
     line.extend_from_slice(extra.as_bytes());
@@ -345,7 +345,7 @@ mod tests {
         }
     }
 
-    fn rejected(input: u32, line: u64, text: &str, start: usize, len: usize) -> RejectedRow {
+    fn rejected(input: u32, line: u64, text: &str, start: usize, len: usize) -> RejectedRow<'_> {
         RejectedRow {
             row: RowRef {
                 at: LineRef { input, line },
@@ -355,7 +355,7 @@ mod tests {
                 },
             },
             outcome: Outcome::Failed,
-            message: text.into(),
+            message: text,
         }
     }
 

@@ -12,7 +12,7 @@ pub mod value;
 
 pub use pointer::{PathError, Resolved, resolve};
 pub use transitions::TransitionError;
-pub use value::{ValueError, check_json, from_text};
+pub use value::{ValueError, check_json, check_json_owned, from_text};
 
 /// The type of a leaf field.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,6 +1,7 @@
 //! RFC 6901 JSON Pointers resolved against the referral schema.
 
 use super::{Node, referral::REFERRAL};
+use std::borrow::Cow;
 
 /// A path that names a patchable place in the referral.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,8 +41,9 @@ pub enum PathError {
     },
 }
 
-/// Splits a pointer into its unescaped reference tokens (`~1` → `/`, `~0` → `~`).
-pub fn tokens(path: &str) -> Result<Vec<String>, PathError> {
+/// Splits a pointer into its unescaped reference tokens (`~1` → `/`, `~0` → `~`),
+/// borrowed from `path` where they hold no escape (every path is resolved once per row).
+pub fn tokens(path: &str) -> Result<Vec<Cow<'_, str>>, PathError> {
     let not_pointer = |reason| PathError::NotPointer {
         path: path.to_string(),
         reason,
@@ -57,7 +59,10 @@ pub fn tokens(path: &str) -> Result<Vec<String>, PathError> {
         .collect()
 }
 
-fn unescape(raw: &str) -> Option<String> {
+fn unescape(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.contains('~') {
+        return Some(Cow::Borrowed(raw));
+    }
     let mut out = String::with_capacity(raw.len());
     let mut chars = raw.chars();
     while let Some(c) = chars.next() {
@@ -71,7 +76,7 @@ fn unescape(raw: &str) -> Option<String> {
             out.push(c);
         }
     }
-    Some(out)
+    Some(Cow::Owned(out))
 }
 
 /// Escapes one reference token for use in a pointer.
@@ -108,7 +113,7 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
                 Some(Node::ReadOnly) => {
                     return Err(PathError::ReadOnly {
                         path: path.into(),
-                        field: token.clone(),
+                        field: token.to_string(),
                     });
                 }
                 Some(child) => child,

@@ -11,11 +11,11 @@ use csv::ByteRecord;
 use super::bind::{Bound, Unbound, bind};
 use super::cells::{CellError, convert_row};
 use super::{MappedOp, Mapping};
-use crate::input::csv_rows::{is_blank, split_fields};
+use crate::input::csv_fields::FieldSplitter;
+use crate::input::csv_rows::{is_blank, record};
 use crate::input::csv_split::{CsvSplitter, Ending, RawRecord};
 use crate::input::text::{quoted, strip_terminator, too_long};
-use crate::input::{InputError, InputRecord, LineRef, MalformedKind, RawOp, RawValue};
-use crate::input::{RecordContent, RowRef, Span};
+use crate::input::{InputError, InputRecord, MalformedKind, RawOp, RawValue, RecordContent};
 
 /// The header once read: its width and the mapping bound to it (or what it lacks).
 struct Header {
@@ -26,6 +26,7 @@ struct Header {
 /// The records of one wide CSV input read through a mapping, in line order.
 pub struct MappedRecords<R> {
     splitter: CsvSplitter<R>,
+    fields: FieldSplitter,
     mapping: Arc<Mapping>,
     name: String,
     input: u32,
@@ -48,6 +49,7 @@ impl<R: BufRead + Seek> MappedRecords<R> {
     ) -> Self {
         MappedRecords {
             splitter: CsvSplitter::new(reader, offset, delimiter, limit),
+            fields: FieldSplitter::new(delimiter),
             mapping,
             name: name.to_string(),
             input,
@@ -64,23 +66,15 @@ impl<R: BufRead + Seek> MappedRecords<R> {
             if is_blank(&raw, self.delimiter) {
                 continue;
             }
-            let fields = split_fields(strip_terminator(&raw.bytes), self.delimiter);
+            // A copy, so the reader's own methods can read the fields: one allocation per
+            // wide row is nothing beside converting its cells.
+            let fields = self.fields.split(strip_terminator(&raw.bytes)).clone();
             let Some(header) = &self.header else {
                 self.header = Some(self.bind_header(&fields));
                 continue;
             };
-            let row = RowRef {
-                at: LineRef {
-                    input: self.input,
-                    line: raw.line,
-                },
-                span: Span {
-                    start: raw.start,
-                    end: raw.end,
-                },
-            };
             let content = self.content(header, &raw, &fields);
-            return Ok(Some(InputRecord { row, content }));
+            return Ok(Some(record(self.input, &raw, content)));
         }
         Ok(None)
     }
