@@ -17,15 +17,23 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
     let mut command = layers::command(None)?;
     let mut out = std::io::stdout().lock();
     clap_complete::generate(shell, &mut command, "refsync", &mut out);
-    out.flush()?;
-    Ok(0)
+    reader_gone_is_fine(out.flush())
 }
 
 /// Writes the man page (roff) to stdout.
 pub fn man() -> anyhow::Result<i32> {
     let command = layers::command(None)?;
     let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(command).render(&mut out)?;
-    out.flush()?;
-    Ok(0)
+    let written = clap_mangen::Man::new(command)
+        .render(&mut out)
+        .and_then(|()| out.flush());
+    reader_gone_is_fine(written)
+}
+
+/// A reader that stops early (`refsync man | head`) is not an error worth a message.
+fn reader_gone_is_fine(written: std::io::Result<()>) -> anyhow::Result<i32> {
+    match written {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
 }

@@ -100,6 +100,25 @@ impl Series {
         (b.at > a.at).then(|| done as f64 / (b.at - a.at))
     }
 
+    /// Requests answered 2xx per second in the steady middle of the run: the slope of the
+    /// count between the first sample past 10 % of the final count and the last one below
+    /// 90 %, so neither the first answers' latency nor the tail nor the sampling grain
+    /// (a sample every 200 ms) weighs on it.
+    pub fn sustained_rate(&self) -> Option<f64> {
+        let last = self.samples.last()?.stats.succeeded;
+        let a = self
+            .samples
+            .iter()
+            .find(|s| s.stats.succeeded * 10 >= last)?;
+        let b = self
+            .samples
+            .iter()
+            .rev()
+            .find(|s| s.stats.succeeded * 10 <= last * 9)?;
+        let done = b.stats.succeeded.checked_sub(a.stats.succeeded)?;
+        (b.at > a.at).then(|| done as f64 / (b.at - a.at))
+    }
+
     /// The client's CPU time during the sending phase, if the OS told.
     pub fn sending_cpu(&self) -> Option<Duration> {
         let (a, b) = self.sending_window()?;
@@ -127,6 +146,20 @@ mod tests {
             series.push(i as f64 * 0.5, stats, None);
         }
         series
+    }
+
+    #[test]
+    fn the_sustained_rate_is_the_slope_between_ten_and_ninety_percent() {
+        let mut series = Series::default();
+        for (i, succeeded) in [0, 0, 10, 30, 50, 70, 90, 100, 100].into_iter().enumerate() {
+            let stats = StatsSummary {
+                succeeded,
+                ..StatsSummary::default()
+            };
+            series.push(i as f64, stats, None);
+        }
+        // From t=2 (10) to t=6 (90): 80 in 4 s.
+        assert_eq!(series.sustained_rate(), Some(20.0));
     }
 
     #[test]
