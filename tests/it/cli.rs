@@ -163,3 +163,13 @@ fn under_json_logs_every_stderr_line_is_json_the_summary_and_a_fatal_error_inclu
             .is_some_and(|m| m.contains("missing.csv"))
     );
 }
+
+/// The README's first command is `cargo run --release -- sync …`: with the benchmark
+/// binary beside refsync, cargo needs to be told which one `cargo run` means.
+#[test]
+fn cargo_run_means_refsync_although_the_package_has_two_binaries() {
+    let manifest = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .expect("read Cargo.toml");
+    let manifest: toml::Table = manifest.parse().expect("Cargo.toml parses");
+    assert_eq!(manifest["package"]["default-run"].as_str(), Some("refsync"));
+}
