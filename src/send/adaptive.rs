@@ -291,8 +291,12 @@ impl AdaptiveRate {
             ),
             None => (sending, sending * RATE_CUT),
         };
-        self.throttled_at = limit.max(MIN_RATE);
-        let cut = cut.max(MIN_RATE);
+        // The floor never lifts a slow `--rate` (say 5/h) above itself.
+        let floor = self
+            .ceiling
+            .map_or(MIN_RATE, |ceiling| MIN_RATE.min(ceiling * RATE_CUT));
+        self.throttled_at = limit.max(floor);
+        let cut = cut.max(floor);
         self.current = Some(cut);
         self.last_cut = Some(now);
         self.last_raise = Some(now);

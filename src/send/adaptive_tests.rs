@@ -213,3 +213,12 @@ fn the_rate_converges_on_an_unknown_server_limit_with_few_429s() {
         "settled between {low:.0}/s and {high:.0}/s, not around 150/s"
     );
 }
+
+#[test]
+fn a_429_never_lifts_a_slow_rate_above_itself() {
+    let base = Instant::now();
+    let per_hour = 5.0 / 3600.0;
+    let mut rate = AdaptiveRate::new(Some(per_hour));
+    let cut = rate.throttled(at(base, 0)).expect("a cut");
+    assert!(cut < per_hour, "cut to {cut}/s");
+}
