@@ -256,6 +256,11 @@ impl AdaptiveRate {
         self.current
     }
 
+    /// The rate in force where it is no longer the ceiling it started at.
+    pub fn adapted(&self) -> Option<f64> {
+        self.current.filter(|rate| Some(*rate) != self.ceiling)
+    }
+
     /// Counts a request that starts now, for the achieved rate.
     pub fn started(&mut self, now: Instant) {
         let start = *self.window_start.get_or_insert(now);

@@ -162,8 +162,13 @@ impl Pacer {
     }
 
     fn is_paused(&self) -> bool {
+        self.pause_end().is_some()
+    }
+
+    /// When the pause in force ends; `None` when none is.
+    fn pause_end(&self) -> Option<Instant> {
         let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        until.is_some_and(|until| until > Instant::now())
+        until.filter(|until| *until > Instant::now())
     }
 
     /// Feeds one request's end back: `answer` is its status where one came; `on_wire` the
@@ -212,9 +217,10 @@ impl Pacer {
         self.turns.peak()
     }
 
-    /// The rate in force now (requests per second), `None` while unlimited.
-    pub fn rate(&self) -> Option<f64> {
-        self.feedback().rate.current()
+    /// The rate in force now where 429s made the run change it from `--rate` (requests
+    /// per second); `None` while it is `--rate` (or unlimited).
+    pub fn adapted_rate(&self) -> Option<f64> {
+        self.feedback().rate.adapted()
     }
 
     /// Pauses every request for `wait` from now (a 429); a longer pause already set stays.
@@ -232,12 +238,8 @@ impl Pacer {
 
     /// Sleeps until no pause is in force; a pause extended meanwhile is waited out too.
     async fn wait_out_pause(&self) {
-        loop {
-            let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-            match until {
-                Some(until) if until > Instant::now() => tokio::time::sleep_until(until).await,
-                _ => return,
-            }
+        while let Some(until) = self.pause_end() {
+            tokio::time::sleep_until(until).await;
         }
     }
 
@@ -303,9 +305,9 @@ mod tests {
             period: Duration::from_secs(1),
         };
         let pacer = Pacer::new(Arc::new(NoLimit), 8, rate);
-        assert_eq!(pacer.rate(), Some(100.0));
+        assert_eq!(pacer.adapted_rate(), None);
         pacer.request_ended(Some(429), Duration::from_millis(10));
-        assert!(pacer.rate().is_some_and(|r| r < 100.0));
+        assert!(pacer.adapted_rate().is_some_and(|r| r < 100.0));
     }
 
     #[tokio::test]

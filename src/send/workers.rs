@@ -124,10 +124,9 @@ pub(crate) async fn drive(
 /// The run's counters, with what the pacer adapted.
 fn stats(shared: &Shared) -> SendStats {
     let pacer = &shared.pacer;
-    let configured = super::pacer::per_second(shared.options.rate);
     SendStats {
         peak_in_flight: pacer.peak_in_flight() as u64,
-        adapted_rate: pacer.rate().filter(|rate| Some(*rate) != configured),
+        adapted_rate: pacer.adapted_rate(),
         ..shared.counters.snapshot()
     }
 }

@@ -2,18 +2,10 @@
 //! server gets more documents in flight without being asked, and a server throttling
 //! below `--rate` makes the run lower its own rate and still finish every document.
 
-use crate::fixtures::{self, id};
-use crate::support::{self, Workdir, code, read_csv_report, stderr};
-use refsync::emulator::{Emulator, Faults, Seed};
+use crate::fixtures::id;
+use crate::support::{Workdir, code, read_csv_report, seeded, stderr};
+use refsync::emulator::{Emulator, Faults};
 use serde_json::Value;
-
-async fn seeded(work: &Workdir, count: usize, faults: Faults) -> Emulator {
-    let seed = work.write(
-        "seed.jsonl",
-        &fixtures::seed_text(&fixtures::referrals(count)),
-    );
-    support::emulator_with(Seed::File(seed), faults).await
-}
 
 /// One note replaced on each of `count` referrals.
 fn notes(work: &Workdir, count: usize) {

@@ -1,18 +1,13 @@
 //! Runs that must not lose or double an update: `--deadline`, SIGTERM mid-run, lost
 //! responses, concurrent writers, and a nightly file sent twice.
 
-use crate::fixtures::{self, id};
-use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
-use refsync::emulator::{Emulator, Faults, Seed};
+use crate::fixtures::id;
+use crate::support::{Workdir, code, read_csv_report, row_of, seeded, stderr};
+use refsync::emulator::{Emulator, Faults};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-
-async fn seeded(work: &Workdir, count: usize, faults: Faults) -> Emulator {
-    let text = fixtures::seed_text(&fixtures::referrals(count));
-    support::emulator_with(Seed::File(work.write("seed.jsonl", &text)), faults).await
-}
 
 /// `count` documents, each appending a new member and replacing the notes.
 fn appends(work: &Workdir, count: usize) {

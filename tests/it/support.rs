@@ -82,6 +82,13 @@ pub async fn emulator_with(seed: Seed, faults: Faults) -> Emulator {
     .expect("start emulator")
 }
 
+/// Starts the emulator seeded with `count` fixture referrals (written to `seed.jsonl` in
+/// `work`) and `faults`.
+pub async fn seeded(work: &Workdir, count: usize, faults: Faults) -> Emulator {
+    let text = crate::fixtures::seed_text(&crate::fixtures::referrals(count));
+    emulator_with(Seed::File(work.write("seed.jsonl", &text)), faults).await
+}
+
 /// Exit code of a finished process.
 pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)

@@ -2,18 +2,10 @@
 //! report's columns and lines, the headers sent, retries and the resulting state.
 
 use crate::fixtures::{self, id};
-use crate::support::{self, Workdir, code, read_csv_report, row_of, stderr};
-use refsync::emulator::{Faults, Seed};
+use crate::support::{Workdir, code, read_csv_report, row_of, seeded, stderr};
+use refsync::emulator::Faults;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-
-async fn seeded(work: &Workdir, count: usize, faults: Faults) -> refsync::emulator::Emulator {
-    let seed = work.write(
-        "seed.jsonl",
-        &fixtures::seed_text(&fixtures::referrals(count)),
-    );
-    support::emulator_with(Seed::File(seed), faults).await
-}
 
 fn sync_args<'a>(endpoint: &'a str, input: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut args = vec![
