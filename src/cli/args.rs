@@ -226,7 +226,7 @@ pub struct SyncArgs {
     /// Client rate limit for all requests: N/s, N/m, N/h or unlimited.
     #[arg(long, default_value = "10/s", value_parser = parse::rate, env = "REFSYNC_RATE")]
     pub rate: RateLimit,
-    /// Requests the rate limiter lets through at once (plus one cell of timer slack).
+    /// Requests the rate limiter lets through at once.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..), env = "REFSYNC_BURST")]
     pub burst: u32,
     /// Cap on requests in flight; below it refsync adapts the number by itself (rate × latency).

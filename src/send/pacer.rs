@@ -26,6 +26,10 @@ pub trait RateGate: Send + Sync {
 
     /// Sets the rate to `per_second`; gates with a fixed behaviour ignore it.
     fn set_rate(&self, _per_second: f64) {}
+
+    /// Starts afresh at the same rate, with only the burst allowed at once (after a 429
+    /// pause); gates with a fixed behaviour ignore it.
+    fn restart(&self) {}
 }
 
 /// No client-side limit, and the no-wait gate of tests.
@@ -44,7 +48,14 @@ impl RateGate for NoLimit {
 /// holds back the requests already waiting.
 pub struct GovernorGate {
     burst: NonZeroU32,
-    limiter: Mutex<(u64, Option<Arc<DefaultDirectRateLimiter>>)>,
+    current: Mutex<Limiter>,
+}
+
+/// The limiter in force, numbered so that a waiter can tell it was replaced.
+struct Limiter {
+    generation: u64,
+    per_second: Option<f64>,
+    limiter: Option<Arc<DefaultDirectRateLimiter>>,
 }
 
 impl GovernorGate {
@@ -53,13 +64,29 @@ impl GovernorGate {
         let burst = NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN);
         GovernorGate {
             burst,
-            limiter: Mutex::new((0, per_second.and_then(|r| limiter(r, burst)))),
+            current: Mutex::new(Limiter {
+                generation: 0,
+                per_second,
+                limiter: per_second.and_then(|r| limiter(r, burst)),
+            }),
         }
     }
 
     fn current(&self) -> (u64, Option<Arc<DefaultDirectRateLimiter>>) {
-        let limiter = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
-        (limiter.0, limiter.1.clone())
+        let current = self.lock();
+        (current.generation, current.limiter.clone())
+    }
+
+    /// Puts a fresh limiter at `per_second` in force.
+    fn replace(&self, per_second: Option<f64>) {
+        let mut current = self.lock();
+        current.generation += 1;
+        current.per_second = per_second;
+        current.limiter = per_second.and_then(|r| limiter(r, self.burst));
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Limiter> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -78,22 +105,31 @@ impl RateGate for GovernorGate {
     }
 
     fn set_rate(&self, per_second: f64) {
-        let mut current = self.limiter.lock().unwrap_or_else(PoisonError::into_inner);
-        *current = (current.0 + 1, limiter(per_second, self.burst));
+        self.replace(Some(per_second));
+    }
+
+    fn restart(&self) {
+        let per_second = self.lock().per_second;
+        self.replace(per_second);
     }
 }
 
-/// A limiter at `per_second` with `burst`; `None` when the rate is too high to enforce.
+/// A limiter at `per_second` that lets `burst` through at once; `None` when the rate is
+/// too high to enforce.
 ///
-/// One cell beyond the burst: a waiter wakes up to a timer tick late, and with no
-/// tolerance at all that lateness would be lost for good, every time (200/s would come
-/// out near 190/s). The extra cell lets the next request make up for it; over any window
-/// the rate is still `per_second`.
+/// Its bucket holds one cell more, taken at once: a fresh limiter lets exactly `burst`
+/// through, but a waiter that wakes a timer tick late can make that time up on the next
+/// request instead of losing it for good (with no tolerance at all, 200/s came out near
+/// 192/s). The cell is there again only after the gate went unused for a whole interval,
+/// so the rate over any window stays `per_second`; a 429 pause starts a fresh limiter.
 fn limiter(per_second: f64, burst: NonZeroU32) -> Option<Arc<DefaultDirectRateLimiter>> {
     let interval = Duration::try_from_secs_f64(1.0 / per_second).ok()?;
     // A zero interval (billions per second) is no limit worth enforcing.
     let quota = Quota::with_period(interval)?.allow_burst(burst.saturating_add(1));
-    Some(Arc::new(RateLimiter::direct(quota)))
+    let limiter = RateLimiter::direct(quota);
+    // The slack cell, taken now; a full bucket of burst + 1 cannot refuse it.
+    let _slack = limiter.check();
+    Some(Arc::new(limiter))
 }
 
 /// Requests per second of a configured rate; `None` for unlimited.
@@ -229,6 +265,8 @@ impl Pacer {
         let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
         if paused.is_none_or(|current| current < until) {
             *paused = Some(until);
+            // What the pause leaves unused is not a burst to send when it ends.
+            self.gate.restart();
             tracing::info!(
                 wait_ms = wait.as_millis() as u64,
                 "throttled: pausing every worker"
@@ -318,7 +356,6 @@ mod tests {
         }
         gate.set_rate(1.0 / 3600.0);
         gate.until_ready().await;
-        gate.until_ready().await;
         let held = tokio::time::timeout(Duration::from_millis(50), gate.until_ready()).await;
         assert!(held.is_err(), "one an hour: the second waits");
     }
@@ -332,8 +369,7 @@ mod tests {
             },
             3,
         );
-        // The burst, plus the one cell of timer slack.
-        for _ in 0..4 {
+        for _ in 0..3 {
             tokio::time::timeout(Duration::from_secs(1), gate.until_ready())
                 .await
                 .expect("within the burst");
