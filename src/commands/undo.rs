@@ -120,7 +120,7 @@ fn restore_targets(before: &Value, ops: &[PatchOp]) -> Vec<String> {
             Some((parent, _)) if op.is_append() || before.pointer(&op.path).is_none() => {
                 parent.to_string()
             }
-            _ => op.path.clone(),
+            _ => op.path.to_string(),
         };
         if !targets.contains(&target) {
             targets.push(target);
@@ -150,11 +150,7 @@ mod tests {
     use crate::plan::OpKind;
 
     fn op(kind: OpKind, path: &str, value: Value) -> PatchOp {
-        PatchOp {
-            op: kind,
-            path: path.into(),
-            value,
-        }
+        PatchOp::new(kind, path, &value)
     }
 
     fn before() -> Value {

@@ -123,11 +123,11 @@ mod tests {
         let document = |value: i64, if_match: Option<&str>| crate::plan::Document {
             id: "r1".into(),
             if_match: if_match.map(str::to_owned),
-            ops: vec![crate::plan::PatchOp {
-                op: crate::plan::OpKind::Replace,
-                path: "/details/dealValue".into(),
-                value: json!(value),
-            }],
+            ops: vec![crate::plan::PatchOp::new(
+                crate::plan::OpKind::Replace,
+                "/details/dealValue",
+                &json!(value),
+            )],
             rows: Vec::new(),
             merged_duplicates: false,
         };

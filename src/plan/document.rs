@@ -1,7 +1,7 @@
 //! The document form of a planned document (SPEC.md "Document form"): what `plan --out`
 //! writes, one JSON line per referral, and what `sync` reads back unchanged.
 
-use super::{Document, PatchOp};
+use super::{Document, JsonText, PatchOp};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use std::io::Write;
@@ -30,6 +30,13 @@ impl Document {
         };
         serde_json::to_writer(out, &form)
     }
+
+    /// The JSON Patch body as sent: the same text as serialising [`Document::patch_json`],
+    /// written straight from the operations' JSON texts.
+    pub fn patch_body(&self) -> Vec<u8> {
+        // Writing borrowed strings and raw JSON texts into a `Vec` cannot fail.
+        serde_json::to_vec(&PatchForm(&self.ops)).unwrap_or_default()
+    }
 }
 
 /// The document form, borrowed; members in the order the map of
@@ -56,7 +63,7 @@ impl Serialize for PatchForm<'_> {
 struct OpForm<'a> {
     op: &'static str,
     path: &'a str,
-    value: &'a Value,
+    value: &'a JsonText,
 }
 
 impl<'a> OpForm<'a> {
@@ -78,11 +85,11 @@ mod tests {
         Document {
             id: "r1".into(),
             if_match: if_match.map(str::to_owned),
-            ops: vec![PatchOp {
-                op: OpKind::Add,
-                path: "/team/-".into(),
-                value: json!({"email": "a@b.c"}),
-            }],
+            ops: vec![PatchOp::new(
+                OpKind::Add,
+                "/team/-",
+                &json!({"email": "a@b.c"}),
+            )],
             rows: Vec::new(),
             merged_duplicates: false,
         }

@@ -9,7 +9,19 @@ use super::messages::{clip_json, lines};
 use super::ops::{OpList, Pushed};
 use super::push_compact;
 use super::rules::{OpSite, check_op};
-use super::{Document, ErrorCode, InvalidEntry, OnDuplicate, PlanEntry, PlanError, status};
+use super::{
+    Document, ErrorCode, InvalidEntry, OnDuplicate, PathInterner, PlanEntry, PlanError, status,
+};
+
+/// What every group's operations are checked with: the duplicate rule and the plan's
+/// shared paths.
+#[derive(Debug, Default)]
+pub struct OpRules {
+    /// `--on-duplicate`.
+    pub on_duplicate: OnDuplicate,
+    /// Every valid operation's path, stored once.
+    pub paths: PathInterner,
+}
 use crate::input::{LineRef, RawOp, RowRef};
 
 /// The rows of one referral ID (or a single ID-less row) being planned.
@@ -53,7 +65,7 @@ impl Group {
     }
 
     /// Adds a row-form row: one operation.
-    pub fn add_row(&mut self, row: RowRef, op: RawOp, if_match: Option<&str>, dup: OnDuplicate) {
+    pub fn add_row(&mut self, row: RowRef, op: RawOp, if_match: Option<&str>, rules: &mut OpRules) {
         self.add_record(row, if_match);
         self.add_op(
             op,
@@ -61,7 +73,7 @@ impl Group {
                 at: row.at,
                 index: None,
             },
-            dup,
+            rules,
         );
     }
 
@@ -71,7 +83,7 @@ impl Group {
         row: RowRef,
         patch: Vec<RawOp>,
         if_match: Option<&str>,
-        dup: OnDuplicate,
+        rules: &mut OpRules,
     ) {
         self.add_record(row, if_match);
         if patch.is_empty() {
@@ -82,7 +94,7 @@ impl Group {
                 at: row.at,
                 index: Some(index),
             };
-            self.add_op(op, site, dup);
+            self.add_op(op, site, rules);
         }
     }
 
@@ -105,8 +117,8 @@ impl Group {
         }
     }
 
-    fn add_op(&mut self, raw: RawOp, site: OpSite, dup: OnDuplicate) {
-        let op = match check_op(raw, site) {
+    fn add_op(&mut self, raw: RawOp, site: OpSite, rules: &mut OpRules) {
+        let op = match check_op(raw, site, &mut rules.paths) {
             Ok(op) => op,
             Err(errors) => {
                 self.invalid_ops += 1;
@@ -114,7 +126,7 @@ impl Group {
                 return;
             }
         };
-        match self.ops.push(op, site.at, dup) {
+        match self.ops.push(op, site.at, rules.on_duplicate) {
             Pushed::Added | Pushed::Overrode => {}
             Pushed::Merged => self.merged_duplicates = true,
             conflict @ Pushed::Conflict { .. } => {
@@ -165,8 +177,8 @@ fn duplicate_error(pushed: Pushed, site: OpSite) -> Option<PlanError> {
         "{} set {path} to different values ({}, then {}); keep one of the rows, or run with \
          --on-duplicate last-wins to let the later one win",
         lines(&[earlier, site.at]),
-        clip_json(&earlier_value),
-        clip_json(&value),
+        clip_json(&earlier_value.to_value()),
+        clip_json(&value.to_value()),
     );
     Some(PlanError {
         at: Some(site.at),

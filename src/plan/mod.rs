@@ -10,6 +10,7 @@ mod group;
 mod id;
 mod messages;
 mod ops;
+mod patch_op;
 mod planner;
 mod rules;
 mod status;
@@ -17,6 +18,7 @@ mod status;
 mod test_support;
 
 pub use id::check_id;
+pub use patch_op::{JsonText, PatchOp, PathInterner};
 pub use planner::Planner;
 
 use crate::input::{LineRef, RowRef};
@@ -53,29 +55,6 @@ impl OpKind {
     }
 }
 
-/// One validated operation of a patch document.
-#[derive(Clone, Debug, PartialEq)]
-pub struct PatchOp {
-    /// `replace` or `add`.
-    pub op: OpKind,
-    /// RFC 6901 JSON Pointer into the referral.
-    pub path: String,
-    /// The value, already converted to the schema's JSON type.
-    pub value: Value,
-}
-
-impl PatchOp {
-    /// Whether applying this operation twice differs from applying it once (an array append).
-    pub fn is_append(&self) -> bool {
-        self.path.ends_with("/-")
-    }
-
-    /// The operation as a JSON Patch object.
-    pub fn to_json(&self) -> Value {
-        serde_json::json!({"op": self.op.as_str(), "path": self.path, "value": self.value})
-    }
-}
-
 /// One referral's valid patch document: what `sync` sends as one `PATCH`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Document {
@@ -106,15 +85,7 @@ impl Document {
     /// document a summary for the report: the same ID, ETag, rows, number of operations
     /// and kinds, but every path empty and every value `null`.
     pub fn take_for_sending(&mut self) -> Document {
-        let ops = self
-            .ops
-            .iter_mut()
-            .map(|op| PatchOp {
-                op: op.op,
-                path: std::mem::take(&mut op.path),
-                value: op.value.take(),
-            })
-            .collect();
+        let ops = self.ops.iter_mut().map(PatchOp::take).collect();
         Document {
             id: self.id.clone(),
             if_match: self.if_match.clone(),

@@ -6,6 +6,7 @@
 //! through maps keyed by path (and, for appends, by value), so a document of many thousand
 //! operations is still checked in linear time.
 
+use super::patch_op::{JsonText, same_json};
 use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
 use serde_json::{Number, Value};
@@ -38,9 +39,9 @@ pub enum Pushed {
         /// The line of the earlier operation.
         earlier: LineRef,
         /// The earlier operation's value.
-        earlier_value: Value,
+        earlier_value: JsonText,
         /// The later operation's value.
-        value: Value,
+        value: JsonText,
     },
     /// Another value for the same path came first; it was dropped under last-wins.
     Overrode,
@@ -64,7 +65,7 @@ pub struct OpList {
 #[derive(Debug, Default)]
 struct PathIndex {
     /// The latest operation on each non-append path.
-    by_path: HashMap<String, usize>,
+    by_path: HashMap<std::sync::Arc<str>, usize>,
     /// Appends seen, keyed by path and normalised value.
     appends: HashSet<String>,
 }
@@ -80,7 +81,7 @@ impl OpList {
             return Pushed::Added;
         };
         let previous = &self.ops[earlier];
-        let same_value = same_value(&previous.op.value, &op.value);
+        let same_value = same_json(&previous.op.value, &op.value);
         if same_value && previous.op.op == op.op {
             return Pushed::Merged;
         }
@@ -89,7 +90,7 @@ impl OpList {
             (true, _) => Pushed::Added,
             (false, OnDuplicate::LastWins) => Pushed::Overrode,
             (false, OnDuplicate::Error) => Pushed::Conflict {
-                path: op.path.clone(),
+                path: op.path.to_string(),
                 earlier: previous.at,
                 earlier_value: previous.op.value.clone(),
                 value: op.value.clone(),
@@ -117,7 +118,7 @@ impl OpList {
             None => self
                 .ops
                 .iter()
-                .rposition(|p| p.op.path == path && !p.op.is_append()),
+                .rposition(|p| &*p.op.path == path && !p.op.is_append()),
         }
     }
 
@@ -129,7 +130,7 @@ impl OpList {
             None => self
                 .ops
                 .iter()
-                .any(|p| p.op.path == op.path && same_value(&p.op.value, &op.value)),
+                .any(|p| p.op.path == op.path && same_json(&p.op.value, &op.value)),
         }
     }
 
@@ -183,7 +184,7 @@ impl PathIndex {
 
 /// The key of an append: its path and its normalised value.
 fn append_key(op: &PatchOp) -> String {
-    format!("{}\u{0}{}", op.path, canonical(&op.value))
+    format!("{}\u{0}{}", op.path, canonical(&op.value.to_value()))
 }
 
 /// Whether two values are the same once numbers are compared by value (`10000` = `1e4`):

@@ -9,11 +9,7 @@ fn at(line: u64) -> LineRef {
 }
 
 fn op(kind: OpKind, path: &str, value: Value) -> PatchOp {
-    PatchOp {
-        op: kind,
-        path: path.into(),
-        value,
-    }
+    PatchOp::new(kind, path, &value)
 }
 
 fn replace(path: &str, value: Value) -> PatchOp {
@@ -74,8 +70,8 @@ fn two_values_for_one_path_conflict_and_both_are_kept() {
         Pushed::Conflict {
             path: "/name".into(),
             earlier: at(2),
-            earlier_value: json!("A"),
-            value: json!("B"),
+            earlier_value: JsonText::of(&json!("A")),
+            value: JsonText::of(&json!("B")),
         }
     );
     assert_eq!(list.live().count(), 2);
@@ -151,8 +147,8 @@ fn a_large_document_finds_a_conflict_with_an_operation_from_before_the_index() {
         Pushed::Conflict {
             path: "/name".into(),
             earlier: at(1),
-            earlier_value: json!("A"),
-            value: json!("B"),
+            earlier_value: JsonText::of(&json!("A")),
+            value: JsonText::of(&json!("B")),
         }
     );
     let third = list.push(replace("/name", json!("C")), at(100), OnDuplicate::Error);
@@ -164,7 +160,7 @@ fn a_large_document_under_last_wins_keeps_only_the_last_value() {
     let mut list = large_list(OnDuplicate::LastWins);
     list.push(replace("/name", json!("B")), at(99), OnDuplicate::LastWins);
     let ops = list.into_live_ops();
-    let names: Vec<_> = ops.iter().filter(|o| o.path == "/name").collect();
+    let names: Vec<_> = ops.iter().filter(|o| &*o.path == "/name").collect();
     assert_eq!(names, [&replace("/name", json!("B"))]);
     assert_eq!(ops.last(), Some(&replace("/name", json!("B"))));
 }

@@ -6,7 +6,7 @@
 //! plan comes out in order without sorting. An ID-less row is a group of its own that no
 //! later row can join, which puts it at its own line's place.
 
-use super::group::Group;
+use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
 use crate::input::{InputRecord, LineRef, MalformedKind, RecordContent};
 use std::collections::HashMap;
@@ -14,7 +14,7 @@ use std::collections::HashMap;
 /// Builds a [`Plan`] from records pushed in input order.
 #[derive(Debug)]
 pub struct Planner {
-    options: PlanOptions,
+    rules: OpRules,
     /// Index into `groups` of each referral ID seen.
     by_id: HashMap<String, usize>,
     /// One group per ID (or per ID-less row), in order of first appearance.
@@ -25,7 +25,10 @@ impl Planner {
     /// A planner with no records yet.
     pub fn new(options: PlanOptions) -> Self {
         Planner {
-            options,
+            rules: OpRules {
+                on_duplicate: options.on_duplicate,
+                paths: Default::default(),
+            },
             by_id: HashMap::new(),
             groups: Vec::new(),
         }
@@ -34,19 +37,18 @@ impl Planner {
     /// Adds one record; records must arrive in input order, file by file.
     pub fn push(&mut self, record: InputRecord) {
         let InputRecord { row, content } = record;
-        let dup = self.options.on_duplicate;
         match content {
             RecordContent::Row { id, op, if_match } => {
-                self.group_for_row(&id, row.at)
-                    .add_row(row, op, if_match.as_deref(), dup)
+                let index = self.group_for_row(&id, row.at);
+                self.groups[index].add_row(row, op, if_match.as_deref(), &mut self.rules)
             }
             RecordContent::Document {
                 id,
                 if_match,
                 patch,
             } => {
-                self.group_for_row(&id, row.at)
-                    .add_document(row, patch, if_match.as_deref(), dup);
+                let index = self.group_for_row(&id, row.at);
+                self.groups[index].add_document(row, patch, if_match.as_deref(), &mut self.rules);
             }
             RecordContent::Malformed {
                 id,
@@ -56,8 +58,8 @@ impl Planner {
             } => {
                 let error = malformed_error(row.at, code, field, message);
                 // A record whose ID could still be read counts as a row of that ID.
-                self.group_for(id.as_deref().unwrap_or(""), row.at)
-                    .add_malformed(row, error);
+                let index = self.group_for(id.as_deref().unwrap_or(""), row.at);
+                self.groups[index].add_malformed(row, error);
             }
         }
     }
@@ -69,22 +71,22 @@ impl Planner {
         }
     }
 
-    /// The group of a readable row; a row without an ID gets its own group and says so.
-    fn group_for_row(&mut self, id: &str, at: LineRef) -> &mut Group {
-        let group = self.group_for(id, at);
+    /// The index of a readable row's group; a row without an ID gets its own group and
+    /// says so.
+    fn group_for_row(&mut self, id: &str, at: LineRef) -> usize {
+        let index = self.group_for(id, at);
         if id.is_empty() {
-            group.add_error(missing_id_error(at));
+            self.groups[index].add_error(missing_id_error(at));
         }
-        group
+        index
     }
 
-    /// The group of `id`, created on first sight; a new one for each empty ID.
-    fn group_for(&mut self, id: &str, at: LineRef) -> &mut Group {
-        let index = match self.by_id.get(id) {
+    /// The index of the group of `id`, created on first sight; a new one for each empty ID.
+    fn group_for(&mut self, id: &str, at: LineRef) -> usize {
+        match self.by_id.get(id) {
             Some(&index) if !id.is_empty() => index,
             _ => self.new_group(id, at),
-        };
-        &mut self.groups[index]
+        }
     }
 
     fn new_group(&mut self, id: &str, at: LineRef) -> usize {

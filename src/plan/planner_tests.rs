@@ -190,7 +190,7 @@ fn under_last_wins_the_last_row_stands_at_its_own_position_and_keeps_every_line(
         ],
     );
     let doc = document(&plan.entries[0]);
-    let paths: Vec<_> = doc.ops.iter().map(|o| o.path.as_str()).collect();
+    let paths: Vec<_> = doc.ops.iter().map(|o| &*o.path).collect();
     assert_eq!(paths, ["/name", NOTES]);
     assert_eq!(doc.ops[1].value, json!("second"));
     assert_eq!(lines_of(&plan.entries[0]), [2, 3, 4]);

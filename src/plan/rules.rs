@@ -6,7 +6,7 @@
 //! known, since the path decides what type the value must have.
 
 use super::messages::{clip_json, clip_quoted};
-use super::{ErrorCode, OpKind, PatchOp, PlanError};
+use super::{ErrorCode, JsonText, OpKind, PatchOp, PathInterner, PlanError};
 use crate::input::{LineRef, RawOp, RawValue};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
 use serde_json::Value;
@@ -40,8 +40,13 @@ impl OpSite {
     }
 }
 
-/// Checks one raw operation: op, path, then value against the path's type.
-pub fn check_op(raw: RawOp, site: OpSite) -> Result<PatchOp, Vec<PlanError>> {
+/// Checks one raw operation: op, path, then value against the path's type; the path of a
+/// valid one is shared through `paths`.
+pub fn check_op(
+    raw: RawOp,
+    site: OpSite,
+    paths: &mut PathInterner,
+) -> Result<PatchOp, Vec<PlanError>> {
     let op = parse_op(&raw.op, site);
     let resolved = check_path(&raw.path, op.as_ref().ok().copied(), site);
     let value = match &resolved {
@@ -51,8 +56,8 @@ pub fn check_op(raw: RawOp, site: OpSite) -> Result<PatchOp, Vec<PlanError>> {
     match (op, resolved, value) {
         (Ok(op), Ok(_), Ok(Some(value))) => Ok(PatchOp {
             op,
-            path: raw.path,
-            value,
+            path: paths.intern(&raw.path),
+            value: JsonText::of(&value),
         }),
         (op, resolved, value) => Err([op.err(), resolved.err(), value.err()]
             .into_iter()

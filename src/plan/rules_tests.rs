@@ -24,7 +24,12 @@ fn codes(errors: &[PlanError]) -> Vec<ErrorCode> {
 
 #[test]
 fn a_csv_decimal_becomes_a_json_number() {
-    let op = check_op(text_op("Replace", "/details/dealValue", "10000.50"), site()).unwrap();
+    let op = check_op(
+        text_op("Replace", "/details/dealValue", "10000.50"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap();
     assert_eq!(op.op, OpKind::Replace);
     assert_eq!(op.value, json!(10000.5));
 }
@@ -32,16 +37,25 @@ fn a_csv_decimal_becomes_a_json_number() {
 #[test]
 fn op_names_are_case_insensitive() {
     assert_eq!(
-        check_op(text_op("ADD", "/team/-", r#"{"email":"a@b.c"}"#), site())
-            .unwrap()
-            .op,
+        check_op(
+            text_op("ADD", "/team/-", r#"{"email":"a@b.c"}"#),
+            site(),
+            &mut PathInterner::default()
+        )
+        .unwrap()
+        .op,
         OpKind::Add
     );
 }
 
 #[test]
 fn an_unsupported_op_is_invalid_op() {
-    let errors = check_op(text_op("remove", "/details/notes", "x"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("remove", "/details/notes", "x"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidOp]);
     assert_eq!(errors[0].field.as_deref(), Some("op"));
     assert!(errors[0].message.contains("use replace or add"));
@@ -49,23 +63,43 @@ fn an_unsupported_op_is_invalid_op() {
 
 #[test]
 fn a_path_that_is_not_a_pointer_is_invalid_path() {
-    let errors = check_op(text_op("replace", "details/notes", "x"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("replace", "details/notes", "x"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidPath]);
 }
 
 #[test]
 fn an_unknown_field_is_invalid_path() {
-    let errors = check_op(text_op("replace", "/details/dealvalue", "1"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("replace", "/details/dealvalue", "1"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidPath]);
     assert!(errors[0].message.contains("case-sensitive"));
 }
 
 #[test]
 fn a_read_only_field_is_read_only_path() {
-    let errors = check_op(text_op("replace", "/eTag", "x"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("replace", "/eTag", "x"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::ReadOnlyPath]);
     assert!(errors[0].message.contains("if_match column"));
-    let errors = check_op(text_op("replace", "/createdDateTime", "x"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("replace", "/createdDateTime", "x"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::ReadOnlyPath]);
 }
 
@@ -74,6 +108,7 @@ fn replace_with_a_final_dash_says_to_use_add() {
     let errors = check_op(
         text_op("replace", "/team/-", r#"{"email":"a@b.c"}"#),
         site(),
+        &mut PathInterner::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidPath]);
@@ -86,6 +121,7 @@ fn thousands_separators_are_an_invalid_value_naming_path_and_fix() {
     let errors = check_op(
         text_op("replace", "/details/dealValue", "10,000.50"),
         site(),
+        &mut PathInterner::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
@@ -105,14 +141,19 @@ fn a_json_value_of_the_wrong_type_is_invalid_value() {
         value: RawValue::Json(json!("maybe")),
     };
     assert_eq!(
-        codes(&check_op(raw, site()).unwrap_err()),
+        codes(&check_op(raw, site(), &mut PathInterner::default()).unwrap_err()),
         [ErrorCode::InvalidValue]
     );
 }
 
 #[test]
 fn a_member_that_is_not_json_names_the_text_once() {
-    let errors = check_op(text_op("add", "/team/-", "bob@example.com"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("add", "/team/-", "bob@example.com"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
     let message = &errors[0].message;
     assert!(message.starts_with("/team/- cannot take \"bob@example.com\": it is not JSON"));
@@ -126,14 +167,19 @@ fn a_member_without_email_is_invalid_value() {
         path: "/team/-".into(),
         value: RawValue::Json(json!({"firstName": "Ann"})),
     };
-    let errors = check_op(raw, site()).unwrap_err();
+    let errors = check_op(raw, site(), &mut PathInterner::default()).unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
     assert!(errors[0].message.contains("email"));
 }
 
 #[test]
 fn every_fault_of_a_row_is_reported_at_once() {
-    let errors = check_op(text_op("delete", "/nope", "x"), site()).unwrap_err();
+    let errors = check_op(
+        text_op("delete", "/nope", "x"),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(
         codes(&errors),
         [ErrorCode::InvalidOp, ErrorCode::InvalidPath]
@@ -146,13 +192,23 @@ fn document_form_errors_name_the_operation() {
         index: Some(2),
         ..site()
     };
-    let errors = check_op(text_op("replace", "/id", "x"), site).unwrap_err();
+    let errors = check_op(
+        text_op("replace", "/id", "x"),
+        site,
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert_eq!(errors[0].field.as_deref(), Some("patch[2].path"));
 }
 
 #[test]
 fn a_refused_json_member_is_shown_as_json_not_escaped_text() {
-    let errors = check_op(text_op("add", "/team/-", r#"{"firstName":"Ann"}"#), site()).unwrap_err();
+    let errors = check_op(
+        text_op("add", "/team/-", r#"{"firstName":"Ann"}"#),
+        site(),
+        &mut PathInterner::default(),
+    )
+    .unwrap_err();
     assert!(
         errors[0]
             .message

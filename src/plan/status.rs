@@ -12,19 +12,20 @@ use crate::schema::{TransitionError, transitions};
 pub fn check<'a>(ops: impl Iterator<Item = &'a PlannedOp>) -> Option<PlanError> {
     let (mut status, mut substatus) = (None, None);
     for planned in ops {
-        match planned.op.path.as_str() {
+        match &*planned.op.path {
             "/status" => status = Some(planned),
             "/substatus" => substatus = Some(planned),
             _ => {}
         }
     }
-    let error = transitions::check(None, text(status), text(substatus)).err()?;
+    let error =
+        transitions::check(None, text(status).as_deref(), text(substatus).as_deref()).err()?;
     Some(to_plan_error(&error, status, substatus))
 }
 
 /// The enum name an operation sets; the row checks already made it a string in API case.
-fn text(planned: Option<&PlannedOp>) -> Option<&str> {
-    planned.and_then(|p| p.op.value.as_str())
+fn text(planned: Option<&PlannedOp>) -> Option<String> {
+    planned.and_then(|p| p.op.value.to_str())
 }
 
 fn to_plan_error(
@@ -66,11 +67,7 @@ mod tests {
 
     fn set(path: &str, value: &str, line: u64) -> PlannedOp {
         PlannedOp {
-            op: PatchOp {
-                op: OpKind::Replace,
-                path: path.into(),
-                value: json!(value),
-            },
+            op: PatchOp::new(OpKind::Replace, path, &json!(value)),
             at: LineRef { input: 0, line },
             live: true,
         }

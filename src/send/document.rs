@@ -85,7 +85,7 @@ impl<'a> Run<'a> {
             entry,
             doc,
             url: endpoint::referral_url(&shared.endpoint, &doc.id),
-            body: doc.patch_json().to_string().into_bytes(),
+            body: doc.patch_body(),
             started: Instant::now(),
             if_match: None,
             request_id: hooks.request_id(entry).unwrap_or_else(uuid::Uuid::new_v4),
@@ -156,7 +156,7 @@ impl<'a> Run<'a> {
     fn renew_request_id_if_changed(&mut self) {
         let hooks = &self.shared.control.hooks;
         let same_if_match = hooks.earlier_if_match(self.entry) == self.if_match;
-        let same_body = self.body == self.doc.patch_json().to_string().into_bytes();
+        let same_body = self.body == self.doc.patch_body();
         if !(same_if_match && same_body) {
             self.request_id = uuid::Uuid::new_v4();
         }

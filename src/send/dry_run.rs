@@ -111,7 +111,7 @@ pub fn changes(referral: &Value, ops: &[PatchOp], appends_checked: bool) -> Valu
                 true => Value::Null,
                 false => referral.pointer(&op.path).cloned().unwrap_or(Value::Null),
             };
-            json!({"path": op.path, "from": from, "to": op.value})
+            json!({"path": &*op.path, "from": from, "to": op.value})
         });
     Value::Array(diff.collect())
 }
@@ -125,21 +125,9 @@ mod tests {
     fn changes_list_the_old_and_new_value_of_each_changed_path_only() {
         let referral = json!({"name": "Old", "details": {"notes": "same"}, "team": []});
         let ops = vec![
-            PatchOp {
-                op: OpKind::Replace,
-                path: "/name".into(),
-                value: json!("New"),
-            },
-            PatchOp {
-                op: OpKind::Replace,
-                path: "/details/notes".into(),
-                value: json!("same"),
-            },
-            PatchOp {
-                op: OpKind::Add,
-                path: "/team/-".into(),
-                value: json!({"email": "a@x.com"}),
-            },
+            PatchOp::new(OpKind::Replace, "/name", &json!("New")),
+            PatchOp::new(OpKind::Replace, "/details/notes", &json!("same")),
+            PatchOp::new(OpKind::Add, "/team/-", &json!({"email": "a@x.com"})),
         ];
         assert_eq!(
             changes(&referral, &ops, true),

@@ -24,10 +24,11 @@ pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
 
 /// Whether `op` appends a Member whose e-mail `referral`'s team already holds.
 pub fn member_present(referral: &Value, op: &PatchOp) -> bool {
-    if !TEAM_APPENDS.contains(&op.path.as_str()) {
+    if !TEAM_APPENDS.contains(&&*op.path) {
         return false;
     }
-    let Some(email) = email_of(&op.value) else {
+    let value = op.value.to_value();
+    let Some(email) = email_of(&value) else {
         return false;
     };
     let team = op.path.strip_suffix("/-").and_then(|p| referral.pointer(p));
@@ -50,11 +51,7 @@ mod tests {
     use serde_json::json;
 
     fn append(path: &str, email: &str) -> PatchOp {
-        PatchOp {
-            op: OpKind::Add,
-            path: path.into(),
-            value: json!({"email": email}),
-        }
+        PatchOp::new(OpKind::Add, path, &json!({"email": email}))
     }
 
     fn referral() -> Value {
@@ -75,16 +72,8 @@ mod tests {
 
     #[test]
     fn other_arrays_and_replaces_are_never_dropped() {
-        let target = PatchOp {
-            op: OpKind::Add,
-            path: "/target/-".into(),
-            value: json!({"email": "ann@x.com"}),
-        };
-        let replace = PatchOp {
-            op: OpKind::Replace,
-            path: "/team".into(),
-            value: json!([{"email": "ann@x.com"}]),
-        };
+        let target = PatchOp::new(OpKind::Add, "/target/-", &json!({"email": "ann@x.com"}));
+        let replace = PatchOp::new(OpKind::Replace, "/team", &json!([{"email": "ann@x.com"}]));
         let ops = vec![target, replace];
         assert_eq!(pending_ops(&referral(), &ops), ops);
     }

@@ -26,12 +26,13 @@ fn op_present(referral: &Value, op: &PatchOp) -> bool {
     let Some(parent) = op.path.strip_suffix("/-") else {
         return referral
             .pointer(&op.path)
-            .is_some_and(|v| covers(v, &op.value));
+            .is_some_and(|v| covers(v, &op.value.to_value()));
     };
+    let value = op.value.to_value();
     referral
         .pointer(parent)
         .and_then(Value::as_array)
-        .is_some_and(|items| items.iter().any(|item| same_element(item, &op.value)))
+        .is_some_and(|items| items.iter().any(|item| same_element(item, &value)))
 }
 
 /// Members are told apart by e-mail (the server may fill in other fields); anything else
@@ -69,10 +70,15 @@ pub fn recheck(referral: &Value, doc: &Document) -> Result<(), Mismatch> {
         doc.ops
             .iter()
             .rev()
-            .find(|op| op.path == path)
-            .and_then(|op| op.value.as_str())
+            .find(|op| &*op.path == path)
+            .and_then(|op| op.value.to_str())
     };
-    transitions::check(current, set("/status"), set("/substatus")).map_err(|e| Mismatch {
+    transitions::check(
+        current,
+        set("/status").as_deref(),
+        set("/substatus").as_deref(),
+    )
+    .map_err(|e| Mismatch {
         code: "invalid_transition",
         message: format!("the referral changed meanwhile and now {e}"),
     })
@@ -99,11 +105,7 @@ mod tests {
     use serde_json::json;
 
     fn op(kind: OpKind, path: &str, value: Value) -> PatchOp {
-        PatchOp {
-            op: kind,
-            path: path.into(),
-            value,
-        }
+        PatchOp::new(kind, path, &value)
     }
 
     fn doc(ops: Vec<PatchOp>) -> Document {

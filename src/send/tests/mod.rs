@@ -215,11 +215,7 @@ pub(crate) fn doc(id: &str, ops: Vec<PatchOp>) -> Document {
 }
 
 pub(crate) fn op(op: OpKind, path: &str, value: Value) -> PatchOp {
-    PatchOp {
-        op,
-        path: path.into(),
-        value,
-    }
+    PatchOp::new(op, path, &value)
 }
 
 /// What a run produced.

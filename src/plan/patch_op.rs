@@ -1,0 +1,167 @@
+//! One validated operation of a patch document, held compactly: a plan of a million rows
+//! keeps hundreds of thousands of them at once.
+//!
+//! A profile of `plan` showed over half its memory in `serde_json::Value`s (a one-member
+//! object is a B-tree node of about 630 bytes), so a value is kept as its compact JSON
+//! text and parsed only where something must look inside it. Paths repeat across
+//! documents, so each distinct path is stored once and shared.
+
+use super::OpKind;
+use serde::Serialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// A JSON value kept as its compact text, exactly as it will be sent.
+#[derive(Clone)]
+pub struct JsonText(Box<RawValue>);
+
+impl JsonText {
+    /// The text of `value`.
+    pub fn of(value: &Value) -> Self {
+        // A `Value` always serialises, and its text is always valid JSON.
+        let text = value.to_string();
+        JsonText::from_json(text).unwrap_or_else(|_| JsonText::null())
+    }
+
+    /// Text already known to be compact, valid JSON (what this crate wrote); `Err` if not.
+    pub fn from_json(text: String) -> Result<Self, serde_json::Error> {
+        RawValue::from_string(text).map(JsonText)
+    }
+
+    /// `null`, the value an operation taken for sending leaves behind.
+    pub fn null() -> Self {
+        JsonText(RawValue::NULL.to_owned())
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+
+    /// The value, parsed: for the rare checks that look inside one.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+    }
+
+    /// The string, when the value is a JSON string.
+    pub fn to_str(&self) -> Option<String> {
+        match self.to_value() {
+            Value::String(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    /// Whether the value is a JSON object or array, whose text may order members freely.
+    fn is_structured(&self) -> bool {
+        matches!(self.as_str().as_bytes().first(), Some(b'{' | b'['))
+    }
+
+    /// Whether the value is a JSON number, whose text may differ for one value (`1e4`).
+    fn is_number(&self) -> bool {
+        matches!(self.as_str().as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+    }
+}
+
+impl PartialEq for JsonText {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str() || self.to_value() == other.to_value()
+    }
+}
+
+impl PartialEq<Value> for JsonText {
+    fn eq(&self, other: &Value) -> bool {
+        self.to_value() == *other
+    }
+}
+
+impl fmt::Debug for JsonText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for JsonText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
+/// Whether two values are the same once numbers are compared by value (`10000` = `1e4`).
+///
+/// Texts written by this crate are canonical for strings and booleans, so equal texts are
+/// the common answer; only numbers and structured values are parsed to compare.
+pub fn same_json(a: &JsonText, b: &JsonText) -> bool {
+    if a.as_str() == b.as_str() {
+        return true;
+    }
+    let parse = (a.is_number() && b.is_number()) || (a.is_structured() && b.is_structured());
+    parse && super::ops::same_value(&a.to_value(), &b.to_value())
+}
+
+/// One validated operation of a patch document.
+#[derive(Clone, PartialEq)]
+pub struct PatchOp {
+    /// `replace` or `add`.
+    pub op: OpKind,
+    /// RFC 6901 JSON Pointer into the referral, shared with every other operation on it.
+    pub path: Arc<str>,
+    /// The value, already converted to the schema's JSON type.
+    pub value: JsonText,
+}
+
+impl PatchOp {
+    /// An operation setting `path` to `value`.
+    pub fn new(op: OpKind, path: impl Into<Arc<str>>, value: &Value) -> Self {
+        PatchOp {
+            op,
+            path: path.into(),
+            value: JsonText::of(value),
+        }
+    }
+
+    /// Whether applying this operation twice differs from applying it once (an array append).
+    pub fn is_append(&self) -> bool {
+        self.path.ends_with("/-")
+    }
+
+    /// The operation as a JSON Patch object.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({"op": self.op.as_str(), "path": &*self.path, "value": self.value.to_value()})
+    }
+
+    /// Moves the path and value out, leaving the path empty and the value `null`.
+    pub fn take(&mut self) -> PatchOp {
+        PatchOp {
+            op: self.op,
+            path: std::mem::replace(&mut self.path, Arc::from("")),
+            value: std::mem::replace(&mut self.value, JsonText::null()),
+        }
+    }
+}
+
+impl fmt::Debug for PatchOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {} {:?}", self.op.as_str(), self.path, self.value)
+    }
+}
+
+/// The distinct paths of a plan, each stored once.
+#[derive(Debug, Default)]
+pub struct PathInterner {
+    paths: HashSet<Arc<str>>,
+}
+
+impl PathInterner {
+    /// The shared copy of `path`.
+    pub fn intern(&mut self, path: &str) -> Arc<str> {
+        if let Some(shared) = self.paths.get(path) {
+            return shared.clone();
+        }
+        let shared: Arc<str> = Arc::from(path);
+        self.paths.insert(shared.clone());
+        shared
+    }
+}
