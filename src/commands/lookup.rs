@@ -41,13 +41,14 @@ pub async fn resolve_batch(
     }
     let lookups = look_up(keys, settings).await?;
     let mut kept = Vec::with_capacity(batch.len());
-    for (index, mut doc) in batch {
+    for (index, doc) in batch {
         match lookups.resolutions.get(&doc.id).filter(|_| external(&doc)) {
             None => kept.push((index, doc)),
             Some(Resolution::Found(id)) => {
-                doc.id = id.clone();
-                set_plan_id(prepared, index, id);
-                kept.push((index, doc));
+                // The batch shares the plan's document: let go of it so the plan's copy
+                // can be changed in place.
+                drop(doc);
+                kept.extend(set_plan_id(prepared, index, id).map(|doc| (index, doc)));
             }
             Some(unresolved) => {
                 let (code, message) = unresolved.error(&doc.id).unwrap_or_default();
@@ -68,10 +69,13 @@ async fn look_up(keys: Vec<String>, settings: &SyncSettings) -> anyhow::Result<L
     Ok(lookups)
 }
 
-fn set_plan_id(prepared: &mut Prepared, index: usize, id: &str) {
-    if let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get_mut(index) {
-        doc.id = id.to_string();
-    }
+/// Gives plan entry `index` its referral ID; returns the document to send.
+fn set_plan_id(prepared: &mut Prepared, index: usize, id: &str) -> Option<Arc<Document>> {
+    let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get_mut(index) else {
+        return None;
+    };
+    Arc::make_mut(doc).id = id.to_string();
+    Some(Arc::clone(doc))
 }
 
 fn record_failed(

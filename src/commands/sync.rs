@@ -57,14 +57,7 @@ pub(super) async fn execute(
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     outputs.attach_ledger(ledger.clone());
     let skip = args.skip_unchanged.then_some(ledger.as_deref()).flatten();
-    let keep_ops = settings.undo.is_some();
-    let batch = record_known_and_batch(
-        &mut prepared,
-        &mut outputs,
-        ledger.as_deref(),
-        skip,
-        keep_ops,
-    )?;
+    let batch = record_known_and_batch(&mut prepared, &mut outputs, ledger.as_deref(), skip)?;
     let correlation_id = settings.send.correlation_id.to_string();
     let mut run = Run {
         stop,
@@ -159,14 +152,13 @@ fn how_it_stopped(
 }
 
 /// Reports at once what needs no request — invalid entries, documents a resumed run
-/// already finished, documents `--skip-unchanged` finds applied — and returns the rest
-/// (see [`to_send`] for `keep_ops`).
+/// already finished, documents `--skip-unchanged` finds applied — and returns the rest,
+/// shared with the plan rather than copied.
 fn record_known_and_batch(
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
     ledger: Option<&LedgerRun>,
     skip_unchanged: Option<&LedgerRun>,
-    keep_ops: bool,
 ) -> anyhow::Result<Batch> {
     let mut batch = Vec::new();
     for (index, entry) in prepared.plan.entries.iter_mut().enumerate() {
@@ -181,7 +173,7 @@ fn record_known_and_batch(
                 row.note = Some(Note::SkippedByLedger.as_str().into());
                 outputs.record(index, Outcome::Unchanged, row)?;
             }
-            PlanEntry::Document(doc) => batch.push((index, to_send(doc, keep_ops))),
+            PlanEntry::Document(doc) => batch.push((index, Arc::clone(doc))),
             PlanEntry::Invalid(_) => {
                 let row = ReportRow::for_entry(entry, &prepared.names);
                 outputs.record(index, row.outcome, row)?;
@@ -189,16 +181,6 @@ fn record_known_and_batch(
         }
     }
     Ok(batch)
-}
-
-/// The document to send for the plan's `doc`: a copy where results need the plan's
-/// operations (`keep_ops`: the undo file writes them), else the operations moved out and
-/// the plan left with what the report needs, so the run holds each document once.
-fn to_send(doc: &mut Document, keep_ops: bool) -> Document {
-    match keep_ops {
-        true => doc.clone(),
-        false => doc.take_for_sending(),
-    }
 }
 
 /// Whether the ledger shows `doc` already applied; a ledger that cannot answer means no.

@@ -145,13 +145,13 @@ impl Group {
         errors.extend(status::check(self.ops.live()));
         let live = self.ops.live().count();
         match self.id {
-            Some(id) if errors.is_empty() => PlanEntry::Document(Document {
+            Some(id) if errors.is_empty() => PlanEntry::Document(std::sync::Arc::new(Document {
                 id,
                 if_match: self.if_match.value(),
                 ops: self.ops.into_live_ops(),
                 rows: self.rows,
                 merged_duplicates: self.merged_duplicates,
-            }),
+            })),
             id => PlanEntry::Invalid(InvalidEntry {
                 id,
                 rows: self.rows,

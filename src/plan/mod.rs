@@ -80,20 +80,6 @@ impl Document {
     pub fn patch_json(&self) -> Value {
         Value::Array(self.ops.iter().map(PatchOp::to_json).collect())
     }
-
-    /// Moves the operations' paths and values out into a copy to send, leaving this
-    /// document a summary for the report: the same ID, ETag, rows, number of operations
-    /// and kinds, but every path empty and every value `null`.
-    pub fn take_for_sending(&mut self) -> Document {
-        let ops = self.ops.iter_mut().map(PatchOp::take).collect();
-        Document {
-            id: self.id.clone(),
-            if_match: self.if_match.clone(),
-            ops,
-            rows: self.rows.clone(),
-            merged_duplicates: self.merged_duplicates,
-        }
-    }
 }
 
 /// A planning error code, as the report's `error_code` names it.
@@ -177,8 +163,8 @@ pub struct InvalidEntry {
 /// One entry of the plan: a document to send, or something refused.
 #[derive(Clone, Debug, PartialEq)]
 pub enum PlanEntry {
-    /// A valid document.
-    Document(Document),
+    /// A valid document, shared with the send stage rather than copied into it.
+    Document(std::sync::Arc<Document>),
     /// A refused document or ID-less row.
     Invalid(InvalidEntry),
 }

@@ -21,19 +21,10 @@ pub struct JsonText(Box<RawValue>);
 impl JsonText {
     /// The text of `value`.
     pub fn of(value: &Value) -> Self {
-        // A `Value` always serialises, and its text is always valid JSON.
-        let text = value.to_string();
-        JsonText::from_json(text).unwrap_or_else(|_| JsonText::null())
-    }
-
-    /// Text already known to be compact, valid JSON (what this crate wrote); `Err` if not.
-    pub fn from_json(text: String) -> Result<Self, serde_json::Error> {
-        RawValue::from_string(text).map(JsonText)
-    }
-
-    /// `null`, the value an operation taken for sending leaves behind.
-    pub fn null() -> Self {
-        JsonText(RawValue::NULL.to_owned())
+        // A `Value` always serialises (its map keys are strings).
+        serde_json::value::to_raw_value(value)
+            .map(JsonText)
+            .unwrap_or_else(|_| JsonText(RawValue::NULL.to_owned()))
     }
 
     /// The JSON text.
@@ -130,15 +121,6 @@ impl PatchOp {
     /// The operation as a JSON Patch object.
     pub fn to_json(&self) -> Value {
         serde_json::json!({"op": self.op.as_str(), "path": &*self.path, "value": self.value.to_value()})
-    }
-
-    /// Moves the path and value out, leaving the path empty and the value `null`.
-    pub fn take(&mut self) -> PatchOp {
-        PatchOp {
-            op: self.op,
-            path: std::mem::replace(&mut self.path, Arc::from("")),
-            value: std::mem::replace(&mut self.value, JsonText::null()),
-        }
     }
 }
 

@@ -9,14 +9,14 @@
 use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
 use crate::input::{InputRecord, LineRef, MalformedKind, RecordContent};
-use std::collections::HashMap;
 
 /// Builds a [`Plan`] from records pushed in input order.
 #[derive(Debug)]
 pub struct Planner {
     rules: OpRules,
     /// Index into `groups` of each referral ID seen.
-    by_id: HashMap<String, usize>,
+    /// (IDs come from the user's own file, so a fast hash beats a flood-resistant one.)
+    by_id: foldhash::HashMap<String, usize>,
     /// One group per ID (or per ID-less row), in order of first appearance.
     groups: Vec<Group>,
 }
@@ -29,7 +29,7 @@ impl Planner {
                 on_duplicate: options.on_duplicate,
                 paths: Default::default(),
             },
-            by_id: HashMap::new(),
+            by_id: Default::default(),
             groups: Vec::new(),
         }
     }

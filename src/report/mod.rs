@@ -15,7 +15,7 @@ pub mod writer;
 pub use lines::LineNames;
 pub use rows::ReportRow;
 pub use summary::Summary;
-pub use writer::{ReportFormat, ReportWriter};
+pub use writer::{LineSpan, ReportFormat, ReportWriter};
 
 use std::path::PathBuf;
 

@@ -1,11 +1,14 @@
 //! The report file: rows appended as results arrive (so a killed run leaves a valid report
 //! of what finished), then rewritten in plan order and renamed into place at the end.
+//!
+//! The rewrite copies each row's line from the appended file, found by the [`LineSpan`]
+//! `append` returned, so a run holds a few bytes per document instead of its whole row.
 
 use super::ReportError;
 use super::cells::neutralise;
 use super::rows::{CHANGES_COLUMN, COLUMNS, ReportRow};
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -32,6 +35,15 @@ impl ReportFormat {
     }
 }
 
+/// Where one row's line lies in the appended report file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineSpan {
+    /// Offset of its first byte.
+    pub start: u64,
+    /// Its length, `\n` included.
+    pub len: u64,
+}
+
 /// Writes one report file.
 pub struct ReportWriter {
     path: PathBuf,
@@ -40,6 +52,10 @@ pub struct ReportWriter {
     out: BufWriter<File>,
     line: LineEncoder,
     flush_each_row: bool,
+    /// Bytes written so far, header included: where the next line starts.
+    written: u64,
+    /// Where the first row's line starts.
+    header_end: u64,
 }
 
 impl ReportWriter {
@@ -62,8 +78,11 @@ impl ReportWriter {
             out: BufWriter::new(file),
             line: LineEncoder::new(b','),
             flush_each_row: true,
+            written: 0,
+            header_end: 0,
         };
         writer.write_header()?;
+        writer.header_end = writer.written;
         writer.flush()?;
         Ok(writer)
     }
@@ -82,9 +101,15 @@ impl ReportWriter {
             header.push(CHANGES_COLUMN);
         }
         let line = self.line.encode(header);
+        self.write_line(&line)
+    }
+
+    fn write_line(&mut self, line: &[u8]) -> Result<(), ReportError> {
         self.out
-            .write_all(&line)
-            .map_err(ReportError::write(&self.path))
+            .write_all(line)
+            .map_err(ReportError::write(&self.path))?;
+        self.written += line.len() as u64;
+        Ok(())
     }
 
     /// Lets [`ReportWriter::append`] leave rows in the buffer until it fills, for a run
@@ -94,45 +119,62 @@ impl ReportWriter {
         self.flush_each_row = false;
     }
 
-    /// Appends one row and, unless told to wait for a full buffer, flushes it to the file.
-    pub fn append(&mut self, row: &ReportRow) -> Result<(), ReportError> {
-        self.write_row(row)?;
-        match self.flush_each_row {
-            true => self.flush(),
-            false => Ok(()),
-        }
-    }
-
-    /// Writes one row in the report's format, without flushing.
-    fn write_row(&mut self, row: &ReportRow) -> Result<(), ReportError> {
-        let written = match self.format {
-            ReportFormat::Csv => {
-                let line = self.line.encode(csv_cells(row, self.with_changes));
-                self.out.write_all(&line)
-            }
-            ReportFormat::Jsonl => self.out.write_all(json_row(row).as_bytes()),
+    /// Appends one row and, unless told to wait for a full buffer, flushes it to the file;
+    /// returns where its line lies, for [`ReportWriter::finish`].
+    pub fn append(&mut self, row: &ReportRow) -> Result<LineSpan, ReportError> {
+        let start = self.written;
+        let line = match self.format {
+            ReportFormat::Csv => self.line.encode(csv_cells(row, self.with_changes)),
+            ReportFormat::Jsonl => json_row(row).into_bytes(),
         };
-        written.map_err(ReportError::write(&self.path))
+        self.write_line(&line)?;
+        if self.flush_each_row {
+            self.flush()?;
+        }
+        Ok(LineSpan {
+            start,
+            len: self.written - start,
+        })
     }
 
     fn flush(&mut self) -> Result<(), ReportError> {
         self.out.flush().map_err(ReportError::write(&self.path))
     }
 
-    /// Rewrites the report with `rows` (in plan order) into a temporary file beside it and
-    /// renames that into place, so the report is never half-written.
-    pub fn finish<'a>(
-        self,
-        rows: impl IntoIterator<Item = &'a ReportRow>,
-    ) -> Result<(), ReportError> {
+    /// Rewrites the report with the appended lines at `lines` (in plan order) into a
+    /// temporary file beside it and renames that into place, so the report is never
+    /// half-written. When the lines were appended in plan order already (always for
+    /// `plan`) and nothing else was, the appended file is the report as it stands.
+    pub fn finish(mut self, lines: &[LineSpan]) -> Result<(), ReportError> {
+        self.flush()?;
+        if self.is_in_order(lines) {
+            return Ok(());
+        }
         let tmp = temp_path(&self.path);
         let mut final_writer = ReportWriter::create_as(&tmp, self.format, self.with_changes)?;
-        for row in rows {
-            final_writer.write_row(row)?;
+        let mut appended = File::open(&self.path).map_err(ReportError::write(&self.path))?;
+        let mut line = Vec::new();
+        for span in lines {
+            line.resize(span.len as usize, 0);
+            appended
+                .seek(SeekFrom::Start(span.start))
+                .and_then(|_| appended.read_exact(&mut line))
+                .map_err(ReportError::write(&self.path))?;
+            final_writer.write_line(&line)?;
         }
         final_writer.flush()?;
         drop(final_writer);
         std::fs::rename(&tmp, &self.path).map_err(ReportError::write(&self.path))
+    }
+
+    /// Whether `lines` are every appended line, in the order they were appended.
+    fn is_in_order(&self, lines: &[LineSpan]) -> bool {
+        let mut next = self.header_end;
+        lines.iter().all(|span| {
+            let follows = span.start == next;
+            next = span.start + span.len;
+            follows
+        }) && next == self.written
     }
 }
 
@@ -265,9 +307,9 @@ mod tests {
         let path = dir.path().join("r.jsonl");
         let mut writer = ReportWriter::create(&path, false).unwrap();
         let (b, a) = (row("b", "x"), row("a", "y"));
-        writer.append(&b).unwrap();
-        writer.append(&a).unwrap();
-        writer.finish([&a, &b]).unwrap();
+        let b_line = writer.append(&b).unwrap();
+        let a_line = writer.append(&a).unwrap();
+        writer.finish(&[a_line, b_line]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let ids: Vec<String> = text
             .lines()
@@ -275,5 +317,26 @@ mod tests {
             .collect();
         assert_eq!(ids, ["\"a\"", "\"b\""]);
         assert!(!dir.path().join("r.jsonl.tmp").exists());
+    }
+
+    #[test]
+    fn finish_keeps_only_the_given_lines_and_leaves_an_ordered_report_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut writer = ReportWriter::create(&path, false).unwrap();
+        let first = writer.append(&row("a", "x")).unwrap();
+        let replaced = writer.append(&row("b", "old")).unwrap();
+        let second = writer.append(&row("b", "new")).unwrap();
+        assert_eq!(replaced.start, first.start + first.len);
+        writer.finish(&[first, second]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert!(text.contains(",new,") && !text.contains(",old,"));
+
+        let mut writer = ReportWriter::create(&path, false).unwrap();
+        let lines = [row("a", "x"), row("b", "y")].map(|r| writer.append(&r).unwrap());
+        let before = std::fs::read(&path).unwrap();
+        writer.finish(&lines).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 }

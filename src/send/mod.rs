@@ -184,4 +184,4 @@ pub enum SendError {
 }
 
 /// The plan entries to send: (index in the plan, document).
-pub type Batch = Vec<(usize, Document)>;
+pub type Batch = Vec<(usize, std::sync::Arc<Document>)>;

@@ -134,7 +134,7 @@ fn stats(shared: &Shared) -> SendStats {
 /// What the workers share.
 struct Run {
     shared: Arc<Shared>,
-    queue: Mutex<std::vec::IntoIter<(usize, Document)>>,
+    queue: Mutex<std::vec::IntoIter<(usize, std::sync::Arc<Document>)>>,
     probe: Mutex<ForbiddenProbe>,
     results: UnboundedSender<SendResult>,
     stop: Stop,

@@ -256,7 +256,11 @@ pub(crate) async fn run_controlled(
 ) -> Ran {
     let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
     let stop = control.stop.clone();
-    let batch: Batch = docs.into_iter().enumerate().collect();
+    let batch: Batch = docs
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .enumerate()
+        .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stats = match shared(options, transport, tokens, Arc::new(NoLimit)) {
         Ok(mut shared) => {
@@ -281,7 +285,11 @@ pub(crate) async fn run_with(
     gate: Arc<dyn RateGate>,
     docs: Vec<Document>,
 ) -> Ran {
-    let batch: Batch = docs.into_iter().enumerate().collect();
+    let batch: Batch = docs
+        .into_iter()
+        .map(std::sync::Arc::new)
+        .enumerate()
+        .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stats = match shared(options, transport, tokens, gate) {
         Ok(shared) => drive(batch, Arc::new(shared), tx, Stop::new()).await,
