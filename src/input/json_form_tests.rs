@@ -124,3 +124,28 @@ fn a_patch_that_is_not_an_array_is_malformed() {
     );
     assert!(message.ends_with("found an object"), "{message}");
 }
+
+#[test]
+fn the_fast_row_reading_agrees_with_the_general_one_or_leaves_the_line_to_it() {
+    let lines = [
+        r#"{"id":"A","op":"replace","path":"/x","value":{"a":[1]},"note":1}"#,
+        r#"{"id":"A\u0042","op":"add","path":"/team/-","value":null,"if_match":"\"e\""}"#,
+        r#"{"id":"A","op":"replace","path":"/x","value":1,"if_match":""}"#,
+        r#"{"id":"A","op":"replace","path":"/x","value":1,"if_match":null}"#,
+    ];
+    for line in lines {
+        let general = content(serde_json::from_str(line).unwrap());
+        assert_eq!(row_content(line.as_bytes()), Some(general), "{line}");
+    }
+    let left_to_content = [
+        r#"{"id":"A","op":"replace","path":"/x"}"#,
+        r#"{"id":"A","op":"replace","path":"/x","value":1,"patch":null}"#,
+        r#"{"id":"A","id":"B","op":"replace","path":"/x","value":1}"#,
+        r#"{"id":7,"op":"replace","path":"/x","value":1}"#,
+        r#"{"id":"A","op":"replace","path":"/x","value":1,"if_match":3}"#,
+        r#"[1]"#,
+    ];
+    for line in left_to_content {
+        assert_eq!(row_content(line.as_bytes()), None, "{line}");
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::io::BufRead;
 
-use super::json_form::{content, salvage_id};
+use super::json_form::{content, row_content, salvage_id};
 use super::lines::{LineReader, PhysicalLine};
 use super::text::{not_utf8, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowRef, Span};
@@ -80,6 +80,9 @@ fn line_content(line: &PhysicalLine, limit: usize) -> RecordContent {
     }
     if std::str::from_utf8(&line.bytes).is_err() {
         return malformed(&line.bytes, not_utf8("line"));
+    }
+    if let Some(row) = row_content(&line.bytes) {
+        return row;
     }
     match serde_json::from_slice(&line.bytes) {
         Ok(value) => content(value),

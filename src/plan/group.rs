@@ -31,10 +31,11 @@ pub struct Group {
     rows: Vec<RowRef>,
     ops: OpList,
     /// Operations refused by the row checks: they still count in the document's size.
-    invalid_ops: usize,
+    invalid_ops: u32,
     if_match: IfMatch,
-    row_errors: Vec<PlanError>,
-    document_errors: Vec<PlanError>,
+    /// Everything found wrong so far; most groups have nothing, so it lives behind a box
+    /// that only a faulty group allocates (a hundred thousand groups are held at once).
+    faults: Option<Box<Faults>>,
     merged_duplicates: bool,
 }
 
@@ -43,7 +44,7 @@ impl Group {
     /// an ID that breaks the ID rule is reported there, once for the whole group.
     pub fn new(id: Option<String>, first: LineRef) -> Self {
         let id_error = id.as_deref().and_then(|id| check_id(id).err());
-        let row_errors = id_error
+        let id_errors: Vec<PlanError> = id_error
             .map(|message| PlanError {
                 at: Some(first),
                 field: Some("id".into()),
@@ -52,16 +53,23 @@ impl Group {
             })
             .into_iter()
             .collect();
-        Group {
+        let mut group = Group {
             id,
             rows: Vec::new(),
             ops: OpList::default(),
             invalid_ops: 0,
+            faults: None,
             if_match: IfMatch::default(),
-            row_errors,
-            document_errors: Vec::new(),
             merged_duplicates: false,
+        };
+        for error in id_errors {
+            group.add_error(error);
         }
+        group
+    }
+
+    fn faults(&mut self) -> &mut Faults {
+        self.faults.get_or_insert_with(Box::default)
     }
 
     /// Adds a row-form row: one operation.
@@ -107,13 +115,13 @@ impl Group {
 
     /// Records a row error that is not about one operation (a missing ID, say).
     pub fn add_error(&mut self, error: PlanError) {
-        self.row_errors.push(error);
+        self.faults().row_errors.push(error);
     }
 
     fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
         push_compact(&mut self.rows, row);
         if let Some(error) = self.if_match.see(if_match, row.at) {
-            self.document_errors.push(error);
+            self.faults().document_errors.push(error);
         }
     }
 
@@ -122,7 +130,7 @@ impl Group {
             Ok(op) => op,
             Err(errors) => {
                 self.invalid_ops += 1;
-                self.row_errors.extend(errors);
+                self.faults().row_errors.extend(errors);
                 return;
             }
         };
@@ -130,7 +138,8 @@ impl Group {
             Pushed::Added | Pushed::Overrode => {}
             Pushed::Merged => self.merged_duplicates = true,
             conflict @ Pushed::Conflict { .. } => {
-                self.document_errors.extend(duplicate_error(conflict, site));
+                let error = duplicate_error(conflict, site);
+                self.faults().document_errors.extend(error);
             }
         }
     }
@@ -140,8 +149,11 @@ impl Group {
     pub fn finish(mut self) -> PlanEntry {
         // The plan is held through the whole send stage: give back what growth over-allocated.
         self.rows.shrink_to_fit();
-        let mut errors = self.row_errors;
-        errors.extend(self.document_errors);
+        let Faults {
+            row_errors: mut errors,
+            document_errors,
+        } = self.faults.map(|faults| *faults).unwrap_or_default();
+        errors.extend(document_errors);
         errors.extend(status::check(self.ops.live()));
         let live = self.ops.live().count();
         match self.id {
@@ -155,11 +167,18 @@ impl Group {
             id => PlanEntry::Invalid(InvalidEntry {
                 id,
                 rows: self.rows,
-                ops: live + self.invalid_ops,
+                ops: live + self.invalid_ops as usize,
                 errors,
             }),
         }
     }
+}
+
+/// The errors of a group: row errors (reported first, in line order) and document errors.
+#[derive(Debug, Default)]
+struct Faults {
+    row_errors: Vec<PlanError>,
+    document_errors: Vec<PlanError>,
 }
 
 /// The `duplicate_path` error for a conflict the op list found; `None` for anything else.
@@ -201,7 +220,7 @@ fn empty_patch_error(at: LineRef) -> PlanError {
 #[derive(Debug, Default)]
 struct IfMatch {
     /// The first value given and its line.
-    first: Option<(String, LineRef)>,
+    first: Option<Box<(String, LineRef)>>,
     /// Different values already reported, so a value repeated on many rows is named once.
     reported: Vec<String>,
 }
@@ -210,10 +229,11 @@ impl IfMatch {
     /// Notes a row's value; an error when it disagrees with the first one for the first time.
     fn see(&mut self, raw: Option<&str>, at: LineRef) -> Option<PlanError> {
         let value = raw.and_then(normalise_if_match)?;
-        let Some((first, first_at)) = &self.first else {
-            self.first = Some((value, at));
+        let Some(seen) = &self.first else {
+            self.first = Some(Box::new((value, at)));
             return None;
         };
+        let (first, first_at) = &**seen;
         if *first == value || self.reported.contains(&value) {
             return None;
         }
@@ -232,7 +252,7 @@ impl IfMatch {
     }
 
     fn value(&self) -> Option<String> {
-        self.first.as_ref().map(|(value, _)| value.clone())
+        self.first.as_ref().map(|seen| seen.0.clone())
     }
 }
 
