@@ -15,11 +15,18 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let prepared = prepare(&args.common)?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     outputs.flush_report_when_full();
-    for (index, entry) in prepared.plan.entries.iter().enumerate() {
-        let row = ReportRow::for_entry(entry, &prepared.names);
-        outputs.record(index, row.outcome, row)?;
-    }
-    write_documents(args, &prepared.plan.entries)?;
+    // The documents and the report are written side by side: each is a pass over the
+    // whole plan, and neither needs the other.
+    std::thread::scope(|scope| {
+        let documents = scope.spawn(|| write_documents(args, &prepared.plan.entries));
+        for (index, entry) in prepared.plan.entries.iter().enumerate() {
+            let row = ReportRow::for_entry(entry, &prepared.names);
+            outputs.record(index, row.outcome, row)?;
+        }
+        documents
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the planned documents failed")))
+    })?;
     outputs.finish(Finish {
         command: "plan",
         common: &args.common,

@@ -63,11 +63,9 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
     let sources = input::open_inputs(&common.inputs, &options)?;
     let mut planner = Planner::new(plan_options(common));
     let mut input_rows = 0;
-    for (index, source) in sources.iter().enumerate() {
-        for record in input::read_records(source, index as u32, &options)? {
-            planner.push(record?);
-            input_rows += 1;
-        }
+    for record in input::BackgroundRecords::start(sources.clone(), options.clone())? {
+        planner.push(record?);
+        input_rows += 1;
     }
     let plan = narrow(planner.finish(), ids.as_ref(), common.limit);
     let lookup_inputs = lookup_inputs(&sources, &options);

@@ -8,6 +8,7 @@
 
 use std::path::PathBuf;
 
+mod background;
 mod csv_fields;
 mod csv_header;
 mod csv_rows;
@@ -25,6 +26,7 @@ mod props;
 mod records;
 mod text;
 
+pub use background::BackgroundRecords;
 pub use csv_rows::CsvRecords;
 pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
