@@ -10,7 +10,7 @@ use super::ops::{OpList, Pushed};
 use super::push_compact;
 use super::rules::{OpSite, check_op};
 use super::{
-    Document, ErrorCode, InvalidEntry, OnDuplicate, PathInterner, PlanEntry, PlanError, status,
+    Document, ErrorCode, InvalidEntry, OnDuplicate, PathCache, PlanEntry, PlanError, status,
 };
 
 /// What every group's operations are checked with: the duplicate rule and the plan's
@@ -20,7 +20,7 @@ pub struct OpRules {
     /// `--on-duplicate`.
     pub on_duplicate: OnDuplicate,
     /// Every valid operation's path, stored once.
-    pub paths: PathInterner,
+    pub paths: PathCache,
 }
 use crate::input::{LineRef, RawOp, RowRef};
 

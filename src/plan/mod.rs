@@ -18,7 +18,7 @@ mod status;
 mod test_support;
 
 pub use id::check_id;
-pub use patch_op::{JsonText, PatchOp, PathInterner};
+pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;
 
 use crate::input::{LineRef, RowRef};

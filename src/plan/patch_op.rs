@@ -7,10 +7,10 @@
 //! documents, so each distinct path is stored once and shared.
 
 use super::OpKind;
+use crate::schema::{self, PathError, Resolved};
 use serde::Serialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 
@@ -130,20 +130,22 @@ impl fmt::Debug for PatchOp {
     }
 }
 
-/// The distinct paths of a plan, each stored once.
+/// The distinct paths of a plan, each stored once with where it leads in the schema, so a
+/// path repeated on a million rows is resolved once.
 #[derive(Debug, Default)]
-pub struct PathInterner {
-    paths: HashSet<Arc<str>>,
+pub struct PathCache {
+    paths: foldhash::HashMap<Arc<str>, Resolved>,
 }
 
-impl PathInterner {
-    /// The shared copy of `path`.
-    pub fn intern(&mut self, path: &str) -> Arc<str> {
-        if let Some(shared) = self.paths.get(path) {
-            return shared.clone();
+impl PathCache {
+    /// The shared copy of `path` and where it leads; `Err` for a path the schema refuses.
+    pub fn resolve(&mut self, path: &str) -> Result<(Arc<str>, Resolved), PathError> {
+        if let Some((shared, resolved)) = self.paths.get_key_value(path) {
+            return Ok((shared.clone(), *resolved));
         }
+        let resolved = schema::resolve(path)?;
         let shared: Arc<str> = Arc::from(path);
-        self.paths.insert(shared.clone());
-        shared
+        self.paths.insert(shared.clone(), resolved);
+        Ok((shared, resolved))
     }
 }

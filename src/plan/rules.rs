@@ -6,10 +6,11 @@
 //! known, since the path decides what type the value must have.
 
 use super::messages::{clip_json, clip_quoted};
-use super::{ErrorCode, JsonText, OpKind, PatchOp, PathInterner, PlanError};
+use super::{ErrorCode, JsonText, OpKind, PatchOp, PathCache, PlanError};
 use crate::input::{LineRef, RawOp, RawValue};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Where an operation sits in the input, so errors can point at it.
 #[derive(Clone, Copy, Debug)]
@@ -45,18 +46,18 @@ impl OpSite {
 pub fn check_op(
     raw: RawOp,
     site: OpSite,
-    paths: &mut PathInterner,
+    paths: &mut PathCache,
 ) -> Result<PatchOp, Vec<PlanError>> {
     let op = parse_op(&raw.op, site);
-    let resolved = check_path(&raw.path, op.as_ref().ok().copied(), site);
+    let resolved = check_path(&raw.path, op.as_ref().ok().copied(), site, paths);
     let value = match &resolved {
-        Ok(resolved) => convert_value(resolved.node, &raw.path, &raw.value, site).map(Some),
+        Ok((_, resolved)) => convert_value(resolved.node, &raw.path, &raw.value, site).map(Some),
         Err(_) => Ok(None),
     };
     match (op, resolved, value) {
-        (Ok(op), Ok(_), Ok(Some(value))) => Ok(PatchOp {
+        (Ok(op), Ok((path, _)), Ok(Some(value))) => Ok(PatchOp {
             op,
-            path: paths.intern(&raw.path),
+            path,
             value: JsonText::of(&value),
         }),
         (op, resolved, value) => Err([op.err(), resolved.err(), value.err()]
@@ -83,9 +84,15 @@ fn parse_op(text: &str, site: OpSite) -> Result<OpKind, PlanError> {
     }
 }
 
-/// Resolves the path against the referral schema; a `replace` may not end in `-`.
-fn check_path(path: &str, op: Option<OpKind>, site: OpSite) -> Result<Resolved, PlanError> {
-    let resolved = schema::resolve(path).map_err(|e| path_error(&e, site))?;
+/// Resolves the path against the referral schema (through the plan's cache); a `replace`
+/// may not end in `-`.
+fn check_path(
+    path: &str,
+    op: Option<OpKind>,
+    site: OpSite,
+    paths: &mut PathCache,
+) -> Result<(Arc<str>, Resolved), PlanError> {
+    let (shared, resolved) = paths.resolve(path).map_err(|e| path_error(&e, site))?;
     if resolved.append && op == Some(OpKind::Replace) {
         let message = format!(
             "replace cannot target {path:?}: a final - means \"append\"; use add to append, or \
@@ -94,7 +101,7 @@ fn check_path(path: &str, op: Option<OpKind>, site: OpSite) -> Result<Resolved, 
         );
         return Err(site.error("path", ErrorCode::InvalidPath, message));
     }
-    Ok(resolved)
+    Ok((shared, resolved))
 }
 
 fn path_error(error: &PathError, site: OpSite) -> PlanError {

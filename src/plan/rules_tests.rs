@@ -27,7 +27,7 @@ fn a_csv_decimal_becomes_a_json_number() {
     let op = check_op(
         text_op("Replace", "/details/dealValue", "10000.50"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap();
     assert_eq!(op.op, OpKind::Replace);
@@ -40,7 +40,7 @@ fn op_names_are_case_insensitive() {
         check_op(
             text_op("ADD", "/team/-", r#"{"email":"a@b.c"}"#),
             site(),
-            &mut PathInterner::default()
+            &mut PathCache::default()
         )
         .unwrap()
         .op,
@@ -53,7 +53,7 @@ fn an_unsupported_op_is_invalid_op() {
     let errors = check_op(
         text_op("remove", "/details/notes", "x"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidOp]);
@@ -66,7 +66,7 @@ fn a_path_that_is_not_a_pointer_is_invalid_path() {
     let errors = check_op(
         text_op("replace", "details/notes", "x"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidPath]);
@@ -77,7 +77,7 @@ fn an_unknown_field_is_invalid_path() {
     let errors = check_op(
         text_op("replace", "/details/dealvalue", "1"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidPath]);
@@ -89,7 +89,7 @@ fn a_read_only_field_is_read_only_path() {
     let errors = check_op(
         text_op("replace", "/eTag", "x"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::ReadOnlyPath]);
@@ -97,7 +97,7 @@ fn a_read_only_field_is_read_only_path() {
     let errors = check_op(
         text_op("replace", "/createdDateTime", "x"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::ReadOnlyPath]);
@@ -108,7 +108,7 @@ fn replace_with_a_final_dash_says_to_use_add() {
     let errors = check_op(
         text_op("replace", "/team/-", r#"{"email":"a@b.c"}"#),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidPath]);
@@ -121,7 +121,7 @@ fn thousands_separators_are_an_invalid_value_naming_path_and_fix() {
     let errors = check_op(
         text_op("replace", "/details/dealValue", "10,000.50"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
@@ -141,7 +141,7 @@ fn a_json_value_of_the_wrong_type_is_invalid_value() {
         value: RawValue::Json(json!("maybe")),
     };
     assert_eq!(
-        codes(&check_op(raw, site(), &mut PathInterner::default()).unwrap_err()),
+        codes(&check_op(raw, site(), &mut PathCache::default()).unwrap_err()),
         [ErrorCode::InvalidValue]
     );
 }
@@ -151,7 +151,7 @@ fn a_member_that_is_not_json_names_the_text_once() {
     let errors = check_op(
         text_op("add", "/team/-", "bob@example.com"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
@@ -167,7 +167,7 @@ fn a_member_without_email_is_invalid_value() {
         path: "/team/-".into(),
         value: RawValue::Json(json!({"firstName": "Ann"})),
     };
-    let errors = check_op(raw, site(), &mut PathInterner::default()).unwrap_err();
+    let errors = check_op(raw, site(), &mut PathCache::default()).unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
     assert!(errors[0].message.contains("email"));
 }
@@ -177,7 +177,7 @@ fn every_fault_of_a_row_is_reported_at_once() {
     let errors = check_op(
         text_op("delete", "/nope", "x"),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(
@@ -195,7 +195,7 @@ fn document_form_errors_name_the_operation() {
     let errors = check_op(
         text_op("replace", "/id", "x"),
         site,
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert_eq!(errors[0].field.as_deref(), Some("patch[2].path"));
@@ -206,7 +206,7 @@ fn a_refused_json_member_is_shown_as_json_not_escaped_text() {
     let errors = check_op(
         text_op("add", "/team/-", r#"{"firstName":"Ann"}"#),
         site(),
-        &mut PathInterner::default(),
+        &mut PathCache::default(),
     )
     .unwrap_err();
     assert!(
