@@ -11,6 +11,7 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    disable_huge_pages();
     let parsed = match layers::parse_from(std::env::args_os().collect()) {
         Ok(parsed) => parsed,
         // Clap prints help, the version or a usage error itself, with exit 0 or 2.
@@ -38,5 +39,17 @@ fn main() -> ExitCode {
             terminal.say("ERROR", &message, &text, serde_json::Value::Null);
             ExitCode::from(1)
         }
+    }
+}
+
+/// Asks Linux not to back this process with transparent huge pages. A plan's memory is
+/// many small allocations spread over the heap, and with 2 MiB pages a partly used page
+/// counts whole: a million-row `plan` peaked about 15 MiB higher, at no gain in speed
+/// (measured side by side). A refusal changes nothing but that, so it is ignored.
+fn disable_huge_pages() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: PR_SET_THP_DISABLE takes plain integer arguments and touches no memory of ours.
+    unsafe {
+        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
 }

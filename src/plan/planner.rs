@@ -66,8 +66,12 @@ impl Planner {
 
     /// Every entry, in plan order.
     pub fn finish(self) -> Plan {
+        let Planner { groups, by_id, .. } = self;
+        // The ID map is done with: let it go before the documents are built, which is
+        // when a large plan reaches its peak memory.
+        drop(by_id);
         Plan {
-            entries: self.groups.into_iter().map(Group::finish).collect(),
+            entries: groups.into_iter().map(Group::finish).collect(),
         }
     }
 
