@@ -78,11 +78,13 @@ fn line_content(line: &PhysicalLine, limit: usize) -> RecordContent {
     if line.truncated {
         return malformed(&line.bytes, too_long("line", limit));
     }
-    if std::str::from_utf8(&line.bytes).is_err() {
-        return malformed(&line.bytes, not_utf8("line"));
-    }
+    // A line read as a row is UTF-8: serde_json checks every string, and any other
+    // non-ASCII byte is a syntax error. So the check is only needed on the slower path.
     if let Some(row) = row_content(&line.bytes) {
         return row;
+    }
+    if std::str::from_utf8(&line.bytes).is_err() {
+        return malformed(&line.bytes, not_utf8("line"));
     }
     match serde_json::from_slice(&line.bytes) {
         Ok(value) => content(value),

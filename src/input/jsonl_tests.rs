@@ -91,6 +91,15 @@ fn invalid_utf8_is_malformed_with_advice() {
 }
 
 #[test]
+fn invalid_utf8_in_a_complete_row_is_still_malformed_with_advice() {
+    let line = b"{\"id\":\"A\",\"op\":\"replace\",\"path\":\"/x\",\"value\":\"caf\xe9\"}\n";
+    let records = read(line, Format::Jsonl);
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("A"));
+    assert!(message.contains("--encoding windows-1252"), "{message}");
+}
+
+#[test]
 fn a_scalar_line_is_malformed() {
     let records = jsonl("42\n");
     assert_eq!(

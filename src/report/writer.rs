@@ -8,7 +8,7 @@ use super::ReportError;
 use super::cells::neutralise;
 use super::rows::{CHANGES_COLUMN, COLUMNS, ReportRow};
 use std::fs::File;
-use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -152,14 +152,19 @@ impl ReportWriter {
         }
         let tmp = temp_path(&self.path);
         let mut final_writer = ReportWriter::create_as(&tmp, self.format, self.with_changes)?;
-        let mut appended = File::open(&self.path).map_err(ReportError::write(&self.path))?;
-        let mut line = Vec::new();
+        let file = File::open(&self.path).map_err(ReportError::write(&self.path))?;
+        let mut appended = BufReader::with_capacity(1 << 16, file);
+        let (mut line, mut position) = (Vec::new(), 0u64);
         for span in lines {
             line.resize(span.len as usize, 0);
+            // Results arrive nearly in plan order, so most lines follow the one before;
+            // a relative seek within the buffer costs no system call.
+            let offset = span.start as i64 - position as i64;
             appended
-                .seek(SeekFrom::Start(span.start))
-                .and_then(|_| appended.read_exact(&mut line))
+                .seek_relative(offset)
+                .and_then(|()| appended.read_exact(&mut line))
                 .map_err(ReportError::write(&self.path))?;
+            position = span.start + span.len;
             final_writer.write_line(&line)?;
         }
         final_writer.flush()?;
