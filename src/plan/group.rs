@@ -68,6 +68,11 @@ impl Group {
         group
     }
 
+    /// The referral ID, `None` for an ID-less row.
+    pub fn id(&self) -> Option<&str> {
+        self.id.as_deref()
+    }
+
     fn faults(&mut self) -> &mut Faults {
         self.faults.get_or_insert_with(Box::default)
     }

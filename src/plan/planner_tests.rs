@@ -46,6 +46,34 @@ fn documents_come_out_in_order_of_first_appearance_with_ops_in_input_order() {
 }
 
 #[test]
+fn rows_in_runs_in_passes_and_breaking_both_patterns_are_grouped_alike() {
+    // Runs (a a b b), passes (a b c a b c), then rows that break each pattern: the
+    // previous group, one past it, one before it, a new one and an ID-less row.
+    let ids = [
+        "a", "a", "b", "b", "c", "a", "b", "c", "c", "a", "c", "b", "", "d", "a",
+    ];
+    let records = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| csv(i as u64 + 2, id, "replace", NOTES, "same"))
+        .collect();
+    let plan = plan(records);
+    let groups: Vec<_> = plan
+        .entries
+        .iter()
+        .map(|e| (e.id().unwrap_or(""), lines_of(e)))
+        .collect();
+    let want: Vec<(&str, Vec<u64>)> = vec![
+        ("a", vec![2, 3, 7, 11, 16]),
+        ("b", vec![4, 5, 8, 13]),
+        ("c", vec![6, 9, 10, 12]),
+        ("", vec![14]),
+        ("d", vec![15]),
+    ];
+    assert_eq!(groups, want);
+}
+
+#[test]
 fn ids_are_grouped_case_sensitively() {
     let plan = plan(vec![
         csv(2, "Abc", "replace", NOTES, "x"),
