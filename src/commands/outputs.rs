@@ -57,10 +57,16 @@ impl RunOutputs {
         })
     }
 
-    /// Writes report rows as the buffer fills instead of one by one: for `plan`, which has
-    /// no result a killed run could lose (a write per row was a tenth of its output time).
+    /// Writes report rows as the buffer fills, or at [`RunOutputs::flush_report`], instead
+    /// of one by one: a write per row was a tenth of `plan`'s output time, and a system
+    /// call per document for a fast `sync`.
     pub fn flush_report_when_full(&mut self) {
         self.report.flush_when_full();
+    }
+
+    /// Writes the report rows recorded so far to the file.
+    pub fn flush_report(&mut self) -> anyhow::Result<()> {
+        Ok(self.report.flush()?)
     }
 
     /// Records every outcome in `ledger` too, durably before the report shows it.

@@ -137,7 +137,8 @@ impl ReportWriter {
         })
     }
 
-    fn flush(&mut self) -> Result<(), ReportError> {
+    /// Writes what the buffer holds to the file.
+    pub fn flush(&mut self) -> Result<(), ReportError> {
         self.out.flush().map_err(ReportError::write(&self.path))
     }
 
