@@ -12,6 +12,7 @@ use super::rules::{OpSite, check_op};
 use super::{
     Document, ErrorCode, InvalidEntry, OnDuplicate, PathCache, PlanEntry, PlanError, status,
 };
+use crate::input::{LineRef, RawOp, RowRef};
 
 /// What every group's operations are checked with: the duplicate rule and the plan's
 /// shared paths.
@@ -22,7 +23,6 @@ pub struct OpRules {
     /// Every valid operation's path, stored once.
     pub paths: PathCache,
 }
-use crate::input::{LineRef, RawOp, RowRef};
 
 /// The rows of one referral ID (or a single ID-less row) being planned.
 #[derive(Debug)]
@@ -44,15 +44,6 @@ impl Group {
     /// an ID that breaks the ID rule is reported there, once for the whole group.
     pub fn new(id: Option<String>, first: LineRef) -> Self {
         let id_error = id.as_deref().and_then(|id| check_id(id).err());
-        let id_errors: Vec<PlanError> = id_error
-            .map(|message| PlanError {
-                at: Some(first),
-                field: Some("id".into()),
-                code: ErrorCode::InvalidId,
-                message,
-            })
-            .into_iter()
-            .collect();
         let mut group = Group {
             id,
             rows: Vec::new(),
@@ -62,8 +53,13 @@ impl Group {
             if_match: IfMatch::default(),
             merged_duplicates: false,
         };
-        for error in id_errors {
-            group.add_error(error);
+        if let Some(message) = id_error {
+            group.add_error(PlanError {
+                at: Some(first),
+                field: Some("id".into()),
+                code: ErrorCode::InvalidId,
+                message,
+            });
         }
         group
     }

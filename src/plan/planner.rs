@@ -2,9 +2,10 @@
 //! (SPEC.md "Planning rules" 1 and 5).
 //!
 //! Groups live in a `Vec` in order of first appearance, found through a map from ID to
-//! index, so a million rows over a hundred thousand IDs cost one hash lookup each and the
-//! plan comes out in order without sorting. An ID-less row is a group of its own that no
-//! later row can join, which puts it at its own line's place.
+//! index, so a million rows over a hundred thousand IDs cost at most one hash lookup each
+//! and the plan comes out in order without sorting; before the map, a row's group is
+//! looked for next to the previous row's (`Planner::predicted`). An ID-less row is a group
+//! of its own that no later row can join, which puts it at its own line's place.
 
 use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
