@@ -116,7 +116,8 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
         if buf.is_empty() {
             return Ok(true);
         }
-        if let Some(taken) = quote_free_line(buf, scan) {
+        let fresh = record.end == record.start;
+        if let Some(taken) = quote_free_line(buf, scan).filter(|_| fresh) {
             // Nearly every record is one line without quotes, and for those the scan
             // below would only find the `\n`: memchr finds it many times faster.
             record.truncated = taken > self.limit;
