@@ -19,6 +19,17 @@ pub struct Sample {
     pub client_cpu: Option<Duration>,
 }
 
+/// What a client spent over a stretch of its sending phase.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ClientLoad {
+    /// Its CPU time.
+    pub cpu: Duration,
+    /// Requests answered meanwhile.
+    pub requests: u64,
+    /// The stretch's length.
+    pub seconds: f64,
+}
+
 /// The samples of one run, in time order.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
@@ -119,10 +130,22 @@ impl Series {
         (b.at > a.at).then(|| done as f64 / (b.at - a.at))
     }
 
-    /// The client's CPU time during the sending phase, if the OS told.
-    pub fn sending_cpu(&self) -> Option<Duration> {
-        let (a, b) = self.sending_window()?;
-        Some(b.client_cpu?.saturating_sub(a.client_cpu?))
+    /// The client's CPU over the sending phase, between the first and the last sample in
+    /// it that carry the client's CPU: the first sample at the final count often comes
+    /// after the client has exited, when `/proc` has nothing left to tell.
+    pub fn sending_load(&self) -> Option<ClientLoad> {
+        let (start, end) = self.sending_window()?;
+        let mut measured = self
+            .samples
+            .iter()
+            .filter(|s| s.at >= start.at && s.at <= end.at && s.client_cpu.is_some());
+        let first = measured.next()?;
+        let last = measured.next_back()?;
+        Some(ClientLoad {
+            cpu: last.client_cpu?.saturating_sub(first.client_cpu?),
+            requests: last.stats.completed.saturating_sub(first.stats.completed),
+            seconds: last.at - first.at,
+        })
     }
 
     /// The seconds of the sending phase.
@@ -170,5 +193,22 @@ mod tests {
         assert_eq!(s.sending_seconds(), 1.5);
         assert_eq!(s.rate_points()[3], (2.0, 100.0));
         assert_eq!(s.peak_in_flight(), 7);
+    }
+
+    #[test]
+    fn the_client_load_uses_the_samples_that_carry_its_cpu() {
+        let mut s = Series::default();
+        let cpu = [None, Some(1.0), Some(2.0), Some(3.0), None];
+        for (i, (completed, cpu)) in [0, 0, 100, 200, 300].into_iter().zip(cpu).enumerate() {
+            let stats = StatsSummary {
+                completed,
+                ..StatsSummary::default()
+            };
+            s.push(i as f64, stats, cpu.map(Duration::from_secs_f64));
+        }
+        // The client exited before the last sample: its CPU runs from t=1 to t=3.
+        let load = s.sending_load().unwrap();
+        assert_eq!((load.requests, load.seconds), (200, 2.0));
+        assert_eq!(load.cpu, Duration::from_secs(2));
     }
 }

@@ -154,15 +154,14 @@ impl LoadDelta {
 
 /// The client's CPU share and CPU per request over the sending phase.
 fn client_cost(who: &str, result: &SyncResult) -> String {
-    let series = &result.series;
-    let (Some(cpu), Some(rate)) = (series.sending_cpu(), series.sending_rate()) else {
+    let Some(load) = result.series.sending_load().filter(|l| l.requests > 0) else {
         return format!("{who}: CPU not available");
     };
-    let requests = rate * series.sending_seconds();
+    let cpu = load.cpu.as_secs_f64();
     format!(
         "{who}: {:.1} µs CPU per request, CPU {:.0} %",
-        1e6 * cpu.as_secs_f64() / requests.max(1.0),
-        100.0 * cpu.as_secs_f64() / series.sending_seconds().max(1e-9)
+        1e6 * cpu / load.requests as f64,
+        100.0 * cpu / load.seconds.max(1e-9)
     )
 }
 
