@@ -34,9 +34,14 @@ impl Document {
     /// The JSON Patch body as sent: the same text as serialising [`Document::patch_json`],
     /// written straight from the operations' JSON texts.
     pub fn patch_body(&self) -> Vec<u8> {
-        // Writing borrowed strings and raw JSON texts into a `Vec` cannot fail.
-        serde_json::to_vec(&PatchForm(&self.ops)).unwrap_or_default()
+        patch_body(&self.ops)
     }
+}
+
+/// The JSON Patch body of `ops`, written straight from their JSON texts.
+pub fn patch_body(ops: &[PatchOp]) -> Vec<u8> {
+    // Writing borrowed strings and raw JSON texts into a `Vec` cannot fail.
+    serde_json::to_vec(&PatchForm(ops)).unwrap_or_default()
 }
 
 /// The document form, borrowed; members in the order the map of

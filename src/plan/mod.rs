@@ -17,6 +17,7 @@ mod status;
 #[cfg(test)]
 mod test_support;
 
+pub use document::patch_body;
 pub use id::check_id;
 pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;

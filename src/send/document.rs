@@ -14,7 +14,7 @@ use super::read::{Current, read};
 use super::transport::{Method, Response};
 use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, endpoint, members, verify};
 use crate::outcome::{Note, Outcome};
-use crate::plan::{Document, PatchOp};
+use crate::plan::{Document, patch_body};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -184,8 +184,7 @@ impl<'a> Run<'a> {
     fn keep_pending(&mut self, referral: &Value) {
         let pending = members::pending_ops(referral, &self.doc.ops);
         if pending.len() != self.doc.ops.len() {
-            let body = Value::Array(pending.iter().map(PatchOp::to_json).collect());
-            self.body = body.to_string().into_bytes();
+            self.body = patch_body(&pending);
         }
     }
 
