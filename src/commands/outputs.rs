@@ -57,14 +57,9 @@ impl RunOutputs {
         })
     }
 
-    /// Writes report rows as the buffer fills, or at [`RunOutputs::flush_report`], instead
-    /// of one by one: a write per row was a tenth of `plan`'s output time, and a system
+    /// Writes the report rows recorded so far to the file. Rows otherwise wait in a buffer
+    /// until it fills: a write per row was a tenth of `plan`'s output time, and a system
     /// call per document for a fast `sync`.
-    pub fn flush_report_when_full(&mut self) {
-        self.report.flush_when_full();
-    }
-
-    /// Writes the report rows recorded so far to the file.
     pub fn flush_report(&mut self) -> anyhow::Result<()> {
         Ok(self.report.flush()?)
     }

@@ -14,7 +14,6 @@ use std::io::Write;
 pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let prepared = prepare(&args.common)?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
-    outputs.flush_report_when_full();
     // The documents and the report are written side by side: each is a pass over the
     // whole plan, and neither needs the other.
     std::thread::scope(|scope| {

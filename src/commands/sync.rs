@@ -55,9 +55,6 @@ pub(super) async fn execute(
     };
     let mut outputs =
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
-    // Rows reach the file whenever no other result is waiting (see `send_batch`), so a
-    // killed run still leaves every row it had finished, without a write per document.
-    outputs.flush_report_when_full();
     outputs.attach_ledger(ledger.clone());
     let skip = args.skip_unchanged.then_some(ledger.as_deref()).flatten();
     let batch = record_known_and_batch(&mut prepared, &mut outputs, ledger.as_deref(), skip)?;
@@ -238,6 +235,8 @@ async fn send_batch(
         }
         let row = ReportRow::for_result(doc, &result, &prepared.names);
         outputs.record(result.entry, result.outcome, row)?;
+        // Rows reach the file whenever no other result is waiting, so a killed run still
+        // leaves every row it had finished, without a write per document.
         if rx.is_empty() {
             outputs.flush_report()?;
         }

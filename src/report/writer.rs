@@ -51,7 +51,6 @@ pub struct ReportWriter {
     with_changes: bool,
     out: BufWriter<File>,
     line: LineEncoder,
-    flush_each_row: bool,
     /// Bytes written so far, header included: where the next line starts.
     written: u64,
     /// Where the first row's line starts.
@@ -77,7 +76,6 @@ impl ReportWriter {
             with_changes,
             out: BufWriter::new(file),
             line: LineEncoder::new(b','),
-            flush_each_row: true,
             written: 0,
             header_end: 0,
         };
@@ -112,15 +110,9 @@ impl ReportWriter {
         Ok(())
     }
 
-    /// Lets [`ReportWriter::append`] leave rows in the buffer until it fills, for a run
-    /// that has no result to lose (`plan`); the file still only ever ends on a whole row,
-    /// since each row goes to the buffer in one piece.
-    pub fn flush_when_full(&mut self) {
-        self.flush_each_row = false;
-    }
-
-    /// Appends one row and, unless told to wait for a full buffer, flushes it to the file;
-    /// returns where its line lies, for [`ReportWriter::finish`].
+    /// Appends one row to the buffer, which goes to the file when it fills or at
+    /// [`ReportWriter::flush`]; the file only ever ends on a whole row, since each row goes
+    /// to the buffer in one piece. Returns where its line lies, for [`ReportWriter::finish`].
     pub fn append(&mut self, row: &ReportRow) -> Result<LineSpan, ReportError> {
         let start = self.written;
         let line = match self.format {
@@ -128,9 +120,6 @@ impl ReportWriter {
             ReportFormat::Jsonl => json_row(row).into_bytes(),
         };
         self.write_line(&line)?;
-        if self.flush_each_row {
-            self.flush()?;
-        }
         Ok(LineSpan {
             start,
             len: self.written - start,
@@ -301,6 +290,7 @@ mod tests {
         let path = dir.path().join("r.csv");
         let mut writer = ReportWriter::create(&path, false).unwrap();
         writer.append(&row("a", "=cmd()")).unwrap();
+        writer.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
@@ -341,6 +331,7 @@ mod tests {
 
         let mut writer = ReportWriter::create(&path, false).unwrap();
         let lines = [row("a", "x"), row("b", "y")].map(|r| writer.append(&r).unwrap());
+        writer.flush().unwrap();
         let before = std::fs::read(&path).unwrap();
         writer.finish(&lines).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), before);
