@@ -116,8 +116,10 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
         if buf.is_empty() {
             return Ok(true);
         }
-        let fresh = record.end == record.start;
-        if let Some(taken) = quote_free_line(buf, scan).filter(|_| fresh) {
+        // Only a record not yet begun can be taken whole from one line.
+        if record.end == record.start
+            && let Some(taken) = quote_free_line(buf)
+        {
             // Nearly every record is one line without quotes, and for those the scan
             // below would only find the `\n`: memchr finds it many times faster.
             record.truncated = taken > self.limit;
@@ -179,12 +181,9 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
     }
 }
 
-/// The length, `\n` included, of the line at the start of `buf` when a fresh scan would
-/// end the record there: the whole line is buffered and holds no quote.
-fn quote_free_line(buf: &[u8], scan: &Scan) -> Option<usize> {
-    if scan.state != State::FieldStart || scan.field != 0 {
-        return None;
-    }
+/// The length, `\n` included, of the line at the start of `buf` when a record starting
+/// there ends with it: the whole line is buffered and holds no quote.
+fn quote_free_line(buf: &[u8]) -> Option<usize> {
     let end = memchr::memchr(b'\n', buf)? + 1;
     memchr::memchr(b'"', &buf[..end]).is_none().then_some(end)
 }
