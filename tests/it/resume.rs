@@ -184,28 +184,23 @@ async fn skip_unchanged_sends_nothing_the_second_night() {
 fn a_second_run_on_a_ledger_in_use_is_refused() {
     let work = Workdir::new();
     work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let sync = || {
+        work.refsync(&[
+            "sync",
+            "u.csv",
+            "--emulator",
+            "--ledger",
+            "l.db",
+            "--report",
+            "r.csv",
+        ])
+    };
     let held = refsync::ledger::Ledger::open(&work.path().join("l.db")).unwrap();
-    let out = work.refsync(&[
-        "sync",
-        "u.csv",
-        "--emulator",
-        "--ledger",
-        "l.db",
-        "--report",
-        "r.csv",
-    ]);
+    let out = sync();
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("l.db"), "{}", stderr(&out));
     drop(held);
-    let out = work.refsync(&[
-        "sync",
-        "u.csv",
-        "--emulator",
-        "--ledger",
-        "l.db",
-        "--report",
-        "r.csv",
-    ]);
+    let out = sync();
     assert_ne!(
         code(&out),
         1,
