@@ -9,7 +9,7 @@ use super::csv_fields::FieldSplitter;
 use super::csv_header::{Columns, Header};
 use super::csv_split::{CsvSplitter, Ending, RawRecord};
 use super::text::{not_utf8, quoted, strip_terminator, too_long};
-use super::{InputError, InputRecord, LineRef, MalformedKind, RawOp, RawValue, RecordContent};
+use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowCells};
 use super::{RowRef, Span};
 
 /// The records of one CSV input, in line order.
@@ -161,18 +161,21 @@ fn unterminated(
 
 /// A well-formed row, or the name of a column whose cell is not UTF-8.
 fn row(header: &Header, columns: Columns, fields: &ByteRecord) -> Result<RecordContent, String> {
-    let text = |index: usize| cell(fields, index).ok_or_else(|| header.field_name(index));
-    let id = text(columns.id)?;
-    let op = RawOp {
-        op: text(columns.op)?,
-        path: text(columns.path)?,
-        value: RawValue::Text(text(columns.value)?),
+    let text = |index: usize| {
+        let bytes = fields.get(index).unwrap_or_default();
+        std::str::from_utf8(bytes).map_err(|_| header.field_name(index))
     };
     let if_match = match columns.if_match {
-        Some(index) => Some(text(index)?).filter(|s| !s.is_empty()),
-        None => None,
+        Some(index) => text(index)?,
+        None => "",
     };
-    Ok(RecordContent::Row { id, op, if_match })
+    Ok(RecordContent::CsvRow(RowCells::new(
+        text(columns.id)?,
+        text(columns.op)?,
+        text(columns.path)?,
+        text(columns.value)?,
+        if_match,
+    )))
 }
 
 /// A `malformed_record` with what could be read.

@@ -27,15 +27,13 @@ fn malformed(record: &InputRecord) -> (Option<&str>, MalformedKind, Option<&str>
 }
 
 fn row(id: &str, op: &str, path: &str, value: &str, if_match: Option<&str>) -> RecordContent {
-    RecordContent::Row {
-        id: id.into(),
-        op: RawOp {
-            op: op.into(),
-            path: path.into(),
-            value: RawValue::Text(value.into()),
-        },
-        if_match: if_match.map(str::to_string),
-    }
+    RecordContent::CsvRow(RowCells::new(
+        id,
+        op,
+        path,
+        value,
+        if_match.unwrap_or_default(),
+    ))
 }
 
 #[test]

@@ -24,6 +24,7 @@ mod open;
 #[cfg(test)]
 mod props;
 mod records;
+mod row_cells;
 mod text;
 
 pub use background::BackgroundRecords;
@@ -34,6 +35,7 @@ pub use jsonl::JsonlRecords;
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};
 pub use records::{Records, read_records};
+pub use row_cells::RowCells;
 
 /// Which input a line belongs to and the 1-based physical line its record starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -105,10 +107,46 @@ pub struct RawOp {
     pub value: RawValue,
 }
 
+impl RawOp {
+    /// The operation, borrowed.
+    pub fn as_ref(&self) -> RawOpRef<'_> {
+        RawOpRef {
+            op: &self.op,
+            path: &self.path,
+            value: match &self.value {
+                RawValue::Text(text) => RawValueRef::Text(text),
+                RawValue::Json(value) => RawValueRef::Json(value),
+            },
+        }
+    }
+}
+
+/// A value as read, borrowed from its record: what the planner checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RawValueRef<'a> {
+    /// A CSV cell.
+    Text(&'a str),
+    /// A JSON value from a JSONL line.
+    Json(&'a serde_json::Value),
+}
+
+/// One operation as read, borrowed from its record: what the planner checks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RawOpRef<'a> {
+    /// `op` as written (case not yet folded).
+    pub op: &'a str,
+    /// `path` as written.
+    pub path: &'a str,
+    /// `value` as read.
+    pub value: RawValueRef<'a>,
+}
+
 /// What one record holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum RecordContent {
-    /// Row form: one operation on one referral.
+    /// Row form read from CSV: one operation on one referral, its cells as text.
+    CsvRow(RowCells),
+    /// Row form read from JSONL: one operation on one referral.
     Row {
         /// Referral ID as written (may be empty; the planner judges it).
         id: String,

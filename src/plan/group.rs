@@ -12,7 +12,7 @@ use super::rules::{OpSite, check_op};
 use super::{
     Document, ErrorCode, InvalidEntry, OnDuplicate, PathCache, PlanEntry, PlanError, status,
 };
-use crate::input::{LineRef, RawOp, RowRef};
+use crate::input::{LineRef, RawOp, RawOpRef, RowRef};
 
 /// What every group's operations are checked with: the duplicate rule and the plan's
 /// shared paths.
@@ -74,7 +74,13 @@ impl Group {
     }
 
     /// Adds a row-form row: one operation.
-    pub fn add_row(&mut self, row: RowRef, op: RawOp, if_match: Option<&str>, rules: &mut OpRules) {
+    pub fn add_row(
+        &mut self,
+        row: RowRef,
+        op: RawOpRef<'_>,
+        if_match: Option<&str>,
+        rules: &mut OpRules,
+    ) {
         self.add_record(row, if_match);
         self.add_op(
             op,
@@ -90,7 +96,7 @@ impl Group {
     pub fn add_document(
         &mut self,
         row: RowRef,
-        patch: Vec<RawOp>,
+        patch: &[RawOp],
         if_match: Option<&str>,
         rules: &mut OpRules,
     ) {
@@ -98,12 +104,12 @@ impl Group {
         if patch.is_empty() {
             self.add_error(empty_patch_error(row.at));
         }
-        for (index, op) in patch.into_iter().enumerate() {
+        for (index, op) in patch.iter().enumerate() {
             let site = OpSite {
                 at: row.at,
                 index: Some(index),
             };
-            self.add_op(op, site, rules);
+            self.add_op(op.as_ref(), site, rules);
         }
     }
 
@@ -126,7 +132,7 @@ impl Group {
         }
     }
 
-    fn add_op(&mut self, raw: RawOp, site: OpSite, rules: &mut OpRules) {
+    fn add_op(&mut self, raw: RawOpRef<'_>, site: OpSite, rules: &mut OpRules) {
         let op = match check_op(raw, site, &mut rules.paths) {
             Ok(op) => op,
             Err(errors) => {

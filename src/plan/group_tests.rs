@@ -57,11 +57,21 @@ fn a_different_if_match_repeated_on_many_rows_is_reported_once() {
 #[test]
 fn row_errors_come_before_document_errors() {
     let mut group = Group::new(Some("r".into()), row(2).at);
-    group.add_row(row(2), notes("a"), Some("e1"), &mut OpRules::default());
-    group.add_row(row(3), notes("b"), Some("e2"), &mut OpRules::default());
+    group.add_row(
+        row(2),
+        notes("a").as_ref(),
+        Some("e1"),
+        &mut OpRules::default(),
+    );
+    group.add_row(
+        row(3),
+        notes("b").as_ref(),
+        Some("e2"),
+        &mut OpRules::default(),
+    );
     let mut bad = notes("c");
     bad.op = "move".into();
-    group.add_row(row(4), bad, None, &mut OpRules::default());
+    group.add_row(row(4), bad.as_ref(), None, &mut OpRules::default());
     let codes: Vec<_> = invalid(group.finish())
         .errors
         .iter()
@@ -80,7 +90,7 @@ fn row_errors_come_before_document_errors() {
 #[test]
 fn a_malformed_record_counts_as_one_operation() {
     let mut group = Group::new(Some("r".into()), row(2).at);
-    group.add_row(row(2), notes("a"), None, &mut OpRules::default());
+    group.add_row(row(2), notes("a").as_ref(), None, &mut OpRules::default());
     let error = PlanError {
         at: Some(row(3).at),
         field: None,
@@ -96,7 +106,7 @@ fn a_malformed_record_counts_as_one_operation() {
 #[test]
 fn an_id_less_group_is_never_a_document() {
     let mut group = Group::new(None, row(2).at);
-    group.add_row(row(2), notes("a"), None, &mut OpRules::default());
+    group.add_row(row(2), notes("a").as_ref(), None, &mut OpRules::default());
     let entry = invalid(group.finish());
     assert_eq!(entry.id, None);
     assert_eq!(entry.ops, 1);

@@ -44,9 +44,13 @@ impl Planner {
     pub fn push(&mut self, record: InputRecord) {
         let InputRecord { row, content } = record;
         match content {
+            RecordContent::CsvRow(cells) => {
+                let index = self.group_for_row(cells.id(), row.at);
+                self.groups[index].add_row(row, cells.op(), cells.if_match(), &mut self.rules)
+            }
             RecordContent::Row { id, op, if_match } => {
                 let index = self.group_for_row(&id, row.at);
-                self.groups[index].add_row(row, op, if_match.as_deref(), &mut self.rules)
+                self.groups[index].add_row(row, op.as_ref(), if_match.as_deref(), &mut self.rules)
             }
             RecordContent::Document {
                 id,
@@ -54,7 +58,7 @@ impl Planner {
                 patch,
             } => {
                 let index = self.group_for_row(&id, row.at);
-                self.groups[index].add_document(row, patch, if_match.as_deref(), &mut self.rules);
+                self.groups[index].add_document(row, &patch, if_match.as_deref(), &mut self.rules);
             }
             RecordContent::Malformed {
                 id,

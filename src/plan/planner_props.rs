@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::input::{RawOp, RawValue, RowRef};
-use crate::plan::test_support::{csv, doc, json_op, malformed};
+use crate::plan::test_support::{csv_if, doc, json_op, malformed};
 use crate::plan::{OnDuplicate, PlanEntry};
 use proptest::prelude::*;
 use serde_json::json;
@@ -66,11 +66,8 @@ fn record(line: u64, shape: &Shape) -> InputRecord {
             if_match,
         } => {
             let tag = if_match.map(|n| format!("e{n}"));
-            let mut record = csv(line, IDS[*id], OPS[*op], PATHS[*path], VALUES[*value]);
-            if let RecordContent::Row { if_match, .. } = &mut record.content {
-                *if_match = tag;
-            }
-            record
+            let cells = (IDS[*id], OPS[*op], PATHS[*path], VALUES[*value]);
+            csv_if(line, cells.0, cells.1, cells.2, cells.3, tag.as_deref())
         }
         Shape::Document { id, ops } => doc(line, IDS[*id], None, ops.iter().map(raw_op).collect()),
         Shape::Malformed { id } => malformed(line, id.map(|i| IDS[i]), MalformedKind::Record),

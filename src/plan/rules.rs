@@ -7,7 +7,7 @@
 
 use super::messages::{clip_json, clip_quoted};
 use super::{ErrorCode, JsonText, OpKind, PatchOp, PathCache, PlanError};
-use crate::input::{LineRef, RawOp, RawValue};
+use crate::input::{LineRef, RawOpRef, RawValueRef};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
 use serde_json::Value;
 use std::sync::Arc;
@@ -44,14 +44,14 @@ impl OpSite {
 /// Checks one raw operation: op, path, then value against the path's type; the path of a
 /// valid one is shared through `paths`.
 pub fn check_op(
-    raw: RawOp,
+    raw: RawOpRef<'_>,
     site: OpSite,
     paths: &mut PathCache,
 ) -> Result<PatchOp, Vec<PlanError>> {
-    let op = parse_op(&raw.op, site);
-    let resolved = check_path(&raw.path, op.as_ref().ok().copied(), site, paths);
+    let op = parse_op(raw.op, site);
+    let resolved = check_path(raw.path, op.as_ref().ok().copied(), site, paths);
     let value = match &resolved {
-        Ok((_, resolved)) => convert_value(resolved.node, &raw.path, &raw.value, site).map(Some),
+        Ok((_, resolved)) => convert_value(resolved.node, raw.path, raw.value, site).map(Some),
         Err(_) => Ok(None),
     };
     match (op, resolved, value) {
@@ -127,15 +127,15 @@ fn path_error(error: &PathError, site: OpSite) -> PlanError {
 fn convert_value(
     node: &Node,
     path: &str,
-    raw: &RawValue,
+    raw: RawValueRef<'_>,
     site: OpSite,
 ) -> Result<Value, PlanError> {
     let converted = match (node, raw) {
-        (_, RawValue::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
-        (Node::Object(_) | Node::Array(_), RawValue::Text(text)) => serde_json::from_str(text)
+        (_, RawValueRef::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
+        (Node::Object(_) | Node::Array(_), RawValueRef::Text(text)) => serde_json::from_str(text)
             .map_err(|e| format!("it is not JSON ({e})"))
             .and_then(|value| schema::check_json_owned(node, value).map_err(|e| e.0)),
-        (_, RawValue::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
+        (_, RawValueRef::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
     };
     converted.map_err(|reason| {
         site.error(
@@ -149,16 +149,16 @@ fn convert_value(
 /// Scalar checks already name the value; structured ones name a member, so the value is
 /// added to the message for them: as compact JSON when it is JSON (quoting JSON text would
 /// bury it in backslashes), else quoted.
-fn value_message(node: &Node, path: &str, raw: &RawValue, reason: &str) -> String {
+fn value_message(node: &Node, path: &str, raw: RawValueRef<'_>, reason: &str) -> String {
     let hint = value_hint(node);
     match node {
         Node::Scalar(_) => format!("{reason} (path {path}); {hint}"),
         _ => {
             let shown = match raw {
-                RawValue::Text(text) => serde_json::from_str(text)
+                RawValueRef::Text(text) => serde_json::from_str(text)
                     .map(|value| clip_json(&value))
                     .unwrap_or_else(|_| clip_quoted(text)),
-                RawValue::Json(value) => clip_json(value),
+                RawValueRef::Json(value) => clip_json(value),
             };
             format!("{path} cannot take {shown}: {reason}; {hint}")
         }

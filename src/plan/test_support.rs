@@ -2,7 +2,7 @@
 
 use super::{PlanEntry, PlanError};
 use crate::input::{
-    InputRecord, LineRef, MalformedKind, RawOp, RawValue, RecordContent, RowRef, Span,
+    InputRecord, LineRef, MalformedKind, RawOp, RawValue, RecordContent, RowCells, RowRef, Span,
 };
 use serde_json::Value;
 
@@ -30,11 +30,13 @@ pub fn csv_if(
 ) -> InputRecord {
     InputRecord {
         row: row_at(line),
-        content: RecordContent::Row {
-            id: id.into(),
-            op: raw(op, path, RawValue::Text(value.into())),
-            if_match: if_match.map(str::to_owned),
-        },
+        content: RecordContent::CsvRow(RowCells::new(
+            id,
+            op,
+            path,
+            value,
+            if_match.unwrap_or_default(),
+        )),
     }
 }
 
