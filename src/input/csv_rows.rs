@@ -48,6 +48,9 @@ impl<R: BufRead + Seek> CsvRecords<R> {
 
     /// The next data record, reading the header on the way; `None` at the end.
     fn next_record(&mut self) -> std::io::Result<Option<InputRecord>> {
+        if let Some(plain) = self.next_plain_row()? {
+            return Ok(Some(plain));
+        }
         while let Some(raw) = self.splitter.next_record()? {
             if is_blank(&raw, self.delimiter) {
                 continue;
@@ -63,6 +66,69 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         }
         Ok(None)
     }
+}
+
+impl<R: BufRead + Seek> CsvRecords<R> {
+    /// The next record when it is a plain row: one line, no quotes, UTF-8, as many fields
+    /// as the header, and the header has every required column. That is nearly every row,
+    /// and it is read straight from the reader's buffer into [`RowCells`]; anything else
+    /// is left to [`CsvRecords::next_record`]'s general path, which says what is wrong.
+    fn next_plain_row(&mut self) -> std::io::Result<Option<InputRecord>> {
+        let Some(header) = &self.header else {
+            return Ok(None);
+        };
+        let Ok(columns) = header.columns() else {
+            return Ok(None);
+        };
+        let (width, delimiter, input) = (header.names.len(), self.delimiter, self.input);
+        self.splitter.next_plain_line(|bytes, at| {
+            let cells = plain_cells(strip_terminator(bytes), delimiter, width, columns)?;
+            Some(InputRecord {
+                row: RowRef {
+                    at: LineRef {
+                        input,
+                        line: at.line,
+                    },
+                    span: Span {
+                        start: at.start,
+                        end: at.end,
+                    },
+                },
+                content: RecordContent::CsvRow(cells),
+            })
+        })
+    }
+}
+
+/// The cells of a quote-free line with exactly `width` fields, all UTF-8; `None` for a
+/// line the general path must judge (blank, wrong field count, not UTF-8, or a delimiter
+/// that is not ASCII and so could split a character).
+fn plain_cells(line: &[u8], delimiter: u8, width: usize, columns: Columns) -> Option<RowCells> {
+    if !delimiter.is_ascii() || line.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    let text = std::str::from_utf8(line).ok()?;
+    let mut wanted = [""; 5];
+    let mut fields = 0;
+    let mut start = 0;
+    let ends = memchr::memchr_iter(delimiter, line).chain([line.len()]);
+    for (index, end) in ends.enumerate() {
+        // An ASCII delimiter always sits between characters, so `get` never fails here.
+        let cell = text.get(start..end)?;
+        start = end + 1;
+        fields += 1;
+        let slot = match index {
+            i if i == columns.id => 0,
+            i if i == columns.op => 1,
+            i if i == columns.path => 2,
+            i if i == columns.value => 3,
+            i if Some(i) == columns.if_match => 4,
+            _ => continue,
+        };
+        wanted[slot] = cell;
+    }
+    let [id, op, path, value, if_match] = wanted;
+    (fields == width).then(|| RowCells::new(id, op, path, value, if_match))
 }
 
 /// The record of input number `input` for one raw data record holding `content`.

@@ -214,3 +214,36 @@ fn an_empty_file_or_a_header_alone_has_no_records() {
     assert!(csv("").is_empty());
     assert!(csv(HEADER).is_empty());
 }
+
+#[test]
+fn plain_rows_read_the_same_as_the_same_rows_quoted() {
+    // Quote-free lines take the plain path, quoted ones the general path.
+    let plain = csv(&format!("{HEADER}A,replace,/x,é 1,e1\nB,add,/y,,\n"));
+    let quoted = csv(&format!(
+        "{HEADER}\"A\",replace,/x,\"é 1\",e1\nB,\"add\",/y,,\"\"\n"
+    ));
+    assert_eq!(plain.len(), 2);
+    assert_eq!(
+        plain[0].content,
+        row("A", "replace", "/x", "é 1", Some("e1"))
+    );
+    assert_eq!(plain[1].content, row("B", "add", "/y", "", None));
+    let contents = |records: &[InputRecord]| -> Vec<RecordContent> {
+        records.iter().map(|r| r.content.clone()).collect()
+    };
+    assert_eq!(contents(&plain), contents(&quoted));
+    assert_eq!(lines(&plain), lines(&quoted));
+}
+
+#[test]
+fn a_tab_delimited_line_of_tabs_is_a_row_of_empty_cells_not_a_blank_line() {
+    let options = ReadOptions {
+        delimiter: b'\t',
+        ..ReadOptions::default()
+    };
+    let text = b"id\top\tpath\tvalue\n\t\t\t\nA\treplace\t/x\t1\n";
+    let records = read_with(text, Format::Csv, &options, 1024);
+    assert_eq!(lines(&records), [2, 3]);
+    assert_eq!(records[0].content, row("", "", "", "", None));
+    assert_eq!(records[1].content, row("A", "replace", "/x", "1", None));
+}
