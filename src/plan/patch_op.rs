@@ -21,7 +21,16 @@ pub struct JsonText(Box<RawValue>);
 impl JsonText {
     /// The text of `value`.
     pub fn of(value: &Value) -> Self {
-        // A `Value` always serialises (its map keys are strings).
+        Self::serialised(value)
+    }
+
+    /// The text of the JSON string `text`, written without building a `Value` first.
+    pub fn of_str(text: &str) -> Self {
+        Self::serialised(text)
+    }
+
+    fn serialised<T: Serialize + ?Sized>(value: &T) -> Self {
+        // A `Value` (its map keys are strings) and a `str` always serialise.
         serde_json::value::to_raw_value(value)
             .map(JsonText)
             .unwrap_or_else(|_| JsonText(RawValue::NULL.to_owned()))

@@ -9,7 +9,6 @@ use super::messages::{clip_json, clip_quoted};
 use super::{ErrorCode, JsonText, OpKind, PatchOp, PathCache, PlanError};
 use crate::input::{LineRef, RawOpRef, RawValueRef};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
-use serde_json::Value;
 use std::sync::Arc;
 
 /// Where an operation sits in the input, so errors can point at it.
@@ -55,11 +54,7 @@ pub fn check_op(
         Err(_) => Ok(None),
     };
     match (op, resolved, value) {
-        (Ok(op), Ok((path, _)), Ok(Some(value))) => Ok(PatchOp {
-            op,
-            path,
-            value: JsonText::of(&value),
-        }),
+        (Ok(op), Ok((path, _)), Ok(Some(value))) => Ok(PatchOp { op, path, value }),
         (op, resolved, value) => Err([op.err(), resolved.err(), value.err()]
             .into_iter()
             .flatten()
@@ -129,7 +124,11 @@ fn convert_value(
     path: &str,
     raw: RawValueRef<'_>,
     site: OpSite,
-) -> Result<Value, PlanError> {
+) -> Result<JsonText, PlanError> {
+    if let (Node::Scalar(Scalar::String), RawValueRef::Text(text)) = (node, raw) {
+        // A CSV cell is the string as it stands: write its JSON text straight away.
+        return Ok(JsonText::of_str(text));
+    }
     let converted = match (node, raw) {
         (_, RawValueRef::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
         (Node::Object(_) | Node::Array(_), RawValueRef::Text(text)) => serde_json::from_str(text)
@@ -137,13 +136,15 @@ fn convert_value(
             .and_then(|value| schema::check_json_owned(node, value).map_err(|e| e.0)),
         (_, RawValueRef::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
     };
-    converted.map_err(|reason| {
-        site.error(
-            "value",
-            ErrorCode::InvalidValue,
-            value_message(node, path, raw, &reason),
-        )
-    })
+    converted
+        .map(|value| JsonText::of(&value))
+        .map_err(|reason| {
+            site.error(
+                "value",
+                ErrorCode::InvalidValue,
+                value_message(node, path, raw, &reason),
+            )
+        })
 }
 
 /// Scalar checks already name the value; structured ones name a member, so the value is
