@@ -1,6 +1,7 @@
 //! The `refsync` binary: parse the command line over the config file and environment,
 //! set up logs, run, exit with the code.
 
+use refsync::commands::Threads;
 use refsync::config::layers::{self, ParseError};
 use std::process::ExitCode;
 
@@ -24,7 +25,13 @@ fn main() -> ExitCode {
     let global = &parsed.cli.global;
     let json = global.log_format == refsync::cli::args::LogFormat::Json;
     let terminal = refsync::ui::init_logging(json, global.verbose, global.quiet);
-    let runtime = match tokio::runtime::Runtime::new() {
+    let runtime = match refsync::commands::threads(&parsed) {
+        Threads::One => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Threads::PerCore => tokio::runtime::Runtime::new(),
+    };
+    let runtime = match runtime {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("refsync: cannot start the async runtime: {e}");
