@@ -66,9 +66,7 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         }
         Ok(None)
     }
-}
 
-impl<R: BufRead + Seek> CsvRecords<R> {
     /// The next record when it is a plain row: one line, no quotes, UTF-8, as many fields
     /// as the header, and the header has every required column. That is nearly every row,
     /// and it is read straight from the reader's buffer into [`RowCells`]; anything else
@@ -231,16 +229,19 @@ fn row(header: &Header, columns: Columns, fields: &ByteRecord) -> Result<RecordC
         let bytes = fields.get(index).unwrap_or_default();
         std::str::from_utf8(bytes).map_err(|_| header.field_name(index))
     };
+    // Checked in this order so the first column at fault is the one named.
+    let (id, op, path, value) = (
+        text(columns.id)?,
+        text(columns.op)?,
+        text(columns.path)?,
+        text(columns.value)?,
+    );
     let if_match = match columns.if_match {
         Some(index) => text(index)?,
         None => "",
     };
     Ok(RecordContent::CsvRow(RowCells::new(
-        text(columns.id)?,
-        text(columns.op)?,
-        text(columns.path)?,
-        text(columns.value)?,
-        if_match,
+        id, op, path, value, if_match,
     )))
 }
 

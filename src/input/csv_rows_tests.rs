@@ -188,6 +188,15 @@ fn invalid_utf8_is_malformed_with_advice_and_the_id() {
 }
 
 #[test]
+fn of_several_cells_not_utf8_the_first_column_is_named() {
+    let mut text = format!("{HEADER}A,replace,/x,v").into_bytes();
+    text.extend_from_slice(b"\xe9,e\xe9\n");
+    let records = read(&text, Format::Csv);
+    let (_, _, field, _) = malformed(&records[0]);
+    assert_eq!(field, Some("value"));
+}
+
+#[test]
 fn a_record_over_the_bound_is_malformed_and_the_next_one_is_read() {
     let long = "x".repeat(200);
     let text = format!("{HEADER}A,replace,/x,{long},\nB,replace,/y,2,\n");
