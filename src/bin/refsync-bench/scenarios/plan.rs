@@ -4,6 +4,7 @@
 
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use anyhow::Context;
 
@@ -21,22 +22,27 @@ pub const ROWS_PER_REFERRAL: usize = 10;
 /// Every third referral also appends a team member.
 pub const TEAM_EVERY: usize = 3;
 
+/// Runs of refsync and of the bare parse per format, taken in turn; the table shows the
+/// median of each. One run of a fraction of a second moves by up to a third on a shared
+/// machine.
+const SAMPLES: usize = 3;
+
 /// Plans the CSV and the JSONL file.
 pub fn run(bench: &Bench, table: &mut Table) -> anyhow::Result<()> {
     for format in [UpdateFormat::Csv, UpdateFormat::Jsonl] {
         let input = bench.updates(REFERRALS, ROWS_PER_REFERRAL, format, TEAM_EVERY)?;
         let size = std::fs::metadata(&input)?.len();
-        let (records, bare) = bare_parse(&input, format)?;
-        let finished = plan(bench, &input, format)?;
-        anyhow::ensure!(
-            finished.code == 0,
-            "refsync plan exited {}; see its log in {}",
-            finished.code,
-            bench.work.display()
-        );
-        let wall = finished.wall.as_secs_f64();
-        let ratio = wall / bare.as_secs_f64();
+        let (records, samples) = sample(bench, &input, format)?;
         let name = format.extension();
+        let bare = median(samples.iter().map(|(bare, _)| *bare));
+        let wall = median(samples.iter().map(|(_, run)| run.wall)).as_secs_f64();
+        let cpu = median(samples.iter().map(|(_, run)| run.cpu));
+        let peak_rss = samples
+            .iter()
+            .map(|(_, run)| run.peak_rss)
+            .max()
+            .unwrap_or(0);
+        let ratio = wall / bare.as_secs_f64();
         table.row(Row {
             scenario: format!("plan {name}: wall"),
             measured: format!("{wall:.2} s"),
@@ -45,25 +51,66 @@ pub fn run(bench: &Bench, table: &mut Table) -> anyhow::Result<()> {
             target: "≤ 2, and ≤ 2 s".into(),
             verdict: Verdict::of(ratio <= 2.0 && wall <= 2.0),
         });
-        let rss_ratio = finished.peak_rss as f64 / size as f64;
+        let rss_ratio = peak_rss as f64 / size as f64;
         table.row(Row {
             scenario: format!("plan {name}: peak RSS"),
-            measured: mib(finished.peak_rss),
+            measured: mib(peak_rss),
             baseline: format!("input {}", mib(size)),
             ratio: Some(rss_ratio),
             target: "≤ 2".into(),
             verdict: Verdict::of(rss_ratio <= 2.0),
         });
+        let seconds = |pick: fn(&(Duration, Finished)) -> Duration| {
+            let all: Vec<String> = samples
+                .iter()
+                .map(|s| format!("{:.2}", pick(s).as_secs_f64()))
+                .collect();
+            all.join(" / ")
+        };
         table.extra(
             &format!("plan {name}"),
             format!(
-                "{records} records, {} of input, refsync CPU {:.2} s",
+                "{records} records, {} of input; median of {SAMPLES} runs in turn: refsync \
+                 {} s, bare parse {} s; refsync CPU {:.2} s (median), peak RSS the highest",
                 mib(size),
-                finished.cpu.as_secs_f64()
+                seconds(|(_, run)| run.wall),
+                seconds(|(bare, _)| *bare),
+                cpu.as_secs_f64()
             ),
         );
     }
     Ok(())
+}
+
+/// [`SAMPLES`] bare parses and `refsync plan` runs of `input`, in turn; with the records
+/// the bare parse counted.
+fn sample(
+    bench: &Bench,
+    input: &Path,
+    format: UpdateFormat,
+) -> anyhow::Result<(u64, Vec<(Duration, Finished)>)> {
+    let mut records = 0;
+    let mut samples = Vec::with_capacity(SAMPLES);
+    for _ in 0..SAMPLES {
+        let (counted, bare) = bare_parse(input, format)?;
+        let finished = plan(bench, input, format)?;
+        anyhow::ensure!(
+            finished.code == 0,
+            "refsync plan exited {}; see its log in {}",
+            finished.code,
+            bench.work.display()
+        );
+        records = counted;
+        samples.push((bare, finished));
+    }
+    Ok((records, samples))
+}
+
+/// The median of an odd number of durations (the upper one of an even number).
+fn median(durations: impl Iterator<Item = Duration>) -> Duration {
+    let mut all: Vec<Duration> = durations.collect();
+    all.sort();
+    all.get(all.len() / 2).copied().unwrap_or_default()
 }
 
 /// Runs `refsync plan FILE --out /dev/null` and measures it.
@@ -88,4 +135,17 @@ fn plan(bench: &Bench, input: &Path, format: UpdateFormat) -> anyhow::Result<Fin
         .spawn()
         .with_context(|| format!("cannot start {} plan", bench.refsync.display()))?;
     Running::new(child).wait()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_the_middle_run_whatever_their_order() {
+        let ms = Duration::from_millis;
+        assert_eq!(median([ms(9), ms(1), ms(5)].into_iter()), ms(5));
+        assert_eq!(median([ms(4), ms(2)].into_iter()), ms(4));
+        assert_eq!(median(std::iter::empty()), Duration::ZERO);
+    }
 }
