@@ -10,6 +10,15 @@ fn csv(text: &str) -> Vec<InputRecord> {
     read(text.as_bytes(), Format::Csv)
 }
 
+/// Every record of `text` read with `--delimiter` set to `delimiter`.
+fn delimited(text: &[u8], delimiter: u8) -> Vec<InputRecord> {
+    let options = ReadOptions {
+        delimiter,
+        ..ReadOptions::default()
+    };
+    read_with(text, Format::Csv, &options, 1024)
+}
+
 fn lines(records: &[InputRecord]) -> Vec<u64> {
     records.iter().map(|r| r.row.at.line).collect()
 }
@@ -209,12 +218,7 @@ fn a_record_over_the_bound_is_malformed_and_the_next_one_is_read() {
 
 #[test]
 fn the_delimiter_option_is_honoured() {
-    let options = ReadOptions {
-        delimiter: b';',
-        ..ReadOptions::default()
-    };
-    let text = b"id;op;path;value\nA;replace;/x;1,5\n";
-    let records = read_with(text, Format::Csv, &options, 1024);
+    let records = delimited(b"id;op;path;value\nA;replace;/x;1,5\n", b';');
     assert_eq!(records[0].content, row("A", "replace", "/x", "1,5", None));
 }
 
@@ -246,12 +250,8 @@ fn plain_rows_read_the_same_as_the_same_rows_quoted() {
 
 #[test]
 fn a_tab_delimited_line_of_tabs_is_a_row_of_empty_cells_not_a_blank_line() {
-    let options = ReadOptions {
-        delimiter: b'\t',
-        ..ReadOptions::default()
-    };
     let text = b"id\top\tpath\tvalue\n\t\t\t\nA\treplace\t/x\t1\n";
-    let records = read_with(text, Format::Csv, &options, 1024);
+    let records = delimited(text, b'\t');
     assert_eq!(lines(&records), [2, 3]);
     assert_eq!(records[0].content, row("", "", "", "", None));
     assert_eq!(records[1].content, row("A", "replace", "/x", "1", None));
