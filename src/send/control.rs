@@ -2,10 +2,11 @@
 //! when to abandon the ones in flight ([`Stop`]), the ledger's [`SendHooks`], whether the
 //! run sends or only reads ([`Mode`]), and whether each referral is read before its PATCH.
 //!
-//! Two tokens, because a graceful stop and a hard one differ: `drain` only stops workers
-//! taking new documents; `abort` also reaches every wait of the documents in flight (the
-//! pacer, the request itself, backoff sleeps and `Retry-After` pauses), which then end
-//! `failed` with a code saying why, so no document is lost from the report.
+//! Three tokens, because a graceful stop and a hard one differ: `drain` only stops workers
+//! taking new documents; `halt` also ends every wait of the documents in flight (the
+//! pacer, backoff sleeps and `Retry-After` pauses) but lets a request already on the wire
+//! have its answer; `abort` cuts those requests too. A document ended early is `failed`
+//! with a code saying why, so no document is lost from the report.
 
 use super::hooks::{NoHooks, SendHooks};
 use std::sync::{Arc, OnceLock};
@@ -19,12 +20,18 @@ pub enum StopReason {
     /// A second signal, or the grace period after the first ran out: `not_sent` where no
     /// PATCH can have been applied, else `outcome_unknown`.
     Interrupted,
+    /// The run failed (a second 401, 403 on every first request, the ledger refusing a
+    /// record): every further request would fail the same way, or go unrecorded. Documents
+    /// end as under [`StopReason::Interrupted`], but a request already on the wire keeps
+    /// its answer.
+    Failed,
 }
 
 /// The run's stop signals; clones share them.
 #[derive(Clone, Debug, Default)]
 pub struct Stop {
     drain: CancellationToken,
+    halt: CancellationToken,
     abort: CancellationToken,
     reason: Arc<OnceLock<StopReason>>,
 }
@@ -48,10 +55,18 @@ impl Stop {
         self.drain.cancel();
     }
 
-    /// Abandons the documents in flight too; the first reason given is the one kept.
-    pub fn abort(&self, reason: StopReason) {
+    /// Ends every wait of the documents in flight too, but not their requests on the wire;
+    /// the first reason given is the one kept.
+    pub fn halt(&self, reason: StopReason) {
         let _first = self.reason.set(reason);
         self.drain.cancel();
+        self.halt.cancel();
+    }
+
+    /// Abandons the documents in flight, their requests on the wire included; the first
+    /// reason given is the one kept.
+    pub fn abort(&self, reason: StopReason) {
+        self.halt(reason);
         self.abort.cancel();
     }
 
@@ -65,7 +80,17 @@ impl Stop {
         self.drain.cancelled().await;
     }
 
-    /// Resolves once the run is aborted.
+    /// Whether documents in flight should stop waiting (halted or aborted).
+    pub fn is_halted(&self) -> bool {
+        self.halt.is_cancelled()
+    }
+
+    /// Resolves once documents in flight should stop waiting (halted or aborted).
+    pub async fn halted(&self) {
+        self.halt.cancelled().await;
+    }
+
+    /// Resolves once the run is aborted: requests on the wire are abandoned.
     pub async fn aborted(&self) {
         self.abort.cancelled().await;
     }

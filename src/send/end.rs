@@ -53,8 +53,8 @@ impl End {
         }
     }
 
-    /// A document abandoned by an aborted run; `maybe_applied` when its PATCH may have
-    /// landed without our seeing the answer.
+    /// A document abandoned by a halted or aborted run; `maybe_applied` when its PATCH may
+    /// have landed without our seeing the answer.
     pub fn stopped(reason: Option<StopReason>, maybe_applied: bool) -> Self {
         let unsure = if maybe_applied {
             "; its PATCH may have been applied: check the referral before sending it again"
@@ -66,14 +66,19 @@ impl End {
                 "deadline",
                 format!("the run's --deadline passed before this document finished{unsure}"),
             ),
-            Some(StopReason::Interrupted) if maybe_applied => End::failed(
-                "outcome_unknown",
-                format!("the run was stopped while this document was in flight{unsure}"),
-            ),
-            Some(StopReason::Interrupted) => End::failed(
-                "not_sent",
-                "the run was stopped before this document's PATCH was sent",
-            ),
+            Some(why @ (StopReason::Interrupted | StopReason::Failed)) => {
+                let stopped = match why {
+                    StopReason::Failed => "the run stopped on an error",
+                    _ => "the run was stopped",
+                };
+                if maybe_applied {
+                    let message = format!("{stopped} while this document was in flight{unsure}");
+                    End::failed("outcome_unknown", message)
+                } else {
+                    let message = format!("{stopped} before this document's PATCH was sent");
+                    End::failed("not_sent", message)
+                }
+            }
         }
     }
 
@@ -150,5 +155,46 @@ pub fn quoted(tag: &str) -> String {
         tag.to_string()
     } else {
         format!("\"{tag}\"")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_document_says_how_far_it_got_and_why() {
+        use StopReason::{Deadline, Failed, Interrupted};
+        let cases = [
+            (
+                Failed,
+                false,
+                "not_sent",
+                "the run stopped on an error before",
+            ),
+            (
+                Failed,
+                true,
+                "outcome_unknown",
+                "the run stopped on an error while",
+            ),
+            (Interrupted, false, "not_sent", "the run was stopped before"),
+            (
+                Interrupted,
+                true,
+                "outcome_unknown",
+                "the run was stopped while",
+            ),
+            (Deadline, false, "deadline", "the run's --deadline passed"),
+        ];
+        for (reason, maybe_applied, code, start) in cases {
+            let End::Failed { code: got, message } = End::stopped(Some(reason), maybe_applied)
+            else {
+                panic!("{reason:?} did not fail the document");
+            };
+            assert_eq!(got, code, "{reason:?}, maybe applied: {maybe_applied}");
+            assert!(message.starts_with(start), "{message}");
+            assert_eq!(message.contains("may have been applied"), maybe_applied);
+        }
     }
 }

@@ -142,6 +142,11 @@ impl Shared {
             };
             progress.sent += 1;
             match retry::classify(&result, SystemTime::now()) {
+                // A halted run fetches no token and repeats nothing; the 401 applied
+                // nothing, so the document is left for a later run (`not_sent`).
+                Class::Unauthorized if self.control.stop.is_halted() => {
+                    return Ok(progress.end(Ended::Stopped));
+                }
                 Class::Unauthorized => self.after_401(generation, &mut progress).await?,
                 Class::Final => return Ok(progress.end(final_answer(result))),
                 Class::Retry {
@@ -203,7 +208,7 @@ impl Shared {
         );
         tokio::select! {
             biased;
-            () = self.control.stop.aborted() => false,
+            () = self.control.stop.halted() => false,
             () = tokio::time::sleep(wait) => true,
         }
     }
@@ -214,7 +219,7 @@ impl Shared {
         let stop = &self.control.stop;
         tokio::select! {
             biased;
-            () = stop.aborted() => return Try::Stopped { in_flight: false },
+            () = stop.halted() => return Try::Stopped { in_flight: false },
             () = self.pacer.admit() => {}
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);

@@ -4,10 +4,13 @@
 //! (a second 401, 403 on every first request, no token) stops the others taking more.
 //!
 //! [`Stop`] is the one stop signal: draining stops workers taking documents (documents
-//! not taken are never reported, and the caller marks them `not_sent`); aborting also ends
-//! the documents in flight, each with its own `failed` result.
+//! not taken are never reported, and the caller marks them `not_sent`); halting and
+//! aborting also end the documents in flight, each with its own `failed` result. An error
+//! that stops the run halts it: requests already on the wire get their answers, but no
+//! document in flight sends another (a revoked token met by a hundred documents waiting
+//! for the rate limiter went on sending doomed requests for seconds).
 
-use super::control::{Mode, RunControl, Stop};
+use super::control::{Mode, RunControl, Stop, StopReason};
 use super::document::send_document;
 use super::dry_run::check_document;
 use super::exchange::{Counters, Shared};
@@ -63,9 +66,8 @@ pub async fn send_all_with(
 ) -> Result<SendStats, SendError> {
     let gate = rate_gate(options.rate, options.burst);
     let mut shared = shared(options, transport, tokens, gate)?;
-    let stop = control.stop.clone();
     shared.control = control;
-    drive(batch, Arc::new(shared), results, stop).await
+    drive(batch, Arc::new(shared), results).await
 }
 
 /// The run-wide state, the endpoint checked before anything can connect.
@@ -87,13 +89,14 @@ pub(crate) fn shared(
     })
 }
 
-/// Runs the workers to the end of the batch or the first stop.
+/// Runs the workers to the end of the batch or the first stop (`shared.control.stop`, the
+/// one signal the workers and every document's waits obey).
 pub(crate) async fn drive(
     batch: Batch,
     shared: Arc<Shared>,
     results: UnboundedSender<SendResult>,
-    stop: Stop,
 ) -> Result<SendStats, SendError> {
+    let stop = shared.control.stop.clone();
     let workers = shared.options.concurrency.clamp(1, batch.len().max(1));
     let probe = batch.len().min(workers).min(FORBIDDEN_PROBE);
     let run = Arc::new(Run {
@@ -178,11 +181,12 @@ impl Run {
         }
     }
 
-    /// Keeps the first error and stops every worker taking another document.
+    /// Keeps the first error, stops every worker taking another document and ends the
+    /// waits of the documents in flight.
     fn stop(&self, error: SendError) {
         tracing::debug!(%error, "stopping the run");
         lock(&self.error).get_or_insert(error);
-        self.stop.drain();
+        self.stop.halt(StopReason::Failed);
     }
 }
 

@@ -131,3 +131,74 @@ async fn a_403_among_successes_is_just_failed() {
     assert_eq!(ran.results[1].outcome, Outcome::Failed);
     assert_eq!(ran.results[1].error_code.as_deref(), Some("http_403"));
 }
+
+/// A rate gate handing out one permit every 100 ms of tokio's clock.
+struct Spaced(Mutex<Option<Instant>>);
+
+impl RateGate for Spaced {
+    fn until_ready(&self) -> BoxFuture<'_, ()> {
+        let mut next = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = next.map_or_else(Instant::now, |n| n.max(Instant::now()));
+        *next = Some(slot + Duration::from_millis(100));
+        Box::pin(tokio::time::sleep_until(slot))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_run_stopped_by_a_second_401_sends_nothing_more() {
+    // Four documents in flight take turns at the gate, 100 ms apart. r2's 401 comes first
+    // (r1's answer is slow), so r2 fetches a token and repeats after the first tries of r3
+    // and r4; that repeat is refused too and stops the run. The repeats of r1, r3 and r4,
+    // still waiting for the gate, are never sent, and no other token is fetched.
+    let refused = || vec![status(401), status(401), status(401)];
+    let mut script: Vec<(&str, Vec<Answer>)> = vec![(
+        "r1",
+        vec![status(401).after(Duration::from_millis(150)), status(401)],
+    )];
+    script.extend(["r2", "r3", "r4", "r5", "r6"].map(|id| (id, refused())));
+    let script = Scripted::new(&script);
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
+    let gate = Arc::new(Spaced(Mutex::new(None)));
+    let docs = ["r1", "r2", "r3", "r4", "r5", "r6"]
+        .map(replace_doc)
+        .to_vec();
+    let ran = run_with(&options(), script.clone(), tokens.clone(), gate, docs).await;
+    assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
+    let sent: Vec<String> = script.seen().iter().map(|s| s.id.clone()).collect();
+    assert_eq!(sent, ["r1", "r2", "r3", "r4", "r2"]);
+    let halted: Vec<_> = ran
+        .results
+        .iter()
+        .map(|r| (r.entry, r.outcome, r.error_code.as_deref(), r.attempts))
+        .collect();
+    let not_sent = |entry| (entry, Outcome::Failed, Some("not_sent"), 1);
+    assert_eq!(halted, [not_sent(0), not_sent(2), not_sent(3)]);
+    assert_eq!(
+        tokens
+            .current()
+            .await
+            .map(|(generation, _)| generation)
+            .ok(),
+        Some(2)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_request_on_the_wire_when_the_run_stops_keeps_its_answer() {
+    let script = Scripted::new(&[
+        (
+            "r1",
+            vec![status(401).after(Duration::from_millis(100)), status(401)],
+        ),
+        ("r2", vec![status(204).after(Duration::from_secs(1))]),
+    ]);
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
+    let docs = vec![replace_doc("r1"), replace_doc("r2")];
+    let ran = run_with(&options(), script, tokens, Arc::new(NoLimit), docs).await;
+    assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
+    let result = ran.one();
+    assert_eq!((result.entry, result.outcome), (1, Outcome::Updated));
+}

@@ -11,7 +11,6 @@ mod pacing;
 mod retries;
 mod stop;
 
-use super::control::Stop;
 use super::pacer::{NoLimit, RateGate};
 use super::token::{Secret, TokenProvider, TokenSource};
 use super::transport::{BoxFuture, Method, Request, Response, Transport, TransportError};
@@ -255,7 +254,6 @@ pub(crate) async fn run_controlled(
     docs: Vec<Document>,
 ) -> Ran {
     let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
-    let stop = control.stop.clone();
     let batch: Batch = docs
         .into_iter()
         .map(std::sync::Arc::new)
@@ -265,7 +263,7 @@ pub(crate) async fn run_controlled(
     let stats = match shared(options, transport, tokens, Arc::new(NoLimit)) {
         Ok(mut shared) => {
             shared.control = control;
-            drive(batch, Arc::new(shared), tx, stop).await
+            drive(batch, Arc::new(shared), tx).await
         }
         Err(error) => Err(error),
     };
@@ -292,7 +290,7 @@ pub(crate) async fn run_with(
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stats = match shared(options, transport, tokens, gate) {
-        Ok(shared) => drive(batch, Arc::new(shared), tx, Stop::new()).await,
+        Ok(shared) => drive(batch, Arc::new(shared), tx).await,
         Err(error) => Err(error),
     };
     let mut results = Vec::new();
