@@ -1,8 +1,9 @@
 //! Stopping a run from outside: `--deadline`, SIGINT and SIGTERM, turned into the send
 //! stage's [`Stop`].
 //!
-//! The first signal drains (no new documents; the ones in flight may finish for up to
-//! [`GRACE`]); a second signal, or the grace running out, aborts them. The deadline
+//! The first signal drains (no new documents, and none that has sent nothing yet starts;
+//! the ones under way may finish for up to [`GRACE`]); a second signal, or the grace
+//! running out, aborts them. The deadline
 //! aborts at once: what is unfinished then is `failed` with `deadline`. Either way the
 //! report is still flushed, because the command goes on to write it once sending returns.
 

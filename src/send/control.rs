@@ -2,8 +2,9 @@
 //! when to abandon the ones in flight ([`Stop`]), the ledger's [`SendHooks`], whether the
 //! run sends or only reads ([`Mode`]), and whether each referral is read before its PATCH.
 //!
-//! Three tokens, because a graceful stop and a hard one differ: `drain` only stops workers
-//! taking new documents; `halt` also ends every wait of the documents in flight (the
+//! Three tokens, because a graceful stop and a hard one differ: `drain` stops workers
+//! taking new documents, and documents taken that have sent nothing yet do not start;
+//! `halt` also ends every wait of the documents in flight (the
 //! pacer, backoff sleeps and `Retry-After` pauses) but lets a request already on the wire
 //! have its answer; `abort` cuts those requests too. A document ended early is `failed`
 //! with a code saying why, so no document is lost from the report.
@@ -50,7 +51,8 @@ impl Stop {
         }
     }
 
-    /// Stops workers taking new documents; the ones in flight go on.
+    /// Stops workers taking new documents; documents in flight that have sent nothing yet
+    /// do not start, the others go on.
     pub fn drain(&self) {
         self.drain.cancel();
     }

@@ -10,7 +10,7 @@
 use super::end::{End, etag_after, exhausted};
 use super::error_body::{self, ApiError};
 use super::exchange::{Call, Ended, LastTry, Shared};
-use super::read::{Current, read};
+use super::read::{Current, Sent, read};
 use super::transport::{Method, Response};
 use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, endpoint, members, verify};
 use crate::outcome::{Note, Outcome};
@@ -135,7 +135,12 @@ impl<'a> Run<'a> {
         if !must_read {
             return Ok(None);
         }
-        let current = match self.fetch().await? {
+        let sent = if in_flight {
+            Sent::MaybeApplied
+        } else {
+            Sent::Nothing
+        };
+        let current = match self.fetch(sent).await? {
             Ok(current) => current,
             Err(end) => return Ok(Some(end)),
         };
@@ -197,6 +202,7 @@ impl<'a> Run<'a> {
             request_id: self.request_id,
             if_match: self.if_match.clone(),
             body: Some(self.body.clone()),
+            unstarted: self.attempts == 0,
         };
         let hooks = &self.shared.control.hooks;
         hooks
@@ -219,8 +225,8 @@ impl<'a> Run<'a> {
     }
 
     /// Reads the referral, keeping the status for the report.
-    async fn fetch(&mut self) -> Result<Result<Current, End>, SendError> {
-        let read = read(self.shared, &self.url).await?;
+    async fn fetch(&mut self, sent: Sent) -> Result<Result<Current, End>, SendError> {
+        let read = read(self.shared, &self.url, sent).await?;
         self.last_status = read.status.or(self.last_status);
         Ok(read.current)
     }
@@ -234,7 +240,7 @@ impl<'a> Run<'a> {
     ) -> Result<Next, SendError> {
         let mut current = None;
         if maybe_applied {
-            match self.fetch().await? {
+            match self.fetch(Sent::MaybeApplied).await? {
                 Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => {
                     self.note = Some(Note::Verified);
                     return Ok(Next::End(End::Updated { etag: now.etag }));
@@ -265,7 +271,7 @@ impl<'a> Run<'a> {
         self.refetches += 1;
         let current = match current {
             Some(current) => current,
-            None => match self.fetch().await? {
+            None => match self.fetch(Sent::Refused).await? {
                 Ok(current) => current,
                 Err(end) => return Ok(Next::End(end)),
             },

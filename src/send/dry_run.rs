@@ -7,7 +7,7 @@
 use super::end::End;
 use super::error_body::ApiError;
 use super::exchange::Shared;
-use super::read::{Current, read};
+use super::read::{Current, Sent, read};
 use super::{ConflictPolicy, SendError, SendResult, endpoint, members, verify};
 use super::{IfMatchPolicy, document::IfMatchSource, document::if_match_source};
 use crate::outcome::Outcome;
@@ -23,7 +23,7 @@ pub async fn check_document(
 ) -> Result<SendResult, SendError> {
     let started = Instant::now();
     let url = endpoint::referral_url(&shared.endpoint, &doc.id);
-    let read = read(shared, &url).await?;
+    let read = read(shared, &url, Sent::Nothing).await?;
     let end = match read.current {
         Ok(current) => judge(shared, doc, &current),
         Err(end) => end,

@@ -53,32 +53,31 @@ impl End {
         }
     }
 
-    /// A document abandoned by a halted or aborted run; `maybe_applied` when its PATCH may
-    /// have landed without our seeing the answer.
+    /// A document ended early by a stop (`reason` `None`: drained before it sent anything);
+    /// `maybe_applied` when its PATCH may have landed without our seeing the answer.
     pub fn stopped(reason: Option<StopReason>, maybe_applied: bool) -> Self {
         let unsure = if maybe_applied {
             "; its PATCH may have been applied: check the referral before sending it again"
         } else {
             ""
         };
-        match reason {
-            Some(StopReason::Deadline) | None => End::failed(
-                "deadline",
-                format!("the run's --deadline passed before this document finished{unsure}"),
-            ),
-            Some(why @ (StopReason::Interrupted | StopReason::Failed)) => {
-                let stopped = match why {
-                    StopReason::Failed => "the run stopped on an error",
-                    _ => "the run was stopped",
-                };
-                if maybe_applied {
-                    let message = format!("{stopped} while this document was in flight{unsure}");
-                    End::failed("outcome_unknown", message)
-                } else {
-                    let message = format!("{stopped} before this document's PATCH was sent");
-                    End::failed("not_sent", message)
-                }
+        let stopped = match reason {
+            Some(StopReason::Deadline) => {
+                let message =
+                    format!("the run's --deadline passed before this document finished{unsure}");
+                return End::failed("deadline", message);
             }
+            Some(StopReason::Failed) => "the run stopped on an error",
+            Some(StopReason::Interrupted) => "the run was stopped",
+            // Drained (a first signal, --max-failures) before the document sent anything.
+            None => "the run stopped",
+        };
+        if maybe_applied {
+            let message = format!("{stopped} while this document was in flight{unsure}");
+            End::failed("outcome_unknown", message)
+        } else {
+            let message = format!("{stopped} before this document's PATCH was sent");
+            End::failed("not_sent", message)
         }
     }
 
@@ -167,29 +166,39 @@ mod tests {
         use StopReason::{Deadline, Failed, Interrupted};
         let cases = [
             (
-                Failed,
+                Some(Failed),
                 false,
                 "not_sent",
                 "the run stopped on an error before",
             ),
             (
-                Failed,
+                Some(Failed),
                 true,
                 "outcome_unknown",
                 "the run stopped on an error while",
             ),
-            (Interrupted, false, "not_sent", "the run was stopped before"),
             (
-                Interrupted,
+                Some(Interrupted),
+                false,
+                "not_sent",
+                "the run was stopped before",
+            ),
+            (
+                Some(Interrupted),
                 true,
                 "outcome_unknown",
                 "the run was stopped while",
             ),
-            (Deadline, false, "deadline", "the run's --deadline passed"),
+            (
+                Some(Deadline),
+                false,
+                "deadline",
+                "the run's --deadline passed",
+            ),
+            (None, false, "not_sent", "the run stopped before"),
         ];
         for (reason, maybe_applied, code, start) in cases {
-            let End::Failed { code: got, message } = End::stopped(Some(reason), maybe_applied)
-            else {
+            let End::Failed { code: got, message } = End::stopped(reason, maybe_applied) else {
                 panic!("{reason:?} did not fail the document");
             };
             assert_eq!(got, code, "{reason:?}, maybe applied: {maybe_applied}");

@@ -70,6 +70,10 @@ pub struct Call {
     pub if_match: Option<String>,
     /// The PATCH body.
     pub body: Option<Vec<u8>>,
+    /// Nothing of the document has been sent yet (at most reads): a drain may end the call
+    /// before its first try, since stopping it then changes nothing on the server. A
+    /// document already under way goes on to its outcome.
+    pub unstarted: bool,
 }
 
 /// How the last try of a call that ran out of tries ended.
@@ -220,6 +224,9 @@ impl Shared {
         tokio::select! {
             biased;
             () = stop.halted() => return Try::Stopped { in_flight: false },
+            () = stop.drained(), if call.unstarted && !is_retry => {
+                return Try::Stopped { in_flight: false };
+            }
             () = self.pacer.admit() => {}
         };
         self.counters.requests.fetch_add(1, Ordering::Relaxed);

@@ -296,6 +296,7 @@ async fn get_page(
         request_id: uuid::Uuid::new_v4(),
         if_match: None,
         body: None,
+        unstarted: false,
     };
     let exchange = shared.exchange(&call).await?;
     Ok(match exchange.ended {

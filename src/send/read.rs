@@ -25,20 +25,36 @@ pub struct Read {
     pub current: Result<Current, End>,
 }
 
-/// Reads the referral at `url`; `Err` only for what stops the run.
-pub async fn read(shared: &Shared, url: &str) -> Result<Read, SendError> {
+/// What the document's own PATCH may have done when its referral is read: what a read
+/// cut short by a stop leaves the document as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Nothing of the document was sent: a drain may end the read before it starts.
+    Nothing,
+    /// Its PATCH was answered and applied nothing (a 412).
+    Refused,
+    /// Its PATCH may have been applied unseen: a lost answer, or a resumed run's document
+    /// that was in flight.
+    MaybeApplied,
+}
+
+/// Reads the referral at `url` for a document whose PATCH stands as `sent`; `Err` only for
+/// what stops the run.
+pub async fn read(shared: &Shared, url: &str, sent: Sent) -> Result<Read, SendError> {
     let call = Call {
         method: Method::Get,
         url: url.to_string(),
         request_id: uuid::Uuid::new_v4(),
         if_match: None,
         body: None,
+        unstarted: sent == Sent::Nothing,
     };
     let response = match shared.exchange(&call).await?.ended {
         Ended::Answered(response) => response,
         Ended::GaveUp(last) => return Ok(gave_up(shared, last)),
         Ended::Stopped => {
-            let end = End::stopped(shared.control.stop.reason(), false);
+            let maybe_applied = sent == Sent::MaybeApplied;
+            let end = End::stopped(shared.control.stop.reason(), maybe_applied);
             return Ok(Read {
                 status: None,
                 current: Err(end),

@@ -6,6 +6,7 @@ use crate::fixtures::{self, id};
 use crate::support::{self, Workdir, code, read_csv_report, stderr};
 use refsync::emulator::{Emulator, Faults, Seed};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -227,34 +228,61 @@ fn a_file_that_is_not_a_ledger_is_refused_and_left_alone() {
     assert_eq!(work.read("notes.db"), "not a database");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_failures_stops_the_run_early_with_exit_five() {
+/// Syncs `count` documents for referrals the emulator does not know (each refused with
+/// 404) with `--max-failures` and `flags`; the run's output and its report's rows.
+async fn sync_unknown_referrals(
+    count: usize,
+    flags: &[&str],
+) -> (std::process::Output, Vec<HashMap<String, String>>) {
     let work = Workdir::new();
     let emulator = slow_emulator(&work, 1).await;
     let csv: String = std::iter::once("id,op,path,value\n".to_string())
-        .chain((0..40).map(|n| format!("missing-{n},replace,/name,x\n")))
+        .chain((0..count).map(|n| format!("missing-{n},replace,/name,x\n")))
         .collect();
     work.write("u.csv", &csv);
     let base = emulator.base_url();
-    let out = work.refsync(&[
-        "sync",
-        "u.csv",
-        "--endpoint",
-        &base,
+    let mut args = vec!["sync", "u.csv", "--endpoint", &base, "--report", "r.csv"];
+    args.extend(flags);
+    let out = work.refsync(&args);
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    (out, rows)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_failures_stops_the_run_early_with_exit_five() {
+    let flags = [
         "--max-failures",
         "5",
         "--concurrency",
         "2",
-        "--report",
-        "r.csv",
         "--rate",
         "unlimited",
-    ]);
+    ];
+    let (out, rows) = sync_unknown_referrals(40, &flags).await;
     assert_eq!(code(&out), 5, "{}", stderr(&out));
     assert!(stderr(&out).contains("--max-failures"), "{}", stderr(&out));
-    let rows = read_csv_report(&work.path().join("r.csv"));
     assert_eq!(rows.len(), 40, "every document still in the report");
     assert!(rows.iter().any(|r| r["error_code"] == "not_sent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_failures_under_a_rate_sends_no_document_that_was_still_waiting() {
+    // At 5/s a dozen documents wait for the rate limiter at once; once the third has
+    // failed, none of them is sent (a request already on the wire may still add a
+    // failure, and the next permit is 200 ms away).
+    let (out, rows) = sync_unknown_referrals(30, &["--max-failures", "3", "--rate", "5/s"]).await;
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert_eq!(rows.len(), 30, "every document still in the report");
+    let refused = rows.iter().filter(|r| r["http_status"] == "404").count();
+    let not_sent = rows
+        .iter()
+        .filter(|r| r["error_code"] == "not_sent")
+        .count();
+    assert!(
+        (3..=5).contains(&refused),
+        "{refused} documents sent and refused"
+    );
+    assert_eq!(refused + not_sent, 30);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,7 +223,18 @@ pub(crate) struct Ran {
     pub results: Vec<SendResult>,
 }
 
+/// How a document ended, in short: entry, outcome, error code, PATCHes sent.
+pub(crate) type Ending<'a> = (usize, crate::outcome::Outcome, Option<&'a str>, u32);
+
 impl Ran {
+    /// How each reported document ended, by entry.
+    pub(crate) fn endings(&self) -> Vec<Ending<'_>> {
+        self.results
+            .iter()
+            .map(|r| (r.entry, r.outcome, r.error_code.as_deref(), r.attempts))
+            .collect()
+    }
+
     /// The only result (panics in a test that expected one).
     pub(crate) fn one(&self) -> &SendResult {
         assert_eq!(
@@ -246,11 +257,38 @@ pub(crate) async fn run(
     run_with(options, transport, tokens, Arc::new(NoLimit), docs).await
 }
 
+/// A rate gate handing out one permit every 100 ms of tokio's clock.
+#[derive(Default)]
+pub(crate) struct Spaced(Mutex<Option<Instant>>);
+
+impl RateGate for Spaced {
+    fn until_ready(&self) -> BoxFuture<'_, ()> {
+        let mut next = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let slot = next.map_or_else(Instant::now, |n| n.max(Instant::now()));
+        *next = Some(slot + Duration::from_millis(100));
+        Box::pin(tokio::time::sleep_until(slot))
+    }
+}
+
 /// [`run`] steered by `control` (hooks, stop, mode).
 pub(crate) async fn run_controlled(
     options: &SendOptions,
     transport: Arc<Scripted>,
     control: super::RunControl,
+    docs: Vec<Document>,
+) -> Ran {
+    run_gated(options, transport, control, Arc::new(NoLimit), docs).await
+}
+
+/// [`run_controlled`] with a rate gate.
+pub(crate) async fn run_gated(
+    options: &SendOptions,
+    transport: Arc<Scripted>,
+    control: super::RunControl,
+    gate: Arc<dyn RateGate>,
     docs: Vec<Document>,
 ) -> Ran {
     let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
@@ -260,7 +298,7 @@ pub(crate) async fn run_controlled(
         .enumerate()
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let stats = match shared(options, transport, tokens, Arc::new(NoLimit)) {
+    let stats = match shared(options, transport, tokens, gate) {
         Ok(mut shared) => {
             shared.control = control;
             drive(batch, Arc::new(shared), tx).await

@@ -1,5 +1,6 @@
-//! Aborting a run (`--deadline`, a second signal) reaches every wait of the documents in
-//! flight, and each ends `failed` with the code that says how far it got.
+//! Stopping a run: aborting it (`--deadline`, a second signal) reaches every wait of the
+//! documents in flight, and each ends `failed` with the code that says how far it got;
+//! draining it (a first signal, `--max-failures`) starts nothing new.
 
 use super::*;
 use crate::outcome::Outcome;
@@ -101,4 +102,62 @@ async fn a_drained_run_takes_no_new_document_but_finishes_the_one_in_flight() {
     trigger.abort();
     assert_eq!(ran.one().outcome, Outcome::Updated);
     assert_eq!(ran.one().entry, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_ends_the_documents_still_waiting_to_send_anything() {
+    // Permits 100 ms apart: r1 is on the wire until 1 s, r2 got a 503 at 100 ms and waits
+    // to retry, r3 and r4 wait for their first permits when the run drains at 150 ms.
+    let stop = Stop::new();
+    let control = RunControl {
+        stop: stop.clone(),
+        ..RunControl::default()
+    };
+    let script = Scripted::new(&[
+        ("r1", vec![status(204).after(Duration::from_secs(1))]),
+        ("r2", vec![status(503), status(204)]),
+        ("r3", vec![status(204)]),
+        ("r4", vec![status(204)]),
+    ]);
+    let trigger = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        stop.drain();
+    });
+    let docs = ["r1", "r2", "r3", "r4", "r5"].map(replace_doc).to_vec();
+    let gate = Arc::new(Spaced::default());
+    let ran = run_gated(&options(), script.clone(), control, gate, docs).await;
+    trigger.abort();
+    let not_sent = |entry| (entry, Outcome::Failed, Some("not_sent"), 0);
+    assert_eq!(
+        ran.endings(),
+        [
+            (0, Outcome::Updated, None, 1),
+            (1, Outcome::Updated, None, 2),
+            not_sent(2),
+            not_sent(3),
+        ]
+    );
+    assert_eq!(script.patches().len(), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_check_after_a_lost_answer_is_outcome_unknown() {
+    // The PATCH's answer is lost, its retry gets 412, and the GET that would tell whether
+    // the first try landed is cut short: the document may have been applied.
+    let lost = failure(TransportError::Timeout);
+    let slow_get = referral("\"e2\"", json!({})).after(Duration::from_secs(60));
+    let stale = with_body(412, json!({"code": "PreconditionFailed"}));
+    let script = Scripted::new(&[("r1", vec![lost, stale, slow_get])]);
+    let mut doc = replace_doc("r1");
+    doc.if_match = Some("\"e1\"".into());
+    let ran = aborted_after(
+        Duration::from_secs(30),
+        StopReason::Interrupted,
+        script,
+        vec![doc],
+    )
+    .await;
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("outcome_unknown"));
+    assert_eq!(result.attempts, 2);
 }
