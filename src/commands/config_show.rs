@@ -114,11 +114,8 @@ fn toml_text(value: &str) -> String {
 
 /// Which token source `sync` would use with these settings, never the token itself.
 fn token_source(args: &SyncArgs, auth_layers: &[Effective]) -> String {
-    let auth = match auth::resolve(auth_layers) {
-        Ok(auth) => auth,
-        Err(error) => return format!("none: {error}"),
-    };
-    match sync::resolve(args, auth.as_ref()).map(|s| s.token) {
+    let auth = auth::resolve(auth_layers);
+    match sync::resolve(args, &auth).map(|s| s.token) {
         Ok(TokenSource::Command(command)) => format!("the output of --token-command {command:?}"),
         Ok(TokenSource::File(path)) => format!("--token-file {}", path.display()),
         Ok(TokenSource::Env(_)) => format!("{} = \"***\"", sync::TOKEN_ENV),

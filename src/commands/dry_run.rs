@@ -5,16 +5,12 @@
 //! nothing to write and is refused with it.
 
 use super::sync;
-use crate::auth::AuthSettings;
 use crate::cli::SyncArgs;
+use crate::config::auth::AuthConfig;
 use crate::send::Mode;
 use crate::ui::Terminal;
 
 /// Runs `sync --dry-run`; returns the exit code (as a real run's outcomes would give it).
-pub async fn run(
-    args: &SyncArgs,
-    auth: Option<&AuthSettings>,
-    terminal: &Terminal,
-) -> anyhow::Result<i32> {
+pub async fn run(args: &SyncArgs, auth: &AuthConfig, terminal: &Terminal) -> anyhow::Result<i32> {
     sync::execute(args, auth, terminal, Mode::DryRun).await
 }

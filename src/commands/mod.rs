@@ -52,11 +52,12 @@ pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
     match &parsed.cli.command {
         Command::Plan(args) => plan::run(args, terminal),
         Command::Sync(args) => {
-            let auth = config::auth::resolve(&config::auth::layered(parsed.file.as_ref()))?;
+            // `[auth]` is judged only if no other token source comes first.
+            let auth = config::auth::resolve(&config::auth::layered(parsed.file.as_ref()));
             if args.dry_run {
-                dry_run::run(args, auth.as_ref(), terminal).await
+                dry_run::run(args, &auth, terminal).await
             } else {
-                sync::run(args, auth.as_ref(), terminal).await
+                sync::run(args, &auth, terminal).await
             }
         }
         Command::Emulator(args) => emulator::run(args).await,

@@ -11,8 +11,8 @@ use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
 use super::signals::{self, Watch};
 use super::undo::UndoWriter;
-use crate::auth::AuthSettings;
 use crate::cli::SyncArgs;
+use crate::config::auth::AuthConfig;
 use crate::config::sync::{SyncSettings, resolve};
 use crate::emulator::{Emulator, EmulatorOptions, Faults};
 use crate::outcome::Note;
@@ -27,19 +27,16 @@ use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
-/// Runs `sync` (`auth`: the resolved `[auth]` section, if any); returns the exit code.
-pub async fn run(
-    args: &SyncArgs,
-    auth: Option<&AuthSettings>,
-    terminal: &Terminal,
-) -> anyhow::Result<i32> {
+/// Runs `sync` (`auth`: the `[auth]` section as resolved, used only when no other token
+/// source is given); returns the exit code.
+pub async fn run(args: &SyncArgs, auth: &AuthConfig, terminal: &Terminal) -> anyhow::Result<i32> {
     execute(args, auth, terminal, Mode::Send).await
 }
 
 /// Runs `sync` in `mode`; returns the exit code.
 pub(super) async fn execute(
     args: &SyncArgs,
-    auth: Option<&AuthSettings>,
+    auth: &AuthConfig,
     terminal: &Terminal,
     mode: Mode,
 ) -> anyhow::Result<i32> {

@@ -12,7 +12,7 @@ use crate::send::{self, Secret};
 use std::path::{Path, PathBuf};
 
 /// Why `[auth]` cannot be used.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum AuthConfigError {
     /// A required key is missing.
     #[error("[auth] is incomplete: set {missing} in the config file (or REFSYNC_AUTH_{upper}); see docs/auth.md", upper = missing.to_ascii_uppercase())]
@@ -30,6 +30,10 @@ pub enum AuthConfigError {
     #[error("[auth] authority: {0}")]
     Authority(String),
 }
+
+/// The `[auth]` section as resolved: `None` when it is not configured, an error when it is
+/// configured wrongly (reported only if the run needs it).
+pub type AuthConfig = Result<Option<AuthSettings>, AuthConfigError>;
 
 /// Every `[auth]` key with its value and origin (`config show`).
 pub fn layered(file: Option<&ConfigFile>) -> Vec<Effective> {
@@ -79,7 +83,7 @@ fn beside(config: &Path, path: &str) -> String {
 }
 
 /// The `[auth]` settings, `None` when neither `client_id` nor `refresh_token_file` is set.
-pub fn resolve(layered: &[Effective]) -> Result<Option<AuthSettings>, AuthConfigError> {
+pub fn resolve(layered: &[Effective]) -> AuthConfig {
     let get = |key: &str| {
         layered
             .iter()

@@ -1,7 +1,8 @@
 //! Resolving `sync`'s flags into the send stage's options, the token source and the
 //! emulator choice, refusing what cannot work before anything is read or sent.
 
-use crate::auth::{AuthError, AuthSettings, RefreshGrant, store};
+use super::auth::{AuthConfig, AuthConfigError};
+use crate::auth::{AuthError, RefreshGrant, store};
 use crate::cli::args::{IfMatchArg, OnConflictArg, SyncArgs};
 use crate::emulator::Seed;
 use crate::send::{self, ConflictPolicy, IfMatchPolicy, Secret, SendOptions, TokenSource};
@@ -40,10 +41,14 @@ pub enum ConfigError {
     /// The `[auth]` refresh-token grant cannot be used.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// `[auth]` is configured wrongly, and no other token source was given.
+    #[error(transparent)]
+    AuthConfig(#[from] AuthConfigError),
 }
 
-/// Resolves `sync`'s settings; `auth` is the resolved `[auth]` section, if configured.
-pub fn resolve(args: &SyncArgs, auth: Option<&AuthSettings>) -> Result<SyncSettings, ConfigError> {
+/// Resolves `sync`'s settings; `auth` is the `[auth]` section as resolved: `None` when not
+/// configured, an error only when it is needed (no token source comes before it).
+pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, ConfigError> {
     let emulator = args.emulator.then(|| match &args.seed {
         Some(path) => Seed::File(path.clone()),
         None => Seed::Sample,
@@ -69,7 +74,7 @@ pub fn resolve(args: &SyncArgs, auth: Option<&AuthSettings>) -> Result<SyncSetti
 fn token_source(
     args: &SyncArgs,
     emulator: bool,
-    auth: Option<&AuthSettings>,
+    auth: &AuthConfig,
 ) -> Result<TokenSource, ConfigError> {
     if let Some(command) = &args.token_command {
         return Ok(TokenSource::Command(command.clone()));
@@ -86,12 +91,15 @@ fn token_source(
     if emulator {
         return Ok(TokenSource::Fixed(Secret::new("emulator".to_string())));
     }
-    if let Some(auth) = auth {
-        // Fail now, before any input is read, when nobody has signed in yet.
-        store::read(&auth.refresh_token_file)?;
-        return Ok(TokenSource::Refresh(RefreshGrant::new(auth.clone())?));
+    match auth {
+        Ok(Some(auth)) => {
+            // Fail now, before any input is read, when nobody has signed in yet.
+            store::read(&auth.refresh_token_file)?;
+            Ok(TokenSource::Refresh(RefreshGrant::new(auth.clone())?))
+        }
+        Ok(None) => Err(ConfigError::NoToken),
+        Err(error) => Err(error.clone().into()),
     }
-    Err(ConfigError::NoToken)
 }
 
 fn send_options(args: &SyncArgs, endpoint: String) -> SendOptions {

@@ -170,3 +170,46 @@ async fn a_token_that_cannot_be_renewed_stops_the_run_with_exit_one() {
     assert!(rows.iter().any(|r| r["error_code"] == "not_sent"));
     assert_no_secret(&work, &out);
 }
+
+#[test]
+fn a_broken_auth_section_is_only_an_error_when_no_other_token_comes_first() {
+    // SPEC: the first token source found wins; `[auth]` is the last of them.
+    let work = Workdir::new();
+    work.write("refsync.toml", "[auth]\nclient_id = \"c\"\n");
+    work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(1)));
+    work.write(
+        "u.csv",
+        &format!("id,op,path,value\n{},replace,/name,x\n", id(0)),
+    );
+    let sync = |env: &[(&str, &str)], extra: &[&str]| {
+        let mut args = vec![
+            "sync",
+            "u.csv",
+            "--config",
+            "refsync.toml",
+            "--report",
+            "r.csv",
+        ];
+        args.extend_from_slice(extra);
+        work.refsync_with(&args, env)
+    };
+    // Nothing comes before `[auth]`: its fault stops the run, naming the missing key.
+    let out = sync(&[], &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refresh_token_file"),
+        "{}",
+        stderr(&out)
+    );
+    // The in-process emulator's token comes first, and the run works.
+    let out = sync(&[], &["--emulator", "--seed", "seed.jsonl"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // So does PARTNER_CENTER_TOKEN, as `config show` says.
+    let token = [("PARTNER_CENTER_TOKEN", "t")];
+    let shown = work.refsync_with(&["config", "show", "--config", "refsync.toml"], &token);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        shown.contains("# access token: PARTNER_CENTER_TOKEN"),
+        "{shown}"
+    );
+}
