@@ -35,9 +35,15 @@ impl LineNames {
         format!("{}{}", self.prefix(at.input), at.line)
     }
 
-    /// A line for a message, always naming the file: `updates.csv line 7`.
+    /// A line for a message, always naming the file: `updates.csv line 7`, or `stdin line 7`
+    /// for `-` (a message starting with `-` would also read as a formula to a spreadsheet,
+    /// and the report would have to neutralise it).
     pub fn in_message(&self, at: LineRef) -> String {
-        format!("{} line {}", self.name(at.input), at.line)
+        let name = match self.name(at.input) {
+            crate::input::STDIN_NAME => "stdin",
+            name => name,
+        };
+        format!("{name} line {}", at.line)
     }
 
     /// The report's `source_lines`: lines sorted, joined by `;`, consecutive runs as `START-END`.
@@ -121,6 +127,14 @@ mod tests {
         let names = LineNames::new(vec!["u.csv".into()]);
         let lines = [at(0, 2), at(0, 3), at(0, 4), at(0, 7), at(0, 9), at(0, 10)];
         assert_eq!(names.source_lines(lines), "2-4;7;9-10");
+    }
+
+    #[test]
+    fn a_message_calls_standard_input_stdin() {
+        let names = LineNames::new(vec!["-".into(), "b.csv".into()]);
+        assert_eq!(names.in_message(at(0, 3)), "stdin line 3");
+        assert_eq!(names.in_message(at(1, 4)), "b.csv line 4");
+        assert_eq!(names.source_lines([at(0, 3)]), "-:3");
     }
 
     #[test]
