@@ -24,12 +24,19 @@ pub struct LedgerRun {
     keys: Vec<(Option<String>, Option<String>)>,
     /// What the ledger knew of each entry when the run (re)started.
     states: HashMap<usize, DocumentState>,
+    /// The run's `MS-CorrelationId`: the one it was started with, kept by a resume.
+    correlation_id: Uuid,
 }
 
 impl LedgerRun {
-    /// Opens `--ledger` and starts a run, or with `--resume` continues the newest unfinished
-    /// run of the same inputs and options; `None` without `--ledger`.
-    pub fn open(args: &SyncArgs, prepared: &Prepared) -> anyhow::Result<Option<LedgerRun>> {
+    /// Opens `--ledger` and starts a run with `correlation_id`, or with `--resume` continues
+    /// the newest unfinished run of the same inputs and options (and its correlation ID, if
+    /// it recorded one); `None` without `--ledger`.
+    pub fn open(
+        args: &SyncArgs,
+        prepared: &Prepared,
+        correlation_id: Uuid,
+    ) -> anyhow::Result<Option<LedgerRun>> {
         let Some(path) = &args.ledger else {
             return Ok(None);
         };
@@ -41,19 +48,37 @@ impl LedgerRun {
         let key = ledger::run_key(&hashed, &options)
             .with_context(|| "cannot read the inputs to compute the run key")?;
         let keys = entry_keys(prepared);
-        let (run, states) = match resumable(&ledger, &key, args.resume)? {
-            Some(run) => (run, ledger.documents(run)?),
-            None => (
-                start(&ledger, &key, args, options, keys.len())?,
-                HashMap::new(),
-            ),
+        let (run, states, correlation_id) = match resumable(&ledger, &key, args.resume)? {
+            Some(run) => {
+                let kept = ledger.correlation_id(run)?.unwrap_or(correlation_id);
+                (run, ledger.documents(run)?, kept)
+            }
+            None => {
+                let meta = RunMeta {
+                    inputs: args.common.inputs.clone(),
+                    options,
+                    correlation_id: Some(correlation_id),
+                    planned: keys.len(),
+                };
+                (
+                    ledger.start_run(&key, &meta)?,
+                    HashMap::new(),
+                    correlation_id,
+                )
+            }
         };
         Ok(Some(LedgerRun {
             ledger,
             run,
             keys,
             states,
+            correlation_id,
         }))
+    }
+
+    /// The run's `MS-CorrelationId`.
+    pub fn correlation_id(&self) -> Uuid {
+        self.correlation_id
     }
 
     /// The run's ID in the ledger.
@@ -173,22 +198,6 @@ fn resumable(ledger: &Ledger, key: &str, resume: bool) -> anyhow::Result<Option<
             Ok(None)
         }
     }
-}
-
-fn start(
-    ledger: &Ledger,
-    key: &str,
-    args: &SyncArgs,
-    options: String,
-    planned: usize,
-) -> anyhow::Result<RunId> {
-    let meta = RunMeta {
-        inputs: args.common.inputs.clone(),
-        options,
-        correlation_id: None,
-        planned,
-    };
-    Ok(ledger.start_run(key, &meta)?)
 }
 
 /// The planning options that shape the plan, as hashed into the run key.

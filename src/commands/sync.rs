@@ -48,8 +48,12 @@ pub(super) async fn execute(
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let ledger = match dry_run {
         true => None,
-        false => LedgerRun::open(args, &prepared)?.map(Arc::new),
+        false => LedgerRun::open(args, &prepared, settings.send.correlation_id)?.map(Arc::new),
     };
+    // A resumed run goes on with the correlation ID it started with.
+    if let Some(ledger) = &ledger {
+        settings.send.correlation_id = ledger.correlation_id();
+    }
     let mut outputs =
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     outputs.attach_ledger(ledger.clone());

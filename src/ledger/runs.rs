@@ -74,6 +74,19 @@ impl Ledger {
         Ok(id.map(RunId))
     }
 
+    /// The `MS-CorrelationId` `run` was started with, if it recorded one: a resumed run
+    /// goes on with it, so the API's logs show one run.
+    pub fn correlation_id(&self, run: RunId) -> Result<Option<uuid::Uuid>, LedgerError> {
+        let writer = self.writer();
+        let text: Option<String> = writer
+            .conn
+            .prepare_cached("SELECT correlation_id FROM runs WHERE run_id = ?1")?
+            .query_row([run.0], |row| row.get(0))
+            .optional()?
+            .flatten();
+        Ok(text.and_then(|text| uuid::Uuid::parse_str(&text).ok()))
+    }
+
     /// Marks `run` as resumed: counts the resumption and clears the end of the attempt
     /// before, so the run reads as unfinished until it finishes again.
     pub fn resume_run(&self, run: RunId) -> Result<(), LedgerError> {

@@ -255,3 +255,20 @@ fn record_many(ledger: &Ledger, run: RunId, entries: std::ops::Range<usize>) {
             .expect("outcome");
     }
 }
+
+#[test]
+fn a_run_keeps_the_correlation_id_it_started_with() {
+    let (_dir, _, ledger) = ledger();
+    let started = meta(&["a.csv"]);
+    let run = ledger.start_run("k", &started).expect("start");
+    assert_eq!(
+        ledger.correlation_id(run).expect("read"),
+        started.correlation_id
+    );
+    let without = RunMeta {
+        correlation_id: None,
+        ..meta(&["a.csv"])
+    };
+    let run = ledger.start_run("k2", &without).expect("start");
+    assert_eq!(ledger.correlation_id(run).expect("read"), None);
+}

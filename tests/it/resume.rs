@@ -332,4 +332,21 @@ async fn a_run_stopped_by_its_deadline_is_finished_by_resume_applying_each_docum
     let applied = stats["applied"].as_object().expect("applied counts");
     assert_eq!(applied.len(), DOCUMENTS);
     assert!(applied.values().all(|n| n == 1), "{stats}");
+    let headers = stats["headers"].as_array().expect("request headers");
+    let correlation: std::collections::HashSet<&str> = headers
+        .iter()
+        .filter_map(|h| h["correlation_id"].as_str())
+        .collect();
+    assert_eq!(
+        correlation.len(),
+        1,
+        "one MS-CorrelationId for the run: {correlation:?}"
+    );
+    let shown = work.refsync(&["runs", "--ledger", "ledger.db", "show", "1"]);
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    let id = correlation.iter().next().copied().unwrap_or_default();
+    assert!(
+        shown.contains(id),
+        "runs show names the run's correlation ID: {shown}"
+    );
 }
