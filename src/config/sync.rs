@@ -31,7 +31,7 @@ pub struct SyncSettings {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The endpoint is not acceptable.
-    #[error("--endpoint: {0}")]
+    #[error("{0}")]
     Endpoint(String),
     /// No token source was given.
     #[error(
