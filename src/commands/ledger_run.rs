@@ -116,17 +116,32 @@ impl LedgerRun {
     /// Records the outcome of `entry` durably; documents a stopped run left unfinished stay
     /// open for `--resume`.
     pub fn record(&self, entry: usize, row: &ReportRow) -> anyhow::Result<()> {
-        if row
-            .error_code
-            .as_deref()
-            .is_some_and(|c| UNFINISHED_CODES.contains(&c))
-        {
-            return Ok(());
+        self.record_all(&[(entry, row)])
+    }
+
+    /// [`LedgerRun::record`] for several entries, durable together with one sync.
+    pub fn record_all(&self, rows: &[(usize, &ReportRow)]) -> anyhow::Result<()> {
+        let finished = rows.iter().filter(|(_, row)| {
+            !row.error_code
+                .as_deref()
+                .is_some_and(|c| UNFINISHED_CODES.contains(&c))
+        });
+        let mut values = Vec::new();
+        for &(entry, row) in finished {
+            values.push((entry, row, serde_json::to_value(row)?));
         }
-        let json = serde_json::to_value(row)?;
-        self.ledger
-            .record_outcome(self.run, self.key(entry), row.outcome, &json)
-            .with_context(|| format!("cannot record the outcome of {} in the ledger", row.id))
+        let Some((_, first, _)) = values.first() else {
+            return Ok(());
+        };
+        let outcomes: Vec<_> = values
+            .iter()
+            .map(|(entry, row, json)| (self.key(*entry), row.outcome, json))
+            .collect();
+        blocking(|| {
+            self.ledger
+                .record_outcomes(self.run, &outcomes)
+                .with_context(|| format!("cannot record the outcome of {} in the ledger", first.id))
+        })
     }
 
     /// Closes the run: finished, or stopped (resumable) when documents were left unfinished.
@@ -174,9 +189,11 @@ impl SendHooks for LedgerRun {
         request_id: Uuid,
         if_match: Option<&str>,
     ) -> Result<(), String> {
-        self.ledger
-            .record_sending(self.run, self.key(entry), request_id, if_match)
-            .map_err(|e| format!("cannot record the request in the ledger: {e}"))
+        blocking(|| {
+            self.ledger
+                .record_sending(self.run, self.key(entry), request_id, if_match)
+                .map_err(|e| format!("cannot record the request in the ledger: {e}"))
+        })
     }
 }
 
@@ -225,4 +242,14 @@ fn entry_keys(prepared: &Prepared) -> Vec<(Option<String>, Option<String>)> {
             PlanEntry::Invalid(invalid) => (invalid.id.clone(), None),
         })
         .collect()
+}
+
+/// Runs a ledger write, which waits for its group commit to reach the disk: on a runtime
+/// with worker threads, the worker's other tasks are handed to another thread meanwhile,
+/// so the documents in flight go on and their records join the next commit.
+fn blocking<T>(write: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(write),
+        _ => write(),
+    }
 }

@@ -77,6 +77,19 @@ impl RunOutputs {
         self.show(entry, outcome, row)
     }
 
+    /// Records the rows of several entries whose outcomes are known, in the ledger together
+    /// (one sync), then in the report.
+    pub fn record_all(&mut self, rows: Vec<(usize, ReportRow)>) -> anyhow::Result<()> {
+        if let Some(ledger) = &self.ledger {
+            let refs: Vec<(usize, &ReportRow)> = rows.iter().map(|(e, r)| (*e, r)).collect();
+            ledger.record_all(&refs)?;
+        }
+        for (entry, row) in rows {
+            self.show(entry, row.outcome, row)?;
+        }
+        Ok(())
+    }
+
     /// Shows the row an earlier attempt of a resumed run already recorded in the ledger.
     pub fn replay(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
         self.show(entry, row.outcome, row)

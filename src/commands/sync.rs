@@ -27,6 +27,9 @@ use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
+/// The most results recorded together (one ledger sync, one pass over the report).
+const RESULTS_AT_ONCE: usize = 256;
+
 /// Runs `sync` (`auth`: the `[auth]` section as resolved, used only when no other token
 /// source is given); returns the exit code.
 pub async fn run(args: &SyncArgs, auth: &AuthConfig, terminal: &Terminal) -> anyhow::Result<i32> {
@@ -163,6 +166,8 @@ fn record_known_and_batch(
     skip_unchanged: Option<&LedgerRun>,
 ) -> anyhow::Result<Batch> {
     let mut batch = Vec::new();
+    // Recorded together at the end: one ledger sync for all, however many.
+    let mut known = Vec::new();
     for (index, entry) in prepared.plan.entries.iter_mut().enumerate() {
         if let Some(row) = ledger.and_then(|l| l.final_row(index)) {
             outputs.replay(index, row)?;
@@ -173,15 +178,15 @@ fn record_known_and_batch(
                 let mut row = ReportRow::for_entry(entry, &prepared.names);
                 row.outcome = Outcome::Unchanged;
                 row.note = Some(Note::SkippedByLedger.as_str().into());
-                outputs.record(index, Outcome::Unchanged, row)?;
+                known.push((index, row));
             }
             PlanEntry::Document(doc) => batch.push((index, Arc::clone(doc))),
             PlanEntry::Invalid(_) => {
-                let row = ReportRow::for_entry(entry, &prepared.names);
-                outputs.record(index, row.outcome, row)?;
+                known.push((index, ReportRow::for_entry(entry, &prepared.names)))
             }
         }
     }
+    outputs.record_all(known)?;
     Ok(batch)
 }
 
@@ -227,21 +232,36 @@ async fn send_batch(
     let sender = tokio::spawn(async move {
         send::send_all_with(batch, &options, transport, tokens, tx, control).await
     });
-    while let Some(result) = rx.recv().await {
-        let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get(result.entry) else {
-            continue;
-        };
-        if let Some(undo) = undo.as_deref_mut() {
-            undo.record(doc, &result)?;
+    // Results are taken as many as have arrived, so that the ledger records them with one
+    // sync rather than one each.
+    let mut results = Vec::with_capacity(RESULTS_AT_ONCE);
+    while rx.recv_many(&mut results, RESULTS_AT_ONCE).await > 0 {
+        let mut rows = Vec::with_capacity(results.len());
+        for result in results.drain(..) {
+            let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get(result.entry) else {
+                continue;
+            };
+            if let Some(undo) = undo.as_deref_mut() {
+                undo.record(doc, &result)?;
+            }
+            rows.push((
+                result.entry,
+                ReportRow::for_result(doc, &result, &prepared.names),
+            ));
         }
-        let row = ReportRow::for_result(doc, &result, &prepared.names);
-        outputs.record(result.entry, result.outcome, row)?;
+        let outcomes: Vec<Outcome> = rows.iter().map(|(_, row)| row.outcome).collect();
+        outputs.record_all(rows)?;
         // Rows reach the file whenever no other result is waiting, so a killed run still
         // leaves every row it had finished, without a write per document.
         if rx.is_empty() {
             outputs.flush_report()?;
         }
-        if run.breaker.count(result.outcome) {
+        // Every outcome is counted, including those after the one that trips the breaker.
+        let mut tripped = false;
+        for outcome in outcomes {
+            tripped |= run.breaker.count(outcome);
+        }
+        if tripped {
             run.stop.drain();
         }
     }

@@ -7,10 +7,22 @@
 //! commit that covers it; the first waiter commits everything written so far, and those
 //! written meanwhile find their record already committed. Nothing returns before its own
 //! record is synced, so the guarantee is exactly that of one transaction per record.
+//!
+//! The commit itself holds the writer lock, so records arriving during a sync queue for
+//! it; the first of them to commit next used to grab it before the others had written
+//! theirs, and commits went out with one or two records each (3,843 syncs for 6,000
+//! records under `strace`). So callers say when they are about to write ([`Writers`]), and
+//! a committer first waits, briefly, for those to have written: one sync then covers
+//! everyone who was waiting.
 
 use super::{Ledger, LedgerError};
 use rusqlite::Connection;
-use std::sync::{MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// The longest a committer waits for announced records to be written: they take
+/// microseconds, so this bounds only a writer stalled by something else.
+const GATHER_AT_MOST: Duration = Duration::from_millis(2);
 
 /// The connection and how many records were written into it.
 #[derive(Debug)]
@@ -27,6 +39,54 @@ pub(crate) struct Writer {
 /// What the commit lock guards: how many records are committed and synced.
 #[derive(Debug, Default)]
 pub(crate) struct Synced(u64);
+
+/// How many callers are about to write a record or writing one, so that a commit can wait
+/// for them to be in it.
+#[derive(Debug, Default)]
+pub(crate) struct Writers {
+    count: Mutex<usize>,
+    idle: Condvar,
+}
+
+impl Writers {
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        self.count.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Announces a writer until the returned guard drops (its record written, or not).
+    fn announce(&self) -> Announced<'_> {
+        *self.lock() += 1;
+        Announced(self)
+    }
+
+    /// Waits until no announced writer is left, or [`GATHER_AT_MOST`] has passed.
+    fn gather(&self) {
+        let until = Instant::now() + GATHER_AT_MOST;
+        let mut count = self.lock();
+        while *count > 0 {
+            let Some(left) = until.checked_duration_since(Instant::now()) else {
+                return;
+            };
+            count = match self.idle.wait_timeout(count, left) {
+                Ok((count, _)) => count,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+    }
+}
+
+/// An announced writer; dropping it ends the announcement.
+struct Announced<'a>(&'a Writers);
+
+impl Drop for Announced<'_> {
+    fn drop(&mut self) {
+        let mut count = self.0.lock();
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.0.idle.notify_all();
+        }
+    }
+}
 
 impl Writer {
     /// A writer over `conn`, nothing written yet.
@@ -47,6 +107,7 @@ impl Ledger {
         record: impl FnOnce(&Connection) -> Result<T, LedgerError>,
     ) -> Result<T, LedgerError> {
         let (result, seq) = {
+            let _announced = self.writers.announce();
             let mut writer = self.writer();
             check_intact(&writer)?;
             if writer.conn.is_autocommit() {
@@ -69,6 +130,7 @@ impl Ledger {
         if synced.0 >= seq {
             return Ok(());
         }
+        self.writers.gather();
         let mut writer = self.writer();
         check_intact(&writer)?;
         let through = writer.written;
@@ -93,5 +155,30 @@ fn check_intact(writer: &Writer) -> Result<(), LedgerError> {
     match &writer.broken {
         Some(reason) => Err(LedgerError::Broken(reason.clone())),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_waits_for_announced_writers_but_never_for_long() {
+        let writers = Writers::default();
+        writers.gather();
+        let announced = writers.announce();
+        // A writer that never finishes holds a commit back for GATHER_AT_MOST only.
+        let started = Instant::now();
+        writers.gather();
+        assert!(started.elapsed() >= GATHER_AT_MOST);
+        drop(announced);
+        assert_eq!(*writers.lock(), 0);
+        std::thread::scope(|scope| {
+            let announced = writers.announce();
+            let committer = scope.spawn(|| writers.gather());
+            drop(announced);
+            committer.join().expect("gathered");
+        });
+        assert_eq!(*writers.lock(), 0);
     }
 }

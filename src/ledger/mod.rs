@@ -32,7 +32,7 @@ pub use history::{DocumentRecord, RunDetail, RunStatus, RunSummary};
 pub use key::{document_hash, run_key};
 pub use runs::{RunEnd, RunId, RunMeta};
 
-use commit::{Synced, Writer};
+use commit::{Synced, Writer, Writers};
 use lock::LedgerLock;
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -40,13 +40,14 @@ use std::sync::Mutex;
 
 /// An open ledger. `Sync`: the connection sits behind a mutex, so send workers can share
 /// one `Arc<Ledger>`; the mutex is held for microseconds, never across a sync ([`commit`]).
-/// Every call blocks until its record is synced: from async code, call it from
-/// `spawn_blocking` or accept a few milliseconds on a worker thread.
+/// Every call blocks until its record is synced: from async code, call it through
+/// `block_in_place` or `spawn_blocking` so the runtime's other tasks go on meanwhile.
 #[derive(Debug)]
 pub struct Ledger {
     // Declared before the lock so that the database closes before the lock is released.
     writer: Mutex<Writer>,
     synced: Mutex<Synced>,
+    writers: Writers,
     path: PathBuf,
     _lock: Option<LedgerLock>,
 }
@@ -86,6 +87,7 @@ impl Ledger {
         Ledger {
             writer: Mutex::new(Writer::new(conn)),
             synced: Mutex::new(Synced::default()),
+            writers: Writers::default(),
             path: path.to_path_buf(),
             _lock: lock,
         }

@@ -272,3 +272,26 @@ fn a_run_keeps_the_correlation_id_it_started_with() {
     let run = ledger.start_run("k2", &without).expect("start");
     assert_eq!(ledger.correlation_id(run).expect("read"), None);
 }
+
+#[test]
+fn outcomes_recorded_together_are_each_final_and_a_final_one_is_refused() {
+    let (_dir, _path, ledger) = ledger();
+    let run = ledger.start_run("k", &meta(&["a.csv"])).expect("start");
+    let row = json!({"id": "r"});
+    let outcomes: Vec<_> = (0..3)
+        .map(|entry| (doc(entry, "r", "h"), Outcome::Updated, &row))
+        .collect();
+    ledger.record_outcomes(run, &outcomes).expect("recorded");
+    let documents = ledger.documents(run).expect("docs");
+    assert_eq!(documents.len(), 3);
+    assert!(
+        documents
+            .values()
+            .all(|d| matches!(d, DocumentState::Final { .. }))
+    );
+    let again = [(doc(1, "r", "h"), Outcome::Failed, &row)];
+    assert!(matches!(
+        ledger.record_outcomes(run, &again),
+        Err(LedgerError::AlreadyFinal { entry: 1, .. })
+    ));
+}
