@@ -4,10 +4,10 @@
 //!
 //! Three tokens, because a graceful stop and a hard one differ: `drain` stops workers
 //! taking new documents, and documents taken that have sent nothing yet do not start;
-//! `halt` also ends every wait of the documents in flight (the
-//! pacer, backoff sleeps and `Retry-After` pauses) but lets a request already on the wire
-//! have its answer; `abort` cuts those requests too. A document ended early is `failed`
-//! with a code saying why, so no document is lost from the report.
+//! `halt` also ends every wait of the documents in flight (the pacer, backoff sleeps and
+//! `Retry-After` pauses) but lets a request already on the wire have its answer; `abort`
+//! cuts those requests too. A document ended early is `failed` with a code saying why, so
+//! no document is lost from the report.
 
 use super::hooks::{NoHooks, SendHooks};
 use std::sync::{Arc, OnceLock};
