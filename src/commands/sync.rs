@@ -249,17 +249,16 @@ async fn send_batch(
                 ReportRow::for_result(doc, &result, &prepared.names),
             ));
         }
-        let outcomes: Vec<Outcome> = rows.iter().map(|(_, row)| row.outcome).collect();
+        // Every outcome is counted, including those after the one that trips the breaker.
+        let mut tripped = false;
+        for (_, row) in &rows {
+            tripped |= run.breaker.count(row.outcome);
+        }
         outputs.record_all(rows)?;
         // Rows reach the file whenever no other result is waiting, so a killed run still
         // leaves every row it had finished, without a write per document.
         if rx.is_empty() {
             outputs.flush_report()?;
-        }
-        // Every outcome is counted, including those after the one that trips the breaker.
-        let mut tripped = false;
-        for outcome in outcomes {
-            tripped |= run.breaker.count(outcome);
         }
         if tripped {
             run.stop.drain();
