@@ -13,7 +13,6 @@ use crate::ui::{Progress, Terminal};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
 
 /// What the end of a run needs of one entry's report row: where its line is, for the
 /// report in plan order, and what the rejects file says of it. A run of a hundred thousand
@@ -34,7 +33,6 @@ pub struct RunOutputs {
     counts: OutcomeCounts,
     progress: Progress,
     terminal: Terminal,
-    started: Instant,
 }
 
 impl RunOutputs {
@@ -53,7 +51,6 @@ impl RunOutputs {
             counts: OutcomeCounts::default(),
             progress: Progress::new(common.progress, entries as u64, terminal),
             terminal: terminal.clone(),
-            started: Instant::now(),
         })
     }
 
@@ -140,7 +137,7 @@ impl RunOutputs {
             &self.counts,
             run.prepared.input_rows,
             run.stats,
-            self.started.elapsed(),
+            run.prepared.started.elapsed(),
         );
         summary.report = report_path.display().to_string();
         summary.rejects = rejects.iter().map(|p| p.display().to_string()).collect();

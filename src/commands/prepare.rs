@@ -10,6 +10,7 @@ use anyhow::Context;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// A planned run: its inputs and the plan.
 pub struct Prepared {
@@ -24,6 +25,9 @@ pub struct Prepared {
     /// The inputs whose IDs are CRM IDs, to resolve through `externalReferenceId` before
     /// sending (wide CSVs read through a lookup mapping).
     pub lookup_inputs: Vec<u32>,
+    /// When the run began, before its inputs were read: the summary's elapsed time is
+    /// the whole run's, planning included.
+    pub started: Instant,
 }
 
 /// The reader options the flags give.
@@ -52,6 +56,7 @@ pub fn plan_options(common: &CommonArgs) -> PlanOptions {
 /// Opens every input (so an unreadable one stops the run before anything is sent), then
 /// reads and plans them all.
 pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
+    let started = Instant::now();
     let mut options = read_options(common);
     options.mapping = common
         .mapping
@@ -76,6 +81,7 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         plan,
         input_rows,
         lookup_inputs,
+        started,
     })
 }
 
