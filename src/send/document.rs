@@ -12,7 +12,7 @@ use super::error_body::{self, ApiError};
 use super::exchange::{Call, Ended, LastTry, Shared};
 use super::read::{Current, Sent, read};
 use super::transport::{Method, Response};
-use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, endpoint, members, verify};
+use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, members, verify};
 use crate::outcome::{Note, Outcome};
 use crate::plan::{Document, patch_body};
 use serde_json::Value;
@@ -64,7 +64,7 @@ struct Run<'a> {
     shared: &'a Shared,
     entry: usize,
     doc: &'a Document,
-    url: String,
+    url: reqwest::Url,
     body: Vec<u8>,
     started: Instant,
     if_match: Option<String>,
@@ -84,7 +84,7 @@ impl<'a> Run<'a> {
             shared,
             entry,
             doc,
-            url: endpoint::referral_url(&shared.endpoint, &doc.id),
+            url: shared.endpoint.referral_url(&doc.id),
             body: doc.patch_body(),
             started: Instant::now(),
             if_match: None,

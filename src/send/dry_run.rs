@@ -8,7 +8,7 @@ use super::end::End;
 use super::error_body::ApiError;
 use super::exchange::Shared;
 use super::read::{Current, Sent, read};
-use super::{ConflictPolicy, SendError, SendResult, endpoint, members, verify};
+use super::{ConflictPolicy, SendError, SendResult, members, verify};
 use super::{IfMatchPolicy, document::IfMatchSource, document::if_match_source};
 use crate::outcome::Outcome;
 use crate::plan::{Document, PatchOp};
@@ -22,7 +22,7 @@ pub async fn check_document(
     doc: &Document,
 ) -> Result<SendResult, SendError> {
     let started = Instant::now();
-    let url = endpoint::referral_url(&shared.endpoint, &doc.id);
+    let url = shared.endpoint.referral_url(&doc.id);
     let read = read(shared, &url, Sent::Nothing).await?;
     let end = match read.current {
         Ok(current) => judge(shared, doc, &current),

@@ -8,11 +8,13 @@
 //! pacer (its `Retry-After` pause included), the request in flight and the backoff sleep.
 
 use super::control::RunControl;
+use super::endpoint::Endpoint;
 use super::pacer::Pacer;
 use super::retry::{self, Backoff, Class};
 use super::token::{Secret, TokenProvider};
 use super::transport::{Method, Request, Response, Transport, TransportError};
 use super::{SendError, SendOptions, SendStats};
+use reqwest::Url;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
@@ -41,8 +43,8 @@ impl Counters {
 pub struct Shared {
     /// The run's options.
     pub options: SendOptions,
-    /// The checked endpoint, without trailing slash.
-    pub endpoint: String,
+    /// The checked endpoint.
+    pub endpoint: Endpoint,
     /// The HTTP exchange.
     pub transport: Arc<dyn Transport>,
     /// The bearer token.
@@ -63,7 +65,7 @@ pub struct Call {
     /// GET or PATCH.
     pub method: Method,
     /// The referral's URL.
-    pub url: String,
+    pub url: Url,
     /// `MS-RequestId`, the same on every try of this call.
     pub request_id: uuid::Uuid,
     /// `If-Match`.

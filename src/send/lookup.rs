@@ -266,7 +266,7 @@ async fn pages(
                 return Ok(Paged::Done);
             }
         }
-        next = page.next_link(&shared.endpoint)?;
+        next = page.next_link(shared.endpoint.as_str())?;
         if page_count >= MAX_PAGES {
             return Ok(failed(
                 "too_many_pages",
@@ -290,6 +290,13 @@ async fn get_page(
     url: String,
     first: bool,
 ) -> Result<Result<Page, Paged>, SendError> {
+    let url = match reqwest::Url::parse(&url) {
+        Ok(url) => url,
+        Err(e) => {
+            let message = format!("the list URL {url:?} is not a URL ({e})");
+            return Ok(Err(failed("invalid_list_answer", message)));
+        }
+    };
     let call = Call {
         method: Method::Get,
         url,

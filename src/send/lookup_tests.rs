@@ -90,8 +90,8 @@ impl FakeList {
 
 impl Transport for FakeList {
     fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
-        self.urls.lock().unwrap().push(request.url.clone());
-        let (status, body) = self.answer(&request.url);
+        self.urls.lock().unwrap().push(request.url.to_string());
+        let (status, body) = self.answer(request.url.as_str());
         let body = if body.is_null() {
             Vec::new()
         } else {

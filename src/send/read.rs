@@ -40,10 +40,10 @@ pub enum Sent {
 
 /// Reads the referral at `url` for a document whose PATCH stands as `sent`; `Err` only for
 /// what stops the run.
-pub async fn read(shared: &Shared, url: &str, sent: Sent) -> Result<Read, SendError> {
+pub async fn read(shared: &Shared, url: &reqwest::Url, sent: Sent) -> Result<Read, SendError> {
     let call = Call {
         method: Method::Get,
-        url: url.to_string(),
+        url: url.clone(),
         request_id: uuid::Uuid::new_v4(),
         if_match: None,
         body: None,

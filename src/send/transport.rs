@@ -36,7 +36,7 @@ pub struct Request {
     /// GET or PATCH.
     pub method: Method,
     /// The referral's URL, ID already percent-encoded.
-    pub url: String,
+    pub url: reqwest::Url,
     /// The bearer token.
     pub token: Secret,
     /// `MS-CorrelationId`.
@@ -163,7 +163,7 @@ impl HttpTransport {
             Method::Get => reqwest::Method::GET,
             Method::Patch => reqwest::Method::PATCH,
         };
-        let mut builder = self.client.request(method, &request.url);
+        let mut builder = self.client.request(method, request.url.clone());
         for (name, value) in request.headers() {
             builder = builder.header(name, value);
         }
@@ -229,7 +229,7 @@ mod tests {
     fn request(method: Method, body: Option<Vec<u8>>) -> Request {
         Request {
             method,
-            url: "https://h/v1.0/engagements/referrals/a".into(),
+            url: reqwest::Url::parse("https://h/v1.0/engagements/referrals/a").expect("a URL"),
             token: Secret::new("tok"),
             correlation_id: uuid::Uuid::nil(),
             request_id: uuid::Uuid::nil(),

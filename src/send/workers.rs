@@ -13,12 +13,13 @@
 use super::control::{Mode, RunControl, Stop, StopReason};
 use super::document::send_document;
 use super::dry_run::check_document;
+use super::endpoint::Endpoint;
 use super::exchange::{Counters, Shared};
 use super::pacer::{Pacer, RateGate, rate_gate};
 use super::retry::Backoff;
 use super::token::TokenProvider;
 use super::transport::Transport;
-use super::{Batch, Document, SendError, SendOptions, SendResult, SendStats, check_endpoint};
+use super::{Batch, Document, SendError, SendOptions, SendResult, SendStats};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinSet;
@@ -78,7 +79,7 @@ pub(crate) fn shared(
     gate: Arc<dyn RateGate>,
 ) -> Result<Shared, SendError> {
     Ok(Shared {
-        endpoint: check_endpoint(&options.endpoint)?,
+        endpoint: Endpoint::check(&options.endpoint)?,
         options: options.clone(),
         transport,
         tokens,

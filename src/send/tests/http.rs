@@ -44,7 +44,7 @@ fn transport(endpoint: &str) -> HttpTransport {
 fn patch(endpoint: &str) -> Request {
     Request {
         method: Method::Patch,
-        url: format!("{endpoint}/engagements/referrals/r1"),
+        url: reqwest::Url::parse(&format!("{endpoint}/engagements/referrals/r1")).expect("a URL"),
         token: Secret::new("tok"),
         correlation_id: uuid::Uuid::from_u128(1),
         request_id: uuid::Uuid::from_u128(2),

@@ -162,6 +162,7 @@ impl Scripted {
     fn next(&self, request: Request) -> Answer {
         let id = request
             .url
+            .as_str()
             .rsplit('/')
             .next()
             .unwrap_or_default()

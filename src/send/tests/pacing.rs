@@ -112,7 +112,7 @@ async fn the_id_is_percent_encoded_into_the_url() {
     let ran = run(&options, script.clone(), vec![replace_doc("a b/c")]).await;
     assert_eq!(ran.one().outcome, Outcome::Updated);
     assert_eq!(
-        script.seen()[0].request.url,
+        script.seen()[0].request.url.as_str(),
         "http://127.0.0.1:8080/v1.0/engagements/referrals/a%20b%2Fc"
     );
 }

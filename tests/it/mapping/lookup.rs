@@ -55,7 +55,7 @@ struct NoFilter(HttpTransport);
 
 impl Transport for NoFilter {
     fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
-        if request.url.contains("$filter=") {
+        if request.url.as_str().contains("$filter=") {
             let body = br#"{"code":"InvalidFilter","message":"not supported"}"#.to_vec();
             return Box::pin(std::future::ready(Ok(Response {
                 status: 400,
