@@ -142,10 +142,10 @@ impl Summary {
             .map(|(o, n)| format!("{o} {n}"))
             .collect();
         let mut text = format!(
-            "refsync {}: {} documents from {} input rows in {:.1}s: {}\n",
+            "refsync {}: {} from {} in {:.1}s: {}\n",
             self.command,
-            self.documents,
-            self.input_rows,
+            counted(self.documents, "document"),
+            counted(self.input_rows, "input row"),
             self.elapsed_ms as f64 / 1000.0,
             if counts.is_empty() {
                 "nothing to do".into()
@@ -177,9 +177,39 @@ impl Summary {
     }
 }
 
+/// `1 document`, `2 documents`.
+fn counted(n: usize, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_line_counts_in_the_singular_and_the_plural() {
+        let mut counts = OutcomeCounts::default();
+        counts.add(Outcome::Planned);
+        let stats = SendStats::default();
+        let one = Summary::new("plan", &counts, 1, &stats, Duration::from_millis(1500));
+        assert!(
+            one.to_text()
+                .starts_with("refsync plan: 1 document from 1 input row in 1.5s: planned 1\n"),
+            "{}",
+            one.to_text()
+        );
+        counts.add(Outcome::Invalid);
+        let two = Summary::new("plan", &counts, 3, &stats, Duration::ZERO);
+        assert!(
+            two.to_text()
+                .starts_with("refsync plan: 2 documents from 3 input rows in 0.0s: "),
+            "{}",
+            two.to_text()
+        );
+    }
 
     #[test]
     fn failures_outrank_conflicts_in_the_exit_code() {
