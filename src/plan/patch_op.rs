@@ -29,11 +29,23 @@ impl JsonText {
         Self::serialised(text)
     }
 
+    /// Serialises into a buffer kept per thread, then copies the text into an allocation of
+    /// its exact size: `to_raw_value` starts a fresh buffer of 128 bytes for every value
+    /// and shrinks it after, an allocation, a reallocation and a copy per operation.
     fn serialised<T: Serialize + ?Sized>(value: &T) -> Self {
+        thread_local! {
+            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let text = SCRATCH.with_borrow_mut(|scratch| {
+            scratch.clear();
+            serde_json::to_writer(&mut *scratch, value).ok()?;
+            // serde_json writes UTF-8.
+            std::str::from_utf8(scratch).ok().map(str::to_owned)
+        });
         // A `Value` (its map keys are strings) and a `str` always serialise.
-        serde_json::value::to_raw_value(value)
+        text.and_then(|text| RawValue::from_string(text).ok())
             .map(JsonText)
-            .unwrap_or_else(|_| JsonText(RawValue::NULL.to_owned()))
+            .unwrap_or_else(|| JsonText(RawValue::NULL.to_owned()))
     }
 
     /// The JSON text.
