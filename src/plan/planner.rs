@@ -1,13 +1,11 @@
 //! The planner: takes input records one at a time and groups them per referral ID
 //! (SPEC.md "Planning rules" 1 and 5).
 //!
-//! Groups live in a `Vec` in order of first appearance, found through a table of their
-//! indices keyed by their IDs, so a million rows over a hundred thousand IDs cost at most
-//! one hash lookup each and the plan comes out in order without sorting; before the
-//! table, a row's group is looked for next to the previous row's (`Planner::predicted`). An ID-less row is a group
+//! Groups live in a `Vec` in order of first appearance, found through a map from ID to
+//! index, so a million rows over a hundred thousand IDs cost at most one hash lookup each
+//! and the plan comes out in order without sorting; before the map, a row's group is
+//! looked for next to the previous row's (`Planner::predicted`). An ID-less row is a group
 //! of its own that no later row can join, which puts it at its own line's place.
-
-use std::hash::BuildHasher;
 
 use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
@@ -17,13 +15,9 @@ use crate::input::{InputRecord, LineRef, MalformedKind, RecordContent};
 #[derive(Debug)]
 pub struct Planner {
     rules: OpRules,
-    /// Index into `groups` of each referral ID seen, hashed and compared by the group's
-    /// own ID. A map keyed by a copy of each ID spent most of a shuffled file's planning
-    /// in reaching those copies (a profile): this table holds only indices, a megabyte
-    /// for 100,000 referrals, and the group it leads to is the one the row needs next.
-    by_id: hashbrown::HashTable<usize>,
+    /// Index into `groups` of each referral ID seen.
     /// (IDs come from the user's own file, so a fast hash beats a flood-resistant one.)
-    hasher: foldhash::fast::RandomState,
+    by_id: foldhash::HashMap<String, usize>,
     /// One group per ID (or per ID-less row), in order of first appearance.
     groups: Vec<Group>,
     /// The previous row's group, and whether the rows so far follow [`Planner::predicted`].
@@ -40,7 +34,6 @@ impl Planner {
                 paths: Default::default(),
             },
             by_id: Default::default(),
-            hasher: Default::default(),
             groups: Vec::new(),
             last: 0,
             predicting: false,
@@ -111,12 +104,7 @@ impl Planner {
             self.last = index;
             return index;
         }
-        let hash = self.hasher.hash_one(id);
-        let groups = &self.groups;
-        let found = self
-            .by_id
-            .find(hash, |&index| groups[index].id() == Some(id));
-        let index = match found {
+        let index = match self.by_id.get(id) {
             Some(&index) => index,
             None => self.new_group(id, at),
         };
@@ -147,12 +135,8 @@ impl Planner {
         if id.is_empty() {
             self.groups.push(Group::new(None, at));
         } else {
+            self.by_id.insert(id.to_owned(), index);
             self.groups.push(Group::new(Some(id.to_owned()), at));
-            let (groups, hasher) = (&self.groups, &self.hasher);
-            self.by_id
-                .insert_unique(hasher.hash_one(id), index, |&index| {
-                    hasher.hash_one(groups[index].id().unwrap_or_default())
-                });
         }
         index
     }
