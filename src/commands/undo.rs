@@ -3,7 +3,9 @@
 //!
 //! The API cannot `remove`, so every undo operation is a `replace` of an old value: an
 //! appended array is replaced whole by its old content, a member that an `add` created is
-//! undone by replacing its parent object. The line's `if_match` is the ETag after the
+//! undone by replacing its parent object. A member created at the top of the referral has
+//! no parent that may be replaced (the referral itself holds read-only fields), so it
+//! cannot be undone: it is left out, with a warning. The line's `if_match` is the ETag after the
 //! PATCH: should anyone change the referral after the run, its undo is a `conflict`
 //! rather than an overwrite of their change.
 
@@ -61,6 +63,9 @@ impl UndoWriter {
             }
             return Ok(());
         };
+        for path in created_at_top(before, &doc.ops) {
+            tracing::warn!(id = %doc.id, path, "the undo line cannot take back this member: the document created it at the top of the referral, and the API cannot remove it");
+        }
         let etag = result.etag_after.as_deref();
         let Some(line) = undo_document(&doc.id, before, &doc.ops, etag) else {
             return Ok(());
@@ -111,18 +116,31 @@ pub fn undo_document(
     Some(line)
 }
 
-/// The paths whose old values restore what `ops` changed: an append's array, a created
-/// member's parent, else the path itself; a path inside another one is covered by it.
+/// The paths of the members that `ops` created at the top of the referral: no undo can
+/// take them back.
+fn created_at_top<'a>(before: &Value, ops: &'a [PatchOp]) -> Vec<&'a str> {
+    ops.iter()
+        .filter(|op| restore_target(before, op).is_empty())
+        .map(|op| &*op.path)
+        .collect()
+}
+
+/// The path whose old value restores what `op` changed: an append's array, a created
+/// member's parent (empty for the referral itself), else the path itself.
+fn restore_target<'a>(before: &Value, op: &'a PatchOp) -> &'a str {
+    match op.path.rsplit_once('/') {
+        Some((parent, _)) if op.is_append() || before.pointer(&op.path).is_none() => parent,
+        _ => &op.path,
+    }
+}
+
+/// The paths whose old values restore what `ops` changed (see [`restore_target`]),
+/// never the whole referral; a path inside another one is covered by it.
 fn restore_targets(before: &Value, ops: &[PatchOp]) -> Vec<String> {
     let mut targets: Vec<String> = Vec::new();
     for op in ops {
-        let target = match op.path.rsplit_once('/') {
-            Some((parent, _)) if op.is_append() || before.pointer(&op.path).is_none() => {
-                parent.to_string()
-            }
-            _ => op.path.to_string(),
-        };
-        if !targets.contains(&target) {
+        let target = restore_target(before, op).to_string();
+        if !target.is_empty() && !targets.contains(&target) {
             targets.push(target);
         }
     }
@@ -180,6 +198,22 @@ mod tests {
             line["patch"],
             json!([{"op": "replace", "path": "/team", "value": [{"email": "a@x.com"}]}])
         );
+    }
+
+    #[test]
+    fn a_member_created_at_the_top_is_left_out_never_the_whole_referral_replaced() {
+        let ops = [
+            op(OpKind::Add, "/statusReason", json!("Signed")),
+            op(OpKind::Replace, "/name", json!("New")),
+        ];
+        let line = undo_document("r1", &before(), &ops, None).expect("line");
+        assert_eq!(
+            line["patch"],
+            json!([{"op": "replace", "path": "/name", "value": "Old"}])
+        );
+        assert_eq!(created_at_top(&before(), &ops), ["/statusReason"]);
+        let only_created = &ops[..1];
+        assert_eq!(undo_document("r1", &before(), only_created, None), None);
     }
 
     #[test]

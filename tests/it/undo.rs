@@ -67,3 +67,39 @@ async fn applying_the_undo_file_restores_the_seed_state() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_created_at_the_top_is_left_out_of_the_undo_with_a_warning() {
+    let work = Workdir::new();
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(1)));
+    let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
+    let before = emulator.referrals();
+    assert!(before[&id(0)].get("statusReason").is_none());
+    let csv = format!(
+        "id,op,path,value\n{a},add,/statusReason,Signed\n{a},replace,/name,Renamed\n",
+        a = id(0)
+    );
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let sync = |input: &str, report: &str| {
+        let mut args = vec!["sync", input, "--endpoint", &base, "--report", report];
+        if input == "u.csv" {
+            args.extend(["--undo", "undo.jsonl"]);
+        }
+        work.refsync(&args)
+    };
+    let out = sync("u.csv", "r1.csv");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("/statusReason"), "{}", stderr(&out));
+    let undo: Value = serde_json::from_str(work.read("undo.jsonl").trim()).expect("json");
+    assert_eq!(
+        undo["patch"],
+        serde_json::json!([{"op": "replace", "path": "/name", "value": before[&id(0)]["name"]}])
+    );
+
+    let out = sync("undo.jsonl", "r2.csv");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let after = &emulator.referrals()[&id(0)];
+    assert_eq!(after["name"], before[&id(0)]["name"]);
+    assert_eq!(after["statusReason"], "Signed");
+}
