@@ -3,6 +3,11 @@
 //!
 //! The rewrite copies each row's line from the appended file, found by the [`LineSpan`]
 //! `append` returned, so a run holds a few bytes per document instead of its whole row.
+//!
+//! A report that is not a regular file (`/dev/stdout`, a pipe, `/dev/null`, a symbolic
+//! link) can be neither read back nor replaced by a rename: its rows are appended to a
+//! temporary spool file instead, and the report is written through its path once, in plan
+//! order, at the end.
 
 use super::ReportError;
 use super::cells::neutralise;
@@ -47,6 +52,9 @@ pub struct LineSpan {
 /// Writes one report file.
 pub struct ReportWriter {
     path: PathBuf,
+    /// Where rows are appended when that is not `path`, and `path` opened for the report
+    /// written at the end.
+    spool: Option<(tempfile::TempPath, File)>,
     format: ReportFormat,
     with_changes: bool,
     out: BufWriter<File>,
@@ -69,9 +77,18 @@ impl ReportWriter {
         format: ReportFormat,
         with_changes: bool,
     ) -> Result<ReportWriter, ReportError> {
-        let file = File::create(path).map_err(ReportError::write(path))?;
+        let (file, spool) = match is_rewritable(path) {
+            true => (File::create(path).map_err(ReportError::write(path))?, None),
+            false => {
+                let target = File::create(path).map_err(ReportError::write(path))?;
+                let spooled = tempfile::NamedTempFile::new().map_err(ReportError::write(path))?;
+                let (file, spool) = spooled.into_parts();
+                (file, Some((spool, target)))
+            }
+        };
         let mut writer = ReportWriter {
             path: path.to_path_buf(),
+            spool,
             format,
             with_changes,
             out: BufWriter::new(file),
@@ -91,15 +108,20 @@ impl ReportWriter {
     }
 
     fn write_header(&mut self) -> Result<(), ReportError> {
+        let line = self.header_line();
+        self.write_line(&line)
+    }
+
+    /// The header line: the column names for CSV, nothing for JSONL.
+    fn header_line(&mut self) -> Vec<u8> {
         if self.format == ReportFormat::Jsonl {
-            return Ok(());
+            return Vec::new();
         }
         let mut header: Vec<&str> = COLUMNS.to_vec();
         if self.with_changes {
             header.push(CHANGES_COLUMN);
         }
-        let line = self.line.encode(header);
-        self.write_line(&line)
+        self.line.encode(header)
     }
 
     fn write_line(&mut self, line: &[u8]) -> Result<(), ReportError> {
@@ -137,29 +159,44 @@ impl ReportWriter {
     /// `plan`) and nothing else was, the appended file is the report as it stands.
     pub fn finish(mut self, lines: &[LineSpan]) -> Result<(), ReportError> {
         self.flush()?;
+        if let Some((spool, target)) = self.spool.take() {
+            return self.write_in_order(&spool, lines, target);
+        }
         if self.is_in_order(lines) {
             return Ok(());
         }
         let tmp = temp_path(&self.path);
-        let mut final_writer = ReportWriter::create_as(&tmp, self.format, self.with_changes)?;
-        let file = File::open(&self.path).map_err(ReportError::write(&self.path))?;
-        let mut appended = BufReader::with_capacity(1 << 16, file);
-        let (mut line, mut position) = (Vec::new(), 0u64);
-        for span in lines {
-            line.resize(span.len as usize, 0);
-            // Results arrive nearly in plan order, so most lines follow the one before;
-            // a relative seek within the buffer costs no system call.
-            let offset = span.start as i64 - position as i64;
-            appended
-                .seek_relative(offset)
-                .and_then(|()| appended.read_exact(&mut line))
-                .map_err(ReportError::write(&self.path))?;
-            position = span.start + span.len;
-            final_writer.write_line(&line)?;
-        }
-        final_writer.flush()?;
-        drop(final_writer);
+        let file = File::create(&tmp).map_err(ReportError::write(&tmp))?;
+        self.write_in_order(&self.path.clone(), lines, file)?;
         std::fs::rename(&tmp, &self.path).map_err(ReportError::write(&self.path))
+    }
+
+    /// Writes the header, then the lines at `lines` of the appended file `appended`, to
+    /// `out`.
+    fn write_in_order(
+        &mut self,
+        appended: &Path,
+        lines: &[LineSpan],
+        out: File,
+    ) -> Result<(), ReportError> {
+        let header = self.header_line();
+        let mut out = BufWriter::new(out);
+        let copied = File::open(appended).and_then(|file| {
+            let mut appended = BufReader::with_capacity(1 << 16, file);
+            out.write_all(&header)?;
+            let (mut line, mut position) = (Vec::new(), 0u64);
+            for span in lines {
+                line.resize(span.len as usize, 0);
+                // Results arrive nearly in plan order, so most lines follow the one
+                // before; a relative seek within the buffer costs no system call.
+                appended.seek_relative(span.start as i64 - position as i64)?;
+                appended.read_exact(&mut line)?;
+                position = span.start + span.len;
+                out.write_all(&line)?;
+            }
+            out.flush()
+        });
+        copied.map_err(ReportError::write(&self.path))
     }
 
     /// Whether `lines` are every appended line, in the order they were appended.
@@ -170,6 +207,15 @@ impl ReportWriter {
             next = span.start + span.len;
             follows
         }) && next == self.written
+    }
+}
+
+/// Whether the report at `path` may be read back and replaced by a rename: it is a
+/// regular file, or not there yet.
+fn is_rewritable(path: &Path) -> bool {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta.is_file(),
+        Err(_) => true,
     }
 }
 
@@ -313,6 +359,32 @@ mod tests {
             .collect();
         assert_eq!(ids, ["\"a\"", "\"b\""]);
         assert!(!dir.path().join("r.jsonl.tmp").exists());
+    }
+
+    #[test]
+    fn a_report_that_is_not_a_regular_file_is_written_through_its_path_in_plan_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.jsonl");
+        let link = dir.path().join("r.jsonl");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let mut writer = ReportWriter::create(&link, false).unwrap();
+        let (b, a) = (row("b", "x"), row("a", "y"));
+        let b_line = writer.append(&b).unwrap();
+        let a_line = writer.append(&a).unwrap();
+        writer.flush().unwrap();
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+        writer.finish(&[a_line, b_line]).unwrap();
+        assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
+        let ids: Vec<String> = std::fs::read_to_string(&target)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+            .collect();
+        assert_eq!(ids, ["\"a\"", "\"b\""]);
+
+        let mut writer = ReportWriter::create(Path::new("/dev/null"), false).unwrap();
+        let (b_line, a_line) = (writer.append(&b).unwrap(), writer.append(&a).unwrap());
+        writer.finish(&[a_line, b_line]).unwrap();
     }
 
     #[test]
