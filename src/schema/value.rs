@@ -103,7 +103,7 @@ fn member_node<'a>(object: &'a Object, name: &str) -> Result<&'a Node, ValueErro
 fn check_required(object: &Object, members: &Map<String, Value>) -> Result<(), ValueError> {
     match object.required.iter().find(|r| !members.contains_key(**r)) {
         Some(missing) => Err(ValueError(format!(
-            "a {} needs a {missing:?} member",
+            "a {} needs the member {missing:?}",
             object.name
         ))),
         None => Ok(()),
