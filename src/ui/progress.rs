@@ -6,7 +6,8 @@ use crate::cli::args::ProgressMode;
 use crate::outcome::Outcome;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 use std::io::Write;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How often `--progress always` writes a line when stderr is not a terminal.
@@ -16,8 +17,26 @@ const PLAIN_LINE_EVERY: Duration = Duration::from_secs(1);
 pub struct Progress {
     bar: ProgressBar,
     terminal: Terminal,
-    conflicts: u64,
-    failures: u64,
+    counts: Arc<Counts>,
+}
+
+/// The conflicts and failures so far, read by the bar as it draws, so a line never shows
+/// a count that its position does not include yet.
+#[derive(Debug, Default)]
+struct Counts {
+    conflicts: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Counts {
+    /// `conflicts N  failures M`, or nothing while both are 0.
+    fn write(&self, out: &mut dyn std::fmt::Write) {
+        let conflicts = self.conflicts.load(Ordering::Relaxed);
+        let failures = self.failures.load(Ordering::Relaxed);
+        if conflicts + failures > 0 {
+            let _ = write!(out, "conflicts {conflicts}  failures {failures}");
+        }
+    }
 }
 
 impl Progress {
@@ -35,34 +54,36 @@ impl Progress {
             (true, false) => ProgressDrawTarget::term_like(Box::new(PlainLines::default())),
         };
         let bar = ProgressBar::with_draw_target(Some(total), target);
-        let template = "{elapsed_precise} [{bar:30}] {pos}/{len} docs  {rate}  ETA {eta}  {msg}";
+        let template = "{elapsed_precise} [{bar:30}] {pos}/{len} docs  {rate}  ETA {eta}  {counts}";
+        let counts = Arc::new(Counts::default());
         if let Ok(style) = ProgressStyle::with_template(template) {
             let rate = |state: &ProgressState, out: &mut dyn std::fmt::Write| {
                 let _ = write!(out, "{:.1}/s", state.per_sec());
             };
-            bar.set_style(style.progress_chars("=> ").with_key("rate", rate));
+            let shown = counts.clone();
+            let style = style.progress_chars("=> ").with_key("rate", rate);
+            bar.set_style(style.with_key(
+                "counts",
+                move |_: &ProgressState, out: &mut dyn std::fmt::Write| shown.write(out),
+            ));
         }
         terminal.set_bar(Some(bar.clone()));
         Progress {
             bar,
             terminal: terminal.clone(),
-            conflicts: 0,
-            failures: 0,
+            counts,
         }
     }
 
     /// Counts one finished document.
     pub fn finished(&mut self, outcome: Outcome) {
-        match outcome {
-            Outcome::Conflict => self.conflicts += 1,
-            Outcome::Failed | Outcome::Invalid => self.failures += 1,
-            _ => {}
-        }
-        if self.conflicts + self.failures > 0 {
-            self.bar.set_message(format!(
-                "conflicts {}  failures {}",
-                self.conflicts, self.failures
-            ));
+        let count = match outcome {
+            Outcome::Conflict => Some(&self.counts.conflicts),
+            Outcome::Failed | Outcome::Invalid => Some(&self.counts.failures),
+            _ => None,
+        };
+        if let Some(count) = count {
+            count.fetch_add(1, Ordering::Relaxed);
         }
         self.bar.inc(1);
     }
@@ -129,5 +150,35 @@ impl TermLike for PlainLines {
 
     fn flush(&self) -> std::io::Result<()> {
         std::io::stderr().flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(counts: &Counts) -> String {
+        let mut out = String::new();
+        counts.write(&mut out);
+        out
+    }
+
+    #[test]
+    fn counts_show_once_there_is_a_conflict_or_failure() {
+        let counts = Counts::default();
+        assert_eq!(shown(&counts), "");
+        counts.failures.fetch_add(2, Ordering::Relaxed);
+        assert_eq!(shown(&counts), "conflicts 0  failures 2");
+    }
+
+    #[test]
+    fn a_finished_document_is_counted_with_its_position() {
+        let terminal = Terminal::default();
+        let mut progress = Progress::new(ProgressMode::Never, 3, &terminal);
+        progress.finished(Outcome::Invalid);
+        progress.finished(Outcome::Conflict);
+        progress.finished(Outcome::Updated);
+        assert_eq!(progress.bar.position(), 3);
+        assert_eq!(shown(&progress.counts), "conflicts 1  failures 1");
     }
 }
