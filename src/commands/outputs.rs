@@ -5,7 +5,8 @@ use super::ledger_run::LedgerRun;
 use super::prepare::{Prepared, default_report_path};
 use crate::cli::args::CommonArgs;
 use crate::outcome::Outcome;
-use crate::report::rejects::{RejectedRow, write_rejects};
+use crate::report::check_writable;
+use crate::report::rejects::{RejectedRow, check_rejects_writable, write_rejects};
 use crate::report::summary::{OutcomeCounts, Summary};
 use crate::report::{LineSpan, ReportRow, ReportWriter};
 use crate::send::SendStats;
@@ -13,6 +14,21 @@ use crate::ui::{Progress, Terminal};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
+
+/// Checks that every output file of the run can be written (the report, the rejects and
+/// the summary), before anything is sent or recorded: the rejects and the summary are
+/// only written when the run ends, after every request.
+pub fn check_output_paths(common: &CommonArgs, prepared: &Prepared) -> anyhow::Result<()> {
+    let report = common.report.clone().unwrap_or_else(default_report_path);
+    check_writable(&report)?;
+    if let Some(path) = &common.rejects {
+        check_rejects_writable(path, &prepared.sources)?;
+    }
+    if let Some(path) = &common.summary_json {
+        check_writable(path)?;
+    }
+    Ok(())
+}
 
 /// What the end of a run needs of one entry's report row: where its line is, for the
 /// report in plan order, and what the rejects file says of it. A run of a hundred thousand

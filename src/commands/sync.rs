@@ -7,7 +7,7 @@
 
 use super::breaker::Breaker;
 use super::ledger_run::LedgerRun;
-use super::outputs::{Finish, RunOutputs};
+use super::outputs::{Finish, RunOutputs, check_output_paths};
 use super::prepare::{Prepared, prepare};
 use super::signals::{self, Watch};
 use super::undo::UndoWriter;
@@ -47,6 +47,7 @@ pub(super) async fn execute(
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;
+    check_output_paths(&args.common, &prepared)?;
     let dry_run = mode == Mode::DryRun;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let ledger = match dry_run {

@@ -17,7 +17,24 @@ pub use rows::ReportRow;
 pub use summary::Summary;
 pub use writer::{LineSpan, ReportFormat, ReportWriter};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// Checks, before a run sends anything, that a file can be written at `path`, so a typo
+/// in an output path stops the run at its start rather than after every request; leaves
+/// nothing behind where there was no file, and changes nothing in one that is there.
+pub fn check_writable(path: &Path) -> Result<(), ReportError> {
+    let existed = std::fs::symlink_metadata(path).is_ok();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(ReportError::write(path))?;
+    if !existed {
+        std::fs::remove_file(path).map_err(ReportError::write(path))?;
+    }
+    Ok(())
+}
 
 /// What stops the report from being written.
 #[derive(Debug, thiserror::Error)]

@@ -55,6 +55,14 @@ pub fn write_rejects(
     Ok(written)
 }
 
+/// Checks that the rejects file(s) for `sources` can be written at `path` (see
+/// [`super::check_writable`]).
+pub fn check_rejects_writable(path: &Path, sources: &[InputSource]) -> Result<(), ReportError> {
+    targets(path, sources)
+        .iter()
+        .try_for_each(|(_, target)| super::check_writable(target))
+}
+
 /// The file for each input format present, the first input's format taking `path` as given.
 fn targets(path: &Path, sources: &[InputSource]) -> Vec<(Format, PathBuf)> {
     let mut out: Vec<(Format, PathBuf)> = Vec::new();

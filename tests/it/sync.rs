@@ -344,3 +344,31 @@ async fn final_state_equals_the_patches_applied_independently() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_path_that_cannot_be_written_stops_the_run_before_any_request() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 1, Faults::default()).await;
+    work.write(
+        "u.csv",
+        &format!("id,op,path,value\n{},replace,/name,x\n", id(0)),
+    );
+    let base = emulator.base_url();
+    for flag in ["--rejects", "--summary-json", "--report"] {
+        let missing = work.path().join("no-such-folder").join("out.csv");
+        let missing = missing.to_string_lossy();
+        let mut args = vec!["sync", "u.csv", "--endpoint", &base, flag, &missing];
+        args.extend(["--ledger", "ledger.db"]);
+        if flag != "--report" {
+            args.extend(["--report", "report.csv"]);
+        }
+        let out = work.refsync(&args);
+        assert_eq!(code(&out), 1, "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("no-such-folder"), "{}", stderr(&out));
+        assert_eq!(emulator.stats()["requests"], json!({}), "{flag}");
+        assert!(!work.path().join("ledger.db").exists(), "{flag}");
+    }
+    let out = work.refsync(&sync_args(&base, "u.csv", &["--rejects", "rejects.csv"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(work.path().join("rejects.csv").exists());
+}
