@@ -48,6 +48,9 @@ pub(super) async fn execute(
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;
     check_output_paths(&args.common, &prepared)?;
+    if let Some(path) = &settings.undo {
+        crate::report::check_writable(path)?;
+    }
     let dry_run = mode == Mode::DryRun;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let ledger = match dry_run {

@@ -354,7 +354,7 @@ async fn an_output_path_that_cannot_be_written_stops_the_run_before_any_request(
         &format!("id,op,path,value\n{},replace,/name,x\n", id(0)),
     );
     let base = emulator.base_url();
-    for flag in ["--rejects", "--summary-json", "--report"] {
+    for flag in ["--rejects", "--summary-json", "--report", "--undo"] {
         let missing = work.path().join("no-such-folder").join("out.csv");
         let missing = missing.to_string_lossy();
         let mut args = vec!["sync", "u.csv", "--endpoint", &base, flag, &missing];
