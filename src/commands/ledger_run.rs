@@ -195,6 +195,14 @@ impl SendHooks for LedgerRun {
                 .map_err(|e| format!("cannot record the request in the ledger: {e}"))
         })
     }
+
+    fn patch_not_sent(&self, entry: usize, request_id: Uuid) -> Result<(), String> {
+        blocking(|| {
+            self.ledger
+                .record_not_sent(self.run, entry, request_id)
+                .map_err(|e| format!("cannot record the request in the ledger: {e}"))
+        })
+    }
 }
 
 /// The newest unfinished run of `key` when resuming, saying so when there is none.

@@ -73,6 +73,25 @@ impl Ledger {
         not_final(changed, run, doc.entry)
     }
 
+    /// Takes back the in-flight record of entry `entry` sent with `request_id`, for a
+    /// PATCH that never left (the run stopped while it waited its turn): the document is
+    /// again one that was never sent, which a resume sends without reading it first.
+    pub fn record_not_sent(
+        &self,
+        run: RunId,
+        entry: usize,
+        request_id: Uuid,
+    ) -> Result<(), LedgerError> {
+        self.write(|conn| {
+            let mut statement = conn.prepare_cached(
+                "DELETE FROM documents
+                 WHERE run_id = ?1 AND entry = ?2 AND state = 'in_flight' AND request_id = ?3",
+            )?;
+            statement.execute(params![run.0, entry, request_id.to_string()])?;
+            Ok(())
+        })
+    }
+
     /// Records `doc`'s final `outcome` and its report `row`; call it before the report
     /// shows the row. A document never sent (invalid, skipped) gets its row here too.
     pub fn record_outcome(

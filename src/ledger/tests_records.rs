@@ -52,6 +52,27 @@ fn a_document_recorded_as_sending_is_in_flight_after_a_reopen() {
 }
 
 #[test]
+fn a_patch_that_never_left_is_taken_back_but_only_with_its_own_request_id() {
+    let (_dir, _path, ledger) = ledger();
+    let run = ledger.start_run("k", &meta(&[])).expect("start");
+    let (sent, unsent) = (Uuid::new_v4(), Uuid::new_v4());
+    ledger
+        .record_sending(run, doc(0, "r1", "h1"), sent, None)
+        .expect("sending");
+    ledger
+        .record_sending(run, doc(1, "r2", "h2"), unsent, None)
+        .expect("sending");
+    ledger.record_not_sent(run, 0, unsent).expect("not sent");
+    ledger.record_not_sent(run, 1, unsent).expect("not sent");
+    let states = ledger.documents(run).expect("docs");
+    assert!(matches!(
+        states.get(&0),
+        Some(DocumentState::InFlight { .. })
+    ));
+    assert_eq!(states.get(&1), None);
+}
+
+#[test]
 fn a_recorded_outcome_is_final_with_its_report_row() {
     let (_dir, _path, ledger) = ledger();
     let run = ledger.start_run("k", &meta(&[])).expect("start");

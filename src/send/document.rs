@@ -218,6 +218,12 @@ impl<'a> Run<'a> {
             }
             Ended::GaveUp(last) => Ok(Err(self.gave_up(last, exchange.maybe_applied))),
             Ended::Stopped => {
+                let never_sent = self.attempts == 0 && !hooks.was_in_flight(self.entry);
+                if never_sent {
+                    hooks
+                        .patch_not_sent(self.entry, call.request_id)
+                        .map_err(SendError::Hook)?;
+                }
                 let reason = self.shared.control.stop.reason();
                 Ok(Err(End::stopped(reason, exchange.maybe_applied)))
             }

@@ -31,6 +31,13 @@ pub trait SendHooks: Send + Sync {
         request_id: Uuid,
         if_match: Option<&str>,
     ) -> Result<(), String>;
+
+    /// Called when the PATCH announced by `before_patch` with `request_id` never went out
+    /// (the run stopped while it waited its turn) and the document sent no PATCH before it
+    /// in this run, nor in an earlier one: nothing of it can have reached the server.
+    fn patch_not_sent(&self, _entry: usize, _request_id: Uuid) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// A run without a ledger: fresh request IDs, nothing in flight, nothing recorded.

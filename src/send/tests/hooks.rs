@@ -14,6 +14,7 @@ struct Recording {
     in_flight: bool,
     refuse: bool,
     calls: Mutex<Vec<(usize, Uuid, Option<String>)>>,
+    not_sent: Mutex<Vec<(usize, Uuid)>>,
 }
 
 impl SendHooks for Recording {
@@ -35,6 +36,14 @@ impl SendHooks for Recording {
         if self.refuse {
             return Err("disk full".into());
         }
+        Ok(())
+    }
+
+    fn patch_not_sent(&self, entry: usize, request_id: Uuid) -> Result<(), String> {
+        self.not_sent
+            .lock()
+            .expect("lock")
+            .push((entry, request_id));
         Ok(())
     }
 }
@@ -226,4 +235,57 @@ async fn only_the_members_not_yet_in_the_team_and_the_other_ops_are_sent() {
             {"op": "replace", "path": "/details/notes", "value": "new"}
         ])
     );
+}
+
+/// Runs `answers` for r1 and drains the run after `drain_at`, permits 100 ms apart.
+async fn drained(hooks: Arc<Recording>, answers: Vec<Answer>, drain_at: u64) -> Arc<Scripted> {
+    let stop = crate::send::Stop::new();
+    let control = RunControl {
+        stop: stop.clone(),
+        hooks: hooks.clone(),
+        ..RunControl::default()
+    };
+    let script = Scripted::new(&[("r1", answers), ("r2", vec![status(204)])]);
+    let trigger = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(drain_at)).await;
+        stop.drain();
+    });
+    let docs = vec![replace_doc("r1"), replace_doc("r2")];
+    let gate = Arc::new(Spaced::default());
+    run_gated(&options(), script.clone(), control, gate, docs).await;
+    trigger.abort();
+    script
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_patch_announced_but_never_sent_is_taken_back_from_the_ledger() {
+    // r1 goes at once; r2's PATCH waits for the permit at 100 ms when the run drains.
+    let hooks = Arc::new(Recording::default());
+    let script = drained(hooks.clone(), vec![status(204)], 50).await;
+    assert_eq!(script.patches().len(), 1);
+    let announced = hooks.calls.lock().expect("lock").clone();
+    let taken_back = hooks.not_sent.lock().expect("lock").clone();
+    assert_eq!(taken_back.len(), 1, "{taken_back:?}");
+    let (entry, request_id) = taken_back[0];
+    assert_eq!(entry, 1);
+    assert!(
+        announced
+            .iter()
+            .any(|call| (call.0, call.1) == (1, request_id))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_document_in_flight_before_a_resume_is_never_taken_back() {
+    // Both were in flight when the last process died: r1 is read at once and its PATCH
+    // waits for the next permit when the run drains.
+    let hooks = Arc::new(Recording {
+        in_flight: true,
+        ..Recording::default()
+    });
+    let answers = vec![referral("\"e1\"", team(&[])), status(204)];
+    let script = drained(hooks.clone(), answers, 50).await;
+    assert!(script.patches().is_empty());
+    assert_eq!(hooks.calls.lock().expect("lock").len(), 1);
+    assert!(hooks.not_sent.lock().expect("lock").is_empty());
 }
