@@ -81,6 +81,15 @@ pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
+/// Whether `url` is on this machine (its host is loopback): such an endpoint (the
+/// emulator's) is never reached through a proxy, which could not reach it.
+pub fn is_loopback_url(url: &str) -> bool {
+    Url::parse(url)
+        .ok()
+        .and_then(|url| url.host_str().map(is_loopback))
+        .unwrap_or(false)
+}
+
 /// Whether a URL host names this machine. IPv6 hosts come bracketed from the URL parser.
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -139,6 +148,20 @@ impl fmt::Display for Endpoint {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_urls_are_told_from_remote_ones() {
+        for url in [
+            "http://127.0.0.1:9/v1.0",
+            "http://localhost/v1.0",
+            "http://[::1]:9/",
+        ] {
+            assert!(is_loopback_url(url), "{url}");
+        }
+        for url in ["https://api.partner.microsoft.com/v1.0", "not a url"] {
+            assert!(!is_loopback_url(url), "{url}");
+        }
+    }
 
     #[test]
     fn plain_http_to_a_remote_host_is_refused() {

@@ -116,7 +116,8 @@ pub struct HttpTransport {
 
 impl HttpTransport {
     /// Builds the client: per-request timeout, `--ca-cert` as an extra root, no redirects
-    /// (a redirect would carry the token elsewhere), `HTTPS_PROXY`/`NO_PROXY` from the env.
+    /// (a redirect would carry the token elsewhere), `HTTPS_PROXY`/`NO_PROXY` from the env
+    /// except for a loopback endpoint (the emulator), which no proxy could reach.
     pub fn new(options: &SendOptions) -> Result<Self, SendError> {
         let mut builder = reqwest::Client::builder()
             .timeout(options.timeout)
@@ -126,6 +127,9 @@ impl HttpTransport {
             .user_agent(concat!("refsync/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &options.ca_cert {
             builder = builder.tls_certs_merge(read_ca_cert(path)?);
+        }
+        if super::endpoint::is_loopback_url(&options.endpoint) {
+            builder = builder.no_proxy();
         }
         let client = builder
             .build()

@@ -12,6 +12,7 @@ mod fixtures;
 mod ledger;
 mod mapping;
 mod properties;
+mod proxy;
 mod resilience;
 mod resume;
 mod samples;
