@@ -11,6 +11,24 @@ fn an_unreadable_input_stops_the_run_with_exit_one() {
 }
 
 #[test]
+fn plan_with_an_out_file_it_cannot_write_stops_before_writing_a_report() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let args = [
+        "plan",
+        "u.csv",
+        "--out",
+        "no-such-folder/d.jsonl",
+        "--report",
+        "r.csv",
+    ];
+    let out = work.refsync(&args);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no-such-folder"), "{}", stderr(&out));
+    assert!(!work.path().join("r.csv").exists());
+}
+
+#[test]
 fn a_missing_token_stops_sync_with_exit_one_and_says_what_to_do() {
     let work = Workdir::new();
     work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
