@@ -16,6 +16,7 @@ mod proxy;
 mod resilience;
 mod resume;
 mod samples;
+mod schemas;
 mod soak;
 mod support;
 mod sync;
