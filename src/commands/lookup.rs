@@ -14,17 +14,18 @@ use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
 use crate::send::lookup::{Lookups, Resolution, resolve_external_ids};
 use crate::send::pacer::rate_gate;
-use crate::send::{Batch, HttpTransport, TokenProvider};
+use crate::send::{Batch, HttpTransport, SendStats, TokenProvider};
 use std::sync::Arc;
 
 /// Resolves the CRM IDs of `batch`: found documents go on with their referral ID (in the
 /// batch and the plan alike); the rest are recorded as `failed` and dropped from the batch.
+/// Gives the batch and the lookups' request counts, for the run's summary.
 pub async fn resolve_batch(
     batch: Batch,
     settings: &SyncSettings,
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
-) -> anyhow::Result<Batch> {
+) -> anyhow::Result<(Batch, SendStats)> {
     let inputs = prepared.lookup_inputs.clone();
     let external = |doc: &Document| {
         doc.rows
@@ -37,7 +38,7 @@ pub async fn resolve_batch(
         .map(|(_, doc)| doc.id.clone())
         .collect();
     if keys.is_empty() {
-        return Ok(batch);
+        return Ok((batch, SendStats::default()));
     }
     let lookups = look_up(keys, settings).await?;
     let mut kept = Vec::with_capacity(batch.len());
@@ -56,7 +57,7 @@ pub async fn resolve_batch(
             }
         }
     }
-    Ok(kept)
+    Ok((kept, lookups.stats))
 }
 
 /// The lookups for `keys`, through the run's endpoint, token and rate settings.

@@ -111,13 +111,17 @@ async fn send_phase(
 ) -> anyhow::Result<anyhow::Result<SendStats>> {
     let emulator = start_emulator(settings).await?;
     // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first.
-    let batch = super::lookup::resolve_batch(batch, settings, prepared, outputs).await?;
+    let (batch, looked_up) =
+        super::lookup::resolve_batch(batch, settings, prepared, outputs).await?;
     let mut undo = settings.undo.as_deref().map(UndoWriter::open).transpose()?;
     let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
-    Ok(sent)
+    Ok(sent.map(|mut stats| {
+        stats.add_earlier(&looked_up);
+        stats
+    }))
 }
 
 /// The send stage's steering for `run`.

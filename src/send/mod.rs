@@ -155,6 +155,18 @@ pub struct SendStats {
     pub adapted_rate: Option<f64>,
 }
 
+impl SendStats {
+    /// Counts `earlier`'s requests in too: a stage sent before this one (the lookups of
+    /// CRM IDs before the PATCHes). The adapted rate is this stage's where it has one.
+    pub fn add_earlier(&mut self, earlier: &SendStats) {
+        self.requests += earlier.requests;
+        self.retries += earlier.retries;
+        self.throttled += earlier.throttled;
+        self.peak_in_flight = self.peak_in_flight.max(earlier.peak_in_flight);
+        self.adapted_rate = self.adapted_rate.or(earlier.adapted_rate);
+    }
+}
+
 /// What stops a whole run.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
