@@ -22,7 +22,7 @@ use crate::report::ReportRow;
 use crate::report::summary::{EXIT_ABORTED, EXIT_FAILURES, EXIT_MAX_FAILURES};
 use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendHooks};
 use crate::send::{SendResult, SendStats};
-use crate::send::{Stop, StopReason, TokenProvider};
+use crate::send::{Stop, StopReason, StoppedRun, TokenProvider};
 use crate::ui::Terminal;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -118,10 +118,18 @@ async fn send_phase(
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
-    Ok(sent.map(|mut stats| {
-        stats.add_earlier(&looked_up);
-        stats
-    }))
+    Ok(match sent {
+        Ok(mut stats) => {
+            stats.add_earlier(&looked_up);
+            Ok(stats)
+        }
+        Err(mut error) => {
+            if let Some(stopped) = error.downcast_mut::<StoppedRun>() {
+                stopped.stats.add_earlier(&looked_up);
+            }
+            Err(error)
+        }
+    })
 }
 
 /// The send stage's steering for `run`.
@@ -145,7 +153,10 @@ fn how_it_stopped(
     let (stats, error) = match sent {
         Ok(stats) => (stats, None),
         Err(error) => (
-            SendStats::default(),
+            error
+                .downcast_ref::<StoppedRun>()
+                .map(|stopped| stopped.stats.clone())
+                .unwrap_or_default(),
             Some(crate::ui::describe_error(&error)),
         ),
     };

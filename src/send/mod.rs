@@ -34,7 +34,7 @@ pub use endpoint::{EndpointError, check_endpoint};
 pub use hooks::{NoHooks, SendHooks};
 pub use token::{Secret, TokenProvider, TokenSource};
 pub use transport::{HttpTransport, Transport, TransportError};
-pub use workers::{send_all, send_all_until, send_all_with};
+pub use workers::{StoppedRun, send_all, send_all_until, send_all_with};
 
 use crate::outcome::{Note, Outcome};
 use crate::plan::Document;

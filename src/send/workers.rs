@@ -35,7 +35,7 @@ pub async fn send_all(
     transport: Arc<dyn Transport>,
     tokens: Arc<TokenProvider>,
     results: UnboundedSender<SendResult>,
-) -> Result<SendStats, SendError> {
+) -> Result<SendStats, StoppedRun> {
     let cancel = CancellationToken::new();
     send_all_until(batch, options, transport, tokens, results, cancel).await
 }
@@ -48,7 +48,7 @@ pub async fn send_all_until(
     tokens: Arc<TokenProvider>,
     results: UnboundedSender<SendResult>,
     cancel: CancellationToken,
-) -> Result<SendStats, SendError> {
+) -> Result<SendStats, StoppedRun> {
     let control = RunControl {
         stop: Stop::draining_on(cancel),
         ..RunControl::default()
@@ -64,11 +64,47 @@ pub async fn send_all_with(
     tokens: Arc<TokenProvider>,
     results: UnboundedSender<SendResult>,
     control: RunControl,
-) -> Result<SendStats, SendError> {
+) -> Result<SendStats, StoppedRun> {
     let gate = rate_gate(options.rate, options.burst);
-    let mut shared = shared(options, transport, tokens, gate)?;
+    let mut shared = shared(options, transport, tokens, gate).map_err(StoppedRun::before)?;
     shared.control = control;
-    drive(batch, Arc::new(shared), results).await
+    match drive(batch, Arc::new(shared), results).await {
+        (stats, None) => Ok(stats),
+        (stats, Some(error)) => Err(StoppedRun { error, stats }),
+    }
+}
+
+/// The error that stopped a run, with the figures of what it sent until then: a summary
+/// of a run stopped by a second 401 still counts the requests that went out.
+#[derive(Debug)]
+pub struct StoppedRun {
+    /// Why it stopped.
+    pub error: SendError,
+    /// What it sent.
+    pub stats: SendStats,
+}
+
+impl StoppedRun {
+    /// A run stopped before it sent anything.
+    fn before(error: SendError) -> Self {
+        StoppedRun {
+            error,
+            stats: SendStats::default(),
+        }
+    }
+}
+
+impl std::fmt::Display for StoppedRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for StoppedRun {
+    // Transparent: the error's own cause, so a message does not say the error twice.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.error.source()
+    }
 }
 
 /// The run-wide state, the endpoint checked before anything can connect.
@@ -91,12 +127,13 @@ pub(crate) fn shared(
 }
 
 /// Runs the workers to the end of the batch or the first stop (`shared.control.stop`, the
-/// one signal the workers and every document's waits obey).
+/// one signal the workers and every document's waits obey); gives the figures, and the
+/// error that stopped the run if one did.
 pub(crate) async fn drive(
     batch: Batch,
     shared: Arc<Shared>,
     results: UnboundedSender<SendResult>,
-) -> Result<SendStats, SendError> {
+) -> (SendStats, Option<SendError>) {
     let stop = shared.control.stop.clone();
     let workers = shared.options.concurrency.clamp(1, batch.len().max(1));
     let probe = batch.len().min(workers).min(FORBIDDEN_PROBE);
@@ -119,10 +156,7 @@ pub(crate) async fn drive(
             std::panic::resume_unwind(error.into_panic());
         }
     }
-    match lock(&run.error).take() {
-        Some(error) => Err(error),
-        None => Ok(stats(&run.shared)),
-    }
+    (stats(&run.shared), lock(&run.error).take())
 }
 
 /// The run's counters, with what the pacer adapted.

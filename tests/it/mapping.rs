@@ -57,14 +57,8 @@ async fn the_dynamics_sample_in_windows_1252_updates_referrals_found_by_crm_id()
     ];
     let out = work.refsync(&sync(&base, &input, &extra));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    let summary: serde_json::Value =
-        serde_json::from_str(&work.read("summary.json")).expect("summary");
-    let served: u64 = emulator.stats()["requests"]
-        .as_object()
-        .expect("counts")
-        .values()
-        .filter_map(|count| count.as_u64())
-        .sum();
+    let served = support::requests_served(&emulator);
+    let summary = support::summary_json(&work);
     assert_eq!(summary["requests"], json!(served), "the lookups count too");
     let state = emulator.referrals();
     let contoso = &state["fbcf71a8-76dc-4ea0-8a52-2f61cb154456"];

@@ -89,6 +89,18 @@ pub async fn seeded(work: &Workdir, count: usize, faults: Faults) -> Emulator {
     emulator_with(Seed::File(work.write("seed.jsonl", &text)), faults).await
 }
 
+/// Every request the emulator answered (or dropped), by its stats.
+pub fn requests_served(emulator: &Emulator) -> u64 {
+    let stats = emulator.stats();
+    let counts = stats["requests"].as_object().expect("request counts");
+    counts.values().filter_map(|count| count.as_u64()).sum()
+}
+
+/// The summary a run wrote with `--summary-json summary.json`.
+pub fn summary_json(work: &Workdir) -> serde_json::Value {
+    serde_json::from_str(&work.read("summary.json")).expect("summary JSON")
+}
+
 /// Exit code of a finished process.
 pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)

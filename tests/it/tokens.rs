@@ -156,11 +156,18 @@ async fn a_token_that_cannot_be_renewed_stops_the_run_with_exit_one() {
     let out = sync(
         &work,
         &emulator.base_url(),
-        &[],
+        &["--summary-json", "summary.json"],
         &[("PARTNER_CENTER_TOKEN", "secret-env")],
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert!(stderr(&out).contains("401"), "{}", stderr(&out));
+    let served = support::requests_served(&emulator);
+    assert!(served > 0);
+    assert_eq!(
+        support::summary_json(&work)["requests"],
+        serde_json::json!(served),
+        "the stopped run counts what it sent"
+    );
     let rows = read_csv_report(&work.path().join("report.csv"));
     assert_eq!(
         rows.len(),

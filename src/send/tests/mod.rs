@@ -302,7 +302,7 @@ pub(crate) async fn run_gated(
     let stats = match shared(options, transport, tokens, gate) {
         Ok(mut shared) => {
             shared.control = control;
-            drive(batch, Arc::new(shared), tx).await
+            finished(drive(batch, Arc::new(shared), tx).await)
         }
         Err(error) => Err(error),
     };
@@ -312,6 +312,11 @@ pub(crate) async fn run_gated(
     }
     results.sort_by_key(|r| r.entry);
     Ran { stats, results }
+}
+
+/// The figures of a run, or the error that stopped it.
+fn finished((stats, error): (SendStats, Option<SendError>)) -> Result<SendStats, SendError> {
+    error.map_or(Ok(stats), Err)
 }
 
 /// [`run`] with a given token provider and rate gate.
@@ -329,7 +334,7 @@ pub(crate) async fn run_with(
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let stats = match shared(options, transport, tokens, gate) {
-        Ok(shared) => drive(batch, Arc::new(shared), tx).await,
+        Ok(shared) => finished(drive(batch, Arc::new(shared), tx).await),
         Err(error) => Err(error),
     };
     let mut results = Vec::new();
