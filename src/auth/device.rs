@@ -52,7 +52,7 @@ enum Step {
 /// Runs the device-code sign-in; `show` tells the user where to sign in. Returns once the
 /// refresh token is saved in `settings.refresh_token_file`.
 pub async fn login(settings: &AuthSettings, show: impl FnOnce(&Prompt)) -> Result<(), AuthError> {
-    let client = oauth::client()?;
+    let client = oauth::client(&settings.authority)?;
     let code = start(&client, settings).await?;
     show(&Prompt {
         verification_uri: code.verification_uri.clone(),

@@ -42,15 +42,19 @@ pub struct Refusal {
     pub error_description: String,
 }
 
-/// The HTTP client for the sign-in service: rustls, proxies from the environment.
-pub fn client() -> Result<reqwest::Client, AuthError> {
-    reqwest::Client::builder()
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-        .map_err(|e| AuthError::Unreachable {
-            url: String::new(),
-            reason: e.to_string(),
-        })
+/// The HTTP client for the sign-in service at `authority`: rustls, proxies from the
+/// environment, but none for a loopback authority (the emulator's), which no proxy could
+/// reach.
+pub fn client(authority: &str) -> Result<reqwest::Client, AuthError> {
+    let builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+    let builder = match crate::send::is_loopback_url(authority) {
+        true => builder.no_proxy(),
+        false => builder,
+    };
+    builder.build().map_err(|e| AuthError::Unreachable {
+        url: String::new(),
+        reason: e.to_string(),
+    })
 }
 
 /// Posts `form` to the token endpoint `url`: the tokens, or the service's refusal.

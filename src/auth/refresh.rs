@@ -44,10 +44,11 @@ impl fmt::Debug for RefreshGrant {
 impl RefreshGrant {
     /// A grant for `settings`; nothing is fetched yet.
     pub fn new(settings: AuthSettings) -> Result<RefreshGrant, AuthError> {
+        let client = oauth::client(&settings.authority)?;
         Ok(RefreshGrant {
             inner: Arc::new(Inner {
                 settings,
-                client: oauth::client()?,
+                client,
                 renew_at: Mutex::new(None),
             }),
         })

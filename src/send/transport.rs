@@ -6,7 +6,7 @@
 //! after (the server may have applied it).
 
 use super::token::Secret;
-use super::{SendError, SendOptions};
+use super::{SendError, SendOptions, is_loopback_url};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -128,7 +128,7 @@ impl HttpTransport {
         if let Some(path) = &options.ca_cert {
             builder = builder.tls_certs_merge(read_ca_cert(path)?);
         }
-        if super::endpoint::is_loopback_url(&options.endpoint) {
+        if is_loopback_url(&options.endpoint) {
             builder = builder.no_proxy();
         }
         let client = builder

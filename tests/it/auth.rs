@@ -2,7 +2,7 @@
 //! refresh-token grant with rotation, a token expiring mid-run, and no secret in output.
 
 use crate::fixtures::{self, id};
-use crate::support::{Workdir, code, read_csv_report, stderr};
+use crate::support::{self, Workdir, code, read_csv_report, stderr};
 use axum::extract::{Form, State};
 use axum::routing::post;
 use refsync::auth::{AuthSettings, RefreshGrant};
@@ -100,7 +100,13 @@ async fn a_run_with_auth_gets_its_token_and_saves_the_rotated_refresh_token() {
         "r.csv",
         "-vvv",
     ];
-    let out = work.refsync_with(&args, &[]);
+    // A proxy in the environment is not used for the loopback sign-in service and API.
+    let proxy = support::closed_port();
+    let env = [
+        ("HTTP_PROXY", proxy.as_str()),
+        ("http_proxy", proxy.as_str()),
+    ];
+    let out = work.refsync_with(&args, &env);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rotated = refresh_token(&work);
     assert!(

@@ -2,18 +2,10 @@
 //! emulator), which no proxy could reach.
 
 use crate::fixtures::id;
-use crate::support::{Workdir, code, read_csv_report, row_of, seeded, stderr};
+use crate::support::{self, Workdir, code, read_csv_report, row_of, seeded, stderr};
 use refsync::emulator::Faults;
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
-
-/// A loopback address where nothing listens.
-fn closed_port() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let address = listener.local_addr().expect("address");
-    drop(listener);
-    format!("http://{address}")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_loopback_endpoint_is_reached_without_the_proxy_the_environment_names() {
@@ -23,7 +15,7 @@ async fn a_loopback_endpoint_is_reached_without_the_proxy_the_environment_names(
         "u.csv",
         &format!("id,op,path,value\n{},replace,/name,x\n", id(0)),
     );
-    let proxy = closed_port();
+    let proxy = support::closed_port();
     let base = emulator.base_url();
     let args = ["sync", "u.csv", "--endpoint", &base, "--report", "r.csv"];
     let env = [

@@ -89,6 +89,14 @@ pub async fn seeded(work: &Workdir, count: usize, faults: Faults) -> Emulator {
     emulator_with(Seed::File(work.write("seed.jsonl", &text)), faults).await
 }
 
+/// A loopback URL where nothing listens: a proxy that no request may use.
+pub fn closed_port() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let address = listener.local_addr().expect("address");
+    drop(listener);
+    format!("http://{address}")
+}
+
 /// Every request the emulator answered (or dropped), by its stats.
 pub fn requests_served(emulator: &Emulator) -> u64 {
     let stats = emulator.stats();
