@@ -13,6 +13,9 @@ pub struct Breaker {
     limit: Option<MaxFailures>,
     finished: u64,
     failed: u64,
+    /// The failed and finished counts when it tripped: documents that end after that,
+    /// those never sent because of the stop among them, are not why it stopped.
+    tripped_at: Option<(u64, u64)>,
 }
 
 impl Breaker {
@@ -22,6 +25,7 @@ impl Breaker {
             limit,
             finished: 0,
             failed: 0,
+            tripped_at: None,
         }
     }
 
@@ -29,7 +33,11 @@ impl Breaker {
     pub fn count(&mut self, outcome: Outcome) -> bool {
         self.finished += 1;
         self.failed += u64::from(outcome == Outcome::Failed);
-        self.tripped()
+        let tripped = self.tripped();
+        if tripped && self.tripped_at.is_none() {
+            self.tripped_at = Some((self.failed, self.finished));
+        }
+        tripped
     }
 
     /// Whether the limit is reached.
@@ -46,10 +54,8 @@ impl Breaker {
 
     /// Why the run stopped, for the summary.
     pub fn reason(&self) -> String {
-        format!(
-            "--max-failures reached: {} of {} finished documents failed",
-            self.failed, self.finished
-        )
+        let (failed, finished) = self.tripped_at.unwrap_or((self.failed, self.finished));
+        format!("--max-failures reached: {failed} of {finished} finished documents failed")
     }
 }
 
@@ -81,6 +87,20 @@ mod tests {
             };
             assert!(!healthy.count(outcome));
         }
+    }
+
+    #[test]
+    fn the_reason_gives_the_counts_that_tripped_it_not_what_ended_after() {
+        let mut breaker = Breaker::new(Some(MaxFailures::Count(1)));
+        assert!(!breaker.count(Outcome::Updated));
+        assert!(breaker.count(Outcome::Failed));
+        for _ in 0..10 {
+            breaker.count(Outcome::Failed);
+        }
+        assert_eq!(
+            breaker.reason(),
+            "--max-failures reached: 1 of 2 finished documents failed"
+        );
     }
 
     #[test]
