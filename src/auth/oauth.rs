@@ -47,14 +47,12 @@ pub struct Refusal {
 /// reach.
 pub fn client(authority: &str) -> Result<reqwest::Client, AuthError> {
     let builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
-    let builder = match crate::send::is_loopback_url(authority) {
-        true => builder.no_proxy(),
-        false => builder,
-    };
-    builder.build().map_err(|e| AuthError::Unreachable {
-        url: String::new(),
-        reason: e.to_string(),
-    })
+    crate::send::proxied_unless_loopback(builder, authority)
+        .build()
+        .map_err(|e| AuthError::Unreachable {
+            url: String::new(),
+            reason: e.to_string(),
+        })
 }
 
 /// Posts `form` to the token endpoint `url`: the tokens, or the service's refusal.

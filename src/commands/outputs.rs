@@ -12,15 +12,23 @@ use crate::report::{LineSpan, ReportRow, ReportWriter};
 use crate::send::SendStats;
 use crate::ui::{Progress, Terminal};
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// Checks that every output file of the run can be written (the report, the rejects and
-/// the summary), before anything is sent or recorded: the rejects and the summary are
-/// only written when the run ends, after every request.
-pub fn check_output_paths(common: &CommonArgs, prepared: &Prepared) -> anyhow::Result<()> {
+/// Checks that every output file of the run can be written (the report, the rejects, the
+/// summary, and `own`: the command's own output, `plan --out` or `sync --undo`), before
+/// anything is sent or recorded: most of them are only written when the run ends, after
+/// every request.
+pub fn check_output_paths(
+    common: &CommonArgs,
+    prepared: &Prepared,
+    own: Option<&Path>,
+) -> anyhow::Result<()> {
     let report = common.report.clone().unwrap_or_else(default_report_path);
     check_writable(&report)?;
+    if let Some(path) = own {
+        check_writable(path)?;
+    }
     if let Some(path) = &common.rejects {
         check_rejects_writable(path, &prepared.sources)?;
     }

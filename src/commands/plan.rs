@@ -13,10 +13,7 @@ use std::io::Write;
 /// Runs `plan`; returns the exit code.
 pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let prepared = prepare(&args.common)?;
-    check_output_paths(&args.common, &prepared)?;
-    if let Some(path) = &args.out {
-        crate::report::check_writable(path)?;
-    }
+    check_output_paths(&args.common, &prepared, args.out.as_deref())?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     // The documents and the report are written side by side: each is a pass over the
     // whole plan, and neither needs the other.

@@ -47,10 +47,7 @@ pub(super) async fn execute(
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;
-    check_output_paths(&args.common, &prepared)?;
-    if let Some(path) = &settings.undo {
-        crate::report::check_writable(path)?;
-    }
+    check_output_paths(&args.common, &prepared, settings.undo.as_deref())?;
     let dry_run = mode == Mode::DryRun;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let ledger = match dry_run {
@@ -77,9 +74,10 @@ pub(super) async fn execute(
         },
         breaker: Breaker::new(args.max_failures),
     };
-    let sent = send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
+    let (sent, looked_up) =
+        send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
     record_not_sent(&prepared, &mut outputs)?;
-    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &watch, &run);
+    let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &looked_up, &watch, &run);
     outputs.finish(Finish {
         command: if dry_run { "dry-run" } else { "sync" },
         common: &args.common,
@@ -101,14 +99,15 @@ struct Run {
 
 /// Sends the batch (against the in-process emulator where asked), with the undo file
 /// open; the outer `Err` is what stops the run before sending, the inner one what stopped
-/// it while sending (still reported, with every result so far).
+/// it while sending (still reported, with every result so far). Gives also the figures
+/// of the CRM ID lookups sent before the batch.
 async fn send_phase(
     settings: &mut SyncSettings,
     batch: Batch,
     run: &mut Run,
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
-) -> anyhow::Result<anyhow::Result<SendStats>> {
+) -> anyhow::Result<(anyhow::Result<SendStats>, SendStats)> {
     let emulator = start_emulator(settings).await?;
     // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first.
     let (batch, looked_up) =
@@ -118,18 +117,7 @@ async fn send_phase(
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
-    Ok(match sent {
-        Ok(mut stats) => {
-            stats.add_earlier(&looked_up);
-            Ok(stats)
-        }
-        Err(mut error) => {
-            if let Some(stopped) = error.downcast_mut::<StoppedRun>() {
-                stopped.stats.add_earlier(&looked_up);
-            }
-            Err(error)
-        }
-    })
+    Ok((sent, looked_up))
 }
 
 /// The send stage's steering for `run`.
@@ -142,15 +130,17 @@ fn control(run: &Run, undo: bool) -> RunControl {
     }
 }
 
-/// The figures, and why and with which exit code the run stopped early: a signal's code
-/// wins over an error's, since the user asked for the stop. A run stopped by
-/// `--deadline` or `--max-failures` is stopped too, so that `--resume` finishes it.
+/// The figures (the lookups' `looked_up` included, and those of a send stopped by an
+/// error), and why and with which exit code the run stopped early: a signal's code wins
+/// over an error's, since the user asked for the stop. A run stopped by `--deadline` or
+/// `--max-failures` is stopped too, so that `--resume` finishes it.
 fn how_it_stopped(
     sent: anyhow::Result<SendStats>,
+    looked_up: &SendStats,
     watch: &Watch,
     run: &Run,
 ) -> (SendStats, Option<String>, i32) {
-    let (stats, error) = match sent {
+    let (mut stats, error) = match sent {
         Ok(stats) => (stats, None),
         Err(error) => (
             error
@@ -160,6 +150,7 @@ fn how_it_stopped(
             Some(crate::ui::describe_error(&error)),
         ),
     };
+    stats.add_earlier(looked_up);
     if run.breaker.tripped() && watch.received().is_none() {
         return (stats, Some(run.breaker.reason()), EXIT_MAX_FAILURES);
     }

@@ -81,9 +81,20 @@ pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
     Ok(url.trim_end_matches('/').to_string())
 }
 
-/// Whether `url` is on this machine (its host is loopback): such an endpoint (the
-/// emulator's) is never reached through a proxy, which could not reach it.
-pub fn is_loopback_url(url: &str) -> bool {
+/// `builder` for a client of `url`: proxies from the environment, but none for a URL on
+/// this machine (the emulator's API or token endpoint), which no proxy could reach.
+pub fn proxied_unless_loopback(
+    builder: reqwest::ClientBuilder,
+    url: &str,
+) -> reqwest::ClientBuilder {
+    match is_loopback_url(url) {
+        true => builder.no_proxy(),
+        false => builder,
+    }
+}
+
+/// Whether `url` is on this machine (its host is loopback).
+fn is_loopback_url(url: &str) -> bool {
     Url::parse(url)
         .ok()
         .and_then(|url| url.host_str().map(is_loopback))

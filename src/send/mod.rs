@@ -30,7 +30,7 @@ mod workers;
 pub(crate) mod tests;
 
 pub use control::{Mode, RunControl, Stop, StopReason};
-pub use endpoint::{EndpointError, check_endpoint, is_loopback_url};
+pub use endpoint::{EndpointError, check_endpoint, proxied_unless_loopback};
 pub use hooks::{NoHooks, SendHooks};
 pub use token::{Secret, TokenProvider, TokenSource};
 pub use transport::{HttpTransport, Transport, TransportError};

@@ -6,7 +6,7 @@
 //! after (the server may have applied it).
 
 use super::token::Secret;
-use super::{SendError, SendOptions, is_loopback_url};
+use super::{SendError, SendOptions, proxied_unless_loopback};
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -128,10 +128,7 @@ impl HttpTransport {
         if let Some(path) = &options.ca_cert {
             builder = builder.tls_certs_merge(read_ca_cert(path)?);
         }
-        if is_loopback_url(&options.endpoint) {
-            builder = builder.no_proxy();
-        }
-        let client = builder
+        let client = proxied_unless_loopback(builder, &options.endpoint)
             .build()
             .map_err(|e| SendError::Client(e.to_string()))?;
         Ok(HttpTransport { client })
