@@ -1,4 +1,5 @@
-//! The progress bar: documents done of total, rate, ETA, conflicts and failures. Drawn only
+//! The progress bar: documents done of total, rate, ETA, conflicts, failures and invalid
+//! documents. Drawn only
 //! when stderr is a terminal (or `--progress always`).
 
 use super::logging::Terminal;
@@ -20,21 +21,33 @@ pub struct Progress {
     counts: Arc<Counts>,
 }
 
-/// The conflicts and failures so far, read by the bar as it draws, so a line never shows
-/// a count that its position does not include yet.
+/// The conflicts, failures and invalid documents so far, read by the bar as it draws, so a
+/// line never shows a count that its position does not include yet.
+///
+/// Failed and invalid are kept apart as the summary keeps them: a file's invalid rows are
+/// known before anything is sent, while a failure is the API's or the network's.
 #[derive(Debug, Default)]
 struct Counts {
     conflicts: AtomicU64,
-    failures: AtomicU64,
+    failed: AtomicU64,
+    invalid: AtomicU64,
 }
 
 impl Counts {
-    /// `conflicts N  failures M`, or nothing while both are 0.
+    /// `conflict N  failed M  invalid K`, each only once it is not 0.
     fn write(&self, out: &mut dyn std::fmt::Write) {
-        let conflicts = self.conflicts.load(Ordering::Relaxed);
-        let failures = self.failures.load(Ordering::Relaxed);
-        if conflicts + failures > 0 {
-            let _ = write!(out, "conflicts {conflicts}  failures {failures}");
+        let counts = [
+            ("conflict", &self.conflicts),
+            ("failed", &self.failed),
+            ("invalid", &self.invalid),
+        ];
+        let mut separator = "";
+        for (name, count) in counts {
+            let count = count.load(Ordering::Relaxed);
+            if count > 0 {
+                let _ = write!(out, "{separator}{name} {count}");
+                separator = "  ";
+            }
         }
     }
 }
@@ -79,7 +92,8 @@ impl Progress {
     pub fn finished(&mut self, outcome: Outcome) {
         let count = match outcome {
             Outcome::Conflict => Some(&self.counts.conflicts),
-            Outcome::Failed | Outcome::Invalid => Some(&self.counts.failures),
+            Outcome::Failed => Some(&self.counts.failed),
+            Outcome::Invalid => Some(&self.counts.invalid),
             _ => None,
         };
         if let Some(count) = count {
@@ -164,11 +178,13 @@ mod tests {
     }
 
     #[test]
-    fn counts_show_once_there_is_a_conflict_or_failure() {
+    fn each_count_shows_once_it_is_not_zero() {
         let counts = Counts::default();
         assert_eq!(shown(&counts), "");
-        counts.failures.fetch_add(2, Ordering::Relaxed);
-        assert_eq!(shown(&counts), "conflicts 0  failures 2");
+        counts.failed.fetch_add(2, Ordering::Relaxed);
+        assert_eq!(shown(&counts), "failed 2");
+        counts.conflicts.fetch_add(1, Ordering::Relaxed);
+        assert_eq!(shown(&counts), "conflict 1  failed 2");
     }
 
     #[test]
@@ -179,6 +195,6 @@ mod tests {
         progress.finished(Outcome::Conflict);
         progress.finished(Outcome::Updated);
         assert_eq!(progress.bar.position(), 3);
-        assert_eq!(shown(&progress.counts), "conflicts 1  failures 1");
+        assert_eq!(shown(&progress.counts), "conflict 1  invalid 1");
     }
 }
