@@ -8,6 +8,7 @@ pub mod dry_run;
 pub mod emulator;
 pub mod ledger_run;
 pub mod lookup;
+pub mod output_paths;
 pub mod outputs;
 pub mod plan;
 pub mod prepare;

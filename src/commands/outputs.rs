@@ -5,38 +5,14 @@ use super::ledger_run::LedgerRun;
 use super::prepare::{Prepared, default_report_path};
 use crate::cli::args::CommonArgs;
 use crate::outcome::Outcome;
-use crate::report::check_writable;
-use crate::report::rejects::{RejectedRow, check_rejects_writable, write_rejects};
+use crate::report::rejects::{RejectedRow, write_rejects};
 use crate::report::summary::{OutcomeCounts, Summary};
 use crate::report::{LineSpan, ReportRow, ReportWriter};
 use crate::send::SendStats;
 use crate::ui::{Progress, Terminal};
 use anyhow::Context;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
-
-/// Checks that every output file of the run can be written (the report, the rejects, the
-/// summary, and `own`: the command's own output, `plan --out` or `sync --undo`), before
-/// anything is sent or recorded: most of them are only written when the run ends, after
-/// every request.
-pub fn check_output_paths(
-    common: &CommonArgs,
-    prepared: &Prepared,
-    own: Option<&Path>,
-) -> anyhow::Result<()> {
-    let report = common.report.clone().unwrap_or_else(default_report_path);
-    check_writable(&report)?;
-    if let Some(path) = own {
-        check_writable(path)?;
-    }
-    if let Some(path) = &common.rejects {
-        check_rejects_writable(path, &prepared.sources)?;
-    }
-    if let Some(path) = &common.summary_json {
-        check_writable(path)?;
-    }
-    Ok(())
-}
 
 /// What the end of a run needs of one entry's report row: where its line is, for the
 /// report in plan order, and what the rejects file says of it. A run of a hundred thousand

@@ -1,6 +1,7 @@
 //! `refsync plan`: read, group and validate offline; write the planned documents and a report.
 
-use super::outputs::{Finish, RunOutputs, check_output_paths};
+use super::output_paths::check_output_paths;
+use super::outputs::{Finish, RunOutputs};
 use super::prepare::prepare;
 use crate::cli::PlanArgs;
 use crate::plan::PlanEntry;
@@ -13,7 +14,8 @@ use std::io::Write;
 /// Runs `plan`; returns the exit code.
 pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let prepared = prepare(&args.common)?;
-    check_output_paths(&args.common, &prepared, args.out.as_deref())?;
+    let out = args.out.as_deref().map(|path| ("--out", path));
+    check_output_paths(&args.common, &prepared, out.as_slice())?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     // The documents and the report are written side by side: each is a pass over the
     // whole plan, and neither needs the other.

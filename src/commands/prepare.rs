@@ -108,19 +108,26 @@ fn read_ids(path: &PathBuf) -> anyhow::Result<HashSet<String>> {
 }
 
 /// Keeps the entries whose ID is listed (ID-less rows go when a list is given), then the
-/// first `limit` of them.
+/// first `limit` documents: ID-less rows are no documents, so they do not count, and those
+/// before the last document kept stay.
 fn narrow(plan: Plan, ids: Option<&HashSet<String>>, limit: Option<usize>) -> Plan {
     let listed = |entry: &PlanEntry| match (ids, entry.id()) {
         (None, _) => true,
         (Some(ids), Some(id)) => ids.contains(id),
         (Some(_), None) => false,
     };
+    let limit = limit.unwrap_or(usize::MAX);
+    let mut documents = 0;
+    let within_limit = |entry: &PlanEntry| {
+        documents += usize::from(entry.id().is_some());
+        documents <= limit && !(entry.id().is_none() && documents == limit)
+    };
     Plan {
         entries: plan
             .entries
             .into_iter()
             .filter(listed)
-            .take(limit.unwrap_or(usize::MAX))
+            .take_while(within_limit)
             .collect(),
     }
 }
@@ -129,4 +136,51 @@ fn narrow(plan: Plan, ids: Option<&HashSet<String>>, limit: Option<usize>) -> Pl
 pub fn default_report_path() -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     PathBuf::from(format!("refsync-report-{stamp}.csv"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::InvalidEntry;
+
+    fn entry(id: Option<&str>) -> PlanEntry {
+        PlanEntry::Invalid(InvalidEntry {
+            id: id.map(str::to_owned),
+            rows: Vec::new(),
+            ops: 0,
+            errors: Vec::new(),
+        })
+    }
+
+    fn ids_of(plan: &Plan) -> Vec<Option<&str>> {
+        plan.entries.iter().map(PlanEntry::id).collect()
+    }
+
+    #[test]
+    fn a_limit_counts_documents_and_keeps_the_id_less_rows_among_them() {
+        let plan = || Plan {
+            entries: vec![
+                entry(None),
+                entry(Some("a")),
+                entry(None),
+                entry(Some("b")),
+                entry(None),
+                entry(Some("c")),
+            ],
+        };
+        let one = narrow(plan(), None, Some(1));
+        assert_eq!(ids_of(&one), [None, Some("a")]);
+        let two = narrow(plan(), None, Some(2));
+        assert_eq!(ids_of(&two), [None, Some("a"), None, Some("b")]);
+        assert_eq!(narrow(plan(), None, None).entries.len(), 6);
+    }
+
+    #[test]
+    fn a_list_of_ids_drops_id_less_rows_before_the_limit_counts() {
+        let plan = Plan {
+            entries: vec![entry(None), entry(Some("a")), entry(Some("b"))],
+        };
+        let ids: HashSet<String> = ["b".to_string()].into();
+        assert_eq!(ids_of(&narrow(plan, Some(&ids), Some(1))), [Some("b")]);
+    }
 }

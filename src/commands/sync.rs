@@ -7,7 +7,8 @@
 
 use super::breaker::Breaker;
 use super::ledger_run::LedgerRun;
-use super::outputs::{Finish, RunOutputs, check_output_paths};
+use super::output_paths::check_output_paths;
+use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
 use super::signals::{self, Watch};
 use super::undo::UndoWriter;
@@ -47,8 +48,15 @@ pub(super) async fn execute(
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;
-    check_output_paths(&args.common, &prepared, settings.undo.as_deref())?;
     let dry_run = mode == Mode::DryRun;
+    let undo = settings.undo.as_deref().map(|path| ("--undo", path));
+    // A dry run opens no ledger.
+    let ledger_path = args.ledger.as_deref().filter(|_| !dry_run);
+    let own: Vec<_> = undo
+        .into_iter()
+        .chain(ledger_path.map(|path| ("--ledger", path)))
+        .collect();
+    check_output_paths(&args.common, &prepared, &own)?;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let ledger = match dry_run {
         true => None,

@@ -22,7 +22,27 @@ pub struct Header {
     pub value: Option<usize>,
     /// Index of `if_match`.
     pub if_match: Option<usize>,
+    /// A row-form field named by two columns, and the second column's index.
+    pub repeated: Option<(&'static str, usize)>,
 }
+
+/// Why a header cannot be read row by row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HeaderFault {
+    /// Required columns it lacks, in the contract's order.
+    Missing(Vec<&'static str>),
+    /// A row-form field named by two columns (the first and the second one's index): which
+    /// one holds the value cannot be told.
+    Repeated {
+        /// The field.
+        field: &'static str,
+        /// The two columns' indices.
+        columns: (usize, usize),
+    },
+}
+
+/// The row-form fields a header may name, required ones first.
+const FIELDS: [&str; 5] = ["id", "op", "path", "value", "if_match"];
 
 /// The columns of a header that has every required one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,34 +60,71 @@ pub struct Columns {
 }
 
 impl Header {
-    /// Maps header cells to fields; the first of two columns with one name wins.
+    /// Maps header cells to fields; a field named twice is kept as a fault.
     pub fn new(cells: &csv::ByteRecord) -> Self {
         let names: Vec<String> = cells
             .iter()
             .map(|cell| String::from_utf8_lossy(cell).trim().to_string())
             .collect();
         let find = |field: &str| names.iter().position(|n| n.eq_ignore_ascii_case(field));
+        let repeated = FIELDS.into_iter().find_map(|field| {
+            let mut at = names
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| n.eq_ignore_ascii_case(field));
+            at.nth(1).map(|(second, _)| (field, second))
+        });
         Header {
             id: find("id"),
             op: find("op"),
             path: find("path"),
             value: find("value"),
             if_match: find("if_match"),
+            repeated,
             names,
         }
     }
 
-    /// The indices of the row form's columns, or the required columns it lacks.
-    pub fn columns(&self) -> Result<Columns, Vec<&'static str>> {
+    /// The indices of the row form's columns, or why the header cannot be read row by row.
+    pub fn columns(&self) -> Result<Columns, HeaderFault> {
         match (self.id, self.op, self.path, self.value) {
-            (Some(id), Some(op), Some(path), Some(value)) => Ok(Columns {
-                id,
-                op,
-                path,
-                value,
-                if_match: self.if_match,
-            }),
-            _ => Err(self.missing()),
+            (Some(id), Some(op), Some(path), Some(value)) => match self.repeated {
+                Some((field, second)) => Err(HeaderFault::Repeated {
+                    field,
+                    columns: (self.index_of(field).unwrap_or(second), second),
+                }),
+                None => Ok(Columns {
+                    id,
+                    op,
+                    path,
+                    value,
+                    if_match: self.if_match,
+                }),
+            },
+            _ => Err(HeaderFault::Missing(self.missing())),
+        }
+    }
+
+    /// The column of a row-form field (the first one, where two name it).
+    fn index_of(&self, field: &str) -> Option<usize> {
+        let known = [self.id, self.op, self.path, self.value, self.if_match];
+        FIELDS
+            .iter()
+            .position(|f| *f == field)
+            .and_then(|at| known[at])
+    }
+
+    /// What to tell the user about `fault`.
+    pub fn fault_message(&self, fault: &HeaderFault) -> String {
+        match fault {
+            HeaderFault::Missing(missing) => self.missing_message(missing),
+            HeaderFault::Repeated { field, columns } => format!(
+                "the header names the column {} twice (columns {} and {}), so which one \
+                 holds the {field} cannot be told; keep one of them",
+                quoted_list([*field]),
+                columns.0 + 1,
+                columns.1 + 1,
+            ),
         }
     }
 
@@ -112,9 +169,8 @@ impl Header {
     /// the planner knows it, whatever the header's case), else [`Header::column_name`].
     pub fn field_name(&self, index: usize) -> String {
         let known = [self.id, self.op, self.path, self.value, self.if_match];
-        let names = ["id", "op", "path", "value", "if_match"];
         match known.iter().position(|&column| column == Some(index)) {
-            Some(at) => names[at].to_string(),
+            Some(at) => FIELDS[at].to_string(),
             None => self.column_name(index),
         }
     }
@@ -160,12 +216,38 @@ mod tests {
     #[test]
     fn missing_columns_are_listed_with_the_columns_found() {
         let h = header(&["id", "operation", "path"]);
-        assert_eq!(h.columns().unwrap_err(), ["op", "value"]);
+        assert_eq!(
+            h.columns().unwrap_err(),
+            HeaderFault::Missing(vec!["op", "value"])
+        );
         let message = h.missing_message(&h.missing());
         assert!(message.contains("columns `op`, `value`"), "{message}");
         assert!(
             message.contains("found: `id`, `operation`, `path`"),
             "{message}"
+        );
+    }
+
+    #[test]
+    fn a_field_named_by_two_columns_is_a_fault_naming_both() {
+        let h = header(&["id", "op", "path", "value", "note", "Value"]);
+        let fault = h.columns().unwrap_err();
+        assert_eq!(
+            fault,
+            HeaderFault::Repeated {
+                field: "value",
+                columns: (3, 5)
+            }
+        );
+        let message = h.fault_message(&fault);
+        assert!(
+            message.contains("`value` twice (columns 4 and 6)"),
+            "{message}"
+        );
+        assert!(
+            header(&["id", "op", "path", "value", "x", "x"])
+                .columns()
+                .is_ok()
         );
     }
 

@@ -6,7 +6,7 @@ use std::io::{BufRead, Seek};
 use csv::ByteRecord;
 
 use super::csv_fields::FieldSplitter;
-use super::csv_header::{Columns, Header};
+use super::csv_header::{Columns, Header, HeaderFault};
 use super::csv_split::{CsvSplitter, Ending, RawRecord};
 use super::text::{not_utf8, quoted, strip_terminator, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowCells};
@@ -21,6 +21,8 @@ pub struct CsvRecords<R> {
     delimiter: u8,
     limit: usize,
     header: Option<Header>,
+    /// Whether a data record was read.
+    any_rows: bool,
     done: bool,
 }
 
@@ -42,7 +44,23 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             delimiter,
             limit,
             header: None,
+            any_rows: false,
             done: false,
+        }
+    }
+
+    /// At the end of a file with no data records: a header that is not a row-form header
+    /// (a JSONL file named `.csv`, say) gets a warning, as no row will report it.
+    fn warn_if_unreadable(&self) {
+        let Some(header) = self.header.as_ref().filter(|_| !self.any_rows) else {
+            return;
+        };
+        if let Err(fault) = header.columns() {
+            tracing::warn!(
+                "{}: the file has no data rows, and {}; is it a CSV file of updates?",
+                self.name,
+                header.fault_message(&fault)
+            );
         }
     }
 
@@ -154,8 +172,13 @@ impl<R: BufRead + Seek> Iterator for CsvRecords<R> {
             return None;
         }
         let next = self.next_record().transpose();
-        if !matches!(next, Some(Ok(_))) {
-            self.done = true;
+        match next {
+            Some(Ok(_)) => self.any_rows = true,
+            None => {
+                self.warn_if_unreadable();
+                self.done = true;
+            }
+            Some(Err(_)) => self.done = true,
         }
         next.map(|r| r.map_err(|source| super::open::io_error(&self.name, source)))
     }
@@ -174,7 +197,7 @@ pub(crate) fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
 fn content(header: &Header, raw: &RawRecord, fields: &ByteRecord, limit: usize) -> RecordContent {
     let columns = match header.columns() {
         Ok(columns) => columns,
-        Err(missing) => return malformed_column(header, fields, &missing),
+        Err(fault) => return malformed_column(header, fields, &fault),
     };
     if raw.truncated {
         let id = cell_before(fields, columns.id, fields.len().saturating_sub(1));
@@ -197,13 +220,17 @@ fn content(header: &Header, raw: &RawRecord, fields: &ByteRecord, limit: usize) 
     })
 }
 
-/// A row of a file lacking required columns.
-fn malformed_column(header: &Header, fields: &ByteRecord, missing: &[&str]) -> RecordContent {
+/// A row of a file whose header cannot be read row by row.
+fn malformed_column(header: &Header, fields: &ByteRecord, fault: &HeaderFault) -> RecordContent {
+    let (code, field) = match fault {
+        HeaderFault::Missing(missing) => (MalformedKind::MissingColumn, missing.first()),
+        HeaderFault::Repeated { field, .. } => (MalformedKind::Record, Some(field)),
+    };
     RecordContent::Malformed {
         id: header.id.and_then(|index| cell(fields, index)),
-        code: MalformedKind::MissingColumn,
-        field: missing.first().map(|name| name.to_string()),
-        message: header.missing_message(missing),
+        code,
+        field: field.map(|name| name.to_string()),
+        message: header.fault_message(fault),
     }
 }
 

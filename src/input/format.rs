@@ -33,15 +33,15 @@ pub fn file_format(name: &str, forced: Option<Format>) -> Result<Format, InputEr
         })
 }
 
-/// Stdin's format: `--format` if given, else JSONL when its first byte after any BOM is
-/// `{`, else CSV (the contract's rule; `head` is the first few bytes of the stream).
+/// Stdin's format: `--format` if given, else JSONL when its first byte after any BOM (and
+/// white space) is `{`, else CSV (the contract's rule; `head` is the first few bytes of the stream).
 pub fn stdin_format(head: &[u8], forced: Option<Format>) -> Format {
     forced.unwrap_or_else(|| sniff_format(head))
 }
 
-/// JSONL when the first byte after any BOM is `{`, else CSV.
+/// JSONL when the first byte after any BOM and white space is `{`, else CSV.
 pub fn sniff_format(head: &[u8]) -> Format {
-    match strip_bom(head).first() {
+    match strip_bom(head).iter().find(|b| !b.is_ascii_whitespace()) {
         Some(b'{') => Format::Jsonl,
         _ => Format::Csv,
     }
@@ -89,12 +89,12 @@ mod tests {
     fn stdin_starting_with_a_brace_is_jsonl_even_after_a_bom() {
         assert_eq!(sniff_format(b"{\"id\":1}"), Format::Jsonl);
         assert_eq!(sniff_format(b"\xEF\xBB\xBF{"), Format::Jsonl);
+        assert_eq!(sniff_format(b" \r\n {"), Format::Jsonl);
     }
 
     #[test]
     fn stdin_starting_otherwise_or_empty_is_csv() {
         assert_eq!(sniff_format(b"id,op,path,value\n"), Format::Csv);
-        assert_eq!(sniff_format(b" {"), Format::Csv);
         assert_eq!(sniff_format(b""), Format::Csv);
         assert_eq!(sniff_format(b"\xEF\xBB\xBF"), Format::Csv);
     }

@@ -139,18 +139,29 @@ fn patch_op(item: Value, index: usize) -> Result<RawOp, Fault> {
 fn raw_op(map: &mut Map<String, Value>, prefix: &str) -> Result<RawOp, Fault> {
     let op = string(map, "op", prefix)?;
     let path = string(map, "path", prefix)?;
-    let value = map.remove("value").ok_or_else(|| {
-        let field = format!("{prefix}value");
-        fault(
-            &field,
-            format!("`{field}` is missing (use null for a null value)"),
-        )
-    })?;
+    let value = match map.remove("value") {
+        Some(value) => value,
+        // `remove`, `move`, `copy` and `test` come without a value: the op is what is
+        // wrong, and the planner's check of it says so (`invalid_op`).
+        None if !takes_value(&op) => Value::Null,
+        None => {
+            let field = format!("{prefix}value");
+            let message = format!("`{field}` is missing (use null for a null value)");
+            return Err(fault(&field, message));
+        }
+    };
     Ok(RawOp {
         op,
         path,
         value: RawValue::Json(value),
     })
+}
+
+/// Whether `op` is one the API accepts, and so needs a `value`.
+fn takes_value(op: &str) -> bool {
+    ["replace", "add"]
+        .iter()
+        .any(|known| op.eq_ignore_ascii_case(known))
 }
 
 /// A required string key, taken out of `map`; `prefix` and `key` name it in messages

@@ -42,6 +42,23 @@ fn a_null_value_is_a_value_but_a_missing_one_is_not() {
 }
 
 #[test]
+fn an_op_the_api_refuses_needs_no_value_so_its_op_is_what_gets_reported() {
+    for form in [
+        json!({"id": "A", "op": "remove", "path": "/x"}),
+        json!({"id": "A", "patch": [{"op": "move", "path": "/x"}]}),
+    ] {
+        let got = content(form);
+        assert!(
+            matches!(
+                got,
+                RecordContent::Row { .. } | RecordContent::Document { .. }
+            ),
+            "{got:?}"
+        );
+    }
+}
+
+#[test]
 fn if_match_may_be_a_string_null_or_absent_and_empty_means_none() {
     let base = json!({"id": "A", "op": "add", "path": "/x", "value": 1});
     for (if_match, want) in [

@@ -47,6 +47,12 @@ pub enum ReportError {
         /// The cause.
         source: std::io::Error,
     },
+    /// `--rejects` names a device, and the inputs' two formats need two files.
+    #[error(
+        "--rejects {0} is not a regular file, and inputs in two formats need a rejects file \
+         each; give a file name such as rejects.csv (the JSONL rows go to rejects.jsonl)"
+    )]
+    RejectsNeedFiles(PathBuf),
     /// An input could not be read back for the rejects file.
     #[error("cannot read {path} back for the rejects file: {source}")]
     ReadBack {

@@ -5,7 +5,7 @@
 use super::ReportError;
 use super::cells::neutralise;
 use super::writer::LineEncoder;
-use crate::input::{Format, InputSource, RowRef};
+use crate::input::{Format, InputSource, RowRef, format_from_extension};
 use crate::outcome::Outcome;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -26,8 +26,8 @@ pub struct RejectedRow<'a> {
     pub message: &'a str,
 }
 
-/// Writes the rejects file(s) for `rows`: `path` for the first input's format, and the same
-/// name with the other extension for the other format. Returns the files written.
+/// Writes the rejects file(s) for `rows`, one per input format (see [`targets`]). Returns
+/// the files written.
 pub fn write_rejects(
     path: &Path,
     sources: &[InputSource],
@@ -56,27 +56,48 @@ pub fn write_rejects(
 }
 
 /// Checks that the rejects file(s) for `sources` can be written at `path` (see
-/// [`super::check_writable`]).
+/// [`super::check_writable`]); a device such as `/dev/stdout` takes one format's rows, not
+/// two files' worth.
 pub fn check_rejects_writable(path: &Path, sources: &[InputSource]) -> Result<(), ReportError> {
-    targets(path, sources)
+    let targets = targets(path, sources);
+    let device = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if device && targets.len() > 1 {
+        return Err(ReportError::RejectsNeedFiles(path.to_path_buf()));
+    }
+    targets
         .iter()
         .try_for_each(|(_, target)| super::check_writable(target))
 }
 
-/// The file for each input format present, the first input's format taking `path` as given.
+/// The rejects files that `path` gives for `sources`, one per input format present.
+pub fn rejects_paths(path: &Path, sources: &[InputSource]) -> Vec<PathBuf> {
+    targets(path, sources)
+        .into_iter()
+        .map(|(_, target)| target)
+        .collect()
+}
+
+/// The file for each input format present, so that each reads back as what it holds:
+/// where `path`'s extension names a format, that format's rows go to `path` and the other
+/// format's to the same name with its own extension; where it names none (`rejects`,
+/// `/dev/stdout`), the first input's format takes `path` as given.
 fn targets(path: &Path, sources: &[InputSource]) -> Vec<(Format, PathBuf)> {
+    let named = format_from_extension(path);
     let mut out: Vec<(Format, PathBuf)> = Vec::new();
     for source in sources {
         if out.iter().any(|(f, _)| *f == source.format) {
             continue;
         }
-        let target = if out.is_empty() {
-            path.to_path_buf()
-        } else {
-            path.with_extension(match source.format {
+        let as_given = match named {
+            Some(format) => format == source.format,
+            None => out.is_empty(),
+        };
+        let target = match as_given {
+            true => path.to_path_buf(),
+            false => path.with_extension(match source.format {
                 Format::Csv => "csv",
                 Format::Jsonl => "jsonl",
-            })
+            }),
         };
         out.push((source.format, target));
     }

@@ -277,3 +277,30 @@ async fn bad_rows_do_not_stop_the_good_ones_from_being_sent() {
         "still sent"
     );
 }
+
+#[test]
+fn a_header_naming_a_field_twice_makes_every_row_invalid_and_says_which_columns() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value,Value\na,replace,/name,x,y\n");
+    let out = work.refsync(&["plan", "u.csv", "--report", "r.csv"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let report = work.read("r.csv");
+    assert!(report.contains("malformed_record"), "{report}");
+    assert!(report.contains("twice (columns 4 and 5)"), "{report}");
+}
+
+#[test]
+fn a_csv_file_with_no_rows_and_no_row_form_header_is_warned_about() {
+    let work = Workdir::new();
+    work.write(
+        "u.csv",
+        "{\"id\":\"a\",\"op\":\"replace\",\"path\":\"/name\",\"value\":\"x\"}\n",
+    );
+    let out = work.refsync(&["plan", "u.csv", "--report", "r.csv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("has no data rows"),
+        "{}",
+        stderr(&out)
+    );
+}

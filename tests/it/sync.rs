@@ -372,3 +372,91 @@ async fn an_output_path_that_cannot_be_written_stops_the_run_before_any_request(
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(work.path().join("rejects.csv").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_output_that_is_an_input_or_another_output_stops_the_run_before_any_request() {
+    let work = Workdir::new();
+    let emulator = seeded(&work, 1, Faults::default()).await;
+    let rows = format!("id,op,path,value\n{},replace,/name,x\n", id(0));
+    work.write("u.csv", &rows);
+    let base = emulator.base_url();
+    let cases: [&[&str]; 4] = [
+        &["--rejects", "u.csv"],
+        &["--rejects", "./r.csv"],
+        &["--undo", "r.csv"],
+        &["--summary-json", "l.db", "--ledger", "l.db"],
+    ];
+    for extra in cases {
+        let mut args = vec!["sync", "u.csv", "--endpoint", &base, "--report", "r.csv"];
+        args.extend(extra);
+        let out = work.refsync(&args);
+        assert_eq!(code(&out), 1, "{extra:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains("destroy the input") || stderr(&out).contains("both name"),
+            "{extra:?}: {}",
+            stderr(&out)
+        );
+        assert_eq!(emulator.stats()["requests"], json!({}), "{extra:?}");
+        assert_eq!(work.read("u.csv"), rows, "{extra:?}");
+    }
+}
+
+#[test]
+fn plan_refuses_to_write_its_documents_or_report_over_its_input() {
+    let work = Workdir::new();
+    let rows = "{\"id\":\"a\",\"op\":\"replace\",\"path\":\"/name\",\"value\":\"x\"}\n";
+    work.write("u.jsonl", rows);
+    let cases: [&[&str]; 2] = [
+        &["--out", "u.jsonl", "--report", "r.csv"],
+        &["--report", "u.jsonl"],
+    ];
+    for extra in cases {
+        let mut args = vec!["plan", "u.jsonl"];
+        args.extend(extra);
+        let out = work.refsync(&args);
+        assert_eq!(code(&out), 1, "{extra:?}: {}", stderr(&out));
+        assert_eq!(work.read("u.jsonl"), rows, "{extra:?}");
+    }
+}
+
+#[test]
+fn each_rejects_file_is_named_for_the_format_it_holds() {
+    let work = Workdir::new();
+    work.write(
+        "bad.jsonl",
+        "{\"id\":\"a\",\"op\":\"remove\",\"path\":\"/name\"}\n",
+    );
+    work.write("bad.csv", "id,op,path,value\nb,replace,/nope,x\n");
+    let out = work.refsync(&[
+        "plan",
+        "bad.jsonl",
+        "--rejects",
+        "fix.csv",
+        "--report",
+        "r.csv",
+    ]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(!work.path().join("fix.csv").exists());
+    assert!(work.read("fix.jsonl").contains("\"op\":\"remove\""));
+    assert!(
+        work.read("r.csv").contains("invalid_op"),
+        "{}",
+        work.read("r.csv")
+    );
+
+    let both = ["plan", "bad.jsonl", "bad.csv", "--report", "r2.csv"];
+    let out = work.refsync(&[&both[..], &["--rejects", "all.csv"]].concat());
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        work.read("all.csv")
+            .starts_with("id,op,path,value,outcome,error_message")
+    );
+    assert!(work.read("all.jsonl").contains("\"op\":\"remove\""));
+    let out = work.refsync(&[&both[..], &["--rejects", "/dev/stdout"]].concat());
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}
