@@ -42,6 +42,18 @@ pub struct Refusal {
     pub error_description: String,
 }
 
+impl Refusal {
+    /// The refusal with each of `secrets` blotted out of its text: a service (or a proxy
+    /// in front of it) may echo what it was sent, and the text ends up in errors and logs.
+    pub fn redacted(mut self, secrets: &[&Secret]) -> Refusal {
+        for secret in secrets.iter().map(|s| s.expose()).filter(|s| !s.is_empty()) {
+            self.error = self.error.replace(secret, "***");
+            self.error_description = self.error_description.replace(secret, "***");
+        }
+        self
+    }
+}
+
 /// The HTTP client for the sign-in service at `authority`: rustls, proxies from the
 /// environment, but none for a loopback authority (the emulator's), which no proxy could
 /// reach.
@@ -112,5 +124,29 @@ pub fn refused(refusal: Refusal, hint: &'static str) -> AuthError {
         code: refusal.error,
         description: refusal.error_description,
         hint,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_echoing_what_it_was_sent_has_the_secrets_blotted_out() {
+        let refusal = Refusal {
+            error: "invalid_grant".into(),
+            error_description: "refresh_token=rt-123&client_secret=cs-456 is not valid".into(),
+        };
+        let secrets = [
+            Secret::new("rt-123"),
+            Secret::new("cs-456"),
+            Secret::new(""),
+        ];
+        let redacted = refusal.redacted(&secrets.iter().collect::<Vec<_>>());
+        assert_eq!(
+            redacted.error_description,
+            "refresh_token=***&client_secret=*** is not valid"
+        );
+        assert_eq!(redacted.error, "invalid_grant");
     }
 }

@@ -99,8 +99,10 @@ impl RefreshGrant {
         oauth::request_token(&self.inner.client, &settings.token_url(), &form)
             .await?
             .map_err(|refusal| {
+                let sent: Vec<&Secret> =
+                    std::iter::once(refresh_token).chain(&settings.client_secret).collect();
                 oauth::refused(
-                    refusal,
+                    refusal.redacted(&sent),
                     "the stored refresh token may have expired or been revoked: sign in again with `refsync auth login`",
                 )
             })

@@ -96,7 +96,8 @@ pub struct GlobalArgs {
     /// More log detail (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
-    /// Less output: errors only.
+    /// Less output: errors only (no progress bar unless --progress always; the summary only
+    /// when the exit code is not 0).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub quiet: u8,
     /// TOML config file: every flag's value (max_attempts = 8) and the [auth] section.

@@ -4,6 +4,7 @@
 
 use super::prepare::Prepared;
 use crate::cli::SyncArgs;
+use crate::cli::args::{FormatArg, OnDuplicateArg};
 use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta};
 use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
@@ -44,7 +45,10 @@ impl LedgerRun {
         let options = planning_options(args);
         let mut hashed: Vec<std::path::PathBuf> =
             prepared.sources.iter().map(|s| s.path.clone()).collect();
+        // The files that shape the plan count by their bytes, as the inputs do: an edited
+        // --ids list is another plan, and one file under two spellings is the same plan.
         hashed.extend(args.common.mapping.clone());
+        hashed.extend(args.common.ids.clone());
         let key = ledger::run_key(&hashed, &options)
             .with_context(|| "cannot read the inputs to compute the run key")?;
         let keys = entry_keys(prepared);
@@ -226,17 +230,28 @@ fn resumable(ledger: &Ledger, key: &str, resume: bool) -> anyhow::Result<Option<
 }
 
 /// The planning options that shape the plan, as hashed into the run key.
+/// The planning options, as the run key hashes them and `runs show` prints them. The
+/// `--ids` and `--mapping` files are hashed by content with the inputs; here only whether
+/// each is given.
 fn planning_options(args: &SyncArgs) -> String {
     let c = &args.common;
+    let format = match c.format {
+        Some(FormatArg::Csv) => "csv",
+        Some(FormatArg::Jsonl) => "jsonl",
+        None => "by extension",
+    };
+    let on_duplicate = match c.on_duplicate {
+        OnDuplicateArg::Error => "error",
+        OnDuplicateArg::LastWins => "last-wins",
+    };
+    let given = |file: &Option<std::path::PathBuf>| if file.is_some() { "given" } else { "none" };
+    let limit = c.limit.map_or("none".to_string(), |n| n.to_string());
     format!(
-        "format={:?};delimiter={};encoding={};on_duplicate={:?};ids={:?};limit={:?};mapping={:?}",
-        c.format,
+        "format={format};delimiter={};encoding={};on_duplicate={on_duplicate};ids={};limit={limit};mapping={}",
         c.delimiter as char,
         c.encoding.name(),
-        c.on_duplicate,
-        c.ids,
-        c.limit,
-        c.mapping
+        given(&c.ids),
+        given(&c.mapping),
     )
 }
 

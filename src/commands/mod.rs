@@ -51,15 +51,22 @@ pub fn threads(parsed: &Parsed) -> Threads {
 /// before or while it works (exit 1).
 pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
     match &parsed.cli.command {
-        Command::Plan(args) => plan::run(args, terminal),
+        Command::Plan(args) => {
+            let ran = plan::run(args, terminal);
+            outputs::summarise_failure(&ran, &args.common, "plan");
+            ran
+        }
         Command::Sync(args) => {
             // `[auth]` is judged only if no other token source comes first.
             let auth = config::auth::resolve(&config::auth::layered(parsed.file.as_ref()));
-            if args.dry_run {
+            let ran = if args.dry_run {
                 dry_run::run(args, &auth, terminal).await
             } else {
                 sync::run(args, &auth, terminal).await
-            }
+            };
+            let command = if args.dry_run { "dry-run" } else { "sync" };
+            outputs::summarise_failure(&ran, &args.common, command);
+            ran
         }
         Command::Emulator(args) => emulator::run(args).await,
         Command::Runs(args) => runs::run(args, terminal),

@@ -13,6 +13,7 @@ use crate::ui::{Progress, Terminal};
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the end of a run needs of one entry's report row: where its line is, for the
 /// report in plan order, and what the rejects file says of it. A run of a hundred thousand
@@ -151,9 +152,11 @@ impl RunOutputs {
             ledger.end(stopped, summary.exit_code, serde_json::to_value(&summary)?)?;
         }
         write_summary_json(run.common.summary_json.as_ref(), &summary)?;
-        let fields = serde_json::json!({ "summary": summary });
-        self.terminal
-            .say("INFO", "run finished", &summary.to_text(), fields);
+        if !(self.terminal.is_quiet() && summary.exit_code == 0) {
+            let fields = serde_json::json!({ "summary": summary });
+            self.terminal
+                .say("INFO", "run finished", &summary.to_text(), fields);
+        }
         Ok(summary.exit_code)
     }
 }
@@ -174,6 +177,22 @@ pub struct Finish<'a> {
     pub stopped: Option<String>,
     /// The exit code of an early stop.
     pub stopped_exit_code: i32,
+}
+
+/// Writes `--summary-json` for a run that could not start or was aborted by an error (exit
+/// 1): an alerting script reading the file must see this run's failure, not the summary an
+/// earlier run left there. Nothing is counted; `stopped` says what went wrong.
+pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command: &'static str) {
+    let (Err(error), Some(path)) = (ran, common.summary_json.as_ref()) else {
+        return;
+    };
+    let counts = OutcomeCounts::default();
+    let mut summary = Summary::new(command, &counts, 0, &SendStats::default(), Duration::ZERO);
+    summary.exit_code = 1;
+    summary.stopped = Some(crate::ui::describe_error(error));
+    if let Err(failure) = write_summary_json(Some(path), &summary) {
+        tracing::warn!("{}", crate::ui::describe_error(&failure));
+    }
 }
 
 fn write_summary_json(path: Option<&PathBuf>, summary: &Summary) -> anyhow::Result<()> {

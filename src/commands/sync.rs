@@ -45,6 +45,12 @@ pub(super) async fn execute(
     mode: Mode,
 ) -> anyhow::Result<i32> {
     let mut settings = resolve(args, auth)?;
+    // Files the send stage reads are checked before the inputs are: a mistyped path must
+    // stop the run at once (exit 1), not fail every document after planning them.
+    if let Some(path) = &settings.send.ca_cert {
+        crate::send::transport::read_ca_cert(path)?;
+    }
+    settings.token.check_start()?;
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
     let mut prepared = prepare(&args.common)?;

@@ -57,9 +57,12 @@ pub fn share(text: &str) -> Result<f64, String> {
 
 /// Parses a per-second rate `N/s` (the emulator's `--throttle`).
 pub fn per_second(text: &str) -> Result<u32, String> {
-    match rate(text)? {
-        RateLimit::Every { count, period } if period == Duration::from_secs(1) => Ok(count),
-        _ => Err(format!("{text:?}: write the throttle as N/s, e.g. 200/s")),
+    // `rate`'s own message offers N/m, N/h and unlimited, which a throttle is not.
+    match rate(text) {
+        Ok(RateLimit::Every { count, period }) if period == Duration::from_secs(1) => Ok(count),
+        _ => Err(format!(
+            "{text:?} is not a throttle; write N/s with N a whole number of at least 1, e.g. 200/s"
+        )),
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use tokio::time::Instant;
 
 use super::reply::ApiError;
@@ -74,19 +74,12 @@ impl Auth {
         if self.token.is_none() && self.ttl.is_none() {
             return Ok(());
         }
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty());
-        let Some(token) = presented.filter(|t| self.known(t)) else {
-            return Err(unauthorized("a valid bearer token is required"));
-        };
+        let token = bearer_token(headers)?;
+        if !self.known(token) {
+            return Err(Refusal::Invalid.into());
+        }
         if self.expired(token, now) {
-            return Err(unauthorized(
-                "the access token has expired; fetch a new one",
-            ));
+            return Err(Refusal::Expired.into());
         }
         Ok(())
     }
@@ -119,21 +112,87 @@ impl Auth {
     }
 }
 
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+/// Why a request's credentials were refused; each says so in its own words, and only the
+/// ones where a token was presented name an RFC 6750 error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    /// No `Authorization` header, or `Bearer` with nothing after it.
+    Missing,
+    /// An `Authorization` header of another scheme (`Basic …`).
+    OtherScheme,
+    /// A bearer token this emulator does not know (or one that is not readable text).
+    Invalid,
+    /// A known token past its `--token-ttl`.
+    Expired,
+}
+
+impl Refusal {
+    fn message(self) -> &'static str {
+        match self {
+            Refusal::Missing => "no access token: send the header Authorization: Bearer <token>",
+            Refusal::OtherScheme => {
+                "the Authorization header must use the Bearer scheme: Authorization: Bearer <token>"
+            }
+            Refusal::Invalid => "the bearer token is not valid",
+            Refusal::Expired => "the access token has expired; fetch a new one",
+        }
+    }
+
+    /// The `WWW-Authenticate` value: a bare `Bearer` challenge when no bearer token came
+    /// (RFC 6750, section 3.1, names no error then), `invalid_token` when one did.
+    fn challenge(self) -> String {
+        match self {
+            Refusal::Missing | Refusal::OtherScheme => "Bearer".into(),
+            Refusal::Invalid | Refusal::Expired => format!(
+                "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                self.message()
+            ),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> ApiError {
+        ApiError::unauthorized(refusal.message(), refusal.challenge())
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is matched in any
+/// case (RFC 9110, section 11.1).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Refusal> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or(Refusal::Missing)?
+        .to_str()
+        .map_err(|_| Refusal::Invalid)?
+        .trim();
+    if value.is_empty() {
+        return Err(Refusal::Missing);
+    }
+    let (scheme, token) = value
+        .split_once(|c: char| c.is_ascii_whitespace())
+        .unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(Refusal::OtherScheme);
+    }
+    match token.trim() {
+        "" => Err(Refusal::Missing),
+        token => Ok(token),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn bearer(token: &str) -> HeaderMap {
+    fn authorization(value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            format!("Bearer {token}").parse().unwrap(),
-        );
+        headers.insert(header::AUTHORIZATION, value.parse().unwrap());
         headers
+    }
+
+    fn bearer(token: &str) -> HeaderMap {
+        authorization(&format!("Bearer {token}"))
     }
 
     #[test]
@@ -168,5 +227,49 @@ mod tests {
         assert!(auth.check_at(&bearer("B"), at(9)).is_ok());
         assert!(auth.check_at(&bearer("A"), at(10)).is_err());
         assert!(auth.check_at(&bearer("B"), at(10)).is_ok());
+    }
+
+    #[test]
+    fn the_scheme_is_matched_in_any_case() {
+        let auth = Auth::new(Some("T".into()), None);
+        assert!(auth.check(&authorization("bearer T")).is_ok());
+        assert!(auth.check(&authorization("BEARER  T ")).is_ok());
+        assert!(auth.check(&authorization("Basic T")).is_err());
+    }
+
+    #[test]
+    fn a_missing_token_and_a_wrong_one_are_told_apart_in_message_and_challenge() {
+        let auth = Auth::new(Some("T".into()), None);
+        let refused = |headers: &HeaderMap| {
+            let e = auth.check(headers).unwrap_err();
+            (e.status.as_u16(), e.message, e.challenge.unwrap())
+        };
+        let missing = refused(&HeaderMap::new());
+        assert_eq!(missing.0, 401);
+        assert!(missing.1.contains("no access token"), "{}", missing.1);
+        assert_eq!(missing.2, "Bearer");
+        assert_eq!(refused(&authorization("Bearer ")).1, missing.1);
+        let wrong = refused(&bearer("U"));
+        assert_eq!(wrong.1, "the bearer token is not valid");
+        assert!(
+            wrong.2.starts_with("Bearer error=\"invalid_token\""),
+            "{}",
+            wrong.2
+        );
+        let other = refused(&authorization("Basic dTpw"));
+        assert!(other.1.contains("Bearer scheme"), "{}", other.1);
+        assert_eq!(other.2, "Bearer");
+    }
+
+    #[test]
+    fn an_expired_token_is_an_invalid_token_saying_it_expired() {
+        let auth = Auth::new(None, Some(Duration::from_secs(1)));
+        let start = Instant::now();
+        assert!(auth.check_at(&bearer("A"), start).is_ok());
+        let error = auth
+            .check_at(&bearer("A"), start + Duration::from_secs(1))
+            .unwrap_err();
+        assert!(error.message.contains("expired"));
+        assert!(error.challenge.unwrap().contains("invalid_token"));
     }
 }

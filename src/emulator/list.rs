@@ -63,10 +63,16 @@ fn page(app: &AppState, params: Params) -> Result<Reply, ApiError> {
         .map(|r| project(r, &query.select))
         .collect();
     let mut body = json!({ "value": items });
-    if query.skip + query.top < total {
+    if has_next_page(&query, total) {
         body["@odata.nextLink"] = json!(next_link(&app.base_url, &query));
     }
     Ok(Reply::json(&body))
+}
+
+/// Whether referrals are left after this page. `$top=0` asks for none at all (OData), so
+/// it has no next page: a link that moved `$skip` on by 0 would be followed for ever.
+fn has_next_page(query: &ListQuery, total: usize) -> bool {
+    query.top > 0 && query.skip.saturating_add(query.top) < total
 }
 
 /// Reads `$filter`, `$select`, `$top` and `$skip`.
@@ -85,7 +91,7 @@ pub fn parse_query(params: &HashMap<String, String>) -> Result<ListQuery, ApiErr
                 .filter(|f| !f.is_empty())
                 .collect()
         }),
-        top: number("$top", DEFAULT_TOP)?.clamp(1, MAX_TOP),
+        top: number("$top", DEFAULT_TOP)?.min(MAX_TOP),
         skip: number("$skip", 0)?,
     })
 }
@@ -130,7 +136,7 @@ fn next_link(base_url: &str, query: &ListQuery) -> String {
     let mut link = format!(
         "{base_url}/engagements/referrals?$top={}&$skip={}",
         query.top,
-        query.skip + query.top
+        query.skip.saturating_add(query.top)
     );
     if let Some(id) = &query.external_id {
         let filter = format!("externalReferenceId eq '{}'", id.replace('\'', "''"));
@@ -177,6 +183,20 @@ mod tests {
         assert_eq!((q.top, q.skip), (MAX_TOP, 10));
         assert_eq!(parse_query(&params(&[])).unwrap().top, DEFAULT_TOP);
         assert!(parse_query(&params(&[("$top", "-1")])).is_err());
+        assert_eq!(parse_query(&params(&[("$top", "0")])).unwrap().top, 0);
+    }
+
+    #[test]
+    fn a_page_of_none_has_no_next_page() {
+        let query = |top, skip| ListQuery {
+            top,
+            skip,
+            ..ListQuery::default()
+        };
+        assert!(!has_next_page(&query(0, 0), 30));
+        assert!(has_next_page(&query(7, 21), 30));
+        assert!(!has_next_page(&query(7, 23), 30));
+        assert!(!has_next_page(&query(7, usize::MAX), 30));
     }
 
     #[test]

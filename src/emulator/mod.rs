@@ -129,6 +129,11 @@ pub enum EmulatorError {
         /// What is wrong with it.
         reason: String,
     },
+    /// `--token` was given empty (or blank): no request could ever match it.
+    #[error(
+        "--token is empty: give the bearer token every request must carry, or leave --token out"
+    )]
+    EmptyToken,
     /// Stdout could not be written (the `listening on` line).
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
@@ -150,6 +155,7 @@ impl Emulator {
     /// Seeds the store, binds `options.listen` (port 0 picks a free port) and spawns the
     /// server task.
     pub async fn start(options: EmulatorOptions) -> Result<Emulator, EmulatorError> {
+        check_token(options.token.as_deref())?;
         let referrals = seed::load(&options.seed, options.faults.fault_seed)?;
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
@@ -218,6 +224,15 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.cancel.cancel();
+    }
+}
+
+/// A required token must be something: an empty bearer token counts as none, so an empty
+/// `--token` could never be matched and would refuse every request.
+fn check_token(token: Option<&str>) -> Result<(), EmulatorError> {
+    match token {
+        Some(token) if token.trim().is_empty() => Err(EmulatorError::EmptyToken),
+        _ => Ok(()),
     }
 }
 

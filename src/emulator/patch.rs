@@ -7,7 +7,7 @@ use json_patch::{AddOperation, PatchOperation, ReplaceOperation};
 use serde_json::{Map, Value};
 
 use super::reply::ApiError;
-use crate::schema::{self, PathError, transitions};
+use crate::schema::{self, PathError, json_type_name, transitions};
 
 /// A patch document whose every operation passed the schema checks.
 #[derive(Debug)]
@@ -19,12 +19,7 @@ pub struct Document {
 /// Parses and checks a PATCH body. Nothing here needs the referral, so it runs before any
 /// lock is taken.
 pub fn parse(body: &[u8]) -> Result<Document, ApiError> {
-    let ops: Vec<Value> = serde_json::from_slice(body).map_err(|e| {
-        ApiError::bad_request(
-            "InvalidBody",
-            format!("the body must be a JSON array of patch operations: {e}"),
-        )
-    })?;
+    let ops = operations(body)?;
     if ops.is_empty() {
         return Err(ApiError::bad_request(
             "InvalidBody",
@@ -36,13 +31,72 @@ pub fn parse(body: &[u8]) -> Result<Document, ApiError> {
         .enumerate()
         .map(|(i, op)| parse_op(i, op))
         .collect::<Result<Vec<_>, _>>()?;
-    let touches_status = ops
-        .iter()
-        .any(|op| matches!(op.path().as_str(), "/status" | "/substatus"));
+    let sets = |path: &str| ops.iter().any(|op| op.path().as_str() == path);
+    let (status, substatus) = (sets("/status"), sets("/substatus"));
+    if status && !substatus {
+        return Err(missing_substatus(&ops));
+    }
     Ok(Document {
+        touches_status: status || substatus,
         ops,
-        touches_status,
     })
+}
+
+/// The body as a JSON array, or why it is not one.
+fn operations(body: &[u8]) -> Result<Vec<Value>, ApiError> {
+    if body.trim_ascii().is_empty() {
+        return Err(ApiError::bad_request(
+            "InvalidBody",
+            "the body is empty; it must be a JSON array of patch operations",
+        ));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::bad_request(
+            "InvalidBody",
+            format!("the body is not JSON ({e}); it must be a JSON array of patch operations"),
+        )
+    })?;
+    match value {
+        Value::Array(ops) => Ok(ops),
+        Value::Object(_) => Err(ApiError::bad_request(
+            "InvalidBody",
+            "the body is a JSON object; it must be a JSON array of patch operations \
+             (put a single operation in [ ])",
+        )),
+        other => Err(ApiError::bad_request(
+            "InvalidBody",
+            format!(
+                "the body is {}; it must be a JSON array of patch operations",
+                json_type_name(&other)
+            ),
+        )),
+    }
+}
+
+/// A document that sets `/status` but no `/substatus` (API.md: it must set one that goes
+/// with the new status), whatever the referral's status is now.
+fn missing_substatus(ops: &[PatchOperation]) -> ApiError {
+    let status = ops
+        .iter()
+        .rev()
+        .find_map(|op| match op {
+            PatchOperation::Add(AddOperation { path, value })
+            | PatchOperation::Replace(ReplaceOperation { path, value })
+                if path.as_str() == "/status" =>
+            {
+                value.as_str()
+            }
+            _ => None,
+        })
+        .unwrap_or_default();
+    ApiError::bad_request(
+        "InvalidTransition",
+        format!(
+            "the patch sets /status to {status} but no /substatus: a document that sets \
+             /status must also set a /substatus that goes with it ({})",
+            transitions::substatuses_of(status).join(", ")
+        ),
+    )
 }
 
 fn parse_op(i: usize, op: Value) -> Result<PatchOperation, ApiError> {
@@ -236,7 +290,50 @@ mod tests {
         assert_eq!(code_of(set("Closed", "Engaged")), "InvalidTransition");
         let status_only = json!([{"op": "replace", "path": "/status", "value": "Closed"}]);
         assert_eq!(code_of(status_only), "InvalidTransition");
+        let same_status = json!([{"op": "replace", "path": "/status", "value": "Active"}]);
+        assert_eq!(code_of(same_status), "InvalidTransition");
         let sub_only = json!([{"op": "replace", "path": "/substatus", "value": "Engaged"}]);
         assert_eq!(code_of(sub_only), "ok");
+    }
+
+    fn message_of(body: Value) -> String {
+        let bytes = serde_json::to_vec(&body).unwrap();
+        parse(&bytes).unwrap_err().message
+    }
+
+    #[test]
+    fn a_status_without_a_substatus_is_refused_saying_the_substatus_is_missing() {
+        let message = message_of(json!([{"op": "add", "path": "/status", "value": "active"}]));
+        assert!(
+            message.contains("sets /status to Active but no /substatus")
+                && message.contains("(Accepted, Engaged)"),
+            "{message}"
+        );
+        let with_other_ops = json!([{"op": "replace", "path": "/status", "value": "New"},
+                                    {"op": "replace", "path": "/name", "value": "x"}]);
+        assert!(message_of(with_other_ops).contains("no /substatus"));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_array_says_what_it_is_instead() {
+        let message = parse(b"{}").unwrap_err().message;
+        assert!(
+            message.contains("is a JSON object") && !message.contains("column"),
+            "{message}"
+        );
+        assert!(parse(b"\"x\"").unwrap_err().message.contains("is a string"));
+        assert!(
+            parse(b" \n")
+                .unwrap_err()
+                .message
+                .starts_with("the body is empty")
+        );
+        let garbage = parse(b"[{").unwrap_err();
+        assert_eq!(garbage.code, "InvalidBody");
+        assert!(
+            garbage.message.starts_with("the body is not JSON"),
+            "{}",
+            garbage.message
+        );
     }
 }

@@ -18,6 +18,8 @@ pub struct Reply {
     pub etag: Option<String>,
     /// The `Retry-After` header in seconds, if any.
     pub retry_after: Option<u64>,
+    /// The `WWW-Authenticate` header (the challenge of a 401), if any.
+    pub challenge: Option<String>,
 }
 
 impl Reply {
@@ -28,6 +30,7 @@ impl Reply {
             body: body.map(to_bytes),
             etag: Some(etag.to_string()),
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -38,6 +41,7 @@ impl Reply {
             body: Some(to_bytes(body)),
             etag: None,
             retry_after: None,
+            challenge: None,
         }
     }
 }
@@ -65,6 +69,9 @@ impl IntoResponse for Reply {
         if let Some(seconds) = self.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
+        if let Some(challenge) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
         response
     }
 }
@@ -81,6 +88,8 @@ pub struct ApiError {
     pub message: String,
     /// `Retry-After` seconds, for 429.
     pub retry_after: Option<u64>,
+    /// The `WWW-Authenticate` challenge, for 401.
+    pub challenge: Option<String>,
 }
 
 impl ApiError {
@@ -91,12 +100,32 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            challenge: None,
         }
     }
 
     /// 400 with `code`.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    /// 401 `Unauthorized` with the `WWW-Authenticate` challenge every 401 must carry
+    /// (RFC 9110, section 15.5.2).
+    pub fn unauthorized(message: impl Into<String>, challenge: impl Into<String>) -> ApiError {
+        ApiError {
+            challenge: Some(challenge.into()),
+            ..ApiError::new(StatusCode::UNAUTHORIZED, "Unauthorized", message)
+        }
+    }
+
+    /// 405 `MethodNotAllowed`: the path exists, the method does not (the `Allow` header is
+    /// the router's to add).
+    pub fn method_not_allowed(method: &str, path: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{method} is not allowed on {path}; the Allow header lists what is"),
+        )
     }
 
     /// 404 `NotFound` for a referral ID.
@@ -140,6 +169,7 @@ impl From<ApiError> for Reply {
             body: Some(to_bytes(&body)),
             etag: None,
             retry_after: error.retry_after,
+            challenge: error.challenge,
         }
     }
 }

@@ -15,7 +15,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::Value;
@@ -177,9 +177,14 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route(
             "/v1.0/engagements/referrals/{id}",
-            get(get_referral).patch(patch_referral),
+            get(get_referral)
+                .patch(patch_referral)
+                .fallback(method_not_allowed),
         )
-        .route("/v1.0/engagements/referrals", get(list::list_referrals))
+        .route(
+            "/v1.0/engagements/referrals",
+            get(list::list_referrals).fallback(method_not_allowed),
+        )
         .route("/_emulator/stats", get(stats))
         .route("/_emulator/referrals", get(referrals))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
@@ -191,6 +196,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 
 async fn no_route() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NotFound", "no such endpoint")
+}
+
+/// A method the path does not take: 405 with a JSON body like every other refusal (the
+/// router adds the `Allow` header).
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(method.as_str(), uri.path())
 }
 
 /// The query of `GET /_emulator/stats`: `?summary=1` (or `true`) asks for the counters
@@ -281,7 +292,7 @@ fn write(
     }
     let body = body.map_err(|e| ApiError::new(e.status(), body_code(e.status()), e.body_text()))?;
     let document = patch::parse(&body)?;
-    let request_id = header(headers, "ms-requestid").filter(|_| !app.no_replay);
+    let request_id = replay_key(headers).filter(|_| !app.no_replay);
     let mut entry = app.store.lock(id).ok_or_else(|| ApiError::not_found(id))?;
     if let Some(reply) = request_id.and_then(|r| entry.replay(r)) {
         app.stats.replayed();
@@ -339,6 +350,15 @@ fn precondition_failed(sent: &str, current: &str) -> ApiError {
     )
 }
 
+/// The `MS-RequestId` a PATCH's answer is kept under for replay. A blank value is no
+/// request ID at all: were it a key, every later PATCH that sends it empty would be taken
+/// for a retry of the first and silently skipped.
+pub fn replay_key(headers: &HeaderMap) -> Option<&str> {
+    header(headers, "ms-requestid")
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+}
+
 /// A header's value as text, if present and readable.
 pub fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
@@ -352,4 +372,23 @@ fn wants_representation(headers: &HeaderMap) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split([',', ';']))
         .any(|p| p.trim().eq_ignore_ascii_case("return=representation"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request_id(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("ms-requestid", value.parse().unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_blank_request_id_is_no_replay_key() {
+        assert_eq!(replay_key(&HeaderMap::new()), None);
+        assert_eq!(replay_key(&request_id("")), None);
+        assert_eq!(replay_key(&request_id("   ")), None);
+        assert_eq!(replay_key(&request_id(" abc ")), Some("abc"));
+    }
 }

@@ -2,6 +2,7 @@
 //! is checked here: which keys exist and their JSON types; what the values mean is the
 //! planner's business. Extra keys are ignored.
 
+use crate::schema::json_type_name;
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -19,7 +20,7 @@ struct Fault {
 /// What a parsed line holds, or why it is malformed.
 pub fn content(value: Value) -> RecordContent {
     let Value::Object(mut map) = value else {
-        let message = format!("line is {}, not a JSON object", type_name(&value));
+        let message = format!("line is {}, not a JSON object", json_type_name(&value));
         return malformed(None, None, message);
     };
     let id = match string(&mut map, "id", "") {
@@ -128,7 +129,7 @@ fn patch_op(item: Value, index: usize) -> Result<RawOp, Fault> {
         other => {
             let message = format!(
                 "`patch[{index}]` must be an object, found {}",
-                type_name(&other)
+                json_type_name(&other)
             );
             Err(fault(&format!("patch[{index}]"), message))
         }
@@ -175,7 +176,10 @@ fn string(map: &mut Map<String, Value>, key: &str, prefix: &str) -> Result<Strin
         }
         Some(other) => {
             let field = format!("{prefix}{key}");
-            let message = format!("`{field}` must be a string, found {}", type_name(&other));
+            let message = format!(
+                "`{field}` must be a string, found {}",
+                json_type_name(&other)
+            );
             Err(fault(&field, message))
         }
     }
@@ -189,7 +193,7 @@ fn if_match(map: &mut Map<String, Value>) -> Result<Option<String>, Fault> {
         Some(other) => {
             let message = format!(
                 "`if_match` must be a string or null, found {}",
-                type_name(&other)
+                json_type_name(&other)
             );
             Err(fault("if_match", message))
         }
@@ -221,21 +225,9 @@ fn malformed(id: Option<String>, field: Option<String>, message: String) -> Reco
     }
 }
 
-/// "a number", "an array"…: a JSON value's type for messages, never its content.
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// [`type_name`] of a value that may be absent.
 fn map_type(value: Option<&Value>) -> &'static str {
-    value.map_or("nothing", type_name)
+    value.map_or("nothing", json_type_name)
 }
 
 #[cfg(test)]

@@ -14,6 +14,20 @@ pub use pointer::{PathError, Resolved, resolve};
 pub use transitions::TransitionError;
 pub use value::{ValueError, check_json, check_json_owned, from_text};
 
+/// "a number", "an array"…: a JSON value's type for messages, never its content (a value
+/// may be a secret or a customer's data).
+pub fn json_type_name(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
 /// The type of a leaf field.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Scalar {

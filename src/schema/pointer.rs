@@ -132,7 +132,10 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
                 )));
             }
             Node::Scalar(_) | Node::ReadOnly => {
-                return Err(unknown(format!("nothing lies below a {}", node.describe())));
+                return Err(unknown(format!(
+                    "nothing lies below a field that holds {}",
+                    node.describe()
+                )));
             }
         };
     }

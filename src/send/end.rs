@@ -76,7 +76,9 @@ impl End {
             let message = format!("{stopped} while this document was in flight{unsure}");
             End::failed("outcome_unknown", message)
         } else {
-            let message = format!("{stopped} before this document's PATCH was sent");
+            // Its tries, if any, were all refused or lost before the server applied
+            // anything (a 401, a 5xx, a 429): sending it again is safe.
+            let message = format!("{stopped} before this document was applied; nothing of it was");
             End::failed("not_sent", message)
         }
     }

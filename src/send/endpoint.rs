@@ -44,6 +44,15 @@ pub enum EndpointError {
         /// The endpoint as given.
         url: String,
     },
+    /// A user name or password in the URL: refsync signs in with a bearer token, and a
+    /// password in the URL would show wherever the URL does (logs, `config show`). The
+    /// message names neither.
+    #[error(
+        "--endpoint must not carry a user name or password (user:password@host); refsync \
+         authenticates with a bearer token: give the API base only, e.g. \
+         https://api.partner.microsoft.com/v1.0"
+    )]
+    UserInfo,
     /// Query strings and fragments cannot be combined with the paths refsync appends.
     #[error("--endpoint {url:?} must not carry a query or fragment; give the API base only")]
     QueryOrFragment {
@@ -59,6 +68,9 @@ pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
         url: url.to_string(),
         reason: e.to_string(),
     })?;
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(EndpointError::UserInfo);
+    }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(EndpointError::QueryOrFragment {
             url: url.to_string(),
@@ -215,6 +227,18 @@ mod tests {
             check_endpoint("not a url"),
             Err(EndpointError::NotUrl { .. })
         ));
+    }
+
+    #[test]
+    fn a_user_name_or_password_is_refused_without_being_repeated() {
+        for url in [
+            "https://user:pa55@api.example.com/v1.0",
+            "http://user@127.0.0.1:8080/v1.0",
+        ] {
+            let error = check_endpoint(url).expect_err(url);
+            assert_eq!(error, EndpointError::UserInfo);
+            assert!(!error.to_string().contains("pa55"));
+        }
     }
 
     #[test]

@@ -115,8 +115,6 @@ struct Progress {
     sent: u32,
     tries: u32,
     maybe_applied: bool,
-    /// The token generation this call fetched for itself after a 401, if it did.
-    fetched_after_401: Option<u64>,
 }
 
 impl Progress {
@@ -141,26 +139,28 @@ impl Shared {
     pub async fn exchange(&self, call: &Call) -> Result<Exchange, SendError> {
         let mut progress = Progress::default();
         loop {
-            let (generation, token) = self.tokens.current().await?;
-            let result = match self.send_once(call, token, progress.sent > 0).await {
-                Try::Done(result) => result,
+            let (generation, result) = match self.send_once(call, progress.sent > 0).await? {
+                Try::Done { generation, result } => (generation, result),
                 Try::Stopped { in_flight } => return Ok(progress.stopped(in_flight, call)),
             };
             progress.sent += 1;
+            if result.as_ref().is_ok_and(|response| response.status != 401) {
+                self.tokens.worked(generation);
+            }
             match retry::classify(&result, SystemTime::now()) {
                 // A halted run fetches no token and repeats nothing; the 401 applied
                 // nothing, so the document is left for a later run (`not_sent`).
                 Class::Unauthorized if self.control.stop.is_halted() => {
                     return Ok(progress.end(Ended::Stopped));
                 }
-                Class::Unauthorized => self.after_401(generation, &mut progress).await?,
+                // A 401 repeat is not one of the tries.
+                Class::Unauthorized => self.tokens.after_401(generation).await?,
                 Class::Final => return Ok(progress.end(final_answer(result))),
                 Class::Retry {
                     retry_after,
                     throttled,
                     maybe_applied,
                 } => {
-                    progress.fetched_after_401 = None;
                     progress.maybe_applied |= maybe_applied;
                     progress.tries += 1;
                     if progress.tries >= self.options.max_attempts.max(1) {
@@ -173,19 +173,6 @@ impl Shared {
                 }
             }
         }
-    }
-
-    /// A 401: fetch the token again (once per wave) and repeat, unless the refused token is
-    /// one this very call fetched after an earlier 401. A token another worker fetched may
-    /// have expired by the time this call used it: that starts a new wave, not a stop. A
-    /// 401 repeat is not one of the tries.
-    async fn after_401(&self, generation: u64, progress: &mut Progress) -> Result<(), SendError> {
-        if progress.fetched_after_401 == Some(generation) {
-            return Err(SendError::Unauthorized);
-        }
-        let (renewed, _, fetched) = self.tokens.renew(generation).await?;
-        progress.fetched_after_401 = fetched.then_some(renewed);
-        Ok(())
     }
 
     /// Waits before the next try; a 429 also pauses every other worker for as long.
@@ -220,17 +207,21 @@ impl Shared {
     }
 
     /// One paced try, counted; the request line is logged without `Authorization`.
-    async fn send_once(&self, call: &Call, token: Secret, is_retry: bool) -> Try {
-        let request = self.request(call, token);
+    ///
+    /// The token is taken once the pacer lets the request go: one taken before the wait
+    /// could be replaced meanwhile (a 401 elsewhere), and would be sent already refused.
+    async fn send_once(&self, call: &Call, is_retry: bool) -> Result<Try, SendError> {
         let stop = &self.control.stop;
         tokio::select! {
             biased;
-            () = stop.halted() => return Try::Stopped { in_flight: false },
+            () = stop.halted() => return Ok(Try::Stopped { in_flight: false }),
             () = stop.drained(), if call.unstarted && !is_retry => {
-                return Try::Stopped { in_flight: false };
+                return Ok(Try::Stopped { in_flight: false });
             }
             () = self.pacer.admit() => {}
         };
+        let (generation, token) = self.tokens.current().await?;
+        let request = self.request(call, token);
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if is_retry {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -239,7 +230,7 @@ impl Shared {
         let sent_at = tokio::time::Instant::now();
         let result = tokio::select! {
             biased;
-            () = stop.aborted() => return Try::Stopped { in_flight: true },
+            () = stop.aborted() => return Ok(Try::Stopped { in_flight: true }),
             result = self.transport.send(request) => result,
         };
         let status = result.as_ref().ok().map(|response| response.status);
@@ -248,7 +239,7 @@ impl Shared {
             Ok(response) => tracing::debug!(status = response.status, url = %call.url, "response"),
             Err(error) => tracing::debug!(%error, url = %call.url, "no response"),
         }
-        Try::Done(result)
+        Ok(Try::Done { generation, result })
     }
 
     fn request(&self, call: &Call, token: Secret) -> Request {
@@ -268,8 +259,11 @@ impl Shared {
 
 /// How one try went.
 enum Try {
-    /// An answer or a transport failure.
-    Done(Result<Response, TransportError>),
+    /// An answer or a transport failure, to a request sent with token `generation`.
+    Done {
+        generation: u64,
+        result: Result<Response, TransportError>,
+    },
     /// The run was aborted; `in_flight` when the request had already gone out.
     Stopped { in_flight: bool },
 }

@@ -2,12 +2,16 @@
 //! comes from, and a [`TokenProvider`] that fetches it once and again after a 401.
 //!
 //! Refreshing is generation-counted so that a wave of 401s (every worker holding the same
-//! expired token) re-runs `--token-command` once, not once per worker.
+//! expired token) re-runs `--token-command` once, not once per worker. A token fetched
+//! because of a 401 that is refused before it ever worked proves the source gives tokens
+//! the API does not take: that stops the run (SPEC.md "Sending"). One that worked and is
+//! refused later has expired: that starts a new wave.
 
 use super::SendError;
 use std::fmt;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::Mutex;
 
@@ -59,6 +63,20 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
+    /// Checks, before a run starts, what can be checked without fetching a token: that a
+    /// `--token-file` can be opened (its content may still be renewed before first use).
+    pub fn check_start(&self) -> Result<(), SendError> {
+        match self {
+            TokenSource::File(path) => std::fs::File::open(path).map(drop).map_err(|e| {
+                SendError::Token(format!(
+                    "cannot read --token-file {}: {e}; check the path and its permissions",
+                    path.display()
+                ))
+            }),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether the current token should be replaced before it is used again.
     fn renewal_due(&self) -> bool {
         matches!(self, TokenSource::Refresh(grant) if grant.renewal_due())
@@ -69,12 +87,21 @@ impl TokenSource {
 struct Current {
     generation: u64,
     token: Option<Secret>,
+    /// Whether this generation was fetched because the one before it got a 401.
+    after_401: bool,
+    /// Why the last fetch failed: the run stops on it, and the workers still waiting for
+    /// the lock get the same error instead of asking the source again each (an `[auth]`
+    /// grant refused as `invalid_grant` is refused every time, and each try sends the
+    /// refresh token).
+    failure: Option<String>,
 }
 
 /// Hands out the current token and refreshes it at most once per wave of 401s.
 pub struct TokenProvider {
     source: TokenSource,
     current: Mutex<Current>,
+    /// The newest generation the API answered with anything but 401.
+    worked: AtomicU64,
 }
 
 impl fmt::Debug for TokenProvider {
@@ -93,7 +120,10 @@ impl TokenProvider {
             current: Mutex::new(Current {
                 generation: 0,
                 token: None,
+                after_401: false,
+                failure: None,
             }),
+            worked: AtomicU64::new(0),
         }
     }
 
@@ -108,34 +138,45 @@ impl TokenProvider {
         self.fetch_into(&mut current).await
     }
 
-    /// A fresh token after a 401 on a request sent with generation `seen_generation`.
-    /// When another worker already refreshed past it, its newer token is returned as is.
-    pub async fn refresh(&self, seen_generation: u64) -> Result<(u64, Secret), SendError> {
-        let (generation, token, _) = self.renew(seen_generation).await?;
-        Ok((generation, token))
+    /// Notes that the API answered a request sent with `generation` with something other
+    /// than 401: that token works.
+    pub fn worked(&self, generation: u64) {
+        self.worked.fetch_max(generation, Ordering::Relaxed);
     }
 
-    /// Like [`TokenProvider::refresh`], and also says whether this call fetched the token
-    /// itself (`true`) or found one that another worker had fetched since (`false`): only
-    /// a token a request fetched for itself proves the source bad when it is refused again.
-    pub async fn renew(&self, seen_generation: u64) -> Result<(u64, Secret, bool), SendError> {
+    /// After a 401 on a request sent with generation `seen`: `Ok` when the request is to be
+    /// repeated with the token current then (fetched now, or already by another worker);
+    /// [`SendError::Unauthorized`] when the refused token was itself fetched after a 401
+    /// and never worked, so fetching again would only give another refused token.
+    pub async fn after_401(&self, seen: u64) -> Result<(), SendError> {
         let mut current = self.current.lock().await;
-        match &current.token {
-            Some(token) if current.generation > seen_generation => {
-                Ok((current.generation, token.clone(), false))
-            }
-            _ => {
-                let (generation, token) = self.fetch_into(&mut current).await?;
-                Ok((generation, token, true))
-            }
+        if current.generation > seen {
+            return Ok(());
         }
+        if current.after_401 && self.worked.load(Ordering::Relaxed) < seen {
+            return Err(SendError::Unauthorized);
+        }
+        self.fetch_into(&mut current).await?;
+        current.after_401 = true;
+        Ok(())
     }
 
     /// Fetches while holding the lock, so concurrent callers wait for this one fetch.
     async fn fetch_into(&self, current: &mut Current) -> Result<(u64, Secret), SendError> {
-        let token = fetch(&self.source).await?;
+        if let Some(failure) = &current.failure {
+            return Err(SendError::Token(failure.clone()));
+        }
+        let token = match fetch(&self.source).await {
+            Ok(token) => token,
+            Err(SendError::Token(message)) => {
+                current.failure = Some(message.clone());
+                return Err(SendError::Token(message));
+            }
+            Err(other) => return Err(other),
+        };
         current.generation += 1;
         current.token = Some(token.clone());
+        current.after_401 = false;
         tracing::debug!(generation = current.generation, "access token fetched");
         Ok((current.generation, token))
     }
@@ -240,24 +281,56 @@ mod tests {
         let provider = TokenProvider::new(TokenSource::Command(cmd));
         let (generation, token) = provider.current().await.expect("token");
         assert_eq!((generation, token.expose()), (1, "tok1"));
-        let (generation, token) = provider.refresh(1).await.expect("token");
+        provider.after_401(1).await.expect("a fresh token");
+        let (generation, token) = provider.current().await.expect("token");
         assert_eq!((generation, token.expose()), (2, "tok2"));
     }
 
     #[tokio::test]
-    async fn a_stale_refresh_returns_the_newer_token_without_refetching() {
+    async fn a_401_on_an_older_token_repeats_with_the_newer_one_without_refetching() {
         let mut file = tempfile::NamedTempFile::new().expect("temp file");
         writeln!(file, "first").expect("write");
         let provider = TokenProvider::new(TokenSource::File(file.path().into()));
         provider.current().await.expect("token");
         std::fs::write(file.path(), "second").expect("write");
-        assert_eq!(
-            provider.refresh(1).await.expect("token").1.expose(),
-            "second"
-        );
+        provider.after_401(1).await.expect("a fresh token");
         std::fs::write(file.path(), "third").expect("write");
-        let (generation, token) = provider.refresh(1).await.expect("token");
+        provider.after_401(1).await.expect("the newer token");
+        let (generation, token) = provider.current().await.expect("token");
         assert_eq!((generation, token.expose()), (2, "second"));
+    }
+
+    #[tokio::test]
+    async fn a_fresh_token_refused_before_it_worked_stops_but_one_that_worked_is_renewed() {
+        let provider = TokenProvider::new(TokenSource::Command("echo tok".into()));
+        provider.current().await.expect("token");
+        provider
+            .after_401(1)
+            .await
+            .expect("the first 401 fetches again");
+        assert!(matches!(
+            provider.after_401(2).await,
+            Err(SendError::Unauthorized)
+        ));
+        provider.worked(2);
+        provider
+            .after_401(2)
+            .await
+            .expect("an expired token is renewed");
+        assert_eq!(provider.current().await.expect("token").0, 3);
+    }
+
+    #[tokio::test]
+    async fn a_source_that_failed_is_not_asked_again_by_the_workers_waiting_for_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let counter = dir.path().join("n");
+        let cmd = format!("echo x >> {}; exit 3", counter.display());
+        let provider = TokenProvider::new(TokenSource::Command(cmd));
+        for _ in 0..3 {
+            assert!(matches!(provider.current().await, Err(SendError::Token(_))));
+        }
+        let runs = std::fs::read_to_string(&counter).expect("the command ran");
+        assert_eq!(runs.lines().count(), 1);
     }
 
     #[tokio::test]

@@ -183,16 +183,24 @@ impl Transport for HttpTransport {
     }
 }
 
-/// Reads the PEM file of `--ca-cert` (one or several certificates).
-fn read_ca_cert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, SendError> {
+/// Reads the PEM file of `--ca-cert` (one or several certificates); a file holding none
+/// (another file given by mistake) is an error, not an empty list of extra roots.
+pub fn read_ca_cert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>, SendError> {
     let pem = std::fs::read(path)
         .map_err(|e| SendError::Client(format!("cannot read --ca-cert {}: {e}", path.display())))?;
-    reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+    let not_pem = |reason: String| {
         SendError::Client(format!(
-            "--ca-cert {} is not a PEM certificate: {e}",
+            "--ca-cert {} is not a PEM certificate: {reason}",
             path.display()
         ))
-    })
+    };
+    match reqwest::Certificate::from_pem_bundle(&pem) {
+        Ok(certificates) if certificates.is_empty() => Err(not_pem(
+            "it holds no -----BEGIN CERTIFICATE----- block".into(),
+        )),
+        Ok(certificates) => Ok(certificates),
+        Err(e) => Err(not_pem(e.to_string())),
+    }
 }
 
 /// Sorts a reqwest error into the cases the retry policy tells apart.
@@ -265,6 +273,16 @@ mod tests {
         let req = request(Method::Get, None);
         assert!(req.headers().iter().all(|(_, v)| !v.contains("tok")));
         assert!(!format!("{req:?}").contains("\"tok\""));
+    }
+
+    #[test]
+    fn a_file_without_a_certificate_is_not_a_ca_cert() {
+        let file = tempfile::NamedTempFile::new().expect("temp file");
+        std::fs::write(file.path(), "id,op,path,value\n").expect("write");
+        match read_ca_cert(file.path()) {
+            Err(SendError::Client(message)) => assert!(message.contains("no -----BEGIN")),
+            other => panic!("expected a client error, got {other:?}"),
+        }
     }
 
     #[test]

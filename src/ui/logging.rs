@@ -12,6 +12,7 @@ use tracing_subscriber::fmt::MakeWriter;
 pub struct Terminal {
     bar: Arc<Mutex<Option<ProgressBar>>>,
     json: bool,
+    quiet: bool,
 }
 
 impl Terminal {
@@ -19,6 +20,12 @@ impl Terminal {
     /// itself prints there, the summary and a fatal error, is a JSON line too.
     pub fn is_json(&self) -> bool {
         self.json
+    }
+
+    /// Whether `-q` asked for errors only: no progress bar unless `--progress always`,
+    /// and the end-of-run summary only when the exit code is not 0.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
     }
 
     /// Prints `text` for people, or under JSON logs one JSON line at `level` with
@@ -117,6 +124,7 @@ fn default_filter(verbose: u8, quiet: u8) -> String {
 pub fn init_logging(json: bool, verbose: u8, quiet: u8) -> Terminal {
     let terminal = Terminal {
         json,
+        quiet: quiet > 0,
         ..Terminal::default()
     };
     let filter = EnvFilter::try_from_default_env()

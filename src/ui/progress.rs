@@ -58,7 +58,7 @@ impl Progress {
         let shown = match mode {
             ProgressMode::Always => true,
             ProgressMode::Never => false,
-            ProgressMode::Auto => super::stderr_is_terminal(),
+            ProgressMode::Auto => super::stderr_is_terminal() && !terminal.is_quiet(),
         };
         let target = match (shown, super::stderr_is_terminal()) {
             (false, _) => ProgressDrawTarget::hidden(),

@@ -191,3 +191,80 @@ fn cargo_run_means_refsync_although_the_package_has_two_binaries() {
     let manifest: toml::Table = manifest.parse().expect("Cargo.toml parses");
     assert_eq!(manifest["package"]["default-run"].as_str(), Some("refsync"));
 }
+
+#[test]
+fn a_run_that_cannot_start_replaces_the_summary_an_earlier_run_left() {
+    let work = Workdir::new();
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().expect("a UTF-8 path");
+    let args = [
+        "sync",
+        sample,
+        "--report",
+        "r.csv",
+        "--summary-json",
+        "summary.json",
+    ];
+    let ok = work.refsync(&[&args[..], &["--emulator"]].concat());
+    assert_eq!(code(&ok), 4, "{}", stderr(&ok));
+    let endpoint = "--endpoint=http://127.0.0.1:9/v1.0";
+    let failed = work.refsync_with(&[&args[..], &[endpoint]].concat(), &[]);
+    assert_eq!(code(&failed), 1, "{}", stderr(&failed));
+    let summary = crate::support::summary_json(&work);
+    assert_eq!(summary["exit_code"], 1, "{summary}");
+    assert!(
+        summary["stopped"]
+            .as_str()
+            .is_some_and(|s| s.contains("token")),
+        "{summary}"
+    );
+}
+
+#[test]
+fn quiet_prints_the_summary_only_when_something_is_wrong() {
+    let work = Workdir::new();
+    work.write(
+        "good.csv",
+        "id,op,path,value\nfbcf71a8-76dc-4ea0-8a52-2f61cb154456,replace,/details/notes,x\n",
+    );
+    let good = work.refsync(&["sync", "good.csv", "--emulator", "--report", "a.csv", "-q"]);
+    assert_eq!(code(&good), 0, "{}", stderr(&good));
+    assert_eq!(stderr(&good), "");
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().expect("a UTF-8 path");
+    let bad = work.refsync(&["sync", sample, "--emulator", "--report", "b.csv", "-q"]);
+    assert_eq!(code(&bad), 4, "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("invalid 7"), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_ca_cert_or_token_file_that_cannot_be_used_stops_the_run_before_planning() {
+    let work = Workdir::new();
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().expect("a UTF-8 path");
+    work.write("not-a-cert.pem", "id,op,path,value\n");
+    let endpoint = "--endpoint=http://127.0.0.1:9/v1.0";
+    let cases: [(&[&str], &str); 2] = [
+        (
+            &["--ca-cert", "not-a-cert.pem"],
+            "no -----BEGIN CERTIFICATE",
+        ),
+        (
+            &["--token-file", "missing-token.txt"],
+            "cannot read --token-file",
+        ),
+    ];
+    for (flags, said) in cases {
+        let args = ["sync", sample, endpoint, "--report", "r.csv"];
+        let out = work.refsync_with(
+            &[&args[..], flags].concat(),
+            &[("PARTNER_CENTER_TOKEN", "x")],
+        );
+        assert_eq!(code(&out), 1, "{flags:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(said), "{flags:?}: {}", stderr(&out));
+        assert!(
+            !work.path().join("r.csv").exists(),
+            "{flags:?}: no report of a run that never started"
+        );
+    }
+}

@@ -361,3 +361,163 @@ async fn shutdown_stops_serving() {
     emulator.shutdown().await;
     assert!(client().get(target).send().await.is_err());
 }
+
+#[tokio::test]
+async fn an_empty_request_id_is_no_replay_key_so_each_patch_is_applied() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let empty = [("MS-RequestId", "")];
+    for text in ["first", "second"] {
+        let response = patch(&emulator, NEW_PENDING, notes(text), &empty).await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    assert_eq!(
+        emulator.referrals()[NEW_PENDING]["details"]["notes"],
+        "second"
+    );
+    let stats = emulator.stats();
+    assert_eq!(stats["replays"], 0);
+    assert_eq!(stats["applied"][NEW_PENDING], 2);
+    emulator.shutdown().await;
+}
+
+async fn unauthorized(response: Response) -> (String, String) {
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let challenge = response.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body: Value = response.json().await.unwrap();
+    (challenge, body["message"].as_str().unwrap().to_string())
+}
+
+#[tokio::test]
+async fn a_401_carries_a_bearer_challenge_and_says_whether_the_token_was_missing_or_wrong() {
+    let emulator = start(EmulatorOptions {
+        token: Some("s3cret".into()),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let target = url(&emulator, NEW_PENDING);
+    let missing = unauthorized(client().get(&target).send().await.unwrap()).await;
+    assert_eq!(missing.0, "Bearer");
+    let wrong = client().get(&target).bearer_auth("guess").send().await;
+    let wrong = unauthorized(wrong.unwrap()).await;
+    assert!(
+        wrong.0.starts_with("Bearer error=\"invalid_token\""),
+        "{}",
+        wrong.0
+    );
+    assert_ne!(missing.1, wrong.1);
+    assert!(missing.1.contains("no access token"), "{}", missing.1);
+    assert!(wrong.1.contains("not valid"), "{}", wrong.1);
+    let lower = client()
+        .get(&target)
+        .header("Authorization", "bearer s3cret")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(lower.status(), StatusCode::OK);
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_empty_token_is_refused_at_start() {
+    for token in ["", "  "] {
+        let options = EmulatorOptions {
+            token: Some(token.into()),
+            ..EmulatorOptions::default()
+        };
+        let error = Emulator::start(options).await.err().unwrap().to_string();
+        assert!(error.contains("--token is empty"), "{error}");
+    }
+}
+
+#[tokio::test]
+async fn setting_the_status_without_a_substatus_is_refused_even_when_it_does_not_change() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let cases = [
+        (ACTIVE_ENGAGED, "Active", "(Accepted, Engaged)"),
+        (NEW_PENDING, "Active", "(Accepted, Engaged)"),
+        (NEW_PENDING, "New", "(Pending, Received)"),
+    ];
+    for (id, status, allowed) in cases {
+        let body = json!([{"op": "replace", "path": "/status", "value": status}]);
+        let response = patch(&emulator, id, body, &[]).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body: Value = response.json().await.unwrap();
+        let message = body["message"].as_str().unwrap();
+        assert_eq!(body["code"], "InvalidTransition");
+        assert!(
+            message.contains("no /substatus") && message.contains(allowed),
+            "{message}"
+        );
+        assert!(!message.contains("Pending does not go"), "{message}");
+    }
+    assert_eq!(emulator.stats()["applied"], json!({}));
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_method_an_endpoint_does_not_take_is_405_with_a_json_body() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let one = url(&emulator, NEW_PENDING);
+    let all = format!("{}/engagements/referrals", emulator.base_url());
+    let requests = [
+        (client().put(&one), "GET,HEAD,PATCH"),
+        (client().delete(&one), "GET,HEAD,PATCH"),
+        (client().patch(&all).json(&notes("x")), "GET,HEAD"),
+    ];
+    for (request, allow) in requests {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+        let allowed = response.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .replace(' ', "");
+        assert_eq!(allowed, allow);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "MethodNotAllowed");
+        assert!(body["message"].as_str().unwrap().contains("is not allowed"));
+    }
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_body_that_is_an_object_is_refused_saying_it_must_be_an_array() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let response = patch(&emulator, NEW_PENDING, json!({}), &[]).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert_eq!(body["code"], "InvalidBody");
+    assert!(message.contains("must be a JSON array"), "{message}");
+    assert!(!message.contains("column"), "{message}");
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn generated_referrals_take_the_patches_the_sample_ones_do() {
+    let emulator = start(EmulatorOptions {
+        seed: Seed::Generate(20),
+        ..EmulatorOptions::default()
+    })
+    .await;
+    let id = emulator.referrals().keys().next().unwrap().clone();
+    let body = json!([
+        {"op": "replace", "path": "/consent/consentToContact", "value": false},
+        {"op": "replace", "path": "/inviteContext/notes", "value": "from the bench"},
+        {"op": "replace", "path": "/expirationDateTime", "value": "2027-01-01T00:00:00Z"},
+        {"op": "add", "path": "/details/requirements/industries/-", "value": {"id": "Retail"}},
+        {"op": "add", "path": "/target/-", "value": {"type": "SolutionProfile", "id": "t"}},
+        {"op": "replace", "path": "/customerProfile/ids/0/external", "value": "ACCT-1"},
+    ]);
+    let response = patch(&emulator, &id, body, &[]).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    let referral = &emulator.referrals()[&id];
+    assert_eq!(referral["consent"]["consentToContact"], false);
+    assert_eq!(
+        referral["organizationId"],
+        "4f1c2b7e-93a5-4d0e-8c61-2a9d7e3b5f10"
+    );
+    emulator.shutdown().await;
+}

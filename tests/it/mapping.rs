@@ -278,12 +278,116 @@ fn a_failing_cell_is_invalid_naming_the_csv_line_and_column() {
         bad["error_message"]
     );
     assert!(
-        bad["error_message"].contains("written like 10.000,50 (map.toml line 4)"),
+        bad["error_message"].contains("written like 10.000,50 (map.toml line 6)"),
         "{}",
         bad["error_message"]
     );
     let planned: Value = serde_json::from_str(work.read("planned.jsonl").trim()).unwrap();
     assert_eq!(planned["patch"][0]["value"], json!(1000));
+}
+
+/// Runs `plan crm.csv --mapping map.toml --report report.csv --out planned.jsonl`.
+fn plan_mapped(work: &Workdir, mapping: &str, csv: &str) -> std::process::Output {
+    work.write("map.toml", mapping);
+    work.write("crm.csv", csv);
+    work.refsync(&[
+        "plan",
+        "crm.csv",
+        "--mapping",
+        "map.toml",
+        "--report",
+        "report.csv",
+        "--out",
+        "planned.jsonl",
+    ])
+}
+
+#[test]
+fn a_date_format_chrono_cannot_read_is_a_mapping_error_not_a_panic() {
+    let work = Workdir::new();
+    let mapping = "id = \"Partner Center Referral ID\"\n[[column]]\nname = \"Close Date\"\npath = \"/details/closingDateTime\"\ndate = { format = \"%Q/%d\", time_zone = \"UTC\" }\n";
+    let out = plan_mapped(
+        &work,
+        mapping,
+        "Partner Center Referral ID,Close Date\nr-1,12/31\n",
+    );
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("map.toml: line 5: format = \"%Q/%d\" is not a chrono strftime pattern"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_mistake_of_a_mapping_file_is_listed_each_with_its_line() {
+    let work = Workdir::new();
+    let mapping = "id = \"Referral\"\nfoo = 1\nnumbr = { decimal = \",\" }\n\n[[column]]\nname = \"Total\"\npath = \"/details/dealValue\"\nop = \"remove\"\nempty = \"maybe\"\nunmapped = \"drop\"\nnumber = { decimal = \",\", thousands = \"x\" }\n";
+    let out = plan_mapped(&work, mapping, "Referral,Total\n");
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    for expected in [
+        "line 2: unknown key `foo`",
+        "line 3: unknown key `numbr`",
+        "line 8: op: unknown variant `remove`",
+        "line 9: empty: unknown variant `maybe`",
+        "line 10: unmapped: unknown variant `drop`",
+        "line 11: thousands = \"x\" is not a separator",
+    ] {
+        assert!(err.contains(expected), "{expected}: {err}");
+    }
+}
+
+#[test]
+fn a_failing_cell_cites_the_line_of_the_rule_that_was_applied() {
+    let work = Workdir::new();
+    let mapping = "id = \"Referral\"\n\n[defaults]\nnumber = { decimal = \",\", thousands = \".\" }\n\n[[column]]\nname = \"Amount\"\npath = \"/details/dealValue\"\n\n[[column]]\nname = \"Close Date\"\npath = \"/details/closingDateTime\"\nempty = \"error\"\n";
+    let out = plan_mapped(
+        &work,
+        mapping,
+        "Referral,Amount,Close Date\nr-1,\"1,000.50\",\n",
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let message = &row_of(&rows, "r-1")["error_message"];
+    assert!(
+        message.contains(
+            "column `Amount`: `1,000.50` is not a number written like 10.000,50 (map.toml line 4)"
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("column `Close Date`: is empty, and the mapping says empty = \"error\" (map.toml line 13)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_repeated_autumn_hour_takes_summer_time_and_a_skipped_spring_hour_is_invalid() {
+    let work = Workdir::new();
+    let mapping = "id = \"Referral\"\n[[column]]\nname = \"Close\"\npath = \"/details/closingDateTime\"\ndate = { format = \"%d.%m.%Y %H:%M\", time_zone = \"Europe/Berlin\" }\n";
+    let out = plan_mapped(
+        &work,
+        mapping,
+        "Referral,Close\nautumn,25.10.2026 02:30\nspring,29.03.2026 02:30\n",
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let planned: Value = serde_json::from_str(work.read("planned.jsonl").trim()).unwrap();
+    assert_eq!(planned["id"], json!("autumn"));
+    assert_eq!(
+        planned["patch"][0]["value"],
+        json!("2026-10-25T00:30:00Z"),
+        "02:30 CEST, the earlier of the two"
+    );
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let message = &row_of(&rows, "spring")["error_message"];
+    assert!(
+        message.contains("\"29.03.2026 02:30\" is not a time in Europe/Berlin")
+            && message.contains("daylight saving")
+            && message.contains("(map.toml line 5)"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -350,3 +350,39 @@ async fn a_run_stopped_by_its_deadline_is_finished_by_resume_applying_each_docum
         "runs show names the run's correlation ID: {shown}"
     );
 }
+
+#[test]
+fn the_run_key_follows_the_ids_file_s_content_not_its_name() {
+    let work = Workdir::new();
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().expect("a UTF-8 path");
+    let key_of_run = |ids: &str, run: &str| {
+        let args = [
+            "sync",
+            sample,
+            "--emulator",
+            "--ledger",
+            "l.db",
+            "--ids",
+            ids,
+        ];
+        let out = work.refsync(&[&args[..], &["--report", "r.csv", "-q"]].concat());
+        assert!([0, 3, 4].contains(&code(&out)), "{}", stderr(&out));
+        let shown = work.refsync(&["runs", "show", run, "--ledger", "l.db", "--json"]);
+        let shown: Value = serde_json::from_slice(&shown.stdout).expect("JSON");
+        shown["run"]["key"].as_str().expect("a key").to_string()
+    };
+    work.write("ids.txt", "2daaf954-19a2-4b6e-a9a0-0e5cd3a1f1d2\n");
+    let first = key_of_run("ids.txt", "1");
+    assert_eq!(
+        key_of_run("./ids.txt", "2"),
+        first,
+        "one file, two spellings"
+    );
+    work.write("ids.txt", "61256092-f66b-4d91-af4e-06e3e6de5084\n");
+    assert_ne!(
+        key_of_run("ids.txt", "3"),
+        first,
+        "an edited list is another plan"
+    );
+}

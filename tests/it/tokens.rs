@@ -220,3 +220,47 @@ fn a_broken_auth_section_is_only_an_error_when_no_other_token_comes_first() {
         "{shown}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_waiting_at_the_rate_limiter_send_the_token_renewed_meanwhile() {
+    // At 20/s with 8 in flight, most requests wait at the limiter longer than a token
+    // lives: one that took its token before the wait would send it already refused, and a
+    // 401 on a token fetched after a 401 stops the run.
+    let work = Workdir::new();
+    let emulator = expiring_emulator(&work).await;
+    write_updates(&work);
+    work.write(
+        "token.sh",
+        "n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo secret-cmd-$n\n",
+    );
+    let args = [
+        "sync",
+        "u.csv",
+        "--endpoint",
+        &emulator.base_url(),
+        "--rate",
+        "20/s",
+        "--concurrency",
+        "8",
+        "--report",
+        "report.csv",
+        "--token-command",
+        "sh token.sh",
+    ];
+    let out = work.refsync(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"));
+    let runs: u64 = work.read("runs").trim().parse().unwrap();
+    assert!(
+        runs >= 3,
+        "the tokens expired during the run ({runs} fetches)"
+    );
+    // Requests 50 ms apart against 20 ms of latency: about one in flight when a token
+    // expires, so about one 401 per token; a stale token sent from the queue adds more.
+    assert!(
+        unauthorized(&emulator) <= 2 * runs,
+        "{} 401s for {runs} tokens: only requests in flight when a token expires are refused",
+        unauthorized(&emulator)
+    );
+}

@@ -16,6 +16,21 @@ pub struct CellError {
     pub message: String,
 }
 
+/// Why a cell fails, and the mapping line of the rule that refused it.
+struct Refusal {
+    message: String,
+    line: usize,
+}
+
+impl Refusal {
+    fn new(message: impl Into<String>, line: usize) -> Self {
+        Refusal {
+            message: message.into(),
+            line,
+        }
+    }
+}
+
 /// The operations of one row, given each rule's cell (`None`: not UTF-8), in rule order.
 pub fn convert_row<'a>(
     mapping: &Mapping,
@@ -24,21 +39,24 @@ pub fn convert_row<'a>(
     let mut ops = Vec::new();
     let mut errors = Vec::new();
     for (rule, cell) in mapping.columns.iter().zip(cells) {
-        let error = |message: String| CellError {
-            column: rule.name.clone(),
-            message: format!(
-                "column {}: {message} ({})",
-                quoted(&rule.name),
-                mapping.at_line(rule.line)
-            ),
+        let converted = match cell {
+            Some(cell) => convert_cell(rule, cell),
+            None => Err(Refusal::new(
+                "is not valid UTF-8; save the file as UTF-8 or give --encoding, e.g. --encoding windows-1252",
+                rule.line,
+            )),
         };
-        let Some(cell) = cell else {
-            errors.push(error("is not valid UTF-8; save the file as UTF-8 or give --encoding, e.g. --encoding windows-1252".into()));
-            continue;
-        };
-        match convert_cell(rule, cell) {
+        match converted {
             Ok(cell_ops) => ops.extend(cell_ops),
-            Err(message) => errors.push(error(message)),
+            Err(refusal) => errors.push(CellError {
+                column: rule.name.clone(),
+                message: format!(
+                    "column {}: {} ({})",
+                    quoted(&rule.name),
+                    refusal.message,
+                    mapping.at_line(refusal.line)
+                ),
+            }),
         }
     }
     if errors.is_empty() {
@@ -49,11 +67,14 @@ pub fn convert_row<'a>(
 }
 
 /// The operations one cell gives under its rule.
-fn convert_cell(rule: &ColumnRule, cell: &str) -> Result<Vec<MappedOp>, String> {
+fn convert_cell(rule: &ColumnRule, cell: &str) -> Result<Vec<MappedOp>, Refusal> {
     if cell.trim().is_empty() {
         return match rule.empty {
             Empty::Skip => Ok(Vec::new()),
-            Empty::Error => Err("is empty, and the mapping says empty = \"error\"".into()),
+            Empty::Error => Err(Refusal::new(
+                "is empty, and the mapping says empty = \"error\"",
+                rule.empty_line,
+            )),
         };
     }
     let Some(values) = &rule.values else {
@@ -65,31 +86,41 @@ fn convert_cell(rule: &ColumnRule, cell: &str) -> Result<Vec<MappedOp>, String> 
     match values.unmapped {
         Unmapped::Skip => Ok(Vec::new()),
         Unmapped::Keep => direct(rule, cell).map(|op| vec![op]),
-        Unmapped::Error => Err(format!(
-            "{} is not in the value map; it lists {}; add it there, or set unmapped = \"skip\"",
-            quoted(cell.trim()),
-            values.keys().map(quoted).collect::<Vec<_>>().join(", ")
+        Unmapped::Error => Err(Refusal::new(
+            format!(
+                "{} is not in the value map; it lists {}; add it there, or set unmapped = \"skip\"",
+                quoted(cell.trim()),
+                values.keys().map(quoted).collect::<Vec<_>>().join(", ")
+            ),
+            values.line,
         )),
     }
 }
 
-/// The cell read by the rule's format and converted by its path's value rules.
-fn direct(rule: &ColumnRule, cell: &str) -> Result<MappedOp, String> {
-    let Some(Target { path, node }) = &rule.target else {
-        return Err("the column has no path to convert the cell by".into());
+/// The cell read by the rule's format and converted by its path's value rules; a refusal
+/// cites the format's line, or the path's for the value rules.
+fn direct(rule: &ColumnRule, cell: &str) -> Result<MappedOp, Refusal> {
+    let Some(Target { path, node, line }) = &rule.target else {
+        return Err(Refusal::new(
+            "the column has no path to convert the cell by",
+            rule.line,
+        ));
     };
     let text = match &rule.format {
         CellFormat::Plain => cell.to_string(),
         CellFormat::Number(format) => format.normalise(cell).ok_or_else(|| {
-            format!(
+            let message = format!(
                 "{} is not a number written like {}",
                 quoted(cell.trim()),
                 format.example()
-            )
+            );
+            Refusal::new(message, rule.format_line)
         })?,
-        CellFormat::Date(format) => format.to_utc(cell)?,
+        CellFormat::Date(format) => format
+            .to_utc(cell)
+            .map_err(|message| Refusal::new(message, rule.format_line))?,
     };
-    let value = from_text(node, &text).map_err(|e| e.to_string())?;
+    let value = from_text(node, &text).map_err(|e| Refusal::new(e.to_string(), *line))?;
     Ok(MappedOp {
         op: rule.op,
         path: path.clone(),

@@ -84,22 +84,23 @@ fn every_failing_cell_names_its_column_and_mapping_line() {
         errors[0].message
     );
     assert!(
-        errors[0].message.contains("crm.toml line 3"),
+        errors[0].message.contains("crm.toml line 4"),
         "{}",
         errors[0].message
     );
     assert!(
-        errors[1].message.contains("empty = \"error\""),
+        errors[1].message.contains("empty = \"error\"")
+            && errors[1].message.contains("crm.toml line 12"),
         "{}",
         errors[1].message
     );
     assert!(
-        errors[2].message.contains("%m/%d/%Y"),
+        errors[2].message.contains("%m/%d/%Y") && errors[2].message.contains("crm.toml line 17"),
         "{}",
         errors[2].message
     );
     assert!(
-        errors[3].message.contains("crm.toml line 20"),
+        errors[3].message.contains("crm.toml line 21"),
         "{}",
         errors[3].message
     );
@@ -112,6 +113,50 @@ fn a_cell_that_is_not_utf8_suggests_encoding() {
     assert!(
         errors[0].message.contains("--encoding"),
         "{}",
+        errors[0].message
+    );
+}
+
+#[test]
+fn a_cell_cites_the_line_of_the_rule_that_refused_it() {
+    let text = r#"id = "Id"
+[defaults]
+empty = "error"
+number = { decimal = ",", thousands = "." }
+
+[[column]]
+name = "Amount"
+path = "/details/dealValue"
+
+[[column]]
+name = "Close Date"
+path = "/details/closingDateTime"
+empty = "error"
+
+[[column]]
+name = "Flag"
+path = "/details/notes"
+empty = "skip"
+"#;
+    let mapping = Mapping::parse(Path::new("crm.toml"), text).unwrap();
+    let cells = ["1,000.50", " ", "x"];
+    let errors = convert_row(&mapping, cells.iter().map(|c| Some(*c))).unwrap_err();
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].ends_with("(crm.toml line 4)"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1].ends_with("(crm.toml line 13)"),
+        "{}",
+        messages[1]
+    );
+    let errors = convert_row(&mapping, ["", "2026-12-31", ""].map(Some)).unwrap_err();
+    assert!(
+        errors[0].message.ends_with("(crm.toml line 3)"),
+        "the [defaults] empty line: {}",
         errors[0].message
     );
 }

@@ -6,7 +6,7 @@
 use super::date::DateFormat;
 use super::error::{LineIndex, Located};
 use super::number::NumberFormat;
-use super::spec::{Empty, Op, RawColumn, RawDate, RawDefaults, RawId, RawMapping, RawNumber};
+use super::spec::{self, Empty, Op, RawColumn, RawDate, RawDefaults, RawId, RawNumber};
 use super::values::compile_values;
 use super::{CellFormat, ColumnRule, IdRule, Lookup, Mapping, Target};
 use crate::schema::{self, Node, Scalar};
@@ -16,21 +16,17 @@ use toml::Spanned;
 /// The checked mapping of `text` (the content of `file`), or every mistake in it.
 pub fn compile(file: &Path, text: &str) -> Result<Mapping, Vec<Located>> {
     let lines = LineIndex::new(text);
-    let raw: RawMapping = toml::from_str(text).map_err(|e| vec![toml_error(&lines, &e)])?;
-    let mut errors = Vec::new();
-    let id = id_rule(&raw.id, &lines).map_err(|e| errors.push(e)).ok();
+    let (raw, mut errors) = spec::read(text, &lines)?;
+    let id = raw
+        .id
+        .as_ref()
+        .and_then(|id| record(id_rule(id, &lines), &mut errors));
     let defaults = Defaults::compile(&raw.defaults, &lines, &mut errors);
     let columns: Vec<ColumnRule> = raw
         .column
         .iter()
         .filter_map(|column| column_rule(column, &defaults, &lines, &mut errors))
         .collect();
-    if raw.column.is_empty() {
-        errors.push(lines.at(
-            0..0,
-            "the mapping has no [[column]]: map at least one column",
-        ));
-    }
     errors.sort_by_key(|e| e.line);
     match id {
         Some(id) if errors.is_empty() => Ok(Mapping {
@@ -40,12 +36,6 @@ pub fn compile(file: &Path, text: &str) -> Result<Mapping, Vec<Located>> {
         }),
         _ => Err(errors),
     }
-}
-
-/// A TOML syntax or shape error (unknown key, wrong type) at its line.
-fn toml_error(lines: &LineIndex, error: &toml::de::Error) -> Located {
-    let span = error.span().unwrap_or(0..0);
-    lines.at(span, error.message().trim().replace('\n', " "))
 }
 
 fn id_rule(raw: &Spanned<RawId>, lines: &LineIndex) -> Result<IdRule, Located> {
@@ -79,17 +69,20 @@ fn id_rule(raw: &Spanned<RawId>, lines: &LineIndex) -> Result<IdRule, Located> {
     })
 }
 
-/// `[defaults]`, built.
+/// `[defaults]`, built; each setting with the line it is written on.
 struct Defaults {
-    empty: Empty,
-    number: Option<NumberFormat>,
-    date: Option<DateFormat>,
+    empty: Option<(Empty, usize)>,
+    number: Option<(NumberFormat, usize)>,
+    date: Option<(DateFormat, usize)>,
 }
 
 impl Defaults {
     fn compile(raw: &RawDefaults, lines: &LineIndex, errors: &mut Vec<Located>) -> Defaults {
         Defaults {
-            empty: raw.empty.unwrap_or_default(),
+            empty: raw
+                .empty
+                .as_ref()
+                .map(|e| (*e.get_ref(), lines.line(e.span().start))),
             number: raw
                 .number
                 .as_ref()
@@ -107,51 +100,67 @@ fn record<T>(result: Result<T, Located>, errors: &mut Vec<Located>) -> Option<T>
     result.map_err(|e| errors.push(e)).ok()
 }
 
-fn number(raw: &Spanned<RawNumber>, lines: &LineIndex) -> Result<NumberFormat, Located> {
+/// A number format and the line it is written on.
+fn number(raw: &Spanned<RawNumber>, lines: &LineIndex) -> Result<(NumberFormat, usize), Located> {
     let spec = raw.get_ref();
-    NumberFormat::new(spec.decimal, spec.thousands).map_err(|m| lines.at(raw.span(), m))
+    NumberFormat::parse(&spec.decimal, spec.thousands.as_deref())
+        .map(|format| (format, lines.line(raw.span().start)))
+        .map_err(|m| lines.at(raw.span(), m))
 }
 
-fn date(raw: &Spanned<RawDate>, lines: &LineIndex) -> Result<DateFormat, Located> {
+/// A date format and the line it is written on.
+fn date(raw: &Spanned<RawDate>, lines: &LineIndex) -> Result<(DateFormat, usize), Located> {
     let spec = raw.get_ref();
-    DateFormat::new(&spec.format, spec.time_zone.as_deref()).map_err(|m| lines.at(raw.span(), m))
+    DateFormat::new(&spec.format, spec.time_zone.as_deref())
+        .map(|format| (format, lines.line(raw.span().start)))
+        .map_err(|m| lines.at(raw.span(), m))
 }
 
 /// One column's rule; `None` (with its mistakes recorded) when it cannot be built.
 fn column_rule(
-    raw: &Spanned<RawColumn>,
+    column: &RawColumn,
     defaults: &Defaults,
     lines: &LineIndex,
     errors: &mut Vec<Located>,
 ) -> Option<ColumnRule> {
-    let column = raw.get_ref();
-    let line = lines.line(column.name.span().start);
     let before = errors.len();
-    let name = column.name.get_ref().trim().to_string();
-    if name.is_empty() {
-        errors.push(lines.at(
-            column.name.span(),
-            "name is empty: give the CSV column's name",
-        ));
+    let name_span = column
+        .name
+        .as_ref()
+        .map_or(column.span.clone(), Spanned::span);
+    let line = lines.line(name_span.start);
+    let name = column
+        .name
+        .as_ref()
+        .map(|n| n.get_ref().trim().to_string())
+        .unwrap_or_default();
+    if column.name.is_some() && name.is_empty() {
+        errors.push(lines.at(name_span, "name is empty: give the CSV column's name"));
     }
-    let op = column.op.unwrap_or_default();
+    let op = column.op.as_ref().map(|o| *o.get_ref()).unwrap_or_default();
     let target = column
         .path
         .as_ref()
         .and_then(|path| record(target(path, op, lines), errors));
-    let format = cell_format(column, target.as_ref(), defaults, lines, errors);
+    let (format, format_line) = cell_format(column, target.as_ref(), defaults, lines, errors);
     let values = compile_values(column, op, target.as_ref(), lines, errors);
-    if column.path.is_none() && column.values.is_none() {
+    if !column.has("path") && !column.has("values") {
         let message = format!("column {name:?} needs a path, or values that name their paths");
         errors.push(Located { line, message });
     }
-    (errors.len() == before).then(|| ColumnRule {
+    let (empty, empty_line) = match &column.empty {
+        Some(e) => (*e.get_ref(), lines.line(e.span().start)),
+        None => defaults.empty.unwrap_or((Empty::default(), line)),
+    };
+    (errors.len() == before && column.name.is_some()).then(|| ColumnRule {
         name,
         line,
-        empty: column.empty.unwrap_or(defaults.empty),
+        empty,
+        empty_line,
         op,
         target,
         format,
+        format_line: format_line.unwrap_or(line),
         values,
     })
 }
@@ -167,18 +176,21 @@ fn target(path: &Spanned<String>, op: Op, lines: &LineIndex) -> Result<Target, L
     Ok(Target {
         path: text.clone(),
         node: resolved.node,
+        line: lines.line(path.span().start),
     })
 }
 
-/// The column's number or date format: its own, else the default for its field's type.
+/// The column's number or date format: its own, else the default for its field's type;
+/// with the line of the setting that applies (`None` for plain cells: the path's line).
 fn cell_format(
     column: &RawColumn,
     target: Option<&Target>,
     defaults: &Defaults,
     lines: &LineIndex,
     errors: &mut Vec<Located>,
-) -> CellFormat {
+) -> (CellFormat, Option<usize>) {
     let node = target.map(|t| t.node);
+    let plain = (CellFormat::Plain, target.map(|t| t.line));
     if let Some(raw) = &column.number {
         if node != Some(&Node::Scalar(Scalar::Decimal)) {
             errors.push(lines.at(
@@ -186,7 +198,8 @@ fn cell_format(
                 "number = … only fits a decimal path such as /details/dealValue",
             ));
         }
-        return record(number(raw, lines), errors).map_or(CellFormat::Plain, CellFormat::Number);
+        return record(number(raw, lines), errors)
+            .map_or(plain, |(f, line)| (CellFormat::Number(f), Some(line)));
     }
     if let Some(raw) = &column.date {
         if node != Some(&Node::Scalar(Scalar::DateTime)) {
@@ -195,17 +208,17 @@ fn cell_format(
                 "date = … only fits a date-time path such as /details/closingDateTime",
             ));
         }
-        return record(date(raw, lines), errors).map_or(CellFormat::Plain, CellFormat::Date);
+        return record(date(raw, lines), errors)
+            .map_or(plain, |(f, line)| (CellFormat::Date(f), Some(line)));
     }
-    match node {
-        Some(Node::Scalar(Scalar::Decimal)) => defaults
-            .number
-            .map_or(CellFormat::Plain, CellFormat::Number),
-        Some(Node::Scalar(Scalar::DateTime)) => defaults
-            .date
-            .clone()
-            .map_or(CellFormat::Plain, CellFormat::Date),
-        _ => CellFormat::Plain,
+    match (node, &defaults.number, &defaults.date) {
+        (Some(Node::Scalar(Scalar::Decimal)), Some((f, line)), _) => {
+            (CellFormat::Number(*f), Some(*line))
+        }
+        (Some(Node::Scalar(Scalar::DateTime)), _, Some((f, line))) => {
+            (CellFormat::Date(f.clone()), Some(*line))
+        }
+        _ => plain,
     }
 }
 

@@ -120,3 +120,149 @@ fn defaults_apply_by_the_type_of_each_path() {
         (CellFormat::Plain, Empty::Skip)
     );
 }
+
+#[test]
+fn a_pattern_chrono_cannot_read_is_a_mistake_at_its_line_not_a_panic() {
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"Close Date\"\npath = \"/details/closingDateTime\"\ndate = {{ format = \"%Q/%d\", time_zone = \"UTC\" }}\n"
+    );
+    let error = one_error(&text);
+    assert_eq!(error.line, 5);
+    assert!(error.message.contains("\"%Q\""), "{}", error.message);
+    for pattern in ["%", "%d.%m.%Y %", "%-", "%:"] {
+        let text = format!(
+            "{HEAD}[defaults]\ndate = {{ format = {pattern:?} }}\n[[column]]\nname = \"A\"\npath = \"/name\"\n"
+        );
+        assert_eq!(one_error(&text).line, 3, "{pattern}");
+    }
+}
+
+#[test]
+fn every_unknown_key_is_listed_not_only_the_first() {
+    let text = format!(
+        "{HEAD}foo = 1\nnumbr = {{ decimal = \",\" }}\n[defaults]\nemtpy = \"error\"\n[[column]]\nname = \"A\"\npath = \"/name\"\nnmae = \"B\"\n"
+    );
+    let all = errors(&text);
+    assert_eq!(all.iter().map(|e| e.line).collect::<Vec<_>>(), [2, 3, 5, 9]);
+    for (error, key) in all.iter().zip(["foo", "numbr", "emtpy", "nmae"]) {
+        assert!(
+            error.message.contains(&format!("`{key}`")),
+            "{}",
+            error.message
+        );
+    }
+}
+
+#[test]
+fn every_bad_value_of_a_column_is_listed_with_its_line() {
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"A\"\npath = \"/name\"\nop = \"remove\"\nempty = \"maybe\"\nunmapped = \"drop\"\n"
+    );
+    let all = errors(&text);
+    assert_eq!(all.iter().map(|e| e.line).collect::<Vec<_>>(), [5, 6, 7]);
+    assert!(all[0].message.contains("remove"), "{}", all[0].message);
+    assert!(all[1].message.contains("maybe"), "{}", all[1].message);
+    assert!(all[2].message.contains("drop"), "{}", all[2].message);
+}
+
+#[test]
+fn every_syntax_error_and_missing_key_is_listed() {
+    assert!(
+        errors("id = \"X\"\nid = \"Y\"\n[[column]]\nname = \"A\"\npath = \"/name\"\n")[0]
+            .message
+            .contains("duplicate key")
+    );
+    let all = errors("[[column]]\npath = \"/name\"\n");
+    assert_eq!(all.iter().map(|e| e.line).collect::<Vec<_>>(), [1, 1]);
+    assert!(
+        all.iter().any(|e| e.message.contains("lacks id")),
+        "{all:?}"
+    );
+    assert!(
+        all.iter().any(|e| e.message.contains("lacks name")),
+        "{all:?}"
+    );
+    let all = errors(&format!("{HEAD}column = 3\n"));
+    assert!(all[0].message.contains("[[column]]"), "{all:?}");
+}
+
+#[test]
+fn a_wrong_path_is_listed_once_not_again_for_its_value_map() {
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"R\"\npath = 5\nvalues = {{ Hot = \"SalesQualified\" }}\nunmapped = \"keep\"\n"
+    );
+    let error = one_error(&text);
+    assert_eq!(error.line, 4);
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"R\"\npath = \"/qualificaton\"\nvalues = {{ Hot = \"SalesQualified\" }}\n"
+    );
+    assert!(one_error(&text).message.contains("not a field"));
+}
+
+#[test]
+fn every_wrong_path_of_one_value_map_entry_is_listed() {
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"S\"\nvalues = {{ Won = {{ \"/status\" = \"Closd\", \"/substatus\" = \"Wn\" }} }}\n"
+    );
+    let all = errors(&text);
+    assert_eq!(all.len(), 2, "{all:?}");
+    assert!(all[0].message.contains("Closd") && all[1].message.contains("Wn"));
+}
+
+fn number_errors(number: &str) -> Vec<Located> {
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"A\"\npath = \"/details/dealValue\"\nnumber = {number}\n"
+    );
+    match Mapping::parse(Path::new("m.toml"), &text) {
+        Ok(_) => Vec::new(),
+        Err(MappingError::Invalid { errors, .. }) => errors,
+        Err(other) => panic!("{other}"),
+    }
+}
+
+#[test]
+fn thousands_takes_the_documented_separators_or_none() {
+    for ok in [
+        "{ decimal = \",\", thousands = \".\" }",
+        "{ decimal = \".\", thousands = \",\" }",
+        "{ decimal = \".\", thousands = \"'\" }",
+        "{ decimal = \",\", thousands = \" \" }",
+        "{ decimal = \",\", thousands = \"\\u00A0\" }",
+        "{ decimal = \",\", thousands = \"\\u202F\" }",
+        "{ decimal = \",\", thousands = \"\" }",
+        "{ decimal = \",\" }",
+    ] {
+        assert_eq!(number_errors(ok), [], "{ok}");
+    }
+    let none = number_errors("{ decimal = \",\", thousands = \"none\" }");
+    assert_eq!(none.len(), 1);
+    assert!(
+        none[0].message.contains("leave thousands out"),
+        "{}",
+        none[0].message
+    );
+    assert_eq!(
+        number_errors("{ decimal = \",\", thousands = \"x\" }")[0].line,
+        5
+    );
+    let both = number_errors("{ decimal = \";\", thousands = \"x\" }");
+    assert!(
+        both[0].message.contains("decimal = \";\"") && both[0].message.contains("\"x\""),
+        "{}",
+        both[0].message
+    );
+}
+
+#[test]
+fn each_rule_keeps_the_line_of_the_settings_that_apply_to_it() {
+    let text = format!(
+        "{HEAD}[defaults]\nempty = \"error\"\nnumber = {{ decimal = \",\" }}\n[[column]]\nname = \"A\"\npath = \"/details/dealValue\"\n[[column]]\nname = \"B\"\npath = \"/details/closingDateTime\"\nempty = \"error\"\ndate = {{ format = \"%d.%m.%Y\" }}\n[[column]]\nname = \"C\"\npath = \"/name\"\n"
+    );
+    let mapping = Mapping::parse(Path::new("m.toml"), &text).unwrap();
+    let lines: Vec<(usize, usize, usize)> = mapping
+        .columns
+        .iter()
+        .map(|c| (c.line, c.empty_line, c.format_line))
+        .collect();
+    assert_eq!(lines, [(6, 3, 4), (9, 11, 12), (14, 3, 15)]);
+}

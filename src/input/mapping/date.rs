@@ -2,11 +2,22 @@
 //! UTC date-time `2026-12-31T05:00:00Z`.
 //!
 //! A date without a time means local midnight in the column's zone, which is what a user
-//! in that zone means by "closes on the 31st". Local times that a DST change skips are
-//! refused; ones it repeats take the earlier instant, as calendars do.
+//! in that zone means by "closes on the 31st"; where a daylight-saving change skips
+//! midnight (Santiago, Havana), it means the day's first time instead. A local time that a
+//! change skips is refused; one it repeats (the autumn hour, `25.10.2026 02:30` in Berlin)
+//! takes the earlier instant, the summer-time one: the export cannot say which was meant,
+//! calendars choose the same, and a closing date an hour off is harmless where a refused
+//! row could not be fixed without changing the CRM's export. `docs/mapping.md` says so.
+//!
+//! The pattern is checked with chrono's own parser of patterns ([`StrftimeItems`]) before
+//! it is ever used: formatting with an invalid pattern fails inside `Display`.
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeZone, Utc};
+use chrono::format::{Item, Numeric, StrftimeItems};
+use chrono::{
+    LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeDelta, TimeZone, Utc,
+};
 use chrono_tz::Tz;
+use std::fmt::Write as _;
 
 /// How a date column writes its dates.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,16 +41,17 @@ impl DateFormat {
                 )
             })?,
         };
-        let with_time = ["%H", "%I", "%M", "%T", "%R"]
-            .iter()
-            .any(|spec| pattern.contains(spec));
-        let probe = NaiveDate::from_ymd_opt(2026, 12, 31).and_then(|d| d.and_hms_opt(13, 45, 0));
-        let round_trip = probe.map(|p| p.format(pattern).to_string());
-        let readable = round_trip.is_some_and(|text| parse(&text, pattern, with_time).is_some());
-        if !readable {
+        let items = pattern_items(pattern)?;
+        let with_time = items.iter().any(|item| {
+            matches!(
+                item,
+                Item::Numeric(Numeric::Hour | Numeric::Hour12 | Numeric::Minute, _)
+            )
+        });
+        if !reads_back(pattern, &items, with_time) {
             return Err(format!(
-                "format = {pattern:?} is not a date pattern that can be read back; write it \
-                 with chrono's strftime fields, e.g. \"%m/%d/%Y\" or \"%d.%m.%Y %H:%M\""
+                "format = {pattern:?} is not a date pattern that can be read back (it needs \
+                 the year, month and day, and minutes with an hour); {EXAMPLES}"
             ));
         }
         Ok(DateFormat {
@@ -51,27 +63,88 @@ impl DateFormat {
 
     /// The cell as an RFC 3339 UTC date-time, or why it cannot be one.
     pub fn to_utc(&self, text: &str) -> Result<String, String> {
-        let local = parse(text.trim(), &self.pattern, self.with_time).ok_or_else(|| {
-            format!(
-                "{:?} is not a date in the format {:?}",
-                text.trim(),
-                self.pattern
-            )
-        })?;
-        let instant = self
-            .zone
-            .from_local_datetime(&local)
-            .earliest()
-            .ok_or_else(|| {
-                format!(
-                    "{local} does not exist in {} (a daylight-saving gap)",
+        let text = text.trim();
+        let local = parse(text, &self.pattern, self.with_time)
+            .ok_or_else(|| format!("{text:?} is not a date in the format {:?}", self.pattern))?;
+        let instant = match self.zone.from_local_datetime(&local) {
+            LocalResult::Single(instant) => instant,
+            // The repeated autumn hour: the earlier (summer-time) instant, as documented.
+            LocalResult::Ambiguous(earlier, _) => earlier,
+            LocalResult::None if !self.with_time => self.first_of_day(local).ok_or_else(|| {
+                format!("{text:?} has no midnight or first hour in {}", self.zone)
+            })?,
+            LocalResult::None => {
+                return Err(format!(
+                    "{text:?} is not a time in {}: the clocks skip it when daylight saving \
+                     time starts (a daylight-saving gap); write the time as the clocks showed it",
                     self.zone
-                )
-            })?;
+                ));
+            }
+        };
         Ok(instant
             .with_timezone(&Utc)
             .to_rfc3339_opts(SecondsFormat::AutoSi, true))
     }
+
+    /// The first instant of the day of `midnight` where a daylight-saving change skips
+    /// midnight itself: the first quarter hour after it that exists.
+    fn first_of_day(&self, midnight: NaiveDateTime) -> Option<chrono::DateTime<Tz>> {
+        (1..=4 * 24).find_map(|quarter| {
+            let local = midnight.checked_add_signed(TimeDelta::minutes(15 * quarter))?;
+            self.zone.from_local_datetime(&local).earliest()
+        })
+    }
+}
+
+/// Example patterns, for messages.
+const EXAMPLES: &str =
+    "write it with chrono's strftime fields, e.g. \"%m/%d/%Y\" or \"%d.%m.%Y %H:%M\"";
+
+/// The pattern's fields as chrono reads them, or why it is not a chrono pattern.
+fn pattern_items(pattern: &str) -> Result<Vec<Item<'_>>, String> {
+    let items: Vec<Item<'_>> = StrftimeItems::new(pattern).collect();
+    if items.iter().any(|item| matches!(item, Item::Error)) {
+        return Err(format!(
+            "format = {pattern:?} is not a chrono strftime pattern: it has an unknown or \
+             incomplete % field{}; {EXAMPLES} (write %% for a literal %)",
+            first_bad_field(pattern)
+                .map(|field| format!(" ({field:?})"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(items)
+}
+
+/// The first `%` field of `pattern` that chrono refuses, for messages.
+fn first_bad_field(pattern: &str) -> Option<&str> {
+    let mut rest = pattern;
+    while let Some(start) = rest.find('%') {
+        let from = &rest[start..];
+        // A field runs from `%` to its letter (or second `%`), past flags and widths.
+        let end = from
+            .char_indices()
+            .skip(1)
+            .find(|(_, c)| c.is_ascii_alphabetic() || *c == '%')
+            .map_or(from.len(), |(i, c)| i + c.len_utf8());
+        let field = &from[..end];
+        if StrftimeItems::new(field).any(|item| matches!(item, Item::Error)) {
+            return Some(field);
+        }
+        rest = &from[end..];
+    }
+    None
+}
+
+/// Whether a sample date written by `items` reads back: the pattern holds a whole date.
+fn reads_back(pattern: &str, items: &[Item<'_>], with_time: bool) -> bool {
+    let Some(probe) = NaiveDate::from_ymd_opt(2026, 12, 31).and_then(|d| d.and_hms_opt(13, 45, 0))
+    else {
+        return false;
+    };
+    let mut text = String::new();
+    // `write!`, not `to_string()`: a field chrono cannot format is an error, not a panic.
+    let written = write!(text, "{}", probe.format_with_items(items.iter()));
+    written.is_ok() && parse(&text, pattern, with_time).is_some()
 }
 
 /// Reads `text` by `pattern`: a date-time, or a date at midnight.
@@ -124,5 +197,77 @@ mod tests {
     fn unknown_zones_and_unreadable_patterns_are_refused() {
         assert!(DateFormat::new("%m/%d/%Y", Some("Mars/Olympus")).is_err());
         assert!(DateFormat::new("%m/%Y", None).is_err());
+    }
+
+    #[test]
+    fn a_pattern_with_a_field_chrono_does_not_know_is_refused_naming_it() {
+        let error = DateFormat::new("%Q/%d", Some("UTC")).unwrap_err();
+        assert!(error.contains("(\"%Q\")"), "{error}");
+        for pattern in ["%", "%d.%m.%Y %", "%-", "%:", "%.", "%#z", "%Y-%m-%d %3"] {
+            assert!(DateFormat::new(pattern, None).is_err(), "{pattern}");
+        }
+        assert!(DateFormat::new("%d%%%m%%%Y", None).is_ok());
+    }
+
+    #[test]
+    fn the_bad_field_is_found_past_literal_percents_and_flags() {
+        assert_eq!(first_bad_field("%%Q %-d %Q"), Some("%Q"));
+        assert_eq!(first_bad_field("%d.%m.%Y %"), Some("%"));
+        assert_eq!(first_bad_field("%-d"), None);
+    }
+
+    #[test]
+    fn every_hour_and_minute_field_counts_as_a_time_of_day() {
+        for pattern in [
+            "%d.%m.%Y %T",
+            "%d.%m.%Y %k:%M",
+            "%m/%d/%Y %l:%M %p",
+            "%F %R",
+        ] {
+            let format = DateFormat::new(pattern, None).unwrap();
+            assert!(format.with_time, "{pattern}");
+        }
+        let format = DateFormat::new("%d.%m.%Y %T", None).unwrap();
+        assert_eq!(
+            format.to_utc("31.12.2026 13:30:15").unwrap(),
+            "2026-12-31T13:30:15Z"
+        );
+        assert!(!DateFormat::new("%d.%m.%Y", None).unwrap().with_time);
+    }
+
+    #[test]
+    fn a_local_time_repeated_in_autumn_takes_the_earlier_summer_time_instant() {
+        let format = DateFormat::new("%d.%m.%Y %H:%M", Some("Europe/Berlin")).unwrap();
+        assert_eq!(
+            format.to_utc("25.10.2026 02:30").unwrap(),
+            "2026-10-25T00:30:00Z"
+        );
+        assert_eq!(
+            format.to_utc("25.10.2026 03:30").unwrap(),
+            "2026-10-25T02:30:00Z"
+        );
+    }
+
+    #[test]
+    fn the_spring_gap_names_the_cell_and_the_zone() {
+        let format = DateFormat::new("%d.%m.%Y %H:%M", Some("Europe/Berlin")).unwrap();
+        let error = format.to_utc("29.03.2026 02:30").unwrap_err();
+        assert!(
+            error.contains("\"29.03.2026 02:30\" is not a time in Europe/Berlin"),
+            "{error}"
+        );
+        assert!(error.contains("daylight saving"), "{error}");
+        assert_eq!(
+            format.to_utc("29.03.2026 03:00").unwrap(),
+            "2026-03-29T01:00:00Z"
+        );
+    }
+
+    #[test]
+    fn a_date_whose_midnight_is_skipped_means_the_first_time_of_that_day() {
+        // Chile moves its clocks from 00:00 to 01:00 on the first Sunday of September.
+        let format = DateFormat::new("%d/%m/%Y", Some("America/Santiago")).unwrap();
+        assert_eq!(format.to_utc("06/09/2026").unwrap(), "2026-09-06T04:00:00Z");
+        assert_eq!(format.to_utc("05/09/2026").unwrap(), "2026-09-05T04:00:00Z");
     }
 }

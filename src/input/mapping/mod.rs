@@ -20,6 +20,7 @@ mod error;
 mod number;
 mod reader;
 mod spec;
+mod table;
 mod values;
 
 pub use date::DateFormat;
@@ -101,12 +102,18 @@ pub struct ColumnRule {
     pub line: usize,
     /// What an empty cell means.
     pub empty: Empty,
+    /// The line of the `empty` setting that applies (the column's or `[defaults]`'), cited
+    /// when an empty cell is refused.
+    pub empty_line: usize,
     /// The operation of its path (and of its value map's entries).
     pub op: Op,
     /// The path a cell sets, where the column has one.
     pub target: Option<Target>,
     /// How a cell is read before the value rules.
     pub format: CellFormat,
+    /// The line of the `number` or `date` setting that applies (the column's or
+    /// `[defaults]`'), or of the path for a plain cell: cited when a cell fails to convert.
+    pub format_line: usize,
     /// The value map, where the column has one.
     pub values: Option<ValueMap>,
 }
@@ -118,6 +125,8 @@ pub struct Target {
     pub path: String,
     /// The type a value there must have.
     pub node: &'static Node,
+    /// The line of `path =` in the mapping file.
+    pub line: usize,
 }
 
 /// How a cell's text is read.

@@ -5,12 +5,22 @@
 //! groups of three, so `10,000.50` read with `decimal = ","` is refused instead of becoming
 //! ten. A wrong amount sent to Partner Center is worse than a row to fix.
 
+/// The thousands separators a format may use, each with how to write it in a mapping.
+pub const THOUSANDS: [(char, &str); 6] = [
+    ('.', "\".\""),
+    (',', "\",\""),
+    ('\'', "\"'\""),
+    (' ', "\" \" (space)"),
+    ('\u{a0}', "\"\\u00A0\" (no-break space)"),
+    ('\u{202f}', "\"\\u202F\" (narrow no-break space)"),
+];
+
 /// How a number column writes its numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NumberFormat {
     /// The decimal separator (`.` or `,`).
     pub decimal: char,
-    /// The thousands separator, if the export uses one (`.`, `,`, `'`, space, no-break space).
+    /// The thousands separator, if the export uses one: one of [`THOUSANDS`].
     pub thousands: Option<char>,
 }
 
@@ -24,20 +34,46 @@ impl Default for NumberFormat {
 }
 
 impl NumberFormat {
-    /// A format; `None` with the reason when the separators cannot work together.
+    /// A format; the reason when the separators cannot work together.
     pub fn new(decimal: char, thousands: Option<char>) -> Result<Self, String> {
         if !matches!(decimal, '.' | ',') {
             return Err(format!("decimal = {decimal:?} must be \".\" or \",\""));
         }
         if let Some(t) = thousands {
+            if !THOUSANDS.iter().any(|(c, _)| *c == t) {
+                return Err(not_a_separator(&t.to_string()));
+            }
             if t == decimal {
                 return Err("decimal and thousands must be different characters".into());
             }
-            if t.is_ascii_digit() || t == '-' || t == '+' {
-                return Err(format!("thousands = {t:?} cannot be a digit or a sign"));
-            }
         }
         Ok(NumberFormat { decimal, thousands })
+    }
+
+    /// A format as the mapping file writes it: `decimal` one character, `thousands`
+    /// one character, or empty (or absent) for none.
+    pub fn parse(decimal: &str, thousands: Option<&str>) -> Result<Self, String> {
+        let decimal_char = single(decimal).filter(|c| matches!(c, '.' | ','));
+        let thousands_char = match thousands {
+            None | Some("") => Ok(None),
+            Some(text) => single(text)
+                .filter(|c| THOUSANDS.iter().any(|(t, _)| t == c))
+                .map(Some)
+                .ok_or(text),
+        };
+        match (decimal_char, thousands_char) {
+            (Some(d), Ok(t)) => NumberFormat::new(d, t),
+            (d, t) => {
+                let mut reasons = Vec::new();
+                if d.is_none() {
+                    reasons.push(format!("decimal = {decimal:?} must be \".\" or \",\""));
+                }
+                if let Err(text) = t {
+                    reasons.push(not_a_separator(text));
+                }
+                Err(reasons.join("; "))
+            }
+        }
     }
 
     /// An example of the format for messages: `10.000,50`.
@@ -83,6 +119,22 @@ impl NumberFormat {
     }
 }
 
+/// The only character of `text`, if it has exactly one.
+fn single(text: &str) -> Option<char> {
+    let mut chars = text.chars();
+    chars.next().filter(|_| chars.next().is_none())
+}
+
+/// Why `thousands = text` is refused, and what it accepts.
+fn not_a_separator(text: &str) -> String {
+    let listed: Vec<&str> = THOUSANDS.iter().map(|(_, written)| *written).collect();
+    format!(
+        "thousands = {text:?} is not a separator: write one of {}, or leave thousands out \
+         (or write thousands = \"\") for numbers without one",
+        listed.join(", ")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,10 +176,31 @@ mod tests {
     }
 
     #[test]
+    fn separators_are_read_as_the_mapping_writes_them() {
+        assert_eq!(NumberFormat::parse(",", Some(".")), Ok(german()));
+        assert_eq!(
+            NumberFormat::parse(",", Some("")),
+            NumberFormat::new(',', None)
+        );
+        assert_eq!(NumberFormat::parse(",", None), NumberFormat::new(',', None));
+        let none = NumberFormat::parse(",", Some("none")).unwrap_err();
+        assert!(none.contains("leave thousands out"), "{none}");
+        assert!(NumberFormat::parse(",,", None).is_err());
+        assert!(NumberFormat::parse(".", Some("x")).is_err());
+        assert!(NumberFormat::parse(".", Some(".")).is_err());
+        let both = NumberFormat::parse(";", Some("x")).unwrap_err();
+        assert!(
+            both.contains("decimal") && both.contains("thousands"),
+            "{both}"
+        );
+    }
+
+    #[test]
     fn separators_that_cannot_work_together_are_refused() {
         assert!(NumberFormat::new(',', Some(',')).is_err());
         assert!(NumberFormat::new(';', None).is_err());
         assert!(NumberFormat::new('.', Some('1')).is_err());
+        assert!(NumberFormat::new('.', Some('x')).is_err());
         assert_eq!(german().example(), "10.000,50");
     }
 }

@@ -51,7 +51,7 @@ fn a_bad_cell_is_an_invalid_value_naming_the_column_and_keeping_the_id() {
                 (Some("OPP-1"), MalformedKind::Value)
             );
             assert!(
-                message.contains("column `Amount`") && message.contains("m.toml line 3"),
+                message.contains("column `Amount`") && message.contains("m.toml line 5"),
                 "{message}"
             );
         }

@@ -17,6 +17,8 @@ use toml::Spanned;
 #[derive(Clone, Debug, PartialEq)]
 pub struct ValueMap {
     entries: Vec<Entry>,
+    /// The line of `values` in the mapping file, cited for a cell the map does not list.
+    pub line: usize,
     /// What a cell the map does not list does.
     pub unmapped: Unmapped,
 }
@@ -57,11 +59,24 @@ pub fn compile_values(
     lines: &LineIndex,
     errors: &mut Vec<Located>,
 ) -> Option<ValueMap> {
-    let raw = column.values.as_ref()?;
-    let unmapped = column.unmapped.unwrap_or_default();
-    if unmapped == Unmapped::Keep && column.path.is_none() {
+    let spanned = column.values.as_ref()?;
+    let raw = spanned.get_ref();
+    let unmapped = column
+        .unmapped
+        .as_ref()
+        .map(|u| *u.get_ref())
+        .unwrap_or_default();
+    if unmapped == Unmapped::Keep && !column.has("path") {
         let message = "unmapped = \"keep\" needs the column's own path to convert the cell by";
-        errors.push(lines.at(column.name.span(), message));
+        let span = column
+            .unmapped
+            .as_ref()
+            .map_or(spanned.span(), Spanned::span);
+        errors.push(lines.at(span, message));
+    }
+    if column.has("path") && target.is_none() {
+        // The path is wrong (a mistake already listed): its entries cannot be checked.
+        return None;
     }
     let mut entries: Vec<Entry> = Vec::with_capacity(raw.len());
     for (key, value) in raw {
@@ -87,10 +102,14 @@ pub fn compile_values(
                 folded,
                 ops,
             }),
-            Err(e) => errors.push(e),
+            Err(e) => errors.extend(e),
         }
     }
-    Some(ValueMap { entries, unmapped })
+    Some(ValueMap {
+        entries,
+        line: lines.line(spanned.span().start),
+        unmapped,
+    })
 }
 
 /// The operations one entry gives: its value for the column's path, or, without a path,
@@ -101,36 +120,51 @@ fn entry_ops(
     op: Op,
     target: Option<&Target>,
     lines: &LineIndex,
-) -> Result<Vec<MappedOp>, Located> {
-    let at =
-        |message: String| lines.at(value.span(), format!("value map entry {key:?}: {message}"));
+) -> Result<Vec<MappedOp>, Vec<Located>> {
+    let line = lines.line(value.span().start);
+    let at = |message: String| Located {
+        line,
+        message: format!("value map entry {key:?}: {message}"),
+    };
     if let Some(target) = target {
         return typed(target, value.get_ref(), op)
             .map(|o| vec![o])
-            .map_err(at);
+            .map_err(|m| vec![at(m)]);
     }
     let Some(table) = value.get_ref().as_table() else {
-        return Err(at(
+        return Err(vec![at(
             "without a column path, an entry is a table of paths: { \"/status\" = \"Closed\", \"/substatus\" = \"Won\" }".into(),
-        ));
+        )]);
     };
-    table
+    let (ops, mistakes): (Vec<_>, Vec<_>) = table
         .iter()
-        .map(|(path, value)| {
-            let resolved = schema::resolve(path).map_err(|e| e.to_string())?;
-            if resolved.append && op == Op::Replace {
-                return Err(format!(
-                    "{path:?} appends (final -): give the column op = \"add\""
-                ));
-            }
-            let target = Target {
-                path: path.clone(),
-                node: resolved.node,
-            };
-            typed(&target, value, op)
-        })
-        .collect::<Result<Vec<_>, String>>()
-        .map_err(at)
+        .map(|(path, value)| table_op(path, value, op, line))
+        .partition(Result::is_ok);
+    if mistakes.is_empty() {
+        Ok(ops.into_iter().filter_map(Result::ok).collect())
+    } else {
+        Err(mistakes
+            .into_iter()
+            .filter_map(Result::err)
+            .map(at)
+            .collect())
+    }
+}
+
+/// The operation of one `"/path" = value` of an entry's table.
+fn table_op(path: &str, value: &toml::Value, op: Op, line: usize) -> Result<MappedOp, String> {
+    let resolved = schema::resolve(path).map_err(|e| e.to_string())?;
+    if resolved.append && op == Op::Replace {
+        return Err(format!(
+            "{path:?} appends (final -): give the column op = \"add\""
+        ));
+    }
+    let target = Target {
+        path: path.to_string(),
+        node: resolved.node,
+        line,
+    };
+    typed(&target, value, op)
 }
 
 /// `value` as JSON checked against `target`'s type, in the API's form.

@@ -125,3 +125,12 @@ async fn a_device_code_is_pending_at_first_and_then_yields_tokens() {
     assert!(tokens["access_token"].is_string());
     emulator.shutdown().await;
 }
+
+#[tokio::test]
+async fn top_zero_is_an_empty_page_with_no_next_link() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let page = list(&list_url(&emulator, "$top=0")).await;
+    assert_eq!(page["value"], serde_json::json!([]));
+    assert!(page.get("@odata.nextLink").is_none());
+    emulator.shutdown().await;
+}
