@@ -72,7 +72,11 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         planner.push(record?);
         input_rows += 1;
     }
-    let plan = narrow(planner.finish(), ids.as_ref(), common.limit);
+    let plan = planner.finish();
+    if let (Some(ids), Some(path)) = (&ids, &common.ids) {
+        warn_of_unplanned_ids(ids, &plan, path);
+    }
+    let plan = narrow(plan, ids.as_ref(), common.limit);
     let lookup_inputs = lookup_inputs(&sources, &options);
     let names = LineNames::new(sources.iter().map(|s| s.name.clone()).collect());
     Ok(Prepared {
@@ -105,6 +109,38 @@ fn read_ids(path: &PathBuf) -> anyhow::Result<HashSet<String>> {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
         .map(str::to_string)
         .collect())
+}
+
+/// Warns when the `--ids` list selects less than it names: an empty list selects nothing,
+/// and a listed ID the inputs lack is most likely a typo or the wrong file.
+fn warn_of_unplanned_ids(ids: &HashSet<String>, plan: &Plan, path: &std::path::Path) {
+    if ids.is_empty() {
+        tracing::warn!("--ids {} lists no IDs: nothing is planned", path.display());
+        return;
+    }
+    let planned: HashSet<&str> = plan.entries.iter().filter_map(PlanEntry::id).collect();
+    let mut missing: Vec<&str> = ids
+        .iter()
+        .map(String::as_str)
+        .filter(|id| !planned.contains(id))
+        .collect();
+    if missing.is_empty() {
+        return;
+    }
+    missing.sort_unstable();
+    let shown = missing
+        .iter()
+        .take(3)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = if missing.len() > 3 { ", …" } else { "" };
+    tracing::warn!(
+        "{} of the {} IDs in --ids {} are in no input: {shown}{more}",
+        missing.len(),
+        ids.len(),
+        path.display()
+    );
 }
 
 /// Keeps the entries whose ID is listed (ID-less rows go when a list is given), then the

@@ -59,6 +59,48 @@ impl FieldSplitter {
     }
 }
 
+/// The index of the first field of `bytes` (one record, terminator removed) that has text
+/// after its closing quote, as in `"a"b"`: the `csv` crate reads that as `ab"`, silently
+/// changing the value, where the writer most likely meant a quote inside (`"a""b"`).
+/// Quotes inside a field that does not start with one (`a"b`) are read as they stand.
+pub fn text_after_closing_quote(bytes: &[u8], delimiter: u8) -> Option<usize> {
+    let mut field = 0;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'"' {
+            // An unquoted field: skip to the next delimiter.
+            match memchr::memchr(delimiter, &bytes[at..]) {
+                Some(offset) => at += offset + 1,
+                None => return None,
+            }
+            field += 1;
+            continue;
+        }
+        at = closing_quote(bytes, at + 1)? + 1;
+        match bytes.get(at) {
+            None => return None,
+            Some(&b) if b == delimiter => at += 1,
+            Some(b'\r') if at + 1 == bytes.len() => return None,
+            Some(_) => return Some(field),
+        }
+        field += 1;
+    }
+    None
+}
+
+/// The position of the quote that closes a quoted field whose text starts at `from`
+/// (doubled quotes are an escaped quote); `None` when it is never closed.
+fn closing_quote(bytes: &[u8], mut from: usize) -> Option<usize> {
+    loop {
+        let quote = from + memchr::memchr(b'"', &bytes[from..])?;
+        if bytes.get(quote + 1) == Some(&b'"') {
+            from = quote + 2;
+        } else {
+            return Some(quote);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,6 +121,17 @@ mod tests {
             cells(splitter.split(b"\"q\"\"1\nline\",,")),
             ["q\"1\nline", "", ""]
         );
+    }
+
+    #[test]
+    fn text_after_a_closing_quote_names_its_field() {
+        let after = |bytes: &[u8]| text_after_closing_quote(bytes, b',');
+        assert_eq!(after(b"c5,replace,/x,\"a\"b\""), Some(3));
+        assert_eq!(after(b"\"a\" ,b"), Some(0));
+        assert_eq!(after(b"c5,\"a\"\"b\",\"\",x"), None);
+        assert_eq!(after(b"a\"b,\"multi\nline\"\r"), None);
+        assert_eq!(after(b"a,\"never closed"), None);
+        assert_eq!(after(b""), None);
     }
 
     #[test]

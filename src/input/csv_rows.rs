@@ -5,7 +5,7 @@ use std::io::{BufRead, Seek};
 
 use csv::ByteRecord;
 
-use super::csv_fields::FieldSplitter;
+use super::csv_fields::{FieldSplitter, text_after_closing_quote};
 use super::csv_header::{Columns, Header, HeaderFault};
 use super::csv_split::{CsvSplitter, Ending, RawRecord};
 use super::text::{not_utf8, quoted, strip_terminator, too_long};
@@ -77,7 +77,7 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             match &self.header {
                 None => self.header = Some(Header::new(fields)),
                 Some(header) => {
-                    let content = content(header, &raw, fields, self.limit);
+                    let content = content(header, &raw, fields, (self.delimiter, self.limit));
                     return Ok(Some(record(self.input, &raw, content)));
                 }
             }
@@ -194,7 +194,12 @@ pub(crate) fn is_blank(raw: &RawRecord, delimiter: u8) -> bool {
 }
 
 /// What a data record holds, or why it is malformed.
-fn content(header: &Header, raw: &RawRecord, fields: &ByteRecord, limit: usize) -> RecordContent {
+fn content(
+    header: &Header,
+    raw: &RawRecord,
+    fields: &ByteRecord,
+    (delimiter, limit): (u8, usize),
+) -> RecordContent {
     let columns = match header.columns() {
         Ok(columns) => columns,
         Err(fault) => return malformed_column(header, fields, &fault),
@@ -207,12 +212,23 @@ fn content(header: &Header, raw: &RawRecord, fields: &ByteRecord, limit: usize) 
         return unterminated(header, columns, fields, field);
     }
     if fields.len() != header.names.len() {
+        let plural = if fields.len() == 1 { "" } else { "s" };
         let message = format!(
-            "record has {} fields where the header has {}",
+            "record has {} field{plural} where the header has {}",
             fields.len(),
             header.names.len()
         );
         return malformed(cell(fields, columns.id), None, message);
+    }
+    if let Some(field) = text_after_closing_quote(strip_terminator(&raw.bytes), delimiter) {
+        let name = header.field_name(field);
+        let message = format!(
+            "field {} has text after its closing quote; a quote inside a quoted field is \
+             written twice (\"say \"\"hi\"\"\"), and a field that starts with a quote must end \
+             with one",
+            quoted(&name)
+        );
+        return malformed(cell(fields, columns.id), Some(name), message);
     }
     row(header, columns, fields).unwrap_or_else(|column| {
         let message = not_utf8(&format!("column {}", quoted(&column)));

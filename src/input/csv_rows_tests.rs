@@ -146,6 +146,23 @@ fn a_wrong_field_count_is_malformed_with_the_id_where_readable() {
 }
 
 #[test]
+fn text_after_a_closing_quote_is_malformed_naming_the_field() {
+    let records = csv(&format!(
+        "{HEADER}A,replace,/x,\"a\"b\",\nB,replace,/y,\"c\"\"d\",\n"
+    ));
+    let (id, code, field, message) = malformed(&records[0]);
+    assert_eq!(
+        (id, code, field),
+        (Some("A"), MalformedKind::Record, Some("value"))
+    );
+    assert!(message.contains("after its closing quote"), "{message}");
+    assert_eq!(
+        records[1].content,
+        row("B", "replace", "/y", "c\"d", Some(""))
+    );
+}
+
+#[test]
 fn unterminated_quote_is_reported_and_later_rows_survive() {
     let text = format!("{HEADER}A,replace,/x,\"oops,\nB,replace,/y,2,\nC,add,/z,3,\n");
     let records = csv(&text);
@@ -169,12 +186,16 @@ fn unterminated_quote_is_reported_and_later_rows_survive() {
 }
 
 #[test]
-fn a_stray_quote_closed_by_a_later_quote_joins_the_lines_as_in_any_csv_reader() {
-    // Only a quote still open at the end of the file can be told from a multi-line field.
+fn a_stray_quote_closed_by_a_later_quote_joins_the_lines_and_is_malformed_when_text_follows() {
+    // A CSV reader joins the lines up to the next quote, as for a multi-line field; the
+    // text after that quote shows the field was not meant to span them.
     let records = csv(&format!("{HEADER}A,add,/x,\"oops,\nB,add,/y,\"2\",\n"));
     assert_eq!(lines(&records), [2]);
-    let value = "oops,\nB,add,/y,2\"";
-    assert_eq!(records[0].content, row("A", "add", "/x", value, None));
+    let (id, code, field, _) = malformed(&records[0]);
+    assert_eq!(
+        (id, code, field),
+        (Some("A"), MalformedKind::Record, Some("value"))
+    );
 }
 
 #[test]

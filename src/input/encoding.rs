@@ -59,10 +59,18 @@ pub fn transcode(
     encoding: &'static Encoding,
 ) -> Result<Option<tempfile::TempPath>, super::InputError> {
     let io = |e| super::open::io_error(name, e);
-    if encoding == UTF_8 {
+    // Excel's "Unicode text" is UTF-16 with a byte-order mark: the mark says so whatever
+    // --encoding says, and the decoder below follows it.
+    let utf16 = starts_with_utf16_bom(source).map_err(io)?;
+    if utf16 {
+        tracing::info!(
+            input = name,
+            "the input starts with a UTF-16 byte-order mark: read as UTF-16"
+        );
+    } else if encoding == UTF_8 {
         return Ok(None);
     }
-    if encoding.is_ascii_compatible() && is_utf8(source).map_err(io)? {
+    if !utf16 && encoding.is_ascii_compatible() && is_utf8(source).map_err(io)? {
         tracing::info!(
             input = name,
             encoding = encoding.name(),
@@ -89,6 +97,20 @@ pub fn transcode(
     }
     drop(out);
     Ok(Some(spool.into_temp_path()))
+}
+
+/// Whether the file starts with a UTF-16 byte-order mark (either byte order).
+fn starts_with_utf16_bom(path: &Path) -> io::Result<bool> {
+    let mut head = [0u8; 2];
+    let mut file = File::open(path)?;
+    let mut read = 0;
+    while read < head.len() {
+        match file.read(&mut head[read..])? {
+            0 => return Ok(false),
+            n => read += n,
+        }
+    }
+    Ok(head == [0xFF, 0xFE] || head == [0xFE, 0xFF])
 }
 
 /// Whether the whole file is valid UTF-8.
@@ -175,6 +197,20 @@ mod tests {
         let utf16 = parse_encoding("utf-16le").unwrap();
         let spool = transcode(input.path(), "x.csv", utf16).unwrap().unwrap();
         assert_eq!(std::fs::read_to_string(&spool).unwrap(), "id\n");
+    }
+
+    #[test]
+    fn a_utf16_byte_order_mark_wins_over_the_default_utf8_and_a_legacy_code_page() {
+        for bytes in [
+            &b"\xff\xfei\x00d\x00\n\x00"[..],
+            &b"\xfe\xff\x00i\x00d\x00\n"[..],
+        ] {
+            let input = file(bytes);
+            for encoding in [UTF_8, windows_1252()] {
+                let spool = transcode(input.path(), "x.csv", encoding).unwrap().unwrap();
+                assert_eq!(std::fs::read_to_string(&spool).unwrap(), "id\n");
+            }
+        }
     }
 
     #[test]

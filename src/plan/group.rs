@@ -5,7 +5,7 @@
 //! errors first (in line order, which is arrival order) and then the document-level ones.
 
 use super::id::check_id;
-use super::messages::{clip_json, lines};
+use super::messages::{clip_json, clip_quoted, lines};
 use super::ops::{OpList, Pushed};
 use super::push_compact;
 use super::rules::{OpSite, check_op};
@@ -127,8 +127,10 @@ impl Group {
 
     fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
         push_compact(&mut self.rows, row);
-        if let Some(error) = self.if_match.see(if_match, row.at) {
-            self.faults().document_errors.push(error);
+        match self.if_match.see(if_match, row.at) {
+            None => {}
+            Some(Seen::Unusable(error)) => self.add_error(error),
+            Some(Seen::Mismatch(error)) => self.faults().document_errors.push(error),
         }
     }
 
@@ -199,10 +201,20 @@ fn duplicate_error(pushed: Pushed, site: OpSite) -> Option<PlanError> {
     else {
         return None;
     };
+    // Two operations of one document-form line share the line.
+    let who = match earlier == site.at {
+        true => format!(
+            "{} sets {path} twice, to different values",
+            lines(&[earlier])
+        ),
+        false => format!(
+            "{} set {path} to different values",
+            lines(&[earlier, site.at])
+        ),
+    };
     let message = format!(
-        "{} set {path} to different values ({}, then {}); keep one of the rows, or run with \
-         --on-duplicate last-wins to let the later one win",
-        lines(&[earlier, site.at]),
+        "{who} ({}, then {}); keep one of them, or run with --on-duplicate last-wins to let \
+         the later one win",
         clip_json(&earlier_value.to_value()),
         clip_json(&value.to_value()),
     );
@@ -232,10 +244,30 @@ struct IfMatch {
     reported: Vec<String>,
 }
 
+/// What a row's `if_match` turned out to be, where it is at fault.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    /// Not an ETag that can be sent: the row's own error.
+    Unusable(PlanError),
+    /// A different value from the first row's: the document's error.
+    Mismatch(PlanError),
+}
+
 impl IfMatch {
-    /// Notes a row's value; an error when it disagrees with the first one for the first time.
-    fn see(&mut self, raw: Option<&str>, at: LineRef) -> Option<PlanError> {
-        let value = raw.and_then(normalise_if_match)?;
+    /// Notes a row's value; an error when it cannot be sent, or when it disagrees with the
+    /// first one for the first time.
+    fn see(&mut self, raw: Option<&str>, at: LineRef) -> Option<Seen> {
+        let value = match raw.map(normalise_if_match)? {
+            Ok(value) => value?,
+            Err(message) => {
+                return Some(Seen::Unusable(PlanError {
+                    at: Some(at),
+                    field: Some("if_match".into()),
+                    code: ErrorCode::InvalidValue,
+                    message,
+                }));
+            }
+        };
         let Some(seen) = &self.first else {
             self.first = Some(Box::new((value, at)));
             return None;
@@ -250,12 +282,12 @@ impl IfMatch {
             first_at.line, at.line
         );
         self.reported.push(value);
-        Some(PlanError {
+        Some(Seen::Mismatch(PlanError {
             at: Some(at),
             field: Some("if_match".into()),
             code: ErrorCode::IfMatchMismatch,
             message,
-        })
+        }))
     }
 
     fn value(&self) -> Option<String> {
@@ -263,15 +295,47 @@ impl IfMatch {
     }
 }
 
-/// The ETag in the quoted form the API gives and wants (`"…"`); `None` when empty.
+/// The ETag in the quoted form the API gives and wants (`"…"`); `None` when empty; a
+/// message when it is no ETag that an `If-Match` header can carry.
 ///
 /// Spreadsheets drop the quotes, so one pair is optional on input; comparing the quoted
-/// forms makes `abc` and `"abc"` agree.
-pub fn normalise_if_match(raw: &str) -> Option<String> {
+/// forms makes `abc` and `"abc"` agree. A weak ETag (`W/"…"`) never matches `If-Match`
+/// (RFC 9110 compares strongly), and a quote inside, a quote on one side only, or a
+/// character outside visible ASCII is no ETag: each would be sent as something the
+/// referral's `eTag` never is.
+pub fn normalise_if_match(raw: &str) -> Result<Option<String>, String> {
     let trimmed = raw.trim();
-    let inner = trimmed.strip_prefix('"').unwrap_or(trimmed);
-    let inner = inner.strip_suffix('"').unwrap_or(inner);
-    (!inner.is_empty()).then(|| format!("\"{inner}\""))
+    if trimmed.is_empty() {
+        return Ok(None);
+    }
+    let advice = "give the referral's eTag as Partner Center shows it, e.g. \
+                  \"00006d10-0000-0000-0000-5c70aa630000\"";
+    if trimmed.starts_with("W/") {
+        return Err(format!(
+            "if_match {} is a weak ETag (W/…), which never matches If-Match; {advice}",
+            clip_quoted(trimmed)
+        ));
+    }
+    let opened = trimmed.starts_with('"');
+    let closed = trimmed.len() > 1 && trimmed.ends_with('"');
+    let inner = match (opened, closed) {
+        (true, true) => &trimmed[1..trimmed.len() - 1],
+        (false, false) => trimmed,
+        _ => {
+            return Err(format!(
+                "if_match {} has a quote on one side only; {advice}",
+                clip_quoted(trimmed)
+            ));
+        }
+    };
+    if inner.bytes().any(|b| b == b'"' || !b.is_ascii_graphic()) {
+        return Err(format!(
+            "if_match {} has a quote, a space or a character outside ASCII inside it, which \
+             no ETag has; {advice}",
+            clip_quoted(trimmed)
+        ));
+    }
+    Ok((!inner.is_empty()).then(|| format!("\"{inner}\"")))
 }
 
 #[cfg(test)]

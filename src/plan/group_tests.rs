@@ -27,11 +27,38 @@ fn invalid(entry: PlanEntry) -> InvalidEntry {
 
 #[test]
 fn if_match_is_quoted_once_whatever_the_input_gives() {
-    assert_eq!(normalise_if_match("abc").as_deref(), Some("\"abc\""));
-    assert_eq!(normalise_if_match("\"abc\"").as_deref(), Some("\"abc\""));
-    assert_eq!(normalise_if_match(" \"abc\" ").as_deref(), Some("\"abc\""));
-    assert_eq!(normalise_if_match(""), None);
-    assert_eq!(normalise_if_match("\"\""), None);
+    let quoted = |raw| normalise_if_match(raw).expect("an ETag");
+    assert_eq!(quoted("abc").as_deref(), Some("\"abc\""));
+    assert_eq!(quoted("\"abc\"").as_deref(), Some("\"abc\""));
+    assert_eq!(quoted(" \"abc\" ").as_deref(), Some("\"abc\""));
+    assert_eq!(quoted(""), None);
+    assert_eq!(quoted("\"\""), None);
+}
+
+#[test]
+fn an_if_match_that_is_no_strong_etag_is_the_row_s_invalid_value() {
+    for raw in [
+        "W/\"abc\"",
+        "\"a\"b\"",
+        "\"abc",
+        "abc\"",
+        "\"",
+        "a b",
+        "\"é\"",
+    ] {
+        assert!(normalise_if_match(raw).is_err(), "{raw}");
+    }
+    let mut group = Group::new(Some("r".into()), row(2).at);
+    group.add_row(
+        row(2),
+        notes("x").as_ref(),
+        Some("W/\"e1\""),
+        &mut OpRules::default(),
+    );
+    let invalid = invalid(group.finish());
+    assert_eq!(invalid.errors[0].code, ErrorCode::InvalidValue);
+    assert_eq!(invalid.errors[0].field.as_deref(), Some("if_match"));
+    assert!(invalid.errors[0].message.contains("weak ETag"));
 }
 
 #[test]
@@ -47,7 +74,9 @@ fn an_empty_if_match_agrees_with_any() {
 fn a_different_if_match_repeated_on_many_rows_is_reported_once() {
     let mut seen = IfMatch::default();
     seen.see(Some("e1"), row(2).at);
-    let first = seen.see(Some("e2"), row(3).at).unwrap();
+    let Some(Seen::Mismatch(first)) = seen.see(Some("e2"), row(3).at) else {
+        panic!("expected a mismatch");
+    };
     assert_eq!(first.code, ErrorCode::IfMatchMismatch);
     assert_eq!(first.field.as_deref(), Some("if_match"));
     assert_eq!(seen.see(Some("\"e2\""), row(4).at), None);

@@ -26,7 +26,8 @@ pub fn check_id(id: &str) -> Result<(), String> {
         None => Ok(()),
         Some(reason) => Err(format!(
             "referral ID {} is not usable: {reason}; an ID is 1 to {MAX_ID_CHARS} characters of \
-             A-Z a-z 0-9 - _ . ~ (Partner Center IDs are GUIDs), so copy it from the referral",
+             A-Z a-z 0-9 - _ . ~: copy it from the referral (Partner Center IDs are GUIDs), or, \
+             for a CRM ID looked up through --mapping, fix it in the CRM",
             super::messages::clip_quoted(id)
         )),
     }

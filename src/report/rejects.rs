@@ -222,7 +222,11 @@ fn write_csv(
             union.push(extra.as_bytes().to_vec());
         }
     }
-    let mut out = CsvOut::create(target, delimiter)?;
+    let crlf = match inputs.first() {
+        Some(&first) => ends_lines_with_crlf(&sources[first].path)?,
+        None => false,
+    };
+    let mut out = CsvOut::create(target, delimiter, crlf)?;
     out.record(&union)?;
     let mut spans = SpanReader::new(sources);
     for rejected in rows {
@@ -235,27 +239,51 @@ fn write_csv(
     out.finish()
 }
 
+/// Whether the first line of the CSV file at `path` ends in CRLF (as Excel writes): the
+/// rejects file's own lines then end so too, matching the rows copied verbatim.
+fn ends_lines_with_crlf(path: &Path) -> Result<bool, ReportError> {
+    let file = File::open(path).map_err(|source| ReportError::ReadBack {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut first = Vec::new();
+    std::io::BufRead::read_until(&mut std::io::BufReader::new(file), b'\n', &mut first).map_err(
+        |source| ReportError::ReadBack {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
+    Ok(first.ends_with(b"\r\n"))
+}
+
 /// A CSV rejects file being written.
 struct CsvOut {
     path: PathBuf,
     delimiter: u8,
+    crlf: bool,
     out: BufWriter<File>,
     line: LineEncoder,
 }
 
 impl CsvOut {
-    fn create(path: &Path, delimiter: u8) -> Result<CsvOut, ReportError> {
+    fn create(path: &Path, delimiter: u8, crlf: bool) -> Result<CsvOut, ReportError> {
         let file = File::create(path).map_err(ReportError::write(path))?;
         Ok(CsvOut {
             path: path.to_path_buf(),
             delimiter,
+            crlf,
             out: BufWriter::new(file),
             line: LineEncoder::new(delimiter),
         })
     }
 
+    /// `cells` as one line, ended as the input's lines are.
     fn encode(&mut self, cells: &[Vec<u8>]) -> Vec<u8> {
-        self.line.encode(cells)
+        let mut line = self.line.encode(cells);
+        if self.crlf && line.last() == Some(&b'\n') {
+            line.insert(line.len() - 1, b'\r');
+        }
+        line
     }
 
     fn record(&mut self, cells: &[Vec<u8>]) -> Result<(), ReportError> {
@@ -276,7 +304,7 @@ impl CsvOut {
         let message = neutralise(rejected.message).as_bytes().to_vec();
         if header.len() + 2 == union.len() && union.starts_with(header) {
             let (content, terminator) = split_terminator(raw);
-            let tail = self.encode(&[Vec::new(), outcome, message]);
+            let tail = self.line.encode(&[Vec::new(), outcome, message]);
             let mut line = content.to_vec();
             line.extend_from_slice(tail.strip_suffix(b"\n").unwrap_or(&tail));
             line.extend_from_slice(terminator);
@@ -400,7 +428,7 @@ mod tests {
         let written = std::fs::read_to_string(&out).unwrap();
         assert_eq!(
             written,
-            "id,op,path,value,outcome,error_message\na,replace,/name,\"x, y\",failed,'=bad\r\n"
+            "id,op,path,value,outcome,error_message\r\na,replace,/name,\"x, y\",failed,'=bad\r\n"
         );
     }
 

@@ -44,7 +44,7 @@ pub fn substatuses_of(status: &str) -> &'static [&'static str] {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
     /// `/status` set without `/substatus`.
-    #[error("sets /status to {status} without a /substatus; add a /substatus row ({allowed})")]
+    #[error("sets /status to {status} without a /substatus; set /substatus too ({allowed})")]
     MissingSubstatus {
         /// The new status.
         status: String,

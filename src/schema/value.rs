@@ -100,14 +100,27 @@ fn member_node<'a>(object: &'a Object, name: &str) -> Result<&'a Node, ValueErro
 }
 
 /// An error when `members` lacks a member `object` requires.
+/// Every required member is there, and not blank: a Member with `"email": ""` is a
+/// Member without an email.
 fn check_required(object: &Object, members: &Map<String, Value>) -> Result<(), ValueError> {
-    match object.required.iter().find(|r| !members.contains_key(**r)) {
-        Some(missing) => Err(ValueError(format!(
-            "a {} needs the member {missing:?}",
-            object.name
-        ))),
-        None => Ok(()),
+    for required in object.required {
+        match members.get(*required) {
+            None => {
+                return Err(ValueError(format!(
+                    "a {} needs the member {required:?}",
+                    object.name
+                )));
+            }
+            Some(Value::String(text)) if text.trim().is_empty() => {
+                return Err(ValueError(format!(
+                    "the {required:?} of a {} may not be empty",
+                    object.name
+                )));
+            }
+            Some(_) => {}
+        }
     }
+    Ok(())
 }
 
 /// Converts CSV text to the JSON value `node` needs, by the value rules.
@@ -138,7 +151,15 @@ fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, Va
     let fail = || expected(node, &format!("{:?}", clip(raw)));
     match scalar {
         Scalar::String => Ok(Value::String(raw.to_string())),
-        Scalar::Decimal => parse_decimal(text).map(Value::Number).ok_or_else(fail),
+        Scalar::Decimal => match parse_decimal(text) {
+            Ok(number) => Ok(Value::Number(number)),
+            Err(DecimalFault::NotANumber) => Err(fail()),
+            Err(DecimalFault::TooPrecise { digits }) => Err(ValueError(format!(
+                "{:?} has {digits} significant digits, more than the {MAX_DIGITS} a JSON number \
+                 keeps exactly, so it would not arrive as written; round it",
+                clip(raw)
+            ))),
+        },
         Scalar::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok(Value::Bool(true)),
             "false" | "0" => Ok(Value::Bool(false)),
@@ -153,14 +174,65 @@ fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, Va
     }
 }
 
-/// A decimal in JSON number syntax (`10000`, `10000.50`, `-5`, `1e5`); no thousands separators.
-fn parse_decimal(text: &str) -> Option<Number> {
-    let first = text.bytes().next()?;
-    if !(first.is_ascii_digit() || first == b'-') {
-        return None;
+/// The most significant digits a decimal may have: an IEEE double, which JSON numbers
+/// are read into on both ends, keeps 15 exactly.
+const MAX_DIGITS: usize = 15;
+
+/// Why text is not a decimal refsync can send.
+enum DecimalFault {
+    /// Not a number at all (`10,000.50`, `$5`).
+    NotANumber,
+    /// A number with more significant digits than a JSON number keeps.
+    TooPrecise {
+        /// How many it has.
+        digits: usize,
+    },
+}
+
+/// A decimal: an optional sign, digits with at most one decimal point (`10000`, `10000.50`,
+/// `-5`, `+5`, `.5`, `5.`, `007`), an optional exponent (`1e5`); no thousands separators.
+/// It is sent as the JSON number it names, so it may have at most [`MAX_DIGITS`]
+/// significant digits.
+fn parse_decimal(text: &str) -> Result<Number, DecimalFault> {
+    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+    let negative = text.starts_with('-');
+    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+        None => (unsigned, None),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && digits(e)
+    });
+    if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) || !exponent_ok {
+        return Err(DecimalFault::NotANumber);
     }
-    let number: Number = serde_json::from_str(text).ok()?;
-    number.as_f64().filter(|f| f.is_finite()).map(|_| number)
+    let significant = format!("{whole}{fraction}");
+    let significant = significant.trim_start_matches('0').trim_end_matches('0');
+    if significant.len() > MAX_DIGITS {
+        return Err(DecimalFault::TooPrecise {
+            digits: significant.len(),
+        });
+    }
+    // In JSON number syntax: no `+`, no leading zeros, digits on both sides of the point.
+    let whole = whole.trim_start_matches('0');
+    let mut json = String::from(if negative { "-" } else { "" });
+    json.push_str(if whole.is_empty() { "0" } else { whole });
+    if !fraction.is_empty() {
+        json.push('.');
+        json.push_str(fraction);
+    }
+    if let Some(exponent) = exponent {
+        json.push('e');
+        json.push_str(exponent);
+    }
+    let number: Number = serde_json::from_str(&json).map_err(|_| DecimalFault::NotANumber)?;
+    match number.as_f64() {
+        Some(value) if value.is_finite() => Ok(number),
+        _ => Err(DecimalFault::NotANumber),
+    }
 }
 
 /// An RFC 3339 date-time (any offset, stored as UTC) or a date (midnight UTC).
@@ -219,6 +291,44 @@ mod tests {
         assert!(text("/details/dealValue", "10,000.50").is_err());
         assert!(text("/details/dealValue", "").is_err());
         assert!(text("/details/dealValue", "abc").is_err());
+        for bad in [".", "-", "1e", "1.2.3", "--5", "5-", "$5", "1e400", "0x10"] {
+            assert!(text("/details/dealValue", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn decimals_in_other_plain_spellings_are_sent_as_json_numbers() {
+        let deal = |cell| text("/details/dealValue", cell).unwrap();
+        assert_eq!(deal("+5"), json!(5));
+        assert_eq!(deal("007"), json!(7));
+        assert_eq!(deal(".5"), json!(0.5));
+        assert_eq!(deal("-.5"), json!(-0.5));
+        assert_eq!(deal("5."), json!(5));
+        assert_eq!(deal("1E+3"), json!(1000.0));
+        assert_eq!(deal("123456789012345.00"), json!(123456789012345.0));
+    }
+
+    #[test]
+    fn a_required_member_may_not_be_blank() {
+        let error = text("/team/-", r#"{"email": " "}"#).unwrap_err();
+        assert_eq!(error.0, "the \"email\" of a Member may not be empty");
+        assert!(text("/team/-", r#"{"email": "a@b.c"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_decimal_a_json_number_cannot_keep_exactly_is_refused_saying_so() {
+        for cell in ["1234567890123456.78", "12345678901234567890.123456789"] {
+            let error = text("/details/dealValue", cell).unwrap_err();
+            assert!(error.0.contains("significant digits"), "{error}");
+            assert!(error.0.contains("round it"), "{error}");
+        }
+        let long = "9".repeat(100_000);
+        assert!(
+            text("/details/dealValue", &long)
+                .unwrap_err()
+                .0
+                .contains("100000")
+        );
     }
 
     #[test]

@@ -304,3 +304,38 @@ fn a_csv_file_with_no_rows_and_no_row_form_header_is_warned_about() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ids_listed_but_in_no_input_and_an_empty_list_are_warned_about() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\na,replace,/name,x\n");
+    work.write("ids.txt", "a\nno-such-referral\n");
+    let out = work.refsync(&["plan", "u.csv", "--ids", "ids.txt", "--report", "r.csv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("1 of the 2 IDs in --ids ids.txt are in no input: no-such-referral"),
+        "{}",
+        stderr(&out)
+    );
+    work.write("empty.txt", "# nothing yet\n");
+    let out = work.refsync(&["plan", "u.csv", "--ids", "empty.txt", "--report", "r.csv"]);
+    assert!(stderr(&out).contains("lists no IDs"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_quote_closing_a_field_early_and_a_weak_etag_are_invalid_rows_naming_their_field() {
+    let work = Workdir::new();
+    work.write(
+        "u.csv",
+        "id,op,path,value,if_match\na,replace,/name,\"x\"y\",\nb,replace,/name,z,W/\"e1\"\n",
+    );
+    let out = work.refsync(&["plan", "u.csv", "--report", "r.csv"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    let a = support::row_of(&rows, "a");
+    assert_eq!(a["error_code"], "malformed_record");
+    assert!(a["error_message"].contains("field value"), "{a:?}");
+    let b = support::row_of(&rows, "b");
+    assert_eq!(b["error_code"], "invalid_value");
+    assert!(b["error_message"].contains("weak ETag"), "{b:?}");
+}
