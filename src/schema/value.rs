@@ -209,17 +209,47 @@ fn parse_decimal(text: &str) -> Result<Number, DecimalFault> {
     if whole.len() + fraction.len() == 0 || !digits(whole) || !digits(fraction) || !exponent_ok {
         return Err(DecimalFault::NotANumber);
     }
-    let significant = format!("{whole}{fraction}");
-    let significant = significant.trim_start_matches('0').trim_end_matches('0');
-    if significant.len() > MAX_DIGITS {
+    let significant = significant_digits(whole, fraction);
+    if significant > MAX_DIGITS {
         return Err(DecimalFault::TooPrecise {
-            digits: significant.len(),
+            digits: significant,
         });
     }
-    // In JSON number syntax: no `+`, no leading zeros, digits on both sides of the point.
-    let whole = whole.trim_start_matches('0');
+    // Most cells are JSON number syntax already and are parsed as they are.
+    let plain = !text.starts_with('+')
+        && !mantissa.ends_with('.')
+        && (whole == "0" || !(whole.is_empty() || whole.starts_with('0')));
+    let json = match plain {
+        true => std::borrow::Cow::Borrowed(text),
+        false => std::borrow::Cow::Owned(json_number(negative, whole, fraction, exponent)),
+    };
+    let number: Number = serde_json::from_str(&json).map_err(|_| DecimalFault::NotANumber)?;
+    match number.as_f64() {
+        Some(value) if value.is_finite() => Ok(number),
+        _ => Err(DecimalFault::NotANumber),
+    }
+}
+
+/// The significant digits of a decimal's digits before and after its point: leading and
+/// trailing zeros do not count.
+fn significant_digits(whole: &str, fraction: &str) -> usize {
+    let digits = || whole.bytes().chain(fraction.bytes());
+    let leading = digits().take_while(|&b| b == b'0').count();
+    let total = whole.len() + fraction.len();
+    if leading == total {
+        return 0;
+    }
+    let trailing = digits().rev().take_while(|&b| b == b'0').count();
+    total - leading - trailing
+}
+
+/// The decimal in JSON number syntax: no `+`, no leading zeros, digits on both sides of
+/// the point.
+fn json_number(negative: bool, whole: &str, fraction: &str, exponent: Option<&str>) -> String {
+    let trimmed = whole.trim_start_matches('0');
+    let whole = if trimmed.is_empty() { "0" } else { trimmed };
     let mut json = String::from(if negative { "-" } else { "" });
-    json.push_str(if whole.is_empty() { "0" } else { whole });
+    json.push_str(whole);
     if !fraction.is_empty() {
         json.push('.');
         json.push_str(fraction);
@@ -228,11 +258,7 @@ fn parse_decimal(text: &str) -> Result<Number, DecimalFault> {
         json.push('e');
         json.push_str(exponent);
     }
-    let number: Number = serde_json::from_str(&json).map_err(|_| DecimalFault::NotANumber)?;
-    match number.as_f64() {
-        Some(value) if value.is_finite() => Ok(number),
-        _ => Err(DecimalFault::NotANumber),
-    }
+    json
 }
 
 /// An RFC 3339 date-time (any offset, stored as UTC) or a date (midnight UTC).
