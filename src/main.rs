@@ -1,8 +1,10 @@
 //! The `refsync` binary: parse the command line over the config file and environment,
 //! set up logs, run, exit with the code.
 
+use clap::error::ErrorKind;
 use refsync::commands::Threads;
 use refsync::config::layers::{self, ParseError};
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 /// mimalloc instead of the system allocator: a plan of a million rows is hundreds of
@@ -12,14 +14,11 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let parsed = match layers::parse_from(std::env::args_os().collect()) {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let json = layers::json_logs_requested(&args);
+    let parsed = match layers::parse_from(args) {
         Ok(parsed) => parsed,
-        // Clap prints help, the version or a usage error itself, with exit 0 or 2.
-        Err(ParseError::Clap(error)) => error.exit(),
-        Err(ParseError::File(error)) => {
-            eprintln!("refsync: error: {error}");
-            return ExitCode::from(1);
-        }
+        Err(error) => return refused(error, json),
     };
     let global = &parsed.cli.global;
     let json = global.log_format == refsync::cli::args::LogFormat::Json;
@@ -45,6 +44,44 @@ fn main() -> ExitCode {
             terminal.say("ERROR", &message, &text, serde_json::Value::Null);
             ExitCode::from(1)
         }
+    }
+}
+
+/// Reports a command line that cannot run. Help and the version go out as clap prints
+/// them (exit 0); a usage error (exit 2) and a bad config file or variable (exit 1) as
+/// text, or as one JSON line at level ERROR when JSON logs were asked for.
+fn refused(error: ParseError, json: bool) -> ExitCode {
+    let (message, code) = match &error {
+        ParseError::Clap(usage) if !json || !usage.use_stderr() => usage.exit(),
+        ParseError::Clap(usage) => (usage_message(usage), usage.exit_code()),
+        other => (other.to_string(), 1),
+    };
+    if json {
+        let terminal = refsync::ui::init_logging(true, 0, 0);
+        let fields = serde_json::json!({ "exit_code": code });
+        terminal.say("ERROR", &message, "", fields);
+    } else {
+        eprintln!("refsync: error: {message}");
+    }
+    ExitCode::from(u8::try_from(code).unwrap_or(2))
+}
+
+/// A clap usage error in one line: its first, with the usage and a pointer to `--help`.
+fn usage_message(error: &clap::Error) -> String {
+    if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return "a command is required; run `refsync --help` for the list".into();
+    }
+    let text = error.render().to_string();
+    let paragraph: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .map(str::trim)
+        .collect();
+    let first = paragraph.join(" ");
+    let first = first.trim_start_matches("error: ");
+    match text.lines().find_map(|l| l.strip_prefix("Usage: ")) {
+        Some(usage) => format!("{first} (usage: {usage}; see --help)"),
+        None => first.to_string(),
     }
 }
 

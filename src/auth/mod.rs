@@ -98,7 +98,8 @@ pub enum AuthError {
     },
     /// The device code expired before the user signed in.
     #[error(
-        "the sign-in code expired before sign-in finished; run `refsync auth login` again and sign in within {minutes} minutes"
+        "the sign-in code expired before sign-in finished; run `refsync auth login` again and sign in within {minutes} {unit}",
+        unit = if *minutes == 1 { "minute" } else { "minutes" }
     )]
     CodeExpired {
         /// How long the code lived.
@@ -127,4 +128,17 @@ pub enum AuthError {
         /// What the OS said.
         source: std::io::Error,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_code_lifetime_is_counted_in_minutes_singular_or_plural() {
+        let one = AuthError::CodeExpired { minutes: 1 }.to_string();
+        assert!(one.ends_with("within 1 minute"), "{one}");
+        let many = AuthError::CodeExpired { minutes: 15 }.to_string();
+        assert!(many.ends_with("within 15 minutes"), "{many}");
+    }
 }

@@ -22,6 +22,19 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The `sync` flags of the command line, for `sync` and for `config show`.
+    pub fn sync_args_mut(&mut self) -> Option<&mut SyncArgs> {
+        match &mut self.command {
+            Command::Sync(args) => Some(args),
+            Command::Config(config) => match &mut config.command {
+                super::tools::ConfigCommand::Show(args) => Some(args),
+            },
+            _ => None,
+        }
+    }
+}
+
 /// The commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -32,7 +45,7 @@ pub enum Command {
     Plan(PlanArgs),
     /// Plan, then send every valid document as one PATCH; write the report.
     #[command(
-        after_help = "Examples:\n  refsync sync samples/updates.csv --emulator\n  refsync sync updates.csv --token-file token.txt --rate 5/s --report report.csv --rejects rejects.csv"
+        after_help = "Examples:\n  refsync sync samples/updates.csv --emulator\n  refsync sync updates.csv --token-file token.txt --rate 5/s --report report.csv --rejects rejects.csv\n\nThe access token comes from the first of: --token-command CMD, --token-file FILE, the\nPARTNER_CENTER_TOKEN environment variable, the [auth] refresh token of the --config file\n(refsync auth login). A source on the command line beats one in the environment\n(REFSYNC_TOKEN_COMMAND, REFSYNC_TOKEN_FILE, PARTNER_CENTER_TOKEN), which beats one in the\nconfig file; `refsync config show` tells which one a run would use."
     )]
     Sync(Box<SyncArgs>),
     /// Run the local Partner Center referrals emulator until stopped.
@@ -56,9 +69,11 @@ pub enum Command {
   refsync completions fish > ~/.config/fish/completions/refsync.fish
   refsync completions powershell >> $PROFILE")]
     Completions(super::tools::CompletionsArgs),
-    /// Print the man page (roff) to stdout.
-    #[command(after_help = "Example:  refsync man > refsync.1 && man ./refsync.1")]
-    Man,
+    /// Print a man page (roff) to stdout: refsync's own, or a command's (refsync man sync).
+    #[command(
+        after_help = "Examples:\n  refsync man > refsync.1 && man ./refsync.1\n  refsync man sync > refsync-sync.1\n  refsync man config show > refsync-config-show.1"
+    )]
+    Man(super::tools::ManArgs),
 }
 
 /// Log formats.
@@ -289,11 +304,10 @@ pub struct SyncArgs {
 #[derive(Debug, Args)]
 pub struct EmulatorArgs {
     /// Address to listen on; port 0 picks a free port.
-    #[arg(
-        long,
-        default_value = "127.0.0.1:8080",
-        env = "REFSYNC_EMULATOR_LISTEN"
-    )]
+    ///
+    /// Its variable is REFSYNC_LISTEN, as for every option; REFSYNC_EMULATOR_LISTEN, its
+    /// earlier name, still counts when REFSYNC_LISTEN is not set.
+    #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Seed the referrals from this JSONL file (default: the built-in sample).
     #[arg(long, value_name = "FILE", conflicts_with = "generate")]

@@ -67,3 +67,11 @@ pub struct CompletionsArgs {
     #[arg(value_enum)]
     pub shell: ShellArg,
 }
+
+/// `refsync man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print (sync, config show); none for refsync's own page.
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+}

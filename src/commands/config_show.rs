@@ -3,6 +3,7 @@
 //! into the file), each followed by where the value came from. Secrets are masked.
 
 use crate::cli::SyncArgs;
+use crate::config::file::is_env_name;
 use crate::config::layers::{Effective, Parsed, Source};
 use crate::config::{auth, sync};
 use crate::send::TokenSource;
@@ -47,7 +48,7 @@ pub fn render(args: &SyncArgs, parsed: &Parsed) -> String {
     let _ = writeln!(
         out,
         "\n# access token: {}",
-        token_source(args, &auth_layers)
+        token_source(args, &auth_layers, &parsed.effective)
     );
     out
 }
@@ -56,7 +57,7 @@ pub fn render(args: &SyncArgs, parsed: &Parsed) -> String {
 fn line(effective: &Effective, width: usize) -> String {
     let source = describe(&effective.source);
     match &effective.value {
-        Some(value) if is_secret(&effective.key) => {
+        Some(value) if is_secret(&effective.key) || pasted_secret(&effective.key, value) => {
             format!("{:width$} = \"***\"  # {source}\n", effective.key)
         }
         Some(value) => format!(
@@ -68,7 +69,14 @@ fn line(effective: &Effective, width: usize) -> String {
     }
 }
 
-/// The client secret's line, masked, where `[auth]` names a file or variable holding it.
+/// Whether `value` of `key` is a `client_secret_env` that names no variable: most likely
+/// the secret itself, pasted there by mistake, so it is masked too.
+fn pasted_secret(key: &str, value: &str) -> bool {
+    key == "client_secret_env" && !is_env_name(value)
+}
+
+/// The client secret's line where `[auth]` names a file or variable holding it: masked
+/// when it can be read, else commented out with why it cannot.
 fn client_secret(auth_layers: &[Effective], width: usize) -> Option<String> {
     let named = |key: &str| {
         auth_layers
@@ -80,12 +88,19 @@ fn client_secret(auth_layers: &[Effective], width: usize) -> Option<String> {
         (None, Some(env)) => (env, "env"),
         (None, None) => return None,
     };
-    let name = holder.value.as_deref().unwrap_or_default();
+    let name = match holder.value.as_deref() {
+        Some(name) if !pasted_secret(&holder.key, name) => name,
+        _ => "***",
+    };
     let source = describe(&holder.source);
-    Some(format!(
-        "{:width$} = \"***\"  # from {place} {name} ({} set by {source})\n",
-        "client_secret", holder.key
-    ))
+    let origin = format!("from {place} {name} ({} set by {source})", holder.key);
+    Some(match auth::client_secret(auth_layers) {
+        Ok(_) => format!("{:width$} = \"***\"  # {origin}\n", "client_secret"),
+        Err(error) => format!(
+            "# {:width$} (missing: {error})  # {origin}\n",
+            "client_secret"
+        ),
+    })
 }
 
 /// Keys whose value is itself a secret (not a file or variable that holds one).
@@ -112,15 +127,39 @@ fn toml_text(value: &str) -> String {
     }
 }
 
-/// Which token source `sync` would use with these settings, never the token itself.
-fn token_source(args: &SyncArgs, auth_layers: &[Effective]) -> String {
+/// Which token source `sync` would use with these settings and where it was set, never
+/// the token itself.
+fn token_source(args: &SyncArgs, auth_layers: &[Effective], effective: &[Effective]) -> String {
     let auth = auth::resolve(auth_layers);
+    let set_by = |key: &str, layers: &[Effective]| {
+        layers
+            .iter()
+            .find(|e| e.key == key)
+            .map_or_else(|| "default".into(), |e| describe(&e.source))
+    };
     match sync::resolve(args, &auth).map(|s| s.token) {
-        Ok(TokenSource::Command(command)) => format!("the output of --token-command {command:?}"),
-        Ok(TokenSource::File(path)) => format!("--token-file {}", path.display()),
-        Ok(TokenSource::Env(_)) => format!("{} = \"***\"", sync::TOKEN_ENV),
-        Ok(TokenSource::Fixed(_)) => "the built-in emulator's".into(),
-        Ok(TokenSource::Refresh(grant)) => format!("the [auth] refresh-token grant ({grant:?})"),
+        Ok(TokenSource::Command(command)) => format!(
+            "the output of --token-command {command:?}, from {}",
+            set_by("token_command", effective)
+        ),
+        Ok(TokenSource::File(path)) => format!(
+            "--token-file {}, from {}",
+            path.display(),
+            set_by("token_file", effective)
+        ),
+        Ok(TokenSource::Env(_)) => format!(
+            "{} = \"***\", from env {}",
+            sync::TOKEN_ENV,
+            sync::TOKEN_ENV
+        ),
+        Ok(TokenSource::Fixed(_)) => format!(
+            "the built-in emulator's, from emulator set by {}",
+            set_by("emulator", effective)
+        ),
+        Ok(TokenSource::Refresh(grant)) => format!(
+            "the [auth] refresh-token grant ({grant:?}), from client_id set by {}",
+            set_by("client_id", auth_layers)
+        ),
         Err(error) => format!("none: {error}"),
     }
 }
@@ -141,6 +180,26 @@ mod tests {
         };
         assert!(!line(&secret, 0).contains("hush"));
         assert!(!is_secret("client_secret_file"));
+        let pasted = Effective {
+            key: "client_secret_env".into(),
+            value: Some("p@ss-word".into()),
+            source: Source::Default,
+        };
+        assert!(!line(&pasted, 0).contains("p@ss"), "{}", line(&pasted, 0));
+    }
+
+    #[test]
+    fn a_client_secret_file_that_is_missing_is_shown_missing() {
+        let layers = [Effective {
+            key: "client_secret_file".into(),
+            value: Some("/nonexistent/refsync/secret.txt".into()),
+            source: Source::Default,
+        }];
+        let shown = client_secret(&layers, 0).expect("a line");
+        assert!(
+            shown.starts_with("# client_secret (missing: ") && shown.contains("cannot read"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -32,15 +32,21 @@ pub struct LedgerRun {
 impl LedgerRun {
     /// Opens `--ledger` and starts a run with `correlation_id`, or with `--resume` continues
     /// the newest unfinished run of the same inputs and options (and its correlation ID, if
-    /// it recorded one); `None` without `--ledger`.
+    /// it recorded one); `None` without `--ledger`, and for a dry run, which changes
+    /// nothing and so records nothing (it says so when given `--ledger`).
     pub fn open(
         args: &SyncArgs,
         prepared: &Prepared,
         correlation_id: Uuid,
+        dry_run: bool,
     ) -> anyhow::Result<Option<LedgerRun>> {
         let Some(path) = &args.ledger else {
             return Ok(None);
         };
+        if dry_run {
+            warn_dry_run(path);
+            return Ok(None);
+        }
         let ledger = Ledger::open(path)?;
         let options = planning_options(args);
         let mut hashed: Vec<std::path::PathBuf> =
@@ -209,9 +215,22 @@ impl SendHooks for LedgerRun {
     }
 }
 
+/// A dry run neither opens nor reads the ledger: says so, since `--ledger` (and with it
+/// `--resume` and `--skip-unchanged`) does nothing there.
+fn warn_dry_run(path: &std::path::Path) {
+    tracing::warn!(
+        ledger = %path.display(),
+        "a dry run records nothing in the ledger and reads nothing from it: --ledger, \
+         --resume and --skip-unchanged are ignored"
+    );
+}
+
 /// The newest unfinished run of `key` when resuming, saying so when there is none.
+/// Without `--resume`, a new run starts, and an unfinished run of the same key is named,
+/// with how to continue it: otherwise it would stay unfinished unnoticed.
 fn resumable(ledger: &Ledger, key: &str, resume: bool) -> anyhow::Result<Option<RunId>> {
     if !resume {
+        warn_unfinished(ledger, key)?;
         return Ok(None);
     }
     match ledger.unfinished_run(key)? {
@@ -229,7 +248,20 @@ fn resumable(ledger: &Ledger, key: &str, resume: bool) -> anyhow::Result<Option<
     }
 }
 
-/// The planning options that shape the plan, as hashed into the run key.
+/// Warns when the ledger holds an unfinished (stopped or killed) run of `key`, which a
+/// run without `--resume` leaves as it is.
+fn warn_unfinished(ledger: &Ledger, key: &str) -> anyhow::Result<()> {
+    if let Some(run) = ledger.unfinished_run(key)? {
+        tracing::warn!(
+            run = run.0,
+            "run {run} of these inputs and options was stopped or killed before it finished \
+             and stays unfinished: starting a new run; the same command with --resume \
+             continues run {run} instead"
+        );
+    }
+    Ok(())
+}
+
 /// The planning options, as the run key hashes them and `runs show` prints them. The
 /// `--ids` and `--mapping` files are hashed by content with the inputs; here only whether
 /// each is given.

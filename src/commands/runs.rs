@@ -87,7 +87,7 @@ pub fn detail_text(detail: &RunDetail) -> String {
             "correlation",
             detail.correlation_id.clone().unwrap_or_else(|| "-".into()),
         ),
-        ("resumed", format!("{} time(s)", run.resumes)),
+        ("resumed", resumed_text(run.resumes)),
         (
             "outcomes",
             format!("{} ({} planned)", counts_text(run), run.planned),
@@ -96,12 +96,41 @@ pub fn detail_text(detail: &RunDetail) -> String {
     for (name, value) in fields {
         let _ = writeln!(text, "  {name:<12} {value}");
     }
-    text + &documents_text(&detail.not_updated)
+    text + &not_finished_text(run) + &documents_text(&detail.not_updated, run.not_finished)
 }
 
-fn documents_text(documents: &[DocumentRecord]) -> String {
+/// How often the run was resumed and, once it was, what its figures cover: the outcomes
+/// are the whole run's, the duration runs from the first start to the last end.
+fn resumed_text(resumes: u32) -> String {
+    match resumes {
+        0 => "0 time(s)".into(),
+        n => format!(
+            "{n} time(s): outcomes cover the whole run; the duration includes the time \
+             between attempts; the summary's elapsed time, requests, retries and rate are \
+             the last attempt's"
+        ),
+    }
+}
+
+/// The documents the ledger holds no record of, and what to do about them.
+fn not_finished_text(run: &RunSummary) -> String {
+    match run.not_finished {
+        0 => String::new(),
+        n => format!(
+            "\n{n} document(s) not finished: never sent, or refused before anything was \
+             applied; the same sync with --resume sends them\n"
+        ),
+    }
+}
+
+/// The documents not updated, in plan order; where there are none, says so only if every
+/// planned document was recorded.
+fn documents_text(documents: &[DocumentRecord], not_finished: usize) -> String {
+    if documents.is_empty() && not_finished > 0 {
+        return "\nevery document recorded so far was updated\n".into();
+    }
     if documents.is_empty() {
-        return "\nevery recorded document was updated\n".into();
+        return "\nevery document was updated\n".into();
     }
     let mut text = format!("\ndocuments not updated ({}):\n", documents.len());
     let _ = writeln!(
@@ -144,7 +173,8 @@ fn status_text(status: RunStatus) -> &'static str {
     }
 }
 
-/// `updated 50, failed 2, in flight 1`, in the order summaries list outcomes.
+/// `updated 50, failed 2, in flight 1, not finished 7`, in the order summaries list
+/// outcomes.
 fn counts_text(run: &RunSummary) -> String {
     let mut parts: Vec<String> = Outcome::ALL
         .iter()
@@ -152,6 +182,9 @@ fn counts_text(run: &RunSummary) -> String {
         .collect();
     if run.in_flight > 0 {
         parts.push(format!("in flight {}", run.in_flight));
+    }
+    if run.not_finished > 0 {
+        parts.push(format!("not finished {}", run.not_finished));
     }
     if parts.is_empty() {
         return "-".into();
@@ -164,5 +197,73 @@ fn duration_text(duration_ms: Option<i64>) -> String {
         None => "-".into(),
         Some(ms) if ms < 60_000 => format!("{:.1}s", ms as f64 / 1000.0),
         Some(ms) => format!("{}m{:02}s", ms / 60_000, (ms % 60_000) / 1000),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn stopped_run(updated: usize, planned: usize, resumes: u32) -> RunSummary {
+        RunSummary {
+            id: 3,
+            key: "k".into(),
+            started_at: "2026-05-01T02:00:00.000Z".into(),
+            ended_at: Some("2026-05-01T02:01:00.000Z".into()),
+            inputs: vec!["u.csv".into()],
+            planned,
+            counts: BTreeMap::from([("updated".to_string(), updated)]),
+            in_flight: 0,
+            not_finished: planned - updated,
+            exit_code: Some(143),
+            duration_ms: Some(60_000),
+            resumes,
+            status: RunStatus::Stopped,
+        }
+    }
+
+    fn detail(run: RunSummary) -> RunDetail {
+        RunDetail {
+            run,
+            options: String::new(),
+            correlation_id: None,
+            summary: None,
+            not_updated: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stopped_run_shows_its_documents_not_finished_and_never_claims_all_updated() {
+        let run = stopped_run(1018, 20000, 0);
+        let list = list_text(std::slice::from_ref(&run));
+        assert!(list.contains("updated 1018, not finished 18982"), "{list}");
+        let text = detail_text(&detail(run));
+        assert!(
+            text.contains("outcomes     updated 1018, not finished 18982 (20000 planned)"),
+            "{text}"
+        );
+        assert!(text.contains("18982 document(s) not finished"), "{text}");
+        assert!(text.contains("--resume"), "{text}");
+        assert!(!text.contains("every document was updated"), "{text}");
+    }
+
+    #[test]
+    fn a_run_with_every_document_updated_says_so() {
+        let text = detail_text(&detail(stopped_run(5, 5, 0)));
+        assert!(text.contains("every document was updated"), "{text}");
+        assert!(!text.contains("not finished"), "{text}");
+    }
+
+    #[test]
+    fn a_resumed_run_says_which_figures_cover_what() {
+        let text = detail_text(&detail(stopped_run(5, 5, 2)));
+        assert!(
+            text.contains("resumed      2 time(s): outcomes cover the whole run"),
+            "{text}"
+        );
+        assert!(text.contains("the last attempt's"), "{text}");
+        let text = detail_text(&detail(stopped_run(5, 5, 0)));
+        assert!(text.contains("resumed      0 time(s)\n"), "{text}");
     }
 }

@@ -64,10 +64,8 @@ pub(super) async fn execute(
         .collect();
     check_output_paths(&args.common, &prepared, &own)?;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
-    let ledger = match dry_run {
-        true => None,
-        false => LedgerRun::open(args, &prepared, settings.send.correlation_id)?.map(Arc::new),
-    };
+    let ledger =
+        LedgerRun::open(args, &prepared, settings.send.correlation_id, dry_run)?.map(Arc::new);
     // A resumed run goes on with the correlation ID it started with.
     if let Some(ledger) = &ledger {
         settings.send.correlation_id = ledger.correlation_id();

@@ -5,7 +5,7 @@
 //! Paths written in the file are relative to the file's folder, not to the working
 //! directory, because cron and systemd start jobs in a directory nobody chose.
 
-use super::file::{AUTH_KEYS, ConfigFile};
+use super::file::{AUTH_KEYS, ConfigFile, is_env_name};
 use super::layers::{Effective, Source};
 use crate::auth::{AuthSettings, DEFAULT_AUTHORITY, DEFAULT_SCOPE, DEFAULT_TENANT};
 use crate::send::{self, Secret};
@@ -82,22 +82,17 @@ fn beside(config: &Path, path: &str) -> String {
     folder.join(path).to_string_lossy().into_owned()
 }
 
-/// The `[auth]` settings, `None` when neither `client_id` nor `refresh_token_file` is set.
+/// The `[auth]` settings, `None` when no key of it is set (in the file or the
+/// environment); an error naming the first required key missing when some are.
 pub fn resolve(layered: &[Effective]) -> AuthConfig {
-    let get = |key: &str| {
-        layered
-            .iter()
-            .find(|e| e.key == key)
-            .and_then(|e| e.value.clone())
-    };
-    let (client_id, token_file) = (get("client_id"), get("refresh_token_file"));
-    if client_id.is_none() && token_file.is_none() {
+    let get = |key: &str| value_of(layered, key);
+    if layered.iter().all(|e| e.source == Source::Default) {
         return Ok(None);
     }
-    let client_id = client_id.ok_or(AuthConfigError::Missing {
+    let client_id = get("client_id").ok_or(AuthConfigError::Missing {
         missing: "client_id",
     })?;
-    let token_file = token_file.ok_or(AuthConfigError::Missing {
+    let token_file = get("refresh_token_file").ok_or(AuthConfigError::Missing {
         missing: "refresh_token_file",
     })?;
     let authority = get("authority").unwrap_or_else(|| DEFAULT_AUTHORITY.into());
@@ -108,22 +103,37 @@ pub fn resolve(layered: &[Effective]) -> AuthConfig {
         authority,
         tenant: get("tenant").unwrap_or_else(|| DEFAULT_TENANT.into()),
         client_id,
-        client_secret: client_secret(get("client_secret_file"), get("client_secret_env"))?,
+        client_secret: client_secret(layered)?,
         refresh_token_file: PathBuf::from(token_file),
         scope: get("scope").unwrap_or_else(|| DEFAULT_SCOPE.into()),
     }))
 }
 
-/// The client secret of a confidential app, from its file or its variable, if any.
-fn client_secret(
-    file: Option<String>,
-    env: Option<String>,
-) -> Result<Option<Secret>, AuthConfigError> {
+/// The value of `key` among `layered`, if set.
+fn value_of(layered: &[Effective], key: &str) -> Option<String> {
+    layered
+        .iter()
+        .find(|e| e.key == key)
+        .and_then(|e| e.value.clone())
+}
+
+/// The client secret of a confidential app, read from the file or the variable that
+/// `layered` names, if any; an error when it is named but cannot be had. A
+/// `client_secret_env` that is no variable name (a secret pasted there by mistake) is
+/// refused without being repeated.
+pub fn client_secret(layered: &[Effective]) -> Result<Option<Secret>, AuthConfigError> {
+    let file = value_of(layered, "client_secret_file");
+    let env = value_of(layered, "client_secret_env");
     let text = match (file, env) {
         (Some(_), Some(_)) => return Err(AuthConfigError::TwoSecrets),
         (Some(path), None) => std::fs::read_to_string(&path).map_err(|e| {
             AuthConfigError::Secret(format!("cannot read client_secret_file {path}: {e}"))
         })?,
+        (None, Some(name)) if !is_env_name(&name) => {
+            return Err(AuthConfigError::Secret(
+                "client_secret_env must be the name of an environment variable holding the secret (letters, digits and _), not the secret itself; its value is not shown".into(),
+            ));
+        }
         (None, Some(name)) => std::env::var(&name).map_err(|_| {
             AuthConfigError::Secret(format!(
                 "client_secret_env names {name}, which is not set; export it or remove the key"
@@ -175,6 +185,24 @@ mod tests {
         let error =
             resolve(&layered(Some(&file("[auth]\nclient_id = \"c\"\n")))).expect_err("incomplete");
         assert!(error.to_string().contains("refresh_token_file"), "{error}");
+        let error = resolve(&layered(Some(&file("[auth]\ntenant = \"t\"\n"))))
+            .expect_err("a tenant alone is incomplete");
+        assert!(error.to_string().contains("client_id"), "{error}");
+    }
+
+    #[test]
+    fn a_secret_pasted_as_client_secret_env_is_refused_unseen() {
+        let layers = [Effective {
+            key: "client_secret_env".into(),
+            value: Some("abc~def=secret".into()),
+            source: Source::Env("REFSYNC_AUTH_CLIENT_SECRET_ENV".into()),
+        }];
+        let error = client_secret(&layers).expect_err("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("client_secret_env") && !message.contains("abc~def"),
+            "{message}"
+        );
     }
 
     #[test]

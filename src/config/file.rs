@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 /// The environment variable naming the config file when `--config` is not given.
@@ -41,8 +40,23 @@ pub struct ConfigFile {
     pub path: PathBuf,
     /// Top-level keys: one per flag, `-` written `_`.
     pub options: BTreeMap<String, FileValue>,
+    /// Top-level keys whose value is a list or a table, with their lines: each is either a
+    /// key no command takes or a value of the wrong kind, which only the commands can tell.
+    pub unusable: BTreeMap<String, usize>,
     /// The `[auth]` table.
     pub auth: BTreeMap<String, FileValue>,
+    /// What parsing alone found wrong (unknown sections, `[auth]` keys); reported with
+    /// the keys no command takes by [`crate::config::layers::command`].
+    pub problems: Vec<Problem>,
+}
+
+/// One thing wrong in the config file: its line and what is wrong, naming the key.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Problem {
+    /// The 1-based line.
+    pub line: usize,
+    /// What is wrong, naming the key; never the value of a key that may hold a secret.
+    pub message: String,
 }
 
 /// Why the config file cannot be used.
@@ -66,16 +80,34 @@ pub enum FileError {
         /// What the parser said.
         message: String,
     },
-    /// A key no command knows, or a value of the wrong kind.
-    #[error("config file {path}:{line}: {message}")]
-    Key {
+    /// Keys no command knows, values of the wrong kind: every one found, by line.
+    #[error("{}", keys_message(path, problems))]
+    Keys {
         /// The file.
         path: PathBuf,
-        /// The key's line.
-        line: usize,
-        /// What is wrong, naming the key.
-        message: String,
+        /// What is wrong, in line order.
+        problems: Vec<Problem>,
     },
+}
+
+/// One problem as `config file PATH:LINE: message`; several as a count, then one
+/// `PATH:LINE: message` line each.
+fn keys_message(path: &Path, problems: &[Problem]) -> String {
+    let path = path.display();
+    match problems {
+        [one] => format!("config file {path}:{}: {}", one.line, one.message),
+        many => {
+            let lines: Vec<String> = many
+                .iter()
+                .map(|p| format!("\n  {path}:{}: {}", p.line, p.message))
+                .collect();
+            format!(
+                "config file {path} has {} problems:{}",
+                many.len(),
+                lines.concat()
+            )
+        }
+    }
 }
 
 /// The config file's path: `--config FILE` / `--config=FILE` among `args` (before a
@@ -109,74 +141,145 @@ impl ConfigFile {
         ConfigFile::parse(path, &text)
     }
 
-    /// Parses `text`, read from `path`; keys are checked against commands later.
+    /// Parses `text`, read from `path`. Only a syntax error fails here; what is wrong with
+    /// keys and values is collected in [`ConfigFile::problems`] and checked against the
+    /// commands later, so that every mistake is reported at once.
     pub fn parse(path: &Path, text: &str) -> Result<ConfigFile, FileError> {
-        let table = DeTable::parse(text).map_err(|e| FileError::Syntax {
-            path: path.to_path_buf(),
-            line: line_of(text, e.span().map_or(0, |s| s.start)),
-            message: e.message().trim().to_string(),
-        })?;
+        let table = DeTable::parse(text).map_err(|e| syntax_error(path, text, &e))?;
         let mut file = ConfigFile {
             path: path.to_path_buf(),
             ..ConfigFile::default()
         };
         for (key, value) in table.get_ref() {
             let line = line_of(text, key.span().start);
+            let name = key.get_ref().to_string();
             match value.get_ref() {
-                DeValue::Table(auth) if key.get_ref() == "auth" => file.read_auth(text, auth)?,
-                other => {
-                    let text_value = scalar(other).map_err(|m| file.key_error(line, key, m))?;
-                    file.options.insert(
-                        key.get_ref().to_string(),
-                        FileValue {
-                            text: text_value,
-                            line,
-                        },
-                    );
-                }
+                DeValue::Table(auth) if name == "auth" => file.read_auth(text, auth),
+                DeValue::Table(_) => file.problems.push(Problem {
+                    line,
+                    message: format!(
+                        "unknown section [{name}]; the only section is [auth], and every other key goes at the top of the file, above [auth]"
+                    ),
+                }),
+                other => match scalar(other) {
+                    Ok(text) => {
+                        file.options.insert(name, FileValue { text, line });
+                    }
+                    Err(_) => {
+                        file.unusable.insert(name, line);
+                    }
+                },
             }
         }
         Ok(file)
     }
 
-    /// Reads the `[auth]` table, refusing keys it does not know.
-    fn read_auth(&mut self, text: &str, auth: &DeTable<'_>) -> Result<(), FileError> {
+    /// Reads the `[auth]` table, noting keys it does not know and unusable values.
+    fn read_auth(&mut self, text: &str, auth: &DeTable<'_>) {
         for (key, value) in auth {
             let line = line_of(text, key.span().start);
-            if !AUTH_KEYS.contains(&key.get_ref().as_ref()) {
-                let known = AUTH_KEYS.join(", ");
-                return Err(self.key_error(
+            let name = key.get_ref().to_string();
+            match auth_value(&name, value.get_ref()) {
+                Ok(text) => {
+                    self.auth.insert(name, FileValue { text, line });
+                }
+                Err(message) => self.problems.push(Problem {
                     line,
-                    key,
-                    format!("unknown key in [auth]; the keys are {known}"),
-                ));
+                    message: format!("{name}: {message}"),
+                }),
             }
-            let value = scalar(value.get_ref()).map_err(|m| self.key_error(line, key, m))?;
-            self.auth
-                .insert(key.get_ref().to_string(), FileValue { text: value, line });
         }
-        Ok(())
     }
+}
 
-    /// An error about `key` on `line`.
-    fn key_error(&self, line: usize, key: &Spanned<impl AsRef<str>>, message: String) -> FileError {
-        FileError::Key {
-            path: self.path.clone(),
-            line,
-            message: format!("{}: {message}", key.get_ref().as_ref()),
-        }
-    }
+/// The problem of a top-level key that no command takes, with a hint where one helps.
+pub fn unknown_key(key: &str, line: usize) -> Problem {
+    let message = if AUTH_KEYS.contains(&key) {
+        format!(
+            "{key:?} belongs in the [auth] section: move it below the [auth] line (a top-level key goes above [auth])"
+        )
+    } else if key == "inputs" {
+        "inputs are given on the command line, not in the config file".to_string()
+    } else {
+        format!(
+            "unknown key {key:?}; keys are flag names with - written _ (e.g. max_attempts), and [auth]; see config/refsync.toml"
+        )
+    };
+    Problem { line, message }
+}
 
-    /// The error for a top-level key that no command takes.
-    pub fn unknown_key(&self, key: &str, value: &FileValue) -> FileError {
-        FileError::Key {
-            path: self.path.clone(),
-            line: value.line,
-            message: format!(
-                "unknown key {key:?}; keys are flag names with - written _ (e.g. max_attempts), and [auth]; see config/refsync.toml"
-            ),
-        }
+/// The problem of a key that a command takes, holding a list or a table.
+pub fn not_scalar(key: &str, line: usize) -> Problem {
+    Problem {
+        line,
+        message: format!(
+            "{key}: the value must be a string, a decimal number or true/false (lists are not accepted)"
+        ),
     }
+}
+
+/// Whether `name` can be an environment variable's name: `[A-Za-z_][A-Za-z0-9_]*`.
+pub fn is_env_name(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// One `[auth]` value as text, or what is wrong with it. Values of unknown keys and bad
+/// `client_secret_env` values are never quoted: they may be a secret pasted by mistake.
+fn auth_value(key: &str, value: &DeValue<'_>) -> Result<String, String> {
+    if !AUTH_KEYS.contains(&key) {
+        let known = AUTH_KEYS.join(", ");
+        return Err(format!(
+            "unknown key in [auth]; the keys are {known} (a key below the [auth] line belongs to it: top-level keys go above it)"
+        ));
+    }
+    let text = scalar(value)?;
+    if key == "client_secret_env" && !is_env_name(&text) {
+        return Err(
+            "must be the name of an environment variable (letters, digits and _, not starting with a digit) that holds the secret, not the secret itself; the value is not shown"
+                .into(),
+        );
+    }
+    Ok(text)
+}
+
+/// The error for a file that is not valid TOML, with a hint for an unquoted text value.
+fn syntax_error(path: &Path, text: &str, error: &toml::de::Error) -> FileError {
+    let line = line_of(text, error.span().map_or(0, |s| s.start));
+    let message = text
+        .lines()
+        .nth(line - 1)
+        .and_then(unquoted_hint)
+        .unwrap_or_else(|| error.message().trim().to_string());
+    FileError::Syntax {
+        path: path.to_path_buf(),
+        line,
+        message,
+    }
+}
+
+/// For `key = bare words` (text without quotes, the usual slip), what to write instead;
+/// the value itself is not repeated, as it may be a secret.
+fn unquoted_hint(line: &str) -> Option<String> {
+    let (key, value) = line.split_once('=')?;
+    let key = key.trim();
+    let value = value.trim();
+    let is_key = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let bare = value
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphanumeric() || "_./~$-+".contains(c));
+    (is_key && bare).then(|| {
+        format!(
+            "{key}: the value is not valid TOML; text needs quotes (write {key} = \"…\"), and true/false are written in lower case"
+        )
+    })
 }
 
 /// A scalar value as the text a flag would take.
@@ -231,15 +334,15 @@ mod tests {
 
     #[test]
     fn an_unknown_auth_key_names_the_key_and_line() {
-        let error = parse("[auth]\ntenant = \"t\"\nclient_secret = \"x\"\n").expect_err("refused");
-        let message = error.to_string();
+        let file = parse("[auth]\ntenant = \"t\"\nclient_secret = \"x\"\n").expect("parses");
+        let [problem] = file.problems.as_slice() else {
+            panic!("one problem: {:?}", file.problems);
+        };
+        assert_eq!(problem.line, 3);
+        assert!(problem.message.contains("client_secret"), "{problem:?}");
         assert!(
-            message.contains("r.toml:3") && message.contains("client_secret"),
-            "{message}"
-        );
-        assert!(
-            !message.contains("\"x\""),
-            "the value may be a secret: {message}"
+            !problem.message.contains("\"x\""),
+            "the value may be a secret: {problem:?}"
         );
     }
 
@@ -252,8 +355,66 @@ mod tests {
     }
 
     #[test]
-    fn arrays_are_refused() {
-        assert!(parse("inputs = [\"a.csv\"]\n").is_err());
+    fn an_unquoted_text_value_is_told_to_take_quotes_without_repeating_it() {
+        let message = parse("rate = \"5/s\"\ntoken_file = INLINE\n")
+            .expect_err("refused")
+            .to_string();
+        assert!(
+            message.contains("r.toml:2") && message.contains("token_file = \"…\""),
+            "{message}"
+        );
+        assert!(
+            !message.contains("INLINE") && !message.contains("float"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn lists_and_sections_are_kept_aside_for_the_commands_to_judge() {
+        let file = parse("inputs = [\"a.csv\"]\n\n[foo]\nx = 1\n").expect("parses");
+        assert_eq!(file.unusable.get("inputs"), Some(&1));
+        let [problem] = file.problems.as_slice() else {
+            panic!("one problem: {:?}", file.problems);
+        };
+        assert_eq!(problem.line, 3);
+        assert!(
+            problem.message.contains("unknown section [foo]"),
+            "{problem:?}"
+        );
+    }
+
+    #[test]
+    fn a_client_secret_env_that_is_no_variable_name_is_refused_unseen() {
+        let file = parse("[auth]\nclient_secret_env = \"s3cr3t~value\"\n").expect("parses");
+        let text = format!("{:?}", file.problems);
+        assert!(
+            text.contains("client_secret_env") && !text.contains("s3cr3t"),
+            "{text}"
+        );
+        assert!(is_env_name("REFSYNC_CLIENT_SECRET") && is_env_name("_x1"));
+        assert!(!is_env_name("1X") && !is_env_name("") && !is_env_name("a-b"));
+    }
+
+    #[test]
+    fn several_problems_are_listed_one_a_line() {
+        let problems = vec![
+            Problem {
+                line: 2,
+                message: "a".into(),
+            },
+            Problem {
+                line: 5,
+                message: "b".into(),
+            },
+        ];
+        let error = FileError::Keys {
+            path: "r.toml".into(),
+            problems,
+        };
+        assert_eq!(
+            error.to_string(),
+            "config file r.toml has 2 problems:\n  r.toml:2: a\n  r.toml:5: b"
+        );
     }
 
     #[test]

@@ -3,8 +3,10 @@
 //! argument gets its `REFSYNC_<NAME>` variable, and clap resolves flag > env > default.
 //! [`clap::ArgMatches::value_source`] then tells where each value came from.
 
-use super::file::{ConfigFile, FileError, FileValue, locate};
+use super::file::{ConfigFile, FileError, FileValue, Problem, locate, not_scalar, unknown_key};
 use crate::cli::Cli;
+use clap::builder::BoolishValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches};
 use std::collections::BTreeSet;
@@ -57,18 +59,46 @@ pub enum ParseError {
     /// The config file is unreadable or wrong (exit 1).
     #[error(transparent)]
     File(#[from] FileError),
+    /// A `REFSYNC_*` variable holds a value its option refuses (exit 1, like the file).
+    #[error(transparent)]
+    Env(#[from] EnvError),
     /// Clap's own outcome: a usage error (exit 2), or `--help` / `--version` (exit 0).
     #[error(transparent)]
     Clap(#[from] clap::Error),
 }
 
+/// A `REFSYNC_*` variable whose value its option refuses.
+#[derive(Debug, thiserror::Error)]
+#[error("environment variable {var}: {message}")]
+pub struct EnvError {
+    /// The variable (`REFSYNC_RATE`).
+    pub var: String,
+    /// What is wrong, and what is accepted.
+    pub message: String,
+}
+
+/// Variables still read under an older name: (the name, the older one). The older one
+/// counts only when the name is not set.
+const ENV_ALIASES: [(&str, &str); 1] = [("REFSYNC_LISTEN", "REFSYNC_EMULATOR_LISTEN")];
+
+/// What a boolean variable accepts, in any case.
+const BOOLEANS: &str = "true/false, 1/0, yes/no or on/off";
+
 /// Parses `args` (program name first) over the config file they or the environment name.
 pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     let file = locate(&args).map(|p| ConfigFile::read(&p)).transpose()?;
     let command = command(file.as_ref())?;
-    let matches = command.clone().try_get_matches_from(args)?;
-    let cli = Cli::from_arg_matches(&matches)?;
+    let matches = match command.clone().try_get_matches_from(&args) {
+        Ok(matches) => matches,
+        Err(error) => {
+            return Err(env_fault(&command, &args, &error).map_or(error.into(), Into::into));
+        }
+    };
+    let mut cli = Cli::from_arg_matches(&matches)?;
     let effective = effective(&command, &matches, file.as_ref());
+    if let Some(sync_args) = cli.sync_args_mut() {
+        super::sync::keep_strongest_token_sources(sync_args, &effective);
+    }
     Ok(Parsed {
         cli,
         file,
@@ -76,21 +106,55 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     })
 }
 
+/// Whether `args` (program name first) or `REFSYNC_LOG_FORMAT` ask for JSON logs, known
+/// before the command line is parsed, so that even a usage error can be a JSON line.
+pub fn json_logs_requested(args: &[OsString]) -> bool {
+    let mut words = args.iter().skip(1).map(|w| w.to_string_lossy());
+    while let Some(word) = words.next() {
+        match word.as_ref() {
+            "--" => break,
+            "--log-format" => return words.next().is_some_and(|v| v == "json"),
+            other if other.starts_with("--log-format=") => return other == "--log-format=json",
+            _ => {}
+        }
+    }
+    std::env::var("REFSYNC_LOG_FORMAT").is_ok_and(|v| v == "json")
+}
+
 /// The full command, every option layered over `file`; also what completions and the man
-/// page are generated from. Fails on a file key that no command takes or a bad value.
+/// page are generated from. Fails, listing each by line, on file keys that no command
+/// takes and on bad values.
 pub fn command(file: Option<&ConfigFile>) -> Result<Command, FileError> {
     let command = Cli::command().mut_subcommand("config", |config| {
         // `config show` takes sync's flags, but inputs are optional there.
         config.mut_subcommand("show", |show| show.mut_arg("inputs", |a| a.required(false)))
     });
     let mut used = BTreeSet::new();
-    let command = layer(command, file, &mut used)?;
-    if let Some(file) = file
-        && let Some((key, value)) = file.options.iter().find(|(k, _)| !used.contains(*k))
-    {
-        return Err(file.unknown_key(key, value));
+    let mut problems = BTreeSet::new();
+    let command = layer(command, file, &mut used, &mut problems);
+    let Some(file) = file else {
+        return Ok(command);
+    };
+    problems.extend(file.problems.iter().cloned());
+    for (key, value) in &file.options {
+        if !used.contains(key) {
+            problems.insert(unknown_key(key, value.line));
+        }
     }
-    Ok(command)
+    for (key, line) in &file.unusable {
+        problems.insert(if option_keys(&command).contains(key) {
+            not_scalar(key, *line)
+        } else {
+            unknown_key(key, *line)
+        });
+    }
+    if problems.is_empty() {
+        return Ok(command);
+    }
+    Err(FileError::Keys {
+        path: file.path.clone(),
+        problems: problems.into_iter().collect(),
+    })
 }
 
 /// Every config key that `command` and its subcommands take (what a file may hold at its
@@ -101,20 +165,22 @@ pub fn option_keys(command: &Command) -> BTreeSet<String> {
     own.chain(nested).collect()
 }
 
-/// Layers `command`'s own options, then its subcommands', noting the file keys used.
+/// Layers `command`'s own options, then its subcommands', noting the file keys used and
+/// the file values refused.
 fn layer(
     mut command: Command,
     file: Option<&ConfigFile>,
     used: &mut BTreeSet<String>,
-) -> Result<Command, FileError> {
+    problems: &mut BTreeSet<Problem>,
+) -> Command {
     let options: Vec<(String, String)> = command
         .get_arguments()
         .filter_map(|a| key_of(a).map(|k| (a.get_id().to_string(), k)))
         .collect();
     for (id, key) in options {
         let value = file.and_then(|f| f.options.get(&key));
-        if let (Some(file), Some(value)) = (file, value) {
-            check_value(&command, &id, &key, value, file)?;
+        if let Some(value) = value {
+            problems.extend(check_value(&command, &id, &key, value));
             used.insert(key.clone());
         }
         command = command.mut_arg(&id, |arg| with_layers(arg, &key, value));
@@ -124,19 +190,9 @@ fn layer(
         .map(|s| s.get_name().to_string())
         .collect();
     for name in names {
-        let mut failed = None;
-        command = command.mut_subcommand(&name, |sub| match layer(sub.clone(), file, used) {
-            Ok(layered) => layered,
-            Err(error) => {
-                failed = Some(error);
-                sub
-            }
-        });
-        if let Some(error) = failed {
-            return Err(error);
-        }
+        command = command.mut_subcommand(&name, |sub| layer(sub, file, used, problems));
     }
-    Ok(command)
+    command
 }
 
 /// The config key of an option (`max-attempts` → `max_attempts`); `None` for what is not
@@ -150,50 +206,69 @@ fn key_of(arg: &Arg) -> Option<String> {
     (!skipped && long != "config").then(|| long.replace('-', "_"))
 }
 
-/// Adds the `REFSYNC_<KEY>` variable where the definition has none, and the file's value
-/// as the default.
+/// Adds the `REFSYNC_<KEY>` variable where the definition has none, the file's value as
+/// the default (or an older variable's, see [`ENV_ALIASES`]), and, for a switch, the
+/// usual boolean spellings in its variable.
 fn with_layers(arg: Arg, key: &str, value: Option<&FileValue>) -> Arg {
-    let arg = match arg.get_env() {
+    let mut arg = match arg.get_env() {
         Some(_) => arg,
         None => arg.env(format!("REFSYNC_{}", key.to_ascii_uppercase())),
     };
-    match value {
-        Some(value) => arg.default_value(value.text.clone()),
+    if is_switch(&arg) {
+        arg = arg.value_parser(BoolishValueParser::new());
+    }
+    let default = alias_value(&arg)
+        .map(|(_, text)| text)
+        .or_else(|| value.map(|v| v.text.clone()));
+    match default {
+        Some(text) => arg.default_value(text),
         None => arg,
     }
 }
 
-/// Checks a file value with the option's own parser, so a bad value names its line.
-fn check_value(
-    command: &Command,
-    id: &str,
-    key: &str,
-    value: &FileValue,
-    file: &ConfigFile,
-) -> Result<(), FileError> {
-    let Some(arg) = command.get_arguments().find(|a| a.get_id() == id) else {
-        return Ok(());
-    };
-    let refused = |message: String| FileError::Key {
-        path: file.path.clone(),
-        line: value.line,
-        message: format!("{key}: {message}"),
-    };
-    match arg.get_action() {
-        ArgAction::SetTrue | ArgAction::SetFalse => match value.text.as_str() {
-            "true" | "false" => Ok(()),
-            _ => Err(refused("write true or false".into())),
-        },
-        ArgAction::Count => value
-            .text
-            .parse::<u8>()
-            .map(drop)
-            .map_err(|_| refused("write a whole number".into())),
-        _ => parse_alone(arg, &value.text).map_err(refused),
+/// Whether `arg` is an on/off switch (`--emulator`).
+fn is_switch(arg: &Arg) -> bool {
+    matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse)
+}
+
+/// The older variable of `arg` and its value, when only that one is set.
+fn alias_value(arg: &Arg) -> Option<(String, String)> {
+    let name = arg.get_env()?.to_string_lossy().into_owned();
+    let (_, old) = ENV_ALIASES.iter().find(|(new, _)| *new == name)?;
+    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
+    match set(&name) {
+        Some(_) => None,
+        None => set(old).map(|value| (old.to_string(), value)),
     }
 }
 
-/// Runs `arg`'s value parser on `text` in a command of its own.
+/// Checks a file value with the option's own parser, so a bad value names its line.
+fn check_value(command: &Command, id: &str, key: &str, value: &FileValue) -> Option<Problem> {
+    let arg = command.get_arguments().find(|a| a.get_id() == id)?;
+    let refused = |message: String| Problem {
+        line: value.line,
+        message: format!("{key}: {message}"),
+    };
+    let checked = match arg.get_action() {
+        ArgAction::SetTrue | ArgAction::SetFalse => match value.text.as_str() {
+            "true" | "false" => Ok(()),
+            _ => Err("write true or false".to_string()),
+        },
+        ArgAction::Count => whole_number(&value.text),
+        _ => parse_alone(arg, &value.text),
+    };
+    checked.err().map(refused)
+}
+
+/// Whether `text` is a count (`-v` given N times): a whole number.
+fn whole_number(text: &str) -> Result<(), String> {
+    text.parse::<u8>()
+        .map(drop)
+        .map_err(|_| "write a whole number".into())
+}
+
+/// Runs `arg`'s value parser on `text` in a command of its own; a refusal lists the
+/// accepted values where the option has a fixed set.
 fn parse_alone(arg: &Arg, text: &str) -> Result<(), String> {
     let probe = Arg::new("value")
         .long("value")
@@ -204,15 +279,104 @@ fn parse_alone(arg: &Arg, text: &str) -> Result<(), String> {
         .arg(probe)
         .try_get_matches_from([format!("--value={text}")])
         .map(drop)
-        .map_err(|e| clap_message(&e))
+        .map_err(|e| clap_message(&e) + &accepted(arg))
 }
 
-/// The first line of a clap error, without its `error: ` prefix or styling.
+/// `; accepted: a, b, c` for an option with a fixed set of values, else nothing.
+fn accepted(arg: &Arg) -> String {
+    let values: Vec<String> = arg
+        .get_possible_values()
+        .iter()
+        .filter(|v| !v.is_hide_set())
+        .map(|v| v.get_name().to_string())
+        .collect();
+    match values.as_slice() {
+        [] => String::new(),
+        _ => format!("; accepted: {}", values.join(", ")),
+    }
+}
+
+/// The first line of a clap error, without its `error: ` prefix, styling or the probe's
+/// name.
 fn clap_message(error: &clap::Error) -> String {
     let text = error.render().to_string();
     let line = text.lines().next().unwrap_or_default();
     line.trim_start_matches("error: ")
-        .replace("'--value <value>'", "this key")
+        .replace(" for '--value <value>'", "")
+}
+
+/// A `REFSYNC_*` value behind a clap refusal, as an error naming the variable; `None`
+/// when the refused value came from the command line.
+fn env_fault(command: &Command, args: &[OsString], error: &clap::Error) -> Option<EnvError> {
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let context = |kind| match error.get(kind) {
+        Some(ContextValue::String(text)) => Some(text.clone()),
+        _ => None,
+    };
+    let (shown, value) = (
+        context(ContextKind::InvalidArg)?,
+        context(ContextKind::InvalidValue)?,
+    );
+    // An option shows as clap's error names it (`--rate <RATE>`) only once built.
+    let mut built = command.clone();
+    built.build();
+    let arg = all_args(&built)
+        .into_iter()
+        .find(|arg| arg.to_string() == shown && env_value(arg).is_some_and(|(_, v)| v == value))?;
+    if given_on_command_line(args, arg) {
+        return None;
+    }
+    let (var, _) = env_value(arg)?;
+    let message = match arg.get_action() {
+        ArgAction::SetTrue | ArgAction::SetFalse => {
+            format!("{value:?} is not a boolean; write {BOOLEANS}")
+        }
+        ArgAction::Count => whole_number(&value).err().unwrap_or_default(),
+        _ => parse_alone(arg, &value).err().unwrap_or_default(),
+    };
+    Some(EnvError { var, message })
+}
+
+/// The options of `command` and of all its subcommands.
+fn all_args(command: &Command) -> Vec<&Arg> {
+    let nested = command.get_subcommands().flat_map(all_args);
+    command.get_arguments().chain(nested).collect()
+}
+
+/// The variable that gives `arg` its value, and the value, when one is set.
+fn env_value(arg: &Arg) -> Option<(String, String)> {
+    let name = arg.get_env()?.to_string_lossy().into_owned();
+    match std::env::var(&name) {
+        Ok(value) if !value.is_empty() => Some((name, value)),
+        _ => alias_value(arg),
+    }
+}
+
+/// Whether `arg` appears among `args` (before a `--`), long or short.
+fn given_on_command_line(args: &[OsString], arg: &Arg) -> bool {
+    let long = arg.get_long().map(|l| format!("--{l}"));
+    let short = arg.get_short();
+    args.iter()
+        .skip(1)
+        .map(|w| w.to_string_lossy())
+        .take_while(|w| w != "--")
+        .any(|word| {
+            let is_long = long.as_deref().is_some_and(|l| {
+                word == l
+                    || word
+                        .strip_prefix(l)
+                        .is_some_and(|rest| rest.starts_with('='))
+            });
+            let is_short = short.is_some_and(|c| {
+                !word.starts_with("--") && word.starts_with('-') && word[1..].contains(c)
+            });
+            is_long || is_short
+        })
 }
 
 /// Every option of the command that runs, with its value and origin.
@@ -244,6 +408,7 @@ fn one_effective(
     let id = arg.get_id().as_str();
     let value = match arg.get_action() {
         ArgAction::Count => Some(matches.get_count(id).to_string()),
+        ArgAction::SetTrue | ArgAction::SetFalse => Some(matches.get_flag(id).to_string()),
         _ => matches.get_raw(id).map(|raw| {
             raw.map(|v| v.to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
@@ -317,5 +482,43 @@ mod tests {
     fn a_bad_value_for_a_switch_names_the_key() {
         let error = command(Some(&file("\nemulator = \"yes\"\n"))).expect_err("refused");
         assert!(error.to_string().contains("r.toml:2: emulator"), "{error}");
+    }
+
+    #[test]
+    fn every_bad_key_and_value_is_reported_in_line_order() {
+        let text = "max_attempt = 3\nrate = \"fast\"\nif_match = \"sometimes\"\n";
+        let error = command(Some(&file(text))).expect_err("refused");
+        let FileError::Keys { problems, .. } = error else {
+            panic!("{error}");
+        };
+        let lines: Vec<usize> = problems.iter().map(|p| p.line).collect();
+        assert_eq!(lines, [1, 2, 3], "{problems:?}");
+        assert!(problems[0].message.contains("unknown key"), "{problems:?}");
+        assert!(
+            problems[2]
+                .message
+                .contains("accepted: auto, input, fetch, none"),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn json_logs_are_seen_on_the_command_line_before_it_is_parsed() {
+        assert!(json_logs_requested(&args(&[
+            "refsync",
+            "--log-format",
+            "json",
+            "--bogus"
+        ])));
+        assert!(json_logs_requested(&args(&[
+            "refsync",
+            "sync",
+            "--log-format=json"
+        ])));
+        let after = args(&["refsync", "sync", "--", "--log-format=json"]);
+        let text = args(&["refsync", "--log-format", "text"]);
+        if std::env::var_os("REFSYNC_LOG_FORMAT").is_none() {
+            assert!(!json_logs_requested(&after) && !json_logs_requested(&text));
+        }
     }
 }

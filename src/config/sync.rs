@@ -2,6 +2,7 @@
 //! emulator choice, refusing what cannot work before anything is read or sent.
 
 use super::auth::{AuthConfig, AuthConfigError};
+use super::layers::{Effective, Source};
 use crate::auth::{AuthError, RefreshGrant, store};
 use crate::cli::args::{IfMatchArg, OnConflictArg, SyncArgs};
 use crate::emulator::Seed;
@@ -69,6 +70,51 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
     })
 }
 
+/// Drops from `args` the token sources of a weaker layer than the strongest one that
+/// gives a token source (SPEC.md "Flags": flags override the environment, which overrides
+/// the file); within one layer the first found wins, as [`resolve`] picks them. So
+/// `--token-file` beats a file's `token_command`, and `PARTNER_CENTER_TOKEN` beats it too.
+/// `[auth]` stays the last resort whatever its layer.
+pub fn keep_strongest_token_sources(args: &mut SyncArgs, effective: &[Effective]) {
+    let layer_of = |key: &str| {
+        effective
+            .iter()
+            .find(|e| e.key == key && e.value.is_some())
+            .map_or(0, |e| strength(&e.source))
+    };
+    let (command, file) = (layer_of("token_command"), layer_of("token_file"));
+    let env = if token_from_env().is_some() {
+        strength(&Source::Env(TOKEN_ENV.into()))
+    } else {
+        0
+    };
+    let strongest = command.max(file).max(env);
+    if command < strongest {
+        args.token_command = None;
+    }
+    if file < strongest {
+        args.token_file = None;
+    }
+}
+
+/// How strong a layer is: a flag over the environment over the file over the default.
+fn strength(source: &Source) -> u8 {
+    match source {
+        Source::Flag => 3,
+        Source::Env(_) => 2,
+        Source::File { .. } => 1,
+        Source::Default => 0,
+    }
+}
+
+/// The access token in `PARTNER_CENTER_TOKEN`, trimmed, when it holds one.
+fn token_from_env() -> Option<String> {
+    std::env::var(TOKEN_ENV)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+}
+
 /// The first token source found (SPEC.md "Sending"); the in-process emulator goes before
 /// `[auth]` so that trying `--emulator` never signs in to the real service.
 fn token_source(
@@ -82,11 +128,8 @@ fn token_source(
     if let Some(path) = &args.token_file {
         return Ok(TokenSource::File(path.clone()));
     }
-    if let Some(token) = std::env::var(TOKEN_ENV)
-        .ok()
-        .filter(|t| !t.trim().is_empty())
-    {
-        return Ok(TokenSource::Env(Secret::new(token.trim().to_string())));
+    if let Some(token) = token_from_env() {
+        return Ok(TokenSource::Env(Secret::new(token)));
     }
     if emulator {
         return Ok(TokenSource::Fixed(Secret::new("emulator".to_string())));
@@ -124,5 +167,82 @@ fn send_options(args: &SyncArgs, endpoint: String) -> SendOptions {
         return_representation: args.return_representation,
         correlation_id: uuid::Uuid::new_v4(),
         ca_cert: args.ca_cert.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+    use std::path::PathBuf;
+
+    fn sync_args(words: &[&str]) -> SyncArgs {
+        let cli = Cli::try_parse_from(words).expect("parses");
+        match cli.command {
+            Command::Sync(args) => *args,
+            _ => panic!("not sync"),
+        }
+    }
+
+    fn from(key: &str, source: Source) -> Effective {
+        Effective {
+            key: key.into(),
+            value: Some("x".into()),
+            source,
+        }
+    }
+
+    fn in_file() -> Source {
+        Source::File {
+            path: "c.toml".into(),
+            line: 1,
+        }
+    }
+
+    #[test]
+    fn a_token_source_on_the_command_line_beats_one_in_the_file() {
+        let words = [
+            "refsync",
+            "sync",
+            "u.csv",
+            "--token-file",
+            "tok.txt",
+            "--token-command",
+            "cmd",
+        ];
+        let mut args = sync_args(&words);
+        let effective = [
+            from("token_command", in_file()),
+            from("token_file", Source::Flag),
+        ];
+        keep_strongest_token_sources(&mut args, &effective);
+        assert_eq!(args.token_command, None);
+        assert_eq!(args.token_file, Some(PathBuf::from("tok.txt")));
+    }
+
+    #[test]
+    fn an_environment_token_source_beats_the_file_and_a_layer_keeps_its_order() {
+        let words = [
+            "refsync",
+            "sync",
+            "u.csv",
+            "--token-file",
+            "tok.txt",
+            "--token-command",
+            "cmd",
+        ];
+        let mut args = sync_args(&words);
+        let env = Source::Env("REFSYNC_TOKEN_FILE".into());
+        let effective = [from("token_command", in_file()), from("token_file", env)];
+        keep_strongest_token_sources(&mut args, &effective);
+        assert_eq!(args.token_command, None);
+        let mut args = sync_args(&words);
+        let effective = [
+            from("token_command", Source::Flag),
+            from("token_file", Source::Flag),
+        ];
+        keep_strongest_token_sources(&mut args, &effective);
+        assert!(args.token_command.is_some() && args.token_file.is_some());
     }
 }

@@ -38,6 +38,10 @@ pub struct RunSummary {
     pub counts: BTreeMap<String, usize>,
     /// Documents sent whose outcome is not known yet.
     pub in_flight: usize,
+    /// Report rows planned that the ledger holds no record of: documents never sent (a run
+    /// stopped or killed first), or sent and refused before anything was applied.
+    /// `--resume` sends them.
+    pub not_finished: usize,
     /// The exit code, once it ended.
     pub exit_code: Option<i32>,
     /// From start to end, once it ended.
@@ -151,6 +155,7 @@ fn read_run(row: &Row<'_>) -> rusqlite::Result<RunRow> {
         planned: row.get(5)?,
         counts: BTreeMap::new(),
         in_flight: 0,
+        not_finished: 0,
         exit_code: row.get(6)?,
         duration_ms: row.get(7)?,
         resumes: row.get(8)?,
@@ -178,11 +183,15 @@ fn outcome_counts(conn: &Connection, run: Option<RunId>) -> Result<Counts, Ledge
     Ok(counts)
 }
 
+/// Fills in the counts per outcome, in flight, and not finished: what the plan holds beyond
+/// every document recorded.
 fn fill_counts(
     run: &mut RunSummary,
     counts: Vec<(Option<String>, usize)>,
 ) -> Result<(), LedgerError> {
+    let mut recorded = 0;
     for (outcome, count) in counts {
+        recorded += count;
         match outcome {
             Some(name) => {
                 run.counts.insert(parse_outcome(&name)?.to_string(), count);
@@ -190,6 +199,7 @@ fn fill_counts(
             None => run.in_flight = count,
         }
     }
+    run.not_finished = run.planned.saturating_sub(recorded);
     Ok(())
 }
 

@@ -316,3 +316,29 @@ fn outcomes_recorded_together_are_each_final_and_a_final_one_is_refused() {
         Err(LedgerError::AlreadyFinal { entry: 1, .. })
     ));
 }
+
+#[test]
+fn a_stopped_run_counts_the_planned_documents_it_holds_no_record_of_as_not_finished() {
+    let (_dir, _path, ledger) = ledger();
+    let run = ledger.start_run("k", &meta(&["a.csv"])).expect("start");
+    ledger
+        .record_outcome(run, doc(0, "r1", "h"), Outcome::Updated, &json!({}))
+        .expect("rec");
+    ledger.stop_run(run, 143).expect("stop");
+    let detail = ledger.run_detail(run).expect("detail");
+    assert_eq!((detail.run.in_flight, detail.run.not_finished), (0, 2));
+    ledger.resume_run(run).expect("resume");
+    ledger
+        .record_sending(run, doc(1, "r2", "h"), Uuid::new_v4(), None)
+        .expect("rec");
+    let summary = &ledger.runs().expect("runs")[0];
+    assert_eq!((summary.in_flight, summary.not_finished), (1, 1));
+    ledger
+        .record_outcome(run, doc(1, "r2", "h"), Outcome::Updated, &json!({}))
+        .expect("rec");
+    ledger
+        .record_outcome(run, doc(2, "r3", "h"), Outcome::Failed, &json!({}))
+        .expect("rec");
+    let summary = &ledger.runs().expect("runs")[0];
+    assert_eq!((summary.in_flight, summary.not_finished), (0, 0));
+}

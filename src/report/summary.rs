@@ -77,7 +77,9 @@ pub struct Summary {
     pub throttled: u64,
     /// Requests per second over the run.
     pub achieved_rate: f64,
-    /// The most documents in flight at once (refsync adapts it below `--concurrency`).
+    /// The most requests on the wire at once — let go by the rate limiter and not yet
+    /// answered, GETs and PATCHes alike; documents waiting for a permit are not counted
+    /// (never above `--concurrency`, and refsync adapts it below that).
     pub peak_in_flight: u64,
     /// Where 429s made the run lower its rate: the rate at the end (requests per second).
     #[serde(skip_serializing_if = "Option::is_none")]

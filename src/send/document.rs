@@ -70,7 +70,10 @@ struct Run<'a> {
     if_match: Option<String>,
     request_id: uuid::Uuid,
     attempts: u32,
+    /// Of the attempts, those refused (401, 412) before anything was applied.
+    refused: u32,
     refetches: u32,
+    /// The report's `http_status`: the last PATCH answer's (see [`Run::fetch`]).
     last_status: Option<u16>,
     patched: Option<(Option<String>, uuid::Uuid)>,
     note: Option<Note>,
@@ -90,6 +93,7 @@ impl<'a> Run<'a> {
             if_match: None,
             request_id: hooks.request_id(entry).unwrap_or_else(uuid::Uuid::new_v4),
             attempts: 0,
+            refused: 0,
             refetches: 0,
             last_status: None,
             patched: None,
@@ -209,8 +213,17 @@ impl<'a> Run<'a> {
             .before_patch(self.entry, call.request_id, call.if_match.as_deref())
             .map_err(SendError::Hook)?;
         self.patched = Some((call.if_match.clone(), call.request_id));
-        let exchange = self.shared.exchange(&call).await?;
+        let exchange = match self.shared.exchange_or_abort(&call).await {
+            Ok(exchange) => exchange,
+            Err(aborted) => {
+                self.attempts += aborted.sent;
+                self.refused += aborted.refused;
+                self.take_back_if_unapplied(call.request_id)?;
+                return Err(aborted.error);
+            }
+        };
         self.attempts += exchange.sent;
+        self.refused += exchange.refused;
         match exchange.ended {
             Ended::Answered(response) => {
                 self.last_status = Some(response.status);
@@ -218,22 +231,45 @@ impl<'a> Run<'a> {
             }
             Ended::GaveUp(last) => Ok(Err(self.gave_up(last, exchange.maybe_applied))),
             Ended::Stopped => {
-                let never_sent = self.attempts == 0 && !hooks.was_in_flight(self.entry);
-                if never_sent {
-                    hooks
-                        .patch_not_sent(self.entry, call.request_id)
-                        .map_err(SendError::Hook)?;
-                }
+                self.take_back_if_unapplied(call.request_id)?;
                 let reason = self.shared.control.stop.reason();
-                Ok(Err(End::stopped(reason, exchange.maybe_applied)))
+                Ok(Err(End::stopped(reason, self.sent(exchange.maybe_applied))))
             }
         }
     }
 
-    /// Reads the referral, keeping the status for the report.
+    /// The run stops before this document's outcome is known: where none of its PATCHes
+    /// can have been applied — none sent, or each refused (401, 412) — in this run and in
+    /// an earlier one, its in-flight record is taken back, so a resume sends it without
+    /// reading the referral first.
+    fn take_back_if_unapplied(&self, request_id: uuid::Uuid) -> Result<(), SendError> {
+        let hooks = &self.shared.control.hooks;
+        if self.attempts > self.refused || hooks.was_in_flight(self.entry) {
+            return Ok(());
+        }
+        hooks
+            .patch_not_sent(self.entry, request_id)
+            .map_err(SendError::Hook)
+    }
+
+    /// How far the document got, for a stop: whether a PATCH of it had left, and whether
+    /// the last one (`maybe_applied`) may have landed unseen.
+    fn sent(&self, maybe_applied: bool) -> Sent {
+        match (maybe_applied, self.attempts) {
+            (true, _) => Sent::MaybeApplied,
+            (false, 0) => Sent::Nothing,
+            (false, _) => Sent::Refused,
+        }
+    }
+
+    /// Reads the referral. The report's `http_status` is that of the last PATCH answer;
+    /// a GET's status stands in only where no PATCH was answered and the GET ended the
+    /// document (a 404, a 403, tries run out), since its error is the one reported.
     async fn fetch(&mut self, sent: Sent) -> Result<Result<Current, End>, SendError> {
         let read = read(self.shared, &self.url, sent).await?;
-        self.last_status = read.status.or(self.last_status);
+        if read.current.is_err() {
+            self.last_status = self.last_status.or(read.status);
+        }
         Ok(read.current)
     }
 
@@ -283,7 +319,8 @@ impl<'a> Run<'a> {
             },
         };
         if let Err(mismatch) = verify::recheck(&current.body, self.doc) {
-            return Ok(Next::End(End::failed(mismatch.code, mismatch.message)));
+            let end = End::failed(mismatch.code(), mismatch.after_refetch());
+            return Ok(Next::End(end));
         }
         let Some(etag) = current.etag.clone() else {
             let message =
@@ -325,16 +362,29 @@ impl<'a> Run<'a> {
         exhausted(last, tries)
     }
 
+    /// The `If-Match` and `MS-RequestId` of the last PATCH, and the PATCHes sent. A
+    /// document that a resume verified as applied reports the PATCH that applied it, which
+    /// an earlier process sent: the ledger's request ID and If-Match, and one attempt.
+    fn patch_sent(&self) -> (Option<String>, Option<uuid::Uuid>, u32) {
+        let hooks = &self.shared.control.hooks;
+        match &self.patched {
+            Some((tag, id)) => (tag.clone(), Some(*id), self.attempts),
+            None if self.note == Some(Note::Verified) => (
+                hooks.earlier_if_match(self.entry),
+                hooks.request_id(self.entry),
+                1,
+            ),
+            None => (None, None, self.attempts),
+        }
+    }
+
     fn result(self, end: End) -> SendResult {
-        let (if_match_sent, request_id) = match self.patched {
-            Some((tag, id)) => (tag, Some(id)),
-            None => (None, None),
-        };
+        let (if_match_sent, request_id, attempts) = self.patch_sent();
         let mut result = SendResult {
             entry: self.entry,
             outcome: Outcome::Failed,
             http_status: self.last_status,
-            attempts: self.attempts,
+            attempts,
             if_match_sent,
             etag_after: None,
             error_code: None,

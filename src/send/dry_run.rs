@@ -1,8 +1,13 @@
 //! The live dry run (`sync --dry-run`): one GET per document, through the same pacer and
 //! retries as a real run, and the outcome the real run would report — `planned` with its
-//! field-level diff, `unchanged`, `conflict` for a stale input `if_match`, or `failed` for
-//! what the API would refuse (an unknown ID, a move the current status forbids, a
-//! `replace` of a missing target). No PATCH is ever built.
+//! field-level diff, `unchanged` where the referral already holds every value, `conflict`
+//! for a stale input `if_match`, or `failed` for what the API would refuse (an unknown ID,
+//! a move the current status forbids, a `replace` of a missing target). No PATCH is ever
+//! built.
+//!
+//! A refusal the dry run predicts carries the code, message and status the API answers
+//! for it as the emulator models it (`PreconditionFailed` 412, `InvalidTransition` and
+//! `TargetNotFound` 400); one the GET itself met (`NotFound` 404) carries the GET's.
 
 use super::end::End;
 use super::error_body::ApiError;
@@ -24,14 +29,19 @@ pub async fn check_document(
     let started = Instant::now();
     let url = shared.endpoint.referral_url(&doc.id);
     let read = read(shared, &url, Sent::Nothing).await?;
-    let end = match read.current {
-        Ok(current) => judge(shared, doc, &current),
-        Err(end) => end,
+    let (end, http_status) = match read.current {
+        Ok(current) => {
+            let end = judge(shared, doc, &current);
+            let status = predicted_status(&end).or(read.status);
+            (end, status)
+        }
+        // The GET's own refusal (a 404, say) is what the PATCH would meet too.
+        Err(end) => (end, read.status),
     };
     let mut result = SendResult {
         entry,
         outcome: Outcome::Failed,
-        http_status: read.status,
+        http_status,
         attempts: 0,
         if_match_sent: None,
         etag_after: None,
@@ -47,36 +57,53 @@ pub async fn check_document(
     Ok(result)
 }
 
+/// The status the real run's PATCH would get where the dry run predicts a refusal: 412 for
+/// a stale ETag, 400 for a patch the referral refuses; `None` where it would be sent
+/// (the report then shows the GET's own status).
+fn predicted_status(end: &End) -> Option<u16> {
+    match end {
+        End::Conflict(_) => Some(412),
+        End::Failed { .. } => Some(400),
+        End::Updated { .. } | End::Unchanged | End::Planned { .. } => None,
+    }
+}
+
 /// The real run's outcome for `doc` against the referral as it is now, checked in the
-/// order the server would answer: stale ETag first, then the patch itself.
+/// order the server would answer: stale ETag first, then the patch itself. Refusals carry
+/// the codes and messages the API (as the emulator models it) would answer with.
 fn judge(shared: &Shared, doc: &Document, current: &Current) -> End {
     if let Some(end) = stale_if_match(shared, doc, current) {
         return end;
     }
     if let Err(mismatch) = verify::recheck(&current.body, doc) {
-        return End::failed(mismatch.code, mismatch.message);
+        return End::failed(mismatch.api_code(), mismatch.detail);
     }
-    // Only a real run that reads the referral before its PATCH can find the document
-    // already applied, or drop the members already in a team; one that does not read
-    // sends the document as it is, and the API reports it applied.
+    // Only a real run that reads the referral before its PATCH can find an append already
+    // applied, or drop the members already in a team; one that does not read sends its
+    // appends as they are, and they would change the referral.
     let reads_first = if_match_source(shared.options.if_match, doc) == IfMatchSource::Fetch
         || shared.control.read_before;
-    if !reads_first {
-        return End::Planned {
-            changes: changes(&current.body, &doc.ops, false),
-        };
-    }
-    if verify::changes_present(&current.body, &doc.ops) {
+    if reads_first && verify::changes_present(&current.body, &doc.ops) {
         return End::Unchanged;
     }
-    let pending = members::pending_ops(&current.body, &doc.ops);
-    End::Planned {
-        changes: changes(&current.body, &pending, true),
+    let diff = match reads_first {
+        true => changes(
+            &current.body,
+            &members::pending_ops(&current.body, &doc.ops),
+            true,
+        ),
+        false => changes(&current.body, &doc.ops, false),
+    };
+    // The referral already holds every value: the document changes nothing.
+    if diff.as_array().is_some_and(Vec::is_empty) {
+        return End::Unchanged;
     }
+    End::Planned { changes: diff }
 }
 
 /// A `conflict` where the real run would send the input's ETag and it is not the
-/// referral's current one; under `refetch` or `overwrite` that 412 would be resolved.
+/// referral's current one; under `refetch` or `overwrite` that 412 would be resolved. Code
+/// and message are the API's for that 412 (as the emulator gives them).
 fn stale_if_match(shared: &Shared, doc: &Document, current: &Current) -> Option<End> {
     let options = &shared.options;
     if options.on_conflict != ConflictPolicy::Report || options.if_match == IfMatchPolicy::Fetch {
@@ -90,8 +117,8 @@ fn stale_if_match(shared: &Shared, doc: &Document, current: &Current) -> Option<
     }
     let now = current.etag.as_deref().unwrap_or("none");
     Some(End::Conflict(ApiError {
-        code: "http_412".into(),
-        message: format!("the input's if_match {sent} is not the referral's current eTag {now}"),
+        code: "PreconditionFailed".into(),
+        message: format!("If-Match {sent} does not match the referral's current eTag {now}"),
     }))
 }
 

@@ -5,9 +5,18 @@ use super::SendResult;
 use super::control::StopReason;
 use super::error_body::{self, ApiError};
 use super::exchange::LastTry;
+use super::read::Sent;
 use super::transport::{Response, TransportError};
 use crate::outcome::Outcome;
 use serde_json::Value;
+
+/// The end of a stopped document's message where its PATCH may have been applied.
+const MAYBE_APPLIED: &str =
+    "; it may have been applied: check the referral before sending it again";
+
+/// Why a stopped document whose PATCH had left may be sent again.
+const NONE_APPLIED: &str = "none of its tries was applied (each was refused, or never reached \
+     the server), so sending it again is safe";
 
 /// A document's end.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,34 +62,67 @@ impl End {
         }
     }
 
-    /// A document ended early by a stop (`reason` `None`: drained before it sent anything);
-    /// `maybe_applied` when its PATCH may have landed without our seeing the answer.
-    pub fn stopped(reason: Option<StopReason>, maybe_applied: bool) -> Self {
-        let unsure = if maybe_applied {
-            "; its PATCH may have been applied: check the referral before sending it again"
-        } else {
-            ""
-        };
+    /// A document ended early by a stop (`reason` `None`: drained before it sent anything),
+    /// having `sent` what it had: a document whose PATCH never left is `not_sent` whatever
+    /// stopped the run; one whose PATCH may have landed unseen is `outcome_unknown` (or
+    /// `deadline`); the message says which.
+    pub fn stopped(reason: Option<StopReason>, sent: Sent) -> Self {
+        if reason == Some(StopReason::Deadline) && sent != Sent::Nothing {
+            return End::deadline(sent);
+        }
         let stopped = match reason {
-            Some(StopReason::Deadline) => {
-                let message =
-                    format!("the run's --deadline passed before this document finished{unsure}");
-                return End::failed("deadline", message);
-            }
+            Some(StopReason::Deadline) => "the run's --deadline passed",
             Some(StopReason::Failed) => "the run stopped on an error",
             Some(StopReason::Interrupted) => "the run was stopped",
             // Drained (a first signal, --max-failures) before the document sent anything.
             None => "the run stopped",
         };
-        if maybe_applied {
-            let message = format!("{stopped} while this document was in flight{unsure}");
-            End::failed("outcome_unknown", message)
-        } else {
-            // Its tries, if any, were all refused or lost before the server applied
-            // anything (a 401, a 5xx, a 429): sending it again is safe.
-            let message = format!("{stopped} before this document was applied; nothing of it was");
-            End::failed("not_sent", message)
+        match sent {
+            Sent::MaybeApplied => End::failed(
+                "outcome_unknown",
+                format!("{stopped} while this document was in flight{MAYBE_APPLIED}"),
+            ),
+            // Its tries were all refused or lost before the server applied anything (a
+            // 401, a 5xx, a 429, a 412): sending it again is safe.
+            Sent::Refused => End::failed(
+                "not_sent",
+                format!("{stopped} before this document was applied; {NONE_APPLIED}"),
+            ),
+            Sent::Nothing => End::failed(
+                "not_sent",
+                format!("{stopped} before this document sent its PATCH; nothing of it was applied"),
+            ),
         }
+    }
+
+    /// A document the `--deadline` cut short after its PATCH had left (`sent` is not
+    /// [`Sent::Nothing`]): `deadline`, saying whether that PATCH may have been applied.
+    fn deadline(sent: Sent) -> Self {
+        let passed = "the run's --deadline passed before this document finished";
+        let message = match sent {
+            Sent::MaybeApplied => {
+                format!("{passed}; its PATCH had left and no answer came back{MAYBE_APPLIED}")
+            }
+            Sent::Refused | Sent::Nothing => {
+                format!("{passed}; its PATCH had left, but {NONE_APPLIED}")
+            }
+        };
+        End::failed("deadline", message)
+    }
+
+    /// A dry run's document whose GET a stop cut short (or never let start).
+    pub fn unchecked(reason: Option<StopReason>) -> Self {
+        let stopped = match reason {
+            Some(StopReason::Deadline) => "the run's --deadline passed",
+            Some(StopReason::Failed) => "the run stopped on an error",
+            Some(StopReason::Interrupted) | None => "the run was stopped",
+        };
+        End::failed(
+            "not_sent",
+            format!(
+                "{stopped} before this document's referral was read (a dry run sends no PATCH)"
+            ),
+        )
     }
 
     /// Fills the outcome and its error, ETag or diff into a result.
@@ -165,47 +207,93 @@ mod tests {
 
     #[test]
     fn a_stopped_document_says_how_far_it_got_and_why() {
+        use Sent::{MaybeApplied, Nothing, Refused};
         use StopReason::{Deadline, Failed, Interrupted};
         let cases = [
             (
                 Some(Failed),
-                false,
+                Nothing,
                 "not_sent",
                 "the run stopped on an error before",
             ),
             (
                 Some(Failed),
-                true,
+                Refused,
+                "not_sent",
+                "the run stopped on an error before",
+            ),
+            (
+                Some(Failed),
+                MaybeApplied,
                 "outcome_unknown",
                 "the run stopped on an error while",
             ),
             (
                 Some(Interrupted),
-                false,
+                Nothing,
                 "not_sent",
                 "the run was stopped before",
             ),
             (
                 Some(Interrupted),
-                true,
+                MaybeApplied,
                 "outcome_unknown",
                 "the run was stopped while",
             ),
             (
                 Some(Deadline),
-                false,
-                "deadline",
-                "the run's --deadline passed",
+                Nothing,
+                "not_sent",
+                "the run's --deadline passed before",
             ),
-            (None, false, "not_sent", "the run stopped before"),
+            (
+                Some(Deadline),
+                Refused,
+                "deadline",
+                "the run's --deadline passed before",
+            ),
+            (
+                Some(Deadline),
+                MaybeApplied,
+                "deadline",
+                "the run's --deadline passed before",
+            ),
+            (None, Nothing, "not_sent", "the run stopped before"),
         ];
-        for (reason, maybe_applied, code, start) in cases {
-            let End::Failed { code: got, message } = End::stopped(reason, maybe_applied) else {
+        for (reason, sent, code, start) in cases {
+            let End::Failed { code: got, message } = End::stopped(reason, sent) else {
                 panic!("{reason:?} did not fail the document");
             };
-            assert_eq!(got, code, "{reason:?}, maybe applied: {maybe_applied}");
+            assert_eq!(got, code, "{reason:?}, {sent:?}");
             assert!(message.starts_with(start), "{message}");
-            assert_eq!(message.contains("may have been applied"), maybe_applied);
+            let maybe_applied = sent == MaybeApplied;
+            assert_eq!(
+                message.contains("may have been applied"),
+                maybe_applied,
+                "{message}"
+            );
+            assert_eq!(
+                message.contains("its PATCH had left"),
+                code == "deadline",
+                "{message}"
+            );
+            assert_eq!(
+                message.contains("sent its PATCH"),
+                sent == Nothing,
+                "{message}"
+            );
         }
+    }
+
+    #[test]
+    fn a_dry_run_cut_short_says_its_referral_was_not_read_and_names_no_patch_sent() {
+        let End::Failed { code, message } = End::unchecked(Some(StopReason::Deadline)) else {
+            panic!("not failed");
+        };
+        assert_eq!(code, "not_sent");
+        assert!(
+            message.contains("--deadline") && message.contains("was read"),
+            "{message}"
+        );
     }
 }

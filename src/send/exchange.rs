@@ -25,6 +25,8 @@ pub struct Counters {
     requests: AtomicU64,
     retries: AtomicU64,
     throttled: AtomicU64,
+    on_wire: AtomicU64,
+    peak_on_wire: AtomicU64,
 }
 
 impl Counters {
@@ -34,8 +36,26 @@ impl Counters {
             requests: self.requests.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             throttled: self.throttled.load(Ordering::Relaxed),
+            peak_in_flight: self.peak_on_wire.load(Ordering::Relaxed),
             ..SendStats::default()
         }
+    }
+
+    /// Counts one request on the wire until the guard drops (answered, failed, or
+    /// abandoned by an abort).
+    fn on_wire(&self) -> OnWire<'_> {
+        let now = self.on_wire.fetch_add(1, Ordering::Relaxed) + 1;
+        self.peak_on_wire.fetch_max(now, Ordering::Relaxed);
+        OnWire(self)
+    }
+}
+
+/// A request between the pacer letting it go and its answer.
+struct OnWire<'a>(&'a Counters);
+
+impl Drop for OnWire<'_> {
+    fn drop(&mut self) {
+        self.0.on_wire.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -105,14 +125,29 @@ pub struct Exchange {
     pub ended: Ended,
     /// Requests sent, 401 repeats included.
     pub sent: u32,
+    /// Of those, the ones answered 401 or 412: refused before anything was applied.
+    pub refused: u32,
     /// Whether some try may have been applied without our seeing the answer.
     pub maybe_applied: bool,
+}
+
+/// A call cut short by what stops the run (a second 401, no token), with what it had sent:
+/// where every request sent was refused, nothing of it was applied.
+#[derive(Debug)]
+pub struct Aborted {
+    /// What stops the run.
+    pub error: SendError,
+    /// Requests sent, 401 repeats included.
+    pub sent: u32,
+    /// Of those, the ones answered 401 or 412.
+    pub refused: u32,
 }
 
 /// What a call has taken so far.
 #[derive(Default)]
 struct Progress {
     sent: u32,
+    refused: u32,
     tries: u32,
     maybe_applied: bool,
 }
@@ -129,21 +164,52 @@ impl Progress {
         Exchange {
             ended,
             sent: self.sent,
+            refused: self.refused,
             maybe_applied: self.maybe_applied,
         }
     }
+
+    fn aborted(&self, error: SendError) -> Aborted {
+        Aborted {
+            error,
+            sent: self.sent,
+            refused: self.refused,
+        }
+    }
+}
+
+/// A 401 or a 412: the server refused the request before applying anything.
+fn refused(result: &Result<Response, TransportError>) -> bool {
+    result
+        .as_ref()
+        .is_ok_and(|response| matches!(response.status, 401 | 412))
 }
 
 impl Shared {
     /// Sends `call` until a final answer, retries running out, or a second 401.
     pub async fn exchange(&self, call: &Call) -> Result<Exchange, SendError> {
+        self.exchange_or_abort(call)
+            .await
+            .map_err(|aborted| aborted.error)
+    }
+
+    /// [`Shared::exchange`], saying also, when the run must stop, what the call had sent.
+    pub async fn exchange_or_abort(&self, call: &Call) -> Result<Exchange, Aborted> {
         let mut progress = Progress::default();
         loop {
-            let (generation, result) = match self.send_once(call, progress.sent > 0).await? {
+            let sent = self.send_once(call, progress.sent > 0).await;
+            let (generation, result) = match sent.map_err(|e| progress.aborted(e))? {
                 Try::Done { generation, result } => (generation, result),
                 Try::Stopped { in_flight } => return Ok(progress.stopped(in_flight, call)),
             };
+            if let Err(TransportError::Certificate(detail)) = &result {
+                // No request reached the server, and every other one would meet the same
+                // certificate: stop the run rather than retry each document.
+                let error = SendError::Certificate(detail.clone());
+                return Err(progress.aborted(error));
+            }
             progress.sent += 1;
+            progress.refused += u32::from(refused(&result));
             if result.as_ref().is_ok_and(|response| response.status != 401) {
                 self.tokens.worked(generation);
             }
@@ -154,7 +220,10 @@ impl Shared {
                     return Ok(progress.end(Ended::Stopped));
                 }
                 // A 401 repeat is not one of the tries.
-                Class::Unauthorized => self.tokens.after_401(generation).await?,
+                Class::Unauthorized => {
+                    let renewed = self.tokens.after_401(generation).await;
+                    renewed.map_err(|e| progress.aborted(e))?;
+                }
                 Class::Final => return Ok(progress.end(final_answer(result))),
                 Class::Retry {
                     retry_after,
@@ -228,11 +297,13 @@ impl Shared {
         }
         tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
         let sent_at = tokio::time::Instant::now();
+        let on_wire = self.counters.on_wire();
         let result = tokio::select! {
             biased;
             () = stop.aborted() => return Ok(Try::Stopped { in_flight: true }),
             result = self.transport.send(request) => result,
         };
+        drop(on_wire);
         let status = result.as_ref().ok().map(|response| response.status);
         self.pacer.request_ended(status, sent_at.elapsed());
         match &result {

@@ -32,9 +32,10 @@ pub trait SendHooks: Send + Sync {
         if_match: Option<&str>,
     ) -> Result<(), String>;
 
-    /// Called when the PATCH announced by `before_patch` with `request_id` never went out
-    /// (the run stopped while it waited its turn) and the document sent no PATCH before it
-    /// in this run, nor in an earlier one: nothing of it can have reached the server.
+    /// Called when the run stops before the document's outcome is known and nothing of it
+    /// can have been applied: the PATCH announced by `before_patch` with `request_id` never
+    /// went out (the run stopped while it waited its turn) or was refused (401, 412), as
+    /// was every PATCH the document sent before it, and no earlier run left it in flight.
     fn patch_not_sent(&self, _entry: usize, _request_id: Uuid) -> Result<(), String> {
         Ok(())
     }

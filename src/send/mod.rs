@@ -2,8 +2,8 @@
 //! retries, If-Match policy, conflict handling and token refresh.
 //!
 //! A document's failure is data ([`SendResult`]); an `Err` ([`SendError`]) is only for what
-//! stops the whole run (a second 401, 403 on every first request, no token, a ledger that
-//! cannot record). [`RunControl`] steers a run from outside: stop and deadline, the
+//! stops the whole run (a second 401, 403 on every first request, no token, a server
+//! certificate that is not trusted, a ledger that cannot record). [`RunControl`] steers a run from outside: stop and deadline, the
 //! ledger's hooks, and the dry run.
 
 pub mod adaptive;
@@ -114,7 +114,11 @@ pub struct SendResult {
     pub entry: usize,
     /// Its outcome.
     pub outcome: Outcome,
-    /// The last HTTP status received for the document's PATCH (or GET), if any.
+    /// The status of the last answer to the document's PATCH. Where no PATCH was answered,
+    /// that of the GET whose answer ended the document (a 404, a 403, a 5xx until tries
+    /// ran out), else none. A dry run gives its GET's status for `planned` and
+    /// `unchanged`, and the status the PATCH would get where it predicts a refusal (412,
+    /// 400).
     pub http_status: Option<u16>,
     /// PATCH requests sent, a repeat after a 401 included (GETs not counted).
     pub attempts: u32,
@@ -148,7 +152,8 @@ pub struct SendStats {
     pub retries: u64,
     /// 429 answers received.
     pub throttled: u64,
-    /// The most documents in flight at once.
+    /// The most requests on the wire at once: let go by the rate limiter and not yet
+    /// answered (GETs and PATCHes alike).
     pub peak_in_flight: u64,
     /// The rate in force at the end, where 429s made the run lower it (requests per
     /// second); `None` where it kept `--rate`.
@@ -183,6 +188,12 @@ pub enum SendError {
         "the API answered 403 Forbidden to every request; the signed-in user needs the Referral Admin, Referral User or Global Admin role in Partner Center"
     )]
     Forbidden,
+    /// The server's TLS certificate was not trusted: every request would fail the same
+    /// way, so the run stops instead of retrying each document.
+    #[error(
+        "the server's TLS certificate is not trusted ({0}); if the endpoint uses a certificate from your own CA, pass that CA with --ca-cert FILE (PEM)"
+    )]
+    Certificate(String),
     /// The HTTP client could not be built (bad `--ca-cert`, TLS setup).
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),

@@ -24,7 +24,8 @@ pub trait RateGate: Send + Sync {
     /// Waits for, and takes, one permit.
     fn until_ready(&self) -> BoxFuture<'_, ()>;
 
-    /// Sets the rate to `per_second`; gates with a fixed behaviour ignore it.
+    /// Sets the rate to `per_second`, the next permit one interval of it away (a new rate
+    /// is no new burst); gates with a fixed behaviour ignore it.
     fn set_rate(&self, _per_second: f64) {}
 
     /// Starts afresh at the same rate, with only the burst allowed at once (after a 429
@@ -46,6 +47,11 @@ impl RateGate for NoLimit {
 /// raise again. Governor's quota is fixed, so a new rate is a new limiter; a request that
 /// got its permit from a replaced limiter waits for one of the new limiter too, so a cut
 /// holds back the requests already waiting.
+///
+/// A new rate is not a new burst: its limiter starts empty, the next permit one interval
+/// of the new rate away. (A fresh one let a request through at once after each raise, the
+/// first answer after a 429 pause included: two requests at one instant under `--burst
+/// 1`.) The cost is up to one interval per change, while the rate recovers after 429s.
 pub struct GovernorGate {
     burst: NonZeroU32,
     current: Mutex<Limiter>,
@@ -77,12 +83,19 @@ impl GovernorGate {
         (current.generation, current.limiter.clone())
     }
 
-    /// Puts a fresh limiter at `per_second` in force.
-    fn replace(&self, per_second: Option<f64>) {
+    /// Puts a new limiter at `per_second` in force: `fresh` with its burst to give, or
+    /// empty.
+    fn replace(&self, per_second: Option<f64>, fresh: bool) {
         let mut current = self.lock();
         current.generation += 1;
         current.per_second = per_second;
         current.limiter = per_second.and_then(|r| limiter(r, self.burst));
+        if let Some(limiter) = current.limiter.as_ref().filter(|_| !fresh) {
+            for _ in 0..self.burst.get() {
+                // Emptying a bucket that holds exactly `burst` cells cannot be refused.
+                let _taken = limiter.check();
+            }
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, Limiter> {
@@ -105,12 +118,12 @@ impl RateGate for GovernorGate {
     }
 
     fn set_rate(&self, per_second: f64) {
-        self.replace(Some(per_second));
+        self.replace(Some(per_second), false);
     }
 
     fn restart(&self) {
         let per_second = self.lock().per_second;
-        self.replace(per_second);
+        self.replace(per_second, true);
     }
 }
 
@@ -130,6 +143,15 @@ fn limiter(per_second: f64, burst: NonZeroU32) -> Option<Arc<DefaultDirectRateLi
     // The slack cell, taken now; a full bucket of burst + 1 cannot refuse it.
     let _slack = limiter.check();
     Some(Arc::new(limiter))
+}
+
+/// When `pause` ends, if it is in force now.
+fn pause_end(pause: &Pause) -> Option<Instant> {
+    pause.until.filter(|until| *until > Instant::now())
+}
+
+fn is_paused(pause: &Pause) -> bool {
+    pause_end(pause).is_some()
 }
 
 /// Requests per second of a configured rate; `None` for unlimited.
@@ -153,11 +175,21 @@ struct Feedback {
     rate: AdaptiveRate,
 }
 
+/// The run-wide pause after a 429.
+#[derive(Debug, Default)]
+struct Pause {
+    /// When it ends; `None` before the first 429.
+    until: Option<Instant>,
+    /// The pause is set and the gate not restarted since: the first request let go after
+    /// it ends restarts the gate.
+    restart_due: bool,
+}
+
 /// The run-wide pacing every document and request goes through.
 pub struct Pacer {
     gate: Arc<dyn RateGate>,
     turns: Arc<Turns>,
-    paused_until: Mutex<Option<Instant>>,
+    pause: Mutex<Pause>,
     feedback: Mutex<Feedback>,
 }
 
@@ -170,7 +202,7 @@ impl Pacer {
         Pacer {
             gate,
             turns: Turns::new(in_flight.current()),
-            paused_until: Mutex::new(None),
+            pause: Mutex::new(Pause::default()),
             feedback: Mutex::new(Feedback {
                 in_flight,
                 rate: AdaptiveRate::new(ceiling),
@@ -186,25 +218,42 @@ impl Pacer {
     /// Waits until a request may start: the 429 pause, then a rate permit. A pause that
     /// began while the request waited for its permit holds it back too, and it takes a
     /// fresh permit afterwards (so the requests held back do not all go at once).
+    ///
+    /// The gate is restarted when the pause ends, not when it begins: a limiter left
+    /// unused through the pause fills up again, and would let a burst larger than
+    /// `--burst` through the moment the pause ends (a retry and a fresh request at once
+    /// under `--burst 1`). A permit taken after the pause but before that restart is not
+    /// used either.
     pub async fn admit(&self) {
         loop {
             self.wait_out_pause().await;
+            self.restart_after_pause();
             self.gate.until_ready().await;
-            if !self.is_paused() {
+            let pause = self.pause();
+            if !is_paused(&pause) && !pause.restart_due {
                 break;
             }
         }
         self.feedback().rate.started(Instant::now());
     }
 
-    fn is_paused(&self) -> bool {
-        self.pause_end().is_some()
+    /// Restarts the gate once a pause has ended, for the first request to get there.
+    fn restart_after_pause(&self) {
+        let mut pause = self.pause();
+        if pause.restart_due && !is_paused(&pause) {
+            pause.restart_due = false;
+            // What the pause left unused is not a burst to send now.
+            self.gate.restart();
+        }
     }
 
     /// When the pause in force ends; `None` when none is.
     fn pause_end(&self) -> Option<Instant> {
-        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        until.filter(|until| *until > Instant::now())
+        pause_end(&self.pause())
+    }
+
+    fn pause(&self) -> MutexGuard<'_, Pause> {
+        self.pause.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Feeds one request's end back: `answer` is its status where one came; `on_wire` the
@@ -248,11 +297,6 @@ impl Pacer {
         }
     }
 
-    /// The most documents in flight at once so far.
-    pub fn peak_in_flight(&self) -> usize {
-        self.turns.peak()
-    }
-
     /// The rate in force now where 429s made the run change it from `--rate` (requests
     /// per second); `None` while it is `--rate` (or unlimited).
     pub fn adapted_rate(&self) -> Option<f64> {
@@ -260,13 +304,13 @@ impl Pacer {
     }
 
     /// Pauses every request for `wait` from now (a 429); a longer pause already set stays.
+    /// The gate restarts when the pause ends (see [`Pacer::admit`]).
     pub fn pause_for(&self, wait: Duration) {
         let until = Instant::now() + wait;
-        let mut paused = self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if paused.is_none_or(|current| current < until) {
-            *paused = Some(until);
-            // What the pause leaves unused is not a burst to send when it ends.
-            self.gate.restart();
+        let mut pause = self.pause();
+        if pause.until.is_none_or(|current| current < until) {
+            pause.until = Some(until);
+            pause.restart_due = true;
             tracing::info!(
                 wait_ms = wait.as_millis() as u64,
                 "throttled: pausing every worker"
@@ -325,6 +369,34 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn the_burst_holds_when_a_pause_ends() {
+        let interval = Duration::from_millis(100);
+        let gate = Arc::new(crate::send::tests::Bucket::new(interval, 1));
+        let pacer = Arc::new(Pacer::new(gate, 4, RateLimit::Unlimited));
+        let start = Instant::now();
+        pacer.admit().await;
+        pacer.pause_for(Duration::from_secs(5));
+        let waiting: Vec<_> = (0..3)
+            .map(|_| {
+                let pacer = Arc::clone(&pacer);
+                tokio::spawn(async move {
+                    pacer.admit().await;
+                    start.elapsed()
+                })
+            })
+            .collect();
+        let mut admitted = Vec::new();
+        for waiter in waiting {
+            admitted.push(waiter.await.expect("admitted"));
+        }
+        admitted.sort();
+        // One at the end of the pause, then one per interval: the limiter left unused
+        // through the pause does not let two go at once.
+        let ms = Duration::from_millis;
+        assert_eq!(admitted, [ms(5000), ms(5100), ms(5200)]);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn at_most_concurrency_documents_are_in_flight_at_once() {
         let pacer = Pacer::new(Arc::new(NoLimit), 2, RateLimit::Unlimited);
         let first = pacer.turn().await;
@@ -355,9 +427,27 @@ mod tests {
             gate.until_ready().await;
         }
         gate.set_rate(1.0 / 3600.0);
-        gate.until_ready().await;
         let held = tokio::time::timeout(Duration::from_millis(50), gate.until_ready()).await;
-        assert!(held.is_err(), "one an hour: the second waits");
+        assert!(held.is_err(), "one an hour, and a new rate is no new burst");
+    }
+
+    #[tokio::test]
+    async fn a_new_rate_gives_no_burst_and_a_restart_gives_one() {
+        let gate = GovernorGate::new(Some(1.0 / 3600.0), 1);
+        let burst = tokio::time::timeout(Duration::from_secs(1), gate.until_ready()).await;
+        assert!(burst.is_ok(), "a fresh gate lets its burst of one through");
+        gate.set_rate(2.0 / 3600.0);
+        let held = tokio::time::timeout(Duration::from_millis(50), gate.until_ready()).await;
+        assert!(
+            held.is_err(),
+            "the request just let go still counts at the new rate"
+        );
+        gate.restart();
+        let burst = tokio::time::timeout(Duration::from_secs(1), gate.until_ready()).await;
+        assert!(
+            burst.is_ok(),
+            "a restart (the end of a 429 pause) lets one through"
+        );
     }
 
     #[tokio::test]

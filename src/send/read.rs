@@ -2,6 +2,7 @@
 //! the document comes to when it cannot be read (404, tries run out, the run stopped).
 
 use super::SendError;
+use super::control::Mode;
 use super::end::{End, exhausted, quoted};
 use super::exchange::{Call, Ended, LastTry, Shared};
 use super::transport::Method;
@@ -19,7 +20,7 @@ pub struct Current {
 /// A GET's result: the last status seen, and the referral or the document's end.
 #[derive(Debug)]
 pub struct Read {
-    /// The last HTTP status received, if any.
+    /// The last HTTP status the GET received, if any.
     pub status: Option<u16>,
     /// The referral, or why the document ends here.
     pub current: Result<Current, End>,
@@ -31,7 +32,8 @@ pub struct Read {
 pub enum Sent {
     /// Nothing of the document was sent: a drain may end the read before it starts.
     Nothing,
-    /// Its PATCH was answered and applied nothing (a 412).
+    /// Its PATCH had left, and every try of it was answered without being applied (a
+    /// 412, a 5xx, a 429) or never reached the server.
     Refused,
     /// Its PATCH may have been applied unseen: a lost answer, or a resumed run's document
     /// that was in flight.
@@ -53,8 +55,11 @@ pub async fn read(shared: &Shared, url: &reqwest::Url, sent: Sent) -> Result<Rea
         Ended::Answered(response) => response,
         Ended::GaveUp(last) => return Ok(gave_up(shared, last)),
         Ended::Stopped => {
-            let maybe_applied = sent == Sent::MaybeApplied;
-            let end = End::stopped(shared.control.stop.reason(), maybe_applied);
+            let reason = shared.control.stop.reason();
+            let end = match shared.control.mode {
+                Mode::Send => End::stopped(reason, sent),
+                Mode::DryRun => End::unchecked(reason),
+            };
             return Ok(Read {
                 status: None,
                 current: Err(end),

@@ -53,7 +53,8 @@ pub fn classify(result: &Result<Response, TransportError>, now: SystemTime) -> C
         Ok(_) => Class::Final,
         Err(TransportError::Connect(_)) => retry(false),
         Err(TransportError::Timeout | TransportError::Lost(_)) => retry(true),
-        Err(TransportError::Invalid(_)) => Class::Final,
+        // Neither is helped by another try; a certificate failure also stops the run.
+        Err(TransportError::Invalid(_) | TransportError::Certificate(_)) => Class::Final,
     }
 }
 
@@ -152,6 +153,12 @@ mod tests {
             classify(&Err(TransportError::Connect("refused".into())), now),
             retry(false)
         );
+    }
+
+    #[test]
+    fn a_certificate_that_is_not_trusted_is_not_retried() {
+        let untrusted = TransportError::Certificate("UnknownIssuer".into());
+        assert_eq!(classify(&Err(untrusted), SystemTime::now()), Class::Final);
     }
 
     #[test]

@@ -208,8 +208,14 @@ fn checked(token: &str, origin: &str) -> Result<Secret, SendError> {
         )));
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
+        // A command prints its token; a file or a variable holds it.
+        let verb = if origin == "--token-command" {
+            "print"
+        } else {
+            "hold"
+        };
         return Err(SendError::Token(format!(
-            "{origin} gave a token with spaces or non-ASCII characters; it must print only the access token"
+            "{origin} gave a token with spaces or non-ASCII characters; it must {verb} only the access token"
         )));
     }
     Ok(Secret::new(token))

@@ -100,6 +100,10 @@ pub enum TransportError {
     /// The request could not be built; repeating it would not help.
     #[error("cannot build the request: {0}")]
     Invalid(String),
+    /// The server's TLS certificate was not trusted (unknown issuer, expired, another
+    /// name, …): nothing was sent, and no retry would help.
+    #[error("the server's TLS certificate is not trusted: {0}")]
+    Certificate(String),
 }
 
 /// One HTTP exchange with the referrals API.
@@ -203,11 +207,18 @@ pub fn read_ca_cert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>,
     }
 }
 
+/// What rustls says of a certificate it refuses (its `Error::InvalidCertificate`). rustls
+/// is not a direct dependency, and reqwest hides it behind `io::Error`s, so its message is
+/// what can be recognised in the chain.
+const RUSTLS_INVALID_CERTIFICATE: &str = "invalid peer certificate: ";
+
 /// Sorts a reqwest error into the cases the retry policy tells apart.
 fn classify(error: &reqwest::Error) -> TransportError {
     let text = error.to_string();
     if error.is_builder() {
         TransportError::Invalid(text)
+    } else if let Some(why) = certificate_refused(error) {
+        TransportError::Certificate(why)
     } else if error.is_connect() {
         TransportError::Connect(text)
     } else if error.is_timeout() {
@@ -215,6 +226,16 @@ fn classify(error: &reqwest::Error) -> TransportError {
     } else {
         TransportError::Lost(text)
     }
+}
+
+/// Why the server's certificate was refused (`UnknownIssuer`, …), where some error in the
+/// chain of `error` is rustls refusing it.
+fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> Option<String> {
+    std::iter::successors(Some(error), |e| e.source()).find_map(|e| {
+        let text = e.to_string();
+        let at = text.find(RUSTLS_INVALID_CERTIFICATE)?;
+        Some(text[at + RUSTLS_INVALID_CERTIFICATE.len()..].to_string())
+    })
 }
 
 /// Reads at most [`BODY_LIMIT`] bytes. A body cut short keeps what arrived: the status
@@ -273,6 +294,40 @@ mod tests {
         let req = request(Method::Get, None);
         assert!(req.headers().iter().all(|(_, v)| !v.contains("tok")));
         assert!(!format!("{req:?}").contains("\"tok\""));
+    }
+
+    /// An error with a message and an optional cause, to build chains like reqwest's.
+    #[derive(Debug)]
+    struct Link(String, Option<Box<dyn std::error::Error + Send + Sync>>);
+
+    impl std::fmt::Display for Link {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+
+    impl std::error::Error for Link {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|e| e as _)
+        }
+    }
+
+    #[test]
+    fn a_certificate_refused_deep_in_the_chain_is_recognised() {
+        // reqwest → hyper-util → io::Error(InvalidData, rustls::Error::InvalidCertificate)
+        let rustls = Link("invalid peer certificate: UnknownIssuer".into(), None);
+        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls);
+        let hyper = Link("client error (Connect)".into(), Some(Box::new(io)));
+        let reqwest = Link("error sending request".into(), Some(Box::new(hyper)));
+        assert_eq!(
+            certificate_refused(&reqwest).as_deref(),
+            Some("UnknownIssuer")
+        );
+        let refused = Link(
+            "error sending request".into(),
+            Some(Box::new(Link("Connection refused".into(), None))),
+        );
+        assert_eq!(certificate_refused(&refused), None);
     }
 
     #[test]

@@ -13,7 +13,6 @@ use tokio::sync::Notify;
 struct State {
     in_use: usize,
     limit: usize,
-    peak: usize,
 }
 
 /// The documents allowed in flight at once.
@@ -43,7 +42,6 @@ impl Turns {
             state: Mutex::new(State {
                 in_use: 0,
                 limit: limit.max(1),
-                peak: 0,
             }),
             freed: Notify::new(),
         })
@@ -69,7 +67,6 @@ impl Turns {
             return None;
         }
         state.in_use += 1;
-        state.peak = state.peak.max(state.in_use);
         Some(Turn {
             turns: Arc::clone(self),
         })
@@ -86,11 +83,6 @@ impl Turns {
         if grew {
             self.freed.notify_waiters();
         }
-    }
-
-    /// The most turns held at once so far.
-    pub fn peak(&self) -> usize {
-        self.lock().peak
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -112,7 +104,6 @@ mod tests {
         assert!(timeout(Duration::from_secs(1), turns.take()).await.is_err());
         drop(first);
         assert!(timeout(Duration::from_secs(1), turns.take()).await.is_ok());
-        assert_eq!(turns.peak(), 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -6,13 +6,55 @@ use crate::plan::{Document, PatchOp};
 use crate::schema::transitions;
 use serde_json::Value;
 
-/// Why a document no longer fits the referral it would be applied to.
+/// Why a document does not fit the referral it would be applied to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Mismatch {
-    /// `invalid_path` or `invalid_transition`.
-    pub code: &'static str,
-    /// What is wrong, for the report.
-    pub message: String,
+    /// Which check it fails.
+    pub kind: MismatchKind,
+    /// What is wrong, without saying how it came about (a refetch, a dry run).
+    pub detail: String,
+}
+
+/// The check a document fails against a referral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MismatchKind {
+    /// A `replace` target or an `add` parent is missing.
+    Path,
+    /// The status move is not allowed from the referral's current status.
+    Transition,
+    /// The document is not a JSON Patch at all (planning should have refused it).
+    NotAPatch,
+}
+
+impl Mismatch {
+    /// refsync's own code, used after a refetch: `invalid_path` or `invalid_transition`.
+    pub fn code(&self) -> &'static str {
+        match self.kind {
+            MismatchKind::Path | MismatchKind::NotAPatch => "invalid_path",
+            MismatchKind::Transition => "invalid_transition",
+        }
+    }
+
+    /// The message after a refetch: the referral changed since the document was written.
+    pub fn after_refetch(&self) -> String {
+        match self.kind {
+            MismatchKind::Path => format!("the referral changed meanwhile: {}", self.detail),
+            MismatchKind::Transition => {
+                format!("the referral changed meanwhile and now {}", self.detail)
+            }
+            MismatchKind::NotAPatch => self.detail.clone(),
+        }
+    }
+
+    /// The code the API answers for the same refusal (the emulator's, since Partner
+    /// Center's own are not documented): what a dry run predicts.
+    pub fn api_code(&self) -> &'static str {
+        match self.kind {
+            MismatchKind::Path => "TargetNotFound",
+            MismatchKind::Transition => "InvalidTransition",
+            MismatchKind::NotAPatch => "InvalidBody",
+        }
+    }
 }
 
 /// Whether every operation's effect is visible in `referral`: a member set to the value,
@@ -79,23 +121,27 @@ pub fn recheck(referral: &Value, doc: &Document) -> Result<(), Mismatch> {
         set("/substatus").as_deref(),
     )
     .map_err(|e| Mismatch {
-        code: "invalid_transition",
-        message: format!("the referral changed meanwhile and now {e}"),
+        kind: MismatchKind::Transition,
+        detail: e.to_string(),
     })
 }
 
 /// Applies the patch to a copy of the referral, which is exactly the server's path check.
 fn check_paths(referral: &Value, doc: &Document) -> Result<(), Mismatch> {
-    let mismatch = |message: String| Mismatch {
-        code: "invalid_path",
-        message,
-    };
-    let patch: json_patch::Patch = serde_json::from_value(doc.patch_json())
-        .map_err(|e| mismatch(format!("the document is not a JSON Patch: {e}")))?;
+    let mismatch = |kind, detail: String| Mismatch { kind, detail };
+    let patch: json_patch::Patch = serde_json::from_value(doc.patch_json()).map_err(|e| {
+        mismatch(
+            MismatchKind::NotAPatch,
+            format!("the document is not a JSON Patch: {e}"),
+        )
+    })?;
     let mut copy = referral.clone();
-    json_patch::patch(&mut copy, &patch)
-        .map(drop)
-        .map_err(|e| mismatch(format!("the referral changed meanwhile: {e}")))
+    json_patch::patch(&mut copy, &patch).map(drop).map_err(|e| {
+        mismatch(
+            MismatchKind::Path,
+            format!("{e} (replace needs an existing value, add an existing parent)"),
+        )
+    })
 }
 
 #[cfg(test)]
@@ -149,7 +195,16 @@ mod tests {
             op(OpKind::Replace, "/substatus", json!("Engaged")),
         ]);
         let mismatch = recheck(&closed, &doc).expect_err("refused");
-        assert_eq!(mismatch.code, "invalid_transition");
+        assert_eq!(mismatch.code(), "invalid_transition");
+        assert_eq!(mismatch.api_code(), "InvalidTransition");
+        assert_eq!(
+            mismatch.detail,
+            "a referral in status Closed cannot move to status Active"
+        );
+        assert_eq!(
+            mismatch.after_refetch(),
+            "the referral changed meanwhile and now a referral in status Closed cannot move to status Active"
+        );
     }
 
     #[test]
@@ -159,9 +214,15 @@ mod tests {
             "/inviteContext/notes",
             json!("x"),
         )]);
+        let mismatch = recheck(&referral(), &doc).expect_err("refused");
         assert_eq!(
-            recheck(&referral(), &doc).expect_err("refused").code,
-            "invalid_path"
+            (mismatch.code(), mismatch.api_code()),
+            ("invalid_path", "TargetNotFound")
+        );
+        assert!(
+            !mismatch.detail.contains("meanwhile"),
+            "{}",
+            mismatch.detail
         );
     }
 

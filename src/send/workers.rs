@@ -159,12 +159,11 @@ pub(crate) async fn drive(
     (stats(&run.shared), lock(&run.error).take())
 }
 
-/// The run's counters, with what the pacer adapted.
+/// The run's counters (the peak of requests on the wire included), with what the pacer
+/// adapted.
 fn stats(shared: &Shared) -> SendStats {
-    let pacer = &shared.pacer;
     SendStats {
-        peak_in_flight: pacer.peak_in_flight() as u64,
-        adapted_rate: pacer.adapted_rate(),
+        adapted_rate: shared.pacer.adapted_rate(),
         ..shared.counters.snapshot()
     }
 }

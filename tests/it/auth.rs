@@ -227,3 +227,84 @@ fn settings(authority: &str, file: &Path) -> AuthSettings {
         scope: refsync::auth::DEFAULT_SCOPE.into(),
     }
 }
+
+/// Stdout as text.
+fn stdout(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn login_with_a_tenant_but_no_client_id_says_client_id_is_missing() {
+    let work = Workdir::new();
+    work.write("al1.toml", "[auth]\ntenant = \"contoso\"\n");
+    let out = work.refsync_with(&["auth", "login", "--config", "al1.toml"], &[]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("client_id") && !err.contains("no [auth] section"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_secret_pasted_as_client_secret_env_is_never_shown() {
+    let work = Workdir::new();
+    let pasted = "Xy7~pasted.secret-value";
+    work.write(
+        "c.toml",
+        &format!("[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\nclient_secret_env = \"{pasted}\"\n"),
+    );
+    let out = work.refsync(&["config", "show", "--config", "c.toml"]);
+    assert_eq!(code(&out), 1, "a bad config file");
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("client_secret_env") && !all.contains(pasted),
+        "{all}"
+    );
+    let env = [("REFSYNC_AUTH_CLIENT_SECRET_ENV", pasted)];
+    let out = work.refsync_with(&["config", "show"], &env);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains(pasted), "{all}");
+}
+
+#[test]
+fn config_show_says_a_client_secret_file_that_does_not_exist_is_missing() {
+    let work = Workdir::new();
+    work.write(
+        "c.toml",
+        "[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\nclient_secret_file = \"absent.txt\"\n",
+    );
+    let out = work.refsync(&["config", "show", "--config", "c.toml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let shown = stdout(&out);
+    let line = shown
+        .lines()
+        .find(|l| l.contains("client_secret ") || l.contains("client_secret  "))
+        .unwrap_or_default();
+    assert!(
+        line.contains("missing") && !line.contains("\"***\""),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_token_file_with_spaces_is_said_to_hold_only_the_token() {
+    let work = Workdir::new();
+    work.write("tok.txt", "not a token\n");
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let args = [
+        "sync",
+        "u.csv",
+        "--emulator",
+        "--token-file",
+        "tok.txt",
+        "--report",
+        "r.csv",
+    ];
+    let err = stderr(&work.refsync_with(&args, &[]));
+    assert!(
+        err.contains("must hold only the access token") && !err.contains("print"),
+        "{err}"
+    );
+}

@@ -269,3 +269,285 @@ fn the_sample_config_documents_every_key_with_a_value_refsync_accepts() {
     let out = work.refsync(&["config", "show", "--config", "all.toml"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
+
+#[test]
+fn a_bad_environment_value_exits_1_naming_the_variable_and_what_it_accepts() {
+    let work = Workdir::new();
+    let out = work.refsync_with(&["config", "show"], &[("REFSYNC_RATE", "fast")]);
+    assert_eq!(code(&out), 1, "bad config, not a usage error");
+    let err = stderr(&out);
+    assert!(
+        err.contains("REFSYNC_RATE") && err.contains("N/s") && !err.contains("--rate"),
+        "{err}"
+    );
+    let out = work.refsync_with(&["config", "show"], &[("REFSYNC_IF_MATCH", "sometimes")]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("REFSYNC_IF_MATCH")
+            && stderr(&out).contains("auto, input, fetch, none"),
+        "{}",
+        stderr(&out)
+    );
+    // The same value given as a flag stays a usage error, and a flag hides a bad variable.
+    assert_eq!(
+        code(&work.refsync(&["config", "show", "--rate", "fast"])),
+        2
+    );
+    let out = work.refsync_with(
+        &["config", "show", "--rate", "5/s"],
+        &[("REFSYNC_RATE", "fast")],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+#[test]
+fn boolean_variables_take_the_usual_spellings_in_any_case() {
+    let work = Workdir::new();
+    for (value, shown) in [
+        ("1", "true"),
+        ("yes", "true"),
+        ("ON", "true"),
+        ("True", "true"),
+        ("0", "false"),
+        ("no", "false"),
+        ("Off", "false"),
+    ] {
+        let out = work.refsync_with(&["config", "show"], &[("REFSYNC_EMULATOR", value)]);
+        assert_eq!(code(&out), 0, "{value}: {}", stderr(&out));
+        assert!(
+            shown_line(&out, "emulator").contains(&format!("= {shown}  # env REFSYNC_EMULATOR")),
+            "{value}: {}",
+            stdout(&out)
+        );
+    }
+    let out = work.refsync_with(&["config", "show"], &[("REFSYNC_EMULATOR", "maybe")]);
+    assert_eq!(code(&out), 1);
+    assert!(
+        stderr(&out).contains("REFSYNC_EMULATOR") && stderr(&out).contains("yes/no"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn shown_line(output: &Output, key: &str) -> String {
+    shown(output, key)
+}
+
+#[test]
+fn a_token_source_on_the_command_line_beats_one_from_the_environment_or_the_file() {
+    let work = Workdir::new();
+    work.write("c.toml", "token_command = \"echo from-file\"\n");
+    work.write("tok.txt", "t\n");
+    let token_line = |args: &[&str], env: &[(&str, &str)]| {
+        let out = work.refsync_with(args, env);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .find(|l| l.starts_with("# access token:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let show = ["config", "show", "--config", "c.toml"];
+    let flag = [&show[..], &["--token-file", "tok.txt"]].concat();
+    let line = token_line(&flag, &[]);
+    assert!(line.contains("--token-file tok.txt, from flag"), "{line}");
+    let line = token_line(&show, &[]);
+    assert!(
+        line.contains("--token-command \"echo from-file\", from file c.toml:1"),
+        "{line}"
+    );
+    let line = token_line(&show, &[("PARTNER_CENTER_TOKEN", "secret-token")]);
+    assert!(
+        line.contains("PARTNER_CENTER_TOKEN = \"***\", from env"),
+        "{line}"
+    );
+    let line = token_line(&show, &[("REFSYNC_TOKEN_FILE", "tok.txt")]);
+    assert!(line.contains("from env REFSYNC_TOKEN_FILE"), "{line}");
+}
+
+#[test]
+fn a_run_takes_its_token_from_the_flag_over_the_file() {
+    let work = Workdir::new();
+    work.write("c.toml", "token_command = \"exit 3\"\n");
+    work.write("tok.txt", "t\n");
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let args = [
+        "sync",
+        "u.csv",
+        "--emulator",
+        "--config",
+        "c.toml",
+        "--token-file",
+        "tok.txt",
+        "--report",
+        "r.csv",
+    ];
+    let out = work.refsync_with(&args, &[]);
+    let err = stderr(&out);
+    assert!(
+        !err.contains("--token-command"),
+        "the file's command ran: {err}"
+    );
+}
+
+#[test]
+fn every_man_page_the_main_page_names_exists_and_the_main_page_has_environment_and_exit_status() {
+    let work = Workdir::new();
+    let main = stdout(&work.refsync(&["man"]));
+    for section in [".SH ENVIRONMENT", ".SH \"EXIT STATUS\""] {
+        assert!(main.contains(section), "{section}:\n{main}");
+    }
+    for variable in [
+        "PARTNER_CENTER_TOKEN",
+        "REFSYNC_<NAME>",
+        "RUST_LOG",
+        "NO_COLOR",
+        "HTTPS_PROXY",
+    ] {
+        assert!(main.contains(variable), "{variable}");
+    }
+    let pages: Vec<String> = main
+        .lines()
+        .filter_map(|l| l.strip_prefix("refsync\\-"))
+        .filter_map(|l| l.strip_suffix("(1)"))
+        .map(str::to_string)
+        .collect();
+    assert!(pages.contains(&"sync".to_string()), "{pages:?}");
+    for page in &pages {
+        let out = work.refsync(&["man", page]);
+        assert_eq!(code(&out), 0, "{page}: {}", stderr(&out));
+        assert!(
+            stdout(&out).contains(&format!(".TH refsync-{page} 1")),
+            "{page}"
+        );
+    }
+    let nested = stdout(&work.refsync(&["man", "config", "show"]));
+    assert!(nested.contains(".TH refsync-config-show 1"), "{nested}");
+    let out = work.refsync(&["man", "bogus"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("sync"), "{}", stderr(&out));
+}
+
+#[test]
+fn sync_help_names_the_token_sources_in_order() {
+    let help = stdout(&Workdir::new().refsync(&["sync", "--help"]));
+    let start = help
+        .find("The access token comes from")
+        .unwrap_or_else(|| panic!("no token paragraph:\n{help}"));
+    let paragraph = &help[start..];
+    let order = [
+        "--token-command CMD, --token-file FILE",
+        "PARTNER_CENTER_TOKEN",
+        "[auth]",
+    ];
+    let at: Vec<usize> = order
+        .iter()
+        .map(|s| {
+            paragraph
+                .find(s)
+                .unwrap_or_else(|| panic!("{s} missing:\n{help}"))
+        })
+        .collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{help}");
+}
+
+#[test]
+fn every_config_file_mistake_is_listed_by_line_with_a_hint() {
+    let work = Workdir::new();
+    let text = "if_match = \"sometimes\"\ninputs = [\"a.csv\"]\ntenant = \"t\"\n\n[foo]\nx = 1\n";
+    work.write("c.toml", text);
+    let out = work.refsync(&["config", "show", "--config", "c.toml"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("c.toml:")).collect();
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(
+        lines[0].contains("c.toml:1") && lines[0].contains("auto, input, fetch, none"),
+        "{err}"
+    );
+    assert!(
+        lines[1].contains("c.toml:2") && lines[1].contains("command line"),
+        "{err}"
+    );
+    assert!(
+        lines[2].contains("c.toml:3") && lines[2].contains("[auth]"),
+        "{err}"
+    );
+    assert!(
+        lines[3].contains("c.toml:5") && lines[3].contains("unknown section [foo]"),
+        "{err}"
+    );
+    assert!(!err.contains("must be a string"), "{err}");
+}
+
+#[test]
+fn an_unquoted_text_value_is_told_to_take_quotes() {
+    let work = Workdir::new();
+    work.write("c.toml", "token_file = INLINE\n");
+    let out = work.refsync(&["config", "show", "--config", "c.toml"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("c.toml:1") && err.contains("quotes") && !err.contains("float"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_emulator_listen_address_comes_from_refsync_listen_or_its_old_name() {
+    use std::io::BufRead;
+    let work = Workdir::new();
+    for var in ["REFSYNC_LISTEN", "REFSYNC_EMULATOR_LISTEN"] {
+        let out = work.refsync_with(&["emulator"], &[(var, "nowhere")]);
+        assert_eq!(code(&out), 1, "{var}");
+        assert!(stderr(&out).contains(var), "{}", stderr(&out));
+    }
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .arg("emulator")
+        .env("REFSYNC_LISTEN", "127.0.0.1:0")
+        .env_remove("REFSYNC_EMULATOR_LISTEN")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the emulator");
+    let mut first = String::new();
+    let stdout = child.stdout.take().expect("stdout");
+    std::io::BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("first line");
+    child.kill().expect("stop the emulator");
+    let _ = child.wait();
+    assert!(
+        first.starts_with("listening on http://127.0.0.1:") && !first.contains(":8080"),
+        "{first}"
+    );
+}
+
+#[test]
+fn a_usage_error_under_json_logs_is_one_json_line() {
+    let work = Workdir::new();
+    let one_json_line = |args: &[&str], env: &[(&str, &str)]| {
+        let out = work.refsync_with(args, env);
+        assert_eq!(code(&out), 2, "{args:?}");
+        let err = stderr(&out);
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{err}");
+        let line: serde_json::Value = serde_json::from_str(lines[0]).expect("a JSON line");
+        assert_eq!(line["level"], "ERROR", "{err}");
+        assert!(
+            line["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("--bogus")),
+            "{err}"
+        );
+    };
+    one_json_line(&["--log-format", "json", "--bogus"], &[]);
+    one_json_line(
+        &["config", "show", "--bogus"],
+        &[("REFSYNC_LOG_FORMAT", "json")],
+    );
+    let plain = stderr(&work.refsync(&["--bogus"]));
+    assert!(
+        plain.starts_with("error:"),
+        "text without JSON logs: {plain}"
+    );
+}

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 /// One document per outcome: a rename, a member already in the team, a stale ETag, a
 /// move back from Closed, an unknown ID, an invalid row, and a name set to the one it has
-/// (the real run does not read that referral first, so it sends it: `updated`).
+/// (`unchanged` in the dry run; the real run does not read that referral first, so it
+/// sends it and the API accepts it: `updated`).
 fn updates() -> String {
     format!(
         "id,op,path,value,if_match\n\
@@ -29,13 +30,23 @@ fn updates() -> String {
     )
 }
 
-fn outcomes(rows: &[std::collections::HashMap<String, String>]) -> Vec<(String, String)> {
-    let mut pairs: Vec<(String, String)> = rows
+/// Each document's outcome (a dry run's `planned` read as `updated`), error code, and
+/// status where the document was refused; the one that changes nothing is left out.
+fn outcomes(rows: &[std::collections::HashMap<String, String>]) -> Vec<[String; 4]> {
+    let mut rows: Vec<[String; 4]> = rows
         .iter()
-        .map(|r| (r["id"].clone(), r["outcome"].replace("planned", "updated")))
+        .filter(|r| r["id"] != id(5))
+        .map(|r| {
+            let outcome = r["outcome"].replace("planned", "updated");
+            let status = match outcome.as_str() {
+                "updated" | "unchanged" => String::new(),
+                _ => r["http_status"].clone(),
+            };
+            [r["id"].clone(), outcome, r["error_code"].clone(), status]
+        })
         .collect();
-    pairs.sort();
-    pairs
+    rows.sort();
+    rows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,8 +88,22 @@ async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
     assert_eq!(row_of(&dry_rows, &id(1))["outcome"], "unchanged");
     assert_eq!(row_of(&dry_rows, &id(2))["outcome"], "conflict");
     assert_eq!(
-        row_of(&dry_rows, &id(3))["error_code"],
-        "invalid_transition"
+        row_of(&dry_rows, &id(2))["error_code"],
+        "PreconditionFailed"
+    );
+    assert_eq!(row_of(&dry_rows, &id(2))["http_status"], "412");
+    let refused = row_of(&dry_rows, &id(3));
+    assert_eq!(refused["error_code"], "InvalidTransition");
+    assert_eq!(refused["http_status"], "400");
+    assert!(
+        !refused["error_message"].contains("meanwhile"),
+        "{}",
+        refused["error_message"]
+    );
+    let same = row_of(&dry_rows, &id(5));
+    assert_eq!(
+        (same["outcome"].as_str(), same["changes"].as_str()),
+        ("unchanged", "")
     );
 
     let real: Vec<&str> = common
@@ -90,5 +115,6 @@ async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let real_rows = read_csv_report(&work.path().join("real.csv"));
     assert_eq!(outcomes(&dry_rows), outcomes(&real_rows));
+    assert_eq!(row_of(&real_rows, &id(5))["outcome"], "updated");
     assert_eq!(emulator.referrals()[&id(0)]["name"], json!("Renamed"));
 }

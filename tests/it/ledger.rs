@@ -143,3 +143,53 @@ fn runs_without_a_ledger_is_a_usage_error() {
     assert_eq!(code(&output), 2);
     assert!(String::from_utf8_lossy(&output.stderr).contains("--ledger FILE"));
 }
+
+#[test]
+fn runs_of_a_stopped_run_show_the_documents_not_finished() {
+    let work = Workdir::new();
+    let ledger = Ledger::open(&work.path().join("ledger.db")).expect("open ledger");
+    let meta = RunMeta {
+        inputs: vec!["updates.csv".into()],
+        planned: 20,
+        ..RunMeta::default()
+    };
+    let run = ledger.start_run("key", &meta).expect("start");
+    let key = DocumentKey {
+        entry: 0,
+        referral_id: Some("r-updated"),
+        doc_hash: Some("h"),
+    };
+    ledger
+        .record_outcome(run, key, Outcome::Updated, &json!({"id": "r-updated"}))
+        .expect("outcome");
+    ledger.stop_run(run, 143).expect("stop");
+    drop(ledger);
+    let list = stdout(&work.refsync(&["runs", "--ledger", "ledger.db"]));
+    assert!(list.contains("updated 1, not finished 19"), "{list}");
+    let shown = stdout(&work.refsync(&["runs", "show", "1", "--ledger", "ledger.db"]));
+    assert!(shown.contains("19 document(s) not finished"), "{shown}");
+    assert!(!shown.contains("every document was updated"), "{shown}");
+    let json = work.refsync(&["runs", "--ledger", "ledger.db", "--json"]);
+    let runs: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON");
+    assert_eq!(runs[0]["not_finished"], 19);
+}
+
+#[test]
+fn a_dry_run_with_a_ledger_says_it_records_nothing_there() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");
+    let output = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--emulator",
+        "--dry-run",
+        "--ledger",
+        "l.db",
+        "--report",
+        "r.csv",
+    ]);
+    let text = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(![1, 2].contains(&code(&output)), "{text}");
+    assert!(text.contains("records nothing in the ledger"), "{text}");
+    assert!(!work.path().join("l.db").exists());
+}

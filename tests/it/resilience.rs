@@ -245,3 +245,45 @@ async fn a_nightly_file_sent_twice_appends_no_member_the_second_time() {
         assert_eq!(team.as_array().map(Vec::len), Some(2));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_reports_documents_still_waiting_at_the_rate_limiter_not_sent() {
+    // At 1/s with 8 documents allowed at once, most wait for a permit when the 1.5 s
+    // deadline passes: none of those sent a PATCH, so each is `not_sent`, attempts 0; a
+    // `deadline` row is one whose PATCH had left, and says so.
+    let work = Workdir::new();
+    let faults = Faults {
+        latency_ms: 800,
+        ..Faults::default()
+    };
+    let emulator = seeded(&work, 8, faults).await;
+    appends(&work, 8);
+    let base = emulator.base_url();
+    let extra = [
+        "--concurrency",
+        "8",
+        "--rate",
+        "1/s",
+        "--deadline",
+        "1500ms",
+    ];
+    let out = work.refsync(&args(&base, &extra));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), 8, "every document is in the report");
+    for row in &rows {
+        match row["error_code"].as_str() {
+            "deadline" => {
+                assert_ne!(row["attempts"], "0", "{row:?}");
+                assert!(
+                    row["error_message"].contains("its PATCH had left"),
+                    "{row:?}"
+                );
+            }
+            "not_sent" => assert_eq!(row["attempts"], "0", "{row:?}"),
+            "" => assert_eq!(row["outcome"], "updated", "{row:?}"),
+            other => panic!("unexpected {other}: {row:?}"),
+        }
+    }
+    assert!(count(&rows, "error_code", "not_sent") >= 4, "{rows:?}");
+}

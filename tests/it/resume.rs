@@ -386,3 +386,137 @@ fn the_run_key_follows_the_ids_file_s_content_not_its_name() {
         "an edited list is another plan"
     );
 }
+
+/// `sync u.jsonl` against `base` with `ledger.db` and `report.csv`, plus `flags`.
+fn sync_once(work: &Workdir, base: &str, flags: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "sync",
+        "u.jsonl",
+        "--endpoint",
+        base,
+        "--rate",
+        "unlimited",
+        "--ledger",
+        "ledger.db",
+        "--report",
+        "report.csv",
+    ];
+    args.extend(flags);
+    work.refsync(&args)
+}
+
+/// Adds to `ledger.db` an unfinished run with the key of its first run, as a process killed
+/// with the PATCH of entry 0 (referral `id(0)`) in flight leaves it; gives its request ID.
+fn killed_with_the_first_patch_in_flight(work: &Workdir, if_match: Option<&str>) -> uuid::Uuid {
+    use refsync::ledger::{DocumentKey, Ledger, RunMeta};
+    let ledger = Ledger::open(&work.path().join("ledger.db")).expect("open ledger");
+    let key = ledger.runs().expect("runs")[0].key.clone();
+    let meta = RunMeta {
+        inputs: vec!["u.jsonl".into()],
+        planned: 1,
+        ..RunMeta::default()
+    };
+    let run = ledger.start_run(&key, &meta).expect("start");
+    let referral = id(0);
+    let doc = DocumentKey {
+        entry: 0,
+        referral_id: Some(&referral),
+        doc_hash: None,
+    };
+    let request_id = uuid::Uuid::new_v4();
+    ledger
+        .record_sending(run, doc, request_id, if_match)
+        .expect("in flight");
+    request_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_verified_on_resume_reports_the_patch_that_applied_it() {
+    let work = Workdir::new();
+    let emulator = support::seeded(&work, 1, Faults::default()).await;
+    let append = json!({"id": id(0), "op": "add", "path": "/team/-", "value": member(0)});
+    work.write("u.jsonl", &format!("{append}\n"));
+    let base = emulator.base_url();
+    let out = sync_once(&work, &base, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // The append is applied; a run of the same inputs then dies with its PATCH in flight.
+    let request_id = killed_with_the_first_patch_in_flight(&work, Some("\"e-sent\""));
+    let out = sync_once(&work, &base, &["--resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let row = &rows[0];
+    assert_eq!((&*row["outcome"], &*row["note"]), ("updated", "verified"));
+    assert_eq!(row["request_id"], request_id.to_string(), "{row:?}");
+    assert_eq!(row["if_match_sent"], "\"e-sent\"", "{row:?}");
+    assert_eq!(row["attempts"], "1", "the PATCH that applied it: {row:?}");
+    assert_eq!(emulator.stats()["applied"][id(0)], 1, "applied once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_run_names_the_unfinished_run_of_the_same_inputs_and_how_to_resume_it() {
+    let work = Workdir::new();
+    let emulator = support::seeded(&work, 1, Faults::default()).await;
+    let replace = json!({"id": id(0), "op": "replace", "path": "/details/notes", "value": "x"});
+    work.write("u.jsonl", &format!("{replace}\n"));
+    let base = emulator.base_url();
+    let out = sync_once(&work, &base, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!stderr(&out).contains("--resume"), "{}", stderr(&out));
+    killed_with_the_first_patch_in_flight(&work, None);
+    let out = sync_once(&work, &base, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("run 2 of these inputs") && text.contains("--resume continues run 2"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_refused_with_401_only_are_not_left_in_flight_by_the_aborted_run() {
+    let work = Workdir::new();
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(3)));
+    let emulator = refsync::emulator::Emulator::start(refsync::emulator::EmulatorOptions {
+        listen: ([127, 0, 0, 1], 0).into(),
+        seed: Seed::File(seed),
+        token: Some("the-right-token".into()),
+        faults: Faults::default(),
+    })
+    .await
+    .expect("start emulator");
+    let text: String = (0..3)
+        .map(|n| {
+            let op = json!({"id": id(n), "op": "replace", "path": "/details/notes", "value": "y"});
+            format!("{op}\n")
+        })
+        .collect();
+    work.write("u.jsonl", &text);
+    let base = emulator.base_url();
+    // One at a time, so that no PATCH is on the wire when the second 401 stops the run.
+    let out = sync_once(&work, &base, &["--concurrency", "1"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let ledger = refsync::ledger::Ledger::open_read_only(&work.path().join("ledger.db"))
+        .expect("open ledger");
+    let run = ledger.runs().expect("runs").remove(0);
+    assert_eq!((run.in_flight, run.not_finished), (0, 3), "{run:?}");
+    drop(ledger);
+    let args = [
+        "sync",
+        "u.jsonl",
+        "--endpoint",
+        &base,
+        "--ledger",
+        "ledger.db",
+        "--report",
+        "report.csv",
+        "--resume",
+    ];
+    let out = work.refsync_with(&args, &[("PARTNER_CENTER_TOKEN", "the-right-token")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stats = emulator.stats();
+    let requests = stats["requests"].as_object().expect("request counts");
+    assert!(
+        requests.keys().all(|key| !key.starts_with("GET")),
+        "nothing to verify after 401s: {requests:?}"
+    );
+}

@@ -460,3 +460,37 @@ fn each_rejects_file_is_named_for_the_format_it_holds() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_summarys_peak_in_flight_counts_requests_on_the_wire_not_documents_waiting() {
+    // At 2/s, permits are 500 ms apart and every answer comes back long before the next:
+    // the emulator never sees two requests at once, though 8 documents may wait for turns.
+    let work = Workdir::new();
+    let emulator = seeded(&work, 4, Faults::default()).await;
+    let mut csv = String::from("id,op,path,value\n");
+    for n in 0..4 {
+        csv += &format!("{},replace,/details/notes,peak {n}\n", id(n));
+    }
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let args = [
+        "sync",
+        "u.csv",
+        "--endpoint",
+        &base,
+        "--rate",
+        "2/s",
+        "--concurrency",
+        "8",
+        "--report",
+        "report.csv",
+        "--summary-json",
+        "summary.json",
+    ];
+    let out = work.refsync(&args);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let seen = emulator.stats()["max_in_flight"].as_u64().unwrap_or(0);
+    let summary: Value = serde_json::from_str(&work.read("summary.json")).expect("summary");
+    assert_eq!(summary["peak_in_flight"].as_u64(), Some(seen), "{summary}");
+    assert_eq!(seen, 1, "{}", emulator.stats());
+}

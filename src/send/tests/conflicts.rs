@@ -133,6 +133,8 @@ async fn a_lost_response_then_412_is_verified_when_the_changes_are_there() {
         (Outcome::Updated, Some(Note::Verified), 2)
     );
     assert_eq!(result.etag_after.as_deref(), Some("\"e2\""));
+    // The status is the last PATCH answer's (the 412), not the verifying GET's 200.
+    assert_eq!(result.http_status, Some(412));
 }
 
 #[tokio::test(start_paused = true)]

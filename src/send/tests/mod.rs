@@ -4,6 +4,7 @@
 
 mod auth;
 mod conflicts;
+mod dry_run;
 mod hooks;
 mod http;
 mod if_match;
@@ -271,6 +272,56 @@ impl RateGate for Spaced {
         let slot = next.map_or_else(Instant::now, |n| n.max(Instant::now()));
         *next = Some(slot + Duration::from_millis(100));
         Box::pin(tokio::time::sleep_until(slot))
+    }
+}
+
+/// A rate gate on tokio's clock that meters as [`super::pacer::GovernorGate`] does (GCRA):
+/// fresh, it lets `burst` through at once and then one per `interval`; its one cell of
+/// slack refills while it is unused; `restart` starts it afresh, and `set_rate` (whose
+/// rate it ignores) empty.
+pub(crate) struct Bucket {
+    interval: Duration,
+    burst: u32,
+    /// The theoretical arrival time of the next request.
+    tat: Mutex<Instant>,
+}
+
+impl Bucket {
+    pub(crate) fn new(interval: Duration, burst: u32) -> Self {
+        Bucket {
+            interval,
+            burst,
+            tat: Mutex::new(Instant::now() + interval),
+        }
+    }
+
+    fn tat(&self) -> std::sync::MutexGuard<'_, Instant> {
+        self.tat
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl RateGate for Bucket {
+    fn until_ready(&self) -> BoxFuture<'_, ()> {
+        let now = Instant::now();
+        let mut tat = self.tat();
+        // burst cells and the slack one.
+        let capacity = self.interval * (self.burst + 1);
+        let next = (*tat).max(now) + self.interval;
+        let at = next.checked_sub(capacity).map_or(now, |at| at.max(now));
+        *tat = next;
+        Box::pin(tokio::time::sleep_until(at))
+    }
+
+    fn set_rate(&self, _per_second: f64) {
+        // Empty: the next permit one interval away.
+        *self.tat() = Instant::now() + self.interval * (self.burst + 1);
+    }
+
+    fn restart(&self) {
+        // A fresh limiter with its slack cell taken.
+        *self.tat() = Instant::now() + self.interval;
     }
 }
 

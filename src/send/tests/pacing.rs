@@ -1,8 +1,10 @@
 //! Pacing across workers: the run-wide 429 pause, the one rate limiter every request
-//! passes, the concurrency cap, and the endpoint refused before anything is sent.
+//! passes (its burst holding after a pause), the concurrency cap and the peak of requests
+//! on the wire, and the endpoint refused before anything is sent.
 
 use super::*;
 use crate::outcome::Outcome;
+use crate::send::RunControl;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A rate gate that lets everything through and counts the permits taken.
@@ -115,4 +117,56 @@ async fn the_id_is_percent_encoded_into_the_url() {
         script.seen()[0].request.url.as_str(),
         "http://127.0.0.1:8080/v1.0/engagements/referrals/a%20b%2Fc"
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn burst_1_holds_when_a_429_pause_ends() {
+    // r1's 429 pauses the run for 5 s while r2 waits for its first permit; when the pause
+    // ends, r1's retry and r2's first try must not go at the same instant.
+    let script = Scripted::new(&[
+        ("r1", vec![status(429).retry_after("5"), status(204)]),
+        ("r2", vec![status(204)]),
+    ]);
+    let gate = Arc::new(Bucket::new(Duration::from_millis(100), 1));
+    let docs = vec![replace_doc("r1"), replace_doc("r2")];
+    let ran = run_gated(
+        &options(),
+        script.clone(),
+        RunControl::default(),
+        gate,
+        docs,
+    )
+    .await;
+    assert!(ran.results.iter().all(|r| r.outcome == Outcome::Updated));
+    let at: Vec<Duration> = script
+        .seen()
+        .iter()
+        .map(|s| s.at - script.seen()[0].at)
+        .collect();
+    let ms = Duration::from_millis;
+    assert_eq!(at, [ms(0), ms(5000), ms(5100)], "{at:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_peak_in_flight_counts_requests_on_the_wire_not_documents_waiting() {
+    // Four documents at once, but permits 100 ms apart and answers after 10 ms: never
+    // more than one request on the wire.
+    let ids = ["r1", "r2", "r3", "r4"];
+    let answer = || vec![status(204).after(Duration::from_millis(10))];
+    let script: Vec<_> = ids.iter().map(|id| (*id, answer())).collect();
+    let script = Scripted::new(&script);
+    let docs = ids.map(replace_doc).to_vec();
+    let gate = Arc::new(Spaced::default());
+    let ran = run_gated(&options(), script, RunControl::default(), gate, docs).await;
+    assert_eq!(ran.stats.expect("run finished").peak_in_flight, 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_peak_in_flight_reaches_the_requests_that_overlap() {
+    let ids = ["r1", "r2", "r3"];
+    let answer = || vec![status(204).after(Duration::from_secs(1))];
+    let script: Vec<_> = ids.iter().map(|id| (*id, answer())).collect();
+    let script = Scripted::new(&script);
+    let ran = run(&options(), script, ids.map(replace_doc).to_vec()).await;
+    assert_eq!(ran.stats.expect("run finished").peak_in_flight, 3);
 }

@@ -212,3 +212,47 @@ async fn a_patch_carries_the_documented_headers_and_body() {
         json!([{"op": "replace", "path": "/details/notes", "value": "hello"}])
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn an_outcome_unknown_shows_no_status_when_no_patch_was_answered() {
+    // The referral is read first (--undo) and answers 200; every PATCH's answer is lost.
+    // That 200 is not the PATCH's: the report shows no status.
+    let lost = || failure(TransportError::Lost("reset".into()));
+    let answers = vec![referral("\"e1\"", json!({"team": []})), lost(), lost()];
+    let script = Scripted::new(&[("r1", answers)]);
+    let options = SendOptions {
+        max_attempts: 2,
+        if_match: IfMatchPolicy::None,
+        ..options()
+    };
+    let control = crate::send::RunControl {
+        read_before: true,
+        ..crate::send::RunControl::default()
+    };
+    let ran = run_controlled(&options, script, control, vec![append_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("outcome_unknown"));
+    assert_eq!((result.attempts, result.http_status), (2, None));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_certificate_that_is_not_trusted_stops_the_run_without_a_retry() {
+    let untrusted = || failure(TransportError::Certificate("UnknownIssuer".into()));
+    let script = Scripted::new(&[("r1", vec![untrusted()]), ("r2", vec![untrusted()])]);
+    let options = SendOptions {
+        concurrency: 1,
+        ..options()
+    };
+    let docs = vec![replace_doc("r1"), replace_doc("r2")];
+    let ran = run(&options, script.clone(), docs).await;
+    match ran.stats {
+        Err(error @ SendError::Certificate(_)) => {
+            let message = error.to_string();
+            assert!(message.contains("UnknownIssuer"), "{message}");
+            assert!(message.contains("--ca-cert"), "{message}");
+        }
+        other => panic!("expected the run to stop on the certificate: {other:?}"),
+    }
+    assert_eq!(script.seen().len(), 1, "neither retried nor tried for r2");
+    assert!(ran.results.is_empty(), "{:?}", ran.results);
+}

@@ -161,3 +161,58 @@ async fn an_interrupted_check_after_a_lost_answer_is_outcome_unknown() {
     assert_eq!(result.error_code.as_deref(), Some("outcome_unknown"));
     assert_eq!(result.attempts, 2);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deadline_reports_documents_that_sent_nothing_not_sent_and_says_which_patch_left() {
+    // Permits 100 ms apart: r1 is on the wire until 10 s; r2 got a 503 at 100 ms and waits
+    // to retry; r3 and r4 wait for their first permits when the deadline passes at 150 ms.
+    let stop = Stop::new();
+    let control = RunControl {
+        stop: stop.clone(),
+        ..RunControl::default()
+    };
+    let options = SendOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let script = Scripted::new(&[
+        ("r1", vec![status(204).after(Duration::from_secs(10))]),
+        ("r2", vec![status(503), status(204)]),
+        ("r3", vec![status(204)]),
+        ("r4", vec![status(204)]),
+    ]);
+    let trigger = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        stop.abort(StopReason::Deadline);
+    });
+    let docs = ["r1", "r2", "r3", "r4"].map(replace_doc).to_vec();
+    let gate = Arc::new(Spaced::default());
+    let ran = run_gated(&options, script, control, gate, docs).await;
+    trigger.abort();
+    let not_sent = |entry| (entry, Outcome::Failed, Some("not_sent"), 0);
+    assert_eq!(
+        ran.endings(),
+        [
+            (0, Outcome::Failed, Some("deadline"), 1),
+            (1, Outcome::Failed, Some("deadline"), 1),
+            not_sent(2),
+            not_sent(3),
+        ]
+    );
+    let message = |entry: usize| ran.results[entry].error_message.clone().unwrap_or_default();
+    assert!(
+        message(0).contains("may have been applied"),
+        "{}",
+        message(0)
+    );
+    assert!(
+        message(1).contains("sending it again is safe"),
+        "{}",
+        message(1)
+    );
+    assert!(
+        message(2).contains("before this document sent its PATCH"),
+        "{}",
+        message(2)
+    );
+}

@@ -1,0 +1,132 @@
+//! The dry run: one GET per document, and the outcome, error code and status the real run
+//! would most likely report — `unchanged` where the referral already holds every value,
+//! the API's own codes (as the emulator answers them) for what it would refuse.
+
+use super::*;
+use crate::outcome::Outcome;
+use crate::send::{Mode, RunControl};
+
+/// Runs `docs` as a dry run with `options`.
+async fn dry_run(options: &SendOptions, script: Arc<Scripted>, docs: Vec<Document>) -> Ran {
+    let control = RunControl {
+        mode: Mode::DryRun,
+        ..RunControl::default()
+    };
+    run_controlled(options, script, control, docs).await
+}
+
+fn closed() -> Value {
+    json!({"status": "Closed", "substatus": "Won", "details": {"notes": "hello"},
+           "team": [{"email": "new@x.com"}]})
+}
+
+/// The outcome, error code and status of the only result.
+fn verdict(ran: &Ran) -> (Outcome, Option<&str>, Option<u16>) {
+    let result = ran.one();
+    (
+        result.outcome,
+        result.error_code.as_deref(),
+        result.http_status,
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_document_whose_values_the_referral_holds_is_unchanged_not_planned() {
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
+    let ran = dry_run(&options(), script.clone(), vec![replace_doc("r1")]).await;
+    assert_eq!(verdict(&ran), (Outcome::Unchanged, None, Some(200)));
+    assert_eq!(ran.one().changes, None);
+    assert!(script.patches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_document_that_changes_something_is_planned_with_its_changes() {
+    let referral_now = json!({"details": {"notes": "old"}});
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", referral_now)])]);
+    let ran = dry_run(&options(), script, vec![replace_doc("r1")]).await;
+    assert_eq!(verdict(&ran), (Outcome::Planned, None, Some(200)));
+    assert_eq!(
+        ran.one().changes,
+        Some(json!([{"path": "/details/notes", "from": "old", "to": "hello"}]))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_append_already_there_is_unchanged_where_the_real_run_reads_first() {
+    // auto reads the referral before an append and drops members already in the team.
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
+    let ran = dry_run(&options(), script, vec![append_doc("r1")]).await;
+    assert_eq!(verdict(&ran), (Outcome::Unchanged, None, Some(200)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_append_is_planned_where_the_real_run_sends_it_unread() {
+    let options = SendOptions {
+        if_match: IfMatchPolicy::None,
+        ..options()
+    };
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
+    let ran = dry_run(&options, script, vec![append_doc("r1")]).await;
+    assert_eq!(verdict(&ran), (Outcome::Planned, None, Some(200)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stale_if_match_is_the_apis_precondition_failed_with_412() {
+    let script = Scripted::new(&[("r1", vec![referral("\"e2\"", closed())])]);
+    let mut doc = replace_doc("r1");
+    doc.if_match = Some("\"e1\"".into());
+    let ran = dry_run(&options(), script, vec![doc]).await;
+    assert_eq!(
+        verdict(&ran),
+        (Outcome::Conflict, Some("PreconditionFailed"), Some(412))
+    );
+    assert_eq!(
+        ran.one().error_message.as_deref(),
+        Some("If-Match \"e1\" does not match the referral's current eTag \"e2\"")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_move_the_status_forbids_is_the_apis_invalid_transition_with_400() {
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
+    let doc = doc(
+        "r1",
+        vec![
+            op(OpKind::Replace, "/status", json!("Active")),
+            op(OpKind::Replace, "/substatus", json!("Engaged")),
+        ],
+    );
+    let ran = dry_run(&options(), script, vec![doc]).await;
+    assert_eq!(
+        verdict(&ran),
+        (Outcome::Failed, Some("InvalidTransition"), Some(400))
+    );
+    // Nothing changed meanwhile in a dry run: the message says what is refused, no more.
+    assert_eq!(
+        ran.one().error_message.as_deref(),
+        Some("a referral in status Closed cannot move to status Active")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replace_of_a_missing_target_is_the_apis_target_not_found_with_400() {
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", json!({}))])]);
+    let ran = dry_run(&options(), script, vec![replace_doc("r1")]).await;
+    assert_eq!(
+        verdict(&ran),
+        (Outcome::Failed, Some("TargetNotFound"), Some(400))
+    );
+    let message = ran.one().error_message.clone().unwrap_or_default();
+    assert!(!message.contains("meanwhile"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unknown_id_keeps_the_gets_own_code_and_404() {
+    let body = json!({"code": "NotFound", "message": "no referral r1"});
+    let script = Scripted::new(&[("r1", vec![with_body(404, body)])]);
+    let ran = dry_run(&options(), script, vec![replace_doc("r1")]).await;
+    assert_eq!(
+        verdict(&ran),
+        (Outcome::Failed, Some("NotFound"), Some(404))
+    );
+}
