@@ -170,14 +170,14 @@ pub struct CommonArgs {
     /// Only the first N documents (a canary run).
     #[arg(long, value_name = "N", env = "REFSYNC_LIMIT")]
     pub limit: Option<usize>,
-    /// Report file, .csv or .jsonl (default refsync-report-<timestamp>.csv).
-    #[arg(long, value_name = "FILE", env = "REFSYNC_REPORT")]
+    /// Report file, .csv or .jsonl, `-` for stdout (default refsync-report-<timestamp>.csv).
+    #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_REPORT")]
     pub report: Option<PathBuf>,
     /// Write the input rows of conflict, failed and invalid documents here, to fix and re-feed.
     #[arg(long, value_name = "FILE", env = "REFSYNC_REJECTS")]
     pub rejects: Option<PathBuf>,
-    /// Write the summary as JSON here.
-    #[arg(long, value_name = "FILE", env = "REFSYNC_SUMMARY_JSON")]
+    /// Write the summary as JSON here (`-` for stdout).
+    #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_SUMMARY_JSON")]
     pub summary_json: Option<PathBuf>,
     /// Progress bar on stderr.
     #[arg(long, value_enum, default_value = "auto", env = "REFSYNC_PROGRESS")]
@@ -190,8 +190,8 @@ pub struct PlanArgs {
     /// Inputs, planning and outputs.
     #[command(flatten)]
     pub common: CommonArgs,
-    /// Planned documents as JSONL in the document form (default: stdout).
-    #[arg(long, value_name = "FILE", env = "REFSYNC_OUT")]
+    /// Planned documents as JSONL in the document form (default, and `-`: stdout).
+    #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_OUT")]
     pub out: Option<PathBuf>,
 }
 

@@ -66,6 +66,16 @@ pub fn per_second(text: &str) -> Result<u32, String> {
     }
 }
 
+/// An output file's path; `-` is stdout, as it is stdin for an input. Given as the path of
+/// the process's stdout, it is written like any device: once, whole, when the run ends.
+pub fn output_path(text: &str) -> Result<std::path::PathBuf, String> {
+    match text {
+        "" => Err("an empty path; give a file name, or - for stdout".into()),
+        "-" => Ok("/dev/stdout".into()),
+        path => Ok(path.into()),
+    }
+}
+
 /// `--max-failures`: when a run stops early.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MaxFailures {

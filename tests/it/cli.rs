@@ -268,3 +268,22 @@ fn a_ca_cert_or_token_file_that_cannot_be_used_stops_the_run_before_planning() {
         );
     }
 }
+
+#[test]
+fn a_dash_sends_the_documents_the_report_or_the_summary_to_stdout() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\na,replace,/name,x\n");
+    let out = work.refsync(&["plan", "u.csv", "--out", "-", "--report", "r.csv"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.starts_with("{\"id\":\"a\",\"patch\":"), "{stdout}");
+    let out = work.refsync(&["plan", "u.csv", "--out", "p.jsonl", "--report", "-"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.starts_with("id,outcome,http_status"), "{stdout}");
+    assert!(!work.path().join("-").exists());
+    let args = ["plan", "u.csv", "--out", "p.jsonl", "--report", "r.csv"];
+    let out = work.refsync(&[&args[..], &["--summary-json", "-"]].concat());
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(summary["outcomes"]["planned"], 1);
+}
