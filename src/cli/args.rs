@@ -174,7 +174,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_REPORT")]
     pub report: Option<PathBuf>,
     /// Write the input rows of conflict, failed and invalid documents here, to fix and re-feed.
-    #[arg(long, value_name = "FILE", env = "REFSYNC_REJECTS")]
+    #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_REJECTS")]
     pub rejects: Option<PathBuf>,
     /// Write the summary as JSON here (`-` for stdout).
     #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_SUMMARY_JSON")]

@@ -7,19 +7,22 @@
 
 use super::prepare::{Prepared, default_report_path};
 use crate::cli::args::CommonArgs;
-use crate::input::InputSource;
 use crate::report::check_writable;
 use crate::report::rejects::{check_rejects_writable, rejects_paths};
 use std::path::{Path, PathBuf};
 
 /// An output the command writes besides the common ones, and the flag that names it:
-/// `plan --out`, `sync --undo`, `sync --ledger`.
+/// `plan --out` (stdout when not given), `sync --undo`, `sync --ledger`.
 pub type OwnOutput<'a> = (&'static str, &'a Path);
+
+/// A file the run reads besides its inputs, and the flag that names it (`--mapping`,
+/// `--ids`, `--token-file`, …): no output may be written over it either.
+pub type ReadFile<'a> = (&'static str, &'a Path);
 
 /// What makes the run's output paths unusable.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputPathError {
-    /// An output is one of the inputs.
+    /// An output is one of the inputs, or another file the run reads.
     #[error(
         "{flag} {path} is the input {input}: writing it would destroy the input; give the \
          output another name"
@@ -29,7 +32,7 @@ pub enum OutputPathError {
         flag: &'static str,
         /// The output's path.
         path: PathBuf,
-        /// The input as given on the command line.
+        /// The input as given on the command line (or the flag that names it).
         input: String,
     },
     /// Two outputs are the same file.
@@ -42,20 +45,29 @@ pub enum OutputPathError {
         /// The path they share.
         path: PathBuf,
     },
+    /// Two outputs would both go to stdout.
+    #[error("{first} and {second} would both write to stdout; send one of them to a file")]
+    BothStdout {
+        /// The flag of the first output.
+        first: &'static str,
+        /// The flag of the second output.
+        second: &'static str,
+    },
     /// The report's extension names no report format.
     #[error(
-        "--report {0} must end in .csv or .jsonl (the report's format comes from its \
-         extension)"
+        "--report {0} needs a file name ending in .csv or .jsonl (the report's format comes \
+         from its extension), or - for stdout"
     )]
     ReportFormat(PathBuf),
 }
 
 /// Checks every output of the run: the report, the rejects, the summary, and the
-/// command's `own` outputs.
+/// command's `own` outputs; none may be an input or one of the other files it `reads`.
 pub fn check_output_paths(
     common: &CommonArgs,
     prepared: &Prepared,
     own: &[OwnOutput<'_>],
+    reads: &[ReadFile<'_>],
 ) -> anyhow::Result<()> {
     let report = common.report.clone().unwrap_or_else(default_report_path);
     check_report_format(&report)?;
@@ -72,67 +84,100 @@ pub fn check_output_paths(
         let rejects = rejects_paths(path, &prepared.sources);
         outputs.extend(rejects.into_iter().map(|path| ("--rejects", path)));
     }
-    check_distinct(&outputs, &prepared.sources)?;
+    let mut read: Vec<(String, &Path)> = prepared
+        .sources
+        .iter()
+        .filter(|s| s.spool.is_none())
+        .map(|s| (s.name.clone(), s.path.as_path()))
+        .collect();
+    let named = [("--mapping", &common.mapping), ("--ids", &common.ids)];
+    let named = named
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path.as_deref()?)));
+    for (flag, path) in named.chain(reads.iter().copied()) {
+        read.push((format!("{} (given to {flag})", path.display()), path));
+    }
+    check_distinct(&outputs, &read)?;
     Ok(())
 }
 
 /// A report file takes its format from its extension; anything but a regular file (a
-/// device such as `/dev/stdout`) gets CSV.
+/// device such as `/dev/stdout`, whatever stdout is redirected to) gets CSV.
 fn check_report_format(path: &Path) -> Result<(), OutputPathError> {
     let extension = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let named = matches!(extension.as_deref(), Some("csv" | "jsonl"));
-    if named || std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+    let device = path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    if named || device {
         return Ok(());
     }
     Err(OutputPathError::ReportFormat(path.to_path_buf()))
 }
 
-/// No output is an input, and no two outputs share a file.
+/// Whether `path` is the process's stdout (`-` is given as `/dev/stdout`).
+fn is_stdout(path: &Path) -> bool {
+    path == Path::new("/dev/stdout") || path == Path::new("/proc/self/fd/1")
+}
+
+/// No output is a file the run reads, no two outputs share a file, and at most one goes
+/// to stdout.
 fn check_distinct(
     outputs: &[(&'static str, PathBuf)],
-    sources: &[InputSource],
+    reads: &[(String, &Path)],
 ) -> Result<(), OutputPathError> {
     for (index, (flag, path)) in outputs.iter().enumerate() {
-        // Stdin's spool file is the run's own, never a path the user gave.
-        let files = sources.iter().filter(|s| s.spool.is_none());
-        if let Some(input) = files.into_iter().find(|s| same_file(path, &s.path)) {
+        if let Some((input, _)) = reads.iter().find(|(_, read)| same_file(path, read)) {
             return Err(OutputPathError::IsInput {
                 flag,
                 path: path.clone(),
-                input: input.name.clone(),
+                input: input.clone(),
             });
         }
-        if let Some((second, _)) = outputs[index + 1..]
-            .iter()
-            .find(|(_, p)| same_file(path, p))
-        {
-            return Err(OutputPathError::Shared {
-                first: flag,
-                second,
-                path: path.clone(),
-            });
+        for (second, other) in &outputs[index + 1..] {
+            if is_stdout(path) && is_stdout(other) {
+                return Err(OutputPathError::BothStdout {
+                    first: flag,
+                    second,
+                });
+            }
+            if same_file(path, other) {
+                return Err(OutputPathError::Shared {
+                    first: flag,
+                    second,
+                    path: path.clone(),
+                });
+            }
         }
     }
     Ok(())
 }
 
 /// Whether `a` and `b` name one regular file: the same file when both exist (links and
-/// `./` spellings included), the same absolute path when neither does yet. Devices such as
-/// `/dev/null` may take any number of outputs.
+/// `./` spellings included), the same place when neither does yet (their folders resolved,
+/// `..` and links included). Devices such as `/dev/null` may take any number of outputs.
 fn same_file(a: &Path, b: &Path) -> bool {
     match (std::fs::metadata(a), std::fs::metadata(b)) {
         (Ok(ma), Ok(mb)) => {
             ma.is_file() && mb.is_file() && same_file::is_same_file(a, b).unwrap_or(false)
         }
-        (Err(_), Err(_)) => match (std::path::absolute(a), std::path::absolute(b)) {
-            (Ok(a), Ok(b)) => a == b,
+        (Err(_), Err(_)) => match (resolved(a), resolved(b)) {
+            (Some(a), Some(b)) => a == b,
             _ => false,
         },
         _ => false,
     }
+}
+
+/// Where a file that does not exist yet would be: its folder resolved, then its name.
+fn resolved(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?;
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    Some(folder.canonicalize().ok()?.join(name))
 }
 
 #[cfg(test)]
@@ -172,7 +217,41 @@ mod tests {
         assert!(check_report_format(Path::new("r.csv")).is_ok());
         assert!(check_report_format(Path::new("r.JSONL")).is_ok());
         assert!(check_report_format(Path::new("/dev/null")).is_ok());
+        assert!(check_report_format(Path::new("/dev/stdout")).is_ok());
         assert!(check_report_format(Path::new("r.json")).is_err());
         assert!(check_report_format(Path::new("report")).is_err());
+    }
+
+    #[test]
+    fn files_not_there_yet_are_the_same_when_their_folders_resolve_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("d")).unwrap();
+        let r = dir.path().join("r.csv");
+        assert!(same_file(
+            &r,
+            &dir.path().join("d").join("..").join("r.csv")
+        ));
+    }
+
+    #[test]
+    fn two_outputs_on_stdout_clash_and_a_file_the_run_reads_is_no_output() {
+        let outputs = [
+            ("--out", PathBuf::from("/dev/stdout")),
+            ("--summary-json", PathBuf::from("/dev/stdout")),
+        ];
+        assert!(matches!(
+            check_distinct(&outputs, &[]),
+            Err(OutputPathError::BothStdout { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let ids = dir.path().join("ids.txt");
+        std::fs::write(&ids, "a\n").unwrap();
+        let outputs = [("--undo", ids.clone())];
+        let reads = [("ids.txt (given to --ids)".to_string(), ids.as_path())];
+        assert!(matches!(
+            check_distinct(&outputs, &reads),
+            Err(OutputPathError::IsInput { .. })
+        ));
+        assert!(check_report_format(Path::new("/dev/stdout")).is_ok());
     }
 }

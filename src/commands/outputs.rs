@@ -181,11 +181,20 @@ pub struct Finish<'a> {
 
 /// Writes `--summary-json` for a run that could not start or was aborted by an error (exit
 /// 1): an alerting script reading the file must see this run's failure, not the summary an
-/// earlier run left there. Nothing is counted; `stopped` says what went wrong.
+/// earlier run left there. Nothing is counted; `stopped` says what went wrong. Not when
+/// the output paths themselves were refused.
 pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command: &'static str) {
     let (Err(error), Some(path)) = (ran, common.summary_json.as_ref()) else {
         return;
     };
+    // Refused output paths may include the summary's own: one that is an input or
+    // another output must not be written over after all.
+    if error
+        .chain()
+        .any(|cause| cause.is::<super::output_paths::OutputPathError>())
+    {
+        return;
+    }
     let counts = OutcomeCounts::default();
     let mut summary = Summary::new(command, &counts, 0, &SendStats::default(), Duration::ZERO);
     summary.exit_code = 1;

@@ -10,12 +10,17 @@ use crate::send::SendStats;
 use crate::ui::Terminal;
 use anyhow::Context;
 use std::io::Write;
+use std::path::Path;
 
 /// Runs `plan`; returns the exit code.
 pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let prepared = prepare(&args.common)?;
-    let out = args.out.as_deref().map(|path| ("--out", path));
-    check_output_paths(&args.common, &prepared, out.as_slice())?;
+    // Without --out the documents go to stdout, which no other output may share.
+    let out = (
+        "--out",
+        args.out.as_deref().unwrap_or(Path::new("/dev/stdout")),
+    );
+    check_output_paths(&args.common, &prepared, &[out], &[])?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     // The documents and the report are written side by side: each is a pass over the
     // whole plan, and neither needs the other.

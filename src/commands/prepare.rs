@@ -169,9 +169,24 @@ fn narrow(plan: Plan, ids: Option<&HashSet<String>>, limit: Option<usize>) -> Pl
 }
 
 /// The default report path: `refsync-report-<UTC timestamp>.csv` in the working folder.
+///
+/// Chosen once per run, so every step names the same file; a name an earlier run took
+/// (two runs within a second) gets a number (`…Z-2.csv`) rather than being overwritten.
 pub fn default_report_path() -> PathBuf {
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
-    PathBuf::from(format!("refsync-report-{stamp}.csv"))
+    static CHOSEN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    CHOSEN
+        .get_or_init(|| {
+            let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+            let first = PathBuf::from(format!("refsync-report-{stamp}.csv"));
+            if !first.exists() {
+                return first;
+            }
+            (2..100)
+                .map(|n| PathBuf::from(format!("refsync-report-{stamp}-{n}.csv")))
+                .find(|path| !path.exists())
+                .unwrap_or(first)
+        })
+        .clone()
 }
 
 #[cfg(test)]

@@ -62,7 +62,16 @@ pub(super) async fn execute(
         .into_iter()
         .chain(ledger_path.map(|path| ("--ledger", path)))
         .collect();
-    check_output_paths(&args.common, &prepared, &own)?;
+    let reads = [
+        ("--seed", args.seed.as_deref()),
+        ("--ca-cert", args.ca_cert.as_deref()),
+        ("--token-file", args.token_file.as_deref()),
+    ];
+    let reads: Vec<_> = reads
+        .into_iter()
+        .filter_map(|(flag, path)| Some((flag, path?)))
+        .collect();
+    check_output_paths(&args.common, &prepared, &own, &reads)?;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let ledger =
         LedgerRun::open(args, &prepared, settings.send.correlation_id, dry_run)?.map(Arc::new);

@@ -75,7 +75,21 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             }
             let fields = self.fields.split(strip_terminator(&raw.bytes));
             match &self.header {
-                None => self.header = Some(Header::new(fields)),
+                None => {
+                    if fields
+                        .get(0)
+                        .is_some_and(|c| c.trim_ascii_start().starts_with(b"{"))
+                    {
+                        tracing::warn!(
+                            "{} line {}: the header looks like a JSON object; a JSONL file \
+                             must be named .jsonl (the extension decides the format), or read \
+                             from stdin",
+                            self.name,
+                            raw.line
+                        );
+                    }
+                    self.header = Some(Header::new(fields));
+                }
                 Some(header) => {
                     let content = content(header, &raw, fields, (self.delimiter, self.limit));
                     return Ok(Some(record(self.input, &raw, content)));

@@ -85,8 +85,9 @@ fn spool(mut input: impl Read, options: &ReadOptions) -> io::Result<InputSource>
 
 /// The first few bytes of a file: enough for a BOM and the byte after it.
 fn read_head(path: &std::path::Path) -> io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(4);
-    File::open(path)?.take(4).read_to_end(&mut head)?;
+    // Enough to see past blank lines and indentation before the first `{`.
+    let mut head = Vec::with_capacity(4096);
+    File::open(path)?.take(4096).read_to_end(&mut head)?;
     Ok(head)
 }
 

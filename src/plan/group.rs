@@ -310,6 +310,12 @@ pub fn normalise_if_match(raw: &str) -> Result<Option<String>, String> {
     }
     let advice = "give the referral's eTag as Partner Center shows it, e.g. \
                   \"00006d10-0000-0000-0000-5c70aa630000\"";
+    if trimmed == "*" {
+        return Err(format!(
+            "if_match * (any version) is no ETag: refsync sends If-Match only to guard one \
+             version; leave the cell empty to send none, or {advice}"
+        ));
+    }
     if trimmed.starts_with("W/") {
         return Err(format!(
             "if_match {} is a weak ETag (W/…), which never matches If-Match; {advice}",

@@ -9,6 +9,7 @@ use super::messages::{clip_json, clip_quoted};
 use super::{ErrorCode, JsonText, OpKind, PatchOp, PathCache, PlanError};
 use crate::input::{LineRef, RawOpRef, RawValueRef};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
+use serde_json::Value;
 use std::sync::Arc;
 
 /// Where an operation sits in the input, so errors can point at it.
@@ -49,7 +50,11 @@ pub fn check_op(
 ) -> Result<PatchOp, Vec<PlanError>> {
     let op = parse_op(raw.op, site);
     let resolved = check_path(raw.path, op.as_ref().ok().copied(), site, paths);
+    // An op the API refuses (`remove`) comes without a value, read as null: the op is
+    // what is wrong, not the missing value.
+    let unvalued = op.is_err() && matches!(raw.value, RawValueRef::Json(Value::Null));
     let value = match &resolved {
+        Ok(_) if unvalued => Ok(None),
         Ok((_, resolved)) => convert_value(resolved.node, raw.path, raw.value, site).map(Some),
         Err(_) => Ok(None),
     };

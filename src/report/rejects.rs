@@ -353,7 +353,7 @@ fn write_jsonl(
 }
 
 fn annotate_json_line(raw: &[u8], rejected: &RejectedRow<'_>) -> Vec<u8> {
-    let (content, _) = split_terminator(raw);
+    let (content, terminator) = split_terminator(raw);
     let mut line = match serde_json::from_slice::<serde_json::Value>(content) {
         Ok(serde_json::Value::Object(mut map))
             if map.contains_key(OUTCOME) || map.contains_key(ERROR_MESSAGE) =>
@@ -365,7 +365,8 @@ fn annotate_json_line(raw: &[u8], rejected: &RejectedRow<'_>) -> Vec<u8> {
         Ok(serde_json::Value::Object(map)) => insert_keys(content, map.is_empty(), rejected),
         _ => content.to_vec(),
     };
-    line.push(b'\n');
+    // The input's own line ending (CRLF from Windows tools), as the CSV rejects keep it.
+    line.extend_from_slice(terminator);
     line
 }
 

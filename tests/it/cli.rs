@@ -287,3 +287,23 @@ fn a_dash_sends_the_documents_the_report_or_the_summary_to_stdout() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(summary["outcomes"]["planned"], 1);
 }
+
+#[test]
+fn two_runs_in_one_second_get_a_default_report_each() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\na,replace,/name,x\n");
+    for _ in 0..2 {
+        let out = work.refsync(&["plan", "u.csv", "--out", "/dev/null"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+    }
+    let reports = std::fs::read_dir(work.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("refsync-report-")
+        })
+        .count();
+    assert_eq!(reports, 2);
+}

@@ -494,3 +494,53 @@ async fn the_summarys_peak_in_flight_counts_requests_on_the_wire_not_documents_w
     assert_eq!(summary["peak_in_flight"].as_u64(), Some(seen), "{summary}");
     assert_eq!(seen, 1, "{}", emulator.stats());
 }
+
+#[test]
+fn a_refused_output_path_is_never_written_the_summary_included() {
+    let work = Workdir::new();
+    let rows = "id,op,path,value\na,replace,/name,x\n";
+    work.write("u.csv", rows);
+    work.write("ids.txt", "a\n");
+    let cases: [&[&str]; 4] = [
+        &["--report", "r.csv", "--summary-json", "u.csv"],
+        &["--report", "r.csv", "--ids", "ids.txt", "--out", "ids.txt"],
+        &["--report", "r.csv", "--summary-json", "-"],
+        &[
+            "--report",
+            "new.csv",
+            "--rejects",
+            "sub/../new.csv",
+            "--out",
+            "o.jsonl",
+        ],
+    ];
+    std::fs::create_dir(work.path().join("sub")).unwrap();
+    for extra in cases {
+        let out = work.refsync(&[&["plan", "u.csv"][..], extra].concat());
+        assert_eq!(code(&out), 1, "{extra:?}: {}", stderr(&out));
+        assert_eq!(work.read("u.csv"), rows, "{extra:?}");
+        assert_eq!(work.read("ids.txt"), "a\n", "{extra:?}");
+    }
+}
+
+#[test]
+fn stdin_jsonl_after_blank_lines_and_a_remove_op_are_read_as_jsonl() {
+    let work = Workdir::new();
+    let line = r#"{"id":"a","op":"remove","path":"/name"}"#;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(["plan", "-", "--report", "r.csv", "--out", "/dev/null"])
+        .current_dir(work.path())
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, format!("\n\n\n\n    {line}\n").as_bytes()).unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["error_code"], "invalid_op");
+    assert!(!rows[0]["error_message"].contains("null"), "{:?}", rows[0]);
+}
