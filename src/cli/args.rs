@@ -236,8 +236,9 @@ pub struct SyncArgs {
     /// Run against the built-in emulator, in this process; no token needed.
     #[arg(long, env = "REFSYNC_EMULATOR")]
     pub emulator: bool,
-    /// With --emulator: seed it from this JSONL file instead of the built-in sample.
-    #[arg(long, value_name = "FILE", requires = "emulator", env = "REFSYNC_SEED")]
+    /// With --emulator: seed it from this JSONL file instead of the built-in sample
+    /// (ignored without --emulator: REFSYNC_SEED may be set for `refsync emulator`).
+    #[arg(long, value_name = "FILE", env = "REFSYNC_SEED")]
     pub seed: Option<PathBuf>,
     /// Client rate limit for all requests: N/s, N/m, N/h or unlimited.
     #[arg(long, default_value = "10/s", value_parser = parse::rate, env = "REFSYNC_RATE")]
@@ -281,7 +282,7 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DUR", value_parser = parse::duration, env = "REFSYNC_DEADLINE")]
     pub deadline: Option<Duration>,
     /// Read each referral (GET) and report what would change; send no PATCH.
-    #[arg(long, conflicts_with = "undo", env = "REFSYNC_DRY_RUN")]
+    #[arg(long, env = "REFSYNC_DRY_RUN")]
     pub dry_run: bool,
     /// Write, for every document applied, a document-form line restoring what it replaced.
     #[arg(long, value_name = "FILE", env = "REFSYNC_UNDO")]
@@ -290,10 +291,10 @@ pub struct SyncArgs {
     #[arg(long, value_name = "FILE", env = "REFSYNC_LEDGER")]
     pub ledger: Option<PathBuf>,
     /// Continue the newest unfinished run of the same inputs and options in the ledger.
-    #[arg(long, requires = "ledger", env = "REFSYNC_RESUME")]
+    #[arg(long, requires_if("true", "ledger"), env = "REFSYNC_RESUME")]
     pub resume: bool,
     /// Skip a document identical to the last one the ledger shows applied for its referral.
-    #[arg(long, requires = "ledger", env = "REFSYNC_SKIP_UNCHANGED")]
+    #[arg(long, requires_if("true", "ledger"), env = "REFSYNC_SKIP_UNCHANGED")]
     pub skip_unchanged: bool,
     /// Stop early (exit 5) after N failed documents, or when P% of at least 20 finished failed.
     #[arg(long, value_name = "N|P%", value_parser = parse::max_failures, env = "REFSYNC_MAX_FAILURES")]

@@ -4,7 +4,8 @@
 
 use super::prepare::Prepared;
 use crate::cli::SyncArgs;
-use crate::cli::args::{FormatArg, OnDuplicateArg};
+use crate::cli::args::OnDuplicateArg;
+use crate::input::Format;
 use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta};
 use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
@@ -48,7 +49,7 @@ impl LedgerRun {
             return Ok(None);
         }
         let ledger = Ledger::open(path)?;
-        let options = planning_options(args);
+        let options = planning_options(args, prepared);
         let mut hashed: Vec<std::path::PathBuf> =
             prepared.sources.iter().map(|s| s.path.clone()).collect();
         // The files that shape the plan count by their bytes, as the inputs do: an edited
@@ -265,13 +266,18 @@ fn warn_unfinished(ledger: &Ledger, key: &str) -> anyhow::Result<()> {
 /// The planning options, as the run key hashes them and `runs show` prints them. The
 /// `--ids` and `--mapping` files are hashed by content with the inputs; here only whether
 /// each is given.
-fn planning_options(args: &SyncArgs) -> String {
+fn planning_options(args: &SyncArgs, prepared: &Prepared) -> String {
     let c = &args.common;
-    let format = match c.format {
-        Some(FormatArg::Csv) => "csv",
-        Some(FormatArg::Jsonl) => "jsonl",
-        None => "by extension",
-    };
+    // Each input's format as read, not the flag: `--format csv` on a `.csv` file is the
+    // same plan as leaving it out.
+    let formats: Vec<&str> = prepared
+        .sources
+        .iter()
+        .map(|source| match source.format {
+            Format::Csv => "csv",
+            Format::Jsonl => "jsonl",
+        })
+        .collect();
     let on_duplicate = match c.on_duplicate {
         OnDuplicateArg::Error => "error",
         OnDuplicateArg::LastWins => "last-wins",
@@ -279,7 +285,8 @@ fn planning_options(args: &SyncArgs) -> String {
     let given = |file: &Option<std::path::PathBuf>| if file.is_some() { "given" } else { "none" };
     let limit = c.limit.map_or("none".to_string(), |n| n.to_string());
     format!(
-        "format={format};delimiter={};encoding={};on_duplicate={on_duplicate};ids={};limit={limit};mapping={}",
+        "format={};delimiter={};encoding={};on_duplicate={on_duplicate};ids={};limit={limit};mapping={}",
+        formats.join(","),
         c.delimiter as char,
         c.encoding.name(),
         given(&c.ids),

@@ -308,7 +308,13 @@ fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Res
         row.outcome = Outcome::Failed;
         row.note = None;
         row.error_code = Some("not_sent".into());
-        row.error_message = Some("the run stopped before this document was sent".into());
+        // Never taken by a worker, or the one whose refused token stopped the run: either
+        // way no request of it applied anything.
+        row.error_message = Some(
+            "the run stopped before this document was sent, or as its request was refused \
+             (401): nothing of it was applied; send it again"
+                .into(),
+        );
         outputs.record(index, Outcome::Failed, row)?;
     }
     Ok(())

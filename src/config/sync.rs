@@ -42,6 +42,9 @@ pub enum ConfigError {
     /// The `[auth]` refresh-token grant cannot be used.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// `--resume` or `--skip-unchanged` (from the environment or the file) without a ledger.
+    #[error("{0} needs --ledger FILE: the runs it reads are recorded there")]
+    NeedsLedger(&'static str),
     /// `[auth]` is configured wrongly, and no other token source was given.
     #[error(transparent)]
     AuthConfig(#[from] AuthConfigError),
@@ -59,14 +62,33 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
     } else {
         send::check_endpoint(&args.endpoint).map_err(|e| ConfigError::Endpoint(e.to_string()))?
     };
+    // The command line's own `--resume` without `--ledger` is a usage error already; a
+    // REFSYNC_RESUME=1 or `resume = true` gets here.
+    for (set, flag) in [
+        (args.resume, "--resume"),
+        (args.skip_unchanged, "--skip-unchanged"),
+    ] {
+        if set && args.ledger.is_none() {
+            return Err(ConfigError::NeedsLedger(flag));
+        }
+    }
     let token = token_source(args, emulator.is_some(), auth)?;
+    if args.seed.is_some() && emulator.is_none() {
+        tracing::warn!("--seed only seeds the in-process emulator of --emulator: ignored");
+    }
+    // A dry run applies nothing, so there is nothing to undo; an empty undo file would
+    // read as "nothing to undo" after a real run.
+    let undo = args.undo.clone().filter(|_| !args.dry_run);
+    if args.dry_run && args.undo.is_some() {
+        tracing::warn!("a dry run applies nothing: --undo is ignored and no undo file written");
+    }
     Ok(SyncSettings {
         send: send_options(args, endpoint),
         token,
         emulator,
         deadline: args.deadline,
         dry_run: args.dry_run,
-        undo: args.undo.clone(),
+        undo,
     })
 }
 

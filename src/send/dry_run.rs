@@ -94,8 +94,10 @@ fn judge(shared: &Shared, doc: &Document, current: &Current) -> End {
         ),
         false => changes(&current.body, &doc.ops, false),
     };
-    // The referral already holds every value: the document changes nothing.
-    if diff.as_array().is_some_and(Vec::is_empty) {
+    // A real run that reads first skips a document that changes nothing (`unchanged`);
+    // one that does not read sends it and reports it `updated`, so the dry run says
+    // `planned`, with no changes to show.
+    if reads_first && diff.as_array().is_some_and(Vec::is_empty) {
         return End::Unchanged;
     }
     End::Planned { changes: diff }

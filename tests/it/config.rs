@@ -551,3 +551,31 @@ fn a_usage_error_under_json_logs_is_one_json_line() {
         "text without JSON logs: {plain}"
     );
 }
+
+#[test]
+fn a_switch_set_off_in_the_environment_asks_for_nothing_and_one_set_on_needs_its_ledger() {
+    let work = Workdir::new();
+    work.write(
+        "ok.csv",
+        "id,op,path,value\nfbcf71a8-76dc-4ea0-8a52-2f61cb154456,replace,/details/notes,hi\n",
+    );
+    let args = ["sync", "ok.csv", "--emulator", "--report", "r.csv"];
+    for off in ["REFSYNC_RESUME", "REFSYNC_SKIP_UNCHANGED"] {
+        let out = work.refsync_with(&args, &[(off, "0")]);
+        assert_eq!(code(&out), 0, "{off}=0: {}", stderr(&out));
+        let out = work.refsync_with(&args, &[(off, "1")]);
+        assert_eq!(code(&out), 1, "{off}=1: {}", stderr(&out));
+        assert!(stderr(&out).contains("needs --ledger"), "{}", stderr(&out));
+    }
+    let seeded = work.refsync_with(&args, &[("REFSYNC_SEED", "elsewhere.jsonl")]);
+    assert_eq!(code(&seeded), 1, "{}", stderr(&seeded));
+    let dry = [&args[..], &["--dry-run", "--undo", "u.jsonl"]].concat();
+    let out = work.refsync(&dry);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--undo is ignored"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!work.path().join("u.jsonl").exists());
+}

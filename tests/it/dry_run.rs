@@ -100,10 +100,12 @@ async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
         "{}",
         refused["error_message"]
     );
+    // A real run sends a replace without reading first, so the dry run says it would be
+    // sent (and `updated`), with nothing to change.
     let same = row_of(&dry_rows, &id(5));
     assert_eq!(
         (same["outcome"].as_str(), same["changes"].as_str()),
-        ("unchanged", "")
+        ("planned", "[]")
     );
 
     let real: Vec<&str> = common

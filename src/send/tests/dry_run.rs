@@ -1,5 +1,6 @@
 //! The dry run: one GET per document, and the outcome, error code and status the real run
-//! would most likely report — `unchanged` where the referral already holds every value,
+//! would most likely report — `unchanged` where a real run would read the referral first
+//! and find every value there,
 //! the API's own codes (as the emulator answers them) for what it would refuse.
 
 use super::*;
@@ -31,12 +32,21 @@ fn verdict(ran: &Ran) -> (Outcome, Option<&str>, Option<u16>) {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_document_whose_values_the_referral_holds_is_unchanged_not_planned() {
+async fn a_document_the_referral_already_holds_is_planned_unless_the_real_run_reads_first() {
+    // The real run sends a replace without reading first, and reports it `updated`.
     let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
     let ran = dry_run(&options(), script.clone(), vec![replace_doc("r1")]).await;
-    assert_eq!(verdict(&ran), (Outcome::Unchanged, None, Some(200)));
-    assert_eq!(ran.one().changes, None);
+    assert_eq!(verdict(&ran), (Outcome::Planned, None, Some(200)));
+    assert_eq!(ran.one().changes, Some(json!([])));
     assert!(script.patches().is_empty());
+    // Under --if-match fetch it reads first, finds every value there, and skips it.
+    let fetching = SendOptions {
+        if_match: IfMatchPolicy::Fetch,
+        ..options()
+    };
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
+    let ran = dry_run(&fetching, script, vec![replace_doc("r1")]).await;
+    assert_eq!(verdict(&ran), (Outcome::Unchanged, None, Some(200)));
 }
 
 #[tokio::test(start_paused = true)]
