@@ -16,9 +16,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
     let json = layers::json_logs_requested(&args);
+    let summary = layers::summary_requested(&args);
     let parsed = match layers::parse_from(args) {
         Ok(parsed) => parsed,
-        Err(error) => return refused(error, json),
+        Err(error) => return refused(error, json, summary),
     };
     let global = &parsed.cli.global;
     let json = global.log_format == refsync::cli::args::LogFormat::Json;
@@ -50,18 +51,32 @@ fn main() -> ExitCode {
 /// Reports a command line that cannot run. Help and the version go out as clap prints
 /// them (exit 0); a usage error (exit 2) and a bad config file or variable (exit 1) as
 /// text, or as one JSON line at level ERROR when JSON logs were asked for.
-fn refused(error: ParseError, json: bool) -> ExitCode {
+///
+/// A `plan` or `sync` that asked for `--summary-json` gets one saying so, with the exit
+/// code: an alerting script must not read the summary an earlier run left there.
+fn refused(
+    error: ParseError,
+    json: bool,
+    summary: Option<(std::path::PathBuf, &'static str)>,
+) -> ExitCode {
     let (message, code) = match &error {
-        ParseError::Clap(usage) if !json || !usage.use_stderr() => usage.exit(),
+        // Help and the version: clap prints them and exits 0.
+        ParseError::Clap(usage) if !usage.use_stderr() => usage.exit(),
         ParseError::Clap(usage) => (usage_message(usage), usage.exit_code()),
         other => (other.to_string(), 1),
     };
-    if json {
-        let terminal = refsync::ui::init_logging(true, 0, 0);
-        let fields = serde_json::json!({ "exit_code": code });
-        terminal.say("ERROR", &message, "", fields);
-    } else {
-        eprintln!("refsync: error: {message}");
+    if let Some((path, command)) = summary {
+        refsync::commands::outputs::summarise_refusal(&path, command, &message, code);
+    }
+    match (&error, json) {
+        // Clap's own rendering, with its colours and suggestions.
+        (ParseError::Clap(usage), false) => usage.exit(),
+        (_, true) => {
+            let terminal = refsync::ui::init_logging(true, 0, 0);
+            let fields = serde_json::json!({ "exit_code": code });
+            terminal.say("ERROR", &message, "", fields);
+        }
+        (_, false) => eprintln!("refsync: error: {message}"),
     }
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

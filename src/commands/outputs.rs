@@ -11,7 +11,7 @@ use crate::report::{LineSpan, ReportRow, ReportWriter};
 use crate::send::SendStats;
 use crate::ui::{Progress, Terminal};
 use anyhow::Context;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -195,11 +195,18 @@ pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command
     {
         return;
     }
+    summarise_refusal(path, command, &crate::ui::describe_error(error), 1);
+}
+
+/// Writes `--summary-json` at `path` for a `command` refused with `exit_code` before it
+/// ran (`message` says why): nothing counted. A file that cannot be written is only
+/// warned about: the refusal itself is the error to report.
+pub fn summarise_refusal(path: &Path, command: &'static str, message: &str, exit_code: i32) {
     let counts = OutcomeCounts::default();
     let mut summary = Summary::new(command, &counts, 0, &SendStats::default(), Duration::ZERO);
-    summary.exit_code = 1;
-    summary.stopped = Some(crate::ui::describe_error(error));
-    if let Err(failure) = write_summary_json(Some(path), &summary) {
+    summary.exit_code = exit_code;
+    summary.stopped = Some(message.to_string());
+    if let Err(failure) = write_summary_json(Some(&path.to_path_buf()), &summary) {
         tracing::warn!("{}", crate::ui::describe_error(&failure));
     }
 }

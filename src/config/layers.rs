@@ -121,6 +121,34 @@ pub fn json_logs_requested(args: &[OsString]) -> bool {
     std::env::var("REFSYNC_LOG_FORMAT").is_ok_and(|v| v == "json")
 }
 
+/// Where a `plan` or `sync` command line asks for its summary (`--summary-json`, else
+/// `REFSYNC_SUMMARY_JSON`), and the command's name as the summary gives it, read from the
+/// raw words: for a command line that cannot be parsed, whose summary must still say so.
+pub fn summary_requested(args: &[OsString]) -> Option<(std::path::PathBuf, &'static str)> {
+    let words: Vec<String> = args
+        .iter()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .take_while(|w| w != "--")
+        .collect();
+    let command = match words.iter().find(|w| !w.starts_with('-'))?.as_str() {
+        "plan" => "plan",
+        "sync" if words.iter().any(|w| w == "--dry-run") => "dry-run",
+        "sync" => "sync",
+        _ => return None,
+    };
+    let flagged = words
+        .iter()
+        .enumerate()
+        .find_map(|(i, word)| match word.as_str() {
+            "--summary-json" => words.get(i + 1).cloned(),
+            other => other.strip_prefix("--summary-json=").map(str::to_owned),
+        });
+    let path = flagged.or_else(|| std::env::var("REFSYNC_SUMMARY_JSON").ok())?;
+    let path = crate::config::parse::output_path(&path).ok()?;
+    Some((path, command))
+}
+
 /// The full command, every option layered over `file`; also what completions and the man
 /// page are generated from. Fails, listing each by line, on file keys that no command
 /// takes and on bad values.

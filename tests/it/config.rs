@@ -579,3 +579,32 @@ fn a_switch_set_off_in_the_environment_asks_for_nothing_and_one_set_on_needs_its
     );
     assert!(!work.path().join("u.jsonl").exists());
 }
+
+#[test]
+fn a_command_line_or_config_that_cannot_run_still_replaces_the_summary() {
+    let work = Workdir::new();
+    work.write("ok.csv", "id,op,path,value\na,replace,/name,x\n");
+    work.write("bad.toml", "rate = \"fast\"\n");
+    let exit_code = |out: &Output| {
+        let summary: serde_json::Value =
+            serde_json::from_str(&work.read("s.json")).expect("summary JSON");
+        assert_eq!(summary["exit_code"], code(out), "{summary}");
+        assert!(summary["stopped"].as_str().is_some(), "{summary}");
+    };
+    let base = ["sync", "ok.csv", "--summary-json", "s.json"];
+    let out = work.refsync(&[&base[..], &["--config", "bad.toml"]].concat());
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    exit_code(&out);
+    let out = work.refsync(&[&base[..], &["--bogus"]].concat());
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    exit_code(&out);
+    let out = work.refsync_with(
+        &["plan", "ok.csv"],
+        &[
+            ("REFSYNC_SUMMARY_JSON", "s.json"),
+            ("REFSYNC_ON_DUPLICATE", "maybe"),
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    exit_code(&out);
+}
