@@ -18,6 +18,8 @@ pub struct Auth {
     issued: Mutex<HashSet<String>>,
     first_seen: Mutex<HashMap<String, Instant>>,
     devices: Mutex<HashMap<String, u32>>,
+    /// Refresh tokens already exchanged: rotation replaced them, so they are spent.
+    spent_refresh_tokens: Mutex<HashSet<String>>,
 }
 
 impl Auth {
@@ -30,7 +32,19 @@ impl Auth {
             issued: Mutex::default(),
             first_seen: Mutex::default(),
             devices: Mutex::default(),
+            spent_refresh_tokens: Mutex::default(),
         }
+    }
+
+    /// Exchanges `refresh_token` once: `true` the first time, `false` when it was already
+    /// exchanged (rotation gave its holder a new one, so a client that reuses the old one
+    /// did not save the rotated token). Any other non-empty token is taken as valid, so a
+    /// test can start from a refresh token file it wrote itself.
+    pub fn spend_refresh_token(&self, refresh_token: &str) -> bool {
+        self.spent_refresh_tokens
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(refresh_token.to_string())
     }
 
     /// Mints a fresh access token that this emulator accepts.
@@ -271,5 +285,13 @@ mod tests {
             .unwrap_err();
         assert!(error.message.contains("expired"));
         assert!(error.challenge.unwrap().contains("invalid_token"));
+    }
+
+    #[test]
+    fn a_refresh_token_is_exchanged_once() {
+        let auth = Auth::new(None, None);
+        assert!(auth.spend_refresh_token("written-by-hand"));
+        assert!(!auth.spend_refresh_token("written-by-hand"));
+        assert!(auth.spend_refresh_token("another"));
     }
 }

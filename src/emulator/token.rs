@@ -2,7 +2,10 @@
 //! tested end to end: `POST /{tenant}/oauth2/v2.0/token` (refresh-token and device-code
 //! grants) and `POST /{tenant}/oauth2/v2.0/devicecode`.
 //!
-//! Any non-empty refresh token is accepted and a new one is issued each time (rotation).
+//! Any non-empty refresh token is accepted once and a new one is issued each time
+//! (rotation); one already exchanged is refused with `invalid_grant`, as the real service
+//! refuses a revoked or expired one, so a client that does not save the rotated token
+//! fails here too.
 //! A device code answers `authorization_pending` to its first poll and tokens after, so a
 //! client's polling loop is exercised. Errors use the OAuth shape (`error`,
 //! `error_description`), as the real endpoint does.
@@ -28,8 +31,16 @@ pub async fn token(State(app): State<Arc<AppState>>, fields: Fields) -> Response
     };
     match fields.get("grant_type").map(String::as_str) {
         Some("refresh_token") => match fields.get("refresh_token") {
-            Some(token) if !token.is_empty() => tokens(&app),
-            _ => oauth_error("invalid_grant", "the refresh token is missing or invalid"),
+            Some(token) if token.is_empty() => {
+                oauth_error("invalid_grant", "the refresh token is missing or invalid")
+            }
+            Some(token) if app.auth.spend_refresh_token(token) => tokens(&app),
+            Some(_) => oauth_error(
+                "invalid_grant",
+                "the refresh token was already exchanged: use the one its answer rotated to \
+                 (AADSTS70008-like: expired or revoked)",
+            ),
+            None => oauth_error("invalid_grant", "the refresh token is missing or invalid"),
         },
         Some("urn:ietf:params:oauth:grant-type:device_code") => {
             let code = fields.get("device_code").map(String::as_str).unwrap_or("");

@@ -308,3 +308,32 @@ fn a_token_file_with_spaces_is_said_to_hold_only_the_token() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_already_exchanged_is_refused_and_the_run_says_to_sign_in_again() {
+    let work = Workdir::new();
+    let emulator = strict_emulator(&work, 1, None).await;
+    let config = auth_config(&work, &emulator);
+    updates(&work, 1);
+    let endpoint = emulator.base_url();
+    let args = [
+        "sync",
+        "u.csv",
+        "--config",
+        &config,
+        "--endpoint",
+        &endpoint,
+        "--report",
+        "r.csv",
+    ];
+    work.write("state/refresh-token", "first-refresh-token\n");
+    let out = work.refsync_with(&args, &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_ne!(refresh_token(&work), "first-refresh-token");
+    // A client that lost the rotated token offers the spent one again.
+    work.write("state/refresh-token", "first-refresh-token\n");
+    let out = work.refsync_with(&args, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stderr(&out).contains("invalid_grant"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("auth login"), "{}", stderr(&out));
+}
