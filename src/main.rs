@@ -42,7 +42,8 @@ fn main() -> ExitCode {
         Err(error) => {
             let message = refsync::ui::describe_error(&error);
             let text = format!("refsync: error: {message}\n");
-            terminal.say("ERROR", &message, &text, serde_json::Value::Null);
+            let fields = serde_json::json!({ "exit_code": 1 });
+            terminal.say("ERROR", &message, &text, fields);
             ExitCode::from(1)
         }
     }

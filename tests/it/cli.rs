@@ -175,6 +175,10 @@ fn under_json_logs_every_stderr_line_is_json_the_summary_and_a_fatal_error_inclu
     let error: serde_json::Value =
         serde_json::from_str(stderr(&failed).trim()).expect("the error is one JSON line");
     assert_eq!(error["level"], "ERROR");
+    assert_eq!(
+        error["exit_code"], 1,
+        "alerting reads the exit code from the line"
+    );
     assert!(
         error["message"]
             .as_str()
