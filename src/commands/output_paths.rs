@@ -84,11 +84,13 @@ pub fn check_output_paths(
         let rejects = rejects_paths(path, &prepared.sources);
         outputs.extend(rejects.into_iter().map(|path| ("--rejects", path)));
     }
+    // Each input by the name it was given: a transcoded one is read from a spool file,
+    // but the original is what an output must not overwrite. Stdin (`-`) is no file.
     let mut read: Vec<(String, &Path)> = prepared
         .sources
         .iter()
-        .filter(|s| s.spool.is_none())
-        .map(|s| (s.name.clone(), s.path.as_path()))
+        .filter(|s| s.name != crate::input::STDIN_NAME)
+        .map(|s| (s.name.clone(), Path::new(&s.name)))
         .collect();
     let named = [("--mapping", &common.mapping), ("--ids", &common.ids)];
     let named = named

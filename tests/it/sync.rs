@@ -544,3 +544,15 @@ fn stdin_jsonl_after_blank_lines_and_a_remove_op_are_read_as_jsonl() {
     assert_eq!(rows[0]["error_code"], "invalid_op");
     assert!(!rows[0]["error_message"].contains("null"), "{:?}", rows[0]);
 }
+
+#[test]
+fn a_transcoded_input_is_still_an_input_no_output_may_overwrite() {
+    let work = Workdir::new();
+    let rows = b"id,op,path,value\na,replace,/name,Caf\xe9\n";
+    std::fs::write(work.path().join("legacy.csv"), rows).unwrap();
+    let args = ["plan", "legacy.csv", "--encoding", "windows-1252"];
+    let out =
+        work.refsync(&[&args[..], &["--report", "r.csv", "--rejects", "legacy.csv"]].concat());
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(std::fs::read(work.path().join("legacy.csv")).unwrap(), rows);
+}
