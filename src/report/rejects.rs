@@ -60,7 +60,8 @@ pub fn write_rejects(
 /// two files' worth.
 pub fn check_rejects_writable(path: &Path, sources: &[InputSource]) -> Result<(), ReportError> {
     let targets = targets(path, sources);
-    let device = std::fs::metadata(path).is_ok_and(|m| !m.is_file());
+    // `/dev/stdout` is a device even when stdout is redirected to a regular file.
+    let device = path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file());
     if device && targets.len() > 1 {
         return Err(ReportError::RejectsNeedFiles(path.to_path_buf()));
     }
