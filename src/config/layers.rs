@@ -11,7 +11,7 @@ use clap::parser::ValueSource;
 use clap::{Arg, ArgAction, ArgMatches, Command, CommandFactory, FromArgMatches};
 use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where an effective value came from, for `config show`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,19 +106,46 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     })
 }
 
-/// Whether `args` (program name first) or `REFSYNC_LOG_FORMAT` ask for JSON logs, known
-/// before the command line is parsed, so that even a usage error can be a JSON line.
+/// Whether `args` (program name first), `REFSYNC_LOG_FORMAT` or the config file ask for
+/// JSON logs, known before the command line is parsed, so that even a usage error or a
+/// broken config file can be a JSON line. The flag beats the variable, which beats the
+/// file, as for every option.
 pub fn json_logs_requested(args: &[OsString]) -> bool {
     let mut words = args.iter().skip(1).map(|w| w.to_string_lossy());
+    let mut config = None;
     while let Some(word) = words.next() {
         match word.as_ref() {
             "--" => break,
             "--log-format" => return words.next().is_some_and(|v| v == "json"),
             other if other.starts_with("--log-format=") => return other == "--log-format=json",
+            "--config" => config = words.next().map(|v| v.into_owned()),
+            other if other.starts_with("--config=") => {
+                config = other.strip_prefix("--config=").map(str::to_owned);
+            }
             _ => {}
         }
     }
-    std::env::var("REFSYNC_LOG_FORMAT").is_ok_and(|v| v == "json")
+    if let Ok(format) = std::env::var("REFSYNC_LOG_FORMAT") {
+        return format == "json";
+    }
+    config
+        .or_else(|| std::env::var("REFSYNC_CONFIG").ok())
+        .is_some_and(|path| file_asks_for_json(Path::new(&path)))
+}
+
+/// Whether the config file at `path` sets `log_format = "json"`, read line by line: the
+/// file may be the very thing that cannot be parsed.
+fn file_asks_for_json(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    text.lines()
+        .take_while(|line| !line.trim_start().starts_with('['))
+        .filter_map(|line| line.split_once('='))
+        .any(|(key, value)| {
+            let value = value.split('#').next().unwrap_or("").trim();
+            key.trim() == "log_format" && value.trim_matches(['"', '\'']) == "json"
+        })
 }
 
 /// Where a `plan` or `sync` command line asks for its summary (`--summary-json`, else
@@ -548,5 +575,31 @@ mod tests {
         if std::env::var_os("REFSYNC_LOG_FORMAT").is_none() {
             assert!(!json_logs_requested(&after) && !json_logs_requested(&text));
         }
+    }
+
+    #[test]
+    fn a_config_file_asking_for_json_logs_is_seen_even_when_it_cannot_be_parsed() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "log_format = \"json\"  # for the collector\nfoo = =\n",
+        )
+        .expect("write");
+        let config = file.to_string_lossy().into_owned();
+        if std::env::var_os("REFSYNC_LOG_FORMAT").is_none() {
+            assert!(json_logs_requested(&args(&[
+                "refsync", "--config", &config
+            ])));
+            assert!(!json_logs_requested(&args(&[
+                "refsync",
+                "--config",
+                &config,
+                "--log-format",
+                "text"
+            ])));
+        }
+        std::fs::write(&file, "[auth]\nlog_format = \"json\"\n").expect("write");
+        assert!(!file_asks_for_json(&file));
     }
 }

@@ -608,3 +608,22 @@ fn a_command_line_or_config_that_cannot_run_still_replaces_the_summary() {
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     exit_code(&out);
 }
+
+#[test]
+fn json_logs_set_in_the_config_file_cover_usage_and_config_errors() {
+    let work = Workdir::new();
+    work.write("json.toml", "log_format = \"json\"\n");
+    work.write("broken.toml", "log_format = \"json\"\nfoo = 1\n");
+    let cases: [(&[&str], i32); 2] = [
+        (&["sync", "u.csv", "--config", "json.toml", "--bogus"], 2),
+        (&["sync", "u.csv", "--config", "broken.toml"], 1),
+    ];
+    for (args, exit) in cases {
+        let out = work.refsync_with(args, &[]);
+        assert_eq!(code(&out), exit, "{args:?}: {}", stderr(&out));
+        let line: serde_json::Value =
+            serde_json::from_str(stderr(&out).trim()).expect("one JSON line");
+        assert_eq!(line["level"], "ERROR");
+        assert_eq!(line["exit_code"], exit);
+    }
+}
