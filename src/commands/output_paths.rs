@@ -111,8 +111,7 @@ fn check_report_format(path: &Path) -> Result<(), OutputPathError> {
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
     let named = matches!(extension.as_deref(), Some("csv" | "jsonl"));
-    let device = path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    if named || device {
+    if named || crate::report::is_device(path) {
         return Ok(());
     }
     Err(OutputPathError::ReportFormat(path.to_path_buf()))

@@ -63,7 +63,21 @@ pub enum ReportError {
     },
 }
 
+/// Whether `path` names a device rather than a file of its own (`/dev/stdout`, `/dev/null`,
+/// a pipe): under `/dev` it counts as one even when stdout is redirected to a regular file.
+pub fn is_device(path: &Path) -> bool {
+    path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+}
+
 impl ReportError {
+    /// Wraps a failure to read back the input at `path`.
+    pub fn read_back(path: &Path) -> impl Fn(std::io::Error) -> ReportError + '_ {
+        move |source| ReportError::ReadBack {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
     /// Wraps a write failure on `path`.
     pub fn write(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> ReportError + '_ {
         move |source| ReportError::Write {

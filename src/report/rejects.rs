@@ -60,9 +60,7 @@ pub fn write_rejects(
 /// two files' worth.
 pub fn check_rejects_writable(path: &Path, sources: &[InputSource]) -> Result<(), ReportError> {
     let targets = targets(path, sources);
-    // `/dev/stdout` is a device even when stdout is redirected to a regular file.
-    let device = path.starts_with("/dev") || std::fs::metadata(path).is_ok_and(|m| !m.is_file());
-    if device && targets.len() > 1 {
+    if super::is_device(path) && targets.len() > 1 {
         return Err(ReportError::RejectsNeedFiles(path.to_path_buf()));
     }
     targets
@@ -127,20 +125,17 @@ impl<'a> SpanReader<'a> {
             .get(input)
             .map(|s| s.path.as_path())
             .unwrap_or(Path::new("?"));
-        let read_back = |source| ReportError::ReadBack {
-            path: path.to_path_buf(),
-            source,
-        };
+        let read_back = ReportError::read_back(path);
         if self.open.as_ref().map(|(i, _)| *i) != Some(input) {
-            self.open = Some((input, File::open(path).map_err(read_back)?));
+            self.open = Some((input, File::open(path).map_err(&read_back)?));
         }
         let Some((_, file)) = self.open.as_mut() else {
             return Ok(Vec::new());
         };
         file.seek(SeekFrom::Start(row.span.start))
-            .map_err(read_back)?;
+            .map_err(&read_back)?;
         let mut bytes = vec![0; row.span.end.saturating_sub(row.span.start) as usize];
-        file.read_exact(&mut bytes).map_err(read_back)?;
+        file.read_exact(&mut bytes).map_err(&read_back)?;
         Ok(bytes)
     }
 }
@@ -176,10 +171,7 @@ fn parse_record(raw: &[u8], delimiter: u8) -> Vec<Vec<u8>> {
 }
 
 fn read_header(path: &Path, delimiter: u8) -> Result<Vec<Vec<u8>>, ReportError> {
-    let file = File::open(path).map_err(|source| ReportError::ReadBack {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = File::open(path).map_err(ReportError::read_back(path))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -243,17 +235,11 @@ fn write_csv(
 /// Whether the first line of the CSV file at `path` ends in CRLF (as Excel writes): the
 /// rejects file's own lines then end so too, matching the rows copied verbatim.
 fn ends_lines_with_crlf(path: &Path) -> Result<bool, ReportError> {
-    let file = File::open(path).map_err(|source| ReportError::ReadBack {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let read_back = ReportError::read_back(path);
+    let file = File::open(path).map_err(&read_back)?;
     let mut first = Vec::new();
-    std::io::BufRead::read_until(&mut std::io::BufReader::new(file), b'\n', &mut first).map_err(
-        |source| ReportError::ReadBack {
-            path: path.to_path_buf(),
-            source,
-        },
-    )?;
+    std::io::BufRead::read_until(&mut std::io::BufReader::new(file), b'\n', &mut first)
+        .map_err(&read_back)?;
     Ok(first.ends_with(b"\r\n"))
 }
 
