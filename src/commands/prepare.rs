@@ -4,7 +4,7 @@
 use crate::cli::args::{CommonArgs, FormatArg, OnDuplicateArg};
 use crate::input::mapping::Mapping;
 use crate::input::{self, Format, InputSource, ReadOptions};
-use crate::plan::{OnDuplicate, Plan, PlanEntry, PlanOptions, Planner};
+use crate::plan::{self, OnDuplicate, Plan, PlanEntry, PlanOptions, Planned, Planner};
 use crate::report::LineNames;
 use anyhow::Context;
 use std::collections::HashSet;
@@ -66,13 +66,7 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         .map(Arc::new);
     let ids = common.ids.as_ref().map(read_ids).transpose()?;
     let sources = input::open_inputs(&common.inputs, &options)?;
-    let mut planner = Planner::new(plan_options(common));
-    let mut input_rows = 0;
-    for record in input::BackgroundRecords::start(sources.clone(), options.clone())? {
-        planner.push(record?);
-        input_rows += 1;
-    }
-    let plan = planner.finish();
+    let (plan, input_rows) = read_and_plan(&sources, &options, &plan_options(common))?;
     if let (Some(ids), Some(path)) = (&ids, &common.ids) {
         warn_of_unplanned_ids(ids, &plan, path);
     }
@@ -87,6 +81,30 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         lookup_inputs,
         started,
     })
+}
+
+/// Reads and plans every input: CSV files on every core (each thread reads them all and
+/// plans its share of the IDs), anything else read on a thread of its own and planned as
+/// it comes.
+fn read_and_plan(
+    sources: &[InputSource],
+    options: &ReadOptions,
+    plan_options: &PlanOptions,
+) -> anyhow::Result<Planned> {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    // A thread per core pays when reading a row costs little next to planning it: plain
+    // CSV, not JSON (whose parse each thread would repeat) nor a mapped export.
+    let plain_csv = options.mapping.is_none() && sources.iter().all(|s| s.format == Format::Csv);
+    if plain_csv && cores > 1 {
+        return Ok(plan::plan_inputs(sources, options, plan_options, cores)?);
+    }
+    let mut planner = Planner::new(plan_options.clone());
+    let mut input_rows = 0;
+    for record in input::BackgroundRecords::start(sources.to_vec(), options.clone())? {
+        planner.push(record?);
+        input_rows += 1;
+    }
+    Ok((planner.finish(), input_rows))
 }
 
 /// The inputs read through a mapping that looks IDs up: its CSV inputs.

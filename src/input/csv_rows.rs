@@ -5,8 +5,10 @@ use std::io::{BufRead, Seek};
 
 use csv::ByteRecord;
 
+use super::PlainRow;
 use super::csv_fields::{FieldSplitter, text_after_closing_quote};
 use super::csv_header::{Columns, Header, HeaderFault};
+use super::csv_plain::LineShape;
 use super::csv_split::{CsvSplitter, Ending, RawRecord};
 use super::text::{not_utf8, quoted, strip_terminator, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowCells};
@@ -23,6 +25,13 @@ pub struct CsvRecords<R> {
     header: Option<Header>,
     /// Whether a data record was read.
     any_rows: bool,
+    /// Whether to warn of a file that does not look like CSV updates.
+    warnings: bool,
+    /// What a plain line looks like, once the header is read and has every required
+    /// column; `None` before, or when only the general path can read the file.
+    shape: Option<LineShape>,
+    /// Where plain cells with doubled quotes are undone.
+    scratch: String,
     done: bool,
 }
 
@@ -45,6 +54,9 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             limit,
             header: None,
             any_rows: false,
+            warnings: true,
+            shape: None,
+            scratch: String::new(),
             done: false,
         }
     }
@@ -52,7 +64,11 @@ impl<R: BufRead + Seek> CsvRecords<R> {
     /// At the end of a file with no data records: a header that is not a row-form header
     /// (a JSONL file named `.csv`, say) gets a warning, as no row will report it.
     fn warn_if_unreadable(&self) {
-        let Some(header) = self.header.as_ref().filter(|_| !self.any_rows) else {
+        let Some(header) = self
+            .header
+            .as_ref()
+            .filter(|_| self.warnings && !self.any_rows)
+        else {
             return;
         };
         if let Err(fault) = header.columns() {
@@ -76,9 +92,10 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             let fields = self.fields.split(strip_terminator(&raw.bytes));
             match &self.header {
                 None => {
-                    if fields
-                        .get(0)
-                        .is_some_and(|c| c.trim_ascii_start().starts_with(b"{"))
+                    if self.warnings
+                        && fields
+                            .get(0)
+                            .is_some_and(|c| c.trim_ascii_start().starts_with(b"{"))
                     {
                         tracing::warn!(
                             "{} line {}: the header looks like a JSON object; a JSONL file \
@@ -88,7 +105,11 @@ impl<R: BufRead + Seek> CsvRecords<R> {
                             raw.line
                         );
                     }
-                    self.header = Some(Header::new(fields));
+                    let header = Header::new(fields);
+                    self.shape = header.columns().ok().and_then(|columns| {
+                        LineShape::new(self.delimiter, header.names.len(), columns)
+                    });
+                    self.header = Some(header);
                 }
                 Some(header) => {
                     let content = content(header, &raw, fields, (self.delimiter, self.limit));
@@ -99,66 +120,81 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         Ok(None)
     }
 
-    /// The next record when it is a plain row: one line, no quotes, UTF-8, as many fields
-    /// as the header, and the header has every required column. That is nearly every row,
-    /// and it is read straight from the reader's buffer into [`RowCells`]; anything else
-    /// is left to [`CsvRecords::next_record`]'s general path, which says what is wrong.
+    /// The next record when it is a plain row (see [`CsvRecords::take_plain_rows`]), copied
+    /// into [`RowCells`]; anything else is left to [`CsvRecords::next_record`]'s general
+    /// path, which says what is wrong.
     fn next_plain_row(&mut self) -> std::io::Result<Option<InputRecord>> {
-        let Some(header) = &self.header else {
-            return Ok(None);
-        };
-        let Ok(columns) = header.columns() else {
-            return Ok(None);
-        };
-        let (width, delimiter, input) = (header.names.len(), self.delimiter, self.input);
-        self.splitter.next_plain_line(|bytes, at| {
-            let cells = plain_cells(strip_terminator(bytes), delimiter, width, columns)?;
-            Some(InputRecord {
-                row: RowRef {
-                    at: LineRef {
-                        input,
-                        line: at.line,
-                    },
-                    span: Span {
-                        start: at.start,
-                        end: at.end,
-                    },
-                },
-                content: RecordContent::CsvRow(cells),
-            })
-        })
+        let mut taken = None;
+        self.plain_rows(1, |plain| {
+            let row = plain.row;
+            let [id, op, path, value, if_match] = plain.cells().0;
+            taken = Some(InputRecord {
+                row,
+                content: RecordContent::CsvRow(RowCells::new(id, op, path, value, if_match)),
+            });
+            true
+        })?;
+        Ok(taken)
     }
-}
 
-/// The cells of a quote-free line with exactly `width` fields, all UTF-8; `None` for a
-/// line the general path must judge (blank, wrong field count, not UTF-8, or a delimiter
-/// that is not ASCII and so could split a character).
-fn plain_cells(line: &[u8], delimiter: u8, width: usize, columns: Columns) -> Option<RowCells> {
-    if !delimiter.is_ascii() || line.iter().all(u8::is_ascii_whitespace) {
-        return None;
+    /// Hands the plain rows at the head of the input to `take`, borrowed from the reader's
+    /// buffer, while it returns true: a plain row is one line of UTF-8 with as many fields
+    /// as the header, quotes only around whole fields (see `csv_plain`), under a header
+    /// with every required column. That is nearly every row. Stops at the first record
+    /// that is not plain (or at the end of the buffer), which [`Iterator::next`] then
+    /// reads.
+    ///
+    /// A row `take` refuses is not consumed: it is read again.
+    pub fn take_plain_rows(
+        &mut self,
+        take: impl FnMut(PlainRow<'_>) -> bool,
+    ) -> std::io::Result<()> {
+        self.plain_rows(u64::MAX, take)
     }
-    let text = std::str::from_utf8(line).ok()?;
-    let mut wanted = [""; 5];
-    let mut fields = 0;
-    let mut start = 0;
-    let ends = memchr::memchr_iter(delimiter, line).chain([line.len()]);
-    for (index, end) in ends.enumerate() {
-        // An ASCII delimiter always sits between characters, so `get` never fails here.
-        let cell = text.get(start..end)?;
-        start = end + 1;
-        fields += 1;
-        let slot = match index {
-            i if i == columns.id => 0,
-            i if i == columns.op => 1,
-            i if i == columns.path => 2,
-            i if i == columns.value => 3,
-            i if Some(i) == columns.if_match => 4,
-            _ => continue,
+
+    /// [`CsvRecords::take_plain_rows`], taking at most `most` rows.
+    fn plain_rows(
+        &mut self,
+        most: u64,
+        mut take: impl FnMut(PlainRow<'_>) -> bool,
+    ) -> std::io::Result<()> {
+        let Some(shape) = &self.shape else {
+            return Ok(());
         };
-        wanted[slot] = cell;
+        let (buf, offset, first_line) = self.splitter.buffered()?;
+        let mut scan = shape.scan(buf);
+        let (mut used, mut lines) = (0, 0);
+        while lines < most {
+            let Some(line) = scan.next_line().filter(|l| l.end - l.start <= self.limit) else {
+                break;
+            };
+            let row = RowRef {
+                at: LineRef {
+                    input: self.input,
+                    line: first_line + lines,
+                },
+                span: Span {
+                    start: offset + line.start as u64,
+                    end: offset + line.end as u64,
+                },
+            };
+            if !take(PlainRow::new(row, line, &mut self.scratch)) {
+                break;
+            }
+            used = line.end;
+            lines += 1;
+        }
+        self.any_rows |= lines > 0;
+        self.splitter.consume_lines(used, lines);
+        Ok(())
     }
-    let [id, op, path, value, if_match] = wanted;
-    (fields == width).then(|| RowCells::new(id, op, path, value, if_match))
+
+    /// Stops this reader's warnings: for a second reader of the same input, whose
+    /// warnings the first one gives.
+    pub fn without_warnings(mut self) -> Self {
+        self.warnings = false;
+        self
+    }
 }
 
 /// The record of input number `input` for one raw data record holding `content`.

@@ -55,17 +55,6 @@ pub struct RawRecord {
     pub ending: Ending,
 }
 
-/// Where a record taken by [`CsvSplitter::next_plain_line`] lies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PlainLine {
-    /// The 1-based line it is.
-    pub line: u64,
-    /// Offset of its first byte.
-    pub start: u64,
-    /// Offset just past its terminator.
-    pub end: u64,
-}
-
 /// The scan of one record in progress.
 struct Scan {
     state: State,
@@ -121,32 +110,18 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
         Ok(Some(record))
     }
 
-    /// Offers the next record to `take` when it is one whole buffered line, within the
-    /// bound, without quotes (nearly every record is), and consumes it when `take` returns
-    /// something; otherwise leaves it for [`CsvSplitter::next_record`].
-    ///
-    /// `take` gets the line's bytes (terminator included) and where it lies. No copy is
-    /// made: the bytes are borrowed from the reader's buffer.
-    pub fn next_plain_line<T>(
-        &mut self,
-        take: impl FnOnce(&[u8], PlainLine) -> Option<T>,
-    ) -> io::Result<Option<T>> {
-        let buf = self.reader.fill_buf()?;
-        let Some(length) = quote_free_line(buf).filter(|&length| length <= self.limit) else {
-            return Ok(None);
-        };
-        let at = PlainLine {
-            line: self.line,
-            start: self.offset,
-            end: self.offset + length as u64,
-        };
-        let Some(taken) = take(&buf[..length], at) else {
-            return Ok(None);
-        };
-        self.reader.consume(length);
-        self.line += 1;
-        self.offset = at.end;
-        Ok(Some(taken))
+    /// The reader's buffered bytes (reading more when none are), the offset of the first
+    /// and the line it is on: for a caller that takes whole lines itself and then says how
+    /// much it took ([`CsvSplitter::consume_lines`]).
+    pub fn buffered(&mut self) -> io::Result<(&[u8], u64, u64)> {
+        Ok((self.reader.fill_buf()?, self.offset, self.line))
+    }
+
+    /// Consumes `bytes` of the buffer, which hold `lines` whole lines.
+    pub fn consume_lines(&mut self, bytes: usize, lines: u64) {
+        self.reader.consume(bytes);
+        self.offset += bytes as u64;
+        self.line += lines;
     }
 
     /// Scans one buffered chunk into `record`; true once the record ended.

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 mod background;
 mod csv_fields;
 mod csv_header;
+mod csv_plain;
 mod csv_rows;
 mod csv_split;
 mod encoding;
@@ -26,6 +27,7 @@ mod props;
 mod records;
 mod row_cells;
 mod text;
+mod visit;
 
 pub use background::BackgroundRecords;
 pub use csv_rows::CsvRecords;
@@ -35,7 +37,8 @@ pub use jsonl::JsonlRecords;
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};
 pub use records::{Records, read_records};
-pub use row_cells::RowCells;
+pub use row_cells::{CellsRef, PlainRow, RowCells};
+pub use visit::{Visited, visit_records};
 
 /// Which input a line belongs to and the 1-based physical line its record starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -175,6 +178,17 @@ pub enum RecordContent {
         /// What is wrong, for a user.
         message: String,
     },
+}
+
+impl RecordContent {
+    /// The referral ID as written; empty where the record has none (or it cannot be read).
+    pub fn referral_id(&self) -> &str {
+        match self {
+            RecordContent::CsvRow(cells) => cells.borrowed().id(),
+            RecordContent::Row { id, .. } | RecordContent::Document { id, .. } => id,
+            RecordContent::Malformed { id, .. } => id.as_deref().unwrap_or_default(),
+        }
+    }
 }
 
 /// Why a record is malformed; maps to the report's planning error codes.

@@ -34,6 +34,10 @@ impl<R: BufRead + Seek> Iterator for Records<R> {
     }
 }
 
+/// The reader's buffer: large enough that reading a file costs few system calls and few
+/// records straddle two buffers (those take the general path, which copies them).
+const READ_BUFFER: usize = 256 * 1024;
+
 /// Streams the records of input number `index` (index = position in `names`).
 ///
 /// Fails only if the input cannot be reopened; what is wrong with a record's content comes
@@ -45,7 +49,7 @@ pub fn read_records(
 ) -> Result<Records, InputError> {
     let file = File::open(&source.path).map_err(|e| io_error(&source.name, e))?;
     records_from(
-        BufReader::new(file),
+        BufReader::with_capacity(READ_BUFFER, file),
         source,
         index,
         options,

@@ -1,11 +1,15 @@
-//! A CSV row's cells in one allocation.
+//! A CSV row's cells in one allocation, and borrowed.
 //!
 //! A profile of `plan` on a million CSV rows had a fifth of its time in allocating one
 //! string per cell on the reader thread and freeing it on the planner's. Held as one text
 //! with the cells' ends, a row costs one allocation, and the planner reads its cells as
-//! borrowed `&str`s.
+//! borrowed `&str`s ([`CellsRef`]); a reader that plans its rows itself borrows them
+//! straight from its buffer and allocates nothing.
 
-use super::{RawOpRef, RawValueRef};
+use std::borrow::Cow;
+
+use super::csv_plain::PlainLineAt;
+use super::{RawOpRef, RawValueRef, RowRef};
 
 /// The `id`, `op`, `path`, `value` and `if_match` cells of one CSV row, as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,32 +39,71 @@ impl RowCells {
         }
     }
 
-    /// Cell `index` in `id, op, path, value, if_match` order.
-    fn cell(&self, index: usize) -> &str {
-        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
-        // Both ends were taken at cell boundaries of `text` in `new`.
-        self.text
-            .get(start as usize..self.ends[index] as usize)
-            .unwrap_or_default()
+    /// The cells, borrowed.
+    pub fn borrowed(&self) -> CellsRef<'_> {
+        let mut cells = [""; 5];
+        let mut start = 0;
+        for (cell, &end) in cells.iter_mut().zip(&self.ends) {
+            // Both ends were taken at cell boundaries of `text` in `new`.
+            *cell = self.text.get(start..end as usize).unwrap_or_default();
+            start = end as usize;
+        }
+        CellsRef(cells)
     }
+}
 
+/// The `id`, `op`, `path`, `value` and `if_match` cells of one CSV row, borrowed: from a
+/// [`RowCells`], or from the reader's buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CellsRef<'a>(pub [&'a str; 5]);
+
+impl<'a> CellsRef<'a> {
     /// The referral ID as written (may be empty; the planner judges it).
-    pub fn id(&self) -> &str {
-        self.cell(0)
+    pub fn id(&self) -> &'a str {
+        self.0[0]
     }
 
-    /// The operation, borrowed from the cells.
-    pub fn op(&self) -> RawOpRef<'_> {
+    /// The operation.
+    pub fn op(&self) -> RawOpRef<'a> {
         RawOpRef {
-            op: self.cell(1),
-            path: self.cell(2),
-            value: RawValueRef::Text(self.cell(3)),
+            op: self.0[1],
+            path: self.0[2],
+            value: RawValueRef::Text(self.0[3]),
         }
     }
 
     /// `if_match` as written, `None` where the column is absent or the cell empty.
-    pub fn if_match(&self) -> Option<&str> {
-        Some(self.cell(4)).filter(|tag| !tag.is_empty())
+    pub fn if_match(&self) -> Option<&'a str> {
+        Some(self.0[4]).filter(|tag| !tag.is_empty())
+    }
+}
+
+/// A plain CSV row borrowed from the reader's buffer, as
+/// [`super::CsvRecords::take_plain_rows`] hands it over: its ID can be looked at before
+/// its cells are taken, so a reader that keeps only some rows pays little for the others.
+#[derive(Debug)]
+pub struct PlainRow<'a> {
+    /// Where it came from.
+    pub row: RowRef,
+    line: PlainLineAt<'a>,
+    scratch: &'a mut String,
+}
+
+impl<'a> PlainRow<'a> {
+    /// The row at `row` found by a scan; `scratch` is where its cells with doubled quotes
+    /// are undone.
+    pub(crate) fn new(row: RowRef, line: PlainLineAt<'a>, scratch: &'a mut String) -> Self {
+        PlainRow { row, line, scratch }
+    }
+
+    /// The referral ID as written.
+    pub fn id(&self) -> Cow<'a, str> {
+        self.line.cell(0)
+    }
+
+    /// The cells.
+    pub fn cells(self) -> CellsRef<'a> {
+        CellsRef(self.line.cells(self.scratch))
     }
 }
 
@@ -70,7 +113,8 @@ mod tests {
 
     #[test]
     fn each_cell_reads_back_as_written() {
-        let cells = RowCells::new("A-1", "replace", "/details/notes", "é, \"x\"", "W/1");
+        let owned = RowCells::new("A-1", "replace", "/details/notes", "é, \"x\"", "W/1");
+        let cells = owned.borrowed();
         assert_eq!(cells.id(), "A-1");
         let op = cells.op();
         assert_eq!((op.op, op.path), ("replace", "/details/notes"));
@@ -80,7 +124,8 @@ mod tests {
 
     #[test]
     fn empty_cells_are_empty_and_an_empty_if_match_is_none() {
-        let cells = RowCells::new("", "", "", "", "");
+        let owned = RowCells::new("", "", "", "", "");
+        let cells = owned.borrowed();
         assert_eq!(cells.id(), "");
         assert_eq!(cells.op().value, RawValueRef::Text(""));
         assert_eq!(cells.if_match(), None);

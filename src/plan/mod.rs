@@ -10,6 +10,7 @@ mod group;
 mod id;
 mod messages;
 mod ops;
+mod parallel;
 mod patch_op;
 mod planner;
 mod rules;
@@ -19,6 +20,7 @@ mod test_support;
 
 pub use document::patch_body;
 pub use id::check_id;
+pub use parallel::{MOST_THREADS, Planned, plan_inputs};
 pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;
 

@@ -9,7 +9,7 @@
 
 use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
-use crate::input::{InputRecord, LineRef, MalformedKind, RecordContent};
+use crate::input::{CellsRef, InputRecord, LineRef, MalformedKind, RecordContent, RowRef};
 
 /// Builds a [`Plan`] from records pushed in input order.
 #[derive(Debug)]
@@ -44,10 +44,7 @@ impl Planner {
     pub fn push(&mut self, record: InputRecord) {
         let InputRecord { row, content } = record;
         match content {
-            RecordContent::CsvRow(cells) => {
-                let index = self.group_for_row(cells.id(), row.at);
-                self.groups[index].add_row(row, cells.op(), cells.if_match(), &mut self.rules)
-            }
+            RecordContent::CsvRow(cells) => self.push_cells(row, cells.borrowed()),
             RecordContent::Row { id, op, if_match } => {
                 let index = self.group_for_row(&id, row.at);
                 self.groups[index].add_row(row, op.as_ref(), if_match.as_deref(), &mut self.rules)
@@ -72,6 +69,12 @@ impl Planner {
                 self.groups[index].add_malformed(row, error);
             }
         }
+    }
+
+    /// Adds one CSV row given by its cells, borrowed (from a reader's buffer, say).
+    pub fn push_cells(&mut self, row: RowRef, cells: CellsRef<'_>) {
+        let index = self.group_for_row(cells.id(), row.at);
+        self.groups[index].add_row(row, cells.op(), cells.if_match(), &mut self.rules)
     }
 
     /// Every entry, in plan order.

@@ -1,0 +1,394 @@
+//! Reading the plain lines of a CSV file straight from the reader's buffer.
+//!
+//! A plain line is one whole record on one line: UTF-8, as many fields as the header, each
+//! unquoted without a quote in it, or quoted from its first byte to a closing quote that
+//! ends it (quotes inside doubled). Nearly every line of an export is plain, and for those
+//! the general path (`csv_split` finding the record, the `csv` crate splitting it) gives
+//! the same cells at several times the cost. A profile of `plan` on a million rows had the
+//! reader at more than a bare parse, most of it in seven `memchr` calls per line; here one
+//! pass finds every delimiter, quote and newline of the buffer. Anything else (a quote
+//! inside a field, text after a closing quote, a field over two lines, a blank line, a
+//! wrong field count, bytes that are not UTF-8) ends the scan, and the general path reads
+//! that record and says what is wrong with it.
+
+use std::borrow::Cow;
+
+use memchr::Memchr3;
+
+use super::csv_header::Columns;
+
+/// What a plain line of one file looks like: its delimiter, its width, and the field
+/// that fills each of the five cells.
+#[derive(Clone, Debug)]
+pub struct LineShape {
+    delimiter: u8,
+    /// For each field of the header, the cell it fills (`id, op, path, value, if_match`
+    /// order), or `None`.
+    cells: Vec<Option<usize>>,
+}
+
+impl LineShape {
+    /// The shape of lines under a header of `width` fields with `columns`; `None` for a
+    /// delimiter that is not ASCII or is itself a quote or line break, whose lines only
+    /// the general path reads.
+    pub fn new(delimiter: u8, width: usize, columns: Columns) -> Option<Self> {
+        if !delimiter.is_ascii() || matches!(delimiter, b'"' | b'\n' | b'\r') {
+            return None;
+        }
+        let wanted = [
+            Some(columns.id),
+            Some(columns.op),
+            Some(columns.path),
+            Some(columns.value),
+            columns.if_match,
+        ];
+        let cells = (0..width)
+            .map(|field| wanted.iter().position(|&column| column == Some(field)))
+            .collect();
+        Some(LineShape { delimiter, cells })
+    }
+
+    /// A scanner of the lines of `buf`, from its start.
+    pub fn scan<'b>(&self, buf: &'b [u8]) -> PlainScan<'_, 'b> {
+        PlainScan {
+            shape: self,
+            buf,
+            hits: memchr::memchr3_iter(self.delimiter, b'"', b'\n', buf),
+            at: 0,
+        }
+    }
+}
+
+/// Where one cell of a plain line lies in the buffer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CellSpan {
+    /// Its first byte (inside the quotes of a quoted cell).
+    pub start: usize,
+    /// Just past its last byte.
+    pub end: usize,
+    /// Whether it holds doubled quotes, each standing for one.
+    pub escaped: bool,
+}
+
+/// One plain line found by [`PlainScan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlainLineAt<'b> {
+    /// Its first byte in the buffer.
+    pub start: usize,
+    /// Just past its terminator.
+    pub end: usize,
+    /// Its text without the terminator.
+    pub text: &'b str,
+    /// The five cells, from the line's start (an absent `if_match` column leaves an empty
+    /// one).
+    pub cells: [CellSpan; 5],
+}
+
+impl<'b> PlainLineAt<'b> {
+    /// Cell `index` (`id, op, path, value, if_match` order) as text: borrowed from the
+    /// line, or, when it holds doubled quotes, undone into a string of its own.
+    pub fn cell(&self, index: usize) -> Cow<'b, str> {
+        let span = self.cells[index];
+        // Spans lie at ASCII bytes: character boundaries.
+        let text = self.text.get(span.start..span.end).unwrap_or_default();
+        match span.escaped {
+            false => Cow::Borrowed(text),
+            true => {
+                let mut undone = String::with_capacity(text.len());
+                push_undoubled(&mut undone, text);
+                Cow::Owned(undone)
+            }
+        }
+    }
+
+    /// The five cells as text: borrowed from the line, or, for a cell with doubled
+    /// quotes, undone into `scratch`.
+    pub fn cells<'a>(&self, scratch: &'a mut String) -> [&'a str; 5]
+    where
+        'b: 'a,
+    {
+        scratch.clear();
+        let mut undone = [(0, 0); 5];
+        for (span, place) in self.cells.iter().zip(&mut undone) {
+            if span.escaped {
+                let from = scratch.len();
+                push_undoubled(
+                    scratch,
+                    self.text.get(span.start..span.end).unwrap_or_default(),
+                );
+                *place = (from, scratch.len());
+            }
+        }
+        let scratch: &'a String = scratch;
+        let mut cells = [""; 5];
+        for ((span, place), cell) in self.cells.iter().zip(undone).zip(&mut cells) {
+            *cell = match span.escaped {
+                true => scratch.get(place.0..place.1),
+                false => self.text.get(span.start..span.end),
+            }
+            .unwrap_or_default();
+        }
+        cells
+    }
+}
+
+/// Appends `text` with each doubled quote made one.
+fn push_undoubled(out: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(at) = rest.find("\"\"") {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 2..];
+    }
+    out.push_str(rest);
+}
+
+/// Finds the plain lines at the head of a buffer, one after another.
+pub struct PlainScan<'s, 'b> {
+    shape: &'s LineShape,
+    buf: &'b [u8],
+    hits: Memchr3<'b>,
+    /// Where the next line starts.
+    at: usize,
+}
+
+impl<'b> PlainScan<'_, 'b> {
+    /// The next line when it is whole in the buffer and plain; `None` otherwise, after
+    /// which the scan is spent (the caller goes on from the line's start).
+    pub fn next_line(&mut self) -> Option<PlainLineAt<'b>> {
+        let start = self.at;
+        let mut cells = [CellSpan::default(); 5];
+        let mut field = 0;
+        let mut field_start = start;
+        // A quoted field's inside, once its closing quote is found.
+        let mut quoted: Option<CellSpan> = None;
+        let end = loop {
+            let hit = self.hits.next()?;
+            let byte = self.buf[hit];
+            if byte == b'"' {
+                if hit != field_start || quoted.is_some() {
+                    return None;
+                }
+                quoted = Some(self.quoted_field(hit)?);
+                continue;
+            }
+            let newline = byte == b'\n';
+            let mut cell_end = hit;
+            if newline && hit > field_start && self.buf[hit - 1] == b'\r' {
+                cell_end -= 1;
+            }
+            let span = match quoted.take() {
+                // A closing quote must end its field.
+                Some(inside) if inside.end + 1 != cell_end => return None,
+                Some(inside) => inside,
+                None => CellSpan {
+                    start: field_start,
+                    end: cell_end,
+                    escaped: false,
+                },
+            };
+            if let Some(Some(cell)) = self.shape.cells.get(field) {
+                cells[*cell] = CellSpan {
+                    start: span.start - start,
+                    end: span.end - start,
+                    ..span
+                };
+            }
+            field += 1;
+            field_start = hit + 1;
+            if newline {
+                break (hit + 1, cell_end);
+            }
+        };
+        let (line_end, text_end) = end;
+        let line = &self.buf[start..text_end];
+        if field != self.shape.cells.len() || line.iter().all(u8::is_ascii_whitespace) {
+            return None;
+        }
+        let text = std::str::from_utf8(line).ok()?;
+        self.at = line_end;
+        Some(PlainLineAt {
+            start,
+            end: line_end,
+            text,
+            cells,
+        })
+    }
+
+    /// The inside of the quoted field opened at `open`: up to its closing quote, over
+    /// doubled quotes and delimiters; `None` when it runs past its line or the buffer.
+    fn quoted_field(&mut self, open: usize) -> Option<CellSpan> {
+        let mut escaped = false;
+        loop {
+            let hit = self.hits.next()?;
+            match self.buf[hit] {
+                b'\n' => return None,
+                b'"' if self.buf.get(hit + 1) == Some(&b'"') => {
+                    // The second quote of the pair is the next hit.
+                    self.hits.next()?;
+                    escaped = true;
+                }
+                b'"' => {
+                    return Some(CellSpan {
+                        start: open + 1,
+                        end: hit,
+                        escaped,
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `id,op,path,value` lines split by `,`.
+    fn shape() -> LineShape {
+        let columns = Columns {
+            id: 0,
+            op: 1,
+            path: 2,
+            value: 3,
+            if_match: None,
+        };
+        LineShape::new(b',', 4, columns).unwrap()
+    }
+
+    /// The cells of each plain line at the head of `text`, and where the scan stopped.
+    fn scan(text: &str) -> (Vec<[String; 5]>, usize) {
+        let shape = shape();
+        let mut scan = shape.scan(text.as_bytes());
+        let mut lines = Vec::new();
+        let mut at = 0;
+        let mut scratch = String::new();
+        while let Some(line) = scan.next_line() {
+            assert_eq!(line.start, at, "lines follow one another");
+            at = line.end;
+            lines.push(line.cells(&mut scratch).map(str::to_string));
+        }
+        (lines, at)
+    }
+
+    fn cells(id: &str, op: &str, path: &str, value: &str) -> [String; 5] {
+        [id, op, path, value, ""].map(str::to_string)
+    }
+
+    #[test]
+    fn plain_lines_are_split_at_each_delimiter_whatever_their_ending() {
+        let (lines, end) = scan("a,replace,/name,x\r\nb,add,/team/-,\n");
+        assert_eq!(
+            lines,
+            [
+                cells("a", "replace", "/name", "x"),
+                cells("b", "add", "/team/-", "")
+            ]
+        );
+        assert_eq!(end, 34);
+    }
+
+    #[test]
+    fn quoted_cells_lose_their_quotes_and_doubled_quotes_become_one() {
+        let text = "\"a\",replace,/details/notes,\"say \"\"hi\"\", then, go\"\r\n";
+        let (lines, _) = scan(text);
+        assert_eq!(
+            lines,
+            [cells(
+                "a",
+                "replace",
+                "/details/notes",
+                "say \"hi\", then, go"
+            )]
+        );
+        let (lines, _) = scan("a,replace,/name,\"\"\nb,replace,/name,\"\"\"\"\n");
+        assert_eq!(
+            lines,
+            [
+                cells("a", "replace", "/name", ""),
+                cells("b", "replace", "/name", "\"")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_only_the_general_path_can_judge_stops_the_scan_at_its_start() {
+        for stop in [
+            "a,replace,/name,x\"y\n",
+            "a,replace,/name,\"x\"y\n",
+            "a,replace,/name,\"two\nlines\"\n",
+            "a,replace,/name\n",
+            "a,replace,/name,x,y\n",
+            "  \n",
+            "a,replace,/name,\"unclosed\n",
+            "a,replace,/name,no end",
+        ] {
+            let (lines, end) = scan(&format!("a,replace,/name,x\n{stop}b,replace,/name,y\n"));
+            assert_eq!(lines.len(), 1, "{stop:?}");
+            assert_eq!(end, 18, "{stop:?}");
+        }
+        let shape = shape();
+        let bytes = b"a,replace,/name,\xff\n";
+        assert_eq!(shape.scan(bytes).next_line(), None, "not UTF-8");
+    }
+
+    proptest::proptest! {
+        /// Whatever line the scan takes, the general path would have read the same cells
+        /// from it, and found nothing wrong with it.
+        #[test]
+        fn a_line_taken_is_read_as_the_csv_crate_reads_it(
+            fields in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec!["a", ",", "\"", "\"", " ", "\r", "é", "\n"]),
+                    0..6,
+                ),
+                4,
+            )
+        ) {
+            let fields: Vec<String> = fields.iter().map(|tokens| tokens.concat()).collect();
+            let text = fields.join(",") + "\n";
+            let shape = shape();
+            let mut scratch = String::new();
+            if let Some(found) = shape.scan(text.as_bytes()).next_line() {
+                let record = &text.as_bytes()[found.start..found.end];
+                let bare = super::super::text::strip_terminator(record);
+                let mut splitter = super::super::csv_fields::FieldSplitter::new(b',');
+                let fields: Vec<String> = splitter
+                    .split(bare)
+                    .iter()
+                    .map(|field| String::from_utf8(field.to_vec()).unwrap())
+                    .collect();
+                let taken = found.cells(&mut scratch);
+                proptest::prop_assert_eq!(&fields[..], &taken[..4]);
+                let after = super::super::csv_fields::text_after_closing_quote(bare, b',');
+                proptest::prop_assert_eq!(after, None);
+                proptest::prop_assert!(memchr::memchr(b'\n', bare).is_none());
+            }
+        }
+    }
+
+    #[test]
+    fn a_cell_with_doubled_quotes_is_undone_on_its_own_too() {
+        let shape = shape();
+        let text = b"\"a\"\"1\",replace,/name,x\n";
+        let line = shape.scan(text).next_line().unwrap();
+        assert_eq!(line.cell(0), "a\"1");
+        assert_eq!(line.cell(1), "replace");
+        assert!(matches!(line.cell(1), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn a_delimiter_that_is_a_quote_or_line_break_leaves_every_line_to_the_general_path() {
+        let columns = Columns {
+            id: 0,
+            op: 1,
+            path: 2,
+            value: 3,
+            if_match: Some(4),
+        };
+        for delimiter in [b'"', b'\n', b'\r', 0xE9] {
+            assert!(LineShape::new(delimiter, 5, columns).is_none());
+        }
+        assert!(LineShape::new(b';', 5, columns).is_some());
+    }
+}

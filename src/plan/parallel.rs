@@ -1,0 +1,257 @@
+//! Reading and planning on several threads: each thread reads every input itself and plans
+//! only its share of the referral IDs, then the shares' plans are merged in the order of
+//! their first rows.
+//!
+//! A profile of `plan` on a million CSV rows had the planner's thread busy the whole run
+//! and the other core half idle; and handing records from a reader thread to the planner
+//! cost a copy of every row. Here no record crosses a thread: a thread passes over the
+//! rows of other shares in its reader's buffer (finding a row's ID is the cheap part of
+//! reading it), and plans its own without copying them. Every referral's rows are planned
+//! by one thread, in input order, so the plan is exactly the one a single planner makes.
+
+use std::hash::BuildHasher;
+
+use super::{Plan, PlanEntry, PlanOptions, Planner};
+use crate::input::{InputError, InputSource, LineRef, ReadOptions, Visited};
+
+/// The most threads worth starting: each reads every input once more.
+pub const MOST_THREADS: usize = 4;
+
+/// A plan and the number of input rows it was made from.
+pub type Planned = (Plan, usize);
+
+/// Reads and plans `sources` on `threads` threads (at least one), each reading every input
+/// and planning its share of the IDs; the plan is the same whatever the number.
+pub fn plan_inputs(
+    sources: &[InputSource],
+    read: &ReadOptions,
+    options: &PlanOptions,
+    threads: usize,
+) -> Result<Planned, InputError> {
+    let of = threads.clamp(1, MOST_THREADS);
+    let shares = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..of)
+            .map(|index| {
+                let share = Share { index, of };
+                std::thread::Builder::new()
+                    .name(format!("refsync-plan-{index}"))
+                    .spawn_scoped(scope, move || plan_share(sources, read, options, share))
+            })
+            .collect();
+        let mut shares = vec![plan_share(sources, read, options, Share { index: 0, of })];
+        for other in others {
+            shares.push(match other {
+                Ok(thread) => thread.join().unwrap_or_else(|_| Err(stopped("stopped"))),
+                Err(error) => Err(stopped(&error.to_string())),
+            });
+        }
+        shares
+    });
+    let mut plans = Vec::with_capacity(of);
+    let mut rows = 0;
+    for share in shares {
+        let (plan, share_rows) = share?;
+        plans.push(plan);
+        rows += share_rows;
+    }
+    Ok((merge(plans), rows))
+}
+
+/// The error of a planning thread that could not start or did not finish.
+fn stopped(why: &str) -> InputError {
+    InputError::Io {
+        name: "inputs".into(),
+        source: std::io::Error::other(format!("a planning thread {why} unexpectedly")),
+    }
+}
+
+/// Which referral IDs one thread plans: those whose hash falls in its share, and (share 0)
+/// the rows without an ID.
+#[derive(Clone, Copy, Debug)]
+struct Share {
+    index: usize,
+    of: usize,
+}
+
+impl Share {
+    fn owns(self, id: &str) -> bool {
+        if id.is_empty() {
+            return self.index == 0;
+        }
+        // Fixed, so every thread puts an ID in the same share.
+        let hash = foldhash::fast::FixedState::default().hash_one(id);
+        hash % self.of as u64 == self.index as u64
+    }
+}
+
+/// Reads every input and plans the records of `share`'s IDs; only share 0 warns.
+fn plan_share(
+    sources: &[InputSource],
+    read: &ReadOptions,
+    options: &PlanOptions,
+    share: Share,
+) -> Result<Planned, InputError> {
+    let mut planner = Planner::new(options.clone());
+    let mut rows = 0;
+
+    crate::input::visit_records(sources, read, share.index == 0, |visited| match visited {
+        Visited::Plain(plain) if share.owns(&plain.id()) => {
+            let row = plain.row;
+            planner.push_cells(row, plain.cells());
+            rows += 1;
+        }
+        Visited::Record(record) if share.owns(record.content.referral_id()) => {
+            planner.push(record);
+            rows += 1;
+        }
+        // Another share's.
+        Visited::Plain(_) | Visited::Record(_) => {}
+    })?;
+    Ok((planner.finish(), rows))
+}
+
+/// The entries of the plans of disjoint shares, in the order of their first rows, as one
+/// planner would have made them: each plan's entries are in that order already.
+fn merge(plans: Vec<Plan>) -> Plan {
+    if plans.len() == 1 {
+        return plans.into_iter().next().unwrap_or_default();
+    }
+    let total = plans.iter().map(|plan| plan.entries.len()).sum();
+    let mut heads: Vec<_> = plans
+        .into_iter()
+        .map(|plan| plan.entries.into_iter().peekable())
+        .collect();
+    let mut entries = Vec::with_capacity(total);
+    loop {
+        let earliest = heads
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(index, head)| Some((first_line(head.peek()?), index)))
+            .min();
+        let Some((_, index)) = earliest else {
+            return Plan { entries };
+        };
+        entries.extend(heads[index].next());
+    }
+}
+
+/// The line of an entry's first row (every entry has one).
+fn first_line(entry: &PlanEntry) -> Option<LineRef> {
+    entry.rows().first().map(|row| row.at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{BackgroundRecords, open_inputs};
+    use crate::plan::OnDuplicate;
+
+    /// Rows of every kind: plain, quoted, over two lines, malformed, ID-less, duplicated,
+    /// conflicting, invalid; IDs that recur far apart.
+    const FIRST: &str = "id,op,path,value,if_match\r\n\
+        a,replace,/name,one,\r\n\
+        b,replace,/details/notes,\"two, quoted\",\r\n\
+        ,replace,/name,no id,\r\n\
+        c,replace,/details/notes,\"over\r\ntwo lines\",\r\n\
+        a,replace,/name,one,\r\n\
+        d,replace,/details/dealValue,12x,\r\n\
+        b,add,/team/-,\"{\"\"email\"\":\"\"a@b.c\"\"}\",\r\n\
+        e,replace,/name,x\"y,\r\n\
+        a,replace,/name,other,\r\n\
+        f,replace,/name,\"a\"b,\r\n\
+        c,replace,/name,too,many,cells\r\n\
+        g,remove,/name,,\r\n\
+        b,replace,/name,b,\"1\"\r\n\
+        b,replace,/details/notes,n,\"2\"\r\n\
+        \r\n\
+        h,replace,/status,Closed,\r\n";
+    const SECOND: &str = "id,op,path,value\n\
+        c,replace,/details/notes,later\n\
+        i,replace,/name,i\n\
+        a,replace,/details/notes,\"unclosed\n\
+        j,replace,/name,j\n";
+
+    /// Over a reader's buffer of rows, so some straddle two buffers: IDs recurring, some
+    /// values quoted, some over two lines.
+    fn long_input() -> String {
+        let mut text = String::from("id,op,path,value\n");
+        for row in 0..8_000 {
+            let id = format!("{:08x}-0000-0000-0000-000000000000", row % 1_500);
+            let value = match row % 7 {
+                0 => format!("\"note, {row}\""),
+                1 => format!("\"two\nlines {row}\""),
+                _ => format!("note {}", row % 3),
+            };
+            text.push_str(&format!("{id},replace,/details/notes,{value}\n"));
+        }
+        text
+    }
+
+    fn inputs(dir: &std::path::Path) -> Vec<InputSource> {
+        let mut names = Vec::new();
+        let long = long_input();
+        for (name, text) in [
+            ("first.csv", FIRST),
+            ("second.csv", SECOND),
+            ("long.csv", &long),
+        ] {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            names.push(path.display().to_string());
+        }
+        open_inputs(&names, &ReadOptions::default()).unwrap()
+    }
+
+    /// The plan one planner makes of records read on their own thread.
+    fn planned_in_turn(sources: &[InputSource], options: &PlanOptions) -> Planned {
+        let mut planner = Planner::new(options.clone());
+        let mut rows = 0;
+        for record in BackgroundRecords::start(sources.to_vec(), ReadOptions::default()).unwrap() {
+            planner.push(record.unwrap());
+            rows += 1;
+        }
+        (planner.finish(), rows)
+    }
+
+    #[test]
+    fn the_plan_is_the_same_on_any_number_of_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = inputs(dir.path());
+        for on_duplicate in [OnDuplicate::Error, OnDuplicate::LastWins] {
+            let options = PlanOptions { on_duplicate };
+            let (want, want_rows) = planned_in_turn(&sources, &options);
+            assert_eq!(want_rows, 19 + 8_000);
+            for threads in 1..=MOST_THREADS + 1 {
+                let read = ReadOptions::default();
+                let (plan, rows) = plan_inputs(&sources, &read, &options, threads).unwrap();
+                assert_eq!(rows, want_rows, "{threads} threads");
+                assert_eq!(plan, want, "{threads} threads");
+            }
+        }
+    }
+
+    #[test]
+    fn an_input_that_cannot_be_read_stops_every_thread_with_its_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = inputs(dir.path());
+        sources[1].path = dir.path().join("gone.csv");
+        let read = ReadOptions::default();
+        let planned = plan_inputs(&sources, &read, &PlanOptions::default(), 2);
+        assert!(
+            matches!(planned, Err(InputError::Io { name, .. }) if name.ends_with("second.csv"))
+        );
+    }
+
+    #[test]
+    fn every_id_falls_in_exactly_one_share_and_rows_without_one_in_the_first() {
+        for of in 1..=MOST_THREADS {
+            for id in ["", "a", "b", "00000000-0000-0000-0000-000000000001", "é"] {
+                let owners = (0..of)
+                    .filter(|&index| Share { index, of }.owns(id))
+                    .count();
+                assert_eq!(owners, 1, "{id:?} of {of}");
+            }
+            assert!(Share { index: 0, of }.owns(""));
+        }
+    }
+}
