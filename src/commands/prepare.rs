@@ -213,12 +213,12 @@ mod tests {
     use crate::plan::InvalidEntry;
 
     fn entry(id: Option<&str>) -> PlanEntry {
-        PlanEntry::Invalid(InvalidEntry {
+        PlanEntry::Invalid(Box::new(InvalidEntry {
             id: id.map(str::to_owned),
             rows: Vec::new(),
             ops: 0,
             errors: Vec::new(),
-        })
+        }))
     }
 
     fn ids_of(plan: &Plan) -> Vec<Option<&str>> {

@@ -36,7 +36,7 @@ impl<R: BufRead + Seek> Iterator for Records<R> {
 
 /// The reader's buffer: large enough that reading a file costs few system calls and few
 /// records straddle two buffers (those take the general path, which copies them).
-const READ_BUFFER: usize = 256 * 1024;
+const READ_BUFFER: usize = 128 * 1024;
 
 /// Streams the records of input number `index` (index = position in `names`).
 ///

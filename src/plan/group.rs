@@ -173,12 +173,12 @@ impl Group {
                 rows: self.rows,
                 merged_duplicates: self.merged_duplicates,
             })),
-            id => PlanEntry::Invalid(InvalidEntry {
+            id => PlanEntry::Invalid(Box::new(InvalidEntry {
                 id,
                 rows: self.rows,
                 ops: live + self.invalid_ops as usize,
                 errors,
-            }),
+            })),
         }
     }
 }

@@ -20,7 +20,7 @@ fn notes(value: &str) -> RawOp {
 
 fn invalid(entry: PlanEntry) -> InvalidEntry {
     match entry {
-        PlanEntry::Invalid(invalid) => invalid,
+        PlanEntry::Invalid(invalid) => *invalid,
         PlanEntry::Document(d) => panic!("expected an invalid entry, got {d:?}"),
     }
 }

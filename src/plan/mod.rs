@@ -168,8 +168,9 @@ pub struct InvalidEntry {
 pub enum PlanEntry {
     /// A valid document, shared with the send stage rather than copied into it.
     Document(std::sync::Arc<Document>),
-    /// A refused document or ID-less row.
-    Invalid(InvalidEntry),
+    /// A refused document or ID-less row, boxed: a plan holds an entry per referral, and
+    /// unboxed this variant made each of them five times the size of a document's.
+    Invalid(Box<InvalidEntry>),
 }
 
 impl PlanEntry {
