@@ -1,6 +1,7 @@
-//! Opening inputs before anything is read: every file is checked to be a readable regular
-//! file and stdin is spooled to a temporary file, so that an unreadable input stops the run
-//! before anything is sent, and offsets and spans work the same for stdin and files.
+//! Opening inputs before anything is read: every file is checked to be readable, and stdin
+//! and streams given by path (a pipe such as `<(command)`) are spooled to a temporary file,
+//! so that an unreadable input stops the run before anything is sent, and offsets and
+//! spans work the same for every input.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::encoding::transcode;
-use super::format::{file_format, stdin_format};
+use super::format::{file_format, format_from_extension, stdin_format};
 use super::{InputError, InputSource, ReadOptions};
 
 /// The name that stands for stdin on the command line.
@@ -31,7 +32,10 @@ fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputErr
         let stdin = io::stdin().lock();
         spool(stdin, options).map_err(|source| io_error(name, source))?
     } else {
-        check_readable(name).map_err(|source| io_error(name, source))?;
+        let file = File::open(name).map_err(|source| io_error(name, source))?;
+        if !is_regular(&file).map_err(|source| io_error(name, source))? {
+            return in_utf8(spool_stream(name, file, options)?, options);
+        }
         InputSource {
             name: name.to_string(),
             path: PathBuf::from(name),
@@ -40,6 +44,18 @@ fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputErr
         }
     };
     in_utf8(source, options)
+}
+
+/// A stream given by path, such as a shell's `<(command)`, spooled like stdin: it can be
+/// read only once, and a run reads its inputs more than once (each planning thread, then
+/// the rejects). Its extension, if any, says its format; else its first byte does.
+fn spool_stream(name: &str, file: File, options: &ReadOptions) -> Result<InputSource, InputError> {
+    let spooled = spool(file, options).map_err(|source| io_error(name, source))?;
+    Ok(InputSource {
+        name: name.to_string(),
+        format: format_from_extension(std::path::Path::new(name)).unwrap_or(spooled.format),
+        ..spooled
+    })
 }
 
 /// The source as UTF-8: under `--encoding`, its text transcoded into a spool file that
@@ -55,17 +71,18 @@ fn in_utf8(source: InputSource, options: &ReadOptions) -> Result<InputSource, In
     }
 }
 
-/// Opens the file once to prove it can be read; a directory opens on Unix but cannot be
-/// read, so it is refused here rather than on its first read.
-fn check_readable(name: &str) -> io::Result<()> {
-    let file = File::open(name)?;
-    if file.metadata()?.is_dir() {
+/// Whether an opened input is a regular file (false for a stream such as a pipe, which
+/// must be spooled); a directory opens on Unix but cannot be read, so it is refused here
+/// rather than on its first read.
+fn is_regular(file: &File) -> io::Result<bool> {
+    let kind = file.metadata()?.file_type();
+    if kind.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::IsADirectory,
             "it is a directory",
         ));
     }
-    Ok(())
+    Ok(kind.is_file())
 }
 
 /// Copies `input` (stdin) into a temporary file kept alive by the returned source, and
@@ -146,6 +163,30 @@ mod tests {
         let path = source.path.clone();
         drop(source);
         assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_pipe_given_by_path_is_spooled_and_its_format_told_from_its_first_byte() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("updates");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        let writer = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || std::fs::write(fifo, "{\"id\":\"A\"}\n").unwrap())
+        };
+        let sources = open_inputs(&names(&[&fifo]), &ReadOptions::default()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(sources[0].name, fifo.display().to_string());
+        assert_eq!(sources[0].format, Format::Jsonl);
+        assert!(sources[0].spool.is_some());
+        assert_eq!(
+            std::fs::read(&sources[0].path).unwrap(),
+            b"{\"id\":\"A\"}\n"
+        );
     }
 
     #[test]
