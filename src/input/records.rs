@@ -34,10 +34,6 @@ impl<R: BufRead + Seek> Iterator for Records<R> {
     }
 }
 
-/// The reader's buffer: large enough that reading a file costs few system calls and few
-/// records straddle two buffers (those take the general path, which copies them).
-const READ_BUFFER: usize = 128 * 1024;
-
 /// Streams the records of input number `index` (index = position in `names`).
 ///
 /// Fails only if the input cannot be reopened; what is wrong with a record's content comes
@@ -47,9 +43,22 @@ pub fn read_records(
     index: u32,
     options: &ReadOptions,
 ) -> Result<Records, InputError> {
+    read_records_buffered(source, index, options, DEFAULT_BUFFER)
+}
+
+/// The buffer [`read_records`] reads through.
+const DEFAULT_BUFFER: usize = 8 * 1024;
+
+/// [`read_records`] through a buffer of `capacity` bytes.
+pub(crate) fn read_records_buffered(
+    source: &InputSource,
+    index: u32,
+    options: &ReadOptions,
+    capacity: usize,
+) -> Result<Records, InputError> {
     let file = File::open(&source.path).map_err(|e| io_error(&source.name, e))?;
     records_from(
-        BufReader::with_capacity(READ_BUFFER, file),
+        BufReader::with_capacity(capacity, file),
         source,
         index,
         options,
