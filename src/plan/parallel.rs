@@ -165,6 +165,21 @@ mod tests {
         b,replace,/details/notes,n,\"2\"\r\n\
         \r\n\
         h,replace,/status,Closed,\r\n";
+    /// Rows the general path reads, each in the share of the ID it could still read: an
+    /// ID that is not UTF-8, a value that is not, too many cells, blank cells, no ID.
+    const THIRD: &[u8] = b"id,op,path,value\n\
+        k,replace,/name,k\n\
+        \xffk,replace,/name,bad id\n\
+        k,replace,/name,\xff\n\
+        l,replace,/name,one,two\n\
+        \x20,\x20,\x20,\x20\n\
+        ,replace,/name,no id\n\
+        m,replace,/name,m\n";
+    /// The ID in the last column, before a `\r`.
+    const FOURTH: &str = "value,path,op,id\r\n\
+        v,/name,replace,k\r\n\
+        w,/name,replace,n\r\n\
+        x,/name,replace,k\r\n";
     const SECOND: &str = "id,op,path,value\n\
         c,replace,/details/notes,later\n\
         i,replace,/name,i\n\
@@ -190,11 +205,14 @@ mod tests {
     fn inputs(dir: &std::path::Path) -> Vec<InputSource> {
         let mut names = Vec::new();
         let long = long_input();
-        for (name, text) in [
-            ("first.csv", FIRST),
-            ("second.csv", SECOND),
-            ("long.csv", &long),
-        ] {
+        let files: [(&str, &[u8]); 5] = [
+            ("first.csv", FIRST.as_bytes()),
+            ("second.csv", SECOND.as_bytes()),
+            ("long.csv", long.as_bytes()),
+            ("third.csv", THIRD),
+            ("fourth.csv", FOURTH.as_bytes()),
+        ];
+        for (name, text) in files {
             let path = dir.join(name);
             std::fs::write(&path, text).unwrap();
             names.push(path.display().to_string());
@@ -220,7 +238,7 @@ mod tests {
         for on_duplicate in [OnDuplicate::Error, OnDuplicate::LastWins] {
             let options = PlanOptions { on_duplicate };
             let (want, want_rows) = planned_in_turn(&sources, &options);
-            assert_eq!(want_rows, 19 + 8_000);
+            assert_eq!(want_rows, 19 + 8_000 + 7 + 3);
             for threads in 1..=MOST_THREADS + 1 {
                 let read = ReadOptions::default();
                 let (plan, rows) = plan_inputs(&sources, &read, &options, threads).unwrap();
