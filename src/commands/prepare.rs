@@ -83,9 +83,9 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
     })
 }
 
-/// Reads and plans every input: CSV files on every core (each thread reads them all and
-/// plans its share of the IDs), anything else read on a thread of its own and planned as
-/// it comes.
+/// Reads and plans every input: CSV files on every core, up to four (each thread reads
+/// them all and plans its share of the IDs), anything else read on a thread of its own
+/// and planned as it comes.
 fn read_and_plan(
     sources: &[InputSource],
     options: &ReadOptions,
