@@ -45,8 +45,9 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     });
     // The process ends right after: a plan of a million rows is a million small
     // allocations, which took tens of milliseconds to free one by one (a profile of
-    // `plan`), and the system takes the memory back at once.
-    std::mem::forget(prepared);
+    // `plan`), and the system takes the memory back at once. The rest is dropped as
+    // usual: the sources own the spool files of stdin and pipes, deleted on drop.
+    std::mem::forget(prepared.plan);
     code
 }
 

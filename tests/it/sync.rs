@@ -546,6 +546,28 @@ fn stdin_jsonl_after_blank_lines_and_a_remove_op_are_read_as_jsonl() {
 }
 
 #[test]
+fn plan_of_stdin_leaves_no_spool_file_behind() {
+    let work = Workdir::new();
+    let tmp = work.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(["plan", "-", "--report", "r.csv", "--out", "/dev/null"])
+        .current_dir(work.path())
+        .env("TMPDIR", &tmp)
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::io::Write::write_all(&mut stdin, b"id,op,path,value\na,replace,/name,x\n").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
 fn a_transcoded_input_is_still_an_input_no_output_may_overwrite() {
     let work = Workdir::new();
     let rows = b"id,op,path,value\na,replace,/name,Caf\xe9\n";
