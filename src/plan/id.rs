@@ -13,9 +13,10 @@ pub const MAX_ID_CHARS: usize = 128;
 ///
 /// An empty ID is not judged here: the planner treats it as "no ID" (an ID-less row).
 pub fn check_id(id: &str) -> Result<(), String> {
+    // No more bytes than the limit means no more characters: only a longer ID is counted.
     let reason = if id == "." || id == ".." {
         Some(format!("{id:?} names a directory, not a referral"))
-    } else if id.chars().count() > MAX_ID_CHARS {
+    } else if id.len() > MAX_ID_CHARS && id.chars().count() > MAX_ID_CHARS {
         Some(format!("it is {} characters long", id.chars().count()))
     } else {
         id.chars()
