@@ -98,13 +98,8 @@ fn read_and_plan(
     if plain_csv && cores > 1 {
         return Ok(plan::plan_inputs(sources, options, plan_options, cores)?);
     }
-    let mut planner = Planner::new(plan_options.clone());
-    let mut input_rows = 0;
-    for record in input::BackgroundRecords::start(sources.to_vec(), options.clone())? {
-        planner.push(record?);
-        input_rows += 1;
-    }
-    Ok((planner.finish(), input_rows))
+    let records = input::BackgroundRecords::start(sources.to_vec(), options.clone())?;
+    Ok(Planner::plan_all(records, plan_options.clone())?)
 }
 
 /// The inputs read through a mapping that looks IDs up: its CSV inputs.

@@ -215,6 +215,17 @@ mod tests {
         }
     }
 
+    /// A sync given both token flags, whose effective sources each test sets.
+    const BOTH_TOKEN_FLAGS: [&str; 7] = [
+        "refsync",
+        "sync",
+        "u.csv",
+        "--token-file",
+        "tok.txt",
+        "--token-command",
+        "cmd",
+    ];
+
     fn in_file() -> Source {
         Source::File {
             path: "c.toml".into(),
@@ -224,16 +235,7 @@ mod tests {
 
     #[test]
     fn a_token_source_on_the_command_line_beats_one_in_the_file() {
-        let words = [
-            "refsync",
-            "sync",
-            "u.csv",
-            "--token-file",
-            "tok.txt",
-            "--token-command",
-            "cmd",
-        ];
-        let mut args = sync_args(&words);
+        let mut args = sync_args(&BOTH_TOKEN_FLAGS);
         let effective = [
             from("token_command", in_file()),
             from("token_file", Source::Flag),
@@ -245,21 +247,12 @@ mod tests {
 
     #[test]
     fn an_environment_token_source_beats_the_file_and_a_layer_keeps_its_order() {
-        let words = [
-            "refsync",
-            "sync",
-            "u.csv",
-            "--token-file",
-            "tok.txt",
-            "--token-command",
-            "cmd",
-        ];
-        let mut args = sync_args(&words);
+        let mut args = sync_args(&BOTH_TOKEN_FLAGS);
         let env = Source::Env("REFSYNC_TOKEN_FILE".into());
         let effective = [from("token_command", in_file()), from("token_file", env)];
         keep_strongest_token_sources(&mut args, &effective);
         assert_eq!(args.token_command, None);
-        let mut args = sync_args(&words);
+        let mut args = sync_args(&BOTH_TOKEN_FLAGS);
         let effective = [
             from("token_command", Source::Flag),
             from("token_file", Source::Flag),

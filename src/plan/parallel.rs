@@ -223,13 +223,8 @@ mod tests {
 
     /// The plan one planner makes of records read on their own thread.
     fn planned_in_turn(sources: &[InputSource], options: &PlanOptions) -> Planned {
-        let mut planner = Planner::new(options.clone());
-        let mut rows = 0;
-        for record in BackgroundRecords::start(sources.to_vec(), ReadOptions::default()).unwrap() {
-            planner.push(record.unwrap());
-            rows += 1;
-        }
-        (planner.finish(), rows)
+        let records = BackgroundRecords::start(sources.to_vec(), ReadOptions::default());
+        Planner::plan_all(records.unwrap(), options.clone()).unwrap()
     }
 
     #[test]

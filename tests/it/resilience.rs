@@ -39,22 +39,35 @@ fn answered(stats: &Value, key: &str) -> u64 {
     stats["requests"][key].as_u64().unwrap_or(0)
 }
 
+/// The report of 8 appending documents sent with `extra` (a `--deadline` that passes) to
+/// an emulator answering after `latency_ms`; the run exits 4 and reports every document.
+async fn past_a_deadline(
+    latency_ms: u64,
+    extra: &[&str],
+) -> Vec<std::collections::HashMap<String, String>> {
+    let work = Workdir::new();
+    let faults = Faults {
+        latency_ms,
+        ..Faults::default()
+    };
+    let emulator = seeded(&work, 8, faults).await;
+    appends(&work, 8);
+    let base = emulator.base_url();
+    let out = work.refsync(&args(&base, extra));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), 8, "every document is in the report");
+    rows
+}
+
 fn count(rows: &[std::collections::HashMap<String, String>], column: &str, value: &str) -> usize {
     rows.iter().filter(|r| r[column] == value).count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_reports_every_unfinished_document_as_deadline_or_not_sent() {
-    let work = Workdir::new();
-    let faults = Faults {
-        latency_ms: 500,
-        ..Faults::default()
-    };
     // 8 documents one at a time take 4 s; the 2 s deadline leaves room for a slow start on
     // a loaded CI machine while one document is still surely in flight when it passes.
-    let emulator = seeded(&work, 8, faults).await;
-    appends(&work, 8);
-    let base = emulator.base_url();
     let extra = [
         "--concurrency",
         "1",
@@ -63,10 +76,7 @@ async fn a_deadline_reports_every_unfinished_document_as_deadline_or_not_sent() 
         "--deadline",
         "2s",
     ];
-    let out = work.refsync(&args(&base, &extra));
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
-    let rows = read_csv_report(&work.path().join("report.csv"));
-    assert_eq!(rows.len(), 8, "every document is in the report");
+    let rows = past_a_deadline(500, &extra).await;
     assert!(count(&rows, "error_code", "deadline") >= 1, "{rows:?}");
     assert!(count(&rows, "error_code", "not_sent") >= 1, "{rows:?}");
     let accounted = count(&rows, "outcome", "updated")
@@ -251,14 +261,6 @@ async fn a_deadline_reports_documents_still_waiting_at_the_rate_limiter_not_sent
     // At 1/s with 8 documents allowed at once, most wait for a permit when the 1.5 s
     // deadline passes: none of those sent a PATCH, so each is `not_sent`, attempts 0; a
     // `deadline` row is one whose PATCH had left, and says so.
-    let work = Workdir::new();
-    let faults = Faults {
-        latency_ms: 800,
-        ..Faults::default()
-    };
-    let emulator = seeded(&work, 8, faults).await;
-    appends(&work, 8);
-    let base = emulator.base_url();
     let extra = [
         "--concurrency",
         "8",
@@ -267,10 +269,7 @@ async fn a_deadline_reports_documents_still_waiting_at_the_rate_limiter_not_sent
         "--deadline",
         "1500ms",
     ];
-    let out = work.refsync(&args(&base, &extra));
-    assert_eq!(code(&out), 4, "{}", stderr(&out));
-    let rows = read_csv_report(&work.path().join("report.csv"));
-    assert_eq!(rows.len(), 8, "every document is in the report");
+    let rows = past_a_deadline(800, &extra).await;
     for row in &rows {
         match row["error_code"].as_str() {
             "deadline" => {
