@@ -83,9 +83,10 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
     })
 }
 
-/// Reads and plans every input: CSV files on every core, up to four (each thread reads
-/// them all and plans its share of the IDs), anything else read on a thread of its own
-/// and planned as it comes.
+/// Reads and plans every input on every core, up to four threads planning a share of the
+/// IDs each: plain CSV read by every planning thread itself, anything else (JSONL, mapped
+/// CSV) parsed once on threads of their own and handed to them all. On one core, read on a
+/// thread of its own and planned as it comes.
 fn read_and_plan(
     sources: &[InputSource],
     options: &ReadOptions,
@@ -97,6 +98,11 @@ fn read_and_plan(
     let plain_csv = options.mapping.is_none() && sources.iter().all(|s| s.format == Format::Csv);
     if plain_csv && cores > 1 {
         return Ok(plan::plan_inputs(sources, options, plan_options, cores)?);
+    }
+    if cores > 1 {
+        let shares = cores.min(plan::MOST_THREADS);
+        let streams = input::read_in_background(sources.to_vec(), options.clone(), shares)?;
+        return Ok(plan::plan_streams(streams, plan_options)?);
     }
     let records = input::BackgroundRecords::start(sources.to_vec(), options.clone())?;
     Ok(Planner::plan_all(records, plan_options.clone())?)

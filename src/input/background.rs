@@ -1,58 +1,167 @@
-//! Reading every input on a thread of its own, so that parsing the next records overlaps
-//! planning the last ones: on a million rows the two take about as long as each other.
+//! Reading every input on threads of their own, so that parsing the next records overlaps
+//! planning the last ones.
 //!
-//! Records come back in input order, in batches (one channel message per record cost more
-//! than the parse it overlapped). The channel is bounded, so the reader runs at most a few
-//! batches ahead and memory stays flat.
+//! One thread reads the inputs in order and deals them out in batches, round robin, to a
+//! parser thread per core (up to [`MOST_PARSERS`]); the records come back to the planner in
+//! batches (one channel message per record cost more than the parse it overlapped), taken
+//! from the parsers in the same round, so in input order. A JSONL batch is raw lines, which
+//! its parser turns into records: on a million lines the parse took longer than the
+//! planning it overlapped, and one line's parse needs nothing of any other line. A CSV
+//! batch is read whole by the reader, since a record may run over several lines. Every
+//! channel is bounded, so the reader runs at most a few batches ahead and memory stays
+//! flat.
 
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
 
-use super::records::read_records;
-use super::{InputError, InputRecord, InputSource, ReadOptions};
+use super::jsonl::JsonlLines;
+use super::records::{read_records, split_json_lines};
+use super::{Format, InputError, InputRecord, InputSource, ReadOptions};
 
-/// Records per batch handed from the reader thread to the planner.
+/// Records (or JSONL lines) per batch handed from the reader to a parser.
 const BATCH: usize = 1024;
-/// Batches the reader may run ahead of the planner.
+/// Batches the reader may run ahead of each parser, and each parser of each stream.
 const AHEAD: usize = 4;
+/// The most parser threads worth starting.
+pub const MOST_PARSERS: usize = 4;
 
-/// What the reader thread hands over: a batch of records, or the error that stopped it.
-type Batch = Result<Vec<InputRecord>, InputError>;
+/// What the reader deals out: a batch read already, or JSONL lines still to parse.
+enum Chunk {
+    Records(Vec<InputRecord>),
+    Lines(JsonlLines),
+}
 
-/// The records of every input, in command-line order then line order, read on a thread of
-/// their own. Yields an `Err` only for an input that could not be read, and nothing after.
+impl Chunk {
+    fn into_records(self) -> Vec<InputRecord> {
+        match self {
+            Chunk::Records(records) => records,
+            Chunk::Lines(lines) => lines.records(),
+        }
+    }
+}
+
+/// What the reader hands a parser: a batch, or the error that stopped the reading.
+type Batch = Result<Chunk, InputError>;
+/// What a parser hands each stream: the batch's records, shared by every stream.
+type Parsed = Result<Arc<Vec<InputRecord>>, InputError>;
+
+/// Starts reading `sources` (already opened) with `options` on threads of their own, for
+/// `streams` consumers (at least one) that each get every record; with a parser thread per
+/// core. The streams must be read side by side, each on its own thread: the reading runs
+/// at most a few batches ahead of the slowest stream (a stream dropped no longer counts).
+pub fn read_in_background(
+    sources: Vec<InputSource>,
+    options: ReadOptions,
+    streams: usize,
+) -> Result<Vec<RecordStream>, InputError> {
+    let parsers = std::thread::available_parallelism().map_or(1, usize::from);
+    read_with_parsers(sources, options, streams, parsers.clamp(1, MOST_PARSERS))
+}
+
+/// [`read_in_background`] with `parsers` parser threads (at least one).
+pub fn read_with_parsers(
+    sources: Vec<InputSource>,
+    options: ReadOptions,
+    streams: usize,
+    parsers: usize,
+) -> Result<Vec<RecordStream>, InputError> {
+    let mut to_parsers = Vec::new();
+    let mut from_parsers: Vec<Vec<Receiver<Parsed>>> =
+        (0..streams.max(1)).map(|_| Vec::new()).collect();
+    for index in 0..parsers.max(1) {
+        let (batches, from_reader) = sync_channel(AHEAD);
+        let mut to_streams = Vec::new();
+        for receivers in &mut from_parsers {
+            let (to_stream, parsed) = sync_channel(AHEAD);
+            to_streams.push(Some(to_stream));
+            receivers.push(parsed);
+        }
+        spawn(&format!("refsync-parse-{index}"), move || {
+            parse_batches(&from_reader, to_streams)
+        })?;
+        to_parsers.push(batches);
+    }
+    spawn("refsync-input", move || {
+        let mut dealer = Dealer::new(to_parsers);
+        let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            read_all(&sources, &options, &mut dealer)
+        }));
+        if read.is_err() {
+            dealer.deal(Err(stopped()));
+        }
+    })?;
+    Ok(from_parsers
+        .into_iter()
+        .map(|parsed| RecordStream { parsed, taken: 0 })
+        .collect())
+}
+
+/// The error of a reading thread that panicked, as its consumers see it.
+fn stopped() -> InputError {
+    InputError::Io {
+        name: "inputs".into(),
+        source: std::io::Error::other("the input reader stopped unexpectedly"),
+    }
+}
+
+/// Starts a thread named `name`, left to end by itself.
+fn spawn(name: &str, work: impl FnOnce() + Send + 'static) -> Result<(), InputError> {
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(work)
+        .map(drop)
+        .map_err(|source| InputError::Io {
+            name: "inputs".into(),
+            source,
+        })
+}
+
+/// Every record of the inputs, in input order, as one consumer of
+/// [`read_in_background`] gets them: batch by batch, from the parsers in turn.
+pub struct RecordStream {
+    /// Each parser's batches for this stream.
+    parsed: Vec<Receiver<Parsed>>,
+    /// The number of batches taken so far: the next comes from parser `taken % parsers`.
+    taken: usize,
+}
+
+impl RecordStream {
+    /// The next batch; `None` once the threads are done.
+    fn next_batch(&mut self) -> Option<Parsed> {
+        let parser = self.parsed.get(self.taken % self.parsed.len().max(1))?;
+        let batch = parser.recv().ok()?;
+        self.taken += 1;
+        Some(batch)
+    }
+
+    /// Calls `visit` with every record, in order; stops at the first input that cannot be
+    /// be read, with its error.
+    pub fn visit(mut self, mut visit: impl FnMut(&InputRecord)) -> Result<(), InputError> {
+        while let Some(batch) = self.next_batch() {
+            batch?.iter().for_each(&mut visit);
+        }
+        Ok(())
+    }
+}
+
+/// The records of every input, in command-line order then line order, read on threads of
+/// their own for one consumer. Yields an `Err` only for an input that could not be read,
+/// and nothing after.
 pub struct BackgroundRecords {
-    batches: Receiver<Batch>,
+    stream: RecordStream,
     current: std::vec::IntoIter<InputRecord>,
-    reader: Option<JoinHandle<()>>,
     failed: bool,
 }
 
 impl BackgroundRecords {
     /// Starts reading `sources` (already opened) with `options`.
     pub fn start(sources: Vec<InputSource>, options: ReadOptions) -> Result<Self, InputError> {
-        let (sender, batches) = sync_channel(AHEAD);
-        let reader = std::thread::Builder::new()
-            .name("refsync-input".into())
-            .spawn(move || read_all(&sources, &options, &sender))
-            .map_err(|source| InputError::Io {
-                name: "inputs".into(),
-                source,
-            })?;
+        let mut streams = read_in_background(sources, options, 1)?;
+        let stream = streams.pop().ok_or_else(stopped)?;
         Ok(BackgroundRecords {
-            batches,
+            stream,
             current: Vec::new().into_iter(),
-            reader: Some(reader),
             failed: false,
-        })
-    }
-
-    /// The reader's end: nothing when it finished, an error when it died without saying why.
-    fn reader_ended(&mut self) -> Option<InputError> {
-        let panicked = self.reader.take().map(JoinHandle::join)?.is_err();
-        panicked.then(|| InputError::Io {
-            name: "inputs".into(),
-            source: std::io::Error::other("the input reader stopped unexpectedly"),
         })
     }
 }
@@ -68,50 +177,153 @@ impl Iterator for BackgroundRecords {
             if self.failed {
                 return None;
             }
-            match self.batches.recv() {
-                Ok(Ok(batch)) => self.current = batch.into_iter(),
-                Ok(Err(error)) => {
+            match self.stream.next_batch() {
+                // The only stream holds the only reference: the records move out.
+                Some(Ok(batch)) => {
+                    let records = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
+                    self.current = records.into_iter();
+                }
+                Some(Err(error)) => {
                     self.failed = true;
                     return Some(Err(error));
                 }
-                Err(_) => {
-                    self.failed = true;
-                    return self.reader_ended().map(Err);
-                }
+                None => self.failed = true,
             }
         }
     }
 }
 
-/// Reads every source into batches; stops at the first error or when nobody listens.
-fn read_all(sources: &[InputSource], options: &ReadOptions, sender: &SyncSender<Batch>) {
-    let mut batch = Vec::with_capacity(BATCH);
-    for (index, source) in sources.iter().enumerate() {
-        let records = match read_records(source, index as u32, options) {
-            Ok(records) => records,
-            Err(error) => return end_with(sender, batch, error),
+/// A parser thread: turns each batch it is dealt into records and hands them to every
+/// stream, in the order dealt; ends when the reader does or no stream listens. A panic
+/// while parsing is handed on as an error, so no stream takes a short read for the end.
+fn parse_batches(batches: &Receiver<Batch>, mut streams: Vec<Option<SyncSender<Parsed>>>) {
+    for batch in batches {
+        let parse = std::panic::AssertUnwindSafe(|| batch.map(Chunk::into_records));
+        let (records, mut error) = match std::panic::catch_unwind(parse) {
+            Ok(Ok(records)) => (Some(Arc::new(records)), None),
+            Ok(Err(error)) => (None, Some(error)),
+            Err(_) => (None, Some(stopped())),
         };
-        for record in records {
-            match record {
-                Ok(record) => batch.push(record),
-                Err(error) => return end_with(sender, batch, error),
+        let said_again = error.as_ref().map(|error| error.to_string());
+        for stream in &mut streams {
+            let Some(sender) = stream else { continue };
+            let sent = match (&records, error.take(), &said_again) {
+                (Some(records), _, _) => Ok(Arc::clone(records)),
+                (None, Some(error), _) => Err(error),
+                // Every stream after the first gets the same error, in words.
+                (None, None, said) => Err(InputError::Io {
+                    name: "inputs".into(),
+                    source: std::io::Error::other(said.clone().unwrap_or_default()),
+                }),
+            };
+            if sender.send(sent).is_err() {
+                *stream = None;
             }
-            if batch.len() == BATCH {
-                let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                if sender.send(Ok(full)).is_err() {
-                    return;
+        }
+        if streams.iter().all(Option::is_none) {
+            return;
+        }
+    }
+}
+
+/// Deals batches to the parsers in turn.
+struct Dealer {
+    parsers: Vec<SyncSender<Batch>>,
+    dealt: usize,
+}
+
+impl Dealer {
+    fn new(parsers: Vec<SyncSender<Batch>>) -> Self {
+        Dealer { parsers, dealt: 0 }
+    }
+
+    /// Hands `batch` to the next parser; false once nobody listens.
+    fn deal(&mut self, batch: Batch) -> bool {
+        let parser = &self.parsers[self.dealt % self.parsers.len()];
+        self.dealt += 1;
+        parser.send(batch).is_ok()
+    }
+
+    /// Hands over what was read before `error`, then the error.
+    fn end_with(&mut self, records: Vec<InputRecord>, error: InputError) {
+        if records.is_empty() || self.deal(Ok(Chunk::Records(records))) {
+            self.deal(Err(error));
+        }
+    }
+}
+
+/// Reads every source in turn and deals it out; stops at the first error or when nobody
+/// listens.
+fn read_all(sources: &[InputSource], options: &ReadOptions, dealer: &mut Dealer) {
+    for (index, source) in sources.iter().enumerate() {
+        let index = index as u32;
+        let dealt = match source.format {
+            Format::Jsonl => deal_lines(source, index, dealer),
+            Format::Csv => deal_records(source, index, options, dealer),
+        };
+        if !dealt {
+            return;
+        }
+    }
+}
+
+/// Deals out the lines of a JSONL source; false when the reading stopped.
+fn deal_lines(source: &InputSource, index: u32, dealer: &mut Dealer) -> bool {
+    let mut lines = match split_json_lines(source, index) {
+        Ok(lines) => lines,
+        Err(error) => {
+            dealer.end_with(Vec::new(), error);
+            return false;
+        }
+    };
+    loop {
+        match lines.next_batch(BATCH) {
+            Ok(Some(batch)) => {
+                if !dealer.deal(Ok(Chunk::Lines(batch))) {
+                    return false;
                 }
+            }
+            Ok(None) => return true,
+            Err(error) => {
+                let error = super::open::io_error(&source.name, error);
+                dealer.end_with(Vec::new(), error);
+                return false;
             }
         }
     }
-    let _ = sender.send(Ok(batch));
 }
 
-/// Hands over the records read so far, then the error that stops the reading.
-fn end_with(sender: &SyncSender<Batch>, batch: Vec<InputRecord>, error: InputError) {
-    let _ = sender
-        .send(Ok(batch))
-        .and_then(|()| sender.send(Err(error)));
+/// Deals out the records of any other source, read here; false when the reading stopped.
+fn deal_records(
+    source: &InputSource,
+    index: u32,
+    options: &ReadOptions,
+    dealer: &mut Dealer,
+) -> bool {
+    let records = match read_records(source, index, options) {
+        Ok(records) => records,
+        Err(error) => {
+            dealer.end_with(Vec::new(), error);
+            return false;
+        }
+    };
+    let mut batch = Vec::with_capacity(BATCH);
+    for record in records {
+        match record {
+            Ok(record) => batch.push(record),
+            Err(error) => {
+                dealer.end_with(batch, error);
+                return false;
+            }
+        }
+        if batch.len() == BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            if !dealer.deal(Ok(Chunk::Records(full))) {
+                return false;
+            }
+        }
+    }
+    batch.is_empty() || dealer.deal(Ok(Chunk::Records(batch)))
 }
 
 #[cfg(test)]
@@ -167,5 +379,99 @@ mod tests {
         assert_eq!(results.len(), 2);
         assert!(results[0].is_ok());
         assert!(matches!(&results[1], Err(InputError::Io { name, .. }) if name == "gone.csv"));
+    }
+
+    /// A JSONL input of more lines than a batch, with blank and malformed lines, and a CSV
+    /// input; their paths.
+    fn mixed_inputs(dir: &std::path::Path) -> Vec<String> {
+        let mut jsonl = String::new();
+        for row in 0..BATCH * 3 {
+            match row % 50 {
+                7 => jsonl.push('\n'),
+                9 => jsonl.push_str("{not json\n"),
+                _ => jsonl.push_str(&format!(
+                    "{{\"id\":\"id{row}\",\"op\":\"replace\",\"path\":\"/name\",\"value\":\"n\"}}\n"
+                )),
+            }
+        }
+        let files = [
+            ("a.jsonl", jsonl),
+            ("b.csv", "id,op,path,value\nx,replace,/name,n\n".to_string()),
+            (
+                "c.jsonl",
+                "{\"id\":\"y\",\"op\":\"replace\",\"path\":\"/name\",\"value\":1}".to_string(),
+            ),
+        ];
+        files
+            .into_iter()
+            .map(|(name, text)| {
+                let path = dir.join(name);
+                std::fs::write(&path, text).unwrap();
+                path.display().to_string()
+            })
+            .collect()
+    }
+
+    /// The records of `sources` read one after another on this thread.
+    fn read_in_turn(sources: &[InputSource], options: &ReadOptions) -> Vec<InputRecord> {
+        let mut records = Vec::new();
+        for (index, source) in sources.iter().enumerate() {
+            let read = read_records(source, index as u32, options).unwrap();
+            records.extend(read.map(Result::unwrap));
+        }
+        records
+    }
+
+    /// A stream's records, or those it had before the error that ended it.
+    type StreamRead = Result<Vec<InputRecord>, (Vec<InputRecord>, InputError)>;
+
+    /// Every stream's records, each stream read on a thread of its own (as they must be:
+    /// one left behind holds the others up).
+    fn read_side_by_side(streams: Vec<RecordStream>) -> Vec<StreamRead> {
+        let threads: Vec<_> = streams
+            .into_iter()
+            .map(|stream| {
+                std::thread::spawn(move || {
+                    let mut got = Vec::new();
+                    match stream.visit(|record| got.push(record.clone())) {
+                        Ok(()) => Ok(got),
+                        Err(error) => Err((got, error)),
+                    }
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    }
+
+    #[test]
+    fn every_stream_gets_every_record_in_order_whatever_the_number_of_parsers() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ReadOptions::default();
+        let sources = open_inputs(&mixed_inputs(dir.path()), &options).unwrap();
+        let want = read_in_turn(&sources, &options);
+        assert!(want.len() > BATCH * 2, "over two batches");
+        for parsers in 1..=3 {
+            let streams = read_with_parsers(sources.clone(), options.clone(), 2, parsers).unwrap();
+            for got in read_side_by_side(streams) {
+                assert!(got.unwrap() == want, "{parsers} parsers");
+            }
+        }
+    }
+
+    #[test]
+    fn every_stream_ends_with_the_error_after_the_records_read_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = ReadOptions::default();
+        let mut sources = open_inputs(&mixed_inputs(dir.path()), &options).unwrap();
+        sources[1].path = dir.path().join("gone.csv");
+        let before = read_in_turn(&sources[..1], &options).len();
+        let streams = read_with_parsers(sources, options, 3, 2).unwrap();
+        for (index, ended) in read_side_by_side(streams).into_iter().enumerate() {
+            let Err((visited, InputError::Io { source, .. })) = ended else {
+                panic!("stream {index}: {ended:?}")
+            };
+            assert_eq!(visited.len(), before, "stream {index}");
+            assert!(source.to_string().contains("No such file"), "{source}");
+        }
     }
 }

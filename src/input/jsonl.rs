@@ -5,16 +5,117 @@
 use std::io::BufRead;
 
 use super::json_form::{content, row_content, salvage_id};
-use super::lines::{LineReader, PhysicalLine};
+use super::lines::{LineAt, LineReader};
 use super::text::{not_utf8, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowRef, Span};
 
-/// The records of one JSONL input, in line order.
-pub struct JsonlRecords<R> {
-    lines: LineReader<R>,
-    name: String,
+/// Lines handed out per batch by [`JsonlRecords`], which parses them at once.
+const RECORDS_BATCH: usize = 64;
+
+/// A batch of one JSONL input's non-blank lines, split off but not parsed yet: parsing is
+/// most of the cost of reading JSONL, and a batch can be parsed on any thread.
+#[derive(Debug)]
+pub struct JsonlLines {
     input: u32,
     limit: usize,
+    /// The lines' bytes, one after another.
+    bytes: Vec<u8>,
+    /// Each line, with where its bytes end in `bytes`.
+    lines: Vec<(LineAt, usize)>,
+}
+
+impl JsonlLines {
+    /// Parses every line, in order.
+    pub fn records(&self) -> Vec<InputRecord> {
+        let mut from = 0;
+        let mut records = Vec::with_capacity(self.lines.len());
+        for &(at, to) in &self.lines {
+            records.push(self.record(at, &self.bytes[from..to]));
+            from = to;
+        }
+        records
+    }
+
+    /// The record for one non-blank line.
+    fn record(&self, at: LineAt, bytes: &[u8]) -> InputRecord {
+        InputRecord {
+            row: RowRef {
+                at: LineRef {
+                    input: self.input,
+                    line: at.line,
+                },
+                span: Span {
+                    start: at.start,
+                    end: at.end,
+                },
+            },
+            content: line_content(bytes, at.truncated, self.limit),
+        }
+    }
+}
+
+/// Splits one JSONL input into batches of lines, blank lines left out.
+pub struct JsonlSplitter<R> {
+    lines: LineReader<R>,
+    input: u32,
+    limit: usize,
+    /// The error met after the lines of the batch last handed out, for the next call.
+    pending: Option<std::io::Error>,
+}
+
+impl<R: BufRead> JsonlSplitter<R> {
+    /// Lines of input number `input`, read from `reader` at `offset`, each held up to
+    /// `limit` bytes.
+    pub fn new(reader: R, offset: u64, input: u32, limit: usize) -> Self {
+        JsonlSplitter {
+            lines: LineReader::new(reader, offset, limit),
+            input,
+            limit,
+            pending: None,
+        }
+    }
+
+    /// The next batch of up to `most` non-blank lines; `None` at the end. The lines read
+    /// before an error are handed out first, the error at the next call.
+    pub fn next_batch(&mut self, most: usize) -> std::io::Result<Option<JsonlLines>> {
+        if let Some(error) = self.pending.take() {
+            return Err(error);
+        }
+        let mut batch = JsonlLines {
+            input: self.input,
+            limit: self.limit,
+            bytes: Vec::new(),
+            lines: Vec::with_capacity(most),
+        };
+        while batch.lines.len() < most {
+            let held = batch.bytes.len();
+            match self.lines.next_line_into(&mut batch.bytes) {
+                Ok(Some(at)) if at.truncated || !is_blank(&batch.bytes[held..]) => {
+                    batch.lines.push((at, batch.bytes.len()));
+                }
+                Ok(Some(_)) => batch.bytes.truncate(held),
+                Ok(None) => break,
+                Err(error) if batch.lines.is_empty() => return Err(error),
+                Err(error) => {
+                    self.pending = Some(error);
+                    break;
+                }
+            }
+        }
+        Ok((!batch.lines.is_empty()).then_some(batch))
+    }
+}
+
+/// Whether a line holds nothing but white space (its terminator included).
+fn is_blank(bytes: &[u8]) -> bool {
+    bytes.iter().all(u8::is_ascii_whitespace)
+}
+
+/// The records of one JSONL input, in line order.
+pub struct JsonlRecords<R> {
+    lines: JsonlSplitter<R>,
+    name: String,
+    parsed: std::vec::IntoIter<InputRecord>,
     done: bool,
 }
 
@@ -22,38 +123,10 @@ impl<R: BufRead> JsonlRecords<R> {
     /// Records of input number `input` (named `name`), read from `reader` at `offset`.
     pub fn new(reader: R, offset: u64, name: &str, input: u32, limit: usize) -> Self {
         JsonlRecords {
-            lines: LineReader::new(reader, offset, limit),
+            lines: JsonlSplitter::new(reader, offset, input, limit),
             name: name.to_string(),
-            input,
-            limit,
+            parsed: Vec::new().into_iter(),
             done: false,
-        }
-    }
-
-    /// The next non-blank line's record; `None` at the end.
-    fn next_record(&mut self) -> std::io::Result<Option<InputRecord>> {
-        while let Some(line) = self.lines.next_line()? {
-            if line.truncated || !line.bytes.iter().all(u8::is_ascii_whitespace) {
-                return Ok(Some(self.record(&line)));
-            }
-        }
-        Ok(None)
-    }
-
-    /// The record for one non-blank line.
-    fn record(&self, line: &PhysicalLine) -> InputRecord {
-        InputRecord {
-            row: RowRef {
-                at: LineRef {
-                    input: self.input,
-                    line: line.line,
-                },
-                span: Span {
-                    start: line.start,
-                    end: line.end,
-                },
-            },
-            content: line_content(line, self.limit),
         }
     }
 }
@@ -62,33 +135,41 @@ impl<R: BufRead> Iterator for JsonlRecords<R> {
     type Item = Result<InputRecord, InputError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
+        loop {
+            if let Some(record) = self.parsed.next() {
+                return Some(Ok(record));
+            }
+            if self.done {
+                return None;
+            }
+            match self.lines.next_batch(RECORDS_BATCH) {
+                Ok(Some(batch)) => self.parsed = batch.records().into_iter(),
+                Ok(None) => self.done = true,
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(super::open::io_error(&self.name, source)));
+                }
+            }
         }
-        let next = self.next_record().transpose();
-        if !matches!(next, Some(Ok(_))) {
-            self.done = true;
-        }
-        next.map(|r| r.map_err(|source| super::open::io_error(&self.name, source)))
     }
 }
 
 /// What one line holds, or why it is malformed.
-fn line_content(line: &PhysicalLine, limit: usize) -> RecordContent {
-    if line.truncated {
-        return malformed(&line.bytes, too_long("line", limit));
+fn line_content(bytes: &[u8], truncated: bool, limit: usize) -> RecordContent {
+    if truncated {
+        return malformed(bytes, too_long("line", limit));
     }
     // A line read as a row is UTF-8: serde_json checks every string, and any other
     // non-ASCII byte is a syntax error. So the check is only needed on the slower path.
-    if let Some(row) = row_content(&line.bytes) {
+    if let Some(row) = row_content(bytes) {
         return row;
     }
-    if std::str::from_utf8(&line.bytes).is_err() {
-        return malformed(&line.bytes, not_utf8("line"));
+    if std::str::from_utf8(bytes).is_err() {
+        return malformed(bytes, not_utf8("line"));
     }
-    match serde_json::from_slice(&line.bytes) {
+    match serde_json::from_slice(bytes) {
         Ok(value) => content(value),
-        Err(error) => malformed(&line.bytes, json_message(&error)),
+        Err(error) => malformed(bytes, json_message(&error)),
     }
 }
 

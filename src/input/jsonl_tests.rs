@@ -107,3 +107,54 @@ fn a_scalar_line_is_malformed() {
         (None, "line is a number, not a JSON object")
     );
 }
+
+/// Reads `bytes`, then fails.
+struct FailingAfter(std::io::Cursor<Vec<u8>>);
+
+impl std::io::Read for FailingAfter {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.read(buf)? {
+            0 => Err(std::io::Error::other("disk gone")),
+            read => Ok(read),
+        }
+    }
+}
+
+#[test]
+fn lines_read_before_an_error_are_parsed_and_the_error_comes_after_them() {
+    let text = format!("{ROW}\n\n{ROW}\n{ROW}");
+    let reader =
+        std::io::BufReader::with_capacity(8, FailingAfter(std::io::Cursor::new(text.into())));
+    let mut records = JsonlRecords::new(reader, 0, "t.jsonl", 0, 1 << 10);
+    let lines: Vec<u64> = records
+        .by_ref()
+        .map_while(Result::ok)
+        .map(|r| r.row.at.line)
+        .collect();
+    assert_eq!(lines, [1, 3]);
+    assert!(records.next().is_none(), "nothing after the error");
+    let reader =
+        std::io::BufReader::with_capacity(8, FailingAfter(std::io::Cursor::new(ROW.into())));
+    let error = JsonlRecords::new(reader, 0, "t.jsonl", 0, 1 << 10).next();
+    assert!(
+        matches!(&error, Some(Err(InputError::Io { name, source })) if name == "t.jsonl" && source.to_string() == "disk gone"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn a_batch_holds_at_most_the_lines_asked_for_and_leaves_blank_lines_out() {
+    let text = format!("{ROW}\n \n{ROW}\n{ROW}\n");
+    let mut lines = JsonlSplitter::new(std::io::Cursor::new(text.into_bytes()), 0, 2, 1 << 10);
+    let first = lines.next_batch(2).unwrap().unwrap().records();
+    let second = lines.next_batch(2).unwrap().unwrap().records();
+    let places = |records: &[InputRecord]| -> Vec<(u32, u64)> {
+        records
+            .iter()
+            .map(|r| (r.row.at.input, r.row.at.line))
+            .collect()
+    };
+    assert_eq!(places(&first), [(2, 1), (2, 3)]);
+    assert_eq!(places(&second), [(2, 4)]);
+    assert!(lines.next_batch(2).unwrap().is_none());
+}

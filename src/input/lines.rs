@@ -22,18 +22,16 @@ pub fn skip_bom<R: Read + Seek>(reader: &mut R) -> io::Result<u64> {
     Ok(start)
 }
 
-/// One physical line as read.
-#[derive(Debug)]
-pub struct PhysicalLine {
+/// Where one physical line lies, as read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineAt {
     /// Its 1-based line number.
     pub line: u64,
     /// Offset of its first byte.
     pub start: u64,
     /// Offset just past its `\n` (or the end of the file).
     pub end: u64,
-    /// Its bytes, terminator included, cut at the bound when `truncated`.
-    pub bytes: Vec<u8>,
-    /// Whether the line was longer than the bound.
+    /// Whether the line was longer than the bound (its bytes are cut there).
     pub truncated: bool,
 }
 
@@ -56,33 +54,40 @@ impl<R: BufRead> LineReader<R> {
         }
     }
 
-    /// The next line, or `None` at the end of the input.
-    pub fn next_line(&mut self) -> io::Result<Option<PhysicalLine>> {
-        let mut line = PhysicalLine {
+    /// Appends the next line's bytes (terminator included, cut at the bound) to `bytes`
+    /// and says where it lies; `None` at the end of the input.
+    pub fn next_line_into(&mut self, bytes: &mut Vec<u8>) -> io::Result<Option<LineAt>> {
+        let mut at = LineAt {
             line: self.line,
             start: self.offset,
             end: self.offset,
-            bytes: Vec::new(),
             truncated: false,
         };
-        while !self.read_chunk(&mut line)? {}
-        self.offset = line.end;
+        let held = bytes.len();
+        while !self.read_chunk(&mut at, bytes, held)? {}
+        self.offset = at.end;
         self.line += 1;
-        Ok((line.end > line.start).then_some(line))
+        Ok((at.end > at.start).then_some(at))
     }
 
-    /// Moves one buffered chunk of the current line into `line`; true once the line ended.
-    fn read_chunk(&mut self, line: &mut PhysicalLine) -> io::Result<bool> {
+    /// Moves one buffered chunk of the current line (whose bytes start at `held` in
+    /// `bytes`) into `bytes`; true once the line ended.
+    fn read_chunk(
+        &mut self,
+        at: &mut LineAt,
+        bytes: &mut Vec<u8>,
+        held: usize,
+    ) -> io::Result<bool> {
         let buf = self.reader.fill_buf()?;
         if buf.is_empty() {
             return Ok(true);
         }
-        let newline = buf.iter().position(|&b| b == b'\n');
+        let newline = memchr::memchr(b'\n', buf);
         let take = newline.map_or(buf.len(), |at| at + 1);
-        let room = self.limit.saturating_sub(line.bytes.len());
-        line.bytes.extend_from_slice(&buf[..take.min(room)]);
-        line.truncated |= take > room;
-        line.end += take as u64;
+        let room = self.limit.saturating_sub(bytes.len() - held);
+        bytes.extend_from_slice(&buf[..take.min(room)]);
+        at.truncated |= take > room;
+        at.end += take as u64;
         self.reader.consume(take);
         Ok(newline.is_some())
     }
@@ -93,11 +98,43 @@ mod tests {
     use super::*;
     use std::io::Cursor;
 
-    fn lines(text: &[u8], limit: usize) -> Vec<PhysicalLine> {
+    /// A line as read, with its bytes.
+    struct Line {
+        line: u64,
+        start: u64,
+        end: u64,
+        bytes: Vec<u8>,
+        truncated: bool,
+    }
+
+    fn lines(text: &[u8], limit: usize) -> Vec<Line> {
         let mut cursor = Cursor::new(text.to_vec());
         let start = skip_bom(&mut cursor).unwrap();
         let mut reader = LineReader::new(cursor, start, limit);
-        std::iter::from_fn(|| reader.next_line().unwrap()).collect()
+        std::iter::from_fn(|| {
+            let mut bytes = Vec::new();
+            let at = reader.next_line_into(&mut bytes).unwrap()?;
+            Some(Line {
+                line: at.line,
+                start: at.start,
+                end: at.end,
+                bytes,
+                truncated: at.truncated,
+            })
+        })
+        .collect()
+    }
+
+    #[test]
+    fn lines_are_appended_after_what_the_buffer_holds() {
+        let mut reader = LineReader::new(Cursor::new(b"abcdef\nxy".to_vec()), 0, 4);
+        let mut bytes = b"held".to_vec();
+        let first = reader.next_line_into(&mut bytes).unwrap().unwrap();
+        assert!(first.truncated);
+        let second = reader.next_line_into(&mut bytes).unwrap().unwrap();
+        assert_eq!((second.start, second.end, second.truncated), (7, 9, false));
+        assert_eq!(bytes, b"heldabcdxy");
+        assert_eq!(reader.next_line_into(&mut bytes).unwrap(), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Seek};
 
 use super::csv_rows::CsvRecords;
-use super::jsonl::JsonlRecords;
+use super::jsonl::{JsonlRecords, JsonlSplitter};
 use super::lines::{MAX_RECORD_BYTES, skip_bom};
 use super::mapping::MappedRecords;
 use super::open::io_error;
@@ -65,6 +65,21 @@ pub(crate) fn read_records_buffered(
         MAX_RECORD_BYTES,
     )
 }
+
+/// The JSONL input `source` (input number `index`) split into batches of lines, to be
+/// parsed wherever the caller likes.
+pub(crate) fn split_json_lines(
+    source: &InputSource,
+    index: u32,
+) -> Result<JsonlSplitter<BufReader<File>>, InputError> {
+    let file = File::open(&source.path).map_err(|e| io_error(&source.name, e))?;
+    let mut reader = BufReader::with_capacity(SPLIT_BUFFER, file);
+    let offset = skip_bom(&mut reader).map_err(|e| io_error(&source.name, e))?;
+    Ok(JsonlSplitter::new(reader, offset, index, MAX_RECORD_BYTES))
+}
+
+/// The read buffer of [`split_json_lines`], whose lines are copied out whole anyway.
+const SPLIT_BUFFER: usize = 64 * 1024;
 
 /// Records read from `reader` as `source` says, records over `limit` bytes malformed.
 pub(crate) fn records_from<R: BufRead + Seek>(

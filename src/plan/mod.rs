@@ -20,7 +20,7 @@ mod test_support;
 
 pub use document::patch_body;
 pub use id::check_id;
-pub use parallel::{MOST_THREADS, Planned, plan_inputs};
+pub use parallel::{MOST_THREADS, Planned, plan_inputs, plan_streams};
 pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;
 

@@ -12,7 +12,7 @@
 use std::hash::BuildHasher;
 
 use super::{Plan, PlanEntry, PlanOptions, Planner};
-use crate::input::{InputError, InputSource, LineRef, ReadOptions, Visited};
+use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream, Visited};
 
 /// The most threads worth starting: each reads every input once more.
 pub const MOST_THREADS: usize = 4;
@@ -28,17 +28,57 @@ pub fn plan_inputs(
     options: &PlanOptions,
     threads: usize,
 ) -> Result<Planned, InputError> {
-    let of = threads.clamp(1, MOST_THREADS);
+    let shares = vec![(); threads.clamp(1, MOST_THREADS)];
+    in_shares(shares, |share, ()| {
+        plan_share(sources, read, options, share)
+    })
+}
+
+/// Plans the records of `streams` (every record of the inputs, each stream) on a thread
+/// per stream, each planning its share of the IDs; the plan is the same whatever the
+/// number. For inputs whose parse costs too much to repeat on every thread: the records
+/// are parsed once, on threads of their own ([`crate::input::read_in_background`]).
+pub fn plan_streams(
+    streams: Vec<RecordStream>,
+    options: &PlanOptions,
+) -> Result<Planned, InputError> {
+    in_shares(streams, |share, stream| {
+        let mut planner = Planner::new(options.clone());
+        let mut rows = 0;
+        stream.visit(|record| {
+            if share.owns(record.content.referral_id()) {
+                planner.push(record);
+                rows += 1;
+            }
+        })?;
+        Ok((planner.finish(), rows))
+    })
+}
+
+/// Runs `plan` for each of `inputs`, one share each, on a thread of its own (the first on
+/// this one), and merges the shares' plans; the first share's error, if any, is the answer.
+/// An input whose thread could not start is dropped at once.
+fn in_shares<T, F>(inputs: Vec<T>, plan: F) -> Result<Planned, InputError>
+where
+    T: Send,
+    F: Fn(Share, T) -> Result<Planned, InputError> + Sync,
+{
+    let of = inputs.len();
+    let plan = &plan;
     let shares = std::thread::scope(|scope| {
-        let others: Vec<_> = (1..of)
-            .map(|index| {
-                let share = Share { index, of };
+        let mut inputs = inputs.into_iter().enumerate();
+        let first = inputs.next();
+        let others: Vec<_> = inputs
+            .map(|(index, input)| {
                 std::thread::Builder::new()
                     .name(format!("refsync-plan-{index}"))
-                    .spawn_scoped(scope, move || plan_share(sources, read, options, share))
+                    .spawn_scoped(scope, move || plan(Share { index, of }, input))
             })
             .collect();
-        let mut shares = vec![plan_share(sources, read, options, Share { index: 0, of })];
+        let mut shares: Vec<_> = first
+            .map(|(index, input)| plan(Share { index, of }, input))
+            .into_iter()
+            .collect();
         for other in others {
             shares.push(match other {
                 Ok(thread) => thread
@@ -102,7 +142,7 @@ fn plan_share(
             rows += 1;
         }
         Visited::Record(record) if share.owns(record.content.referral_id()) => {
-            planner.push(record);
+            planner.push(&record);
             rows += 1;
         }
         // Another share's.
@@ -144,7 +184,7 @@ fn first_line(entry: &PlanEntry) -> Option<LineRef> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{BackgroundRecords, open_inputs};
+    use crate::input::{open_inputs, read_records, read_with_parsers};
     use crate::plan::OnDuplicate;
 
     /// Rows of every kind: plain, quoted, over two lines, malformed, ID-less, duplicated,
@@ -221,39 +261,117 @@ mod tests {
         open_inputs(&names, &ReadOptions::default()).unwrap()
     }
 
-    /// The plan one planner makes of records read on their own thread.
+    /// The plan one planner makes of records read one after another on this thread.
     fn planned_in_turn(sources: &[InputSource], options: &PlanOptions) -> Planned {
-        let records = BackgroundRecords::start(sources.to_vec(), ReadOptions::default());
-        Planner::plan_all(records.unwrap(), options.clone()).unwrap()
+        let read = ReadOptions::default();
+        let records = sources
+            .iter()
+            .enumerate()
+            .flat_map(|(index, source)| read_records(source, index as u32, &read).unwrap());
+        Planner::plan_all(records, options.clone()).unwrap()
     }
 
-    #[test]
-    fn the_plan_is_the_same_on_any_number_of_threads() {
-        let dir = tempfile::tempdir().unwrap();
-        let sources = inputs(dir.path());
+    /// JSONL rows of every kind: documents, rows, ID-less, duplicated, conflicting,
+    /// malformed, blank lines, ETags that disagree; IDs shared with the CSV inputs.
+    fn jsonl_input() -> String {
+        let mut text = String::from(
+            "{\"id\":\"a\",\"op\":\"replace\",\"path\":\"/name\",\"value\":\"one\"}\n\
+             \n\
+             {\"id\":\"b\",\"if_match\":\"1\",\"patch\":[{\"op\":\"replace\",\"path\":\"/name\",\"value\":\"b\"}]}\n\
+             {\"op\":\"replace\",\"path\":\"/name\",\"value\":\"no id\"}\n\
+             {\"id\":\"c\", broken\n\
+             [1, 2]\n\
+             {\"id\":\"a\",\"op\":\"replace\",\"path\":\"/name\",\"value\":\"two\"}\n\
+             {\"id\":\"b\",\"if_match\":\"3\",\"op\":\"replace\",\"path\":\"/details/dealValue\",\"value\":5}\n",
+        );
+        for row in 0..5_000 {
+            let id = format!("{:08x}-0000-0000-0000-000000000000", row % 900);
+            let value = row % 4;
+            text.push_str(&format!(
+                "{{\"id\":\"{id}\",\"op\":\"replace\",\"path\":\"/details/notes\",\"value\":\"n{value}\"}}\n"
+            ));
+        }
+        text
+    }
+
+    /// Checks that `plan_on` (given the sources, a number of threads and the options)
+    /// plans `sources` as one planner does, on every number of threads up to `most`.
+    fn same_plan_on_any_number_of_threads(
+        sources: &[InputSource],
+        most: usize,
+        plan_on: impl Fn(&[InputSource], usize, &PlanOptions) -> Planned,
+    ) {
         for on_duplicate in [OnDuplicate::Error, OnDuplicate::LastWins] {
             let options = PlanOptions { on_duplicate };
-            let (want, want_rows) = planned_in_turn(&sources, &options);
-            assert_eq!(want_rows, 19 + 8_000 + 7 + 3);
-            for threads in 1..=MOST_THREADS + 1 {
-                let read = ReadOptions::default();
-                let (plan, rows) = plan_inputs(&sources, &read, &options, threads).unwrap();
+            let (want, want_rows) = planned_in_turn(sources, &options);
+            for threads in 1..=most {
+                let (plan, rows) = plan_on(sources, threads, &options);
                 assert_eq!(rows, want_rows, "{threads} threads");
                 assert_eq!(plan, want, "{threads} threads");
             }
         }
     }
 
-    #[test]
-    fn an_input_that_cannot_be_read_stops_every_thread_with_its_error() {
+    /// Checks that `plan` of the test inputs, the second of them gone, fails with its error.
+    fn stops_with_the_error_of_a_gone_input(
+        plan: impl Fn(Vec<InputSource>) -> Result<Planned, InputError>,
+    ) {
         let dir = tempfile::tempdir().unwrap();
         let mut sources = inputs(dir.path());
         sources[1].path = dir.path().join("gone.csv");
-        let read = ReadOptions::default();
-        let planned = plan_inputs(&sources, &read, &PlanOptions::default(), 2);
+        let planned = plan(sources);
         assert!(
             matches!(planned, Err(InputError::Io { name, .. }) if name.ends_with("second.csv"))
         );
+    }
+
+    #[test]
+    fn records_parsed_once_plan_the_same_on_any_number_of_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sources = inputs(dir.path());
+        let path = dir.path().join("rows.jsonl");
+        std::fs::write(&path, jsonl_input()).unwrap();
+        let read = ReadOptions::default();
+        let names = [path.display().to_string()];
+        sources.insert(1, open_inputs(&names, &read).unwrap().remove(0));
+        same_plan_on_any_number_of_threads(&sources, MOST_THREADS, |sources, threads, options| {
+            let streams = read_with_parsers(sources.to_vec(), read.clone(), threads, 2).unwrap();
+            plan_streams(streams, options).unwrap()
+        });
+    }
+
+    #[test]
+    fn an_input_that_cannot_be_read_stops_every_stream_with_its_error() {
+        stops_with_the_error_of_a_gone_input(|sources| {
+            let streams = read_with_parsers(sources, ReadOptions::default(), 3, 2)?;
+            plan_streams(streams, &PlanOptions::default())
+        });
+    }
+
+    #[test]
+    fn the_plan_is_the_same_on_any_number_of_threads() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = inputs(dir.path());
+        let (_, rows) = planned_in_turn(&sources, &PlanOptions::default());
+        assert_eq!(rows, 19 + 8_000 + 7 + 3);
+        let read = ReadOptions::default();
+        same_plan_on_any_number_of_threads(
+            &sources,
+            MOST_THREADS + 1,
+            |sources, threads, options| plan_inputs(sources, &read, options, threads).unwrap(),
+        );
+    }
+
+    #[test]
+    fn an_input_that_cannot_be_read_stops_every_thread_with_its_error() {
+        stops_with_the_error_of_a_gone_input(|sources| {
+            plan_inputs(
+                &sources,
+                &ReadOptions::default(),
+                &PlanOptions::default(),
+                2,
+            )
+        });
     }
 
     #[test]

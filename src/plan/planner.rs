@@ -43,12 +43,13 @@ impl Planner {
     }
 
     /// Adds one record; records must arrive in input order, file by file.
-    pub fn push(&mut self, record: InputRecord) {
+    pub fn push(&mut self, record: &InputRecord) {
         let InputRecord { row, content } = record;
+        let row = *row;
         match content {
             RecordContent::CsvRow(cells) => self.push_cells(row, cells.borrowed()),
             RecordContent::Row { id, op, if_match } => {
-                let index = self.group_for_row(&id, row.at);
+                let index = self.group_for_row(id, row.at);
                 self.groups[index].add_row(row, op.as_ref(), if_match.as_deref(), &mut self.rules)
             }
             RecordContent::Document {
@@ -56,8 +57,8 @@ impl Planner {
                 if_match,
                 patch,
             } => {
-                let index = self.group_for_row(&id, row.at);
-                self.groups[index].add_document(row, &patch, if_match.as_deref(), &mut self.rules);
+                let index = self.group_for_row(id, row.at);
+                self.groups[index].add_document(row, patch, if_match.as_deref(), &mut self.rules);
             }
             RecordContent::Malformed {
                 id,
@@ -65,7 +66,7 @@ impl Planner {
                 field,
                 message,
             } => {
-                let error = malformed_error(row.at, code, field, message);
+                let error = malformed_error(row.at, *code, field.clone(), message.clone());
                 // A record whose ID could still be read counts as a row of that ID.
                 let index = self.group_for(id.as_deref().unwrap_or(""), row.at);
                 self.groups[index].add_malformed(row, error);
@@ -88,7 +89,7 @@ impl Planner {
         let mut planner = Planner::new(options);
         let mut rows = 0;
         for record in records {
-            planner.push(record?);
+            planner.push(&record?);
             rows += 1;
         }
         Ok((planner.finish(), rows))

@@ -89,7 +89,7 @@ fn plan_of(shapes: &[Shape], on_duplicate: OnDuplicate) -> (Vec<InputRecord>, Pl
         .map(|(s, line)| record(line, s))
         .collect();
     let mut planner = Planner::new(PlanOptions { on_duplicate });
-    records.iter().cloned().for_each(|r| planner.push(r));
+    records.iter().for_each(|r| planner.push(r));
     (records, planner.finish())
 }
 

@@ -11,7 +11,7 @@ fn plan(records: Vec<InputRecord>) -> Plan {
 
 fn plan_with(on_duplicate: OnDuplicate, records: Vec<InputRecord>) -> Plan {
     let mut planner = Planner::new(PlanOptions { on_duplicate });
-    records.into_iter().for_each(|r| planner.push(r));
+    records.iter().for_each(|r| planner.push(r));
     planner.finish()
 }
 

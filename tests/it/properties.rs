@@ -36,7 +36,7 @@ fn jsonl_records(bytes: &[u8]) -> Vec<InputRecord> {
 fn check_every_line_reported_once(records: Vec<InputRecord>) -> Result<(), TestCaseError> {
     let lines: Vec<u64> = records.iter().map(|r| r.row.at.line).collect();
     let mut planner = Planner::new(PlanOptions::default());
-    for record in records {
+    for record in &records {
         planner.push(record);
     }
     let names = LineNames::new(vec!["p".into()]);

@@ -225,7 +225,7 @@ mod tests {
         let sources = open_inputs(&names, &options).unwrap();
         let mut planner = Planner::new(PlanOptions::default());
         for record in read_records(&sources[0], 0, &options).unwrap() {
-            planner.push(record.unwrap());
+            planner.push(&record.unwrap());
         }
         planner.finish().entries
     }
