@@ -12,6 +12,7 @@
 use super::ReportError;
 use super::cells::neutralise;
 use super::rows::{CHANGES_COLUMN, COLUMNS, ReportRow};
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -59,6 +60,8 @@ pub struct ReportWriter {
     with_changes: bool,
     out: BufWriter<File>,
     line: LineEncoder,
+    /// The line being written.
+    scratch: Vec<u8>,
     /// Bytes written so far, header included: where the next line starts.
     written: u64,
     /// Where the first row's line starts.
@@ -93,6 +96,7 @@ impl ReportWriter {
             with_changes,
             out: BufWriter::new(file),
             line: LineEncoder::new(b','),
+            scratch: Vec::new(),
             written: 0,
             header_end: 0,
         };
@@ -137,11 +141,21 @@ impl ReportWriter {
     /// to the buffer in one piece. Returns where its line lies, for [`ReportWriter::finish`].
     pub fn append(&mut self, row: &ReportRow) -> Result<LineSpan, ReportError> {
         let start = self.written;
-        let line = match self.format {
-            ReportFormat::Csv => self.line.encode(csv_cells(row, self.with_changes)),
-            ReportFormat::Jsonl => json_row(row).into_bytes(),
+        // One buffer serves every row: a report is written row by row, and a fresh line
+        // (and a string per cell) for each showed in the profile of `plan`.
+        let mut line = std::mem::take(&mut self.scratch);
+        line.clear();
+        match self.format {
+            ReportFormat::Csv => {
+                let cells = csv_cells(row, self.with_changes);
+                self.line
+                    .encode_into(cells.iter().map(|cell| cell.as_bytes()), &mut line)
+            }
+            ReportFormat::Jsonl => json_row(row, &mut line),
         };
-        self.write_line(&line)?;
+        let written = self.write_line(&line);
+        self.scratch = line;
+        written?;
         Ok(LineSpan {
             start,
             len: self.written - start,
@@ -225,29 +239,36 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn opt<T: ToString>(value: &Option<T>) -> String {
-    value.as_ref().map(T::to_string).unwrap_or_default()
+fn opt<T: ToString>(value: &Option<T>) -> Cow<'static, str> {
+    value
+        .as_ref()
+        .map_or(Cow::Borrowed(""), |value| Cow::Owned(value.to_string()))
 }
 
-/// The CSV cells of one row, in [`COLUMNS`] order.
-fn csv_cells(row: &ReportRow, with_changes: bool) -> Vec<String> {
+/// The text of a text cell, empty where it has none.
+fn text(value: &Option<String>) -> Cow<'_, str> {
+    Cow::Borrowed(value.as_deref().unwrap_or_default())
+}
+
+/// The CSV cells of one row, in [`COLUMNS`] order, borrowed from it where they can be.
+fn csv_cells(row: &ReportRow, with_changes: bool) -> Vec<Cow<'_, str>> {
     let mut cells = vec![
-        row.id.clone(),
-        row.outcome.to_string(),
+        Cow::Borrowed(row.id.as_str()),
+        Cow::Borrowed(row.outcome.as_str()),
         opt(&row.http_status),
-        row.attempts.to_string(),
-        opt(&row.if_match_sent),
-        opt(&row.etag_after),
-        row.ops.to_string(),
-        row.source_lines.clone(),
-        opt(&row.error_code),
-        neutralise(&opt(&row.error_message)).into_owned(),
-        neutralise(&opt(&row.note)).into_owned(),
-        opt(&row.request_id),
+        Cow::Owned(row.attempts.to_string()),
+        text(&row.if_match_sent),
+        text(&row.etag_after),
+        Cow::Owned(row.ops.to_string()),
+        Cow::Borrowed(row.source_lines.as_str()),
+        text(&row.error_code),
+        neutralise(row.error_message.as_deref().unwrap_or_default()),
+        neutralise(row.note.as_deref().unwrap_or_default()),
+        text(&row.request_id),
         opt(&row.duration_ms),
     ];
     if with_changes {
-        cells.push(neutralise(&opt(&row.changes)).into_owned());
+        cells.push(Cow::Owned(neutralise(&opt(&row.changes)).into_owned()));
     }
     cells
 }
@@ -278,10 +299,23 @@ impl LineEncoder {
         I: IntoIterator<Item = T>,
         T: AsRef<[u8]>,
     {
+        let mut line = Vec::new();
+        self.encode_into(cells, &mut line);
+        line
+    }
+
+    /// Appends the line of `cells` to `out`.
+    pub fn encode_into<I, T>(&mut self, cells: I, out: &mut Vec<u8>)
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
         // Writing to memory cannot fail.
         let _ = self.writer.write_record(cells);
         let _ = self.writer.flush();
-        self.line.take()
+        let mut line = self.line.bytes();
+        out.extend_from_slice(&line);
+        line.clear();
     }
 }
 
@@ -292,10 +326,6 @@ struct LineBuf(Arc<Mutex<Vec<u8>>>);
 impl LineBuf {
     fn bytes(&self) -> MutexGuard<'_, Vec<u8>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn take(&self) -> Vec<u8> {
-        std::mem::take(&mut *self.bytes())
     }
 }
 
@@ -310,11 +340,11 @@ impl Write for LineBuf {
     }
 }
 
-fn json_row(row: &ReportRow) -> String {
+/// Appends the JSONL line of `row` to `out`.
+fn json_row(row: &ReportRow, out: &mut Vec<u8>) {
     // A ReportRow has only strings, numbers and JSON values: serialising cannot fail.
-    let mut line = serde_json::to_string(row).unwrap_or_default();
-    line.push('\n');
-    line
+    let _ = serde_json::to_writer(&mut *out, row);
+    out.push(b'\n');
 }
 
 #[cfg(test)]
