@@ -2,14 +2,15 @@
 //! planning the last ones.
 //!
 //! One thread reads the inputs in order and deals them out in batches, round robin, to a
-//! parser thread per core (up to [`MOST_PARSERS`]); the records come back to the planner in
-//! batches (one channel message per record cost more than the parse it overlapped), taken
-//! from the parsers in the same round, so in input order. A JSONL batch is raw lines, which
-//! its parser turns into records: on a million lines the parse took longer than the
-//! planning it overlapped, and one line's parse needs nothing of any other line. A CSV
-//! batch is read whole by the reader, since a record may run over several lines. Every
-//! channel is bounded, so the reader runs at most a few batches ahead and memory stays
-//! flat.
+//! parser thread per core (up to [`MOST_PARSERS`]). Each parser hands every batch it made
+//! to every consumer ([`RecordStream`]: one per planning thread, each planning its own share
+//! of the IDs), which takes the batches from the parsers in the same round, so in input
+//! order; a batch is shared, not copied. Records travel in batches: one channel message per
+//! record cost more than the parse it overlapped. A JSONL batch is raw lines, which its
+//! parser turns into records: on a million lines the parse took longer than the planning it
+//! overlapped, and one line's parse needs nothing of any other line. A CSV batch is read
+//! whole by the reader, since a record may run over several lines. Every channel is
+//! bounded, so the reader runs at most a few batches ahead and memory stays flat.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
@@ -20,6 +21,10 @@ use super::{Format, InputError, InputRecord, InputSource, ReadOptions};
 
 /// Records (or JSONL lines) per batch handed from the reader to a parser.
 const BATCH: usize = 1024;
+/// Input bytes after which a batch is handed over with fewer records: a record may be as
+/// long as [`super::MAX_RECORD_BYTES`], and a thousand of those in each batch in flight
+/// would be gigabytes.
+const BATCH_BYTES: usize = 256 * 1024;
 /// Batches the reader may run ahead of each parser, and each parser of each stream.
 const AHEAD: usize = 4;
 /// The most parser threads worth starting.
@@ -135,7 +140,7 @@ impl RecordStream {
     }
 
     /// Calls `visit` with every record, in order; stops at the first input that cannot be
-    /// be read, with its error.
+    /// read, with its error.
     pub fn visit(mut self, mut visit: impl FnMut(&InputRecord)) -> Result<(), InputError> {
         while let Some(batch) = self.next_batch() {
             batch?.iter().for_each(&mut visit);
@@ -277,7 +282,7 @@ fn deal_lines(source: &InputSource, index: u32, dealer: &mut Dealer) -> bool {
         }
     };
     loop {
-        match lines.next_batch(BATCH) {
+        match lines.next_batch(BATCH, BATCH_BYTES) {
             Ok(Some(batch)) => {
                 if !dealer.deal(Ok(Chunk::Lines(batch))) {
                     return false;
@@ -307,17 +312,21 @@ fn deal_records(
             return false;
         }
     };
-    let mut batch = Vec::with_capacity(BATCH);
+    let (mut batch, mut bytes) = (Vec::with_capacity(BATCH), 0);
     for record in records {
         match record {
-            Ok(record) => batch.push(record),
+            Ok(record) => {
+                bytes += record.row.span.end.saturating_sub(record.row.span.start) as usize;
+                batch.push(record);
+            }
             Err(error) => {
                 dealer.end_with(batch, error);
                 return false;
             }
         }
-        if batch.len() == BATCH {
+        if batch.len() == BATCH || bytes >= BATCH_BYTES {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+            bytes = 0;
             if !dealer.deal(Ok(Chunk::Records(full))) {
                 return false;
             }
@@ -381,8 +390,8 @@ mod tests {
         assert!(matches!(&results[1], Err(InputError::Io { name, .. }) if name == "gone.csv"));
     }
 
-    /// A JSONL input of more lines than a batch, with blank and malformed lines, and a CSV
-    /// input; their paths.
+    /// A JSONL input of more lines than a batch, with blank and malformed lines, a CSV
+    /// input, a CSV input of rows longer than a batch's bytes over a few; their paths.
     fn mixed_inputs(dir: &std::path::Path) -> Vec<String> {
         let mut jsonl = String::new();
         for row in 0..BATCH * 3 {
@@ -394,7 +403,13 @@ mod tests {
                 )),
             }
         }
+        let mut long = String::from("id,op,path,value\n");
+        for row in 0..7 {
+            let note = "n".repeat(BATCH_BYTES / 3);
+            long.push_str(&format!("long{row},replace,/details/notes,{note}\n"));
+        }
         let files = [
+            ("d.csv", long),
             ("a.jsonl", jsonl),
             ("b.csv", "id,op,path,value\nx,replace,/name,n\n".to_string()),
             (

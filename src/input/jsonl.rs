@@ -9,8 +9,9 @@ use super::lines::{LineAt, LineReader};
 use super::text::{not_utf8, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowRef, Span};
 
-/// Lines handed out per batch by [`JsonlRecords`], which parses them at once.
-const RECORDS_BATCH: usize = 64;
+/// Lines, and bytes of them, handed out per batch by [`JsonlRecords`], which parses them at
+/// once.
+const RECORDS_BATCH: (usize, usize) = (64, 64 * 1024);
 
 /// A batch of one JSONL input's non-blank lines, split off but not parsed yet: parsing is
 /// most of the cost of reading JSONL, and a batch can be parsed on any thread.
@@ -75,9 +76,15 @@ impl<R: BufRead> JsonlSplitter<R> {
         }
     }
 
-    /// The next batch of up to `most` non-blank lines; `None` at the end. The lines read
-    /// before an error are handed out first, the error at the next call.
-    pub fn next_batch(&mut self, most: usize) -> std::io::Result<Option<JsonlLines>> {
+    /// The next batch of non-blank lines, up to `most_lines` of them and until they hold
+    /// `most_bytes` (so a file of long lines is not held a thousand lines at a time);
+    /// `None` at the end. The lines read before an error are handed out first, the error at
+    /// the next call.
+    pub fn next_batch(
+        &mut self,
+        most_lines: usize,
+        most_bytes: usize,
+    ) -> std::io::Result<Option<JsonlLines>> {
         if let Some(error) = self.pending.take() {
             return Err(error);
         }
@@ -85,9 +92,9 @@ impl<R: BufRead> JsonlSplitter<R> {
             input: self.input,
             limit: self.limit,
             bytes: Vec::new(),
-            lines: Vec::with_capacity(most),
+            lines: Vec::new(),
         };
-        while batch.lines.len() < most {
+        while batch.lines.len() < most_lines && batch.bytes.len() < most_bytes {
             let held = batch.bytes.len();
             match self.lines.next_line_into(&mut batch.bytes) {
                 Ok(Some(at)) if at.truncated || !is_blank(&batch.bytes[held..]) => {
@@ -142,7 +149,8 @@ impl<R: BufRead> Iterator for JsonlRecords<R> {
             if self.done {
                 return None;
             }
-            match self.lines.next_batch(RECORDS_BATCH) {
+            let (most_lines, most_bytes) = RECORDS_BATCH;
+            match self.lines.next_batch(most_lines, most_bytes) {
                 Ok(Some(batch)) => self.parsed = batch.records().into_iter(),
                 Ok(None) => self.done = true,
                 Err(source) => {

@@ -146,8 +146,8 @@ fn lines_read_before_an_error_are_parsed_and_the_error_comes_after_them() {
 fn a_batch_holds_at_most_the_lines_asked_for_and_leaves_blank_lines_out() {
     let text = format!("{ROW}\n \n{ROW}\n{ROW}\n");
     let mut lines = JsonlSplitter::new(std::io::Cursor::new(text.into_bytes()), 0, 2, 1 << 10);
-    let first = lines.next_batch(2).unwrap().unwrap().records();
-    let second = lines.next_batch(2).unwrap().unwrap().records();
+    let first = lines.next_batch(2, 1 << 10).unwrap().unwrap().records();
+    let second = lines.next_batch(2, 1 << 10).unwrap().unwrap().records();
     let places = |records: &[InputRecord]| -> Vec<(u32, u64)> {
         records
             .iter()
@@ -156,5 +156,15 @@ fn a_batch_holds_at_most_the_lines_asked_for_and_leaves_blank_lines_out() {
     };
     assert_eq!(places(&first), [(2, 1), (2, 3)]);
     assert_eq!(places(&second), [(2, 4)]);
-    assert!(lines.next_batch(2).unwrap().is_none());
+    assert!(lines.next_batch(2, 1 << 10).unwrap().is_none());
+}
+
+#[test]
+fn a_batch_ends_once_its_lines_hold_the_bytes_asked_for() {
+    let text = format!("{ROW}\n{ROW}\n{ROW}\n");
+    let mut lines = JsonlSplitter::new(std::io::Cursor::new(text.into_bytes()), 0, 0, 1 << 10);
+    let sizes: Vec<usize> = std::iter::from_fn(|| lines.next_batch(100, ROW.len() + 2).unwrap())
+        .map(|batch| batch.records().len())
+        .collect();
+    assert_eq!(sizes, [2, 1]);
 }
