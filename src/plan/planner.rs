@@ -7,6 +7,8 @@
 //! looked for next to the previous row's (`Planner::predicted`). An ID-less row is a group
 //! of its own that no later row can join, which puts it at its own line's place.
 
+use std::hash::BuildHasher;
+
 use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions, Planned};
 use crate::input::{
@@ -17,9 +19,13 @@ use crate::input::{
 #[derive(Debug)]
 pub struct Planner {
     rules: OpRules,
-    /// Index into `groups` of each referral ID seen.
+    /// Index into `groups` of each referral ID seen, found by the ID's hash and compared
+    /// with the group's own ID: a map keyed by the ID held a second copy of every ID.
     /// (IDs come from the user's own file, so a fast hash beats a flood-resistant one.)
-    by_id: foldhash::HashMap<String, usize>,
+    by_id: hashbrown::HashTable<usize>,
+    /// The hash of `by_id`, seeded per run (not the shares' fixed one, whose IDs in one
+    /// share would all fall on one residue and crowd the table).
+    hasher: foldhash::fast::RandomState,
     /// One group per ID (or per ID-less row), in order of first appearance.
     groups: Vec<Group>,
     /// The previous row's group, and whether the rows so far follow [`Planner::predicted`].
@@ -35,7 +41,8 @@ impl Planner {
                 on_duplicate: options.on_duplicate,
                 paths: Default::default(),
             },
-            by_id: Default::default(),
+            by_id: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             groups: Vec::new(),
             last: 0,
             predicting: false,
@@ -119,15 +126,20 @@ impl Planner {
     /// The index of the group of `id`, created on first sight; a new one for each empty ID.
     fn group_for(&mut self, id: &str, at: LineRef) -> usize {
         if id.is_empty() {
-            return self.new_group(id, at);
+            return self.new_group(id, at, 0);
         }
         if let Some(index) = self.predicted(id) {
             self.last = index;
             return index;
         }
-        let index = match self.by_id.get(id) {
+        let hash = self.hasher.hash_one(id);
+        let groups = &self.groups;
+        let found = self
+            .by_id
+            .find(hash, |&index| groups[index].id() == Some(id));
+        let index = match found {
             Some(&index) => index,
-            None => self.new_group(id, at),
+            None => self.new_group(id, at, hash),
         };
         self.predicting = index == self.last || index == self.last + 1;
         self.last = index;
@@ -151,14 +163,18 @@ impl Planner {
             .find(|&index| self.groups.get(index).and_then(Group::id) == Some(id))
     }
 
-    fn new_group(&mut self, id: &str, at: LineRef) -> usize {
+    /// Starts the group of `id` (whose hash is `hash`), or of an ID-less row.
+    fn new_group(&mut self, id: &str, at: LineRef, hash: u64) -> usize {
         let index = self.groups.len();
         if id.is_empty() {
             self.groups.push(Group::new(None, at));
-        } else {
-            self.by_id.insert(id.to_owned(), index);
-            self.groups.push(Group::new(Some(id.to_owned()), at));
+            return index;
         }
+        self.groups.push(Group::new(Some(id.to_owned()), at));
+        let (groups, hasher) = (&self.groups, &self.hasher);
+        self.by_id.insert_unique(hash, index, |&index| {
+            hasher.hash_one(groups[index].id().unwrap_or_default())
+        });
         index
     }
 }

@@ -74,6 +74,27 @@ fn rows_in_runs_in_passes_and_breaking_both_patterns_are_grouped_alike() {
 }
 
 #[test]
+fn rows_of_thousands_of_ids_in_no_order_find_their_groups_as_the_table_grows() {
+    // Every ID twice, the second pass in another order, so no row follows the pattern of
+    // the one before and each is looked up in the table, which grows many times over.
+    let ids: Vec<String> = (0..5_000).map(|n| format!("id-{n}")).collect();
+    let second_pass = (0..ids.len()).map(|n| (n * 7_919) % ids.len());
+    let order: Vec<usize> = (0..ids.len()).chain(second_pass).collect();
+    let records = order
+        .iter()
+        .enumerate()
+        .map(|(row, &n)| csv(row as u64 + 2, &ids[n], "replace", NOTES, "same"))
+        .collect();
+    let plan = plan(records);
+    assert_eq!(plan.entries.len(), ids.len());
+    for (n, entry) in plan.entries.iter().enumerate() {
+        let again = order.iter().rposition(|&m| m == n).unwrap() as u64 + 2;
+        assert_eq!(entry.id(), Some(ids[n].as_str()));
+        assert_eq!(lines_of(entry), [n as u64 + 2, again]);
+    }
+}
+
+#[test]
 fn ids_are_grouped_case_sensitively() {
     let plan = plan(vec![
         csv(2, "Abc", "replace", NOTES, "x"),
