@@ -1,20 +1,26 @@
-//! Reading and planning on several threads: each thread reads every input itself and plans
-//! only its share of the referral IDs, then the shares' plans are merged in the order of
-//! their first rows.
+//! Reading and planning on several threads: each thread plans only its share of the
+//! referral IDs, then the shares' plans are merged in the order of their first rows. Every
+//! referral's rows are planned by one thread, in input order, so the plan is exactly the
+//! one a single planner makes.
 //!
-//! A profile of `plan` on a million CSV rows had the planner's thread busy the whole run
-//! and the other core half idle; and handing records from a reader thread to the planner
-//! cost a copy of every row. Here no record crosses a thread: each thread splits every
-//! line in its reader's buffer, which costs far less than planning it, and plans the rows
-//! of its share from there without copying them. Every referral's rows are planned by one
-//! thread, in input order, so the plan is exactly the one a single planner makes.
+//! Plain CSV ([`plan_inputs`]): each thread reads every input itself. A profile of `plan`
+//! on a million CSV rows had the planner's thread busy the whole run and the other core
+//! half idle; and handing records from a reader thread to the planner cost a copy of
+//! every row. Here no record crosses a thread: each thread splits every line in its
+//! reader's buffer, which costs far less than planning it, and plans the rows of its share
+//! from there without copying them.
+//!
+//! Anything else ([`plan_streams`]): parsing a JSONL line costs more than planning it, so
+//! the records are parsed once, on threads of their own, and every planning thread takes
+//! every batch of them.
 
 use std::hash::BuildHasher;
 
 use super::{Plan, PlanEntry, PlanOptions, Planner};
 use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream, Visited};
 
-/// The most threads worth starting: each reads every input once more.
+/// The most planning threads worth starting (under [`plan_inputs`] each reads every input
+/// once more).
 pub const MOST_THREADS: usize = 4;
 
 /// A plan and the number of input rows it was made from.
