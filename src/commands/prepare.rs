@@ -4,7 +4,7 @@
 use crate::cli::args::{CommonArgs, FormatArg, OnDuplicateArg};
 use crate::input::mapping::Mapping;
 use crate::input::{self, Format, InputSource, ReadOptions};
-use crate::plan::{self, OnDuplicate, Plan, PlanEntry, PlanOptions, Planned, Planner};
+use crate::plan::{self, OnDuplicate, Plan, PlanEntry, PlanOptions, Planned};
 use crate::report::LineNames;
 use anyhow::Context;
 use std::collections::HashSet;
@@ -83,29 +83,25 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
     })
 }
 
-/// Reads and plans every input on every core, up to four threads planning a share of the
+/// Reads and plans every input, a thread per core (up to four) planning a share of the
 /// IDs each: plain CSV read by every planning thread itself, anything else (JSONL, mapped
-/// CSV) parsed once on threads of their own and handed to them all. On one core, read on a
-/// thread of its own and planned as it comes.
+/// CSV) parsed once on threads of their own and handed to them all.
 fn read_and_plan(
     sources: &[InputSource],
     options: &ReadOptions,
     plan_options: &PlanOptions,
 ) -> anyhow::Result<Planned> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // A thread per core pays when reading a row costs little next to planning it: plain
-    // CSV, not JSON (whose parse each thread would repeat) nor a mapped export.
+    // Each thread reading every input pays when reading a row costs little next to
+    // planning it: plain CSV, not JSON (whose parse each thread would repeat) nor a mapped
+    // export.
     let plain_csv = options.mapping.is_none() && sources.iter().all(|s| s.format == Format::Csv);
     if plain_csv && cores > 1 {
         return Ok(plan::plan_inputs(sources, options, plan_options, cores)?);
     }
-    if cores > 1 {
-        let shares = cores.min(plan::MOST_THREADS);
-        let streams = input::read_in_background(sources.to_vec(), options.clone(), shares)?;
-        return Ok(plan::plan_streams(streams, plan_options)?);
-    }
-    let records = input::BackgroundRecords::start(sources.to_vec(), options.clone())?;
-    Ok(Planner::plan_all(records, plan_options.clone())?)
+    let shares = cores.clamp(1, plan::MOST_THREADS);
+    let streams = input::read_in_background(sources.to_vec(), options.clone(), shares)?;
+    Ok(plan::plan_streams(streams, plan_options)?)
 }
 
 /// The inputs read through a mapping that looks IDs up: its CSV inputs.

@@ -149,78 +149,32 @@ impl RecordStream {
     }
 }
 
-/// The records of every input, in command-line order then line order, read on threads of
-/// their own for one consumer. Yields an `Err` only for an input that could not be read,
-/// and nothing after.
-pub struct BackgroundRecords {
-    stream: RecordStream,
-    current: std::vec::IntoIter<InputRecord>,
-    failed: bool,
-}
-
-impl BackgroundRecords {
-    /// Starts reading `sources` (already opened) with `options`.
-    pub fn start(sources: Vec<InputSource>, options: ReadOptions) -> Result<Self, InputError> {
-        let mut streams = read_in_background(sources, options, 1)?;
-        let stream = streams.pop().ok_or_else(stopped)?;
-        Ok(BackgroundRecords {
-            stream,
-            current: Vec::new().into_iter(),
-            failed: false,
-        })
-    }
-}
-
-impl Iterator for BackgroundRecords {
-    type Item = Result<InputRecord, InputError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(record) = self.current.next() {
-                return Some(Ok(record));
-            }
-            if self.failed {
-                return None;
-            }
-            match self.stream.next_batch() {
-                // The only stream holds the only reference: the records move out.
-                Some(Ok(batch)) => {
-                    let records = Arc::try_unwrap(batch).unwrap_or_else(|shared| (*shared).clone());
-                    self.current = records.into_iter();
-                }
-                Some(Err(error)) => {
-                    self.failed = true;
-                    return Some(Err(error));
-                }
-                None => self.failed = true,
-            }
-        }
-    }
-}
-
 /// A parser thread: turns each batch it is dealt into records and hands them to every
 /// stream, in the order dealt; ends when the reader does or no stream listens. A panic
 /// while parsing is handed on as an error, so no stream takes a short read for the end.
 fn parse_batches(batches: &Receiver<Batch>, mut streams: Vec<Option<SyncSender<Parsed>>>) {
     for batch in batches {
         let parse = std::panic::AssertUnwindSafe(|| batch.map(Chunk::into_records));
-        let (records, mut error) = match std::panic::catch_unwind(parse) {
-            Ok(Ok(records)) => (Some(Arc::new(records)), None),
-            Ok(Err(error)) => (None, Some(error)),
-            Err(_) => (None, Some(stopped())),
+        let parsed = match std::panic::catch_unwind(parse) {
+            Ok(parsed) => parsed.map(Arc::new),
+            Err(_) => Err(stopped()),
         };
-        let said_again = error.as_ref().map(|error| error.to_string());
+        // The first stream gets the batch itself; the others a share of its records, or
+        // its error in words.
+        let copy = match &parsed {
+            Ok(records) => Ok(Arc::clone(records)),
+            Err(error) => Err(error.to_string()),
+        };
+        let mut first = Some(parsed);
         for stream in &mut streams {
             let Some(sender) = stream else { continue };
-            let sent = match (&records, error.take(), &said_again) {
-                (Some(records), _, _) => Ok(Arc::clone(records)),
-                (None, Some(error), _) => Err(error),
-                // Every stream after the first gets the same error, in words.
-                (None, None, said) => Err(InputError::Io {
+            let sent = first.take().unwrap_or_else(|| match &copy {
+                Ok(records) => Ok(Arc::clone(records)),
+                Err(said) => Err(InputError::Io {
                     name: "inputs".into(),
-                    source: std::io::Error::other(said.clone().unwrap_or_default()),
+                    source: std::io::Error::other(said.clone()),
                 }),
-            };
+            });
             if sender.send(sent).is_err() {
                 *stream = None;
             }
@@ -249,7 +203,7 @@ impl Dealer {
         parser.send(batch).is_ok()
     }
 
-    /// Hands over what was read before `error`, then the error.
+    /// Hands over what was read before `error` (if anything), then the error.
     fn end_with(&mut self, records: Vec<InputRecord>, error: InputError) {
         if records.is_empty() || self.deal(Ok(Chunk::Records(records))) {
             self.deal(Err(error));
@@ -277,7 +231,7 @@ fn deal_lines(source: &InputSource, index: u32, dealer: &mut Dealer) -> bool {
     let mut lines = match split_json_lines(source, index) {
         Ok(lines) => lines,
         Err(error) => {
-            dealer.end_with(Vec::new(), error);
+            dealer.deal(Err(error));
             return false;
         }
     };
@@ -290,8 +244,7 @@ fn deal_lines(source: &InputSource, index: u32, dealer: &mut Dealer) -> bool {
             }
             Ok(None) => return true,
             Err(error) => {
-                let error = super::open::io_error(&source.name, error);
-                dealer.end_with(Vec::new(), error);
+                dealer.deal(Err(super::open::io_error(&source.name, error)));
                 return false;
             }
         }
@@ -308,7 +261,7 @@ fn deal_records(
     let records = match read_records(source, index, options) {
         Ok(records) => records,
         Err(error) => {
-            dealer.end_with(Vec::new(), error);
+            dealer.deal(Err(error));
             return false;
         }
     };
@@ -355,10 +308,8 @@ mod tests {
         }
         let options = ReadOptions::default();
         let sources = open_inputs(&names, &options).unwrap();
-        let records: Vec<_> = BackgroundRecords::start(sources, options)
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let streams = read_with_parsers(sources, options, 1, 2).unwrap();
+        let records = read_side_by_side(streams).remove(0).unwrap();
         let places: Vec<(u32, u64)> = records
             .iter()
             .map(|r| (r.row.at.input, r.row.at.line))
@@ -382,12 +333,13 @@ mod tests {
             name: "gone.csv".into(),
             ..sources[0].clone()
         });
-        let results: Vec<_> = BackgroundRecords::start(sources, options)
-            .unwrap()
-            .collect();
-        assert_eq!(results.len(), 2);
-        assert!(results[0].is_ok());
-        assert!(matches!(&results[1], Err(InputError::Io { name, .. }) if name == "gone.csv"));
+        let streams = read_with_parsers(sources, options, 1, 2).unwrap();
+        let ended = read_side_by_side(streams).remove(0);
+        let Err((records, InputError::Io { name, .. })) = ended else {
+            panic!("{ended:?}")
+        };
+        assert_eq!(records.len(), 1);
+        assert_eq!(name, "gone.csv");
     }
 
     /// A JSONL input of more lines than a batch, with blank and malformed lines, a CSV

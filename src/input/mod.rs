@@ -29,7 +29,7 @@ mod row_cells;
 mod text;
 mod visit;
 
-pub use background::{BackgroundRecords, RecordStream, read_in_background, read_with_parsers};
+pub use background::{RecordStream, read_in_background, read_with_parsers};
 pub use csv_rows::CsvRecords;
 pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};

@@ -123,6 +123,9 @@ struct Share {
 
 impl Share {
     fn owns(self, id: &str) -> bool {
+        if self.of == 1 {
+            return true;
+        }
         if id.is_empty() {
             return self.index == 0;
         }
@@ -270,11 +273,15 @@ mod tests {
     /// The plan one planner makes of records read one after another on this thread.
     fn planned_in_turn(sources: &[InputSource], options: &PlanOptions) -> Planned {
         let read = ReadOptions::default();
-        let records = sources
-            .iter()
-            .enumerate()
-            .flat_map(|(index, source)| read_records(source, index as u32, &read).unwrap());
-        Planner::plan_all(records, options.clone()).unwrap()
+        let mut planner = Planner::new(options.clone());
+        let mut rows = 0;
+        for (index, source) in sources.iter().enumerate() {
+            for record in read_records(source, index as u32, &read).unwrap() {
+                planner.push(&record.unwrap());
+                rows += 1;
+            }
+        }
+        (planner.finish(), rows)
     }
 
     /// JSONL rows of every kind: documents, rows, ID-less, duplicated, conflicting,

@@ -10,10 +10,8 @@
 use std::hash::BuildHasher;
 
 use super::group::{Group, OpRules};
-use super::{ErrorCode, Plan, PlanError, PlanOptions, Planned};
-use crate::input::{
-    CellsRef, InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowRef,
-};
+use super::{ErrorCode, Plan, PlanError, PlanOptions};
+use crate::input::{CellsRef, InputRecord, LineRef, MalformedKind, RecordContent, RowRef};
 
 /// Builds a [`Plan`] from records pushed in input order.
 #[derive(Debug)]
@@ -85,21 +83,6 @@ impl Planner {
     pub fn push_cells(&mut self, row: RowRef, cells: CellsRef<'_>) {
         let index = self.group_for_row(cells.id(), row.at);
         self.groups[index].add_row(row, cells.op(), cells.if_match(), &mut self.rules)
-    }
-
-    /// Plans every record of `records` in order, with the number of records; stops at the
-    /// first one that is an error (an input that could not be read).
-    pub fn plan_all(
-        records: impl IntoIterator<Item = Result<InputRecord, InputError>>,
-        options: PlanOptions,
-    ) -> Result<Planned, InputError> {
-        let mut planner = Planner::new(options);
-        let mut rows = 0;
-        for record in records {
-            planner.push(&record?);
-            rows += 1;
-        }
-        Ok((planner.finish(), rows))
     }
 
     /// Every entry, in plan order.
