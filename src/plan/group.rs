@@ -22,6 +22,8 @@ pub struct OpRules {
     pub on_duplicate: OnDuplicate,
     /// Every valid operation's path, stored once.
     pub paths: PathCache,
+    /// Where the row checks write an operation's value, reused from row to row.
+    pub value_buf: String,
 }
 
 /// The rows of one referral ID (or a single ID-less row) being planned.
@@ -135,7 +137,7 @@ impl Group {
     }
 
     fn add_op(&mut self, raw: RawOpRef<'_>, site: OpSite, rules: &mut OpRules) {
-        let op = match check_op(raw, site, &mut rules.paths) {
+        let op = match check_op(raw, site, &mut rules.paths, &mut rules.value_buf) {
             Ok(op) => op,
             Err(errors) => {
                 self.invalid_ops += 1;

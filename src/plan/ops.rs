@@ -6,7 +6,7 @@
 //! through maps keyed by path (and, for appends, by value), so a document of many thousand
 //! operations is still checked in linear time.
 
-use super::patch_op::{JsonText, same_json};
+use super::patch_op::{CheckedOp, JsonText, parsed, same_json};
 use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
 use serde_json::{Number, Value};
@@ -72,16 +72,16 @@ struct PathIndex {
 
 impl OpList {
     /// Adds `op` (from line `at`), applying the duplicate rules.
-    pub fn push(&mut self, op: PatchOp, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
+    pub fn push(&mut self, op: CheckedOp<'_>, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
         if op.is_append() {
             return self.push_append(op, at);
         }
         let Some(earlier) = self.latest_on(&op.path) else {
-            self.insert(op, at);
+            self.insert(op.into_patch_op(), at);
             return Pushed::Added;
         };
         let previous = &self.ops[earlier];
-        let same_value = same_json(&previous.op.value, &op.value);
+        let same_value = same_json(previous.op.value.as_str(), op.value);
         if same_value && previous.op.op == op.op {
             return Pushed::Merged;
         }
@@ -93,44 +93,46 @@ impl OpList {
                 path: op.path.to_string(),
                 earlier: previous.at,
                 earlier_value: previous.op.value.clone(),
-                value: op.value.clone(),
+                value: JsonText::from_text(op.value),
             },
         };
         if matches!(pushed, Pushed::Overrode) {
             self.ops[earlier].live = false;
         }
-        self.insert(op, at);
+        self.insert(op.into_patch_op(), at);
         pushed
     }
 
-    fn push_append(&mut self, op: PatchOp, at: LineRef) -> Pushed {
+    fn push_append(&mut self, op: CheckedOp<'_>, at: LineRef) -> Pushed {
         if self.has_append(&op) {
             return Pushed::Merged;
         }
-        self.insert(op, at);
+        self.insert(op.into_patch_op(), at);
         Pushed::Added
     }
 
     /// The latest non-append operation on `path`; under last-wins it is the live one.
-    fn latest_on(&self, path: &str) -> Option<usize> {
+    fn latest_on(&self, path: &std::sync::Arc<str>) -> Option<usize> {
         match &self.index {
             Some(index) => index.by_path.get(path).copied(),
-            None => self
-                .ops
-                .iter()
-                .rposition(|p| &*p.op.path == path && !p.op.is_append()),
+            // Paths come shared from one cache, so the same path is mostly the same
+            // allocation; the text is compared only when it is not.
+            None => self.ops.iter().rposition(|p| {
+                (std::sync::Arc::ptr_eq(&p.op.path, path) || p.op.path == *path)
+                    && !p.op.is_append()
+            }),
         }
     }
 
     /// Whether the same value was already appended to the same array: appending it twice
     /// is one append the user wrote twice, not two members.
-    fn has_append(&self, op: &PatchOp) -> bool {
+    fn has_append(&self, op: &CheckedOp<'_>) -> bool {
         match &self.index {
-            Some(index) => index.appends.contains(&append_key(op)),
+            Some(index) => index.appends.contains(&append_key(&op.path, op.value)),
             None => self
                 .ops
                 .iter()
-                .any(|p| p.op.path == op.path && same_json(&p.op.value, &op.value)),
+                .any(|p| p.op.path == op.path && same_json(p.op.value.as_str(), op.value)),
         }
     }
 
@@ -175,7 +177,7 @@ impl PathIndex {
     /// Notes `op`, the operation at `position`.
     fn note(&mut self, op: &PatchOp, position: usize) {
         if op.is_append() {
-            self.appends.insert(append_key(op));
+            self.appends.insert(append_key(&op.path, op.value.as_str()));
         } else {
             self.by_path.insert(op.path.clone(), position);
         }
@@ -183,8 +185,8 @@ impl PathIndex {
 }
 
 /// The key of an append: its path and its normalised value.
-fn append_key(op: &PatchOp) -> String {
-    format!("{}\u{0}{}", op.path, canonical(&op.value.to_value()))
+fn append_key(path: &str, value: &str) -> String {
+    format!("{path}\u{0}{}", canonical(&parsed(value)))
 }
 
 /// Whether two values are the same once numbers are compared by value (`10000` = `1e4`):

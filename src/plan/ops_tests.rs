@@ -16,11 +16,31 @@ fn replace(path: &str, value: Value) -> PatchOp {
     op(OpKind::Replace, path, value)
 }
 
+/// Pushes `op` from line `line` under `rule`.
+fn push_under(rule: OnDuplicate, list: &mut OpList, op: PatchOp, line: u64) -> Pushed {
+    list.push(op.checked(), at(line), rule)
+}
+
+/// Pushes `op` from line `line` under the default rule, `--on-duplicate error`.
+fn push(list: &mut OpList, op: PatchOp, line: u64) -> Pushed {
+    push_under(OnDuplicate::Error, list, op, line)
+}
+
+/// The conflict of `/name` set to "A" on line `earlier`, then to "B".
+fn name_conflict(earlier: u64) -> Pushed {
+    Pushed::Conflict {
+        path: "/name".into(),
+        earlier: at(earlier),
+        earlier_value: JsonText::of(&json!("A")),
+        value: JsonText::of(&json!("B")),
+    }
+}
+
 #[test]
 fn identical_replaces_merge_into_one_operation() {
     let mut list = OpList::default();
-    let first = list.push(replace("/name", json!("A")), at(2), OnDuplicate::Error);
-    let second = list.push(replace("/name", json!("A")), at(3), OnDuplicate::Error);
+    let first = push(&mut list, replace("/name", json!("A")), 2);
+    let second = push(&mut list, replace("/name", json!("A")), 3);
     assert_eq!((first, second), (Pushed::Added, Pushed::Merged));
     assert_eq!(list.live().count(), 1);
 }
@@ -28,16 +48,8 @@ fn identical_replaces_merge_into_one_operation() {
 #[test]
 fn numbers_equal_by_value_are_identical() {
     let mut list = OpList::default();
-    list.push(
-        replace("/details/dealValue", json!(10000)),
-        at(2),
-        OnDuplicate::Error,
-    );
-    let pushed = list.push(
-        replace("/details/dealValue", json!(1e4)),
-        at(3),
-        OnDuplicate::Error,
-    );
+    push(&mut list, replace("/details/dealValue", json!(10000)), 2);
+    let pushed = push(&mut list, replace("/details/dealValue", json!(1e4)), 3);
     assert_eq!(pushed, Pushed::Merged);
 }
 
@@ -45,48 +57,42 @@ fn numbers_equal_by_value_are_identical() {
 fn identical_appends_merge_but_different_appends_are_kept() {
     let mut list = OpList::default();
     let member = |email: &str| op(OpKind::Add, "/team/-", json!({"email": email}));
-    assert_eq!(
-        list.push(member("a@x"), at(2), OnDuplicate::Error),
-        Pushed::Added
-    );
-    assert_eq!(
-        list.push(member("b@x"), at(3), OnDuplicate::Error),
-        Pushed::Added
-    );
-    assert_eq!(
-        list.push(member("a@x"), at(4), OnDuplicate::Error),
-        Pushed::Merged
-    );
+    assert_eq!(push(&mut list, member("a@x"), 2), Pushed::Added);
+    assert_eq!(push(&mut list, member("b@x"), 3), Pushed::Added);
+    assert_eq!(push(&mut list, member("a@x"), 4), Pushed::Merged);
     assert_eq!(list.live().count(), 2);
 }
 
 #[test]
 fn two_values_for_one_path_conflict_and_both_are_kept() {
     let mut list = OpList::default();
-    list.push(replace("/name", json!("A")), at(2), OnDuplicate::Error);
-    let pushed = list.push(replace("/name", json!("B")), at(5), OnDuplicate::Error);
-    assert_eq!(
-        pushed,
-        Pushed::Conflict {
-            path: "/name".into(),
-            earlier: at(2),
-            earlier_value: JsonText::of(&json!("A")),
-            value: JsonText::of(&json!("B")),
-        }
-    );
+    push(&mut list, replace("/name", json!("A")), 2);
+    let pushed = push(&mut list, replace("/name", json!("B")), 5);
+    assert_eq!(pushed, name_conflict(2));
     assert_eq!(list.live().count(), 2);
 }
 
 #[test]
 fn under_last_wins_the_later_value_stands_at_its_own_position() {
     let mut list = OpList::default();
-    list.push(replace("/name", json!("A")), at(2), OnDuplicate::LastWins);
-    list.push(
-        replace("/details/notes", json!("n")),
-        at(3),
+    push_under(
         OnDuplicate::LastWins,
+        &mut list,
+        replace("/name", json!("A")),
+        2,
     );
-    let pushed = list.push(replace("/name", json!("B")), at(4), OnDuplicate::LastWins);
+    push_under(
+        OnDuplicate::LastWins,
+        &mut list,
+        replace("/details/notes", json!("n")),
+        3,
+    );
+    let pushed = push_under(
+        OnDuplicate::LastWins,
+        &mut list,
+        replace("/name", json!("B")),
+        4,
+    );
     assert_eq!(pushed, Pushed::Overrode);
     let ops = list.into_live_ops();
     assert_eq!(
@@ -101,12 +107,8 @@ fn under_last_wins_the_later_value_stands_at_its_own_position() {
 #[test]
 fn add_and_replace_of_the_same_value_are_both_kept() {
     let mut list = OpList::default();
-    list.push(replace("/name", json!("A")), at(2), OnDuplicate::Error);
-    let pushed = list.push(
-        op(OpKind::Add, "/name", json!("A")),
-        at(3),
-        OnDuplicate::Error,
-    );
+    push(&mut list, replace("/name", json!("A")), 2);
+    let pushed = push(&mut list, op(OpKind::Add, "/name", json!("A")), 3);
     assert_eq!(pushed, Pushed::Added);
     assert_eq!(list.live().count(), 2);
 }
@@ -122,10 +124,10 @@ fn object_values_compare_regardless_of_key_order() {
 /// A document past the size where the scan gives way to maps, with `/name` set on line 1.
 fn large_list(on_duplicate: OnDuplicate) -> OpList {
     let mut list = OpList::default();
-    list.push(replace("/name", json!("A")), at(1), on_duplicate);
+    push_under(on_duplicate, &mut list, replace("/name", json!("A")), 1);
     for i in 0..2 * INDEX_FROM as u64 {
         let member = op(OpKind::Add, "/team/-", json!({"email": format!("{i}@x")}));
-        list.push(member, at(i + 2), on_duplicate);
+        push_under(on_duplicate, &mut list, member, i + 2);
     }
     list
 }
@@ -134,31 +136,28 @@ fn large_list(on_duplicate: OnDuplicate) -> OpList {
 fn a_large_document_merges_repeated_appends_like_a_small_one() {
     let mut list = large_list(OnDuplicate::Error);
     let again = op(OpKind::Add, "/team/-", json!({"email": "0@x"}));
-    assert_eq!(list.push(again, at(99), OnDuplicate::Error), Pushed::Merged);
+    assert_eq!(push(&mut list, again, 99), Pushed::Merged);
     assert_eq!(list.live().count(), 1 + 2 * INDEX_FROM);
 }
 
 #[test]
 fn a_large_document_finds_a_conflict_with_an_operation_from_before_the_index() {
     let mut list = large_list(OnDuplicate::Error);
-    let pushed = list.push(replace("/name", json!("B")), at(99), OnDuplicate::Error);
-    assert_eq!(
-        pushed,
-        Pushed::Conflict {
-            path: "/name".into(),
-            earlier: at(1),
-            earlier_value: JsonText::of(&json!("A")),
-            value: JsonText::of(&json!("B")),
-        }
-    );
-    let third = list.push(replace("/name", json!("C")), at(100), OnDuplicate::Error);
+    let pushed = push(&mut list, replace("/name", json!("B")), 99);
+    assert_eq!(pushed, name_conflict(1));
+    let third = push(&mut list, replace("/name", json!("C")), 100);
     assert!(matches!(third, Pushed::Conflict { earlier, .. } if earlier == at(99)));
 }
 
 #[test]
 fn a_large_document_under_last_wins_keeps_only_the_last_value() {
     let mut list = large_list(OnDuplicate::LastWins);
-    list.push(replace("/name", json!("B")), at(99), OnDuplicate::LastWins);
+    push_under(
+        OnDuplicate::LastWins,
+        &mut list,
+        replace("/name", json!("B")),
+        99,
+    );
     let ops = list.into_live_ops();
     let names: Vec<_> = ops.iter().filter(|o| &*o.path == "/name").collect();
     assert_eq!(names, [&replace("/name", json!("B"))]);

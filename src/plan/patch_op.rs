@@ -24,28 +24,22 @@ impl JsonText {
         Self::serialised(value)
     }
 
-    /// The text of the JSON string `text`, written without building a `Value` first.
-    pub fn of_str(text: &str) -> Self {
-        Self::serialised(text)
-    }
-
     /// Serialises into a buffer kept per thread, then copies the text into an allocation of
     /// its exact size: `to_raw_value` starts a fresh buffer of 128 bytes for every value
     /// and shrinks it after, an allocation, a reallocation and a copy per operation.
     fn serialised<T: Serialize + ?Sized>(value: &T) -> Self {
         thread_local! {
-            static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+            static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
         }
-        let text = SCRATCH.with_borrow_mut(|scratch| {
-            scratch.clear();
-            serde_json::to_writer(&mut *scratch, value).ok()?;
-            // serde_json writes UTF-8.
-            std::str::from_utf8(scratch).ok().map(str::to_owned)
-        });
-        // A `Value` (its map keys are strings) and a `str` always serialise.
-        text.and_then(|text| RawValue::from_string(text).ok())
+        SCRATCH.with_borrow_mut(|scratch| Self::from_text(write_json(value, scratch)))
+    }
+
+    /// The JSON text `text`, as [`write_json`] wrote it, in an allocation of its exact
+    /// size.
+    pub fn from_text(text: &str) -> Self {
+        RawValue::from_string(text.to_owned())
             .map(JsonText)
-            .unwrap_or_else(|| JsonText(RawValue::NULL.to_owned()))
+            .unwrap_or_else(|_| JsonText(RawValue::NULL.to_owned()))
     }
 
     /// The JSON text.
@@ -55,7 +49,7 @@ impl JsonText {
 
     /// The value, parsed: for the rare checks that look inside one.
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(self.0.get()).unwrap_or(Value::Null)
+        parsed(self.as_str())
     }
 
     /// The string, when the value is a JSON string.
@@ -64,16 +58,6 @@ impl JsonText {
             Value::String(text) => Some(text),
             _ => None,
         }
-    }
-
-    /// Whether the value is a JSON object or array, whose text may order members freely.
-    fn is_structured(&self) -> bool {
-        matches!(self.as_str().as_bytes().first(), Some(b'{' | b'['))
-    }
-
-    /// Whether the value is a JSON number, whose text may differ for one value (`1e4`).
-    fn is_number(&self) -> bool {
-        matches!(self.as_str().as_bytes().first(), Some(b'-' | b'0'..=b'9'))
     }
 }
 
@@ -105,12 +89,56 @@ impl Serialize for JsonText {
 ///
 /// Texts written by this crate are canonical for strings and booleans, so equal texts are
 /// the common answer; only numbers and structured values are parsed to compare.
-pub fn same_json(a: &JsonText, b: &JsonText) -> bool {
-    if a.as_str() == b.as_str() {
+pub fn same_json(a: &str, b: &str) -> bool {
+    if a == b {
         return true;
     }
-    let parse = (a.is_number() && b.is_number()) || (a.is_structured() && b.is_structured());
-    parse && super::ops::same_value(&a.to_value(), &b.to_value())
+    let parse = (is_number(a) && is_number(b)) || (is_structured(a) && is_structured(b));
+    parse && super::ops::same_value(&parsed(a), &parsed(b))
+}
+
+/// Whether a JSON text is an object or an array, whose text may order members freely.
+fn is_structured(text: &str) -> bool {
+    matches!(text.as_bytes().first(), Some(b'{' | b'['))
+}
+
+/// Whether a JSON text is a number.
+fn is_number(text: &str) -> bool {
+    matches!(text.as_bytes().first(), Some(b'-' | b'0'..=b'9'))
+}
+
+/// A JSON text parsed; `null` for what is no JSON, which [`write_json`] never writes.
+pub fn parsed(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
+}
+
+/// Writes the compact JSON text of `value` into `buf` (emptied first) and returns it; a
+/// `Value` or a `str` always serialises, anything else that does not is `null`.
+pub fn write_json<'b, T: Serialize + ?Sized>(value: &T, buf: &'b mut String) -> &'b str {
+    let mut bytes = std::mem::take(buf).into_bytes();
+    bytes.clear();
+    if serde_json::to_writer(&mut bytes, value).is_err() {
+        bytes.clear();
+        bytes.extend_from_slice(b"null");
+    }
+    // serde_json writes UTF-8.
+    *buf = String::from_utf8(bytes).unwrap_or_else(|_| "null".into());
+    buf
+}
+
+/// [`write_json`] of a string: most cells need no escape, and quoting them as they stand
+/// skips serde_json's byte-by-byte escaping and the UTF-8 check of what it wrote (both
+/// showed in the profile of a million-row `plan`).
+pub fn write_json_str<'b>(text: &str, buf: &'b mut String) -> &'b str {
+    // Exactly what JSON requires escaped, and serde_json escapes.
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return write_json(text, buf);
+    }
+    buf.clear();
+    buf.push('"');
+    buf.push_str(text);
+    buf.push('"');
+    buf
 }
 
 /// One validated operation of a patch document.
@@ -139,9 +167,47 @@ impl PatchOp {
         self.path.ends_with("/-")
     }
 
+    /// The operation as the row checks hand it over, borrowing this one's value.
+    pub fn checked(&self) -> CheckedOp<'_> {
+        CheckedOp {
+            op: self.op,
+            path: self.path.clone(),
+            value: self.value.as_str(),
+        }
+    }
+
     /// The operation as a JSON Patch object.
     pub fn to_json(&self) -> Value {
         serde_json::json!({"op": self.op.as_str(), "path": &*self.path, "value": self.value.to_value()})
+    }
+}
+
+/// An operation that passed the row checks, its value's JSON text still in the checker's
+/// buffer: a row that repeats an earlier operation merges without a copy of its value
+/// being made and freed (over half the rows of the benchmark's million-row file).
+#[derive(Clone, Debug)]
+pub struct CheckedOp<'v> {
+    /// `replace` or `add`.
+    pub op: OpKind,
+    /// The path, shared as in [`PatchOp`].
+    pub path: Arc<str>,
+    /// The value's compact JSON text.
+    pub value: &'v str,
+}
+
+impl CheckedOp<'_> {
+    /// Whether this is an array append (see [`PatchOp::is_append`]).
+    pub fn is_append(&self) -> bool {
+        self.path.ends_with("/-")
+    }
+
+    /// The operation, its value copied out of the buffer.
+    pub fn into_patch_op(self) -> PatchOp {
+        PatchOp {
+            op: self.op,
+            path: self.path,
+            value: JsonText::from_text(self.value),
+        }
     }
 }
 
@@ -168,5 +234,29 @@ impl PathCache {
         let shared: Arc<str> = Arc::from(path);
         self.paths.insert(shared.clone(), resolved);
         Ok((shared, resolved))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_string_is_written_as_serde_json_writes_it(text in "\\PC*|[\"\\\\\u{0}-\u{1f}a\u{7f}é]{0,8}") {
+            let expected = serde_json::to_string(&text).unwrap();
+            let mut buf = String::from("left over");
+            prop_assert_eq!(write_json_str(&text, &mut buf), expected);
+        }
+    }
+
+    #[test]
+    fn a_value_is_written_compact() {
+        let value = serde_json::json!({"b": [1, 2.5, null], "a": "x\"y"});
+        assert_eq!(
+            write_json(&value, &mut String::new()),
+            serde_json::to_string(&value).unwrap()
+        );
     }
 }

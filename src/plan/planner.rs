@@ -38,6 +38,7 @@ impl Planner {
             rules: OpRules {
                 on_duplicate: options.on_duplicate,
                 paths: Default::default(),
+                value_buf: String::new(),
             },
             by_id: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),

@@ -6,7 +6,8 @@
 //! known, since the path decides what type the value must have.
 
 use super::messages::{clip_json, clip_quoted};
-use super::{ErrorCode, JsonText, OpKind, PatchOp, PathCache, PlanError};
+use super::patch_op::{CheckedOp, write_json, write_json_str};
+use super::{ErrorCode, OpKind, PathCache, PlanError};
 use crate::input::{LineRef, RawOpRef, RawValueRef};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
 use serde_json::Value;
@@ -43,11 +44,12 @@ impl OpSite {
 
 /// Checks one raw operation: op, path, then value against the path's type; the path of a
 /// valid one is shared through `paths`.
-pub fn check_op(
+pub fn check_op<'b>(
     raw: RawOpRef<'_>,
     site: OpSite,
     paths: &mut PathCache,
-) -> Result<PatchOp, Vec<PlanError>> {
+    buf: &'b mut String,
+) -> Result<CheckedOp<'b>, Vec<PlanError>> {
     let op = parse_op(raw.op, site);
     let resolved = check_path(raw.path, op.as_ref().ok().copied(), site, paths);
     // An op the API refuses (`remove`) comes without a value, read as null: the op is
@@ -55,11 +57,11 @@ pub fn check_op(
     let unvalued = op.is_err() && matches!(raw.value, RawValueRef::Json(Value::Null));
     let value = match &resolved {
         Ok(_) if unvalued => Ok(None),
-        Ok((_, resolved)) => convert_value(resolved.node, raw.path, raw.value, site).map(Some),
+        Ok((_, resolved)) => convert_value(resolved.node, raw.path, raw.value, site, buf).map(Some),
         Err(_) => Ok(None),
     };
     match (op, resolved, value) {
-        (Ok(op), Ok((path, _)), Ok(Some(value))) => Ok(PatchOp { op, path, value }),
+        (Ok(op), Ok((path, _)), Ok(Some(value))) => Ok(CheckedOp { op, path, value }),
         (op, resolved, value) => Err([op.err(), resolved.err(), value.err()]
             .into_iter()
             .flatten()
@@ -124,15 +126,16 @@ fn path_error(error: &PathError, site: OpSite) -> PlanError {
 }
 
 /// Converts the value to the JSON the API wants for `node`, or says why it cannot.
-fn convert_value(
+fn convert_value<'b>(
     node: &Node,
     path: &str,
     raw: RawValueRef<'_>,
     site: OpSite,
-) -> Result<JsonText, PlanError> {
+    buf: &'b mut String,
+) -> Result<&'b str, PlanError> {
     if let (Node::Scalar(Scalar::String), RawValueRef::Text(text)) = (node, raw) {
         // A CSV cell is the string as it stands: write its JSON text straight away.
-        return Ok(JsonText::of_str(text));
+        return Ok(write_json_str(text, buf));
     }
     let converted = match (node, raw) {
         (_, RawValueRef::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
@@ -142,7 +145,7 @@ fn convert_value(
         (_, RawValueRef::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
     };
     converted
-        .map(|value| JsonText::of(&value))
+        .map(|value| write_json(&value, buf))
         .map_err(|reason| {
             site.error(
                 "value",

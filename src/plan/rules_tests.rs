@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::input::{RawOp, RawValue};
+use crate::plan::PatchOp;
 use serde_json::json;
 
 fn site() -> OpSite {
@@ -19,13 +20,22 @@ fn text_op(op: &str, path: &str, value: &str) -> RawOp {
     }
 }
 
+/// The row checks of one operation, its value copied out as the planner does on insert.
+fn check(
+    raw: RawOpRef<'_>,
+    site: OpSite,
+    paths: &mut PathCache,
+) -> Result<PatchOp, Vec<PlanError>> {
+    check_op(raw, site, paths, &mut String::new()).map(CheckedOp::into_patch_op)
+}
+
 fn codes(errors: &[PlanError]) -> Vec<ErrorCode> {
     errors.iter().map(|e| e.code).collect()
 }
 
 #[test]
 fn a_csv_decimal_becomes_a_json_number() {
-    let op = check_op(
+    let op = check(
         text_op("Replace", "/details/dealValue", "10000.50").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -38,7 +48,7 @@ fn a_csv_decimal_becomes_a_json_number() {
 #[test]
 fn op_names_are_case_insensitive() {
     assert_eq!(
-        check_op(
+        check(
             text_op("ADD", "/team/-", r#"{"email":"a@b.c"}"#).as_ref(),
             site(),
             &mut PathCache::default()
@@ -51,7 +61,7 @@ fn op_names_are_case_insensitive() {
 
 #[test]
 fn an_unsupported_op_is_invalid_op() {
-    let errors = check_op(
+    let errors = check(
         text_op("remove", "/details/notes", "x").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -64,7 +74,7 @@ fn an_unsupported_op_is_invalid_op() {
 
 #[test]
 fn a_path_that_is_not_a_pointer_is_invalid_path() {
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "details/notes", "x").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -75,7 +85,7 @@ fn a_path_that_is_not_a_pointer_is_invalid_path() {
 
 #[test]
 fn an_unknown_field_is_invalid_path() {
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "/details/dealvalue", "1").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -87,7 +97,7 @@ fn an_unknown_field_is_invalid_path() {
 
 #[test]
 fn a_read_only_field_is_read_only_path() {
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "/eTag", "x").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -95,7 +105,7 @@ fn a_read_only_field_is_read_only_path() {
     .unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::ReadOnlyPath]);
     assert!(errors[0].message.contains("if_match column"));
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "/createdDateTime", "x").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -106,7 +116,7 @@ fn a_read_only_field_is_read_only_path() {
 
 #[test]
 fn replace_with_a_final_dash_says_to_use_add() {
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "/team/-", r#"{"email":"a@b.c"}"#).as_ref(),
         site(),
         &mut PathCache::default(),
@@ -119,7 +129,7 @@ fn replace_with_a_final_dash_says_to_use_add() {
 
 #[test]
 fn thousands_separators_are_an_invalid_value_naming_path_and_fix() {
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "/details/dealValue", "10,000.50").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -142,14 +152,14 @@ fn a_json_value_of_the_wrong_type_is_invalid_value() {
         value: RawValue::Json(json!("maybe")),
     };
     assert_eq!(
-        codes(&check_op(raw.as_ref(), site(), &mut PathCache::default()).unwrap_err()),
+        codes(&check(raw.as_ref(), site(), &mut PathCache::default()).unwrap_err()),
         [ErrorCode::InvalidValue]
     );
 }
 
 #[test]
 fn a_member_that_is_not_json_names_the_text_once() {
-    let errors = check_op(
+    let errors = check(
         text_op("add", "/team/-", "bob@example.com").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -168,14 +178,14 @@ fn a_member_without_email_is_invalid_value() {
         path: "/team/-".into(),
         value: RawValue::Json(json!({"firstName": "Ann"})),
     };
-    let errors = check_op(raw.as_ref(), site(), &mut PathCache::default()).unwrap_err();
+    let errors = check(raw.as_ref(), site(), &mut PathCache::default()).unwrap_err();
     assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
     assert!(errors[0].message.contains("email"));
 }
 
 #[test]
 fn every_fault_of_a_row_is_reported_at_once() {
-    let errors = check_op(
+    let errors = check(
         text_op("delete", "/nope", "x").as_ref(),
         site(),
         &mut PathCache::default(),
@@ -193,7 +203,7 @@ fn document_form_errors_name_the_operation() {
         index: Some(2),
         ..site()
     };
-    let errors = check_op(
+    let errors = check(
         text_op("replace", "/id", "x").as_ref(),
         site,
         &mut PathCache::default(),
@@ -204,7 +214,7 @@ fn document_form_errors_name_the_operation() {
 
 #[test]
 fn a_refused_json_member_is_shown_as_json_not_escaped_text() {
-    let errors = check_op(
+    let errors = check(
         text_op("add", "/team/-", r#"{"firstName":"Ann"}"#).as_ref(),
         site(),
         &mut PathCache::default(),
