@@ -16,9 +16,14 @@ fn replace(path: &str, value: Value) -> PatchOp {
     op(OpKind::Replace, path, value)
 }
 
-/// Pushes `op` from line `line` under `rule`.
+/// Pushes `op` from line `line` under `rule`, as the row checks hand it over.
 fn push_under(rule: OnDuplicate, list: &mut OpList, op: PatchOp, line: u64) -> Pushed {
-    list.push(op.checked(), at(line), rule)
+    let checked = CheckedOp {
+        op: op.op,
+        path: op.path.clone(),
+        value: op.value.as_str(),
+    };
+    list.push(checked, at(line), rule)
 }
 
 /// Pushes `op` from line `line` under the default rule, `--on-duplicate error`.

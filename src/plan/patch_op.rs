@@ -167,15 +167,6 @@ impl PatchOp {
         self.path.ends_with("/-")
     }
 
-    /// The operation as the row checks hand it over, borrowing this one's value.
-    pub fn checked(&self) -> CheckedOp<'_> {
-        CheckedOp {
-            op: self.op,
-            path: self.path.clone(),
-            value: self.value.as_str(),
-        }
-    }
-
     /// The operation as a JSON Patch object.
     pub fn to_json(&self) -> Value {
         serde_json::json!({"op": self.op.as_str(), "path": &*self.path, "value": self.value.to_value()})
