@@ -222,8 +222,6 @@ impl<'b> PlainScan<'_, 'b> {
         })
     }
 
-    /// The inside of the quoted field opened at `open`: up to its closing quote, over
-    /// doubled quotes and delimiters; `None` when it runs past its line or the buffer.
     /// The buffer from its start to at least `end`, checked as UTF-8; `None` when a byte
     /// before `end` is not UTF-8.
     ///
@@ -245,6 +243,8 @@ impl<'b> PlainScan<'_, 'b> {
         (end <= self.text.len()).then_some(self.text)
     }
 
+    /// The inside of the quoted field opened at `open`: up to its closing quote, over
+    /// doubled quotes and delimiters; `None` when it runs past its line or the buffer.
     fn quoted_field(&mut self, open: usize) -> Option<CellSpan> {
         let mut escaped = false;
         loop {
