@@ -11,6 +11,7 @@ use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
 use serde_json::{Number, Value};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// An operation of the document being built, with the line it came from.
 #[derive(Clone, Debug)]
@@ -65,7 +66,7 @@ pub struct OpList {
 #[derive(Debug, Default)]
 struct PathIndex {
     /// The latest operation on each non-append path.
-    by_path: HashMap<std::sync::Arc<str>, usize>,
+    by_path: HashMap<Arc<str>, usize>,
     /// Appends seen, keyed by path and normalised value.
     appends: HashSet<String>,
 }
@@ -112,14 +113,13 @@ impl OpList {
     }
 
     /// The latest non-append operation on `path`; under last-wins it is the live one.
-    fn latest_on(&self, path: &std::sync::Arc<str>) -> Option<usize> {
+    fn latest_on(&self, path: &Arc<str>) -> Option<usize> {
         match &self.index {
             Some(index) => index.by_path.get(path).copied(),
             // Paths come shared from one cache, so the same path is mostly the same
             // allocation; the text is compared only when it is not.
             None => self.ops.iter().rposition(|p| {
-                (std::sync::Arc::ptr_eq(&p.op.path, path) || p.op.path == *path)
-                    && !p.op.is_append()
+                (Arc::ptr_eq(&p.op.path, path) || p.op.path == *path) && !p.op.is_append()
             }),
         }
     }

@@ -164,13 +164,18 @@ impl PatchOp {
 
     /// Whether applying this operation twice differs from applying it once (an array append).
     pub fn is_append(&self) -> bool {
-        self.path.ends_with("/-")
+        appends(&self.path)
     }
 
     /// The operation as a JSON Patch object.
     pub fn to_json(&self) -> Value {
         serde_json::json!({"op": self.op.as_str(), "path": &*self.path, "value": self.value.to_value()})
     }
+}
+
+/// Whether an operation on `path` appends to an array (RFC 6901's final `-`).
+fn appends(path: &str) -> bool {
+    path.ends_with("/-")
 }
 
 /// An operation that passed the row checks, its value's JSON text still in the checker's
@@ -189,7 +194,7 @@ pub struct CheckedOp<'v> {
 impl CheckedOp<'_> {
     /// Whether this is an array append (see [`PatchOp::is_append`]).
     pub fn is_append(&self) -> bool {
-        self.path.ends_with("/-")
+        appends(&self.path)
     }
 
     /// The operation, its value copied out of the buffer.
