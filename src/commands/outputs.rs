@@ -227,7 +227,7 @@ fn rejected_rows<'a>(prepared: &Prepared, rows: &'a [Option<RowRecord>]) -> Vec<
             continue;
         };
         out.extend(entry.rows().iter().map(|r| RejectedRow {
-            row: *r,
+            row: r,
             outcome: row.outcome,
             message,
         }));

@@ -212,7 +212,7 @@ mod tests {
     fn entry(id: Option<&str>) -> PlanEntry {
         PlanEntry::Invalid(Box::new(InvalidEntry {
             id: id.map(str::to_owned),
-            rows: Vec::new(),
+            rows: Default::default(),
             ops: 0,
             errors: Vec::new(),
         }))

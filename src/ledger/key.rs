@@ -128,7 +128,7 @@ mod tests {
                 "/details/dealValue",
                 &json!(value),
             )],
-            rows: Vec::new(),
+            rows: Default::default(),
             merged_duplicates: false,
         };
         let hash = document_hash(&document(1, None));

@@ -95,7 +95,7 @@ mod tests {
                 "/team/-",
                 &json!({"email": "a@b.c"}),
             )],
-            rows: Vec::new(),
+            rows: Default::default(),
             merged_duplicates: false,
         }
     }

@@ -7,7 +7,7 @@
 use super::id::check_id;
 use super::messages::{clip_json, clip_quoted, lines};
 use super::ops::{OpList, Pushed};
-use super::push_compact;
+use super::rows::RowList;
 use super::rules::{OpSite, check_op};
 use super::{
     Document, ErrorCode, InvalidEntry, OnDuplicate, PathCache, PlanEntry, PlanError, status,
@@ -30,7 +30,7 @@ pub struct OpRules {
 #[derive(Debug)]
 pub struct Group {
     id: Option<String>,
-    rows: Vec<RowRef>,
+    rows: RowList,
     ops: OpList,
     /// Operations refused by the row checks: they still count in the document's size.
     invalid_ops: u32,
@@ -48,7 +48,7 @@ impl Group {
         let id_error = id.as_deref().and_then(|id| check_id(id).err());
         let mut group = Group {
             id,
-            rows: Vec::new(),
+            rows: RowList::default(),
             ops: OpList::default(),
             invalid_ops: 0,
             faults: None,
@@ -117,7 +117,7 @@ impl Group {
 
     /// Adds a record that could not be read; it counts as one operation that failed.
     pub fn add_malformed(&mut self, row: RowRef, error: PlanError) {
-        push_compact(&mut self.rows, row);
+        self.rows.push(row);
         self.invalid_ops += 1;
         self.add_error(error);
     }
@@ -128,7 +128,7 @@ impl Group {
     }
 
     fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
-        push_compact(&mut self.rows, row);
+        self.rows.push(row);
         match self.if_match.see(if_match, row.at) {
             None => {}
             Some(Seen::Unusable(error)) => self.add_error(error),

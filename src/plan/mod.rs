@@ -13,6 +13,7 @@ mod ops;
 mod parallel;
 mod patch_op;
 mod planner;
+mod rows;
 mod rules;
 mod status;
 #[cfg(test)]
@@ -23,8 +24,9 @@ pub use id::check_id;
 pub use parallel::{MOST_THREADS, Planned, plan_inputs, plan_streams};
 pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;
+pub use rows::{RowIter, RowList};
 
-use crate::input::{LineRef, RowRef};
+use crate::input::LineRef;
 use serde_json::Value;
 use std::fmt;
 
@@ -68,7 +70,7 @@ pub struct Document {
     /// The operations, in input order.
     pub ops: Vec<PatchOp>,
     /// The input rows that make up the document, in input order.
-    pub rows: Vec<RowRef>,
+    pub rows: RowList,
     /// Whether identical duplicate rows were merged into one operation.
     pub merged_duplicates: bool,
 }
@@ -156,7 +158,7 @@ pub struct InvalidEntry {
     /// The referral ID, `None` for a row with no usable ID.
     pub id: Option<String>,
     /// The input rows concerned, in input order.
-    pub rows: Vec<RowRef>,
+    pub rows: RowList,
     /// The number of operations the document would have had.
     pub ops: usize,
     /// Every reason, first the row errors in line order, then document-level ones.
@@ -175,7 +177,7 @@ pub enum PlanEntry {
 
 impl PlanEntry {
     /// The entry's input rows.
-    pub fn rows(&self) -> &[RowRef] {
+    pub fn rows(&self) -> &RowList {
         match self {
             PlanEntry::Document(d) => &d.rows,
             PlanEntry::Invalid(i) => &i.rows,

@@ -159,7 +159,7 @@ mod tests {
             id: "r1".into(),
             if_match: None,
             ops,
-            rows: vec![],
+            rows: Default::default(),
             merged_duplicates: false,
         }
     }

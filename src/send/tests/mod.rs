@@ -210,7 +210,7 @@ pub(crate) fn doc(id: &str, ops: Vec<PatchOp>) -> Document {
         id: id.into(),
         if_match: None,
         ops,
-        rows: vec![],
+        rows: Default::default(),
         merged_duplicates: false,
     }
 }
