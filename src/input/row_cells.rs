@@ -26,13 +26,9 @@ impl RowCells {
     /// Cells come from one record, bounded far below 4 GiB
     /// ([`super::MAX_RECORD_BYTES`]), so their offsets fit in `u32`.
     pub fn new(id: &str, op: &str, path: &str, value: &str, if_match: &str) -> Self {
-        let cells = [id, op, path, value, if_match];
-        let mut text = String::with_capacity(cells.iter().map(|c| c.len()).sum());
-        let mut ends = [0; 5];
-        for (end, cell) in ends.iter_mut().zip(cells) {
-            text.push_str(cell);
-            *end = text.len() as u32;
-        }
+        let cells = CellsRef([id, op, path, value, if_match]);
+        let mut text = String::with_capacity(cells.0.iter().map(|c| c.len()).sum());
+        let ends = write_cells(&mut text, cells);
         RowCells {
             text: text.into_boxed_str(),
             ends,
@@ -41,15 +37,54 @@ impl RowCells {
 
     /// The cells, borrowed.
     pub fn borrowed(&self) -> CellsRef<'_> {
-        let mut cells = [""; 5];
-        let mut start = 0;
-        for (cell, &end) in cells.iter_mut().zip(&self.ends) {
-            // Both ends were taken at cell boundaries of `text` in `new`.
-            *cell = self.text.get(start..end as usize).unwrap_or_default();
-            start = end as usize;
-        }
-        CellsRef(cells)
+        cells_in(&self.text, &self.ends)
     }
+}
+
+/// A row's cells copied into a buffer that is reused from row to row: for a planner that
+/// holds a few rows back (see `plan::ahead`) and must not borrow them from a reader.
+#[derive(Debug, Default)]
+pub struct CellsBuf {
+    /// The cells one after another.
+    text: String,
+    /// Where each cell ends in `text`.
+    ends: [u32; 5],
+}
+
+impl CellsBuf {
+    /// Holds a copy of `cells` instead of what it held. The cells come from one record,
+    /// bounded far below 4 GiB ([`super::MAX_RECORD_BYTES`]).
+    pub fn fill(&mut self, cells: CellsRef<'_>) {
+        self.text.clear();
+        self.ends = write_cells(&mut self.text, cells);
+    }
+
+    /// The cells, borrowed.
+    pub fn borrowed(&self) -> CellsRef<'_> {
+        cells_in(&self.text, &self.ends)
+    }
+}
+
+/// Appends the cells to `text`, giving where each ends.
+fn write_cells(text: &mut String, cells: CellsRef<'_>) -> [u32; 5] {
+    let mut ends = [0; 5];
+    for (end, cell) in ends.iter_mut().zip(cells.0) {
+        text.push_str(cell);
+        *end = text.len() as u32;
+    }
+    ends
+}
+
+/// The cells of `text` that end at `ends`.
+fn cells_in<'a>(text: &'a str, ends: &[u32; 5]) -> CellsRef<'a> {
+    let mut cells = [""; 5];
+    let mut start = 0;
+    for (cell, &end) in cells.iter_mut().zip(ends) {
+        // The ends were taken at cell boundaries of `text` by `write_cells`.
+        *cell = text.get(start..end as usize).unwrap_or_default();
+        start = end as usize;
+    }
+    CellsRef(cells)
 }
 
 /// The `id`, `op`, `path`, `value` and `if_match` cells of one CSV row, borrowed: from a

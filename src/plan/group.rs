@@ -4,6 +4,7 @@
 //! Row errors are kept apart from document errors because the report lists the row
 //! errors first (in line order, which is arrival order) and then the document-level ones.
 
+use super::ahead::prefetch;
 use super::id::check_id;
 use super::messages::{clip_json, clip_quoted, lines};
 use super::ops::{OpList, Pushed};
@@ -69,6 +70,16 @@ impl Group {
     /// The referral ID, `None` for an ID-less row.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
+    }
+
+    /// Starts loading what adding a row reads: the ID, the end of the row list and the
+    /// operations (see `plan::ahead`).
+    pub fn prefetch(&self) {
+        if let Some(id) = &self.id {
+            prefetch(id.as_ptr());
+        }
+        self.rows.prefetch_end();
+        self.ops.prefetch();
     }
 
     fn faults(&mut self) -> &mut Faults {

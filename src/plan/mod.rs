@@ -5,6 +5,7 @@
 //! [`Planner::finish`] returns the [`Plan`]: entries in the order each ID first appears,
 //! ID-less bad rows at their own line's place. Every input row lands in exactly one entry.
 
+mod ahead;
 mod document;
 mod group;
 mod id;

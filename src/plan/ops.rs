@@ -6,6 +6,7 @@
 //! through maps keyed by path (and, for appends, by value), so a document of many thousand
 //! operations is still checked in linear time.
 
+use super::ahead::prefetch;
 use super::patch_op::{CheckedOp, JsonText, parsed, same_json};
 use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
@@ -143,6 +144,15 @@ impl OpList {
         push_compact(&mut self.ops, PlannedOp { op, at, live: true });
         if self.index.is_none() && self.ops.len() >= INDEX_FROM {
             self.index = Some(Box::new(PathIndex::of(&self.ops)));
+        }
+    }
+
+    /// Starts loading the operations that a new one is checked against, first and last
+    /// (see `plan::ahead`).
+    pub fn prefetch(&self) {
+        if let Some(last) = self.ops.last() {
+            prefetch(self.ops.as_ptr());
+            prefetch(last);
         }
     }
 

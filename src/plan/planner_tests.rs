@@ -297,6 +297,35 @@ fn a_document_form_record_joins_the_rows_of_its_id() {
 }
 
 #[test]
+fn csv_rows_held_back_are_planned_before_the_records_of_other_kinds_after_them() {
+    // Rows in no pattern are held back a few places (`plan::ahead`); a record of another
+    // kind, or the end, must not overtake them.
+    let mut records: Vec<InputRecord> = ["b", "a", "c", "a"]
+        .iter()
+        .enumerate()
+        .map(|(i, id)| csv(i as u64 + 2, id, "replace", NOTES, id))
+        .collect();
+    records.push(doc(
+        6,
+        "a",
+        None,
+        vec![json_op("replace", "/name", json!("N"))],
+    ));
+    records.push(malformed(7, Some("c"), MalformedKind::Record));
+    records.push(csv(8, "a", "replace", "/details/dealValue", "5"));
+    records.push(csv(9, "d", "replace", NOTES, "d"));
+    let plan = plan(records);
+    let ids: Vec<_> = plan.entries.iter().map(|e| e.id()).collect();
+    assert_eq!(ids, [Some("b"), Some("a"), Some("c"), Some("d")]);
+    let a = document(&plan.entries[1]);
+    let paths: Vec<&str> = a.ops.iter().map(|op| &*op.path).collect();
+    assert_eq!(paths, [NOTES, "/name", "/details/dealValue"]);
+    assert_eq!(lines_of(&plan.entries[1]), [3, 5, 6, 8]);
+    assert_eq!(lines_of(&plan.entries[2]), [4, 7]);
+    assert_eq!(lines_of(&plan.entries[3]), [9]);
+}
+
+#[test]
 fn document_form_errors_name_the_operation_by_index() {
     let patch = vec![
         json_op("replace", NOTES, json!("x")),

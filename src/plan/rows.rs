@@ -9,6 +9,7 @@
 //! past 4 TiB, a record of 4 MiB or more) turns its list back into plain [`RowRef`]s, so
 //! nothing is ever cut.
 
+use super::ahead::prefetch;
 use super::push_compact;
 use crate::input::{LineRef, RowRef, Span};
 
@@ -107,6 +108,14 @@ impl RowList {
             Rows::Packed(rows) => Iter::Packed(rows.iter()),
             Rows::Plain(rows) => Iter::Plain(rows.iter()),
         })
+    }
+
+    /// Starts loading the place of the next row (see `plan::ahead`).
+    pub fn prefetch_end(&self) {
+        match &self.0 {
+            Rows::Packed(rows) => prefetch(rows.as_ptr().wrapping_add(rows.len())),
+            Rows::Plain(rows) => prefetch(rows.as_ptr().wrapping_add(rows.len())),
+        }
     }
 
     /// Gives back the room that growth left unused.
