@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::updates::{UpdateFormat, UpdatesSpec};
+use crate::updates::{RowOrder, UpdateFormat, UpdatesSpec};
 
 /// Benchmarks refsync against its emulator and prints one table.
 #[derive(Debug, Parser)]
@@ -84,6 +84,9 @@ pub struct GenArgs {
     /// not idempotent, so `sync` reads the referral first (one GET more).
     #[arg(long, value_name = "M", default_value_t = 3)]
     pub team_every: usize,
+    /// The order of the rows.
+    #[arg(long, value_enum, default_value = "passes")]
+    pub order: RowOrder,
     /// The file to write.
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
@@ -98,6 +101,7 @@ impl GenArgs {
             format: self.format,
             fault_seed: self.fault_seed,
             team_every: self.team_every,
+            order: self.order,
         }
     }
 }

@@ -12,6 +12,9 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Context;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
 use serde_json::{Value, json};
 
 /// The format of a generated file.
@@ -34,7 +37,7 @@ impl UpdateFormat {
 }
 
 /// What to generate.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct UpdatesSpec {
     /// N: the emulator's `--generate N`.
     pub referrals: usize,
@@ -46,6 +49,20 @@ pub struct UpdatesSpec {
     pub fault_seed: u64,
     /// Every M-th referral also appends a team member (0: none).
     pub team_every: usize,
+    /// The order of the rows.
+    pub order: RowOrder,
+}
+
+/// The order of a generated file's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RowOrder {
+    /// In passes: every referral's first field in referral order, then every referral's
+    /// second, and so on (as a CRM exports one column's changes after another).
+    #[default]
+    Passes,
+    /// The same rows in a random order drawn from the fault seed (an export in no
+    /// particular order): no row's referral is next to the previous row's.
+    Shuffled,
 }
 
 /// A field a generated row changes.
@@ -158,7 +175,11 @@ pub fn write_file(spec: &UpdatesSpec, out: &Path) -> anyhow::Result<()> {
 pub fn write(spec: &UpdatesSpec, out: &mut impl Write) -> anyhow::Result<()> {
     anyhow::ensure!(spec.referrals > 0, "--referrals must be at least 1");
     let ids = emulator_ids(spec.referrals, spec.fault_seed);
-    let rows = (0..spec.referrals * spec.rows_per_referral).map(|r| row(&ids, r, spec.team_every));
+    let mut order: Vec<usize> = (0..spec.referrals * spec.rows_per_referral).collect();
+    if spec.order == RowOrder::Shuffled {
+        order.shuffle(&mut StdRng::seed_from_u64(spec.fault_seed));
+    }
+    let rows = order.into_iter().map(|r| row(&ids, r, spec.team_every));
     match spec.format {
         UpdateFormat::Csv => write_csv(rows, out),
         UpdateFormat::Jsonl => write_jsonl(rows, out),
@@ -207,6 +228,7 @@ mod tests {
             format,
             fault_seed: 5,
             team_every: 3,
+            order: RowOrder::Passes,
         }
     }
 
@@ -255,6 +277,31 @@ mod tests {
                 assert_eq!(document.rows.len(), 7);
             }
         }
+    }
+
+    #[test]
+    fn a_shuffled_file_holds_the_same_rows_in_another_order_that_the_seed_repeats() {
+        let lines = |spec: &UpdatesSpec| {
+            let text = std::fs::read_to_string(generated(spec).path()).unwrap();
+            text.lines().map(str::to_owned).collect::<Vec<_>>()
+        };
+        let passes = lines(&spec(UpdateFormat::Csv));
+        let shuffled_spec = UpdatesSpec {
+            order: RowOrder::Shuffled,
+            ..spec(UpdateFormat::Csv)
+        };
+        let shuffled = lines(&shuffled_spec);
+        assert_eq!(shuffled, lines(&shuffled_spec));
+        assert_eq!(shuffled[0], passes[0], "the header first");
+        assert_ne!(shuffled, passes);
+        let sorted = |mut lines: Vec<String>| {
+            lines.sort();
+            lines
+        };
+        assert_eq!(sorted(shuffled.clone()), sorted(passes));
+        let entries = plan(generated(&shuffled_spec).path());
+        assert_eq!(entries.len(), 40);
+        assert!(entries.iter().all(|e| matches!(e, PlanEntry::Document(_))));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::cli::{BenchOptions, Cli, Command};
 use crate::emulator::{EmulatorProcess, EmulatorSpec};
 use crate::sync_run::{self, SyncResult, SyncSpec};
 use crate::table::{Row, Table, Verdict, mib};
-use crate::updates::{self, UpdateFormat, UpdatesSpec};
+use crate::updates::{self, RowOrder, UpdateFormat, UpdatesSpec};
 
 /// The scenarios in the order `all` runs them.
 const ALL: [&str; 6] = [
@@ -129,7 +129,8 @@ impl Bench {
         self.options.plots.join(format!("{name}.svg"))
     }
 
-    /// An update file for `--generate referrals`, generated once per work directory.
+    /// An update file for `--generate referrals`, in passes, generated once per work
+    /// directory.
     pub fn updates(
         &self,
         referrals: usize,
@@ -137,19 +138,37 @@ impl Bench {
         format: UpdateFormat,
         team_every: usize,
     ) -> anyhow::Result<PathBuf> {
+        let spec = UpdatesSpec {
+            referrals,
+            rows_per_referral,
+            format,
+            fault_seed: self.options.fault_seed,
+            team_every,
+            order: RowOrder::Passes,
+        };
+        self.updates_file(&spec)
+    }
+
+    /// The update file `spec` describes (its fault seed this run's), generated once per
+    /// work directory.
+    pub fn updates_file(&self, spec: &UpdatesSpec) -> anyhow::Result<PathBuf> {
+        let spec = UpdatesSpec {
+            fault_seed: self.options.fault_seed,
+            ..*spec
+        };
+        let order = match spec.order {
+            RowOrder::Passes => "",
+            RowOrder::Shuffled => "-shuffled",
+        };
         let name = format!(
-            "updates-{referrals}x{rows_per_referral}-team{team_every}.{}",
-            format.extension()
+            "updates-{}x{}-team{}{order}.{}",
+            spec.referrals,
+            spec.rows_per_referral,
+            spec.team_every,
+            spec.format.extension()
         );
         let path = self.path(&name);
         if !path.is_file() {
-            let spec = UpdatesSpec {
-                referrals,
-                rows_per_referral,
-                format,
-                fault_seed: self.options.fault_seed,
-                team_every,
-            };
             updates::write_file(&spec, &path)?;
         }
         Ok(path)

@@ -1,6 +1,7 @@
 //! The plan scenario: `refsync plan` of 1,000,000 rows for 100,000 referrals, CSV and
 //! JSONL, against a bare parse of the same file in this process, and its peak RSS against
-//! the input's size.
+//! the input's size; then the same CSV rows shuffled, as a CRM export in no particular
+//! order would come.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -11,7 +12,7 @@ use anyhow::Context;
 use crate::baseline::bare_parse;
 use crate::measure::{Finished, Running};
 use crate::table::{Row, Table, Verdict, mib};
-use crate::updates::UpdateFormat;
+use crate::updates::{RowOrder, UpdateFormat, UpdatesSpec};
 
 use super::Bench;
 
@@ -27,13 +28,28 @@ pub const TEAM_EVERY: usize = 3;
 /// machine.
 const SAMPLES: usize = 3;
 
-/// Plans the CSV and the JSONL file.
+/// Plans the CSV and the JSONL file, and the CSV file shuffled.
 pub fn run(bench: &Bench, table: &mut Table) -> anyhow::Result<()> {
-    for format in [UpdateFormat::Csv, UpdateFormat::Jsonl] {
-        let input = bench.updates(REFERRALS, ROWS_PER_REFERRAL, format, TEAM_EVERY)?;
+    let files = [
+        (UpdateFormat::Csv, RowOrder::Passes),
+        (UpdateFormat::Jsonl, RowOrder::Passes),
+        (UpdateFormat::Csv, RowOrder::Shuffled),
+    ];
+    for (format, order) in files {
+        let input = bench.updates_file(&UpdatesSpec {
+            referrals: REFERRALS,
+            rows_per_referral: ROWS_PER_REFERRAL,
+            format,
+            fault_seed: 0,
+            team_every: TEAM_EVERY,
+            order,
+        })?;
         let size = std::fs::metadata(&input)?.len();
         let (records, samples) = sample(bench, &input, format)?;
-        let name = format.extension();
+        let name = match order {
+            RowOrder::Passes => format.extension().to_string(),
+            RowOrder::Shuffled => format!("{} shuffled", format.extension()),
+        };
         let bare = median(samples.iter().map(|(bare, _)| *bare));
         let wall = median(samples.iter().map(|(_, run)| run.wall)).as_secs_f64();
         let cpu = median(samples.iter().map(|(_, run)| run.cpu));
@@ -93,7 +109,7 @@ fn sample(
     let mut samples = Vec::with_capacity(SAMPLES);
     for _ in 0..SAMPLES {
         let (counted, bare) = bare_parse(input, format)?;
-        let finished = plan(bench, input, format)?;
+        let finished = plan(bench, input)?;
         anyhow::ensure!(
             finished.code == 0,
             "refsync plan exited {}; see its log in {}",
@@ -114,8 +130,10 @@ fn median(durations: impl Iterator<Item = Duration>) -> Duration {
 }
 
 /// Runs `refsync plan FILE --out /dev/null` and measures it.
-fn plan(bench: &Bench, input: &Path, format: UpdateFormat) -> anyhow::Result<Finished> {
-    let name = format.extension();
+fn plan(bench: &Bench, input: &Path) -> anyhow::Result<Finished> {
+    let name = input
+        .file_name()
+        .map_or_else(|| "input".into(), |name| name.to_string_lossy());
     let log = std::fs::File::create(bench.path(&format!("plan-{name}.log")))?;
     let child = Command::new(&bench.refsync)
         .arg("plan")
