@@ -2,12 +2,13 @@
 //! planning touches is on its way to the CPU by their turn.
 //!
 //! Planning a row touches its group (found through the ID map), the group's ID, the end
-//! of its row list and its operations: places scattered over the hundred megabytes that a
-//! million rows' groups take, each found only once the one before it has arrived. In a
-//! file in no particular order, each is a cache miss. Here a row's group is guessed as the
-//! row arrives (the ID map's first candidate for its hash, IDs not compared) and fetched;
-//! [`PARTS_AT`] rows later, the group's parts are fetched; and [`HELD`] rows after its
-//! arrival the row is planned, in input order as before. The guesses are only hints:
+//! of its row list, its operations and their values: places scattered over the hundred
+//! megabytes that a million rows' groups take, each found only once the one before it has
+//! arrived. In a file in no particular order, each is a cache miss. Here a row's group is
+//! guessed as the row arrives (the ID map's first candidate for its hash, IDs not
+//! compared) and fetched; [`PARTS_AT`] rows later, the group's ID, row list and operations
+//! are fetched; [`VALUES_AT`] rows later, the operations' values; and [`HELD`] rows after
+//! its arrival the row is planned, in input order as before. The guesses are only hints:
 //! planning finds the group as it always did.
 
 use std::collections::VecDeque;
@@ -19,7 +20,11 @@ pub const HELD: usize = 8;
 
 /// How many rows after its own arrival a row's group's parts are fetched: by then the
 /// group, fetched at its arrival, has come.
-pub const PARTS_AT: usize = 4;
+pub const PARTS_AT: usize = 3;
+
+/// How many rows after its own arrival the values of its group's operations are fetched:
+/// by then the operations, fetched with the parts, have come.
+pub const VALUES_AT: usize = 6;
 
 /// A CSV row waiting its turn, with its ID's hash and the guess at its group.
 #[derive(Debug)]
@@ -52,15 +57,8 @@ impl Ahead {
         self.waiting.is_empty()
     }
 
-    /// Adds a row to wait; gives the guess for the row that arrived [`PARTS_AT`] rows
-    /// before it, whose group's parts are to be fetched now.
-    pub fn push(
-        &mut self,
-        row: RowRef,
-        cells: CellsRef<'_>,
-        hash: u64,
-        guess: Option<usize>,
-    ) -> Option<usize> {
+    /// Adds a row to wait.
+    pub fn push(&mut self, row: RowRef, cells: CellsRef<'_>, hash: u64, guess: Option<usize>) {
         let mut buf = self.spare.pop().unwrap_or_default();
         buf.fill(cells);
         self.waiting.push_back(Waiting {
@@ -69,8 +67,12 @@ impl Ahead {
             hash,
             guess,
         });
-        let age = self.waiting.len().checked_sub(PARTS_AT + 1)?;
-        self.waiting.get(age)?.guess
+    }
+
+    /// The guess at the group of the row that arrived `age` rows before the newest.
+    pub fn guess_at(&self, age: usize) -> Option<usize> {
+        let position = self.waiting.len().checked_sub(age + 1)?;
+        self.waiting.get(position)?.guess
     }
 
     /// The oldest row waiting, to be planned; hand its cells back with [`Ahead::recycle`].
@@ -120,19 +122,20 @@ mod tests {
     }
 
     #[test]
-    fn rows_wait_in_arrival_order_and_the_guess_to_fetch_is_parts_at_rows_old() {
+    fn rows_wait_in_arrival_order_and_a_guess_is_found_by_its_rows_age() {
         let mut ahead = Ahead::default();
-        let mut fetched = Vec::new();
         for line in 0..HELD as u64 {
             let id = line.to_string();
             let cells = CellsRef([&id, "replace", "/name", "v", ""]);
-            fetched.push(ahead.push(row(line), cells, line, Some(line as usize * 10)));
+            ahead.push(row(line), cells, line, Some(line as usize * 10));
+            let newest = line as usize;
+            assert_eq!(ahead.guess_at(0), Some(newest * 10));
+            let parts = newest.checked_sub(PARTS_AT).map(|old| old * 10);
+            assert_eq!(ahead.guess_at(PARTS_AT), parts);
         }
         assert!(ahead.is_full());
-        let want: Vec<_> = (0..HELD)
-            .map(|arrived| arrived.checked_sub(PARTS_AT).map(|old| old * 10))
-            .collect();
-        assert_eq!(fetched, want);
+        assert_eq!(ahead.guess_at(HELD - 1), Some(0));
+        assert_eq!(ahead.guess_at(HELD), None);
         for line in 0..HELD as u64 {
             let oldest = ahead.take_oldest().unwrap();
             assert_eq!(oldest.row, row(line));

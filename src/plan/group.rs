@@ -82,6 +82,11 @@ impl Group {
         self.ops.prefetch();
     }
 
+    /// Starts loading the values of the operations, which a new one is compared with.
+    pub fn prefetch_values(&self) {
+        self.ops.prefetch_values();
+    }
+
     fn faults(&mut self) -> &mut Faults {
         self.faults.get_or_insert_with(Box::default)
     }

@@ -156,6 +156,13 @@ impl OpList {
         }
     }
 
+    /// Starts loading the values.
+    pub fn prefetch_values(&self) {
+        for planned in &self.ops {
+            prefetch(planned.op.value.as_str().as_ptr());
+        }
+    }
+
     /// The operations still to be sent, in input order.
     pub fn live(&self) -> impl Iterator<Item = &PlannedOp> {
         self.ops.iter().filter(|planned| planned.live)

@@ -9,7 +9,7 @@
 
 use std::hash::BuildHasher;
 
-use super::ahead::{Ahead, prefetch_all};
+use super::ahead::{Ahead, PARTS_AT, VALUES_AT, prefetch_all};
 use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
 use crate::input::{CellsRef, InputRecord, LineRef, MalformedKind, RecordContent, RowRef};
@@ -116,9 +116,20 @@ impl Planner {
         if let Some(group) = guess.and_then(|index| self.groups.get(index)) {
             prefetch_all(group);
         }
-        let fetch_parts = self.ahead.push(row, cells, hash, guess);
-        if let Some(group) = fetch_parts.and_then(|index| self.groups.get(index)) {
+        self.ahead.push(row, cells, hash, guess);
+        if let Some(group) = self
+            .ahead
+            .guess_at(PARTS_AT)
+            .and_then(|i| self.groups.get(i))
+        {
             group.prefetch();
+        }
+        if let Some(group) = self
+            .ahead
+            .guess_at(VALUES_AT)
+            .and_then(|i| self.groups.get(i))
+        {
+            group.prefetch_values();
         }
     }
 
