@@ -156,10 +156,14 @@ impl OpList {
         }
     }
 
-    /// Starts loading the values.
+    /// Starts loading the values that a new operation is compared with in a scan; none in
+    /// a large document, whose checks go through its maps (and whose thousands of values
+    /// would cost a prefetch each, on every row).
     pub fn prefetch_values(&self) {
-        for planned in &self.ops {
-            prefetch(planned.op.value.as_str().as_ptr());
+        if self.index.is_none() {
+            for planned in &self.ops {
+                prefetch(planned.op.value.as_str().as_ptr());
+            }
         }
     }
 
