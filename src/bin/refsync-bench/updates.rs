@@ -37,7 +37,7 @@ impl UpdateFormat {
 }
 
 /// What to generate.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct UpdatesSpec {
     /// N: the emulator's `--generate N`.
     pub referrals: usize,

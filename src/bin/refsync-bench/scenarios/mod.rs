@@ -149,13 +149,9 @@ impl Bench {
         self.updates_file(&spec)
     }
 
-    /// The update file `spec` describes (its fault seed this run's), generated once per
-    /// work directory.
+    /// The update file `spec` describes, generated once per work directory (its name does
+    /// not say the fault seed, which is this run's for every file).
     pub fn updates_file(&self, spec: &UpdatesSpec) -> anyhow::Result<PathBuf> {
-        let spec = UpdatesSpec {
-            fault_seed: self.options.fault_seed,
-            ..*spec
-        };
         let order = match spec.order {
             RowOrder::Passes => "",
             RowOrder::Shuffled => "-shuffled",
@@ -169,7 +165,7 @@ impl Bench {
         );
         let path = self.path(&name);
         if !path.is_file() {
-            updates::write_file(&spec, &path)?;
+            updates::write_file(spec, &path)?;
         }
         Ok(path)
     }

@@ -40,7 +40,7 @@ pub fn run(bench: &Bench, table: &mut Table) -> anyhow::Result<()> {
             referrals: REFERRALS,
             rows_per_referral: ROWS_PER_REFERRAL,
             format,
-            fault_seed: 0,
+            fault_seed: bench.options.fault_seed,
             team_every: TEAM_EVERY,
             order,
         })?;
