@@ -84,16 +84,17 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
 }
 
 /// Reads and plans every input, a thread per core (up to four) planning a share of the
-/// IDs each: plain CSV read by every planning thread itself, anything else (JSONL, mapped
-/// CSV) parsed once on threads of their own and handed to them all.
+/// IDs each: plain CSV read by the first planning thread, which hands the others their
+/// rows; anything else (JSONL, mapped CSV) parsed once on threads of their own and handed
+/// to them all.
 fn read_and_plan(
     sources: &[InputSource],
     options: &ReadOptions,
     plan_options: &PlanOptions,
 ) -> anyhow::Result<Planned> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    // Each thread reading every input pays when reading a row costs little next to
-    // planning it: plain CSV, not JSON (whose parse each thread would repeat) nor a mapped
+    // One thread reading for all pays when reading a row costs less than planning it:
+    // plain CSV, not JSON (whose parse would keep that thread the busiest) nor a mapped
     // export.
     let plain_csv = options.mapping.is_none() && sources.iter().all(|s| s.format == Format::Csv);
     if plain_csv && cores > 1 {

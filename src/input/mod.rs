@@ -37,7 +37,7 @@ pub use jsonl::JsonlRecords;
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};
 pub use records::{Records, read_records};
-pub use row_cells::{CellsBuf, CellsRef, PlainRow, RowCells};
+pub use row_cells::{CellsBatch, CellsBuf, CellsRef, PlainRow, RowCells};
 pub use visit::{Visited, visit_records};
 
 /// Which input a line belongs to and the 1-based physical line its record starts on.

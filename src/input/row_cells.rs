@@ -65,12 +65,63 @@ impl CellsBuf {
     }
 }
 
-/// Appends the cells to `text`, giving where each ends.
+/// The cells of many rows in one text: for handing a batch of rows from one thread to
+/// another at the cost of one copy of their cells, not an allocation per row.
+#[derive(Debug, Default)]
+pub struct CellsBatch {
+    /// Every row's cells one after another.
+    text: String,
+    /// Where each row starts in `text`, and where its cells end from there.
+    rows: Vec<(usize, [u32; 5])>,
+}
+
+impl CellsBatch {
+    /// Adds a copy of one row's cells; they read back as [`CellsBatch::get`] of the number
+    /// of rows before. The cells come from one record, bounded far below 4 GiB
+    /// ([`super::MAX_RECORD_BYTES`]).
+    pub fn push(&mut self, cells: CellsRef<'_>) {
+        let start = self.text.len();
+        let ends = write_cells(&mut self.text, cells);
+        self.rows.push((start, ends));
+    }
+
+    /// The cells of row `index`, borrowed; all empty past the last row.
+    pub fn get(&self, index: usize) -> CellsRef<'_> {
+        let Some(&(start, ends)) = self.rows.get(index) else {
+            return CellsRef([""; 5]);
+        };
+        cells_in(self.text.get(start..).unwrap_or_default(), &ends)
+    }
+
+    /// The rows held.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The bytes of cell text held.
+    pub fn text_len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Lets go of every row, keeping the memory for the next ones.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.rows.clear();
+    }
+}
+
+/// Appends the cells to `text`, giving where each ends from where the first starts.
 fn write_cells(text: &mut String, cells: CellsRef<'_>) -> [u32; 5] {
+    let start = text.len();
     let mut ends = [0; 5];
     for (end, cell) in ends.iter_mut().zip(cells.0) {
         text.push_str(cell);
-        *end = text.len() as u32;
+        *end = (text.len() - start) as u32;
     }
     ends
 }
@@ -164,5 +215,21 @@ mod tests {
         assert_eq!(cells.id(), "");
         assert_eq!(cells.op().value, RawValueRef::Text(""));
         assert_eq!(cells.if_match(), None);
+    }
+
+    #[test]
+    fn a_batch_gives_back_each_rows_cells_until_cleared() {
+        let mut batch = CellsBatch::default();
+        batch.push(CellsRef(["a", "replace", "/name", "é, \"x\"", ""]));
+        batch.push(CellsRef(["", "", "", "", ""]));
+        batch.push(CellsRef(["b", "add", "/team/-", "{}", "\"1\""]));
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.get(0).0, ["a", "replace", "/name", "é, \"x\"", ""]);
+        assert_eq!(batch.get(1).0, [""; 5]);
+        assert_eq!(batch.get(2).0, ["b", "add", "/team/-", "{}", "\"1\""]);
+        assert_eq!(batch.get(3).0, [""; 5]);
+        batch.clear();
+        assert!(batch.is_empty());
+        assert_eq!(batch.text_len(), 0);
     }
 }

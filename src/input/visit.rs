@@ -1,7 +1,7 @@
 //! Reading every input on the calling thread and handing each record to a visitor, plain
 //! CSV rows borrowed from the reader's buffer: for a planner that reads its inputs itself
-//! and keeps only some of their rows (see `plan::parallel`), which then costs no copy of
-//! the rows it passes over.
+//! (see `plan::parallel`), which then copies only the cells of the rows it hands to other
+//! threads.
 
 use super::open::io_error;
 use super::records::{Records, read_records_buffered};
@@ -9,8 +9,8 @@ use super::{InputError, InputRecord, InputSource, PlainRow, ReadOptions};
 
 /// The reader's buffer: large enough that reading a file costs few system calls and few
 /// records straddle two buffers (those take the general path, which copies them). Only
-/// here: each planning thread reads through its own, and the records read on the reader
-/// thread of `read_in_background` are copied out of the buffer anyway.
+/// here: the records read on the reader thread of `read_in_background` are copied out of
+/// the buffer anyway.
 const READ_BUFFER: usize = 128 * 1024;
 
 /// A record handed to a visitor of [`visit_records`].

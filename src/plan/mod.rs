@@ -8,6 +8,7 @@
 mod ahead;
 mod document;
 mod group;
+mod handover;
 mod id;
 mod messages;
 mod ops;

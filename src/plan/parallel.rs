@@ -3,12 +3,13 @@
 //! referral's rows are planned by one thread, in input order, so the plan is exactly the
 //! one a single planner makes.
 //!
-//! Plain CSV ([`plan_inputs`]): each thread reads every input itself. A profile of `plan`
-//! on a million CSV rows had the planner's thread busy the whole run and the other core
-//! half idle; and handing records from a reader thread to the planner cost a copy of
-//! every row. Here no record crosses a thread: each thread splits every line in its
-//! reader's buffer, which costs far less than planning it, and plans the rows of its share
-//! from there without copying them.
+//! Plain CSV ([`plan_inputs`]): the calling thread reads the inputs, plans the rows of its
+//! own share from the reader's buffer, and hands every other row to its share's thread
+//! (`plan::handover`, a copy of its cells). Reading and splitting a row costs a good
+//! part of planning it, so the reading thread keeps a smaller share ([`READ_COST`]) and
+//! every thread is busy about as long. (Before, each thread read every input itself; in a
+//! profile of `plan` on a million rows a third of the second thread's time was reading
+//! rows it passed over.)
 //!
 //! Anything else ([`plan_streams`]): parsing a JSONL line costs more than planning it, so
 //! the records are parsed once, on threads of their own, and every planning thread takes
@@ -16,28 +17,48 @@
 
 use std::hash::BuildHasher;
 
+use super::handover::{HandedRow, Handover, Taker, handover};
 use super::{Plan, PlanEntry, PlanOptions, Planner};
 use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream, Visited};
 
-/// The most planning threads worth starting (under [`plan_inputs`] each reads every input
-/// once more).
+/// The most planning threads worth starting.
 pub const MOST_THREADS: usize = 4;
+
+/// What reading, splitting and handing over a row costs, as a part of what planning it
+/// costs: what the reading thread's share is made smaller by. A profile of `plan` on a
+/// million rows put it between a fifth and a half; with two threads, 0.35 leaves the
+/// reading thread a third of the IDs.
+const READ_COST: f64 = 0.35;
 
 /// A plan and the number of input rows it was made from.
 pub type Planned = (Plan, usize);
 
-/// Reads and plans `sources` on `threads` threads (at least one), each reading every input
-/// and planning its share of the IDs; the plan is the same whatever the number.
+/// Reads and plans `sources` on `threads` threads (at least one): this one reads every
+/// input and hands the rows of the other threads' shares over; the plan is the same
+/// whatever the number.
 pub fn plan_inputs(
     sources: &[InputSource],
     read: &ReadOptions,
     options: &PlanOptions,
     threads: usize,
 ) -> Result<Planned, InputError> {
-    let shares = vec![(); threads.clamp(1, MOST_THREADS)];
-    in_shares(shares, |share, ()| {
-        plan_share(sources, read, options, share)
+    let threads = threads.clamp(1, MOST_THREADS);
+    let shares = Shares::with_reader(threads);
+    let (handover, takers) = handover(threads - 1);
+    let mut roles = vec![Role::Reader(handover)];
+    roles.extend(takers.into_iter().map(Role::Taker));
+    in_shares(roles, |_, role| match role {
+        Role::Reader(handover) => read_and_plan(sources, read, options, shares, handover),
+        Role::Taker(taker) => Ok(plan_handed(taker, options)),
     })
+}
+
+/// What a thread of [`plan_inputs`] does.
+enum Role {
+    /// Reads every input, plans share 0 and hands the rest over.
+    Reader(Handover),
+    /// Plans the rows handed to it.
+    Taker(Taker),
 }
 
 /// Plans the records of `streams` (every record of the inputs, each stream) on a thread
@@ -48,11 +69,12 @@ pub fn plan_streams(
     streams: Vec<RecordStream>,
     options: &PlanOptions,
 ) -> Result<Planned, InputError> {
+    let shares = Shares::even(streams.len());
     in_shares(streams, |share, stream| {
         let mut planner = Planner::new(options.clone());
         let mut rows = 0;
         stream.visit(|record| {
-            if share.owns(record.content.referral_id()) {
+            if shares.owner(record.content.referral_id()) == share {
                 planner.push(record);
                 rows += 1;
             }
@@ -61,13 +83,13 @@ pub fn plan_streams(
     })
 }
 
-/// Runs `plan` for each of `inputs`, one share each, on a thread of its own (the first on
-/// this one), and merges the shares' plans; the first share's error, if any, is the answer.
-/// An input whose thread could not start is dropped at once.
+/// Runs `plan` for each of `inputs` (given its share's number), each on a thread of its
+/// own (the first on this one), and merges the shares' plans; the first share's error, if
+/// any, is the answer. An input whose thread could not start is dropped at once.
 fn in_shares<T, F>(inputs: Vec<T>, plan: F) -> Result<Planned, InputError>
 where
     T: Send,
-    F: Fn(Share, T) -> Result<Planned, InputError> + Sync,
+    F: Fn(usize, T) -> Result<Planned, InputError> + Sync,
 {
     let of = inputs.len();
     let plan = &plan;
@@ -78,11 +100,11 @@ where
             .map(|(index, input)| {
                 std::thread::Builder::new()
                     .name(format!("refsync-plan-{index}"))
-                    .spawn_scoped(scope, move || plan(Share { index, of }, input))
+                    .spawn_scoped(scope, move || plan(index, input))
             })
             .collect();
         let mut shares: Vec<_> = first
-            .map(|(index, input)| plan(Share { index, of }, input))
+            .map(|(index, input)| plan(index, input))
             .into_iter()
             .collect();
         for other in others {
@@ -113,51 +135,110 @@ fn stopped(why: String) -> InputError {
     }
 }
 
-/// Which referral IDs one thread plans: those whose hash falls in its share, and (share 0)
-/// the rows without an ID.
+/// How referral IDs are dealt to planning threads: by a fixed hash of the ID, share 0
+/// taking the hashes below `first` (of 2^32) and the others the rest in equal parts; rows
+/// without an ID go to share 0.
 #[derive(Clone, Copy, Debug)]
-struct Share {
-    index: usize,
+struct Shares {
     of: usize,
+    first: u64,
 }
 
-impl Share {
-    fn owns(self, id: &str) -> bool {
-        if self.of == 1 {
-            return true;
+/// The number of points a hash is taken to: 2^32.
+const POINTS: u64 = 1 << 32;
+
+impl Shares {
+    /// `of` equal shares.
+    fn even(of: usize) -> Self {
+        Shares {
+            of: of.max(1),
+            first: POINTS / of.max(1) as u64,
         }
-        if id.is_empty() {
-            return self.index == 0;
+    }
+
+    /// `of` shares, share 0's smaller by what its thread spends reading the inputs for all
+    /// of them ([`READ_COST`]), so that every thread is busy about as long.
+    fn with_reader(of: usize) -> Self {
+        let of = of.max(1);
+        Shares {
+            of,
+            first: (reader_part(of) * POINTS as f64) as u64,
+        }
+    }
+
+    /// The share of `id`.
+    fn owner(self, id: &str) -> usize {
+        if self.of == 1 || id.is_empty() {
+            return 0;
         }
         // Fixed, so every thread puts an ID in the same share.
-        let hash = foldhash::fast::FixedState::default().hash_one(id);
-        hash % self.of as u64 == self.index as u64
+        let point = foldhash::fast::FixedState::default().hash_one(id) >> 32;
+        if point < self.first {
+            return 0;
+        }
+        let others = self.of as u64 - 1;
+        1 + ((point - self.first) * others / (POINTS - self.first)) as usize
     }
 }
 
-/// Reads every input and plans the records of `share`'s IDs; only share 0 warns.
-fn plan_share(
+/// The part of the IDs the reading thread of `of` plans: what leaves it as busy as each
+/// of the others, none when reading alone keeps it busier.
+fn reader_part(of: usize) -> f64 {
+    let of = of.max(1) as f64;
+    ((1.0 - READ_COST * (of - 1.0)) / of).clamp(0.0, 1.0)
+}
+
+/// Reads every input, plans the rows of share 0 and hands the others' to their threads;
+/// warns of what the inputs look like.
+fn read_and_plan(
     sources: &[InputSource],
     read: &ReadOptions,
     options: &PlanOptions,
-    share: Share,
+    shares: Shares,
+    mut handover: Handover,
 ) -> Result<Planned, InputError> {
     let mut planner = Planner::new(options.clone());
     let mut rows = 0;
-    crate::input::visit_records(sources, read, share.index == 0, |visited| match visited {
-        Visited::Plain(plain) if share.owns(&plain.id()) => {
-            let row = plain.row;
-            planner.push_cells(row, plain.cells());
-            rows += 1;
-        }
-        Visited::Record(record) if share.owns(record.content.referral_id()) => {
-            planner.push(&record);
-            rows += 1;
-        }
-        // Another share's.
-        Visited::Plain(_) | Visited::Record(_) => {}
-    })?;
+    let visited = crate::input::visit_records(sources, read, true, |visited| match visited {
+        Visited::Plain(plain) => match shares.owner(&plain.id()) {
+            0 => {
+                let row = plain.row;
+                planner.push_cells(row, plain.cells());
+                rows += 1;
+            }
+            share => {
+                let row = plain.row;
+                handover.cells(share - 1, row, plain.cells());
+            }
+        },
+        Visited::Record(record) => match shares.owner(record.content.referral_id()) {
+            0 => {
+                planner.push(&record);
+                rows += 1;
+            }
+            share => handover.record(share - 1, record),
+        },
+    });
+    // Sent even after a failure: the other threads end once they have what was read.
+    handover.finish();
+    visited?;
     Ok((planner.finish(), rows))
+}
+
+/// Plans the rows handed to `taker`, as they come.
+fn plan_handed(taker: Taker, options: &PlanOptions) -> Planned {
+    let mut planner = Planner::new(options.clone());
+    let mut rows = 0;
+    taker.take(|batch| {
+        rows += batch.len();
+        for handed in batch.rows() {
+            match handed {
+                HandedRow::Cells(row, cells) => planner.push_cells(row, cells),
+                HandedRow::Record(record) => planner.push(record),
+            }
+        }
+    });
+    (planner.finish(), rows)
 }
 
 /// The entries of the plans of disjoint shares, in the order of their first rows, as one
@@ -388,15 +469,37 @@ mod tests {
     }
 
     #[test]
-    fn every_id_falls_in_exactly_one_share_and_rows_without_one_in_the_first() {
+    fn every_id_falls_in_a_share_and_rows_without_one_in_the_first() {
         for of in 1..=MOST_THREADS {
-            for id in ["", "a", "b", "00000000-0000-0000-0000-000000000001", "é"] {
-                let owners = (0..of)
-                    .filter(|&index| Share { index, of }.owns(id))
-                    .count();
-                assert_eq!(owners, 1, "{id:?} of {of}");
+            for shares in [Shares::even(of), Shares::with_reader(of)] {
+                for id in ["a", "b", "00000000-0000-0000-0000-000000000001", "é"] {
+                    assert!(shares.owner(id) < of, "{id:?} of {of}");
+                }
+                assert_eq!(shares.owner(""), 0);
             }
-            assert!(Share { index: 0, of }.owns(""));
+        }
+    }
+
+    /// How many of 40,000 GUID-like IDs fall in each share.
+    fn counts(shares: Shares) -> Vec<usize> {
+        let mut counts = vec![0; shares.of];
+        for n in 0..40_000 {
+            counts[shares.owner(&format!("{n:08x}-0000-4000-8000-{n:012x}"))] += 1;
+        }
+        counts
+    }
+
+    #[test]
+    fn even_shares_are_even_and_the_readers_share_is_smaller() {
+        let near = |count: usize, part: f64| (count as f64 / 40_000.0 - part).abs() < 0.02;
+        for of in 1..=MOST_THREADS {
+            let even = counts(Shares::even(of));
+            assert!(even.iter().all(|&c| near(c, 1.0 / of as f64)), "{even:?}");
+            let reader = counts(Shares::with_reader(of));
+            let part = reader_part(of);
+            assert!(near(reader[0], part), "{reader:?}");
+            let rest = (1.0 - part) / (of - 1).max(1) as f64;
+            assert!(reader[1..].iter().all(|&c| near(c, rest)), "{reader:?}");
         }
     }
 }
