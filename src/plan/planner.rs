@@ -101,9 +101,17 @@ impl Planner {
         if self.predicting {
             self.plan_held_rows();
             self.plan_cells(row, cells, None);
-            // The next row's group is most likely the one after this row's.
+            // The next rows' groups are most likely the ones after this row's. Each is
+            // fetched in three steps a row apart, each reading what the last one fetched:
+            // the group itself, then its parts, then its operations' values.
             if let Some(next) = self.groups.get(self.last + 1) {
-                next.prefetch();
+                next.prefetch_values();
+            }
+            if let Some(after) = self.groups.get(self.last + 2) {
+                after.prefetch();
+            }
+            if let Some(later) = self.groups.get(self.last + 3) {
+                prefetch_all(later);
             }
             return;
         }
