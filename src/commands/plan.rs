@@ -24,12 +24,15 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
     // The documents and the report are written side by side: each is a pass over the
     // whole plan, and neither needs the other.
+    let cpu_before = crate::ui::cpu::thread_cpu_ms();
     std::thread::scope(|scope| {
         let documents = scope.spawn(|| write_documents(args, &prepared.plan.entries));
         for (index, entry) in prepared.plan.entries.iter().enumerate() {
             let row = ReportRow::for_entry(entry, &prepared.names);
             outputs.record(index, row.outcome, row)?;
         }
+        let cpu_ms = crate::ui::cpu::thread_cpu_ms().saturating_sub(cpu_before);
+        tracing::debug!(cpu_ms, "wrote the report's rows");
         documents
             .join()
             .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the planned documents failed")))
@@ -60,16 +63,20 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    // Each document is serialised into one buffer and written whole: serialising straight
-    // into the boxed writer cost a dynamic call per JSON token (a profile of `plan`).
+    // Each document is written into one buffer and that written whole: serialising
+    // straight into the boxed writer cost a dynamic call per JSON token (a profile of
+    // `plan`).
     let mut line = Vec::new();
     for entry in entries {
         if let PlanEntry::Document(doc) = entry {
             line.clear();
-            doc.write_document_form(&mut line)?;
+            doc.write_document_form(&mut line);
             line.push(b'\n');
             out.write_all(&line)?;
         }
     }
-    out.flush().context("cannot write the planned documents")
+    out.flush().context("cannot write the planned documents")?;
+    let cpu_ms = crate::ui::cpu::thread_cpu_ms();
+    tracing::debug!(cpu_ms, "wrote the planned documents");
+    Ok(())
 }
