@@ -92,7 +92,15 @@ where
     F: Fn(usize, T) -> Result<Planned, InputError> + Sync,
 {
     let of = inputs.len();
-    let plan = &plan;
+    // Each share says when it is done (with -vv), for a look at how evenly they ran.
+    let plan = &|index: usize, input: T| {
+        let planned = plan(index, input);
+        if let Ok((_, rows)) = &planned {
+            let cpu_ms = crate::ui::cpu::thread_cpu_ms();
+            tracing::debug!(share = index, of, rows, cpu_ms, "planned a share");
+        }
+        planned
+    };
     let shares = std::thread::scope(|scope| {
         let mut inputs = inputs.into_iter().enumerate();
         let first = inputs.next();

@@ -62,12 +62,11 @@ pub struct ReportRow {
 
 /// The report's `note` for a document, joining the send note and merged duplicates.
 fn note_text(send_note: Option<Note>, merged: bool) -> Option<String> {
-    let notes: Vec<&str> = send_note
-        .map(Note::as_str)
-        .into_iter()
-        .chain(merged.then_some(Note::MergedDuplicates.as_str()))
-        .collect();
-    (!notes.is_empty()).then(|| notes.join(";"))
+    let merged = merged.then_some(Note::MergedDuplicates.as_str());
+    match (send_note.map(Note::as_str), merged) {
+        (Some(note), Some(merged)) => Some(format!("{note};{merged}")),
+        (note, merged) => note.or(merged).map(str::to_owned),
+    }
 }
 
 /// Renders planning errors as one message naming file, line and field for each.

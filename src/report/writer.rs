@@ -147,9 +147,12 @@ impl ReportWriter {
         line.clear();
         match self.format {
             ReportFormat::Csv => {
-                let cells = csv_cells(row, self.with_changes);
-                self.line
-                    .encode_into(cells.iter().map(|cell| cell.as_bytes()), &mut line)
+                let mut numbers = Numbers::default();
+                let cells = csv_cells(row, &mut numbers);
+                let changes = self.with_changes.then(|| changes_cell(row));
+                let cells = cells.iter().map(|cell| cell.as_bytes());
+                let changes = changes.iter().map(|cell| cell.as_bytes());
+                self.line.encode_into(cells.chain(changes), &mut line)
             }
             ReportFormat::Jsonl => json_row(row, &mut line),
         };
@@ -239,38 +242,55 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-fn opt<T: ToString>(value: &Option<T>) -> Cow<'static, str> {
-    value
-        .as_ref()
-        .map_or(Cow::Borrowed(""), |value| Cow::Owned(value.to_string()))
-}
-
 /// The text of a text cell, empty where it has none.
-fn text(value: &Option<String>) -> Cow<'_, str> {
-    Cow::Borrowed(value.as_deref().unwrap_or_default())
+fn text(value: &Option<String>) -> &str {
+    value.as_deref().unwrap_or_default()
 }
 
-/// The CSV cells of one row, in [`COLUMNS`] order, borrowed from it where they can be.
-fn csv_cells(row: &ReportRow, with_changes: bool) -> Vec<Cow<'_, str>> {
-    let mut cells = vec![
+/// Where a row's numbers are written as text, on the stack: a string for each, each row,
+/// showed in the profile of `plan`'s report.
+#[derive(Default)]
+struct Numbers {
+    http_status: itoa::Buffer,
+    attempts: itoa::Buffer,
+    ops: itoa::Buffer,
+    duration_ms: itoa::Buffer,
+}
+
+/// The CSV cells of one row but `changes`, in [`COLUMNS`] order, borrowed from it (and its
+/// numbers from `numbers`) where they can be.
+fn csv_cells<'a>(row: &'a ReportRow, numbers: &'a mut Numbers) -> [Cow<'a, str>; 13] {
+    let Numbers {
+        http_status,
+        attempts,
+        ops,
+        duration_ms,
+    } = numbers;
+    [
         Cow::Borrowed(row.id.as_str()),
         Cow::Borrowed(row.outcome.as_str()),
-        opt(&row.http_status),
-        Cow::Owned(row.attempts.to_string()),
-        text(&row.if_match_sent),
-        text(&row.etag_after),
-        Cow::Owned(row.ops.to_string()),
+        Cow::Borrowed(row.http_status.map_or("", |n| http_status.format(n))),
+        Cow::Borrowed(attempts.format(row.attempts)),
+        Cow::Borrowed(text(&row.if_match_sent)),
+        Cow::Borrowed(text(&row.etag_after)),
+        Cow::Borrowed(ops.format(row.ops)),
         Cow::Borrowed(row.source_lines.as_str()),
-        text(&row.error_code),
-        neutralise(row.error_message.as_deref().unwrap_or_default()),
-        neutralise(row.note.as_deref().unwrap_or_default()),
-        text(&row.request_id),
-        opt(&row.duration_ms),
-    ];
-    if with_changes {
-        cells.push(Cow::Owned(neutralise(&opt(&row.changes)).into_owned()));
-    }
-    cells
+        Cow::Borrowed(text(&row.error_code)),
+        neutralise(text(&row.error_message)),
+        neutralise(text(&row.note)),
+        Cow::Borrowed(text(&row.request_id)),
+        Cow::Borrowed(row.duration_ms.map_or("", |n| duration_ms.format(n))),
+    ]
+}
+
+/// The `changes` cell of a row (`--report-changes`), empty where it has none.
+fn changes_cell(row: &ReportRow) -> String {
+    let changes = row
+        .changes
+        .as_ref()
+        .map(|changes| changes.to_string())
+        .unwrap_or_default();
+    neutralise(&changes).into_owned()
 }
 
 /// Encodes CSV lines (with `\n`), quoting cells as the `csv` crate does, with one

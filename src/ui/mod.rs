@@ -1,6 +1,7 @@
 //! What the user sees on stderr: `tracing` logs, the progress bar, and the two kept apart
 //! so a log line never tears the bar.
 
+pub mod cpu;
 pub mod logging;
 pub mod progress;
 
