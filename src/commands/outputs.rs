@@ -7,7 +7,7 @@ use crate::cli::args::CommonArgs;
 use crate::outcome::Outcome;
 use crate::report::rejects::{RejectedRow, write_rejects};
 use crate::report::summary::{OutcomeCounts, Summary};
-use crate::report::{LineSpan, ReportRow, ReportWriter};
+use crate::report::{LineSpan, ReportLines, ReportRow, ReportWriter};
 use crate::send::SendStats;
 use crate::ui::{Progress, Terminal};
 use anyhow::Context;
@@ -75,6 +75,23 @@ impl RunOutputs {
         self.show(entry, outcome, row)
     }
 
+    /// An encoder of the report's lines, for rows made on another thread and recorded with
+    /// [`RunOutputs::record_line`].
+    pub fn report_lines(&self) -> ReportLines {
+        self.report.lines()
+    }
+
+    /// [`RunOutputs::record`] of a row whose report line an encoder from
+    /// [`RunOutputs::report_lines`] made already.
+    pub fn record_line(&mut self, entry: usize, row: ReportRow, line: &[u8]) -> anyhow::Result<()> {
+        if let Some(ledger) = &self.ledger {
+            ledger.record(entry, &row)?;
+        }
+        let span = self.report.append_line(line)?;
+        self.note(entry, row.outcome, span, row);
+        Ok(())
+    }
+
     /// Records the rows of several entries whose outcomes are known, in the ledger together
     /// (one sync), then in the report.
     pub fn record_all(&mut self, rows: Vec<(usize, ReportRow)>) -> anyhow::Result<()> {
@@ -95,6 +112,13 @@ impl RunOutputs {
 
     fn show(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
         let line = self.report.append(&row)?;
+        self.note(entry, outcome, line, row);
+        Ok(())
+    }
+
+    /// Counts `outcome` and keeps what the end of the run needs of `entry`'s row, whose
+    /// line the report has at `line`.
+    fn note(&mut self, entry: usize, outcome: Outcome, line: LineSpan, row: ReportRow) {
         self.counts.add(outcome);
         self.progress.finished(outcome);
         if let Some(slot) = self.rows.get_mut(entry) {
@@ -108,7 +132,6 @@ impl RunOutputs {
                 rejected_message,
             });
         }
-        Ok(())
     }
 
     /// Whether entry `entry` has its row.

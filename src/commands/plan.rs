@@ -5,12 +5,14 @@ use super::outputs::{Finish, RunOutputs};
 use super::prepare::prepare;
 use crate::cli::PlanArgs;
 use crate::plan::PlanEntry;
-use crate::report::ReportRow;
+use crate::report::{LineNames, ReportLines, ReportRow};
 use crate::send::SendStats;
 use crate::ui::Terminal;
 use anyhow::Context;
 use std::io::Write;
+use std::ops::Range;
 use std::path::Path;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 /// Runs `plan`; returns the exit code.
 pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
@@ -22,20 +24,38 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     );
     check_output_paths(&args.common, &prepared, &[out], &[])?;
     let mut outputs = RunOutputs::open(&args.common, prepared.plan.entries.len(), false, terminal)?;
+    let entries = &prepared.plan.entries;
     // The documents and the report are written side by side: each is a pass over the
-    // whole plan, and neither needs the other.
+    // whole plan, and neither needs the other. The report's rows cost more, so the thread
+    // writing the documents, once done, makes rows from the back of the plan while this
+    // one makes them from the front, until they meet.
+    let unclaimed = Unclaimed::new(entries.len());
+    let lines = outputs.report_lines();
     let cpu_before = crate::ui::cpu::thread_cpu_ms();
+    tracing::debug!(cpu_ms = cpu_before, "writing the documents and the report");
     std::thread::scope(|scope| {
-        let documents = scope.spawn(|| write_documents(args, &prepared.plan.entries));
-        for (index, entry) in prepared.plan.entries.iter().enumerate() {
-            let row = ReportRow::for_entry(entry, &prepared.names);
-            outputs.record(index, row.outcome, row)?;
+        let helper = scope.spawn(|| {
+            write_documents(args, entries)?;
+            Ok(rows_from_the_back(
+                entries,
+                &prepared.names,
+                &unclaimed,
+                lines,
+            ))
+        });
+        while let Some(claim) = unclaimed.front() {
+            for index in claim {
+                let row = ReportRow::for_entry(&entries[index], &prepared.names);
+                outputs.record(index, row.outcome, row)?;
+            }
         }
+        let made: RowsMade = helper
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the planned documents failed")))?;
+        made.record(&mut outputs)?;
         let cpu_ms = crate::ui::cpu::thread_cpu_ms().saturating_sub(cpu_before);
         tracing::debug!(cpu_ms, "wrote the report's rows");
-        documents
-            .join()
-            .unwrap_or_else(|_| Err(anyhow::anyhow!("writing the planned documents failed")))
+        anyhow::Ok(())
     })?;
     let code = outputs.finish(Finish {
         command: "plan",
@@ -79,4 +99,134 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
     let cpu_ms = crate::ui::cpu::thread_cpu_ms();
     tracing::debug!(cpu_ms, "wrote the planned documents");
     Ok(())
+}
+
+/// Entries per claim of [`Unclaimed`]: a hundred or so claims for a plan of 100,000.
+const CLAIM: usize = 1024;
+
+/// The plan entries whose report rows no thread has taken yet: claimed a chunk at a time
+/// from the front by the thread writing the report, from the back by the one helping it.
+struct Unclaimed(Mutex<Range<usize>>);
+
+impl Unclaimed {
+    fn new(entries: usize) -> Self {
+        Unclaimed(Mutex::new(0..entries))
+    }
+
+    fn left(&self) -> MutexGuard<'_, Range<usize>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The next chunk from the front; `None` once every entry is taken.
+    fn front(&self) -> Option<Range<usize>> {
+        let mut left = self.left();
+        let end = left.end.min(left.start + CLAIM);
+        let claim = left.start..end;
+        left.start = end;
+        (!claim.is_empty()).then_some(claim)
+    }
+
+    /// The next chunk from the back; `None` once every entry is taken.
+    fn back(&self) -> Option<Range<usize>> {
+        let mut left = self.left();
+        let start = left.start.max(left.end.saturating_sub(CLAIM));
+        let claim = start..left.end;
+        left.end = start;
+        (!claim.is_empty()).then_some(claim)
+    }
+}
+
+/// Report rows made on the helping thread, with their lines: each claim's rows in entry
+/// order, the claims from the back of the plan forward.
+#[derive(Default)]
+struct RowsMade {
+    claims: Vec<Vec<(usize, ReportRow, Range<usize>)>>,
+    text: Vec<u8>,
+}
+
+impl RowsMade {
+    /// Records every row, in entry order.
+    fn record(self, outputs: &mut RunOutputs) -> anyhow::Result<()> {
+        for claim in self.claims.into_iter().rev() {
+            for (index, row, line) in claim {
+                let line = self.text.get(line).unwrap_or_default();
+                outputs.record_line(index, row, line)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Makes the rows (and their lines) of the entries it can claim from the back.
+fn rows_from_the_back(
+    entries: &[PlanEntry],
+    names: &LineNames,
+    unclaimed: &Unclaimed,
+    mut lines: ReportLines,
+) -> RowsMade {
+    let mut made = RowsMade::default();
+    while let Some(claim) = unclaimed.back() {
+        let mut rows = Vec::with_capacity(claim.len());
+        for index in claim {
+            let row = ReportRow::for_entry(&entries[index], names);
+            let start = made.text.len();
+            lines.encode(&row, &mut made.text);
+            rows.push((index, row, start..made.text.len()));
+        }
+        made.claims.push(rows);
+    }
+    made
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes every entry of `unclaimed`, `pattern` saying for each claim whether it is from
+    /// the front; the claims from each end, as taken.
+    fn take_all(unclaimed: &Unclaimed, pattern: impl Fn(usize) -> bool) -> [Vec<Range<usize>>; 2] {
+        let mut taken = [Vec::new(), Vec::new()];
+        for turn in 0.. {
+            let from_front = pattern(turn);
+            let claim = match from_front {
+                true => unclaimed.front(),
+                false => unclaimed.back(),
+            };
+            match claim {
+                Some(claim) => taken[usize::from(!from_front)].push(claim),
+                None if unclaimed.front().is_none() && unclaimed.back().is_none() => break,
+                None => {}
+            }
+        }
+        taken
+    }
+
+    #[test]
+    fn every_entry_is_claimed_once_and_the_front_ends_where_the_back_begins() {
+        for entries in [0, 1, CLAIM - 1, CLAIM, CLAIM + 1, 5 * CLAIM + 7] {
+            for pattern in [
+                |_| true,
+                |_| false,
+                |turn| turn % 2 == 0,
+                |turn| turn % 3 == 0,
+            ] {
+                let unclaimed = Unclaimed::new(entries);
+                let [front, back] = take_all(&unclaimed, pattern);
+                let front_end = front.last().map_or(0, |claim| claim.end);
+                let back_start = back.last().map_or(entries, |claim| claim.start);
+                assert_eq!(front_end, back_start, "{entries}");
+                let mut all: Vec<usize> = front.into_iter().chain(back).flatten().collect();
+                all.sort_unstable();
+                assert_eq!(all, (0..entries).collect::<Vec<_>>());
+            }
+        }
+    }
+
+    #[test]
+    fn claims_from_the_back_come_in_entry_order_once_reversed() {
+        let unclaimed = Unclaimed::new(3 * CLAIM + 5);
+        let [_, back] = take_all(&unclaimed, |_| false);
+        let forward: Vec<usize> = back.into_iter().rev().flatten().collect();
+        assert_eq!(forward, (0..3 * CLAIM + 5).collect::<Vec<_>>());
+    }
 }

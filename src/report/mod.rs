@@ -15,7 +15,7 @@ pub mod writer;
 pub use lines::LineNames;
 pub use rows::ReportRow;
 pub use summary::Summary;
-pub use writer::{LineSpan, ReportFormat, ReportWriter};
+pub use writer::{LineSpan, ReportFormat, ReportLines, ReportWriter};
 
 use std::path::{Path, PathBuf};
 

@@ -56,10 +56,8 @@ pub struct ReportWriter {
     /// Where rows are appended when that is not `path`, and `path` opened for the report
     /// written at the end.
     spool: Option<(tempfile::TempPath, File)>,
-    format: ReportFormat,
-    with_changes: bool,
+    lines: ReportLines,
     out: BufWriter<File>,
-    line: LineEncoder,
     /// The line being written.
     scratch: Vec<u8>,
     /// Bytes written so far, header included: where the next line starts.
@@ -92,10 +90,8 @@ impl ReportWriter {
         let mut writer = ReportWriter {
             path: path.to_path_buf(),
             spool,
-            format,
-            with_changes,
+            lines: ReportLines::new(format, with_changes),
             out: BufWriter::new(file),
-            line: LineEncoder::new(b','),
             scratch: Vec::new(),
             written: 0,
             header_end: 0,
@@ -118,14 +114,13 @@ impl ReportWriter {
 
     /// The header line: the column names for CSV, nothing for JSONL.
     fn header_line(&mut self) -> Vec<u8> {
-        if self.format == ReportFormat::Jsonl {
-            return Vec::new();
-        }
-        let mut header: Vec<&str> = COLUMNS.to_vec();
-        if self.with_changes {
-            header.push(CHANGES_COLUMN);
-        }
-        self.line.encode(header)
+        self.lines.header()
+    }
+
+    /// An encoder of this report's lines, for rows made on another thread and appended
+    /// with [`ReportWriter::append_line`].
+    pub fn lines(&self) -> ReportLines {
+        ReportLines::new(self.lines.format, self.lines.with_changes)
     }
 
     fn write_line(&mut self, line: &[u8]) -> Result<(), ReportError> {
@@ -140,25 +135,21 @@ impl ReportWriter {
     /// [`ReportWriter::flush`]; the file only ever ends on a whole row, since each row goes
     /// to the buffer in one piece. Returns where its line lies, for [`ReportWriter::finish`].
     pub fn append(&mut self, row: &ReportRow) -> Result<LineSpan, ReportError> {
-        let start = self.written;
         // One buffer serves every row: a report is written row by row, and a fresh line
         // (and a string per cell) for each showed in the profile of `plan`.
         let mut line = std::mem::take(&mut self.scratch);
         line.clear();
-        match self.format {
-            ReportFormat::Csv => {
-                let mut numbers = Numbers::default();
-                let cells = csv_cells(row, &mut numbers);
-                let changes = self.with_changes.then(|| changes_cell(row));
-                let cells = cells.iter().map(|cell| cell.as_bytes());
-                let changes = changes.iter().map(|cell| cell.as_bytes());
-                self.line.encode_into(cells.chain(changes), &mut line)
-            }
-            ReportFormat::Jsonl => json_row(row, &mut line),
-        };
-        let written = self.write_line(&line);
+        self.lines.encode(row, &mut line);
+        let appended = self.append_line(&line);
         self.scratch = line;
-        written?;
+        appended
+    }
+
+    /// [`ReportWriter::append`] of a row whose line an encoder from
+    /// [`ReportWriter::lines`] made.
+    pub fn append_line(&mut self, line: &[u8]) -> Result<LineSpan, ReportError> {
+        let start = self.written;
+        self.write_line(line)?;
         Ok(LineSpan {
             start,
             len: self.written - start,
@@ -224,6 +215,51 @@ impl ReportWriter {
             next = span.start + span.len;
             follows
         }) && next == self.written
+    }
+}
+
+/// Makes the lines of one report's rows: for its writer, and for rows made on another
+/// thread ([`ReportWriter::lines`]).
+pub struct ReportLines {
+    format: ReportFormat,
+    with_changes: bool,
+    encoder: LineEncoder,
+}
+
+impl ReportLines {
+    fn new(format: ReportFormat, with_changes: bool) -> Self {
+        ReportLines {
+            format,
+            with_changes,
+            encoder: LineEncoder::new(b','),
+        }
+    }
+
+    /// The header line: the column names for CSV, nothing for JSONL.
+    fn header(&mut self) -> Vec<u8> {
+        if self.format == ReportFormat::Jsonl {
+            return Vec::new();
+        }
+        let mut header: Vec<&str> = COLUMNS.to_vec();
+        if self.with_changes {
+            header.push(CHANGES_COLUMN);
+        }
+        self.encoder.encode(header)
+    }
+
+    /// Appends the line of `row` (with its `\n`) to `out`.
+    pub fn encode(&mut self, row: &ReportRow, out: &mut Vec<u8>) {
+        match self.format {
+            ReportFormat::Csv => {
+                let mut numbers = Numbers::default();
+                let cells = csv_cells(row, &mut numbers);
+                let changes = self.with_changes.then(|| changes_cell(row));
+                let cells = cells.iter().map(|cell| cell.as_bytes());
+                let changes = changes.iter().map(|cell| cell.as_bytes());
+                self.encoder.encode_into(cells.chain(changes), out)
+            }
+            ReportFormat::Jsonl => json_row(row, out),
+        }
     }
 }
 

@@ -339,3 +339,54 @@ fn a_quote_closing_a_field_early_and_a_weak_etag_are_invalid_rows_naming_their_f
     assert_eq!(b["error_code"], "invalid_value");
     assert!(b["error_message"].contains("weak ETag"), "{b:?}");
 }
+
+/// A plan of thousands of referrals, many of them invalid: the report has every referral
+/// once, in the order of their first rows, each invalid one with its message, and the
+/// rejects file every row of the invalid ones (the report's rows are made on two threads,
+/// from both ends of the plan).
+#[test]
+fn a_large_plan_reports_every_referral_once_in_plan_order() {
+    let work = Workdir::new();
+    let referrals = 5_000;
+    let mut text = String::from("id,op,path,value\n");
+    for pass in 0..2 {
+        for n in 0..referrals {
+            let value = match (n % 7, pass) {
+                (0, 1) => "12x".to_string(),
+                _ => format!("{}", 1000 + n),
+            };
+            text.push_str(&format!(
+                "{},replace,/details/dealValue,{value}\n",
+                id(n + 1)
+            ));
+        }
+    }
+    work.write("u.csv", &text);
+    let out = work.refsync(&[
+        "plan",
+        "u.csv",
+        "--out",
+        "d.jsonl",
+        "--report",
+        "r.csv",
+        "--rejects",
+        "x.csv",
+    ]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    let ids: Vec<&str> = rows.iter().map(|row| row["id"].as_str()).collect();
+    let want: Vec<String> = (0..referrals).map(|n| id(n + 1)).collect();
+    assert_eq!(ids, want);
+    for (n, row) in rows.iter().enumerate() {
+        let invalid = n % 7 == 0;
+        assert_eq!(row["outcome"], if invalid { "invalid" } else { "planned" });
+        assert_eq!(row["error_message"].contains("12x"), invalid, "{row:?}");
+        assert_eq!(
+            row["source_lines"],
+            format!("{};{}", n + 2, referrals + n + 2)
+        );
+    }
+    let invalid = referrals.div_ceil(7);
+    assert_eq!(work.read("d.jsonl").lines().count(), referrals - invalid);
+    assert_eq!(work.read("x.csv").lines().count(), 1 + 2 * invalid);
+}
