@@ -1,6 +1,7 @@
 //! The document form of a planned document (SPEC.md "Document form"): what `plan --out`
 //! writes, one JSON line per referral, and what `sync` reads back unchanged.
 
+use super::patch_op::needs_json_escape;
 use super::{Document, PatchOp};
 use serde_json::{Map, Value};
 
@@ -75,10 +76,9 @@ fn push_patch(out: &mut Vec<u8>, ops: &[PatchOp]) {
 }
 
 /// Appends `text` as a JSON string, as `serde_json` writes it: as it stands between quotes
-/// when it has nothing to escape (no control character, quote or backslash), else escaped
-/// by `serde_json` itself.
+/// when it has nothing to escape, else escaped by `serde_json` itself.
 fn push_json_str(out: &mut Vec<u8>, text: &str) {
-    if text.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_json_escape(text) {
         out.reserve(text.len() + 2);
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());

@@ -130,8 +130,7 @@ pub fn write_json<'b, T: Serialize + ?Sized>(value: &T, buf: &'b mut String) -> 
 /// skips serde_json's byte-by-byte escaping and the UTF-8 check of what it wrote (both
 /// showed in the profile of a million-row `plan`).
 pub fn write_json_str<'b>(text: &str, buf: &'b mut String) -> &'b str {
-    // Exactly what JSON requires escaped, and serde_json escapes.
-    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+    if needs_json_escape(text) {
         return write_json(text, buf);
     }
     buf.clear();
@@ -139,6 +138,13 @@ pub fn write_json_str<'b>(text: &str, buf: &'b mut String) -> &'b str {
     buf.push_str(text);
     buf.push('"');
     buf
+}
+
+/// Whether `text` has a byte that a JSON string must escape (a control character, a quote
+/// or a backslash): exactly those serde_json escapes, so text without one is its own JSON
+/// string between quotes.
+pub fn needs_json_escape(text: &str) -> bool {
+    text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
 /// One validated operation of a patch document.
@@ -218,18 +224,30 @@ impl fmt::Debug for PatchOp {
 #[derive(Debug, Default)]
 pub struct PathCache {
     paths: foldhash::HashMap<Arc<str>, Resolved>,
+    /// The path resolved last: a file in passes (one column for every referral, then the
+    /// next) gives the same path row after row, found by one comparison without a hash.
+    last: Option<(Arc<str>, Resolved)>,
 }
 
 impl PathCache {
     /// The shared copy of `path` and where it leads; `Err` for a path the schema refuses.
     pub fn resolve(&mut self, path: &str) -> Result<(Arc<str>, Resolved), PathError> {
-        if let Some((shared, resolved)) = self.paths.get_key_value(path) {
+        if let Some((shared, resolved)) = &self.last
+            && **shared == *path
+        {
             return Ok((shared.clone(), *resolved));
         }
-        let resolved = schema::resolve(path)?;
-        let shared: Arc<str> = Arc::from(path);
-        self.paths.insert(shared.clone(), resolved);
-        Ok((shared, resolved))
+        let found = match self.paths.get_key_value(path) {
+            Some((shared, resolved)) => (shared.clone(), *resolved),
+            None => {
+                let resolved = schema::resolve(path)?;
+                let shared: Arc<str> = Arc::from(path);
+                self.paths.insert(shared.clone(), resolved);
+                (shared, resolved)
+            }
+        };
+        self.last = Some(found.clone());
+        Ok(found)
     }
 }
 
@@ -245,6 +263,20 @@ mod tests {
             let mut buf = String::from("left over");
             prop_assert_eq!(write_json_str(&text, &mut buf), expected);
         }
+    }
+
+    #[test]
+    fn a_path_resolves_to_one_shared_copy_whatever_came_between() {
+        let mut cache = PathCache::default();
+        let (first, _) = cache.resolve("/details/notes").unwrap();
+        let (again, _) = cache.resolve("/details/notes").unwrap();
+        let (other, _) = cache.resolve("/name").unwrap();
+        assert!(cache.resolve("/no/such/field").is_err());
+        let (later, _) = cache.resolve("/details/notes").unwrap();
+        assert!(Arc::ptr_eq(&first, &again) && Arc::ptr_eq(&first, &later));
+        assert_eq!(&*other, "/name");
+        assert!(cache.resolve("/no/such/field").is_err());
+        assert_eq!(&*cache.resolve("/name").unwrap().0, "/name");
     }
 
     #[test]
