@@ -26,6 +26,28 @@ struct RowRecord {
     rejected_message: Option<Box<str>>,
 }
 
+/// What the end of a run needs of a report row besides its line: its outcome, and its
+/// message when the outcome puts its rows in the rejects file.
+#[derive(Debug)]
+pub struct RowKept {
+    outcome: Outcome,
+    rejected_message: Option<Box<str>>,
+}
+
+impl RowKept {
+    /// What the end of the run needs of `row`.
+    pub fn of(row: ReportRow) -> Self {
+        let rejected_message = row
+            .outcome
+            .is_rejected()
+            .then(|| row.error_message.unwrap_or_default().into_boxed_str());
+        RowKept {
+            outcome: row.outcome,
+            rejected_message,
+        }
+    }
+}
+
 /// The outputs of one `plan` or `sync` run.
 pub struct RunOutputs {
     ledger: Option<Arc<LedgerRun>>,
@@ -82,13 +104,15 @@ impl RunOutputs {
     }
 
     /// [`RunOutputs::record`] of a row whose report line an encoder from
-    /// [`RunOutputs::report_lines`] made already.
-    pub fn record_line(&mut self, entry: usize, row: ReportRow, line: &[u8]) -> anyhow::Result<()> {
-        if let Some(ledger) = &self.ledger {
-            ledger.record(entry, &row)?;
-        }
+    /// [`RunOutputs::report_lines`] made already, given by what the end of the run needs of
+    /// it ([`RowKept::of`]). Only for a run without a ledger, which keeps whole rows.
+    pub fn record_line(&mut self, entry: usize, kept: RowKept, line: &[u8]) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.ledger.is_none(),
+            "a report row made apart cannot be recorded in the ledger"
+        );
         let span = self.report.append_line(line)?;
-        self.note(entry, row.outcome, span, row);
+        self.note(entry, kept.outcome, span, kept.rejected_message);
         Ok(())
     }
 
@@ -112,23 +136,25 @@ impl RunOutputs {
 
     fn show(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
         let line = self.report.append(&row)?;
-        self.note(entry, outcome, line, row);
+        self.note(entry, outcome, line, RowKept::of(row).rejected_message);
         Ok(())
     }
 
     /// Counts `outcome` and keeps what the end of the run needs of `entry`'s row, whose
     /// line the report has at `line`.
-    fn note(&mut self, entry: usize, outcome: Outcome, line: LineSpan, row: ReportRow) {
+    fn note(
+        &mut self,
+        entry: usize,
+        outcome: Outcome,
+        line: LineSpan,
+        rejected_message: Option<Box<str>>,
+    ) {
         self.counts.add(outcome);
         self.progress.finished(outcome);
         if let Some(slot) = self.rows.get_mut(entry) {
-            let rejected_message = row
-                .outcome
-                .is_rejected()
-                .then(|| row.error_message.unwrap_or_default().into_boxed_str());
             *slot = Some(RowRecord {
                 line,
-                outcome: row.outcome,
+                outcome,
                 rejected_message,
             });
         }

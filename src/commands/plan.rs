@@ -1,7 +1,7 @@
 //! `refsync plan`: read, group and validate offline; write the planned documents and a report.
 
 use super::output_paths::check_output_paths;
-use super::outputs::{Finish, RunOutputs};
+use super::outputs::{Finish, RowKept, RunOutputs};
 use super::prepare::prepare;
 use crate::cli::PlanArgs;
 use crate::plan::PlanEntry;
@@ -136,11 +136,12 @@ impl Unclaimed {
     }
 }
 
-/// Report rows made on the helping thread, with their lines: each claim's rows in entry
-/// order, the claims from the back of the plan forward.
+/// Report rows made on the helping thread: each claim's rows in entry order (what the end
+/// of the run needs of each, and where its line lies in `text`), the claims from the back
+/// of the plan forward.
 #[derive(Default)]
 struct RowsMade {
-    claims: Vec<Vec<(usize, ReportRow, Range<usize>)>>,
+    claims: Vec<Vec<(usize, RowKept, Range<usize>)>>,
     text: Vec<u8>,
 }
 
@@ -148,9 +149,9 @@ impl RowsMade {
     /// Records every row, in entry order.
     fn record(self, outputs: &mut RunOutputs) -> anyhow::Result<()> {
         for claim in self.claims.into_iter().rev() {
-            for (index, row, line) in claim {
+            for (index, kept, line) in claim {
                 let line = self.text.get(line).unwrap_or_default();
-                outputs.record_line(index, row, line)?;
+                outputs.record_line(index, kept, line)?;
             }
         }
         Ok(())
@@ -171,7 +172,7 @@ fn rows_from_the_back(
             let row = ReportRow::for_entry(&entries[index], names);
             let start = made.text.len();
             lines.encode(&row, &mut made.text);
-            rows.push((index, row, start..made.text.len()));
+            rows.push((index, RowKept::of(row), start..made.text.len()));
         }
         made.claims.push(rows);
     }
