@@ -25,10 +25,11 @@ use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream, 
 pub const MOST_THREADS: usize = 4;
 
 /// What reading, splitting and handing over a row costs, as a part of what planning it
-/// costs: what the reading thread's share is made smaller by. A profile of `plan` on a
-/// million rows put it between a fifth and a half; with two threads, 0.35 leaves the
-/// reading thread a third of the IDs.
-const READ_COST: f64 = 0.35;
+/// costs: what the reading thread's share is made smaller by. With two threads, 0.45
+/// leaves the reading thread 27.5 % of the IDs; in `plan` of the benchmark's million-row
+/// CSV that had both threads use about as much CPU time (with 0.35, a third of the IDs,
+/// the reading thread used 5–15 % more than the other).
+const READ_COST: f64 = 0.45;
 
 /// A plan and the number of input rows it was made from.
 pub type Planned = (Plan, usize);
