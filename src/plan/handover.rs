@@ -11,14 +11,13 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use crate::input::{CellsBatch, CellsRef, InputRecord, RowRef};
 
-/// Rows per batch: with [`AHEAD`], about a megabyte in flight per planning thread, batches
-/// given back included (twice that held the peak of a 500,000-row `sync` a few MiB higher).
-const BATCH_ROWS: usize = 1024;
+/// Rows per batch.
+const BATCH_ROWS: usize = 2048;
 /// Bytes of cells after which a batch goes with fewer rows: a record may be as long as
 /// [`crate::input::MAX_RECORD_BYTES`].
-const BATCH_BYTES: usize = 128 * 1024;
+const BATCH_BYTES: usize = 256 * 1024;
 /// Batches the reader may run ahead of each planning thread.
-const AHEAD: usize = 4;
+const AHEAD: usize = 8;
 
 /// One row of a batch, as it was handed over.
 #[derive(Debug)]
