@@ -25,11 +25,12 @@ use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream, 
 pub const MOST_THREADS: usize = 4;
 
 /// What reading, splitting and handing over a row costs, as a part of what planning it
-/// costs: what the reading thread's share is made smaller by. With two threads, 0.45
-/// leaves the reading thread 27.5 % of the IDs; in `plan` of the benchmark's million-row
-/// CSV that had both threads use about as much CPU time (with 0.35, a third of the IDs,
-/// the reading thread used 5–15 % more than the other).
-const READ_COST: f64 = 0.45;
+/// costs: what the reading thread's share is made smaller by. With two threads, 0.4
+/// leaves the reading thread 30 % of the IDs. Planning a row costs more when rows come in
+/// no order (each waits on memory), so the best share depends on the file: on the
+/// benchmark's million-row CSV 0.35 left the reading thread the busier one and 0.45 the
+/// other, and on a shuffled copy 0.45 was 5–10 % slower than 0.35 (side by side).
+const READ_COST: f64 = 0.4;
 
 /// A plan and the number of input rows it was made from.
 pub type Planned = (Plan, usize);
