@@ -83,9 +83,9 @@ fn push_json_str(out: &mut Vec<u8>, text: &str) {
         out.push(b'"');
         out.extend_from_slice(text.as_bytes());
         out.push(b'"');
-    } else if serde_json::to_writer(&mut *out, text).is_err() {
-        // Writing a string into a `Vec` cannot fail; were it to, the text is still JSON.
-        out.extend_from_slice(Value::String(text.to_owned()).to_string().as_bytes());
+    } else {
+        // Serialising a string into a `Vec` cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
     }
 }
 

@@ -91,8 +91,9 @@ impl Planner {
     /// Adds one CSV row given by its cells, borrowed (from a reader's buffer, say).
     ///
     /// While rows follow [`Planner::predicted`], each is planned at once, its group being
-    /// next to the last one, and the parts of the group after it are fetched for the next
-    /// row (7 % off `plan` of the benchmark's million-row file, which comes in passes).
+    /// next to the last one, and the groups after it are fetched for the next rows (7 %
+    /// off `plan` of the benchmark's million-row file, which comes in passes, then 6 %
+    /// more once fetched in three steps).
     /// Otherwise the row is held back and planned a few rows later, its group's memory
     /// fetched meanwhile (`plan::ahead`): in a shuffled copy of that file this cut
     /// `plan`'s time by a fifth, while holding back the rows of the file as it comes cost
@@ -125,20 +126,17 @@ impl Planner {
             prefetch_all(group);
         }
         self.ahead.push(row, cells, hash, guess);
-        if let Some(group) = self
-            .ahead
-            .guess_at(PARTS_AT)
-            .and_then(|i| self.groups.get(i))
-        {
+        if let Some(group) = self.guessed(PARTS_AT) {
             group.prefetch();
         }
-        if let Some(group) = self
-            .ahead
-            .guess_at(VALUES_AT)
-            .and_then(|i| self.groups.get(i))
-        {
+        if let Some(group) = self.guessed(VALUES_AT) {
             group.prefetch_values();
         }
+    }
+
+    /// The group guessed for the held-back row that arrived `age` rows before the newest.
+    fn guessed(&self, age: usize) -> Option<&Group> {
+        self.groups.get(self.ahead.guess_at(age)?)
     }
 
     /// Plans one CSV row now; `hash` is its ID's, where known already.

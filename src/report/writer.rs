@@ -108,13 +108,8 @@ impl ReportWriter {
     }
 
     fn write_header(&mut self) -> Result<(), ReportError> {
-        let line = self.header_line();
+        let line = self.lines.header();
         self.write_line(&line)
-    }
-
-    /// The header line: the column names for CSV, nothing for JSONL.
-    fn header_line(&mut self) -> Vec<u8> {
-        self.lines.header()
     }
 
     /// An encoder of this report's lines, for rows made on another thread and appended
@@ -187,7 +182,7 @@ impl ReportWriter {
         lines: &[LineSpan],
         out: File,
     ) -> Result<(), ReportError> {
-        let header = self.header_line();
+        let header = self.lines.header();
         let mut out = BufWriter::new(out);
         let copied = File::open(appended).and_then(|file| {
             let mut appended = BufReader::with_capacity(1 << 16, file);

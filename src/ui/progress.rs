@@ -17,6 +17,8 @@ const PLAIN_LINE_EVERY: Duration = Duration::from_secs(1);
 /// A run's progress display (hidden under cron).
 pub struct Progress {
     bar: ProgressBar,
+    /// Whether the bar is drawn anywhere: asking the bar takes its lock.
+    shown: bool,
     terminal: Terminal,
     counts: Arc<Counts>,
 }
@@ -83,6 +85,7 @@ impl Progress {
         terminal.set_bar(Some(bar.clone()));
         Progress {
             bar,
+            shown,
             terminal: terminal.clone(),
             counts,
         }
@@ -101,7 +104,7 @@ impl Progress {
         }
         // A hidden bar (cron, `--progress never`) is left alone: each step takes its lock
         // and reads the clock, a tenth of writing `plan`'s report in a profile.
-        if !self.bar.is_hidden() {
+        if self.shown {
             self.bar.inc(1);
         }
     }
