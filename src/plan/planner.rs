@@ -18,10 +18,10 @@ use crate::input::{CellsRef, InputRecord, LineRef, MalformedKind, RecordContent,
 #[derive(Debug)]
 pub struct Planner {
     rules: OpRules,
-    /// Index into `groups` of each referral ID seen, found by the ID's hash and compared
-    /// with the group's own ID: a map keyed by the ID held a second copy of every ID.
-    /// (IDs come from the user's own file, so a fast hash beats a flood-resistant one.)
-    by_id: hashbrown::HashTable<usize>,
+    /// The group of each referral ID seen, found by the ID's hash and compared with the
+    /// group's own ID: a map keyed by the ID held a second copy of every ID. (IDs come
+    /// from the user's own file, so a fast hash beats a flood-resistant one.)
+    by_id: hashbrown::HashTable<IdEntry>,
     /// The hash of `by_id`, seeded per run (not the shares' fixed one, whose IDs in one
     /// share would all fall on one residue and crowd the table).
     hasher: foldhash::fast::RandomState,
@@ -119,9 +119,12 @@ impl Planner {
         if self.ahead.is_full() {
             self.plan_oldest_held();
         }
-        let hash = self.hasher.hash_one(cells.id());
-        // The first candidate for the hash, IDs not compared: nearly always the group.
-        let guess = self.by_id.find(hash, |_| true).copied();
+        let hash = self.id_hash(cells.id());
+        // The first entry of the same hash, IDs not compared: nearly always the group.
+        let guess = self
+            .by_id
+            .find(hash, |entry| entry.has(hash))
+            .map(IdEntry::group);
         if let Some(group) = guess.and_then(|index| self.groups.get(index)) {
             prefetch_all(group);
         }
@@ -192,13 +195,13 @@ impl Planner {
             self.last = index;
             return index;
         }
-        let hash = hash.unwrap_or_else(|| self.hasher.hash_one(id));
+        let hash = hash.unwrap_or_else(|| self.id_hash(id));
         let groups = &self.groups;
-        let found = self
-            .by_id
-            .find(hash, |&index| groups[index].id() == Some(id));
+        let found = self.by_id.find(hash, |entry| {
+            entry.has(hash) && groups[entry.group()].id() == Some(id)
+        });
         let index = match found {
-            Some(&index) => index,
+            Some(entry) => entry.group(),
             None => self.new_group(id, at, hash),
         };
         self.predicting = index == self.last || index == self.last + 1;
@@ -231,12 +234,61 @@ impl Planner {
             return index;
         }
         self.groups.push(Group::new(Some(id.to_owned()), at));
-        let (groups, hasher) = (&self.groups, &self.hasher);
-        self.by_id.insert_unique(hash, index, |&index| {
-            hasher.hash_one(groups[index].id().unwrap_or_default())
-        });
+        let entry = IdEntry::new(hash, index);
+        self.by_id.insert_unique(hash, entry, IdEntry::hash);
         index
     }
+
+    /// The hash of `id` in `by_id`: 32 bits of it, as [`IdEntry`] keeps them.
+    fn id_hash(&self, id: &str) -> u64 {
+        // Truncation intended: the top half of a 64-bit hash is as good as all of it.
+        widen((self.hasher.hash_one(id) >> 32) as u32)
+    }
+}
+
+/// An entry of the planner's ID map, in 8 bytes: the 32 bits of hash its ID was found by,
+/// and the index of its group.
+///
+/// Keeping the hash lets the table grow without hashing every ID again (each read from
+/// its own place in memory), and lets a lookup pass over another ID's entry without
+/// reading that group, where the table's 7-bit tags agree by chance.
+#[derive(Clone, Copy, Debug)]
+struct IdEntry {
+    hash: u32,
+    group: u32,
+}
+
+impl IdEntry {
+    /// The entry of the group at `index`, whose ID's hash is `hash`.
+    fn new(hash: u64, index: usize) -> Self {
+        IdEntry {
+            // The hash's two halves are equal (see `widen`).
+            hash: hash as u32,
+            // A group takes over a hundred bytes: memory runs out long before 2^32 of them.
+            group: u32::try_from(index).expect("fewer than 2^32 referral groups fit in memory"),
+        }
+    }
+
+    /// Whether the entry's ID has the hash `hash`.
+    fn has(&self, hash: u64) -> bool {
+        u64::from(self.hash) == hash & u64::from(u32::MAX)
+    }
+
+    /// The index of the entry's group.
+    fn group(&self) -> usize {
+        self.group as usize
+    }
+
+    /// The entry's hash in the table.
+    fn hash(&self) -> u64 {
+        widen(self.hash)
+    }
+}
+
+/// A 32-bit hash as the 64 bits the table wants: hashbrown picks the bucket from the low
+/// bits and a 7-bit tag from the top ones, so both halves carry the same 32 bits.
+fn widen(hash: u32) -> u64 {
+    u64::from(hash) << 32 | u64::from(hash)
 }
 
 /// The planning error of an unreadable record, as the reader described it.

@@ -95,6 +95,40 @@ fn rows_of_thousands_of_ids_in_no_order_find_their_groups_as_the_table_grows() {
 }
 
 #[test]
+fn ids_whose_kept_hashes_agree_still_get_groups_of_their_own() {
+    // The ID map keeps 32 bits of each ID's hash: among 400,000 IDs some pairs agree
+    // (about 19 expected), and the planner must then tell them apart by the ID itself.
+    let mut planner = Planner::new(PlanOptions::default());
+    let mut seen = std::collections::HashMap::new();
+    let (a, b) = (0..400_000)
+        .map(|n| format!("id-{n}"))
+        .find_map(|id| {
+            let earlier = seen.insert(planner.id_hash(&id), id.clone());
+            earlier.map(|earlier| (earlier, id))
+        })
+        .expect("two of 400,000 IDs share a 32-bit hash");
+    let order = [&a, &b, "other", &a, &b, &b, "other", &a];
+    // The same planner, whose seed made the two hashes agree.
+    for (row, id) in order.iter().enumerate() {
+        planner.push(&csv(row as u64 + 2, id, "replace", NOTES, "same"));
+    }
+    let plan = planner.finish();
+    let grouped: Vec<(Option<&str>, Vec<u64>)> = plan
+        .entries
+        .iter()
+        .map(|entry| (entry.id(), lines_of(entry)))
+        .collect();
+    assert_eq!(
+        grouped,
+        [
+            (Some(a.as_str()), vec![2, 5, 9]),
+            (Some(b.as_str()), vec![3, 6, 7]),
+            (Some("other"), vec![4, 8]),
+        ]
+    );
+}
+
+#[test]
 fn ids_are_grouped_case_sensitively() {
     let plan = plan(vec![
         csv(2, "Abc", "replace", NOTES, "x"),
