@@ -94,5 +94,5 @@ fn record_failed(
     row.note = None;
     row.error_code = Some(code);
     row.error_message = Some(message);
-    outputs.record(index, Outcome::Failed, row)
+    outputs.record(index, row)
 }

@@ -90,11 +90,11 @@ impl RunOutputs {
     }
 
     /// Records the row of plan entry `entry` as soon as its outcome is known.
-    pub fn record(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
+    pub fn record(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
         if let Some(ledger) = &self.ledger {
             ledger.record(entry, &row)?;
         }
-        self.show(entry, outcome, row)
+        self.show(entry, row)
     }
 
     /// An encoder of the report's lines, for rows made on another thread and recorded with
@@ -124,19 +124,20 @@ impl RunOutputs {
             ledger.record_all(&refs)?;
         }
         for (entry, row) in rows {
-            self.show(entry, row.outcome, row)?;
+            self.show(entry, row)?;
         }
         Ok(())
     }
 
     /// Shows the row an earlier attempt of a resumed run already recorded in the ledger.
     pub fn replay(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
-        self.show(entry, row.outcome, row)
+        self.show(entry, row)
     }
 
-    fn show(&mut self, entry: usize, outcome: Outcome, row: ReportRow) -> anyhow::Result<()> {
+    fn show(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
         let line = self.report.append(&row)?;
-        self.note(entry, outcome, line, RowKept::of(row).rejected_message);
+        let kept = RowKept::of(row);
+        self.note(entry, kept.outcome, line, kept.rejected_message);
         Ok(())
     }
 

@@ -46,7 +46,7 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
         while let Some(claim) = unclaimed.front() {
             for index in claim {
                 let row = ReportRow::for_entry(&entries[index], &prepared.names);
-                outputs.record(index, row.outcome, row)?;
+                outputs.record(index, row)?;
             }
         }
         let made: RowsMade = helper

@@ -315,7 +315,7 @@ fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Res
              (401): nothing of it was applied; send it again"
                 .into(),
         );
-        outputs.record(index, Outcome::Failed, row)?;
+        outputs.record(index, row)?;
     }
     Ok(())
 }
