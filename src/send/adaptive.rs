@@ -38,6 +38,12 @@ const LATENCY_WEIGHT: f64 = 0.1;
 const LATENCY_TOLERANCE: f64 = 2.0;
 /// Absolute slack on loopback-fast answers, where a millisecond is noise, not queueing.
 const LATENCY_SLACK: Duration = Duration::from_millis(5);
+/// A request unanswered after this many times the average latency is presumed stalled
+/// (see `turns`): its document stops counting against the limit.
+const OVERDUE_FACTOR: f64 = 4.0;
+/// ... but never sooner than this, where answers come in milliseconds and a busy moment
+/// can take ten times as long.
+const OVERDUE_FLOOR: Duration = Duration::from_millis(250);
 
 /// What a 429 leaves of the rate that was being sent.
 const RATE_CUT: f64 = 0.8;
@@ -108,6 +114,16 @@ impl InFlightLimit {
     /// The limit now.
     pub fn current(&self) -> usize {
         self.limit as usize
+    }
+
+    /// How long a request may go unanswered before it is presumed stalled: a few times
+    /// the average latency (the assumed one before any answer), never less than
+    /// [`OVERDUE_FLOOR`].
+    pub fn overdue_after(&self) -> Duration {
+        let average = self.average.unwrap_or(ASSUMED_LATENCY.as_secs_f64());
+        Duration::try_from_secs_f64(average * OVERDUE_FACTOR)
+            .unwrap_or(ASSUMED_LATENCY)
+            .max(OVERDUE_FLOOR)
     }
 
     /// Records the latency of one answer.

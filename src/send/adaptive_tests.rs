@@ -41,6 +41,33 @@ fn under_a_rate_the_in_flight_limit_follows_littles_law() {
 }
 
 #[test]
+fn a_request_is_presumed_stalled_after_a_few_times_the_average_latency() {
+    let base = Instant::now();
+    let mut limit = InFlightLimit::new(256, Some(500.0));
+    assert_eq!(
+        limit.overdue_after(),
+        ASSUMED_LATENCY * 4,
+        "before any answer"
+    );
+    for n in 0..50 {
+        observe(
+            &mut limit,
+            Duration::from_millis(400),
+            None,
+            at(base, n * 100),
+        );
+    }
+    assert_eq!(limit.overdue_after().as_millis(), 1600);
+    let mut fast = InFlightLimit::new(256, None);
+    observe(&mut fast, Duration::from_millis(2), None, base);
+    assert_eq!(
+        fast.overdue_after(),
+        OVERDUE_FLOOR,
+        "a busy moment is no stall"
+    );
+}
+
+#[test]
 fn documents_that_time_out_or_sleep_before_a_retry_count_as_holding_their_turn() {
     let base = Instant::now();
     let mut limit = InFlightLimit::new(256, Some(600.0));

@@ -296,16 +296,15 @@ impl Shared {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
         }
         tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
-        let sent_at = tokio::time::Instant::now();
         let on_wire = self.counters.on_wire();
-        let result = tokio::select! {
+        let (result, held) = tokio::select! {
             biased;
             () = stop.aborted() => return Ok(Try::Stopped { in_flight: true }),
-            result = self.transport.send(request) => result,
+            sent = self.pacer.on_wire(self.transport.send(request)) => sent,
         };
         drop(on_wire);
         let status = result.as_ref().ok().map(|response| response.status);
-        self.pacer.request_ended(status, sent_at.elapsed());
+        self.pacer.request_ended(status, held);
         match &result {
             Ok(response) => tracing::debug!(status = response.status, url = %call.url, "response"),
             Err(error) => tracing::debug!(%error, url = %call.url, "no response"),

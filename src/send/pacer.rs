@@ -201,7 +201,7 @@ impl Pacer {
         let in_flight = InFlightLimit::new(concurrency, ceiling);
         Pacer {
             gate,
-            turns: Turns::new(in_flight.current()),
+            turns: Turns::new(in_flight.current(), concurrency),
             pause: Mutex::new(Pause::default()),
             feedback: Mutex::new(Feedback {
                 in_flight,
@@ -256,8 +256,32 @@ impl Pacer {
         self.pause.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Carries `request` on the wire. Once it has gone unanswered for
+    /// [`InFlightLimit::overdue_after`] it is presumed stalled, and its document is
+    /// excused from the in-flight limit until it ends (see `turns`): a connection that
+    /// never answers then holds up nothing but its own document until `--timeout`.
+    /// Returns the request's output and the time it counted against the limit (its whole
+    /// time unless it was excused), for [`Pacer::request_ended`].
+    pub async fn on_wire<T>(&self, request: impl Future<Output = T>) -> (T, Duration) {
+        let overdue_after = self.feedback().in_flight.overdue_after();
+        let started = Instant::now();
+        tokio::pin!(request);
+        tokio::select! {
+            biased;
+            output = &mut request => return (output, started.elapsed()),
+            () = tokio::time::sleep(overdue_after) => {}
+        }
+        tracing::debug!(
+            overdue_ms = overdue_after.as_millis() as u64,
+            "no answer yet: the request is presumed stalled, another document may start"
+        );
+        let _excused = self.turns.excuse();
+        (request.await, overdue_after)
+    }
+
     /// Feeds one request's end back: `answer` is its status where one came; `on_wire` the
-    /// time it took. A 429 lowers the rate, any other answer lets it climb back.
+    /// time it took, as far as it counted against the in-flight limit. A 429 lowers the
+    /// rate, any other answer lets it climb back.
     pub fn request_ended(&self, answer: Option<u16>, on_wire: Duration) {
         let now = Instant::now();
         let mut feedback = self.feedback();

@@ -170,3 +170,52 @@ async fn the_peak_in_flight_reaches_the_requests_that_overlap() {
     let ran = run(&options(), script, ids.map(replace_doc).to_vec()).await;
     assert_eq!(ran.stats.expect("run finished").peak_in_flight, 3);
 }
+
+#[tokio::test(start_paused = true)]
+async fn requests_that_never_answer_do_not_hold_up_the_other_documents() {
+    // Answers in 10 ms bring the in-flight limit down to about 6 at 100/s; then eight
+    // requests in a row get no answer until their 30 s timeout. Were they counted against
+    // the limit all that time, every other document would wait for them.
+    let stalled: Vec<String> = (100..108).map(|n| format!("r{n}")).collect();
+    let ids: Vec<String> = (0..200).map(|n| format!("r{n}")).collect();
+    let quick = || status(204).after(Duration::from_millis(10));
+    let script: Vec<_> = ids
+        .iter()
+        .map(|id| match stalled.contains(id) {
+            true => (
+                id.as_str(),
+                vec![
+                    failure(TransportError::Timeout).after(Duration::from_secs(30)),
+                    quick(),
+                ],
+            ),
+            false => (id.as_str(), vec![quick()]),
+        })
+        .collect();
+    let script = Scripted::new(&script);
+    let options = SendOptions {
+        rate: RateLimit::Every {
+            count: 100,
+            period: Duration::from_secs(1),
+        },
+        concurrency: 64,
+        ..options()
+    };
+    let start = Instant::now();
+    let docs = ids.iter().map(|id| replace_doc(id)).collect();
+    let ran = run(&options, script.clone(), docs).await;
+    assert!(ran.results.iter().all(|r| r.outcome == Outcome::Updated));
+    let last_other = script
+        .seen()
+        .iter()
+        .filter(|seen| !stalled.contains(&seen.id))
+        .map(|seen| seen.at - start)
+        .max()
+        .expect("requests seen");
+    assert!(
+        last_other < Duration::from_secs(5),
+        "the other documents were sent by {last_other:?}"
+    );
+    let peak = ran.stats.expect("run finished").peak_in_flight;
+    assert!(peak <= 64, "never past --concurrency: {peak}");
+}
