@@ -229,7 +229,7 @@ impl<'a> Run<'a> {
                 self.last_status = Some(response.status);
                 Ok(Ok((response, exchange.maybe_applied)))
             }
-            Ended::GaveUp(last) => Ok(Err(self.gave_up(last, exchange.maybe_applied))),
+            Ended::GaveUp(last) => Ok(Err(self.gave_up(last, exchange.maybe_applied).await?)),
             Ended::Stopped => {
                 self.take_back_if_unapplied(call.request_id)?;
                 let reason = self.shared.control.stop.reason();
@@ -344,11 +344,16 @@ impl<'a> Run<'a> {
         self.note = Some(note);
     }
 
-    /// The end of a call whose tries ran out. An append that may have been applied is
-    /// never resent blindly: its outcome is unknown and the user must look.
-    fn gave_up(&mut self, last: LastTry, maybe_applied: bool) -> End {
+    /// The end of a call whose tries ran out. Where a try may have been applied unseen,
+    /// the referral is read once: holding every change, the document was applied after
+    /// all. Otherwise an append that may have been applied is never resent blindly: its
+    /// outcome is unknown and the user must look.
+    async fn gave_up(&mut self, last: LastTry, maybe_applied: bool) -> Result<End, SendError> {
         if let LastTry::Status(response) = &last {
             self.last_status = Some(response.status);
+        }
+        if maybe_applied && let Some(end) = self.applied_after_all().await? {
+            return Ok(end);
         }
         let tries = self.shared.options.max_attempts.max(1);
         if maybe_applied && !self.doc.is_idempotent() {
@@ -357,9 +362,27 @@ impl<'a> Run<'a> {
                  applied; it is not resent: check referral {} before sending it again",
                 self.doc.id
             );
-            return End::failed("outcome_unknown", message);
+            return Ok(End::failed("outcome_unknown", message));
         }
-        exhausted(last, tries)
+        Ok(exhausted(last, tries))
+    }
+
+    /// After tries whose answers were lost: `updated` (note `verified`) where the referral
+    /// now holds every change of the document. Where it does not, or cannot be read,
+    /// nothing is settled: a request that timed out may still land.
+    async fn applied_after_all(&mut self) -> Result<Option<End>, SendError> {
+        let last_status = self.last_status;
+        match self.fetch(Sent::MaybeApplied).await? {
+            Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => {
+                self.note = Some(Note::Verified);
+                Ok(Some(End::Updated { etag: now.etag }))
+            }
+            _ => {
+                // The report keeps the status of the PATCH, not of the read.
+                self.last_status = last_status;
+                Ok(None)
+            }
+        }
     }
 
     /// The `If-Match` and `MS-RequestId` of the last PATCH, and the PATCHes sent. A

@@ -76,16 +76,7 @@ async fn max_attempts_is_respected_and_the_last_answer_is_reported() {
 
 #[tokio::test(start_paused = true)]
 async fn a_timeout_on_the_last_try_is_reported_as_timeout() {
-    let answers = vec![status(503), failure(TransportError::Timeout)];
-    let script = Scripted::new(&[("r1", answers)]);
-    let options = SendOptions {
-        max_attempts: 2,
-        ..options()
-    };
-    let result = run(&options, script, vec![replace_doc("r1")])
-        .await
-        .one()
-        .clone();
+    let result = with_two_tries(vec![status(503), failure(TransportError::Timeout)]).await;
     assert_eq!(result.error_code.as_deref(), Some("timeout"));
 }
 
@@ -255,4 +246,81 @@ async fn a_certificate_that_is_not_trusted_stops_the_run_without_a_retry() {
     }
     assert_eq!(script.seen().len(), 1, "neither retried nor tried for r2");
     assert!(ran.results.is_empty(), "{:?}", ran.results);
+}
+
+#[tokio::test(start_paused = true)]
+async fn tries_that_all_lost_their_answer_are_verified_by_reading_the_referral() {
+    let lost = || failure(TransportError::Lost("reset".into()));
+    let applied = referral("\"e2\"", json!({"details": {"notes": "hello"}}));
+    let script = Scripted::new(&[("r1", vec![lost(), lost(), lost(), applied])]);
+    let options = SendOptions {
+        max_attempts: 3,
+        ..options()
+    };
+    let ran = run(&options, script.clone(), vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(
+        (result.outcome, result.attempts, result.note),
+        (Outcome::Updated, 3, Some(crate::send::Note::Verified))
+    );
+    assert_eq!(result.etag_after.as_deref(), Some("\"e2\""));
+    assert_eq!(
+        script.seen().last().map(|s| s.request.method),
+        Some(Method::Get)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_append_found_in_the_team_afterwards_is_updated_not_unknown() {
+    let lost = || failure(TransportError::Timeout);
+    let team = json!({"team": [{"email": "NEW@x.com"}]});
+    let script = Scripted::new(&[("r1", vec![lost(), lost(), referral("\"e5\"", team)])]);
+    let options = SendOptions {
+        max_attempts: 2,
+        if_match: IfMatchPolicy::None,
+        ..options()
+    };
+    let ran = run(&options, script, vec![append_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.outcome, Outcome::Updated);
+    assert_eq!(result.note, Some(crate::send::Note::Verified));
+}
+
+/// `replace_doc("r1")` answered by `answers`, with two tries.
+async fn with_two_tries(answers: Vec<Answer>) -> SendResult {
+    let options = SendOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let script = Scripted::new(&[("r1", answers)]);
+    run(&options, script, vec![replace_doc("r1")])
+        .await
+        .one()
+        .clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn lost_answers_whose_changes_the_referral_lacks_stay_failed() {
+    let lost = failure(TransportError::Lost("reset".into()));
+    let unapplied = referral("\"e1\"", json!({"details": {"notes": "before"}}));
+    let result = with_two_tries(vec![lost, status(503), unapplied]).await;
+    assert_eq!(
+        (result.outcome, result.error_code.as_deref(), result.note),
+        (Outcome::Failed, Some("retries_exhausted"), None)
+    );
+    assert_eq!(result.http_status, Some(503));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_that_fails_after_lost_answers_leaves_the_report_as_the_patches_left_it() {
+    let lost = || failure(TransportError::Timeout);
+    let result = with_two_tries(vec![lost(), lost(), status(404)]).await;
+    assert_eq!(
+        (result.outcome, result.error_code.as_deref()),
+        (Outcome::Failed, Some("timeout"))
+    );
+    assert_eq!(
+        result.http_status, None,
+        "no PATCH was answered; the read's 404 is not its status"
+    );
 }
