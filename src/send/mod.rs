@@ -17,6 +17,7 @@ mod exchange;
 pub mod hooks;
 pub mod lookup;
 pub mod members;
+mod overdue;
 pub mod pacer;
 mod read;
 pub mod retry;

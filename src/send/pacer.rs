@@ -11,6 +11,7 @@
 
 use super::RateLimit;
 use super::adaptive::{AdaptiveRate, InFlightLimit};
+use super::overdue::WireBook;
 use super::transport::BoxFuture;
 use super::turns::{Turn, Turns};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -18,6 +19,10 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
+
+/// How often the run's watchdog looks for requests presumed stalled: well under the
+/// shortest time after which one is (`adaptive::OVERDUE_FLOOR`).
+const WATCH_EVERY: Duration = Duration::from_millis(50);
 
 /// A rate limiter: resolves when one more request may start.
 pub trait RateGate: Send + Sync {
@@ -189,6 +194,7 @@ struct Pause {
 pub struct Pacer {
     gate: Arc<dyn RateGate>,
     turns: Arc<Turns>,
+    wire: WireBook,
     pause: Mutex<Pause>,
     feedback: Mutex<Feedback>,
 }
@@ -202,6 +208,7 @@ impl Pacer {
         Pacer {
             gate,
             turns: Turns::new(in_flight.current(), concurrency),
+            wire: WireBook::default(),
             pause: Mutex::new(Pause::default()),
             feedback: Mutex::new(Feedback {
                 in_flight,
@@ -256,27 +263,37 @@ impl Pacer {
         self.pause.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Carries `request` on the wire. Once it has gone unanswered for
-    /// [`InFlightLimit::overdue_after`] it is presumed stalled, and its document is
-    /// excused from the in-flight limit until it ends (see `turns`): a connection that
-    /// never answers then holds up nothing but its own document until `--timeout`.
-    /// Returns the request's output and the time it counted against the limit (its whole
-    /// time unless it was excused), for [`Pacer::request_ended`].
+    /// Carries `request` on the wire, entered in the book the watchdog reads
+    /// ([`Pacer::watch_overdue`]). Returns the request's output and the time it counted
+    /// against the in-flight limit (its whole time unless it was excused as stalled), for
+    /// [`Pacer::request_ended`].
     pub async fn on_wire<T>(&self, request: impl Future<Output = T>) -> (T, Duration) {
-        let overdue_after = self.feedback().in_flight.overdue_after();
-        let started = Instant::now();
-        tokio::pin!(request);
-        tokio::select! {
-            biased;
-            output = &mut request => return (output, started.elapsed()),
-            () = tokio::time::sleep(overdue_after) => {}
+        let ticket = self.wire.enter(Instant::now());
+        let output = request.await;
+        (output, ticket.leave(Instant::now()))
+    }
+
+    /// The run's watchdog, until dropped: every [`WATCH_EVERY`], a request unanswered for
+    /// [`InFlightLimit::overdue_after`] is presumed stalled and its document excused from
+    /// the in-flight limit until it ends (see `turns`), so a connection that never answers
+    /// holds up nothing but its own document until `--timeout`.
+    pub async fn watch_overdue(&self) {
+        let mut ticks = tokio::time::interval(WATCH_EVERY);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            let overdue_after = self.feedback().in_flight.overdue_after();
+            let excused = self
+                .wire
+                .excuse_overdue(&self.turns, overdue_after, Instant::now());
+            if excused > 0 {
+                tracing::debug!(
+                    excused,
+                    overdue_ms = overdue_after.as_millis() as u64,
+                    "requests presumed stalled: other documents may start beside them"
+                );
+            }
         }
-        tracing::debug!(
-            overdue_ms = overdue_after.as_millis() as u64,
-            "no answer yet: the request is presumed stalled, another document may start"
-        );
-        let _excused = self.turns.excuse();
-        (request.await, overdue_after)
     }
 
     /// Feeds one request's end back: `answer` is its status where one came; `on_wire` the

@@ -145,6 +145,11 @@ pub(crate) async fn drive(
         stop,
         error: Mutex::new(None),
     });
+    let watchdog = tokio::spawn({
+        let shared = Arc::clone(&run.shared);
+        async move { shared.pacer.watch_overdue().await }
+    });
+    let _watchdog = AbortOnDrop(watchdog);
     let mut set = JoinSet::new();
     for _ in 0..workers {
         set.spawn(Arc::clone(&run).work());
@@ -165,6 +170,15 @@ fn stats(shared: &Shared) -> SendStats {
     SendStats {
         adapted_rate: shared.pacer.adapted_rate(),
         ..shared.counters.snapshot()
+    }
+}
+
+/// A task that ends with the run, however the run ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
