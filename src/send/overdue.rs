@@ -38,7 +38,8 @@ struct OnWire {
 #[derive(Debug)]
 pub struct Ticket<'a> {
     book: &'a WireBook,
-    index: usize,
+    /// `None` once left: the place may hold another request by then.
+    index: Option<usize>,
 }
 
 impl WireBook {
@@ -59,7 +60,10 @@ impl WireBook {
                 slots.entries.len() - 1
             }
         };
-        Ticket { book: self, index }
+        Ticket {
+            book: self,
+            index: Some(index),
+        }
     }
 
     /// Excuses every request that has been on the wire for `overdue_after` or longer and
@@ -96,8 +100,8 @@ impl WireBook {
 impl Ticket<'_> {
     /// Takes the request off the wire at `now`: the time it counted against the in-flight
     /// limit, which is its whole time unless it was excused.
-    pub fn leave(self, now: Instant) -> Duration {
-        let Some(on_wire) = self.book.take(self.index) else {
+    pub fn leave(mut self, now: Instant) -> Duration {
+        let Some(on_wire) = self.index.take().and_then(|index| self.book.take(index)) else {
             return Duration::ZERO;
         };
         let counted_until = on_wire.excused.as_ref().map_or(now, |(_, since)| *since);
@@ -107,9 +111,9 @@ impl Ticket<'_> {
 
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
-        // After `leave` the entry is gone already (and may hold another request by now:
-        // `leave` consumed the ticket, so this runs only for an abandoned one).
-        self.book.take(self.index);
+        if let Some(index) = self.index.take() {
+            self.book.take(index);
+        }
     }
 }
 
@@ -147,7 +151,7 @@ mod tests {
         let start = Instant::now();
         drop(book.enter(start));
         let next = book.enter(start);
-        assert_eq!(next.index, 0);
+        assert_eq!(next.index, Some(0));
         let later = start + Duration::from_secs(5);
         assert_eq!(
             book.excuse_overdue(&turns, Duration::from_secs(1), later),
