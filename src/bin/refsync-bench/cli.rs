@@ -53,6 +53,9 @@ pub enum Command {
     /// 3,000 documents, `--rate 500/s`, emulator `--throttle 150/s`, with and without
     /// `Retry-After`.
     UnknownLimit,
+    /// 3,000 documents, `--rate 400/s`, latency 5 ms, emulator `--stall-rate 0.01`: 1 % of
+    /// requests never answered.
+    Stalls,
     /// `--rate unlimited`, latency 0, against `wrk` PATCHing the same emulator.
     Unthrottled,
     /// `refsync plan` of 1,000,000 rows (100,000 referrals), CSV and JSONL, against a bare

@@ -23,6 +23,8 @@ pub struct EmulatorSpec {
     pub throttle: Option<u32>,
     /// `--no-retry-after`.
     pub no_retry_after: bool,
+    /// `--stall-rate`: the share of requests never answered.
+    pub stall_rate: Option<f64>,
     /// `--fault-seed`.
     pub fault_seed: u64,
 }
@@ -42,6 +44,9 @@ impl EmulatorSpec {
         ];
         if let Some(rate) = self.throttle {
             args.extend(["--throttle".into(), format!("{rate}/s")]);
+        }
+        if let Some(share) = self.stall_rate {
+            args.extend(["--stall-rate".into(), share.to_string()]);
         }
         if self.no_retry_after {
             args.push("--no-retry-after".into());

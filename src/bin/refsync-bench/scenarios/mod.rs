@@ -18,10 +18,11 @@ use crate::table::{Row, Table, Verdict, mib};
 use crate::updates::{self, RowOrder, UpdateFormat, UpdatesSpec};
 
 /// The scenarios in the order `all` runs them.
-const ALL: [&str; 6] = [
+const ALL: [&str; 7] = [
     "throttled",
     "latency",
     "unknown-limit",
+    "stalls",
     "unthrottled",
     "plan",
     "sync-memory",
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Throttled => vec!["throttled"],
         Command::Latency => vec!["latency"],
         Command::UnknownLimit => vec!["unknown-limit"],
+        Command::Stalls => vec!["stalls"],
         Command::Unthrottled => vec!["unthrottled"],
         Command::Plan => vec!["plan"],
         Command::SyncMemory => vec!["sync-memory"],
@@ -55,6 +57,7 @@ async fn run_one(bench: &Bench, table: &mut Table, scenario: &str) -> anyhow::Re
         "throttled" => rate::throttled(bench, table).await,
         "latency" => rate::latency(bench, table).await,
         "unknown-limit" => rate::unknown_limit(bench, table).await,
+        "stalls" => rate::stalls(bench, table).await,
         "unthrottled" => unthrottled::run(bench, table).await,
         "plan" => plan::run(bench, table),
         _ => memory::run(bench, table).await,
