@@ -1,6 +1,6 @@
-//! The rate scenarios: throttled, latency-bound, unknown limit, and stalled requests. Each syncs a generated
-//! file (3 rows per referral, no team appends, so one PATCH per document) against an
-//! emulator shaped by the scenario, and plots the run.
+//! The rate scenarios: throttled, latency-bound, unknown limit, and stalled requests.
+//! Each syncs a generated file (3 rows per referral, no team appends, so one PATCH per
+//! document) against an emulator shaped by the scenario, and plots the run.
 
 use crate::emulator::EmulatorSpec;
 use crate::plot;
