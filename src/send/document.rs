@@ -369,19 +369,16 @@ impl<'a> Run<'a> {
 
     /// After tries whose answers were lost: `updated` (note `verified`) where the referral
     /// now holds every change of the document. Where it does not, or cannot be read,
-    /// nothing is settled: a request that timed out may still land.
+    /// nothing is settled: a request that timed out may still land. (Read without
+    /// [`Run::fetch`]: a failed read's status must not stand in for the PATCH's.)
     async fn applied_after_all(&mut self) -> Result<Option<End>, SendError> {
-        let last_status = self.last_status;
-        match self.fetch(Sent::MaybeApplied).await? {
+        let read = read(self.shared, &self.url, Sent::MaybeApplied).await?;
+        match read.current {
             Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => {
                 self.note = Some(Note::Verified);
                 Ok(Some(End::Updated { etag: now.etag }))
             }
-            _ => {
-                // The report keeps the status of the PATCH, not of the read.
-                self.last_status = last_status;
-                Ok(None)
-            }
+            _ => Ok(None),
         }
     }
 
