@@ -9,6 +9,7 @@ use super::messages::{clip_json, clip_quoted};
 use super::patch_op::{CheckedOp, write_json, write_json_str};
 use super::{ErrorCode, OpKind, PathCache, PlanError};
 use crate::input::{LineRef, RawOpRef, RawValueRef};
+use crate::schema::value::{self, SentAsIs};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
 use serde_json::Value;
 use std::sync::Arc;
@@ -71,6 +72,12 @@ pub fn check_op<'b>(
 
 /// `replace` or `add` in any case; surrounding blanks from a hand-edited CSV are forgiven.
 fn parse_op(text: &str, site: OpSite) -> Result<OpKind, PlanError> {
+    // Most cells say it as it is; the others are trimmed and compared in any case.
+    match text {
+        "replace" => return Ok(OpKind::Replace),
+        "add" => return Ok(OpKind::Add),
+        _ => {}
+    }
     let word = text.trim();
     if word.eq_ignore_ascii_case("replace") {
         Ok(OpKind::Replace)
@@ -133,9 +140,21 @@ fn convert_value<'b>(
     site: OpSite,
     buf: &'b mut String,
 ) -> Result<&'b str, PlanError> {
-    if let (Node::Scalar(Scalar::String), RawValueRef::Text(text)) = (node, raw) {
-        // A CSV cell is the string as it stands: write its JSON text straight away.
-        return Ok(write_json_str(text, buf));
+    if let RawValueRef::Text(text) = raw {
+        // A CSV cell is the string as it stands: write its JSON text straight away; so too
+        // a decimal or a date already in the form it is sent in.
+        if let Node::Scalar(Scalar::String) = node {
+            return Ok(write_json_str(text, buf));
+        }
+        match value::sent_as_is(node, text) {
+            Some(SentAsIs::Bare) => {
+                buf.clear();
+                buf.push_str(text);
+                return Ok(buf);
+            }
+            Some(SentAsIs::Quoted) => return Ok(write_json_str(text, buf)),
+            None => {}
+        }
     }
     let converted = match (node, raw) {
         (_, RawValueRef::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
