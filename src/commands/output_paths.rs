@@ -7,8 +7,8 @@
 
 use super::prepare::{Prepared, default_report_path};
 use crate::cli::args::CommonArgs;
-use crate::report::check_writable;
 use crate::report::rejects::{check_rejects_writable, rejects_paths};
+use crate::report::{check_writable, is_stdout};
 use std::path::{Path, PathBuf};
 
 /// An output the command writes besides the common ones, and the flag that names it:
@@ -59,6 +59,19 @@ pub enum OutputPathError {
          from its extension), or - for stdout"
     )]
     ReportFormat(PathBuf),
+}
+
+impl OutputPathError {
+    /// Whether the output of `flag`, at `path`, is one of those refused (or the file of
+    /// one), and so must be left as it is.
+    pub fn refuses(&self, flag: &str, path: &Path) -> bool {
+        match self {
+            OutputPathError::IsInput { flag: refused, .. } => *refused == flag,
+            OutputPathError::Shared { first, second, .. }
+            | OutputPathError::BothStdout { first, second } => *first == flag || *second == flag,
+            OutputPathError::ReportFormat(report) => flag == "--report" || report == path,
+        }
+    }
 }
 
 /// Checks every output of the run: the report, the rejects, the summary, and the
@@ -115,11 +128,6 @@ fn check_report_format(path: &Path) -> Result<(), OutputPathError> {
         return Ok(());
     }
     Err(OutputPathError::ReportFormat(path.to_path_buf()))
-}
-
-/// Whether `path` is the process's stdout (`-` is given as `/dev/stdout`).
-fn is_stdout(path: &Path) -> bool {
-    path == Path::new("/dev/stdout") || path == Path::new("/proc/self/fd/1")
 }
 
 /// No output is a file the run reads, no two outputs share a file, and at most one goes

@@ -232,17 +232,16 @@ pub struct Finish<'a> {
 /// Writes `--summary-json` for a run that could not start or was aborted by an error (exit
 /// 1): an alerting script reading the file must see this run's failure, not the summary an
 /// earlier run left there. Nothing is counted; `stopped` says what went wrong. Not when
-/// the output paths themselves were refused.
+/// the summary's own path was refused (an input, or another output's file).
 pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command: &'static str) {
     let (Err(error), Some(path)) = (ran, common.summary_json.as_ref()) else {
         return;
     };
-    // Refused output paths may include the summary's own: one that is an input or
-    // another output must not be written over after all.
-    if error
+    let refused = error
         .chain()
-        .any(|cause| cause.is::<super::output_paths::OutputPathError>())
-    {
+        .filter_map(|cause| cause.downcast_ref::<super::output_paths::OutputPathError>())
+        .any(|refusal| refusal.refuses("--summary-json", path));
+    if refused {
         return;
     }
     summarise_refusal(path, command, &crate::ui::describe_error(error), 1);
@@ -263,8 +262,9 @@ pub fn summarise_refusal(path: &Path, command: &'static str, message: &str, exit
 
 fn write_summary_json(path: Option<&PathBuf>, summary: &Summary) -> anyhow::Result<()> {
     let Some(path) = path else { return Ok(()) };
-    let text = serde_json::to_string_pretty(summary)?;
-    std::fs::write(path, text + "\n")
+    let text = serde_json::to_string_pretty(summary)? + "\n";
+    crate::report::create_output(path)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()))
         .with_context(|| format!("cannot write the summary to {}", path.display()))
 }
 

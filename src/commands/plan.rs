@@ -78,7 +78,7 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
 fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match &args.out {
         Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path)
+            crate::report::create_output(path)
                 .with_context(|| format!("cannot write --out {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),

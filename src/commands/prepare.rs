@@ -115,11 +115,13 @@ fn lookup_inputs(sources: &[InputSource], options: &ReadOptions) -> Vec<u32> {
         .collect()
 }
 
-/// Reads an `--ids` file: one ID per line; blank lines and `#` comments are skipped.
+/// Reads an `--ids` file: one ID per line; blank lines and `#` comments are skipped, and
+/// so is a UTF-8 byte-order mark (Notepad and Excel write one), as in an input.
 fn read_ids(path: &PathBuf) -> anyhow::Result<HashSet<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the --ids file {}", path.display()))?;
     Ok(text
+        .trim_start_matches('\u{feff}')
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with('#'))

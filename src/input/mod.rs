@@ -19,6 +19,7 @@ mod format;
 mod json_form;
 mod json_salvage;
 mod jsonl;
+mod line_ends;
 mod lines;
 pub mod mapping;
 mod open;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::encoding::transcode;
 use super::format::{file_format, format_from_extension, stdin_format};
-use super::{InputError, InputSource, ReadOptions};
+use super::{Format, InputError, InputSource, ReadOptions, line_ends};
 
 /// The name that stands for stdin on the command line.
 pub const STDIN_NAME: &str = "-";
@@ -34,7 +34,7 @@ fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputErr
     } else {
         let file = File::open(name).map_err(|source| io_error(name, source))?;
         if !is_regular(&file).map_err(|source| io_error(name, source))? {
-            return in_utf8(spool_stream(name, file, options)?, options);
+            return as_read(spool_stream(name, file, options)?, options);
         }
         InputSource {
             name: name.to_string(),
@@ -43,7 +43,7 @@ fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputErr
             spool: None,
         }
     };
-    in_utf8(source, options)
+    as_read(source, options)
 }
 
 /// A stream given by path, such as a shell's `<(command)`, spooled like stdin: it can be
@@ -58,16 +58,37 @@ fn spool_stream(name: &str, file: File, options: &ReadOptions) -> Result<InputSo
     })
 }
 
-/// The source as UTF-8: under `--encoding`, its text transcoded into a spool file that
-/// takes the place of the original (line numbers stay the original's).
-fn in_utf8(source: InputSource, options: &ReadOptions) -> Result<InputSource, InputError> {
-    match transcode(&source.path, &source.name, options.encoding)? {
-        None => Ok(source),
-        Some(spool) => Ok(InputSource {
-            path: spool.to_path_buf(),
-            spool: Some(Arc::new(spool)),
-            ..source
-        }),
+/// The source as UTF-8 with its lines ending in line feeds: under `--encoding`, its text
+/// transcoded into a spool file that takes the place of the original, and a CSV file whose
+/// lines end in a lone CR read through a copy in which each is a line feed (line numbers
+/// stay the original's either way).
+fn as_read(source: InputSource, options: &ReadOptions) -> Result<InputSource, InputError> {
+    let source = match transcode(&source.path, &source.name, options.encoding)? {
+        None => source,
+        Some(spool) => spooled_as(source, spool),
+    };
+    if source.format != Format::Csv {
+        return Ok(source);
+    }
+    let io = |error| io_error(&source.name, error);
+    if !line_ends::ends_lines_with_cr(&source.path).map_err(io)? {
+        return Ok(source);
+    }
+    tracing::info!(
+        input = source.name.as_str(),
+        "the input's lines end in a lone carriage return (CR, as classic Mac files do): \
+         each is read as a line end"
+    );
+    let spool = line_ends::spool_with_line_feeds(&source.path).map_err(io)?;
+    Ok(spooled_as(source, spool))
+}
+
+/// `source` read from `spool` instead, which lives as long as the source does.
+fn spooled_as(source: InputSource, spool: tempfile::TempPath) -> InputSource {
+    InputSource {
+        path: spool.to_path_buf(),
+        spool: Some(Arc::new(spool)),
+        ..source
     }
 }
 

@@ -63,6 +63,27 @@ pub enum ReportError {
     },
 }
 
+/// Whether `path` is the process's stdout (`-` is given as `/dev/stdout`).
+pub fn is_stdout(path: &Path) -> bool {
+    path == Path::new("/dev/stdout") || path == Path::new("/proc/self/fd/1")
+}
+
+/// Creates the output file at `path`, emptied. The process's stdout is written through
+/// the descriptor it inherited instead of being opened again by its name: opened anew, a
+/// file that stdout is redirected to would be emptied and written from its start, so that
+/// `--report - >> run.log` wiped the log, and in `{ echo a; refsync …; echo b; } > f` the
+/// lines overwrote one another.
+pub fn create_output(path: &Path) -> std::io::Result<std::fs::File> {
+    if is_stdout(path) {
+        use std::os::fd::AsFd;
+        return std::io::stdout()
+            .as_fd()
+            .try_clone_to_owned()
+            .map(std::fs::File::from);
+    }
+    std::fs::File::create(path)
+}
+
 /// Whether `path` names a device rather than a file of its own (`/dev/stdout`, `/dev/null`,
 /// a pipe): under `/dev` it counts as one even when stdout is redirected to a regular file.
 pub fn is_device(path: &Path) -> bool {

@@ -206,12 +206,12 @@ fn write_csv(
         .collect::<Result<Vec<_>, _>>()?;
     let mut union: Vec<Vec<u8>> = Vec::new();
     for column in headers.iter().flatten() {
-        if !union.contains(column) {
+        if !union.iter().any(|c| same_column(c, column)) {
             union.push(column.clone());
         }
     }
     for extra in [OUTCOME, ERROR_MESSAGE] {
-        if !union.iter().any(|c| c == extra.as_bytes()) {
+        if !union.iter().any(|c| same_column(c, extra.as_bytes())) {
             union.push(extra.as_bytes().to_vec());
         }
     }
@@ -230,6 +230,13 @@ fn write_csv(
         out.row(&raw, header, &union, rejected)?;
     }
     out.finish()
+}
+
+/// Whether two header cells name one column, as the reader matches them (blanks around
+/// them and the case of their letters aside): inputs headed `id` and `ID` share one column
+/// in the rejects file, which then reads back as one.
+fn same_column(a: &[u8], b: &[u8]) -> bool {
+    a.trim_ascii().eq_ignore_ascii_case(b.trim_ascii())
 }
 
 /// Whether the first line of the CSV file at `path` ends in CRLF (as Excel writes): the
@@ -254,7 +261,7 @@ struct CsvOut {
 
 impl CsvOut {
     fn create(path: &Path, delimiter: u8, crlf: bool) -> Result<CsvOut, ReportError> {
-        let file = File::create(path).map_err(ReportError::write(path))?;
+        let file = super::create_output(path).map_err(ReportError::write(path))?;
         Ok(CsvOut {
             path: path.to_path_buf(),
             delimiter,
@@ -304,11 +311,11 @@ impl CsvOut {
         let laid: Vec<Vec<u8>> = union
             .iter()
             .map(|column| match column.as_slice() {
-                c if c == OUTCOME.as_bytes() => outcome.clone(),
-                c if c == ERROR_MESSAGE.as_bytes() => message.clone(),
+                c if same_column(c, OUTCOME.as_bytes()) => outcome.clone(),
+                c if same_column(c, ERROR_MESSAGE.as_bytes()) => message.clone(),
                 c => header
                     .iter()
-                    .position(|h| h == c)
+                    .position(|h| same_column(h, c))
                     .and_then(|i| cells.get(i).cloned())
                     .unwrap_or_default(),
             })
@@ -328,7 +335,7 @@ fn write_jsonl(
     sources: &[InputSource],
     rows: &[&RejectedRow<'_>],
 ) -> Result<(), ReportError> {
-    let file = File::create(target).map_err(ReportError::write(target))?;
+    let file = super::create_output(target).map_err(ReportError::write(target))?;
     let mut out = BufWriter::new(file);
     let mut spans = SpanReader::new(sources);
     for rejected in rows {
@@ -417,6 +424,30 @@ mod tests {
         assert_eq!(
             written,
             "id,op,path,value,outcome,error_message\r\na,replace,/name,\"x, y\",failed,'=bad\r\n"
+        );
+    }
+
+    #[test]
+    fn columns_named_in_another_case_share_one_column_of_the_union() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = "id,op,path,value\na,replace,/name,x\n";
+        let second = "Value, ID ,op,path,Note\ny,b,replace,/name,n\n";
+        let sources = [
+            source(dir.path(), "one.csv", first, Format::Csv),
+            source(dir.path(), "two.csv", second, Format::Csv),
+        ];
+        let at = |text: &str, row: &str| (text.find(row).unwrap(), row.len() + 1);
+        let (a, a_len) = at(first, "a,replace,/name,x");
+        let (b, b_len) = at(second, "y,b,replace,/name,n");
+        let rows = vec![rejected(0, 2, "m", a, a_len), rejected(1, 2, "m", b, b_len)];
+        let out = dir.path().join("rejects.csv");
+        write_rejects(&out, &sources, rows, b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "id,op,path,value,Note,outcome,error_message\n\
+             a,replace,/name,x,,failed,m\n\
+             b,replace,/name,y,n,failed,m\n"
         );
     }
 

@@ -81,7 +81,7 @@ impl ReportWriter {
         let (file, spool) = match is_rewritable(path) {
             true => (File::create(path).map_err(ReportError::write(path))?, None),
             false => {
-                let target = File::create(path).map_err(ReportError::write(path))?;
+                let target = super::create_output(path).map_err(ReportError::write(path))?;
                 let spooled = tempfile::NamedTempFile::new().map_err(ReportError::write(path))?;
                 let (file, spool) = spooled.into_parts();
                 (file, Some((spool, target)))

@@ -306,6 +306,53 @@ fn a_csv_file_with_no_rows_and_no_row_form_header_is_warned_about() {
 }
 
 #[test]
+fn a_csv_file_whose_lines_end_in_a_lone_cr_is_read_line_by_line() {
+    let work = Workdir::new();
+    let (a, b, c) = (id(1), id(2), id(3));
+    let text = format!(
+        "id,op,path,value\r{a},replace,/name,x\r{b},replace,/details/dealValue,q\r\
+         {c},replace,/details/notes,\"two\rlines\"\r{a},replace,/details/notes,n\r"
+    );
+    work.write("mac.csv", &text);
+    let args = ["plan", "mac.csv", "--report", "r.csv", "--out", "o.jsonl"];
+    let out = work.refsync(&[&args[..], &["--rejects", "rejects.csv"]].concat());
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    let lines: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str(),
+                r["outcome"].as_str(),
+                r["source_lines"].as_str(),
+            )
+        })
+        .collect();
+    let expected = [
+        (a.as_str(), "planned", "2;6"),
+        (b.as_str(), "invalid", "3"),
+        (c.as_str(), "planned", "4"),
+    ];
+    assert_eq!(lines, expected);
+    assert!(rows[1]["error_message"].contains("mac.csv line 3, field value"));
+    assert!(work.read("o.jsonl").contains(r#""value":"two\nlines""#));
+    let rejects = work.read("rejects.csv");
+    assert_eq!(
+        rejects
+            .lines()
+            .nth(1)
+            .map(|line| line.split(',').take(5).collect::<Vec<_>>()),
+        Some(vec![
+            b.as_str(),
+            "replace",
+            "/details/dealValue",
+            "q",
+            "invalid"
+        ])
+    );
+}
+
+#[test]
 fn ids_listed_but_in_no_input_and_an_empty_list_are_warned_about() {
     let work = Workdir::new();
     work.write("u.csv", "id,op,path,value\na,replace,/name,x\n");
@@ -320,6 +367,13 @@ fn ids_listed_but_in_no_input_and_an_empty_list_are_warned_about() {
     work.write("empty.txt", "# nothing yet\n");
     let out = work.refsync(&["plan", "u.csv", "--ids", "empty.txt", "--report", "r.csv"]);
     assert!(stderr(&out).contains("lists no IDs"), "{}", stderr(&out));
+    // Saved by Notepad: a byte-order mark and CRLF line ends.
+    work.write("notepad.txt", "\u{feff}a\r\n");
+    let out = work.refsync(&["plan", "u.csv", "--ids", "notepad.txt", "--report", "r.csv"]);
+    assert!(!stderr(&out).contains("in no input"), "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["outcome"], "planned");
 }
 
 #[test]

@@ -225,6 +225,43 @@ fn a_run_that_cannot_start_replaces_the_summary_an_earlier_run_left() {
 }
 
 #[test]
+fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() {
+    let work = Workdir::new();
+    let input = "id,op,path,value\na,replace,/name,x\n";
+    work.write("u.csv", input);
+    let stale = "{\"stale\":true}\n";
+    let refusals: [(&[&str], bool); 5] = [
+        (&["--summary-json", "s.json", "--report", "r.txt"], true),
+        (&["--summary-json", "s.json", "--rejects", "u.csv"], true),
+        (
+            &[
+                "--summary-json",
+                "s.json",
+                "--report",
+                "x.csv",
+                "--rejects",
+                "x.csv",
+            ],
+            true,
+        ),
+        (&["--summary-json", "u.csv"], false),
+        (&["--summary-json", "s.json", "--report", "s.json"], false),
+    ];
+    for (outputs, replaced) in refusals {
+        work.write("s.json", stale);
+        let out = work.refsync(&[&["plan", "u.csv", "--out", "o.jsonl"][..], outputs].concat());
+        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert_eq!(work.read("u.csv"), input);
+        let summary = work.read("s.json");
+        assert_eq!(summary != stale, replaced, "{outputs:?}: {summary}");
+        if replaced {
+            let summary: serde_json::Value = serde_json::from_str(&summary).expect("JSON");
+            assert_eq!(summary["exit_code"], 1, "{outputs:?}: {summary}");
+        }
+    }
+}
+
+#[test]
 fn quiet_prints_the_summary_only_when_something_is_wrong() {
     let work = Workdir::new();
     work.write(
@@ -290,6 +327,85 @@ fn a_dash_sends_the_documents_the_report_or_the_summary_to_stdout() {
     let out = work.refsync(&[&args[..], &["--summary-json", "-"]].concat());
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(summary["outcomes"]["planned"], 1);
+}
+
+/// Runs `refsync ARGS` in `work` with its stdout the file `name`, which holds `before`
+/// and is written `after` once the run ends, through the shell's own descriptor (as in
+/// `{ echo before; refsync …; echo after; } > name`, or `>>` with `append`); returns the
+/// exit code and the file's text.
+fn stdout_to_file_between(
+    work: &Workdir,
+    args: &[&str],
+    name: &str,
+    append: bool,
+) -> (i32, String) {
+    use std::io::Write;
+    let path = work.path().join(name);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(append)
+        .truncate(!append)
+        .open(&path)
+        .expect("open stdout file");
+    file.write_all(b"before\n").expect("write before");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(args)
+        .current_dir(work.path())
+        .stdout(file.try_clone().expect("clone"))
+        .output()
+        .expect("run refsync");
+    file.write_all(b"after\n").expect("write after");
+    let text = std::fs::read_to_string(&path).expect("read stdout file");
+    (code(&out), text)
+}
+
+#[test]
+fn a_dash_writes_after_what_stdout_already_holds_and_before_what_follows() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\na,replace,/name,x\n");
+    work.write("bad.csv", "id,op,path,value\nb,replace,/nope,x\n");
+    let plan = ["plan", "u.csv", "--report", "r.csv"];
+    let documents = r#"{"id":"a","patch":[{"op":"replace","path":"/name","value":"x"}]}"#;
+    for append in [false, true] {
+        let args = [&plan[..], &["--out", "-"]].concat();
+        let (code, text) = stdout_to_file_between(&work, &args, &format!("{append}.txt"), append);
+        assert_eq!(code, 0);
+        assert_eq!(
+            text,
+            format!("before\n{documents}\nafter\n"),
+            "append {append}"
+        );
+    }
+    let args = ["plan", "u.csv", "--out", "p.jsonl", "--report", "-"];
+    let (_, text) = stdout_to_file_between(&work, &args, "report.txt", true);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[1].starts_with("id,outcome,") && lines[2].starts_with("a,planned,"));
+    assert_eq!((lines[0], lines[3]), ("before", "after"));
+    let args = [&plan[..], &["--out", "p.jsonl", "--summary-json", "-"]].concat();
+    let (_, text) = stdout_to_file_between(&work, &args, "summary.txt", false);
+    let summary = text
+        .strip_prefix("before\n")
+        .and_then(|rest| rest.strip_suffix("after\n"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let summary: serde_json::Value = serde_json::from_str(summary).expect("summary JSON");
+    assert_eq!(summary["outcomes"]["planned"], 1);
+    let args = [
+        "plan",
+        "bad.csv",
+        "--out",
+        "p.jsonl",
+        "--report",
+        "r.csv",
+        "--rejects",
+        "-",
+    ];
+    let (code, text) = stdout_to_file_between(&work, &args, "rejects.txt", true);
+    assert_eq!(code, 4);
+    let rejects = "id,op,path,value,outcome,error_message\nb,replace,/nope,x,invalid,";
+    assert!(text.starts_with(&format!("before\n{rejects}")), "{text}");
+    assert!(text.ends_with("\nafter\n"), "{text}");
 }
 
 #[test]
