@@ -29,19 +29,26 @@ impl Breaker {
         }
     }
 
-    /// Counts one sent document's outcome; `true` when the run must stop now.
+    /// Counts one sent document's outcome; `true` when the run must stop: the limit is
+    /// reached now, or was before.
     pub fn count(&mut self, outcome: Outcome) -> bool {
         self.finished += 1;
         self.failed += u64::from(outcome == Outcome::Failed);
-        let tripped = self.tripped();
-        if tripped && self.tripped_at.is_none() {
+        if self.tripped_at.is_none() && self.limit_reached() {
             self.tripped_at = Some((self.failed, self.finished));
         }
-        tripped
+        self.tripped()
     }
 
-    /// Whether the limit is reached.
+    /// Whether the limit was reached at some point of the run. Not judged again at its
+    /// end: documents that finish after the stop (those in flight, updated say) may take a
+    /// share back under the limit, and the run stopped all the same (exit 5).
     pub fn tripped(&self) -> bool {
+        self.tripped_at.is_some()
+    }
+
+    /// Whether the counts so far reach the limit.
+    fn limit_reached(&self) -> bool {
         match self.limit {
             None => false,
             Some(MaxFailures::Count(n)) => self.failed >= n,
@@ -100,6 +107,26 @@ mod tests {
         assert_eq!(
             breaker.reason(),
             "--max-failures reached: 1 of 2 finished documents failed"
+        );
+    }
+
+    #[test]
+    fn a_share_once_reached_stays_tripped_though_later_documents_bring_it_down() {
+        let mut breaker = Breaker::new(Some(MaxFailures::Percent(25.0)));
+        for n in 0..20 {
+            let outcome = match n % 4 {
+                0 => Outcome::Failed,
+                _ => Outcome::Updated,
+            };
+            assert_eq!(breaker.count(outcome), n == 19, "{n}");
+        }
+        for _ in 0..10 {
+            assert!(breaker.count(Outcome::Updated));
+        }
+        assert!(breaker.tripped());
+        assert_eq!(
+            breaker.reason(),
+            "--max-failures reached: 5 of 20 finished documents failed"
         );
     }
 

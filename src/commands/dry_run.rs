@@ -2,7 +2,8 @@
 //! exit codes — but each document only GETs its referral and reports what the real run
 //! would: `planned` (with the field-level diff in the report's `changes` column),
 //! `unchanged`, `conflict`, `failed` or `invalid`. No PATCH is ever sent, so `--undo` has
-//! nothing to write and is refused with it.
+//! nothing to write; given it, the referrals are still read first, as the real run would
+//! read them, so that the prediction (`unchanged`, say) is the real run's.
 
 use super::sync;
 use crate::cli::SyncArgs;

@@ -141,13 +141,13 @@ async fn send_phase(
     Ok((sent, looked_up))
 }
 
-/// The send stage's steering for `run`.
-fn control(run: &Run, undo: bool) -> RunControl {
+/// The send stage's steering for `run`, reading each referral first where `read_before`.
+fn control(run: &Run, read_before: bool) -> RunControl {
     RunControl {
         stop: run.stop.clone(),
         hooks: run.hooks.clone(),
         mode: run.mode,
-        read_before: undo,
+        read_before,
     }
 }
 
@@ -259,7 +259,7 @@ async fn send_batch(
     let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel::<SendResult>();
     let options = settings.send.clone();
-    let control = control(run, undo.is_some());
+    let control = control(run, settings.read_before);
     let sender = tokio::spawn(async move {
         send::send_all_with(batch, &options, transport, tokens, tx, control).await
     });

@@ -24,8 +24,11 @@ pub struct SyncSettings {
     pub deadline: Option<std::time::Duration>,
     /// `--dry-run`: GET only.
     pub dry_run: bool,
-    /// `--undo FILE`.
+    /// `--undo FILE` (`None` in a dry run, which writes no undo file).
     pub undo: Option<std::path::PathBuf>,
+    /// Whether each referral is read before its PATCH (`--undo` asks for it); so too in a
+    /// dry run given `--undo`, so that it predicts what the real run will find.
+    pub read_before: bool,
 }
 
 /// Why `sync` cannot start.
@@ -80,7 +83,10 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
     // read as "nothing to undo" after a real run.
     let undo = args.undo.clone().filter(|_| !args.dry_run);
     if args.dry_run && args.undo.is_some() {
-        tracing::warn!("a dry run applies nothing: --undo is ignored and no undo file written");
+        tracing::warn!(
+            "a dry run applies nothing: no undo file is written (the referrals are read first, \
+             as --undo makes the real run do)"
+        );
     }
     Ok(SyncSettings {
         send: send_options(args, endpoint),
@@ -89,6 +95,7 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
         deadline: args.deadline,
         dry_run: args.dry_run,
         undo,
+        read_before: args.undo.is_some(),
     })
 }
 

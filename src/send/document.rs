@@ -288,7 +288,7 @@ impl<'a> Run<'a> {
                     return Ok(Next::End(End::Updated { etag: now.etag }));
                 }
                 Ok(now) => current = Some(now),
-                Err(end) => return Ok(Next::End(end)),
+                Err(end) => return Ok(Next::End(self.unsettled(end))),
             }
         }
         let conflict = || Next::End(End::Conflict(error_body::parse(412, &response.body)));
@@ -357,14 +357,39 @@ impl<'a> Run<'a> {
         }
         let tries = self.shared.options.max_attempts.max(1);
         if maybe_applied && !self.doc.is_idempotent() {
-            let message = format!(
-                "the answer to an append was lost and {tries} tries did not settle whether it was \
-                 applied; it is not resent: check referral {} before sending it again",
-                self.doc.id
-            );
-            return Ok(End::failed("outcome_unknown", message));
+            let why = format!("{tries} tries did not settle whether it was applied");
+            return Ok(self.unknown_append(&why));
         }
         Ok(exhausted(last, tries))
+    }
+
+    /// The end of a document one of whose PATCHes may have applied unseen, when reading
+    /// the referral to settle it failed with `end` (tries of the GET ran out, say): an
+    /// idempotent document ends as the read did; an append is never resent blindly, so its
+    /// outcome is unknown. An end that says so already, or a stop, stands.
+    fn unsettled(&self, end: End) -> End {
+        let read_failed = matches!(&end, End::Failed { code, .. }
+            if !matches!(code.as_str(), "outcome_unknown" | "deadline" | "not_sent"));
+        if self.doc.is_idempotent() || !read_failed {
+            return end;
+        }
+        let why = match &end {
+            End::Failed { message, .. } => {
+                format!("reading the referral to check failed ({message})")
+            }
+            _ => "reading the referral to check failed".into(),
+        };
+        self.unknown_append(&why)
+    }
+
+    /// `failed`, `outcome_unknown`: an append whose answer was lost, unsettled for `why`.
+    fn unknown_append(&self, why: &str) -> End {
+        let message = format!(
+            "the answer to an append was lost and {why}; it is not resent: check referral {} \
+             before sending it again",
+            self.doc.id
+        );
+        End::failed("outcome_unknown", message)
     }
 
     /// After tries whose answers were lost: `updated` (note `verified`) where the referral
@@ -416,9 +441,11 @@ impl<'a> Run<'a> {
             before: None,
             changes: None,
         };
-        let applied = matches!(end, End::Updated { .. }) && self.note != Some(Note::Verified);
+        let applied = matches!(end, End::Updated { .. });
         end.write_into(&mut result);
-        // Only a PATCH we saw applied has a known "before" (the If-Match made it exact).
+        // The referral as read before this run's first PATCH of the document, which applied
+        // (seen, or verified after its answer was lost). A document resumed in flight has
+        // none: it was read only after its earlier PATCH may have applied.
         result.before = self.before.filter(|_| applied);
         result
     }

@@ -138,7 +138,8 @@ pub struct SendResult {
     /// Wall time from the first request to the outcome.
     pub duration: Duration,
     /// The referral as read just before the PATCH that applied the document; only with
-    /// [`RunControl::read_before`] (`--undo`), and only where that PATCH was seen to apply.
+    /// [`RunControl::read_before`] (`--undo`), only where the document was applied (its
+    /// answer seen, or lost and verified), and read before any PATCH of it in this run.
     pub before: Option<serde_json::Value>,
     /// A dry run's field-level diff: `[{"path", "from", "to"}, …]`.
     pub changes: Option<serde_json::Value>,

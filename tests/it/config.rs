@@ -573,7 +573,7 @@ fn a_switch_set_off_in_the_environment_asks_for_nothing_and_one_set_on_needs_its
     let out = work.refsync(&dry);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("--undo is ignored"),
+        stderr(&out).contains("no undo file is written"),
         "{}",
         stderr(&out)
     );

@@ -119,4 +119,25 @@ async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
     assert_eq!(outcomes(&dry_rows), outcomes(&real_rows));
     assert_eq!(row_of(&real_rows, &id(5))["outcome"], "updated");
     assert_eq!(emulator.referrals()[&id(0)]["name"], json!("Renamed"));
+
+    // With --undo the real run reads each referral first and finds that one unchanged:
+    // a dry run given --undo says so too, and writes no undo file.
+    let with_undo = |report: &'static str, dry_run: bool| -> Vec<&str> {
+        let extra: &[&str] = if dry_run { &["--dry-run"] } else { &[] };
+        [
+            &common[..],
+            &["--undo", "undo.jsonl", "--report", report],
+            extra,
+        ]
+        .concat()
+    };
+    let out = work.refsync(&with_undo("dry-undo.csv", true));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(!work.path().join("undo.jsonl").exists());
+    let out = work.refsync(&with_undo("real-undo.csv", false));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let dry_rows = read_csv_report(&work.path().join("dry-undo.csv"));
+    let real_rows = read_csv_report(&work.path().join("real-undo.csv"));
+    assert_eq!(row_of(&dry_rows, &id(5))["outcome"], "unchanged");
+    assert_eq!(outcomes(&dry_rows), outcomes(&real_rows));
 }

@@ -151,6 +151,24 @@ async fn a_lost_append_then_412_finds_the_member_by_email() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lost_append_then_412_whose_check_cannot_read_the_referral_is_unknown() {
+    let lost = || failure(TransportError::Timeout);
+    // The GET's own tries (options' max_attempts) all time out too.
+    let mut answers = vec![lost(), stale()];
+    answers.extend((0..options().max_attempts).map(|_| lost()));
+    let script = Scripted::new(&[("r1", answers.clone()), ("r2", answers)]);
+    let append = with_etag(append_doc("r1"), "\"e1\"");
+    let replace = with_etag(replace_doc("r2"), "\"e1\"");
+    let ran = run(&options(), script, vec![append, replace]).await;
+    let code_of = |entry: usize| {
+        let result = ran.results.iter().find(|r| r.entry == entry);
+        result.and_then(|r| r.error_code.clone())
+    };
+    assert_eq!(code_of(0).as_deref(), Some("outcome_unknown"), "the append");
+    assert_eq!(code_of(1).as_deref(), Some("timeout"), "the replace");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lost_response_then_412_without_the_changes_follows_the_conflict_policy() {
     let lost = failure(TransportError::Timeout);
     let script = Scripted::new(&[("r1", vec![lost, stale(), referral("\"e2\"", active())])]);

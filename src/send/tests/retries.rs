@@ -271,6 +271,31 @@ async fn tries_that_all_lost_their_answer_are_verified_by_reading_the_referral()
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_lost_answer_verified_afterwards_keeps_the_referral_read_before_it_for_the_undo() {
+    let before = json!({"details": {"notes": "old"}});
+    let lost = failure(TransportError::Lost("reset".into()));
+    let applied = referral("\"e2\"", json!({"details": {"notes": "hello"}}));
+    let answers = vec![referral("\"e1\"", before.clone()), lost, applied];
+    let script = Scripted::new(&[("r1", answers)]);
+    let options = SendOptions {
+        max_attempts: 1,
+        ..options()
+    };
+    let control = crate::send::RunControl {
+        read_before: true,
+        ..crate::send::RunControl::default()
+    };
+    let ran = run_controlled(&options, script, control, vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(
+        (result.outcome, result.note),
+        (Outcome::Updated, Some(crate::send::Note::Verified))
+    );
+    let read_first = result.before.as_ref().map(|body| &body["details"]);
+    assert_eq!(read_first, Some(&before["details"]));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lost_append_found_in_the_team_afterwards_is_updated_not_unknown() {
     let lost = || failure(TransportError::Timeout);
     let team = json!({"team": [{"email": "NEW@x.com"}]});
