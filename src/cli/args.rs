@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Partner Center's API base, `--endpoint`'s default.
+pub const DEFAULT_ENDPOINT: &str = "https://api.partner.microsoft.com/v1.0";
+
 /// Bulk-apply updates to Microsoft Partner Center referrals from CSV or JSONL files.
 #[derive(Debug, Parser)]
 #[command(name = "refsync", version = crate::VERSION, propagate_version = true)]
@@ -230,7 +233,7 @@ pub struct SyncArgs {
         long,
         value_name = "URL",
         env = "REFSYNC_ENDPOINT",
-        default_value = "https://api.partner.microsoft.com/v1.0"
+        default_value = DEFAULT_ENDPOINT
     )]
     pub endpoint: String,
     /// Run against the built-in emulator, in this process; no token needed.

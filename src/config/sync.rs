@@ -61,6 +61,12 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
         None => Seed::Sample,
     });
     let endpoint = if emulator.is_some() {
+        if args.endpoint != crate::cli::args::DEFAULT_ENDPOINT {
+            tracing::warn!(
+                "--emulator runs against the in-process emulator: --endpoint {} is ignored",
+                args.endpoint
+            );
+        }
         String::new()
     } else {
         send::check_endpoint(&args.endpoint).map_err(|e| ConfigError::Endpoint(e.to_string()))?

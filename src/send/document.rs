@@ -299,7 +299,7 @@ impl<'a> Run<'a> {
         match self.shared.options.on_conflict {
             ConflictPolicy::Report => Ok(conflict()),
             ConflictPolicy::Overwrite => {
-                self.resend_with(None, Note::Overwritten);
+                self.resend_with(None, Note::Overwritten, true);
                 Ok(Next::Resend)
             }
             ConflictPolicy::Refetch if self.refetches >= MAX_REFETCHES => Ok(conflict()),
@@ -318,6 +318,8 @@ impl<'a> Run<'a> {
                 Err(end) => return Ok(Next::End(end)),
             },
         };
+        // Whatever the re-check finds, the report says the referral was read again.
+        self.note = Some(Note::Refetched);
         if let Err(mismatch) = verify::recheck(&current.body, self.doc) {
             let end = End::failed(mismatch.code(), mismatch.after_refetch());
             return Ok(Next::End(end));
@@ -330,17 +332,23 @@ impl<'a> Run<'a> {
                 message: message.into(),
             })));
         };
+        let body = self.body.clone();
         if let Some(end) = self.settle(current, false) {
             return Ok(Next::End(end));
         }
-        self.resend_with(Some(etag), Note::Refetched);
+        let same_body = self.body == body;
+        self.resend_with(Some(etag), Note::Refetched, same_body);
         Ok(Next::Resend)
     }
 
-    /// A new If-Match is a new request as far as the server's replay goes.
-    fn resend_with(&mut self, if_match: Option<String>, note: Note) {
+    /// Resends with `if_match`: a new request as far as the server's replay goes, with a
+    /// new `MS-RequestId`, unless its If-Match and (`same_body`) its body are the last
+    /// PATCH's.
+    fn resend_with(&mut self, if_match: Option<String>, note: Note, same_body: bool) {
+        if !(same_body && if_match == self.if_match) {
+            self.request_id = uuid::Uuid::new_v4();
+        }
         self.if_match = if_match;
-        self.request_id = uuid::Uuid::new_v4();
         self.note = Some(note);
     }
 

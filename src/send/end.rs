@@ -153,7 +153,10 @@ impl End {
 
 /// The end of a call whose `tries` all failed transiently, saying what the last one got.
 pub fn exhausted(last: LastTry, tries: u32) -> End {
-    let gave_up = format!("gave up after {tries} tries");
+    let gave_up = match tries {
+        1 => "gave up after 1 try".to_string(),
+        _ => format!("gave up after {tries} tries"),
+    };
     match last {
         LastTry::Failed(TransportError::Timeout) => End::failed(
             "timeout",

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// A pause for a 429 at least this long is logged as a warning, not only at `-v`.
+const LONG_PAUSE: Duration = Duration::from_secs(30);
+
 /// How often the run's watchdog looks for requests presumed stalled: well under the
 /// shortest time after which one is (`adaptive::OVERDUE_FLOOR`).
 const WATCH_EVERY: Duration = Duration::from_millis(50);
@@ -352,10 +355,19 @@ impl Pacer {
         if pause.until.is_none_or(|current| current < until) {
             pause.until = Some(until);
             pause.restart_due = true;
-            tracing::info!(
-                wait_ms = wait.as_millis() as u64,
-                "throttled: pausing every worker"
-            );
+            let wait_ms = wait.as_millis() as u64;
+            // A long pause shows at the default level: an unattended run that sits idle for
+            // minutes says why.
+            if wait >= LONG_PAUSE {
+                tracing::warn!(
+                    wait_ms,
+                    "throttled: the API asked for a pause of {} s (Retry-After); every worker \
+                     waits it out",
+                    wait.as_secs()
+                );
+            } else {
+                tracing::info!(wait_ms, "throttled: pausing every worker");
+            }
         }
     }
 

@@ -262,6 +262,18 @@ fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() 
 }
 
 #[test]
+fn an_endpoint_given_with_the_emulator_is_said_to_be_ignored() {
+    let work = Workdir::new();
+    work.write("u.csv", "id,op,path,value\n");
+    let args = ["sync", "u.csv", "--emulator", "--report", "r.csv"];
+    let out = work.refsync(&[&args[..], &["--endpoint", "https://example.com/v1.0"]].concat());
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("--endpoint https://example.com/v1.0 is ignored"));
+    let out = work.refsync(&args);
+    assert!(!stderr(&out).contains("is ignored"), "{}", stderr(&out));
+}
+
+#[test]
 fn quiet_prints_the_summary_only_when_something_is_wrong() {
     let work = Workdir::new();
     work.write(

@@ -93,7 +93,23 @@ async fn refetch_that_finds_a_move_the_current_status_forbids_is_an_invalid_tran
         .clone();
     assert_eq!(result.outcome, Outcome::Failed);
     assert_eq!(result.error_code.as_deref(), Some("invalid_transition"));
+    assert_eq!(result.note, Some(Note::Refetched));
     assert_eq!(script.patches().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn refetch_that_finds_the_etag_it_sent_resends_the_same_request() {
+    let answers = vec![stale(), referral("\"e1\"", active()), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let doc = with_etag(replace_doc("r1"), "\"e1\"");
+    let result = run(&policy(ConflictPolicy::Refetch), script.clone(), vec![doc])
+        .await
+        .one()
+        .clone();
+    assert_eq!(result.outcome, Outcome::Updated);
+    let patches = script.patches();
+    assert_eq!(patches[1].header("If-Match").as_deref(), Some("\"e1\""));
+    assert_eq!(patches[0].request.request_id, patches[1].request.request_id);
 }
 
 #[tokio::test(start_paused = true)]
