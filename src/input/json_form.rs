@@ -28,6 +28,17 @@ pub fn content(value: Value) -> RecordContent {
         Err(fault) => return fault.malformed(None),
     };
     if map.contains_key("patch") {
+        // A line of both forms would lose one of them whichever were read.
+        if let Some(key) = ["op", "path", "value"]
+            .into_iter()
+            .find(|k| map.contains_key(*k))
+        {
+            let message = format!(
+                "the line has both `patch` (the document form) and `{key}` (the row form); \
+                 give one form per line"
+            );
+            return fault("patch", message).malformed(Some(id));
+        }
         match document(&mut map) {
             Ok((if_match, patch)) => RecordContent::Document {
                 id,

@@ -166,3 +166,25 @@ fn the_fast_row_reading_agrees_with_the_general_one_or_leaves_the_line_to_it() {
         assert_eq!(row_content(line.as_bytes()), None, "{line}");
     }
 }
+
+#[test]
+fn a_line_of_both_forms_is_malformed_and_names_both() {
+    let op = json!({"op": "replace", "path": "/name", "value": "a"});
+    for key in ["op", "path", "value"] {
+        let mut line = json!({"id": "A", "patch": [op.clone()]});
+        line[key] = json!("x");
+        let (id, field, message) = fault(line);
+        assert_eq!(
+            (id.as_deref(), field.as_deref()),
+            (Some("A"), Some("patch"))
+        );
+        assert!(
+            message.contains(&format!("`{key}` (the row form)")),
+            "{message}"
+        );
+    }
+    assert!(matches!(
+        content(json!({"id": "A", "patch": [op], "note": "x"})),
+        RecordContent::Document { .. }
+    ));
+}

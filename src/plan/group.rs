@@ -132,10 +132,21 @@ impl Group {
     }
 
     /// Adds a record that could not be read; it counts as one operation that failed.
+    /// A file without a required column is what is wrong with each of its rows: its
+    /// error comes before any other found on the same line (an ID that breaks the ID
+    /// rule, say), so that the report gives `missing_column` as SPEC says.
     pub fn add_malformed(&mut self, row: RowRef, error: PlanError) {
         self.rows.push(row);
         self.invalid_ops += 1;
-        self.add_error(error);
+        let errors = &mut self.faults().row_errors;
+        let first_on_its_line = match error.code {
+            ErrorCode::MissingColumn => errors.iter().position(|e| e.at == error.at),
+            _ => None,
+        };
+        match first_on_its_line {
+            Some(index) => errors.insert(index, error),
+            None => errors.push(error),
+        }
     }
 
     /// Records a row error that is not about one operation (a missing ID, say).

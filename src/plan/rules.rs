@@ -178,7 +178,7 @@ fn convert_value<'b>(
 /// added to the message for them: as compact JSON when it is JSON (quoting JSON text would
 /// bury it in backslashes), else quoted.
 fn value_message(node: &Node, path: &str, raw: RawValueRef<'_>, reason: &str) -> String {
-    let hint = value_hint(node);
+    let hint = value_hint(node, raw);
     match node {
         Node::Scalar(_) => format!("{reason} (path {path}); {hint}"),
         _ => {
@@ -193,8 +193,12 @@ fn value_message(node: &Node, path: &str, raw: RawValueRef<'_>, reason: &str) ->
     }
 }
 
-fn value_hint(node: &Node) -> String {
+fn value_hint(node: &Node, raw: RawValueRef<'_>) -> String {
     match node {
+        // In JSON a boolean is a JSON boolean; the 1 and 0 of a CSV cell are text.
+        Node::Scalar(Scalar::Boolean) if matches!(raw, RawValueRef::Json(_)) => {
+            "write true or false".into()
+        }
         Node::Scalar(Scalar::Decimal) => {
             "write it without thousands separators or currency symbols".into()
         }

@@ -228,3 +228,24 @@ fn a_refused_json_member_is_shown_as_json_not_escaped_text() {
         errors[0].message
     );
 }
+
+#[test]
+fn a_boolean_hint_offers_1_and_0_only_for_csv_text() {
+    let path = "/consent/consentToContact";
+    let mut paths = PathCache::default();
+    let json = RawOp {
+        op: "replace".into(),
+        path: path.into(),
+        value: RawValue::Json(json!(1)),
+    };
+    let messages = [json, text_op("replace", path, "yes")].map(|raw| {
+        let errors = check(raw.as_ref(), site(), &mut paths).unwrap_err();
+        errors[0].message.clone()
+    });
+    assert!(
+        messages[0].ends_with("; write true or false"),
+        "{}",
+        messages[0]
+    );
+    assert!(messages[1].ends_with("(or 1 or 0)"), "{}", messages[1]);
+}

@@ -195,7 +195,10 @@ fn an_unterminated_quote_is_reported_and_later_rows_survive() {
 #[test]
 fn a_file_missing_a_required_column_makes_each_row_invalid() {
     let work = Workdir::new();
-    work.write("bad.csv", &format!("id,op,value\n{},replace,x\n", id(0)));
+    work.write(
+        "bad.csv",
+        &format!("id,op,value\n{},replace,x\na/b,replace,y\n", id(0)),
+    );
     work.write("good.csv", &format!("id,op,path,value\n{}", good_row()));
     let out = work.refsync(&[
         "plan",
@@ -215,6 +218,12 @@ fn a_file_missing_a_required_column_makes_each_row_invalid() {
     assert_eq!(bad["error_code"], "missing_column");
     assert!(bad["error_message"].contains("path"));
     assert_eq!(bad["source_lines"], "bad.csv:2");
+    // An ID that breaks the ID rule too: the missing column is still the row's error.
+    let bad_id = rows
+        .iter()
+        .find(|r| r["id"] == "a/b")
+        .expect("row under its ID");
+    assert_eq!(bad_id["error_code"], "missing_column", "{bad_id:?}");
     assert_eq!(
         rows.iter().find(|r| r["id"] == id(1)).unwrap()["source_lines"],
         "good.csv:2"
