@@ -308,11 +308,11 @@ fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Res
         row.outcome = Outcome::Failed;
         row.note = None;
         row.error_code = Some("not_sent".into());
-        // Never taken by a worker, or the one whose refused token stopped the run: either
-        // way no request of it applied anything.
+        // Never taken by a worker, or stopped before a PATCH of it left (the document whose
+        // PATCH was refused with 401 twice reports itself).
         row.error_message = Some(
-            "the run stopped before this document was sent, or as its request was refused \
-             (401): nothing of it was applied; send it again"
+            "the run stopped before this document was sent: nothing of it was applied; send \
+             it again"
                 .into(),
         );
         outputs.record(index, row)?;

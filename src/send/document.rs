@@ -53,10 +53,46 @@ pub async fn send_document(
     shared: &Shared,
     entry: usize,
     doc: &Document,
-) -> Result<SendResult, SendError> {
+) -> Result<SendResult, StoppedBy> {
     let mut run = Run::new(shared, entry, doc);
-    let end = run.drive().await?;
-    Ok(run.result(end))
+    match run.drive().await {
+        Ok(end) => Ok(run.result(end)),
+        Err(SendError::Unauthorized) if run.attempts > 0 => {
+            // Its PATCH, repeated with a fresh token, was refused again: the report shows
+            // what it sent, and nothing of it applied.
+            run.last_status = Some(401);
+            let end = End::failed(
+                "not_sent",
+                "the API refused the token for this document's PATCH twice (401), the second \
+                 time just after fetching a fresh one, and the run stopped: nothing of it was \
+                 applied; send it again",
+            );
+            Err(StoppedBy {
+                error: SendError::Unauthorized,
+                result: Some(run.result(end)),
+            })
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// What stops the run as a document is sent: the error, and the document's own result
+/// where it has one to report (the PATCH that the API refused twice with 401).
+#[derive(Debug)]
+pub struct StoppedBy {
+    /// Why the run stops.
+    pub error: SendError,
+    /// The document's result, if it sent anything.
+    pub result: Option<SendResult>,
+}
+
+impl From<SendError> for StoppedBy {
+    fn from(error: SendError) -> Self {
+        StoppedBy {
+            error,
+            result: None,
+        }
+    }
 }
 
 /// The state of one document in flight.

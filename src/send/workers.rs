@@ -11,7 +11,7 @@
 //! for the rate limiter went on sending doomed requests for seconds).
 
 use super::control::{Mode, RunControl, Stop, StopReason};
-use super::document::send_document;
+use super::document::{StoppedBy, send_document};
 use super::dry_run::check_document;
 use super::endpoint::Endpoint;
 use super::exchange::{Counters, Shared};
@@ -209,11 +209,18 @@ impl Run {
             };
             let done = match self.shared.control.mode {
                 Mode::Send => send_document(&self.shared, entry, &doc).await,
-                Mode::DryRun => check_document(&self.shared, entry, &doc).await,
+                Mode::DryRun => check_document(&self.shared, entry, &doc)
+                    .await
+                    .map_err(StoppedBy::from),
             };
             match done {
                 Ok(result) => self.finished(result),
-                Err(error) => self.stop(error),
+                Err(StoppedBy { error, result }) => {
+                    if let Some(result) = result {
+                        self.finished(result);
+                    }
+                    self.stop(error);
+                }
             }
         }
     }

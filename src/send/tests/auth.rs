@@ -77,7 +77,11 @@ async fn a_second_401_right_after_a_fresh_token_stops_the_run() {
     )
     .await;
     assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
-    assert!(ran.results.is_empty());
+    // The document shows its two PATCHes and the 401, and is safe to send again.
+    let result = ran.one();
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert_eq!(result.error_code.as_deref(), Some("not_sent"));
+    assert_eq!((result.attempts, result.http_status), (2, Some(401)));
 }
 
 #[tokio::test]
@@ -138,7 +142,7 @@ async fn a_run_stopped_by_a_second_401_sends_nothing_more() {
     // (r1's answer is slow), so r2 fetches a token. r3's first try, let through the gate
     // next, takes that fresh token, and its refusal stops the run: a token fetched after a
     // 401 and refused before it ever worked. The repeats of r1 and r2, still waiting for
-    // the gate, are never sent, and no other token is fetched.
+    // the gate, are never sent, and no other token is fetched. r3 reports its one PATCH.
     let refused = || vec![status(401), status(401), status(401)];
     let mut script: Vec<(&str, Vec<Answer>)> = vec![(
         "r1",
@@ -158,7 +162,12 @@ async fn a_run_stopped_by_a_second_401_sends_nothing_more() {
     let not_sent = |entry, sent| (entry, Outcome::Failed, Some("not_sent"), sent);
     assert_eq!(
         ran.endings(),
-        [not_sent(0, 1), not_sent(1, 1), not_sent(3, 0)]
+        [
+            not_sent(0, 1),
+            not_sent(1, 1),
+            not_sent(2, 1),
+            not_sent(3, 0)
+        ]
     );
     assert_eq!(
         tokens
@@ -183,6 +192,6 @@ async fn a_request_on_the_wire_when_the_run_stops_keeps_its_answer() {
     let docs = vec![replace_doc("r1"), replace_doc("r2")];
     let ran = run_with(&options(), script, tokens, Arc::new(NoLimit), docs).await;
     assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
-    let result = ran.one();
-    assert_eq!((result.entry, result.outcome), (1, Outcome::Updated));
+    let endings: Vec<_> = ran.results.iter().map(|r| (r.entry, r.outcome)).collect();
+    assert_eq!(endings, [(0, Outcome::Failed), (1, Outcome::Updated)]);
 }
