@@ -14,15 +14,19 @@ use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
 use crate::send::lookup::{Lookups, Resolution, resolve_external_ids};
 use crate::send::pacer::rate_gate;
-use crate::send::{Batch, HttpTransport, SendStats, TokenProvider};
+use crate::send::{Batch, HttpTransport, SendStats, Stop, TokenProvider};
 use std::sync::Arc;
 
 /// Resolves the CRM IDs of `batch`: found documents go on with their referral ID (in the
 /// batch and the plan alike); the rest are recorded as `failed` and dropped from the batch.
 /// Gives the batch and the lookups' request counts, for the run's summary.
+///
+/// A stop (a signal, `--deadline`) ends the lookups at once: nothing is left to send, and
+/// every document is then reported `not_sent`, as when a run stops before sending.
 pub async fn resolve_batch(
     batch: Batch,
     settings: &SyncSettings,
+    stop: &Stop,
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<(Batch, SendStats)> {
@@ -40,7 +44,14 @@ pub async fn resolve_batch(
     if keys.is_empty() {
         return Ok((batch, SendStats::default()));
     }
-    let lookups = look_up(keys, settings).await?;
+    let lookups = tokio::select! {
+        biased;
+        () = stop.drained() => {
+            tracing::info!("stopped while looking up CRM IDs: nothing is sent");
+            return Ok((Vec::new(), SendStats::default()));
+        }
+        lookups = look_up(keys, settings) => lookups?,
+    };
     let mut kept = Vec::with_capacity(batch.len());
     for (index, doc) in batch {
         match lookups.resolutions.get(&doc.id).filter(|_| external(&doc)) {

@@ -130,15 +130,23 @@ async fn send_phase(
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<(anyhow::Result<SendStats>, SendStats)> {
     let emulator = start_emulator(settings).await?;
-    // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first.
-    let (batch, looked_up) =
-        super::lookup::resolve_batch(batch, settings, prepared, outputs).await?;
-    let mut undo = settings.undo.as_deref().map(UndoWriter::open).transpose()?;
-    let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
+    // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first. A
+    // lookup that fails (a second 401, say) stops the run like a send that fails: every
+    // document is still reported.
+    let resolved =
+        super::lookup::resolve_batch(batch, settings, &run.stop, prepared, outputs).await;
+    let sent = match resolved {
+        Ok((batch, looked_up)) => {
+            let mut undo = settings.undo.as_deref().map(UndoWriter::open).transpose()?;
+            let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
+            (sent, looked_up)
+        }
+        Err(error) => (Err(error), SendStats::default()),
+    };
     if let Some(emulator) = emulator {
         emulator.shutdown().await;
     }
-    Ok((sent, looked_up))
+    Ok(sent)
 }
 
 /// The send stage's steering for `run`, reading each referral first where `read_before`.

@@ -355,9 +355,10 @@ impl Page {
         if link.starts_with(&format!("{endpoint}/")) {
             Ok(Some(link.to_string()))
         } else {
-            Err(SendError::Client(format!(
-                "the API's @odata.nextLink {link:?} leaves the endpoint {endpoint}; refusing to send the token there"
-            )))
+            Err(SendError::ForeignLink {
+                link: link.to_string(),
+                endpoint: endpoint.to_string(),
+            })
         }
     }
 }

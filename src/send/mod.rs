@@ -202,6 +202,17 @@ pub enum SendError {
     /// The endpoint is refused before any connection (plain http to a remote host, …).
     #[error(transparent)]
     Endpoint(#[from] EndpointError),
+    /// A page of the referrals' listing links its next page off the endpoint's origin:
+    /// following it would send the token elsewhere.
+    #[error(
+        "the API's @odata.nextLink {link:?} leaves the endpoint {endpoint}; refusing to send the token there"
+    )]
+    ForeignLink {
+        /// The link as the API gave it.
+        link: String,
+        /// The endpoint in use.
+        endpoint: String,
+    },
     /// A [`SendHooks::before_patch`] refused (the ledger could not record the request):
     /// the PATCH is not sent and the run stops.
     #[error("cannot record the request before sending it: {0}")]

@@ -50,6 +50,80 @@ async fn crm_ids_found_on_no_referral_or_on_two_are_failed_with_their_codes() {
     emulator.shutdown().await;
 }
 
+/// Runs `sync` against `base` of `rows` CRM IDs that no referral has, read through the
+/// lookup mapping, at `rate` and with `extra` flags.
+fn sync_unknown_crm_ids(
+    work: &Workdir,
+    base: &str,
+    rows: usize,
+    rate: &'static str,
+    extra: &[&str],
+) -> std::process::Output {
+    let mut text = String::from("Opp;Amount\n");
+    for row in 0..rows {
+        text.push_str(&format!("OPP-{row};1\n"));
+    }
+    work.write("crm.csv", &text);
+    work.write("map.toml", LOOKUP_MAPPING);
+    let mapped = ["--mapping", "map.toml", "--delimiter", ";"];
+    let mut args = sync(base, "crm.csv", &mapped);
+    let at = args.iter().position(|&a| a == "unlimited").expect("--rate");
+    args[at] = rate;
+    args.extend_from_slice(extra);
+    work.refsync(&args)
+}
+
+/// Every row of the report `not_sent`, one per CRM ID.
+fn assert_all_not_sent(work: &Workdir, rows: usize) {
+    let report = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(report.len(), rows);
+    assert!(
+        report.iter().all(|r| r["error_code"] == "not_sent"),
+        "{report:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_ends_the_lookups_and_every_document_is_reported_not_sent() {
+    let work = Workdir::new();
+    let emulator = support::seeded(&work, 3, Faults::default()).await;
+    // 40 lookups at 4/s take ten seconds; the deadline comes after the first few.
+    let out = sync_unknown_crm_ids(
+        &work,
+        &emulator.base_url(),
+        40,
+        "4/s",
+        &["--deadline", "300ms"],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--deadline passed"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(support::requests_served(&emulator) < 10);
+    assert_all_not_sent(&work, 40);
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lookup_refused_with_401_twice_stops_the_run_with_every_document_reported() {
+    let work = Workdir::new();
+    let emulator = refsync::emulator::Emulator::start(refsync::emulator::EmulatorOptions {
+        token: Some("right".into()),
+        ..Default::default()
+    })
+    .await
+    .expect("start emulator");
+    let base = emulator.base_url();
+    let out = sync_unknown_crm_ids(&work, &base, 3, "unlimited", &["--ledger", "l.db"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_all_not_sent(&work, 3);
+    let runs = work.refsync(&["runs", "--ledger", "l.db"]);
+    assert!(String::from_utf8_lossy(&runs.stdout).contains("stopped"));
+    emulator.shutdown().await;
+}
+
 /// The real transport, except that `$filter` is refused as an API without it would.
 struct NoFilter(HttpTransport);
 
