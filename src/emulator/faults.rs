@@ -1,16 +1,19 @@
 //! Injected faults: seeded draws for latency, failures, drops, stalls and conflicts, and
 //! the throttle's token bucket.
 //!
-//! Every draw comes from one `StdRng` seeded with `--fault-seed`, taken once per request
-//! in a fixed order, and only for the faults that are switched on, so a sequential run
-//! repeats exactly and enabling one fault does not reshuffle the others.
+//! Every draw is a hash of `--fault-seed`, the request (its method and referral ID, and
+//! how many such requests came before it) and the fault it decides: a run repeats
+//! whatever order its requests arrive in, concurrent ones included (a single sequence of
+//! draws gave each fault to whichever request came next, so that two runs of one file
+//! faulted different documents), and switching one fault on leaves the others' draws as
+//! they were.
 
+use std::collections::HashMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use rand::rngs::StdRng;
-use rand::{RngExt, SeedableRng};
 use tokio::time::Instant;
 
 use super::Faults;
@@ -45,8 +48,41 @@ pub struct Draws {
 #[derive(Debug)]
 pub struct Injector {
     faults: Faults,
-    rng: Mutex<StdRng>,
+    /// Requests seen so far per method and referral ID (empty for a listing).
+    seen: Mutex<HashMap<(bool, String), u64>>,
     bucket: Option<Mutex<Bucket>>,
+}
+
+/// What one draw decides; each has draws of its own.
+#[derive(Clone, Copy, Hash)]
+enum Decides {
+    Stall,
+    Fail,
+    Which5xx,
+    Conflict,
+    Drop,
+    Latency,
+}
+
+/// One request's draws: uniform numbers in [0, 1), one per decision.
+struct Dice {
+    seed: u64,
+    is_patch: bool,
+    id: String,
+    nth: u64,
+}
+
+impl Dice {
+    fn roll(&self, decides: Decides) -> f64 {
+        let mut hasher = DefaultHasher::new();
+        (self.seed, self.is_patch, &self.id, self.nth, decides).hash(&mut hasher);
+        // The top 53 bits, as an f64 in [0, 1).
+        (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn hit(&self, decides: Decides, rate: f64) -> bool {
+        rate > 0.0 && self.roll(decides) < rate
+    }
 }
 
 impl Injector {
@@ -54,34 +90,49 @@ impl Injector {
     pub fn new(faults: &Faults) -> Injector {
         Injector {
             faults: faults.clone(),
-            rng: Mutex::new(StdRng::seed_from_u64(faults.fault_seed)),
+            seen: Mutex::new(HashMap::new()),
             bucket: faults.throttle.map(|rate| Mutex::new(Bucket::new(rate))),
         }
     }
 
-    /// Draws this request's faults; `is_patch` adds the faults that only writes have.
-    pub fn draw(&self, is_patch: bool) -> Draws {
+    /// Draws the faults of a request for referral `id` (empty for a listing);
+    /// `is_patch` adds the faults that only writes have.
+    pub fn draw(&self, is_patch: bool, id: &str) -> Draws {
         let f = &self.faults;
-        let mut rng = self.rng.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut hit = |rate: f64| rate > 0.0 && rng.random_bool(rate.min(1.0));
-        let stall = hit(f.stall_rate);
-        let failed = hit(f.fail_rate);
-        let conflict = is_patch && hit(f.conflict_rate);
-        let drop = is_patch && hit(f.drop_rate);
-        let fail = failed.then(|| FAILURES[rng.random_range(0..FAILURES.len())]);
+        let random = [f.stall_rate, f.fail_rate, f.conflict_rate, f.drop_rate];
+        if f.latency_ms == 0 && random.iter().all(|&rate| rate <= 0.0) {
+            return Draws::default();
+        }
+        let dice = Dice {
+            seed: f.fault_seed,
+            is_patch,
+            id: id.to_string(),
+            nth: self.count(is_patch, id),
+        };
+        let failed = dice.hit(Decides::Fail, f.fail_rate);
+        let which = (dice.roll(Decides::Which5xx) * FAILURES.len() as f64) as usize;
         let latency = match f.latency_ms {
             0 => Duration::ZERO,
-            ms => Duration::from_secs_f64(
-                ms as f64 / 1000.0 * rng.random_range(1.0 - JITTER..=1.0 + JITTER),
-            ),
+            ms => {
+                let jitter = 1.0 - JITTER + 2.0 * JITTER * dice.roll(Decides::Latency);
+                Duration::from_secs_f64(ms as f64 / 1000.0 * jitter)
+            }
         };
         Draws {
             latency,
-            stall,
-            fail,
-            conflict,
-            drop,
+            stall: dice.hit(Decides::Stall, f.stall_rate),
+            fail: failed.then(|| FAILURES[which.min(FAILURES.len() - 1)]),
+            conflict: is_patch && dice.hit(Decides::Conflict, f.conflict_rate),
+            drop: is_patch && dice.hit(Decides::Drop, f.drop_rate),
         }
+    }
+
+    /// How many requests of this method for `id` came before this one.
+    fn count(&self, is_patch: bool, id: &str) -> u64 {
+        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = seen.entry((is_patch, id.to_string())).or_insert(0);
+        *count += 1;
+        *count - 1
     }
 
     /// Takes a token from the throttle's bucket. `Err` carries the `Retry-After` seconds
@@ -148,25 +199,58 @@ mod tests {
         }
     }
 
-    fn failures(injector: &Injector, n: usize) -> Vec<Option<StatusCode>> {
-        (0..n).map(|_| injector.draw(true).fail).collect()
+    /// The failures drawn for `ids` in that order, each asked `tries` times, by ID.
+    fn failures(injector: &Injector, ids: &[String], tries: usize) -> Vec<Vec<Option<StatusCode>>> {
+        let mut drawn: HashMap<&str, Vec<Option<StatusCode>>> = HashMap::new();
+        for _ in 0..tries {
+            for id in ids {
+                drawn
+                    .entry(id)
+                    .or_default()
+                    .push(injector.draw(true, id).fail);
+            }
+        }
+        let mut by_id: Vec<_> = drawn.into_iter().collect();
+        by_id.sort();
+        by_id.into_iter().map(|(_, fails)| fails).collect()
     }
 
     #[test]
-    fn the_same_seed_draws_the_same_failures() {
-        let a = failures(&Injector::new(&faults(0.5, 42)), 50);
-        let b = failures(&Injector::new(&faults(0.5, 42)), 50);
-        let c = failures(&Injector::new(&faults(0.5, 43)), 50);
+    fn the_same_seed_draws_the_same_failures_in_any_order() {
+        let ids: Vec<String> = (0..50).map(|n| format!("r{n}")).collect();
+        let reversed: Vec<String> = ids.iter().rev().cloned().collect();
+        let a = failures(&Injector::new(&faults(0.5, 42)), &ids, 3);
+        let b = failures(&Injector::new(&faults(0.5, 42)), &reversed, 3);
+        let c = failures(&Injector::new(&faults(0.5, 43)), &ids, 3);
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert!(a.iter().flatten().all(|s| FAILURES.contains(s)));
-        assert!(a.iter().any(Option::is_some) && a.iter().any(Option::is_none));
+        let all: Vec<_> = a.iter().flatten().collect();
+        assert!(all.iter().copied().flatten().all(|s| FAILURES.contains(s)));
+        for status in FAILURES {
+            assert!(all.contains(&&Some(status)), "{status}");
+        }
+        assert!(all.contains(&&None));
+        // A retry of one request draws afresh.
+        assert!(a.iter().any(|tries| tries[0] != tries[1]));
+    }
+
+    #[test]
+    fn switching_a_fault_on_leaves_the_others_draws_alone() {
+        let ids: Vec<String> = (0..50).map(|n| format!("r{n}")).collect();
+        let stalls = Injector::new(&Faults {
+            stall_rate: 0.3,
+            ..faults(0.5, 42)
+        });
+        assert_eq!(
+            failures(&stalls, &ids, 2),
+            failures(&Injector::new(&faults(0.5, 42)), &ids, 2)
+        );
     }
 
     #[test]
     fn no_faults_draw_nothing() {
         assert_eq!(
-            Injector::new(&Faults::default()).draw(true),
+            Injector::new(&Faults::default()).draw(true, "r1"),
             Draws::default()
         );
     }
@@ -178,7 +262,7 @@ mod tests {
             ..Faults::default()
         });
         for _ in 0..100 {
-            let ms = injector.draw(false).latency.as_millis();
+            let ms = injector.draw(false, "r1").latency.as_millis();
             assert!((80..=120).contains(&ms), "{ms}");
         }
     }
@@ -190,8 +274,8 @@ mod tests {
             conflict_rate: 1.0,
             ..Faults::default()
         });
-        assert_eq!(injector.draw(false), Draws::default());
-        let write = injector.draw(true);
+        assert_eq!(injector.draw(false, "r1"), Draws::default());
+        let write = injector.draw(true, "r1");
         assert!(write.drop && write.conflict);
     }
 

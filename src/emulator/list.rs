@@ -45,7 +45,7 @@ pub async fn list_referrals(
 ) -> Response {
     let _in_flight = app.stats.begin();
     let record = HeaderRecord::capture("GET", "", &headers);
-    let outcome = match app.admit(false, &headers).await {
+    let outcome = match app.admit(false, "", &headers).await {
         Ok(_) => page(&app, params).into(),
         Err(outcome) => outcome,
     };

@@ -79,10 +79,15 @@ impl AppState {
         self.stats.to_json(self.store.applied())
     }
 
-    /// The faults, latency and gates every API request goes through; `Err` is the answer
-    /// that ends the request there.
-    pub async fn admit(&self, is_patch: bool, headers: &HeaderMap) -> Result<Draws, Outcome> {
-        let draws = self.faults.draw(is_patch);
+    /// The faults, latency and gates every API request goes through (a PATCH or not, for
+    /// referral `id`, empty for a listing); `Err` is the answer that ends the request there.
+    pub async fn admit(
+        &self,
+        is_patch: bool,
+        id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Draws, Outcome> {
+        let draws = self.faults.draw(is_patch, id);
         let before = draws.latency - answer_delay(is_patch, &draws);
         if !before.is_zero() {
             tokio::time::sleep(before).await;
@@ -240,7 +245,7 @@ async fn get_referral(
     let _in_flight = app.stats.begin();
     let id = id.map(|Path(id)| id).unwrap_or_default();
     let record = HeaderRecord::capture("GET", &id, &headers);
-    let outcome = match app.admit(false, &headers).await {
+    let outcome = match app.admit(false, &id, &headers).await {
         Ok(_) => read(&app, &id).into(),
         Err(outcome) => outcome,
     };
@@ -266,7 +271,7 @@ async fn patch_referral(
     let _in_flight = app.stats.begin();
     let id = id.map(|Path(id)| id).unwrap_or_default();
     let record = HeaderRecord::capture("PATCH", &id, &headers);
-    let admitted = app.admit(true, &headers).await;
+    let admitted = app.admit(true, &id, &headers).await;
     let delay = admitted
         .as_ref()
         .map_or(Duration::ZERO, |d| answer_delay(true, d));
