@@ -213,6 +213,13 @@ fn record_known_and_batch(
             continue;
         }
         match entry {
+            // A document of no operation (a mapped row that leaves the referral as it is)
+            // changes nothing: the referral already holds every value it sets.
+            PlanEntry::Document(doc) if doc.ops.is_empty() => {
+                let mut row = ReportRow::for_entry(entry, &prepared.names);
+                row.outcome = Outcome::Unchanged;
+                known.push((index, row));
+            }
             PlanEntry::Document(doc) if skip_unchanged.is_some_and(|l| applied(l, doc)) => {
                 let mut row = ReportRow::for_entry(entry, &prepared.names);
                 row.outcome = Outcome::Unchanged;

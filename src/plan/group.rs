@@ -118,10 +118,8 @@ impl Group {
         if_match: Option<&str>,
         rules: &mut OpRules,
     ) {
+        // An empty patch changes nothing: the row is kept, with no operation.
         self.add_record(row, if_match);
-        if patch.is_empty() {
-            self.add_error(empty_patch_error(row.at));
-        }
         for (index, op) in patch.iter().enumerate() {
             let site = OpSite {
                 at: row.at,
@@ -253,15 +251,6 @@ fn duplicate_error(pushed: Pushed, site: OpSite) -> Option<PlanError> {
         code: ErrorCode::DuplicatePath,
         message,
     })
-}
-
-fn empty_patch_error(at: LineRef) -> PlanError {
-    PlanError {
-        at: Some(at),
-        field: Some("patch".into()),
-        code: ErrorCode::MalformedRecord,
-        message: "the document's patch is empty; give at least one operation".into(),
-    }
 }
 
 /// The `if_match` values one referral's rows give, for the rule that they must agree.

@@ -410,3 +410,36 @@ fn a_semicolon_file_read_with_commas_suggests_the_delimiter() {
         rows[0]["error_message"]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_row_that_maps_to_nothing_is_unchanged_and_sends_nothing() {
+    let work = Workdir::new();
+    let mapping = "id = { column = \"Ref\" }\n\n[[column]]\nname = \"Stage\"\n[column.values]\n\
+                   \"Prospecting\" = {}\n\"Won\" = { \"/status\" = \"Closed\", \"/substatus\" = \"Won\" }\n\n\
+                   [[column]]\nname = \"Notes\"\npath = \"/details/notes\"\n";
+    let csv = format!(
+        "Ref,Stage,Notes\n{},Prospecting,\n{},,\n",
+        fixtures::id(1),
+        fixtures::id(2)
+    );
+    let out = plan_mapped(&work, mapping, &csv);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let planned: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["outcome"].as_str(), r["ops"].as_str()))
+        .collect();
+    assert_eq!(planned, [("planned", "0"), ("planned", "0")]);
+    let emulator = support::seeded(&work, 3, Faults::default()).await;
+    let base = emulator.base_url();
+    let out = work.refsync(&sync(&base, "crm.csv", &["--mapping", "map.toml"]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "unchanged"), "{rows:?}");
+    assert_eq!(support::requests_served(&emulator), 0);
+    // The planned documents, fed back, say the same.
+    let out = work.refsync(&sync(&base, "planned.jsonl", &[]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(support::requests_served(&emulator), 0);
+    emulator.shutdown().await;
+}

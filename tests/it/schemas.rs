@@ -93,3 +93,21 @@ fn the_schemas_refuse_what_a_script_could_not_rely_on() {
     let summary = schema("summary.schema.json");
     assert!(!summary.is_valid(&json!({"command": "sync"})));
 }
+
+#[test]
+fn the_summary_of_a_usage_error_fits_the_schema() {
+    let work = Workdir::new();
+    let args = [
+        "plan",
+        "u.csv",
+        "--rate",
+        "fast",
+        "--summary-json",
+        "summary.json",
+    ];
+    let out = work.refsync_with(&args, &[]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    let summary: Value = serde_json::from_str(&work.read("summary.json")).expect("summary");
+    assert_eq!(summary["exit_code"], 2);
+    assert_valid(&schema("summary.schema.json"), &summary);
+}

@@ -138,9 +138,8 @@ impl<R: BufRead + Seek> MappedRecords<R> {
         };
         let cells = bound.columns.iter().map(|&index| cell_str(fields, index));
         match convert_row(&self.mapping, cells) {
-            Ok(ops) if ops.is_empty() => {
-                malformed(Some(id), MalformedKind::Record, nothing_to_send())
-            }
+            // A row that maps to nothing (empty cells left as they are, a value mapped to
+            // `{}`) is a document that changes nothing: reported `unchanged`, not sent.
             Ok(ops) => RecordContent::Document {
                 id,
                 if_match: None,
@@ -193,10 +192,6 @@ fn malformed(id: Option<String>, code: MalformedKind, message: String) -> Record
         field: None,
         message,
     }
-}
-
-fn nothing_to_send() -> String {
-    "every mapped cell of this row is empty, so it changes nothing; fill in a cell or remove the row".into()
 }
 
 fn joined(errors: &[CellError]) -> String {
