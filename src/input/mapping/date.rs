@@ -14,7 +14,8 @@
 
 use chrono::format::{Item, Numeric, StrftimeItems};
 use chrono::{
-    LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeDelta, TimeZone, Utc,
+    Datelike, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, SecondsFormat, TimeDelta, TimeZone,
+    Utc,
 };
 use chrono_tz::Tz;
 use std::fmt::Write as _;
@@ -66,6 +67,15 @@ impl DateFormat {
         let text = text.trim();
         let local = parse(text, &self.pattern, self.with_time)
             .ok_or_else(|| format!("{text:?} is not a date in the format {:?}", self.pattern))?;
+        // chrono reads `%Y` from as few digits as there are: `12/31/26` would be the year 26.
+        if local.year() < EARLIEST_YEAR {
+            return Err(format!(
+                "{text:?} is in the year {}: write the year with four digits, as the format {:?} \
+                 reads it (%y reads two)",
+                local.year(),
+                self.pattern
+            ));
+        }
         let instant = match self.zone.from_local_datetime(&local) {
             LocalResult::Single(instant) => instant,
             // The repeated autumn hour: the earlier (summer-time) instant, as documented.
@@ -95,6 +105,10 @@ impl DateFormat {
         })
     }
 }
+
+/// Years before this are refused: a CRM's closing date is never that old, and such a year
+/// is a short year read by `%Y`.
+const EARLIEST_YEAR: i32 = 1000;
 
 /// Example patterns, for messages.
 const EXAMPLES: &str =
@@ -184,6 +198,18 @@ mod tests {
         let error = format.to_utc("2026-12-31").unwrap_err();
         assert!(error.contains("%m/%d/%Y"), "{error}");
         assert!(format.to_utc("13/01/2026").is_err());
+    }
+
+    #[test]
+    fn a_two_digit_year_read_by_a_four_digit_field_is_refused() {
+        let format = DateFormat::new("%m/%d/%Y", Some("America/New_York")).unwrap();
+        let error = format.to_utc("12/31/26").unwrap_err();
+        assert!(
+            error.contains("year 26") && error.contains("four digits"),
+            "{error}"
+        );
+        let short = DateFormat::new("%m/%d/%y", None).unwrap();
+        assert_eq!(short.to_utc("12/31/26").unwrap(), "2026-12-31T00:00:00Z");
     }
 
     #[test]
