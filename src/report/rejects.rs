@@ -204,10 +204,15 @@ fn write_csv(
         .iter()
         .map(|&i| read_header(&sources[i].path, delimiter))
         .collect::<Result<Vec<_>, _>>()?;
+    // Each file's columns join those of the files before it that they do not name; a
+    // column a header repeats stays repeated, so that its rows are still copied verbatim.
     let mut union: Vec<Vec<u8>> = Vec::new();
-    for column in headers.iter().flatten() {
-        if !union.iter().any(|c| same_column(c, column)) {
-            union.push(column.clone());
+    for header in &headers {
+        let before = union.len();
+        for column in header {
+            if !union[..before].iter().any(|c| same_column(c, column)) {
+                union.push(column.clone());
+            }
         }
     }
     for extra in [OUTCOME, ERROR_MESSAGE] {
@@ -448,6 +453,22 @@ mod tests {
             "id,op,path,value,Note,outcome,error_message\n\
              a,replace,/name,x,,failed,m\n\
              b,replace,/name,y,n,failed,m\n"
+        );
+    }
+
+    #[test]
+    fn a_header_that_repeats_a_column_keeps_its_rows_verbatim() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id,op,path,value,note,note\na,replace,/id,x,c1,c2\n";
+        let src = source(dir.path(), "u.csv", text, Format::Csv);
+        let start = text.find("a,").unwrap();
+        let out = dir.path().join("rejects.csv");
+        let rows = vec![rejected(0, 2, "m", start, text.len() - start)];
+        write_rejects(&out, &[src], rows, b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "id,op,path,value,note,note,outcome,error_message\na,replace,/id,x,c1,c2,failed,m\n"
         );
     }
 
