@@ -156,7 +156,11 @@ fn documents_text(documents: &[DocumentRecord], not_finished: usize) -> String {
 fn document_detail(doc: &DocumentRecord) -> String {
     if doc.outcome.is_none() {
         let request = doc.request_id.as_deref().unwrap_or("-");
-        return format!("sent as MS-RequestId {request}; outcome unknown until --resume");
+        // Recorded before its PATCH waited its turn at the rate limit: it may not have left.
+        return format!(
+            "in flight as MS-RequestId {request} (perhaps not yet sent); outcome unknown until \
+             --resume"
+        );
     }
     let message = doc.cell("error_message").unwrap_or_default();
     match doc.cell("note") {
