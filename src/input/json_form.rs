@@ -44,6 +44,7 @@ pub fn content(value: Value) -> RecordContent {
                 id,
                 if_match,
                 patch,
+                columns: Vec::new(),
             },
             Err(fault) => fault.malformed(Some(id)),
         }

@@ -109,6 +109,7 @@ fn the_document_form_reads_every_operation_in_order() {
         id,
         if_match,
         patch,
+        ..
     } = got
     else {
         panic!("{got:?}")

@@ -167,6 +167,10 @@ pub enum RecordContent {
         if_match: Option<String>,
         /// The operations, in order.
         patch: Vec<RawOp>,
+        /// For a row of a wide CSV read through a mapping, the column that gave each
+        /// operation, which errors name; empty for a JSONL line, whose fields are
+        /// `patch[i].op` and so on.
+        columns: Vec<String>,
     },
     /// A record that could not be read as a row or document.
     Malformed {

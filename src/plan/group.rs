@@ -9,7 +9,7 @@ use super::id::check_id;
 use super::messages::{clip_json, clip_quoted, lines};
 use super::ops::{OpList, Pushed};
 use super::rows::RowList;
-use super::rules::{OpSite, check_op};
+use super::rules::{OpSite, SiteField, check_op};
 use super::{
     Document, ErrorCode, InvalidEntry, OnDuplicate, PathCache, PlanEntry, PlanError, status,
 };
@@ -104,27 +104,29 @@ impl Group {
             op,
             OpSite {
                 at: row.at,
-                index: None,
+                field: SiteField::Row,
             },
             rules,
         );
     }
 
-    /// Adds a document-form record: its operations, in order.
+    /// Adds a document-form record: its operations, in order, and for a mapped row the
+    /// column of each (see [`crate::input::RecordContent::Document`]).
     pub fn add_document(
         &mut self,
         row: RowRef,
-        patch: &[RawOp],
+        (patch, columns): (&[RawOp], &[String]),
         if_match: Option<&str>,
         rules: &mut OpRules,
     ) {
         // An empty patch changes nothing: the row is kept, with no operation.
         self.add_record(row, if_match);
         for (index, op) in patch.iter().enumerate() {
-            let site = OpSite {
-                at: row.at,
-                index: Some(index),
+            let field = match columns.get(index) {
+                Some(column) => SiteField::Column(column),
+                None => SiteField::Patch(index),
             };
+            let site = OpSite { at: row.at, field };
             self.add_op(op.as_ref(), site, rules);
         }
     }
@@ -161,7 +163,7 @@ impl Group {
         }
     }
 
-    fn add_op(&mut self, raw: RawOpRef<'_>, site: OpSite, rules: &mut OpRules) {
+    fn add_op(&mut self, raw: RawOpRef<'_>, site: OpSite<'_>, rules: &mut OpRules) {
         let op = match check_op(raw, site, &mut rules.paths, &mut rules.value_buf) {
             Ok(op) => op,
             Err(errors) => {
@@ -218,7 +220,7 @@ struct Faults {
 }
 
 /// The `duplicate_path` error for a conflict the op list found; `None` for anything else.
-fn duplicate_error(pushed: Pushed, site: OpSite) -> Option<PlanError> {
+fn duplicate_error(pushed: Pushed, site: OpSite<'_>) -> Option<PlanError> {
     let Pushed::Conflict {
         path,
         earlier,

@@ -70,9 +70,16 @@ impl Planner {
                 id,
                 if_match,
                 patch,
+                columns,
             } => {
                 let index = self.group_for_row(id, None, row.at);
-                self.groups[index].add_document(row, patch, if_match.as_deref(), &mut self.rules);
+                let document = (patch.as_slice(), columns.as_slice());
+                self.groups[index].add_document(
+                    row,
+                    document,
+                    if_match.as_deref(),
+                    &mut self.rules,
+                );
             }
             RecordContent::Malformed {
                 id,

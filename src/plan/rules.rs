@@ -16,19 +16,32 @@ use std::sync::Arc;
 
 /// Where an operation sits in the input, so errors can point at it.
 #[derive(Clone, Copy, Debug)]
-pub struct OpSite {
+pub struct OpSite<'a> {
     /// The line of its record.
     pub at: LineRef,
-    /// Its index in a document-form record's `patch`, `None` for a row.
-    pub index: Option<usize>,
+    /// Which of the record's fields hold it.
+    pub field: SiteField<'a>,
 }
 
-impl OpSite {
-    /// The field name as the user wrote it: `path` for a row, `patch[2].path` for a document.
+/// Where in its record an operation is written.
+#[derive(Clone, Copy, Debug)]
+pub enum SiteField<'a> {
+    /// A row: its own `op`, `path` and `value`.
+    Row,
+    /// Operation `i` of a document-form record's `patch`.
+    Patch(usize),
+    /// The cell of this column of a wide CSV, read through a mapping.
+    Column(&'a str),
+}
+
+impl OpSite<'_> {
+    /// The field name as the user wrote it: `path` for a row, `patch[2].path` for a
+    /// document, the column (`Notes`) for a mapped row, whose cell gave op, path and value.
     pub fn field(&self, name: &str) -> String {
-        match self.index {
-            Some(i) => format!("patch[{i}].{name}"),
-            None => name.to_string(),
+        match self.field {
+            SiteField::Row => name.to_string(),
+            SiteField::Patch(i) => format!("patch[{i}].{name}"),
+            SiteField::Column(column) => column.to_string(),
         }
     }
 
@@ -47,7 +60,7 @@ impl OpSite {
 /// valid one is shared through `paths`.
 pub fn check_op<'b>(
     raw: RawOpRef<'_>,
-    site: OpSite,
+    site: OpSite<'_>,
     paths: &mut PathCache,
     buf: &'b mut String,
 ) -> Result<CheckedOp<'b>, Vec<PlanError>> {
@@ -71,7 +84,7 @@ pub fn check_op<'b>(
 }
 
 /// `replace` or `add` in any case; surrounding blanks from a hand-edited CSV are forgiven.
-fn parse_op(text: &str, site: OpSite) -> Result<OpKind, PlanError> {
+fn parse_op(text: &str, site: OpSite<'_>) -> Result<OpKind, PlanError> {
     // Most cells say it as it is; the others are trimmed and compared in any case.
     match text {
         "replace" => return Ok(OpKind::Replace),
@@ -98,7 +111,7 @@ fn parse_op(text: &str, site: OpSite) -> Result<OpKind, PlanError> {
 fn check_path(
     path: &str,
     op: Option<OpKind>,
-    site: OpSite,
+    site: OpSite<'_>,
     paths: &mut PathCache,
 ) -> Result<(Arc<str>, Resolved), PlanError> {
     let (shared, resolved) = paths.resolve(path).map_err(|e| path_error(&e, site))?;
@@ -113,7 +126,7 @@ fn check_path(
     Ok((shared, resolved))
 }
 
-fn path_error(error: &PathError, site: OpSite) -> PlanError {
+fn path_error(error: &PathError, site: OpSite<'_>) -> PlanError {
     let (code, hint) = match error {
         PathError::NotPointer { .. } => (
             ErrorCode::InvalidPath,
@@ -137,7 +150,7 @@ fn convert_value<'b>(
     node: &Node,
     path: &str,
     raw: RawValueRef<'_>,
-    site: OpSite,
+    site: OpSite<'_>,
     buf: &'b mut String,
 ) -> Result<&'b str, PlanError> {
     if let RawValueRef::Text(text) = raw {

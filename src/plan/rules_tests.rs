@@ -5,10 +5,10 @@ use crate::input::{RawOp, RawValue};
 use crate::plan::PatchOp;
 use serde_json::json;
 
-fn site() -> OpSite {
+fn site() -> OpSite<'static> {
     OpSite {
         at: LineRef { input: 0, line: 4 },
-        index: None,
+        field: SiteField::Row,
     }
 }
 
@@ -200,7 +200,7 @@ fn every_fault_of_a_row_is_reported_at_once() {
 #[test]
 fn document_form_errors_name_the_operation() {
     let site = OpSite {
-        index: Some(2),
+        field: SiteField::Patch(2),
         ..site()
     };
     let errors = check(

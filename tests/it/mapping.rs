@@ -443,3 +443,23 @@ async fn a_row_that_maps_to_nothing_is_unchanged_and_sends_nothing() {
     assert_eq!(support::requests_served(&emulator), 0);
     emulator.shutdown().await;
 }
+
+#[test]
+fn an_error_of_a_mapped_operation_names_its_column() {
+    let work = Workdir::new();
+    let mapping = "id = { column = \"Ref\" }\n\n[[column]]\nname = \"Deal Notes\"\npath = \"/details/notes\"\n";
+    let id = fixtures::id(1);
+    let out = plan_mapped(
+        &work,
+        mapping,
+        &format!("Ref,Deal Notes\n{id},one\n{id},two\n"),
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows[0]["error_code"], "duplicate_path");
+    let message = &rows[0]["error_message"];
+    assert!(
+        message.starts_with("crm.csv line 3, field Deal Notes:"),
+        "{message}"
+    );
+}

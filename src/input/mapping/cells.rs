@@ -31,11 +31,12 @@ impl Refusal {
     }
 }
 
-/// The operations of one row, given each rule's cell (`None`: not UTF-8), in rule order.
+/// The operations of one row, each with the column that gave it, given each rule's cell
+/// (`None`: not UTF-8), in rule order.
 pub fn convert_row<'a>(
     mapping: &Mapping,
     cells: impl IntoIterator<Item = Option<&'a str>>,
-) -> Result<Vec<MappedOp>, Vec<CellError>> {
+) -> Result<Vec<(String, MappedOp)>, Vec<CellError>> {
     let mut ops = Vec::new();
     let mut errors = Vec::new();
     for (rule, cell) in mapping.columns.iter().zip(cells) {
@@ -47,7 +48,7 @@ pub fn convert_row<'a>(
             )),
         };
         match converted {
-            Ok(cell_ops) => ops.extend(cell_ops),
+            Ok(cell_ops) => ops.extend(cell_ops.into_iter().map(|op| (rule.name.clone(), op))),
             Err(refusal) => errors.push(CellError {
                 column: rule.name.clone(),
                 message: format!(

@@ -36,7 +36,7 @@ fn ops(cells: &[&str]) -> Vec<(String, serde_json::Value)> {
     convert_row(&mapping(), cells.iter().map(|c| Some(*c)))
         .unwrap()
         .into_iter()
-        .map(|op| (op.path, op.value))
+        .map(|(_, op)| (op.path, op.value))
         .collect()
 }
 

@@ -140,11 +140,15 @@ impl<R: BufRead + Seek> MappedRecords<R> {
         match convert_row(&self.mapping, cells) {
             // A row that maps to nothing (empty cells left as they are, a value mapped to
             // `{}`) is a document that changes nothing: reported `unchanged`, not sent.
-            Ok(ops) => RecordContent::Document {
-                id,
-                if_match: None,
-                patch: ops.into_iter().map(raw_op).collect(),
-            },
+            Ok(ops) => {
+                let (columns, ops): (Vec<_>, Vec<_>) = ops.into_iter().unzip();
+                RecordContent::Document {
+                    id,
+                    if_match: None,
+                    patch: ops.into_iter().map(raw_op).collect(),
+                    columns,
+                }
+            }
             Err(errors) => malformed(Some(id), MalformedKind::Value, joined(&errors)),
         }
     }
