@@ -66,6 +66,9 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         .map(Arc::new);
     let ids = common.ids.as_ref().map(read_ids).transpose()?;
     let sources = input::open_inputs(&common.inputs, &options)?;
+    if options.mapping.is_some() {
+        warn_of_unmapped_inputs(&sources);
+    }
     let (plan, input_rows) = read_and_plan(&sources, &options, &plan_options(common))?;
     if let (Some(ids), Some(path)) = (&ids, &common.ids) {
         warn_of_unplanned_ids(ids, &plan, path);
@@ -81,6 +84,17 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         lookup_inputs,
         started,
     })
+}
+
+/// A mapping reads wide CSV exports: a JSONL input is read in its own forms, which the
+/// user who gave `--mapping` may not expect.
+fn warn_of_unmapped_inputs(sources: &[InputSource]) {
+    for source in sources.iter().filter(|s| s.format == Format::Jsonl) {
+        tracing::warn!(
+            input = source.name.as_str(),
+            "--mapping reads CSV inputs only: this JSONL input is read as rows or documents"
+        );
+    }
 }
 
 /// Reads and plans every input, a thread per core (up to four) planning a share of the

@@ -463,3 +463,33 @@ fn an_error_of_a_mapped_operation_names_its_column() {
         "{message}"
     );
 }
+
+#[test]
+fn a_jsonl_input_beside_a_mapping_is_said_to_be_read_as_it_is() {
+    let work = Workdir::new();
+    work.write(
+        "map.toml",
+        "id = \"Ref\"\n\n[[column]]\nname = \"Notes\"\npath = \"/details/notes\"\n",
+    );
+    let line = format!(
+        "{{\"id\":\"{}\",\"op\":\"replace\",\"path\":\"/name\",\"value\":\"x\"}}\n",
+        fixtures::id(1)
+    );
+    work.write("rows.jsonl", &line);
+    let out = work.refsync(&[
+        "plan",
+        "rows.jsonl",
+        "--mapping",
+        "map.toml",
+        "--report",
+        "r.csv",
+        "--out",
+        "o.jsonl",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--mapping reads CSV inputs only"),
+        "{}",
+        stderr(&out)
+    );
+}
