@@ -66,6 +66,9 @@ impl UndoWriter {
         for path in created_at_top(before, &doc.ops) {
             tracing::warn!(id = %doc.id, path, "the undo line cannot take back this member: the document created it at the top of the referral, and the API cannot remove it");
         }
+        if let Some((now, then)) = status_with_no_way_back(before, &doc.ops) {
+            tracing::warn!(id = %doc.id, "the undo line leaves the status as it is: the transition table has no way back from {now} to {then}; it restores the rest");
+        }
         let etag = result.etag_after.as_deref();
         let Some(line) = undo_document(&doc.id, before, &doc.ops, etag) else {
             return Ok(());
@@ -98,8 +101,12 @@ pub fn undo_document(
     etag_after: Option<&str>,
 ) -> Option<Value> {
     let after = applied(before, ops);
+    // A status move the table does not allow back would make the API refuse the whole
+    // line, and so restore nothing: the status is left as it is, the rest restored.
+    let keep_status = status_with_no_way_back(before, ops).is_some();
     let patch: Vec<Value> = restore_targets(before, ops)
         .into_iter()
+        .filter(|path| !(keep_status && matches!(path.as_str(), "/status" | "/substatus")))
         .filter_map(|path| {
             let old = before.pointer(&path)?;
             let changed = after.as_ref().is_none_or(|a| a.pointer(&path) != Some(old));
@@ -114,6 +121,15 @@ pub fn undo_document(
         line["if_match"] = json!(tag);
     }
     Some(line)
+}
+
+/// The status `ops` moved the referral to and the one it had, where the transition table
+/// has no way back between them (Active to New, out of Closed).
+fn status_with_no_way_back(before: &Value, ops: &[PatchOp]) -> Option<(String, String)> {
+    let then = before.get("status")?.as_str()?;
+    let now = applied(before, ops)?.get("status")?.as_str()?.to_string();
+    (now != then && !crate::schema::transitions::move_allowed(&now, then))
+        .then(|| (now, then.to_string()))
 }
 
 /// The paths of the members that `ops` created at the top of the referral: no undo can
@@ -185,6 +201,32 @@ mod tests {
             json!({"id": "r1", "if_match": "\"e2\"",
                    "patch": [{"op": "replace", "path": "/name", "value": "Old"}]})
         );
+    }
+
+    #[test]
+    fn a_status_move_with_no_way_back_is_left_out_and_the_rest_restored() {
+        let before = json!({"status": "Active", "substatus": "Engaged", "name": "Old"});
+        let ops = [
+            op(OpKind::Replace, "/status", json!("Closed")),
+            op(OpKind::Replace, "/substatus", json!("Won")),
+            op(OpKind::Replace, "/name", json!("New")),
+        ];
+        let line = undo_document("r1", &before, &ops, None).expect("line");
+        assert_eq!(
+            line["patch"],
+            json!([{"op": "replace", "path": "/name", "value": "Old"}])
+        );
+        // Nor from Active back to New: with nothing else to restore, there is no line.
+        let new = json!({"status": "New", "substatus": "Pending"});
+        let moved = [
+            op(OpKind::Replace, "/status", json!("Active")),
+            op(OpKind::Replace, "/substatus", json!("Accepted")),
+        ];
+        assert_eq!(undo_document("r1", &new, &moved, None), None);
+        // A substatus change within one status is undone.
+        let engaged = [op(OpKind::Replace, "/substatus", json!("Accepted"))];
+        let line = undo_document("r1", &before, &engaged, None).expect("line");
+        assert_eq!(line["patch"][0]["path"], "/substatus");
     }
 
     #[test]
