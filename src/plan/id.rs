@@ -21,7 +21,7 @@ pub fn check_id(id: &str) -> Result<(), String> {
     } else {
         id.chars()
             .find(|c| !is_id_char(*c))
-            .map(|c| format!("it contains {c:?}"))
+            .map(|c| format!("it contains {}", shown_char(c)))
     };
     match reason {
         None => Ok(()),
@@ -34,6 +34,16 @@ pub fn check_id(id: &str) -> Result<(), String> {
     }
 }
 
+/// A character as a message shows it: between quotes, an apostrophe named, a blank or
+/// control character escaped (`' '`, `'\t'`).
+fn shown_char(c: char) -> String {
+    match c {
+        '\'' => "an apostrophe (')".into(),
+        c if c.is_whitespace() || c.is_control() => format!("{c:?}"),
+        c => format!("'{c}'"),
+    }
+}
+
 /// The unreserved characters of RFC 3986: safe in a path segment without encoding.
 fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
@@ -42,6 +52,15 @@ fn is_id_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_character_at_fault_is_shown_as_written() {
+        let reason = |id: &str| check_id(id).unwrap_err();
+        assert!(reason("a/b").contains("it contains '/'"));
+        assert!(reason("O'Brien").contains("it contains an apostrophe (')"));
+        assert!(reason("a b").contains("it contains ' '"));
+        assert!(reason("a\tb").contains("it contains '\\t'"));
+    }
 
     #[test]
     fn a_guid_is_accepted() {
