@@ -19,8 +19,8 @@ use crate::emulator::{Emulator, EmulatorOptions, Faults};
 use crate::outcome::Note;
 use crate::outcome::Outcome;
 use crate::plan::{Document, PlanEntry};
-use crate::report::ReportRow;
 use crate::report::summary::{EXIT_ABORTED, EXIT_FAILURES, EXIT_MAX_FAILURES};
+use crate::report::{LineNames, ReportRow};
 use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendHooks};
 use crate::send::{SendResult, SendStats};
 use crate::send::{Stop, StopReason, StoppedRun, TokenProvider};
@@ -216,14 +216,10 @@ fn record_known_and_batch(
             // A document of no operation (a mapped row that leaves the referral as it is)
             // changes nothing: the referral already holds every value it sets.
             PlanEntry::Document(doc) if doc.ops.is_empty() => {
-                let mut row = ReportRow::for_entry(entry, &prepared.names);
-                row.outcome = Outcome::Unchanged;
-                known.push((index, row));
+                known.push((index, unchanged(entry, &prepared.names, None)));
             }
             PlanEntry::Document(doc) if skip_unchanged.is_some_and(|l| applied(l, doc)) => {
-                let mut row = ReportRow::for_entry(entry, &prepared.names);
-                row.outcome = Outcome::Unchanged;
-                row.note = Some(Note::SkippedByLedger.as_str().into());
+                let row = unchanged(entry, &prepared.names, Some(Note::SkippedByLedger));
                 known.push((index, row));
             }
             PlanEntry::Document(doc) => batch.push((index, Arc::clone(doc))),
@@ -234,6 +230,16 @@ fn record_known_and_batch(
     }
     outputs.record_all(known)?;
     Ok(batch)
+}
+
+/// The `unchanged` report row of `entry`; `note`, where given, in place of the plan's.
+fn unchanged(entry: &PlanEntry, names: &LineNames, note: Option<Note>) -> ReportRow {
+    let mut row = ReportRow::for_entry(entry, names);
+    row.outcome = Outcome::Unchanged;
+    if let Some(note) = note {
+        row.note = Some(note.as_str().into());
+    }
+    row
 }
 
 /// Whether the ledger shows `doc` already applied; a ledger that cannot answer means no.

@@ -66,7 +66,8 @@ impl UndoWriter {
         for path in created_at_top(before, &doc.ops) {
             tracing::warn!(id = %doc.id, path, "the undo line cannot take back this member: the document created it at the top of the referral, and the API cannot remove it");
         }
-        if let Some((now, then)) = status_with_no_way_back(before, &doc.ops) {
+        let after = applied(before, &doc.ops);
+        if let Some((now, then)) = after.and_then(|after| status_with_no_way_back(before, &after)) {
             tracing::warn!(id = %doc.id, "the undo line leaves the status as it is: the transition table has no way back from {now} to {then}; it restores the rest");
         }
         let etag = result.etag_after.as_deref();
@@ -103,7 +104,9 @@ pub fn undo_document(
     let after = applied(before, ops);
     // A status move the table does not allow back would make the API refuse the whole
     // line, and so restore nothing: the status is left as it is, the rest restored.
-    let keep_status = status_with_no_way_back(before, ops).is_some();
+    let keep_status = after
+        .as_ref()
+        .is_some_and(|after| status_with_no_way_back(before, after).is_some());
     let patch: Vec<Value> = restore_targets(before, ops)
         .into_iter()
         .filter(|path| !(keep_status && matches!(path.as_str(), "/status" | "/substatus")))
@@ -123,11 +126,11 @@ pub fn undo_document(
     Some(line)
 }
 
-/// The status `ops` moved the referral to and the one it had, where the transition table
-/// has no way back between them (Active to New, out of Closed).
-fn status_with_no_way_back(before: &Value, ops: &[PatchOp]) -> Option<(String, String)> {
+/// The status the referral moved to (as `after` has it) and the one it had, where the
+/// transition table has no way back between them (Active to New, out of Closed).
+fn status_with_no_way_back(before: &Value, after: &Value) -> Option<(String, String)> {
     let then = before.get("status")?.as_str()?;
-    let now = applied(before, ops)?.get("status")?.as_str()?.to_string();
+    let now = after.get("status")?.as_str()?.to_string();
     (now != then && !crate::schema::transitions::move_allowed(&now, then))
         .then(|| (now, then.to_string()))
 }

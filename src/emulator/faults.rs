@@ -48,8 +48,9 @@ pub struct Draws {
 #[derive(Debug)]
 pub struct Injector {
     faults: Faults,
-    /// Requests seen so far per method and referral ID (empty for a listing).
-    seen: Mutex<HashMap<(bool, String), u64>>,
+    /// Requests seen so far per referral ID (empty for a listing): other requests, then
+    /// PATCHes.
+    seen: Mutex<[HashMap<String, u64>; 2]>,
     bucket: Option<Mutex<Bucket>>,
 }
 
@@ -65,17 +66,17 @@ enum Decides {
 }
 
 /// One request's draws: uniform numbers in [0, 1), one per decision.
-struct Dice {
+struct Dice<'a> {
     seed: u64,
     is_patch: bool,
-    id: String,
+    id: &'a str,
     nth: u64,
 }
 
-impl Dice {
+impl Dice<'_> {
     fn roll(&self, decides: Decides) -> f64 {
         let mut hasher = DefaultHasher::new();
-        (self.seed, self.is_patch, &self.id, self.nth, decides).hash(&mut hasher);
+        (self.seed, self.is_patch, self.id, self.nth, decides).hash(&mut hasher);
         // The top 53 bits, as an f64 in [0, 1).
         (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
     }
@@ -90,7 +91,7 @@ impl Injector {
     pub fn new(faults: &Faults) -> Injector {
         Injector {
             faults: faults.clone(),
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new([HashMap::new(), HashMap::new()]),
             bucket: faults.throttle.map(|rate| Mutex::new(Bucket::new(rate))),
         }
     }
@@ -106,7 +107,7 @@ impl Injector {
         let dice = Dice {
             seed: f.fault_seed,
             is_patch,
-            id: id.to_string(),
+            id,
             nth: self.count(is_patch, id),
         };
         let failed = dice.hit(Decides::Fail, f.fail_rate);
@@ -130,9 +131,18 @@ impl Injector {
     /// How many requests of this method for `id` came before this one.
     fn count(&self, is_patch: bool, id: &str) -> u64 {
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        let count = seen.entry((is_patch, id.to_string())).or_insert(0);
-        *count += 1;
-        *count - 1
+        let seen = &mut seen[usize::from(is_patch)];
+        // The ID is copied only the first time it is seen.
+        match seen.get_mut(id) {
+            Some(count) => {
+                *count += 1;
+                *count - 1
+            }
+            None => {
+                seen.insert(id.to_string(), 1);
+                0
+            }
+        }
     }
 
     /// Takes a token from the throttle's bucket. `Err` carries the `Retry-After` seconds
