@@ -58,7 +58,8 @@ fn line(effective: &Effective, width: usize) -> String {
     let source = describe(&effective.source);
     match &effective.value {
         Some(value) if is_secret(&effective.key) || pasted_secret(&effective.key, value) => {
-            format!("{:width$} = \"***\"  # {source}\n", effective.key)
+            // A comment, not a key: the line must not read as a value to copy back.
+            format!("# {:width$} (set, hidden)  # {source}\n", effective.key)
         }
         Some(value) => format!(
             "{:width$} = {}  # {source}\n",
@@ -95,7 +96,7 @@ fn client_secret(auth_layers: &[Effective], width: usize) -> Option<String> {
     let source = describe(&holder.source);
     let origin = format!("from {place} {name} ({} set by {source})", holder.key);
     Some(match auth::client_secret(auth_layers) {
-        Ok(_) => format!("{:width$} = \"***\"  # {origin}\n", "client_secret"),
+        Ok(_) => format!("# {:width$} (set, hidden)  # {origin}\n", "client_secret"),
         Err(error) => format!(
             "# {:width$} (missing: {error})  # {origin}\n",
             "client_secret"

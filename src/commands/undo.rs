@@ -144,11 +144,14 @@ fn created_at_top<'a>(before: &Value, ops: &'a [PatchOp]) -> Vec<&'a str> {
         .collect()
 }
 
-/// The path whose old value restores what `op` changed: an append's array, a created
-/// member's parent (empty for the referral itself), else the path itself.
+/// The path whose old value restores what `op` changed: an append's (or insert's)
+/// array, a created member's parent (empty for the referral itself), else the path itself.
 fn restore_target<'a>(before: &Value, op: &'a PatchOp) -> &'a str {
+    if let Some(array) = op.inserted_into() {
+        return array;
+    }
     match op.path.rsplit_once('/') {
-        Some((parent, _)) if op.is_append() || before.pointer(&op.path).is_none() => parent,
+        Some((parent, _)) if before.pointer(&op.path).is_none() => parent,
         _ => &op.path,
     }
 }

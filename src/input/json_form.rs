@@ -45,6 +45,7 @@ pub fn content(value: Value) -> RecordContent {
                 if_match,
                 patch,
                 columns: Vec::new(),
+                id_column: None,
             },
             Err(fault) => fault.malformed(Some(id)),
         }

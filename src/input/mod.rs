@@ -171,6 +171,9 @@ pub enum RecordContent {
         /// operation, which errors name; empty for a JSONL line, whose fields are
         /// `patch[i].op` and so on.
         columns: Vec<String>,
+        /// For a mapped row, the column that gave the ID, which an ID error names; `None`
+        /// for a JSONL line, whose field is `id`.
+        id_column: Option<String>,
     },
     /// A record that could not be read as a row or document.
     Malformed {

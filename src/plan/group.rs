@@ -44,8 +44,9 @@ pub struct Group {
 
 impl Group {
     /// A group for `id` (`None` for an ID-less row) whose first row is on line `first`;
-    /// an ID that breaks the ID rule is reported there, once for the whole group.
-    pub fn new(id: Option<String>, first: LineRef) -> Self {
+    /// an ID that breaks the ID rule is reported there, in the field `id_field`, once for
+    /// the whole group.
+    pub fn new(id: Option<String>, first: LineRef, id_field: &str) -> Self {
         let id_error = id.as_deref().and_then(|id| check_id(id).err());
         let mut group = Group {
             id,
@@ -59,7 +60,7 @@ impl Group {
         if let Some(message) = id_error {
             group.add_error(PlanError {
                 at: Some(first),
-                field: Some("id".into()),
+                field: Some(id_field.into()),
                 code: ErrorCode::InvalidId,
                 message,
             });

@@ -49,7 +49,7 @@ fn an_if_match_that_is_no_strong_etag_is_the_row_s_invalid_value() {
     ] {
         assert!(normalise_if_match(raw).is_err(), "{raw}");
     }
-    let mut group = Group::new(Some("r".into()), row(2).at);
+    let mut group = Group::new(Some("r".into()), row(2).at, "id");
     group.add_row(
         row(2),
         notes("x").as_ref(),
@@ -86,7 +86,7 @@ fn a_different_if_match_repeated_on_many_rows_is_reported_once() {
 
 #[test]
 fn row_errors_come_before_document_errors() {
-    let mut group = Group::new(Some("r".into()), row(2).at);
+    let mut group = Group::new(Some("r".into()), row(2).at, "id");
     group.add_row(
         row(2),
         notes("a").as_ref(),
@@ -119,7 +119,7 @@ fn row_errors_come_before_document_errors() {
 
 #[test]
 fn a_malformed_record_counts_as_one_operation() {
-    let mut group = Group::new(Some("r".into()), row(2).at);
+    let mut group = Group::new(Some("r".into()), row(2).at, "id");
     group.add_row(row(2), notes("a").as_ref(), None, &mut OpRules::default());
     let error = PlanError {
         at: Some(row(3).at),
@@ -135,7 +135,7 @@ fn a_malformed_record_counts_as_one_operation() {
 
 #[test]
 fn an_id_less_group_is_never_a_document() {
-    let mut group = Group::new(None, row(2).at);
+    let mut group = Group::new(None, row(2).at, "id");
     group.add_row(row(2), notes("a").as_ref(), None, &mut OpRules::default());
     let entry = invalid(group.finish());
     assert_eq!(entry.id, None);

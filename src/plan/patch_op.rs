@@ -168,9 +168,16 @@ impl PatchOp {
         }
     }
 
-    /// Whether applying this operation twice differs from applying it once (an array append).
+    /// Whether applying this operation twice differs from applying it once: it inserts
+    /// into an array, at its end (`/-`) or at an index (an `add` to `/team/0`).
     pub fn is_append(&self) -> bool {
-        appends(&self.path)
+        self.inserted_into().is_some()
+    }
+
+    /// The array this operation inserts into (`/team` of `/team/-` or of an `add` to
+    /// `/team/0`), `None` for any other operation.
+    pub fn inserted_into(&self) -> Option<&str> {
+        insert_target(self.op, &self.path)
     }
 
     /// The operation as a JSON Patch object.
@@ -179,9 +186,14 @@ impl PatchOp {
     }
 }
 
-/// Whether an operation on `path` appends to an array (RFC 6901's final `-`).
-fn appends(path: &str) -> bool {
-    path.ends_with("/-")
+/// The array an `op` on `path` inserts into: the parent of RFC 6901's final `-`, or of
+/// an index that an `add` names (RFC 6902 inserts there, moving the rest along; a
+/// `replace` of an index sets that element, which is idempotent). The schema has no
+/// object member named by digits, so a final index is always an array's.
+fn insert_target(op: OpKind, path: &str) -> Option<&str> {
+    let (parent, last) = path.rsplit_once('/')?;
+    let inserts = last == "-" || (op == OpKind::Add && schema::pointer::is_index(last));
+    inserts.then_some(parent)
 }
 
 /// An operation that passed the row checks, its value's JSON text still in the checker's
@@ -198,9 +210,9 @@ pub struct CheckedOp<'v> {
 }
 
 impl CheckedOp<'_> {
-    /// Whether this is an array append (see [`PatchOp::is_append`]).
+    /// Whether this inserts into an array (see [`PatchOp::is_append`]).
     pub fn is_append(&self) -> bool {
-        appends(&self.path)
+        insert_target(self.op, &self.path).is_some()
     }
 
     /// The operation, its value copied out of the buffer.

@@ -14,6 +14,9 @@ use super::group::{Group, OpRules};
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
 use crate::input::{CellsRef, InputRecord, LineRef, MalformedKind, RecordContent, RowRef};
 
+/// The field that holds the referral ID in the row form and the document form.
+const ID: &str = "id";
+
 /// Builds a [`Plan`] from records pushed in input order.
 #[derive(Debug)]
 pub struct Planner {
@@ -63,7 +66,7 @@ impl Planner {
         match content {
             RecordContent::CsvRow(cells) => self.push_cells(row, cells.borrowed()),
             RecordContent::Row { id, op, if_match } => {
-                let index = self.group_for_row(id, None, row.at);
+                let index = self.group_for_row(id, None, row.at, ID);
                 self.groups[index].add_row(row, op.as_ref(), if_match.as_deref(), &mut self.rules)
             }
             RecordContent::Document {
@@ -71,8 +74,10 @@ impl Planner {
                 if_match,
                 patch,
                 columns,
+                id_column,
             } => {
-                let index = self.group_for_row(id, None, row.at);
+                let id_field = id_column.as_deref().unwrap_or(ID);
+                let index = self.group_for_row(id, None, row.at, id_field);
                 let document = (patch.as_slice(), columns.as_slice());
                 self.groups[index].add_document(
                     row,
@@ -89,7 +94,7 @@ impl Planner {
             } => {
                 let error = malformed_error(row.at, *code, field.clone(), message.clone());
                 // A record whose ID could still be read counts as a row of that ID.
-                let index = self.group_for(id.as_deref().unwrap_or(""), None, row.at);
+                let index = self.group_for(id.as_deref().unwrap_or(""), None, row.at, ID);
                 self.groups[index].add_malformed(row, error);
             }
         }
@@ -151,7 +156,7 @@ impl Planner {
 
     /// Plans one CSV row now; `hash` is its ID's, where known already.
     fn plan_cells(&mut self, row: RowRef, cells: CellsRef<'_>, hash: Option<u64>) {
-        let index = self.group_for_row(cells.id(), hash, row.at);
+        let index = self.group_for_row(cells.id(), hash, row.at, ID);
         self.groups[index].add_row(row, cells.op(), cells.if_match(), &mut self.rules)
     }
 
@@ -182,21 +187,21 @@ impl Planner {
         }
     }
 
-    /// The index of a readable row's group; a row without an ID gets its own group and
-    /// says so.
-    fn group_for_row(&mut self, id: &str, hash: Option<u64>, at: LineRef) -> usize {
-        let index = self.group_for(id, hash, at);
+    /// The index of a readable row's group, its ID given in the field `id_field`; a row
+    /// without an ID gets its own group and says so.
+    fn group_for_row(&mut self, id: &str, hash: Option<u64>, at: LineRef, id_field: &str) -> usize {
+        let index = self.group_for(id, hash, at, id_field);
         if id.is_empty() {
-            self.groups[index].add_error(missing_id_error(at));
+            self.groups[index].add_error(missing_id_error(at, id_field));
         }
         index
     }
 
     /// The index of the group of `id` (whose hash is `hash`, where known), created on
-    /// first sight; a new one for each empty ID.
-    fn group_for(&mut self, id: &str, hash: Option<u64>, at: LineRef) -> usize {
+    /// first sight, an ID error naming `id_field`; a new one for each empty ID.
+    fn group_for(&mut self, id: &str, hash: Option<u64>, at: LineRef, id_field: &str) -> usize {
         if id.is_empty() {
-            return self.new_group(id, at, 0);
+            return self.new_group(id, at, 0, id_field);
         }
         if let Some(index) = self.predicted(id) {
             self.last = index;
@@ -209,7 +214,7 @@ impl Planner {
         });
         let index = match found {
             Some(entry) => entry.group(),
-            None => self.new_group(id, at, hash),
+            None => self.new_group(id, at, hash, id_field),
         };
         self.predicting = index == self.last || index == self.last + 1;
         self.last = index;
@@ -233,14 +238,16 @@ impl Planner {
             .find(|&index| self.groups.get(index).and_then(Group::id) == Some(id))
     }
 
-    /// Starts the group of `id` (whose hash is `hash`), or of an ID-less row.
-    fn new_group(&mut self, id: &str, at: LineRef, hash: u64) -> usize {
+    /// Starts the group of `id` (whose hash is `hash`, given in the field `id_field`), or
+    /// of an ID-less row.
+    fn new_group(&mut self, id: &str, at: LineRef, hash: u64, id_field: &str) -> usize {
         let index = self.groups.len();
         if id.is_empty() {
-            self.groups.push(Group::new(None, at));
+            self.groups.push(Group::new(None, at, id_field));
             return index;
         }
-        self.groups.push(Group::new(Some(id.to_owned()), at));
+        self.groups
+            .push(Group::new(Some(id.to_owned()), at, id_field));
         let entry = IdEntry::new(hash, index);
         self.by_id.insert_unique(hash, entry, IdEntry::hash);
         index
@@ -318,10 +325,10 @@ fn malformed_error(
     }
 }
 
-fn missing_id_error(at: LineRef) -> PlanError {
+fn missing_id_error(at: LineRef, id_field: &str) -> PlanError {
     PlanError {
         at: Some(at),
-        field: Some("id".into()),
+        field: Some(id_field.into()),
         code: ErrorCode::InvalidId,
         message: "the row has no referral ID; fill in its id with the referral's ID (a GUID \
                   as Partner Center shows it)"

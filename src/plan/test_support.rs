@@ -49,6 +49,7 @@ pub fn doc(line: u64, id: &str, if_match: Option<&str>, patch: Vec<RawOp>) -> In
             if_match: if_match.map(str::to_owned),
             patch,
             columns: Vec::new(),
+            id_column: None,
         },
     }
 }

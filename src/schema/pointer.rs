@@ -85,7 +85,7 @@ pub fn escape(token: &str) -> String {
 }
 
 /// Whether `token` is an RFC 6901 array index (`0`, or digits without a leading zero).
-fn is_index(token: &str) -> bool {
+pub fn is_index(token: &str) -> bool {
     !token.is_empty()
         && token.bytes().all(|b| b.is_ascii_digit())
         && (token == "0" || !token.starts_with('0'))

@@ -11,8 +11,8 @@
 use crate::plan::PatchOp;
 use serde_json::Value;
 
-/// The team arrays whose appends are checked by e-mail.
-const TEAM_APPENDS: [&str; 2] = ["/team/-", "/customerProfile/team/-"];
+/// The team arrays whose appends (and inserts at an index) are checked by e-mail.
+const TEAMS: [&str; 2] = ["/team", "/customerProfile/team"];
 
 /// `ops` without the appends of members already in `referral`'s team.
 pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
@@ -24,20 +24,22 @@ pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
 
 /// Whether `op` appends a Member whose e-mail `referral`'s team already holds.
 pub fn member_present(referral: &Value, op: &PatchOp) -> bool {
-    if !TEAM_APPENDS.contains(&&*op.path) {
+    let Some(team) = op.inserted_into().filter(|array| TEAMS.contains(array)) else {
         return false;
-    }
+    };
     let value = op.value.to_value();
     let Some(email) = email_of(&value) else {
         return false;
     };
-    let team = op.path.strip_suffix("/-").and_then(|p| referral.pointer(p));
-    team.and_then(Value::as_array).is_some_and(|members| {
-        members
-            .iter()
-            .filter_map(email_of)
-            .any(|have| have.eq_ignore_ascii_case(email))
-    })
+    referral
+        .pointer(team)
+        .and_then(Value::as_array)
+        .is_some_and(|members| {
+            members
+                .iter()
+                .filter_map(email_of)
+                .any(|have| have.eq_ignore_ascii_case(email))
+        })
 }
 
 fn email_of(member: &Value) -> Option<&str> {

@@ -65,7 +65,7 @@ pub fn changes_present(referral: &Value, ops: &[PatchOp]) -> bool {
 }
 
 fn op_present(referral: &Value, op: &PatchOp) -> bool {
-    let Some(parent) = op.path.strip_suffix("/-") else {
+    let Some(parent) = op.inserted_into() else {
         return referral
             .pointer(&op.path)
             .is_some_and(|v| covers(v, &op.value.to_value()));

@@ -465,6 +465,22 @@ fn an_error_of_a_mapped_operation_names_its_column() {
 }
 
 #[test]
+fn an_unusable_or_empty_mapped_id_names_the_id_column() {
+    let work = Workdir::new();
+    let mapping = "id = \"Ref\"\n\n[[column]]\nname = \"Deal Notes\"\npath = \"/details/notes\"\n";
+    let out = plan_mapped(&work, mapping, "Ref,Deal Notes\nbad id!,one\n,two\n");
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows[0]["error_code"], "invalid_id");
+    assert_eq!(rows[1]["error_code"], "malformed_record");
+    for (row, line) in rows.iter().zip([2, 3]) {
+        let message = &row["error_message"];
+        let site = format!("crm.csv line {line}, field Ref:");
+        assert!(message.starts_with(&site), "{message}");
+    }
+}
+
+#[test]
 fn a_jsonl_input_beside_a_mapping_is_said_to_be_read_as_it_is() {
     let work = Workdir::new();
     work.write(

@@ -180,6 +180,45 @@ async fn lost_responses_are_applied_exactly_once() {
     );
 }
 
+/// An `add` at an array index inserts there, moving the rest along: sent again after a
+/// lost response it would insert a second time, so it is guarded like an append.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_insert_at_an_index_is_applied_once_when_responses_are_lost() {
+    let work = Workdir::new();
+    let faults = Faults {
+        drop_rate: 0.5,
+        fault_seed: 1,
+        no_replay: true,
+        ..Faults::default()
+    };
+    let emulator = seeded(&work, 12, faults).await;
+    let mut csv = String::from("id,op,path,value\n");
+    for n in 0..12 {
+        csv += &format!(
+            "{},add,/team/0,\"{{\"\"email\"\":\"\"first{n}@x.com\"\"}}\"\n",
+            id(n)
+        );
+    }
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let out = work.refsync(&args(
+        &base,
+        &["--rate", "unlimited", "--max-attempts", "10"],
+    ));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let stats = emulator.stats();
+    assert!(answered(&stats, "PATCH dropped") > 0, "{stats}");
+    for n in 0..12 {
+        let team = &emulator.referrals()[&id(n)]["team"];
+        assert_eq!(
+            team.as_array().map(Vec::len),
+            Some(2),
+            "no insert twice: {team}"
+        );
+        assert_eq!(team[0]["email"], format!("first{n}@x.com"), "{team}");
+    }
+}
+
 async fn with_conflicts(
     policy: &str,
 ) -> (Emulator, Vec<std::collections::HashMap<String, String>>) {

@@ -126,14 +126,14 @@ impl<R: BufRead + Seek> MappedRecords<R> {
                     "column {} is empty: every row needs the ID",
                     quoted(id_column)
                 );
-                return malformed(None, MalformedKind::Record, message);
+                return empty_id(id_column, message);
             }
             None => {
                 let message = format!(
                     "column {} is not valid UTF-8; give --encoding",
                     quoted(id_column)
                 );
-                return malformed(None, MalformedKind::Record, message);
+                return empty_id(id_column, message);
             }
         };
         let cells = bound.columns.iter().map(|&index| cell_str(fields, index));
@@ -147,6 +147,7 @@ impl<R: BufRead + Seek> MappedRecords<R> {
                     if_match: None,
                     patch: ops.into_iter().map(raw_op).collect(),
                     columns,
+                    id_column: Some(id_column.clone()),
                 }
             }
             Err(errors) => malformed(Some(id), MalformedKind::Value, joined(&errors)),
@@ -186,6 +187,16 @@ fn missing_columns(unbound: &Unbound, fields: &ByteRecord) -> RecordContent {
         code: MalformedKind::MissingColumn,
         field: Some(unbound.first.clone()),
         message: unbound.message.clone(),
+    }
+}
+
+/// A record whose ID cell cannot be used: the ID column is the field at fault.
+fn empty_id(id_column: &str, message: String) -> RecordContent {
+    RecordContent::Malformed {
+        id: None,
+        code: MalformedKind::Record,
+        field: Some(id_column.to_string()),
+        message,
     }
 }
 
