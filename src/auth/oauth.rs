@@ -81,41 +81,141 @@ pub async fn request_token(
     }))
 }
 
-/// Posts `form` to `url` and reads a JSON answer of type `T` (2xx) or a [`Refusal`].
+/// Tries of one form post when the sign-in service fails in a way that passes: a
+/// connection error, no answer in time, 408, 429, 500, 502, 503, 504, or the OAuth error
+/// `temporarily_unavailable`. One blip must not fail a nightly run, nor send its operator
+/// to sign in again.
+const TRIES: u32 = 4;
+
+/// The longest pause between two tries, whatever `Retry-After` asks.
+const LONGEST_PAUSE: Duration = Duration::from_secs(30);
+
+/// Posts `form` to `url` and reads a JSON answer of type `T` (2xx) or a [`Refusal`],
+/// trying again (up to [`TRIES`] in all, after `Retry-After` or a growing pause) while the
+/// service fails in a way that passes.
 pub async fn post_form<T: DeserializeOwned>(
     client: &reqwest::Client,
     url: &str,
     form: &[(&str, &str)],
 ) -> Result<Result<T, Refusal>, AuthError> {
-    let unreachable = |e: reqwest::Error| AuthError::Unreachable {
-        url: url.to_string(),
-        reason: e.without_url().to_string(),
+    let mut tries = 1;
+    loop {
+        let answer = post_once(client, url, form).await;
+        let pause = match &answer {
+            Posted::Passing { retry_after, .. } => {
+                retry_after.unwrap_or(Duration::from_secs(1 << (tries - 1)))
+            }
+            Posted::Final(_) => return answer.into_result(),
+        };
+        if tries >= TRIES {
+            return answer.into_result();
+        }
+        tracing::warn!(url, tries, pause_ms = pause.as_millis() as u64, error = %answer.describe(), "the sign-in service failed; trying again");
+        tokio::time::sleep(pause.min(LONGEST_PAUSE)).await;
+        tries += 1;
+    }
+}
+
+/// One post's outcome: final, or a failure that may pass.
+enum Posted<T> {
+    /// The answer, or an error that another try would not change.
+    Final(Result<Result<T, Refusal>, AuthError>),
+    /// A failure worth another try, after `retry_after` where the service said; what the
+    /// caller gets if no try is left.
+    Passing {
+        outcome: Result<Result<T, Refusal>, AuthError>,
+        retry_after: Option<Duration>,
+    },
+}
+
+impl<T> Posted<T> {
+    fn into_result(self) -> Result<Result<T, Refusal>, AuthError> {
+        match self {
+            Posted::Final(outcome) | Posted::Passing { outcome, .. } => outcome,
+        }
+    }
+
+    /// What failed, for the log: never the service's description, which the caller
+    /// redacts before it shows it.
+    fn describe(&self) -> String {
+        match self {
+            Posted::Passing {
+                outcome: Err(error),
+                ..
+            } => error.to_string(),
+            Posted::Passing {
+                outcome: Ok(Err(refusal)),
+                ..
+            } => format!("OAuth error {}", refusal.error),
+            _ => String::new(),
+        }
+    }
+}
+
+/// One post of `form` to `url`.
+async fn post_once<T: DeserializeOwned>(
+    client: &reqwest::Client,
+    url: &str,
+    form: &[(&str, &str)],
+) -> Posted<T> {
+    let unreachable = |e: reqwest::Error| {
+        let reason = match e.is_timeout() {
+            true => format!("no answer within {} s", REQUEST_TIMEOUT.as_secs()),
+            false => e.without_url().to_string(),
+        };
+        Posted::Passing {
+            outcome: Err(AuthError::Unreachable {
+                url: url.to_string(),
+                reason,
+            }),
+            retry_after: None,
+        }
     };
-    let response = client
-        .post(url)
-        .form(form)
-        .send()
-        .await
-        .map_err(unreachable)?;
+    let response = match client.post(url).form(form).send().await {
+        Ok(response) => response,
+        Err(error) => return unreachable(error),
+    };
     let status = response.status();
-    let body = response.bytes().await.map_err(unreachable)?;
+    let retry_after = retry_after(response.headers());
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(error) => return unreachable(error),
+    };
     let bad = |reason: String| AuthError::BadAnswer {
         url: url.to_string(),
         reason,
     };
     if status.is_success() {
         // Only the position, never serde's message: it may quote a value, i.e. a token.
-        return serde_json::from_slice(&body).map(Ok).map_err(|e| {
+        return Posted::Final(serde_json::from_slice(&body).map(Ok).map_err(|e| {
             bad(format!(
                 "HTTP {status}, not the expected JSON (line {}, column {})",
                 e.line(),
                 e.column()
             ))
-        });
+        }));
     }
-    serde_json::from_slice::<Refusal>(&body)
+    let refusal = serde_json::from_slice::<Refusal>(&body);
+    let passing = matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+        || refusal
+            .as_ref()
+            .is_ok_and(|r| r.error == "temporarily_unavailable");
+    let outcome = refusal
         .map(Err)
-        .map_err(|_| bad(format!("HTTP {status} without an OAuth error")))
+        .map_err(|_| bad(format!("HTTP {status} without an OAuth error")));
+    match passing {
+        true => Posted::Passing {
+            outcome,
+            retry_after,
+        },
+        false => Posted::Final(outcome),
+    }
+}
+
+/// A `Retry-After` header given in seconds.
+fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+    value.trim().parse().ok().map(Duration::from_secs)
 }
 
 /// Turns a refusal into an error with what to do next.

@@ -101,11 +101,28 @@ impl RefreshGrant {
             .map_err(|refusal| {
                 let sent: Vec<&Secret> =
                     std::iter::once(refresh_token).chain(&settings.client_secret).collect();
-                oauth::refused(
-                    refusal.redacted(&sent),
-                    "the stored refresh token may have expired or been revoked: sign in again with `refsync auth login`",
-                )
+                let hint = refusal_hint(&refusal.error);
+                oauth::refused(refusal.redacted(&sent), hint)
             })
+    }
+}
+
+/// What to do about a refusal of the refresh-token grant, by its OAuth error code: only
+/// a token that expired or was revoked needs a new sign-in.
+fn refusal_hint(code: &str) -> &'static str {
+    match code {
+        "invalid_grant" | "interaction_required" => {
+            "the stored refresh token may have expired or been revoked: sign in again with `refsync auth login`"
+        }
+        "invalid_client" | "unauthorized_client" => {
+            "check [auth] client_id and the client secret (client_secret_file or client_secret_env)"
+        }
+        "temporarily_unavailable" | "server_error" => {
+            "the sign-in service kept failing; run again later"
+        }
+        _ => {
+            "check [auth] tenant, client_id and authority; if they are right, sign in again with `refsync auth login`"
+        }
     }
 }
 

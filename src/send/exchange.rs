@@ -221,7 +221,13 @@ impl Shared {
                 }
                 // A 401 repeat is not one of the tries.
                 Class::Unauthorized => {
-                    let renewed = self.tokens.after_401(generation).await;
+                    // A token source may hang (a stuck command, a silent sign-in service):
+                    // a halt ends the wait, as it ends every other.
+                    let renewed = tokio::select! {
+                        biased;
+                        () = self.control.stop.halted() => return Ok(progress.end(Ended::Stopped)),
+                        renewed = self.tokens.after_401(generation) => renewed,
+                    };
                     renewed.map_err(|e| progress.aborted(e))?;
                 }
                 Class::Final => return Ok(progress.end(final_answer(result))),
@@ -289,7 +295,16 @@ impl Shared {
             }
             () = self.pacer.admit() => {}
         };
-        let (generation, token) = self.tokens.current().await?;
+        // The token is fetched the first time here, by one worker while the others wait
+        // for it; its source may hang, so a stop ends the wait as it ends the pacer's.
+        let (generation, token) = tokio::select! {
+            biased;
+            () = stop.halted() => return Ok(Try::Stopped { in_flight: false }),
+            () = stop.drained(), if call.unstarted && !is_retry => {
+                return Ok(Try::Stopped { in_flight: false });
+            }
+            current = self.tokens.current() => current?,
+        };
         let request = self.request(call, token);
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if is_retry {

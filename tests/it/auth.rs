@@ -217,6 +217,66 @@ async fn a_rotated_refresh_token_replaces_the_old_one_which_is_never_sent_again(
     assert_eq!(std::fs::read_to_string(&file).expect("read").trim(), "r2");
 }
 
+/// A token endpoint that gives the scripted answers in turn (status, JSON body), then
+/// tokens; with the number of requests it had.
+async fn scripted_token_endpoint(
+    script: Vec<(u16, serde_json::Value)>,
+) -> (String, Arc<Mutex<usize>>) {
+    let asked = Arc::new(Mutex::new(0));
+    let state = (Arc::new(script), asked.clone());
+    let app = axum::Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(scripted))
+        .with_state(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("address");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}"), asked)
+}
+
+type Script = (Arc<Vec<(u16, serde_json::Value)>>, Arc<Mutex<usize>>);
+
+async fn scripted(State((script, asked)): State<Script>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let n = {
+        let mut asked = asked.lock().expect("lock");
+        *asked += 1;
+        *asked - 1
+    };
+    let token = json!({"access_token": "access", "expires_in": 3600});
+    let (status, body) = script.get(n).cloned().unwrap_or((200, token));
+    let status = axum::http::StatusCode::from_u16(status).expect("status");
+    (status, [("Retry-After", "0")], axum::Json(body)).into_response()
+}
+
+#[tokio::test]
+async fn a_sign_in_service_failing_for_a_moment_is_asked_again() {
+    let busy = json!({"error": "temporarily_unavailable", "error_description": "busy"});
+    let script = vec![(503, json!({})), (500, busy.clone()), (400, busy)];
+    let (authority, asked) = scripted_token_endpoint(script).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rt");
+    std::fs::write(&file, "r0\n").expect("write");
+    let grant = RefreshGrant::new(settings(&authority, &file)).expect("grant");
+    assert_eq!(grant.fetch().await.expect("fourth try").expose(), "access");
+    assert_eq!(*asked.lock().expect("lock"), 4);
+}
+
+#[tokio::test]
+async fn a_refusal_that_is_not_about_the_refresh_token_does_not_send_the_user_to_sign_in() {
+    let refusal = json!({"error": "invalid_client", "error_description": "AADSTS7000215"});
+    let (authority, asked) = scripted_token_endpoint(vec![(401, refusal)]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("rt");
+    std::fs::write(&file, "r0\n").expect("write");
+    let grant = RefreshGrant::new(settings(&authority, &file)).expect("grant");
+    let error = grant.fetch().await.err().expect("refused").to_string();
+    assert!(error.contains("client secret"), "{error}");
+    assert!(!error.contains("auth login"), "{error}");
+    assert_eq!(*asked.lock().expect("lock"), 1, "a refusal is final");
+}
+
 fn settings(authority: &str, file: &Path) -> AuthSettings {
     AuthSettings {
         authority: authority.into(),

@@ -264,3 +264,30 @@ async fn requests_waiting_at_the_rate_limiter_send_the_token_renewed_meanwhile()
         unauthorized(&emulator)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_command_that_hangs_ends_at_the_deadline() {
+    let work = Workdir::new();
+    let emulator = expiring_emulator(&work).await;
+    write_updates(&work);
+    let base = emulator.base_url();
+    // Without the deadline ending the wait, the run would end after a minute with exit 1
+    // ("gave an empty token").
+    let out = sync(
+        &work,
+        &base,
+        &["--token-command", "sleep 60", "--deadline", "1s"],
+        &[],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), DOCUMENTS);
+    for row in &rows {
+        assert_eq!(row["outcome"], "failed", "{row:?}");
+        assert!(
+            ["deadline", "not_sent"].contains(&row["error_code"].as_str()),
+            "{row:?}"
+        );
+    }
+    assert_eq!(support::requests_served(&emulator), 0);
+}
