@@ -99,8 +99,9 @@ impl RefreshGrant {
         oauth::request_token(&self.inner.client, &settings.token_url(), &form)
             .await?
             .map_err(|refusal| {
-                let sent: Vec<&Secret> =
-                    std::iter::once(refresh_token).chain(&settings.client_secret).collect();
+                let sent: Vec<&Secret> = std::iter::once(refresh_token)
+                    .chain(&settings.client_secret)
+                    .collect();
                 let hint = refusal_hint(&refusal.error);
                 oauth::refused(refusal.redacted(&sent), hint)
             })

@@ -113,7 +113,24 @@ pub fn check_output_paths(
         read.push((format!("{} (given to {flag})", path.display()), path));
     }
     check_distinct(&outputs, &read)?;
+    remove_stale_results(&outputs);
     Ok(())
+}
+
+/// Removes what an earlier run left at the summary's and the rejects' paths, which are
+/// written only when a run ends: a run killed before then (SIGKILL, the machine's
+/// reboot) must leave no summary saying that the last run succeeded, nor rejects that
+/// are not its own. A file that cannot be removed is left to be overwritten at the end.
+fn remove_stale_results(outputs: &[(&'static str, PathBuf)]) {
+    let stale = outputs
+        .iter()
+        .filter(|(flag, _)| matches!(*flag, "--summary-json" | "--rejects"));
+    for (flag, path) in stale {
+        let regular = std::fs::metadata(path).is_ok_and(|meta| meta.is_file());
+        if regular && !is_stdout(path) && std::fs::remove_file(path).is_ok() {
+            tracing::debug!(flag, path = %path.display(), "removed the file an earlier run left");
+        }
+    }
 }
 
 /// A report file takes its format from its extension; anything but a regular file (a

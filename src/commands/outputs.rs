@@ -204,10 +204,22 @@ impl RunOutputs {
         write_summary_json(run.common.summary_json.as_ref(), &summary)?;
         if !(self.terminal.is_quiet() && summary.exit_code == 0) {
             let fields = serde_json::json!({ "summary": summary });
+            let level = finish_level(summary.stopped.is_some(), summary.exit_code);
             self.terminal
-                .say("INFO", "run finished", &summary.to_text(), fields);
+                .say(level, "run finished", &summary.to_text(), fields);
         }
         Ok(summary.exit_code)
+    }
+}
+
+/// The log level of the end-of-run line, for alerting that watches levels: `ERROR` for a
+/// run aborted (exit 1) or stopped by `--max-failures` (exit 5), `WARN` for another early
+/// stop (a signal, `--deadline`), else `INFO`.
+fn finish_level(stopped: bool, exit_code: i32) -> &'static str {
+    match (stopped, exit_code) {
+        (true, 1 | 5) => "ERROR",
+        (true, _) => "WARN",
+        (false, _) => "INFO",
     }
 }
 

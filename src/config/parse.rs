@@ -92,11 +92,18 @@ pub fn max_failures(text: &str) -> Result<MaxFailures, String> {
     if let Some(percent) = text.strip_suffix('%') {
         return match percent.trim().parse::<f64>() {
             Ok(p) if p > 0.0 && p <= 100.0 => Ok(MaxFailures::Percent(p)),
+            Ok(_) => Err(format!(
+                "{text:?} is out of range: a share is above 0% and at most 100%"
+            )),
             _ => Err(usage()),
         };
     }
     match text.parse::<u64>() {
         Ok(n) if n >= 1 => Ok(MaxFailures::Count(n)),
+        Ok(_) => Err(format!(
+            "{text:?} would stop every run before it began: give at least 1, or leave \
+             --max-failures out to never stop early"
+        )),
         _ => Err(usage()),
     }
 }
@@ -142,6 +149,10 @@ mod tests {
     fn max_failures_takes_a_count_or_a_percentage() {
         assert_eq!(max_failures("50"), Ok(MaxFailures::Count(50)));
         assert_eq!(max_failures("5%"), Ok(MaxFailures::Percent(5.0)));
+        let zero = max_failures("0").expect_err("0 is refused");
+        assert!(zero.contains("at least 1"), "{zero}");
+        let over = max_failures("150%").expect_err("150% is refused");
+        assert!(over.contains("at most 100%"), "{over}");
         for bad in ["0", "0%", "101%", "-1", "x"] {
             assert!(max_failures(bad).is_err(), "{bad}");
         }

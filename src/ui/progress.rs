@@ -54,14 +54,26 @@ impl Counts {
     }
 }
 
+/// Whether the bar is drawn: as `mode` says, or under `auto` only on a terminal, not under
+/// `-q`, and not beside JSON logs, which are for a machine whose every stderr line must
+/// parse.
+fn is_shown(mode: ProgressMode, terminal: bool, quiet: bool, json: bool) -> bool {
+    match mode {
+        ProgressMode::Always => true,
+        ProgressMode::Never => false,
+        ProgressMode::Auto => terminal && !quiet && !json,
+    }
+}
+
 impl Progress {
     /// A bar over `total` documents, drawn as `mode` and the terminal decide.
     pub fn new(mode: ProgressMode, total: u64, terminal: &Terminal) -> Progress {
-        let shown = match mode {
-            ProgressMode::Always => true,
-            ProgressMode::Never => false,
-            ProgressMode::Auto => super::stderr_is_terminal() && !terminal.is_quiet(),
-        };
+        let shown = is_shown(
+            mode,
+            super::stderr_is_terminal(),
+            terminal.is_quiet(),
+            terminal.is_json(),
+        );
         let target = match (shown, super::stderr_is_terminal()) {
             (false, _) => ProgressDrawTarget::hidden(),
             (true, true) => ProgressDrawTarget::stderr(),
@@ -177,6 +189,17 @@ impl TermLike for PlainLines {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_draws_the_bar_only_on_a_terminal_with_text_logs_and_no_q() {
+        let auto = ProgressMode::Auto;
+        assert!(is_shown(auto, true, false, false));
+        assert!(!is_shown(auto, false, false, false), "cron");
+        assert!(!is_shown(auto, true, true, false), "-q");
+        assert!(!is_shown(auto, true, false, true), "JSON logs");
+        assert!(is_shown(ProgressMode::Always, false, true, true));
+        assert!(!is_shown(ProgressMode::Never, true, false, false));
+    }
 
     fn shown(counts: &Counts) -> String {
         let mut out = String::new();

@@ -271,7 +271,7 @@ async fn a_refusal_that_is_not_about_the_refresh_token_does_not_send_the_user_to
     let file = dir.path().join("rt");
     std::fs::write(&file, "r0\n").expect("write");
     let grant = RefreshGrant::new(settings(&authority, &file)).expect("grant");
-    let error = grant.fetch().await.err().expect("refused").to_string();
+    let error = grant.fetch().await.expect_err("refused").to_string();
     assert!(error.contains("client secret"), "{error}");
     assert!(!error.contains("auth login"), "{error}");
     assert_eq!(*asked.lock().expect("lock"), 1, "a refusal is final");

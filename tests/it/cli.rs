@@ -167,6 +167,10 @@ fn under_json_logs_every_stderr_line_is_json_the_summary_and_a_fatal_error_inclu
         .collect();
     let last = lines.last().expect("a summary line");
     assert_eq!(last["message"], "run finished");
+    assert_eq!(
+        last["level"], "INFO",
+        "a run that finished is no alert by itself"
+    );
     assert_eq!(last["summary"]["exit_code"], 4);
     assert_eq!(last["summary"]["outcomes"]["updated"], 9);
 

@@ -97,6 +97,47 @@ async fn first_row_written(path: &Path) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_outright_leaves_no_summary_or_rejects_of_an_earlier_run() {
+    let work = Workdir::new();
+    let faults = Faults {
+        latency_ms: 200,
+        ..Faults::default()
+    };
+    let emulator = seeded(&work, 6, faults).await;
+    appends(&work, 6);
+    work.write("summary.json", "{\"exit_code\": 0}\n");
+    work.write("rejects.csv", "id,op,path,value,outcome,error_message\n");
+    let base = emulator.base_url();
+    let extra = [
+        "--concurrency",
+        "1",
+        "--summary-json",
+        "summary.json",
+        "--rejects",
+        "rejects.csv",
+    ];
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(args(&base, &extra))
+        .current_dir(work.path())
+        .env("PARTNER_CENTER_TOKEN", "test-token")
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start refsync");
+    let report = work.path().join("report.csv");
+    tokio::time::timeout(Duration::from_secs(30), first_row_written(&report))
+        .await
+        .expect("a first row within 30 s");
+    child.kill().expect("SIGKILL");
+    child.wait().expect("wait");
+    for stale in ["summary.json", "rejects.csv"] {
+        assert!(
+            !work.path().join(stale).exists(),
+            "{stale} of the earlier run"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_run_exits_143_with_a_report_of_the_whole_plan() {
     let work = Workdir::new();
     let faults = Faults {

@@ -266,6 +266,17 @@ async fn max_failures_stops_the_run_early_with_exit_five() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_by_max_failures_ends_with_an_error_line_for_alerting() {
+    let flags = ["--max-failures", "2", "--log-format", "json"];
+    let (out, _) = sync_unknown_referrals(10, &flags).await;
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    let last = stderr(&out).lines().last().unwrap_or_default().to_string();
+    let last: serde_json::Value = serde_json::from_str(&last).expect("a JSON line");
+    assert_eq!(last["message"], "run finished");
+    assert_eq!(last["level"], "ERROR", "{last}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_failures_under_a_rate_sends_no_document_that_was_still_waiting() {
     // At 2/s several documents wait for the rate limiter at once; once the third has
     // failed, none of them is sent (a request already on the wire may still add a
