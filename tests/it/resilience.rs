@@ -96,18 +96,39 @@ async fn first_row_written(path: &Path) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_killed_outright_leaves_no_summary_or_rejects_of_an_earlier_run() {
-    let work = Workdir::new();
+/// A run of `count` appending documents against a slow emulator (200 ms a request),
+/// started with `extra` flags and left once its report has a first row.
+async fn slow_run_under_way(
+    work: &Workdir,
+    count: usize,
+    extra: &[&str],
+) -> (Emulator, std::process::Child) {
     let faults = Faults {
         latency_ms: 200,
         ..Faults::default()
     };
-    let emulator = seeded(&work, 6, faults).await;
-    appends(&work, 6);
+    let emulator = seeded(work, count, faults).await;
+    appends(work, count);
+    let base = emulator.base_url();
+    let child = Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(args(&base, extra))
+        .current_dir(work.path())
+        .env("PARTNER_CENTER_TOKEN", "test-token")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start refsync");
+    let report = work.path().join("report.csv");
+    tokio::time::timeout(Duration::from_secs(30), first_row_written(&report))
+        .await
+        .expect("a first row within 30 s");
+    (emulator, child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_outright_leaves_no_summary_or_rejects_of_an_earlier_run() {
+    let work = Workdir::new();
     work.write("summary.json", "{\"exit_code\": 0}\n");
     work.write("rejects.csv", "id,op,path,value,outcome,error_message\n");
-    let base = emulator.base_url();
     let extra = [
         "--concurrency",
         "1",
@@ -116,17 +137,7 @@ async fn a_run_killed_outright_leaves_no_summary_or_rejects_of_an_earlier_run() 
         "--rejects",
         "rejects.csv",
     ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_refsync"))
-        .args(args(&base, &extra))
-        .current_dir(work.path())
-        .env("PARTNER_CENTER_TOKEN", "test-token")
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start refsync");
-    let report = work.path().join("report.csv");
-    tokio::time::timeout(Duration::from_secs(30), first_row_written(&report))
-        .await
-        .expect("a first row within 30 s");
+    let (_emulator, mut child) = slow_run_under_way(&work, 6, &extra).await;
     child.kill().expect("SIGKILL");
     child.wait().expect("wait");
     for stale in ["summary.json", "rejects.csv"] {
@@ -140,24 +151,9 @@ async fn a_run_killed_outright_leaves_no_summary_or_rejects_of_an_earlier_run() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_mid_run_exits_143_with_a_report_of_the_whole_plan() {
     let work = Workdir::new();
-    let faults = Faults {
-        latency_ms: 200,
-        ..Faults::default()
-    };
-    let emulator = seeded(&work, 12, faults).await;
-    appends(&work, 12);
-    let base = emulator.base_url();
-    let child = Command::new(env!("CARGO_BIN_EXE_refsync"))
-        .args(args(&base, &["--concurrency", "1", "--rate", "unlimited"]))
-        .current_dir(work.path())
-        .env("PARTNER_CENTER_TOKEN", "test-token")
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start refsync");
+    let extra = ["--concurrency", "1", "--rate", "unlimited"];
+    let (emulator, child) = slow_run_under_way(&work, 12, &extra).await;
     let report = work.path().join("report.csv");
-    tokio::time::timeout(Duration::from_secs(30), first_row_written(&report))
-        .await
-        .expect("a first row within 30 s");
     let pid = child.id().to_string();
     let killed = Command::new("kill").args(["-TERM", &pid]).status();
     assert!(killed.expect("run kill").success());
