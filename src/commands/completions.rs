@@ -6,7 +6,6 @@ use crate::config::layers;
 use clap::Command;
 use clap_complete::Shell;
 use clap_mangen::roff::{Roff, bold, roman};
-use std::io::Write;
 
 /// Writes the completion script for `args.shell` to stdout.
 pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
@@ -17,9 +16,9 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
         ShellArg::Powershell => Shell::PowerShell,
     };
     let mut command = layers::command(None)?;
-    let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut command, "refsync", &mut out);
-    reader_gone_is_fine(out.flush())
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, "refsync", &mut script);
+    super::print_to_stdout(&script)
 }
 
 /// Writes a man page (roff) to stdout: `refsync`'s own, or with `args.command` (`sync`,
@@ -37,8 +36,7 @@ pub fn man(args: &ManArgs) -> anyhow::Result<i32> {
         return Ok(2);
     };
     let text = page_text(page, path.is_empty())?;
-    let mut out = std::io::stdout().lock();
-    reader_gone_is_fine(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+    super::print_to_stdout(text.as_bytes())
 }
 
 /// The subcommand path of a page as given: `config show`, `config-show` or
@@ -159,14 +157,6 @@ fn main_sections() -> Roff {
         }
     }
     roff
-}
-
-/// A reader that stops early (`refsync man | head`) is not an error worth a message.
-fn reader_gone_is_fine(written: std::io::Result<()>) -> anyhow::Result<i32> {
-    match written {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(0),
-    }
 }
 
 #[cfg(test)]

@@ -11,8 +11,7 @@ use std::fmt::Write;
 
 /// Runs `config show` for `args`, as parsed in `parsed`; prints to stdout.
 pub fn run(args: &SyncArgs, parsed: &Parsed) -> anyhow::Result<i32> {
-    print!("{}", render(args, parsed));
-    Ok(0)
+    super::print_to_stdout(render(args, parsed).as_bytes())
 }
 
 /// The whole output.

@@ -105,6 +105,18 @@ pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
     }
 }
 
+/// Writes `text` to stdout for a command that prints and exits (`runs`, `config show`,
+/// `man`, `completions`): exit 0, and a reader that stops early (`refsync runs | head`)
+/// is not an error worth a message.
+pub fn print_to_stdout(text: &[u8]) -> anyhow::Result<i32> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,6 @@ use crate::ledger::{DocumentRecord, Ledger, RunDetail, RunId, RunStatus, RunSumm
 use crate::outcome::Outcome;
 use crate::ui::Terminal;
 use std::fmt::Write as _;
-use std::io::Write as _;
 
 /// Runs `runs`; returns the exit code (2 when no ledger is named: a usage error).
 pub fn run(args: &RunsArgs, terminal: &Terminal) -> anyhow::Result<i32> {
@@ -21,10 +20,7 @@ pub fn run(args: &RunsArgs, terminal: &Terminal) -> anyhow::Result<i32> {
             render_detail(&ledger.run_detail(RunId(*run))?, args.json)?
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    stdout.write_all(text.as_bytes())?;
-    stdout.flush()?;
-    Ok(0)
+    super::print_to_stdout(text.as_bytes())
 }
 
 fn render_list(runs: &[RunSummary], json: bool) -> anyhow::Result<String> {

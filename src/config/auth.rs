@@ -29,6 +29,12 @@ pub enum AuthConfigError {
     /// The authority is not an acceptable URL.
     #[error("[auth] authority: {0}")]
     Authority(String),
+    /// The tenant is no directory name that can stand in the token endpoint's URL.
+    #[error(
+        "[auth] tenant {0:?} is not a tenant: give the directory's ID (a GUID), its domain \
+         (contoso.onmicrosoft.com) or organizations / common"
+    )]
+    Tenant(String),
 }
 
 /// The `[auth]` section as resolved: `None` when it is not configured, an error when it is
@@ -99,14 +105,29 @@ pub fn resolve(layered: &[Effective]) -> AuthConfig {
     let authority = send::check_endpoint(&authority).map_err(|e| {
         AuthConfigError::Authority(e.to_string().replace("--endpoint", "the authority"))
     })?;
+    let tenant = get("tenant").unwrap_or_else(|| DEFAULT_TENANT.into());
+    if !is_tenant(&tenant) {
+        return Err(AuthConfigError::Tenant(tenant));
+    }
     Ok(Some(AuthSettings {
         authority,
-        tenant: get("tenant").unwrap_or_else(|| DEFAULT_TENANT.into()),
+        tenant,
         client_id,
         client_secret: client_secret(layered)?,
         refresh_token_file: PathBuf::from(token_file),
         scope: get("scope").unwrap_or_else(|| DEFAULT_SCOPE.into()),
     }))
+}
+
+/// Whether `tenant` can be the one path segment of the token endpoint that names the
+/// directory: a GUID, a domain, `organizations` or `common` are letters, digits, `-` and
+/// `.`; anything else (a `/`, `?` or `#`, an empty name) would change the URL itself.
+fn is_tenant(tenant: &str) -> bool {
+    !tenant.is_empty()
+        && !tenant.starts_with('.')
+        && tenant
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }
 
 /// The value of `key` among `layered`, if set.
@@ -153,6 +174,30 @@ mod tests {
 
     fn file(text: &str) -> ConfigFile {
         ConfigFile::parse(Path::new("/etc/refsync/r.toml"), text).expect("parses")
+    }
+
+    #[test]
+    fn a_tenant_that_would_change_the_token_url_is_refused() {
+        for bad in ["", "../evil", "contoso?x=1", "contoso#frag", "a/b", ".."] {
+            let text = format!(
+                "[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\ntenant = {bad:?}\n"
+            );
+            let error = resolve(&layered(Some(&file(&text)))).expect_err(bad);
+            assert!(
+                matches!(error, AuthConfigError::Tenant(_)),
+                "{bad}: {error}"
+            );
+        }
+        for good in [
+            "contoso.onmicrosoft.com",
+            "organizations",
+            "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        ] {
+            let text = format!(
+                "[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\ntenant = {good:?}\n"
+            );
+            assert!(resolve(&layered(Some(&file(&text)))).is_ok(), "{good}");
+        }
     }
 
     #[test]

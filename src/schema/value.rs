@@ -1,7 +1,7 @@
 //! Type checks for JSON values and the CSV value rules (SPEC.md "Value rules").
 
 use super::{Node, Object, Scalar};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use serde_json::{Map, Number, Value};
 
 /// Why a value does not fit its field; the message says what would.
@@ -242,7 +242,15 @@ fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, Va
             .find(|n| n.eq_ignore_ascii_case(text))
             .map(|n| Value::String((*n).to_string()))
             .ok_or_else(fail),
-        Scalar::DateTime => parse_date_time(text).map(Value::String).ok_or_else(fail),
+        Scalar::DateTime => match parse_date_time(text) {
+            Some(Ok(utc)) => Ok(Value::String(utc)),
+            Some(Err(year)) => Err(ValueError(format!(
+                "{:?} falls in the year {year} in UTC, which an RFC 3339 date-time (years \
+                 0000 to 9999) cannot carry; give a date in that range",
+                clip(raw)
+            ))),
+            None => Err(fail()),
+        },
     }
 }
 
@@ -333,17 +341,22 @@ fn json_number(negative: bool, whole: &str, fraction: &str, exponent: Option<&st
     json
 }
 
-/// An RFC 3339 date-time (any offset, stored as UTC) or a date (midnight UTC).
-fn parse_date_time(text: &str) -> Option<String> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(text) {
-        return Some(
-            at.with_timezone(&Utc)
-                .to_rfc3339_opts(SecondsFormat::AutoSi, true),
-        );
+/// An RFC 3339 date-time (any offset, stored as UTC) or a date (midnight UTC); `None`
+/// when the text is neither, the UTC year when it lies outside RFC 3339's four digits
+/// (an offset can carry `9999-12-31T23:00:00-02:00` past them, and chrono reads
+/// `+12026-01-01` as a date), which the API refuses.
+fn parse_date_time(text: &str) -> Option<Result<String, i32>> {
+    let utc = match DateTime::parse_from_rfc3339(text) {
+        Ok(at) => at.with_timezone(&Utc),
+        Err(_) => {
+            let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+            date.and_hms_opt(0, 0, 0)?.and_utc()
+        }
+    };
+    if !(0..=9999).contains(&utc.year()) {
+        return Some(Err(utc.year()));
     }
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
-    let midnight = date.and_hms_opt(0, 0, 0)?.and_utc();
-    Some(midnight.to_rfc3339_opts(SecondsFormat::Secs, true))
+    Some(Ok(utc.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
 }
 
 #[cfg(test)]
@@ -451,6 +464,17 @@ mod tests {
             json!("2026-12-31T00:00:00Z")
         );
         assert!(text("/details/closingDateTime", "31/12/2026").is_err());
+        for outside in [
+            "9999-12-31T23:00:00-02:00",
+            "+12026-01-01",
+            "0000-01-01T00:00:00+01:00",
+        ] {
+            let error = text("/details/closingDateTime", outside).expect_err(outside);
+            assert!(
+                error.0.contains("years 0000 to 9999"),
+                "{outside}: {error:?}"
+            );
+        }
     }
 
     #[test]

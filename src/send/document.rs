@@ -186,6 +186,13 @@ impl<'a> Run<'a> {
         };
         if source == IfMatchSource::Fetch {
             self.if_match = current.etag.clone();
+            if self.if_match.is_none() && !self.doc.is_idempotent() {
+                tracing::warn!(
+                    id = %self.doc.id,
+                    "the referral was read without an ETag, so its append goes without If-Match: \
+                     a resend after a lost answer could append twice"
+                );
+            }
         }
         let settled = self.settle(current, in_flight);
         if settled.is_none() && in_flight {

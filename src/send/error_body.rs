@@ -28,9 +28,17 @@ pub fn parse(status: u16, body: &[u8]) -> ApiError {
         .or_else(|| raw_text(body))
         .unwrap_or_else(|| reason(status));
     ApiError {
-        code,
-        message: cap(&message),
+        code: printable(&code),
+        message: cap(&printable(&message)),
     }
+}
+
+/// `text` with each control character (an escape sequence's ESC, a NUL, a line break) as
+/// a space: the server's text goes into report cells and logs, which a terminal shows.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The first of `paths` that leads to a non-empty string (or a number, for codes).
@@ -71,6 +79,18 @@ pub fn cap(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_of_the_server_become_spaces() {
+        let error = parse(
+            400,
+            b"{\"code\":\"bad\\u0007\",\"message\":\"red \\u001b[31m\\u0000 text\"}",
+        );
+        assert_eq!(error.code, "bad ");
+        assert_eq!(error.message, "red  [31m  text");
+        let raw = parse(500, b"plain \x1b[2J text");
+        assert_eq!(raw.message, "plain  [2J text");
+    }
 
     #[test]
     fn code_and_message_come_from_the_emulators_shape() {

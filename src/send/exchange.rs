@@ -305,7 +305,7 @@ impl Shared {
             }
             current = self.tokens.current() => current?,
         };
-        let request = self.request(call, token);
+        let request = self.request(call, token.clone());
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         if is_retry {
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -318,6 +318,7 @@ impl Shared {
             sent = self.pacer.on_wire(self.transport.send(request)) => sent,
         };
         drop(on_wire);
+        let result = result.map(|response| response.without_token(&token));
         let status = result.as_ref().ok().map(|response| response.status);
         self.pacer.request_ended(status, held);
         match &result {

@@ -85,6 +85,36 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// The shortest token looked for in error answers: real access tokens run to hundreds
+/// of characters.
+const SHORTEST_REDACTED: usize = 8;
+
+impl Response {
+    /// An error answer with every copy of `token` in its body blotted out: a server or
+    /// proxy that echoes the request's headers into an error would put the token into the
+    /// report, the rejects file and the logs. Success bodies are data, left alone, as is
+    /// a token too short to be told from ordinary text (a test's).
+    pub fn without_token(mut self, token: &Secret) -> Response {
+        let token = token.expose().as_bytes();
+        let echoed = self.status >= 400
+            && token.len() >= SHORTEST_REDACTED
+            && memchr::memmem::find(&self.body, token).is_some();
+        if !echoed {
+            return self;
+        }
+        let mut body = Vec::with_capacity(self.body.len());
+        let mut rest = self.body.as_slice();
+        while let Some(at) = memchr::memmem::find(rest, token) {
+            body.extend_from_slice(&rest[..at]);
+            body.extend_from_slice(b"***");
+            rest = &rest[at + token.len()..];
+        }
+        body.extend_from_slice(rest);
+        self.body = body;
+        self
+    }
+}
+
 /// How an exchange failed without an HTTP answer.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TransportError {
@@ -255,6 +285,17 @@ async fn read_bounded(mut response: reqwest::Response) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_echoing_the_token_loses_every_copy_of_it() {
+        let response = Response {
+            status: 403,
+            body: b"Bearer tok-1234 refused; tok-1234 again".to_vec(),
+            ..Response::default()
+        };
+        let cleaned = response.without_token(&Secret::new("tok-1234"));
+        assert_eq!(cleaned.body, b"Bearer *** refused; *** again");
+    }
 
     fn request(method: Method, body: Option<Vec<u8>>) -> Request {
         Request {

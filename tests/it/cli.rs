@@ -443,3 +443,22 @@ fn two_runs_in_one_second_get_a_default_report_each() {
         .count();
     assert_eq!(reports, 2);
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_error_for_the_printing_commands() {
+    let work = Workdir::new();
+    for args in [&["man"][..], &["config", "show"], &["completions", "bash"]] {
+        // The reader end is closed before refsync writes: every write meets EPIPE. The
+        // test harness ignores SIGPIPE, as the Rust runtime does in refsync.
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_refsync"))
+            .args(args)
+            .current_dir(work.path())
+            .stdout(writer)
+            .output()
+            .expect("run refsync");
+        assert_eq!(code(&out), 0, "{args:?}: {}", stderr(&out));
+        assert_eq!(stderr(&out), "", "{args:?}");
+    }
+}
