@@ -57,8 +57,9 @@ impl Ledger {
     /// that is not a refsync ledger ([`LedgerError::Foreign`], [`LedgerError::Corrupt`]),
     /// never resetting it, and a ledger that another run holds ([`LedgerError::InUse`]).
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
-        let lock = LedgerLock::acquire(path)?;
+        let mut lock = LedgerLock::acquire(path)?;
         let conn = Connection::open(path)?;
+        lock.hold_database(path)?;
         schema::prepare(&conn, path, true)?;
         schema::tune_for_writing(&conn).map_err(|e| schema::corrupt_or(e, path))?;
         Ok(Ledger::new(conn, path, Some(lock)))

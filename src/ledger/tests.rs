@@ -83,6 +83,25 @@ fn a_second_open_while_the_first_holds_the_ledger_is_in_use() {
     assert!(matches!(error, LedgerError::InUse { .. }), "{error}");
 }
 
+#[cfg(unix)]
+#[test]
+fn another_name_of_a_ledger_in_use_is_refused_too() {
+    let (dir, path) = temp();
+    let _first = Ledger::open(&path).expect("first");
+    let symlink = dir.path().join("alias.db");
+    std::os::unix::fs::symlink(&path, &symlink).expect("symlink");
+    let hard_link = dir.path().join("hard.db");
+    std::fs::hard_link(&path, &hard_link).expect("hard link");
+    for other in [&symlink, &hard_link] {
+        let error = Ledger::open(other).expect_err("another name of the same file");
+        assert!(matches!(error, LedgerError::InUse { .. }), "{error}");
+    }
+    // Deleting the sidecar mid-run does not let a second run in either.
+    std::fs::remove_file(lock::lock_path(&path)).expect("remove the sidecar");
+    let error = Ledger::open(&path).expect_err("the database itself is locked");
+    assert!(matches!(error, LedgerError::InUse { .. }), "{error}");
+}
+
 #[test]
 fn a_lock_whose_holder_is_gone_does_not_block() {
     // Dropping the handle closes the lock file: the OS releases the lock exactly as it
