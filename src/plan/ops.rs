@@ -70,13 +70,15 @@ struct PathIndex {
     by_path: HashMap<Arc<str>, usize>,
     /// Appends seen, keyed by path and normalised value.
     appends: HashSet<String>,
+    /// The latest append of each Member, keyed by path and e-mail in lower case.
+    members: HashMap<String, usize>,
 }
 
 impl OpList {
     /// Adds `op` (from line `at`), applying the duplicate rules.
     pub fn push(&mut self, op: CheckedOp<'_>, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
         if op.is_append() {
-            return self.push_append(op, at);
+            return self.push_append(op, at, on_duplicate);
         }
         let Some(earlier) = self.latest_on(&op.path) else {
             self.insert(op.into_patch_op(), at);
@@ -105,12 +107,52 @@ impl OpList {
         pushed
     }
 
-    fn push_append(&mut self, op: CheckedOp<'_>, at: LineRef) -> Pushed {
+    /// Adds an append (or insert): the same value twice is one append; the same Member
+    /// twice (by e-mail, in any case, as the API tells members apart) with other fields
+    /// that differ is one person given two ways, which the duplicate rule decides.
+    fn push_append(&mut self, op: CheckedOp<'_>, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
         if self.has_append(&op) {
             return Pushed::Merged;
         }
+        let earlier = self.same_member(&op);
+        let pushed = match earlier.map(|index| &self.ops[index]) {
+            None => Pushed::Added,
+            Some(previous) if same_member_value(previous.op.value.as_str(), op.value) => {
+                return Pushed::Merged;
+            }
+            Some(_) if on_duplicate == OnDuplicate::LastWins => Pushed::Overrode,
+            Some(previous) => Pushed::Conflict {
+                path: op.path.to_string(),
+                earlier: previous.at,
+                earlier_value: previous.op.value.clone(),
+                value: JsonText::from_text(op.value),
+            },
+        };
+        if let (Some(index), Pushed::Overrode) = (earlier, &pushed) {
+            self.ops[index].live = false;
+        }
         self.insert(op.into_patch_op(), at);
-        Pushed::Added
+        pushed
+    }
+
+    /// The latest live append to `op`'s array of a Member with `op`'s e-mail, in any case.
+    fn same_member(&self, op: &CheckedOp<'_>) -> Option<usize> {
+        if let Some(index) = &self.index {
+            return index.members.get(&member_key(&op.path, op.value)?).copied();
+        }
+        // Most documents append to an array once: no parse unless there is another.
+        let mut others = self
+            .ops
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, p)| p.live && p.op.is_append() && p.op.path == op.path)
+            .peekable();
+        others.peek()?;
+        let email = member_email(op.value)?;
+        others
+            .find(|(_, p)| member_email(p.op.value.as_str()).as_deref() == Some(&*email))
+            .map(|(index, _)| index)
     }
 
     /// The latest non-append operation on `path`; under last-wins it is the live one.
@@ -199,10 +241,39 @@ impl PathIndex {
     fn note(&mut self, op: &PatchOp, position: usize) {
         if op.is_append() {
             self.appends.insert(append_key(&op.path, op.value.as_str()));
+            if let Some(key) = member_key(&op.path, op.value.as_str()) {
+                self.members.insert(key, position);
+            }
         } else {
             self.by_path.insert(op.path.clone(), position);
         }
     }
+}
+
+/// The e-mail of a Member (an object with an `email`), in lower case.
+fn member_email(value: &str) -> Option<String> {
+    if !value.starts_with('{') || !value.contains("\"email\"") {
+        return None;
+    }
+    let member = parsed(value);
+    member.get("email")?.as_str().map(str::to_lowercase)
+}
+
+/// The key of a Member's append in [`PathIndex::members`]: its path and e-mail.
+fn member_key(path: &str, value: &str) -> Option<String> {
+    Some(format!("{path}\u{0}{}", member_email(value)?))
+}
+
+/// Whether two Members are the same once their e-mails are compared in any case.
+fn same_member_value(a: &str, b: &str) -> bool {
+    let lowered = |text: &str| {
+        let mut value = parsed(text);
+        if let Some(Value::String(email)) = value.get_mut("email") {
+            *email = email.to_lowercase();
+        }
+        value
+    };
+    same_value(&lowered(a), &lowered(b))
 }
 
 /// The key of an append: its path and its normalised value.

@@ -206,3 +206,68 @@ proptest::proptest! {
         proptest::prop_assert_eq!(same_value(&a, &b), canonical(&a) == canonical(&b));
     }
 }
+
+fn member(email: &str, first_name: &str) -> PatchOp {
+    op(
+        OpKind::Add,
+        "/team/-",
+        json!({"email": email, "firstName": first_name}),
+    )
+}
+
+/// A list already holding `filler` replaces of paths of their own, so that from 16 on its
+/// duplicate checks go through its maps.
+fn list_of(filler: usize) -> OpList {
+    let mut list = OpList::default();
+    for n in 0..filler {
+        let path = format!("/details/requirements/products/{n}/id");
+        push(&mut list, replace(&path, json!(n)), 1);
+    }
+    list
+}
+
+#[test]
+fn one_member_appended_twice_in_any_case_is_one_append() {
+    for filler in [0, 20] {
+        let mut list = list_of(filler);
+        assert_eq!(push(&mut list, member("n@x.com", "Ann"), 2), Pushed::Added);
+        assert_eq!(push(&mut list, member("N@X.com", "Ann"), 3), Pushed::Merged);
+        assert_eq!(push(&mut list, member("m@x.com", "Ann"), 4), Pushed::Added);
+        assert_eq!(list.live().count(), filler + 2, "{filler}");
+    }
+}
+
+#[test]
+fn one_member_appended_with_two_names_follows_the_duplicate_rule() {
+    for filler in [0, 20] {
+        let mut list = list_of(filler);
+        push(&mut list, member("n@x.com", "Ann"), 2);
+        let pushed = push(&mut list, member("N@x.com", "Anne"), 3);
+        assert!(matches!(pushed, Pushed::Conflict { .. }), "{pushed:?}");
+
+        let mut list = list_of(filler);
+        push_under(
+            OnDuplicate::LastWins,
+            &mut list,
+            member("n@x.com", "Ann"),
+            2,
+        );
+        let pushed = push_under(
+            OnDuplicate::LastWins,
+            &mut list,
+            member("n@x.com", "Anne"),
+            3,
+        );
+        assert_eq!(pushed, Pushed::Overrode);
+        let names: Vec<String> = list
+            .live()
+            .filter(|p| p.op.is_append())
+            .map(|p| p.op.value.as_str().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [r#"{"email":"n@x.com","firstName":"Anne"}"#],
+            "{filler}"
+        );
+    }
+}
