@@ -191,6 +191,11 @@ impl PatchOp {
 /// `replace` of an index sets that element, which is idempotent). The schema has no
 /// object member named by digits, so a final index is always an array's.
 fn insert_target(op: OpKind, path: &str) -> Option<&str> {
+    // Asked of every operation on every row: most paths end in a letter, told at once.
+    let end = *path.as_bytes().last()?;
+    if end != b'-' && !(op == OpKind::Add && end.is_ascii_digit()) {
+        return None;
+    }
     let (parent, last) = path.rsplit_once('/')?;
     let inserts = last == "-" || (op == OpKind::Add && schema::pointer::is_index(last));
     inserts.then_some(parent)
