@@ -142,7 +142,7 @@ pub enum OnDuplicateArg {
 }
 
 /// Options shared by `plan` and `sync`: inputs, planning and outputs.
-#[derive(Debug, Args)]
+#[derive(Clone, Debug, Args)]
 pub struct CommonArgs {
     /// Input files (CSV, JSONL), or - for stdin.
     #[arg(required = true, value_name = "INPUT")]

@@ -64,21 +64,35 @@ impl Drop for Watch {
 }
 
 /// Starts watching: signals drain then abort `stop`, `deadline` (from now) aborts it.
+///
+/// The signals are caught from this call on, not from the watching task's first turn: the
+/// run reads and plans its inputs next, on this thread, and a SIGTERM meanwhile killed the
+/// process outright (no report, no summary). Caught then, it drains the run before its
+/// first request, so every document is reported `not_sent` and the run exits 143.
 pub fn watch(stop: Stop, deadline: Option<Duration>) -> Watch {
     let received = Arc::new(OnceLock::new());
     let at = deadline.map(|d| Instant::now() + d);
-    let task = tokio::spawn(watch_loop(stop, Arc::clone(&received), at));
-    Watch { received, task }
-}
-
-async fn watch_loop(stop: Stop, received: Arc<OnceLock<Signal>>, deadline: Option<Instant>) {
-    let mut signals = match Signals::new() {
+    let signals = match Signals::new() {
         Ok(signals) => Some(signals),
         Err(error) => {
             tracing::warn!(%error, "cannot listen for SIGINT/SIGTERM; a signal will end the run without a report");
             None
         }
     };
+    tracing::debug!(
+        deadline_ms = deadline.map(|d| d.as_millis() as u64),
+        "watching for SIGINT and SIGTERM"
+    );
+    let task = tokio::spawn(watch_loop(stop, Arc::clone(&received), at, signals));
+    Watch { received, task }
+}
+
+async fn watch_loop(
+    stop: Stop,
+    received: Arc<OnceLock<Signal>>,
+    deadline: Option<Instant>,
+    mut signals: Option<Signals>,
+) {
     tokio::select! {
         () = until(deadline) => return stop.abort(StopReason::Deadline),
         signal = next(&mut signals) => {

@@ -53,7 +53,12 @@ pub(super) async fn execute(
     settings.token.check_start()?;
     let stop = Stop::new();
     let watch = signals::watch(stop.clone(), settings.deadline);
-    let mut prepared = prepare(&args.common)?;
+    // Read and planned off the runtime's thread, so that a signal meanwhile is taken at
+    // once: the run then drains before its first request.
+    let common = args.common.clone();
+    let mut prepared = tokio::task::spawn_blocking(move || prepare(&common))
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the inputs stopped unexpectedly: {e}"))??;
     let dry_run = mode == Mode::DryRun;
     let undo = settings.undo.as_deref().map(|path| ("--undo", path));
     // A dry run opens no ledger.

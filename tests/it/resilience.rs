@@ -362,3 +362,57 @@ async fn a_deadline_reports_documents_still_waiting_at_the_rate_limiter_not_sent
     }
     assert!(count(&rows, "error_code", "not_sent") >= 4, "{rows:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_while_the_input_is_read_exits_143_with_a_report_and_a_summary() {
+    use std::io::{BufRead, BufReader, Write};
+    let work = Workdir::new();
+    let emulator = seeded(&work, 3, Faults::default()).await;
+    work.write("summary.json", "{\"exit_code\": 0}\n");
+    let base = emulator.base_url();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(["sync", "-", "--endpoint", &base, "--report", "report.csv"])
+        .args(["--summary-json", "summary.json", "-vv"])
+        .current_dir(work.path())
+        .env("PARTNER_CENTER_TOKEN", "test-token")
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start refsync");
+    let mut stdin = child.stdin.take().expect("stdin");
+    writeln!(stdin, "id,op,path,value\n{},replace,/name,x", id(0)).expect("write a row");
+    // Once the signals are watched, the run reads stdin until it closes: still planning.
+    let mut stderr_lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let watching = stderr_lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains("watching for SIGINT and SIGTERM"));
+    assert!(watching, "the run says when it watches for signals");
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.expect("run kill").success());
+    writeln!(stdin, "{},replace,/name,y", id(1)).expect("write another row");
+    drop(stdin);
+    let rest: Vec<String> = stderr_lines.map_while(Result::ok).collect();
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(143), "{}", rest.join("\n"));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        rows.len(),
+        2,
+        "every document is reported: {rows:?} {}",
+        rest.join("\n")
+    );
+    assert_eq!(count(&rows, "error_code", "not_sent"), 2, "{rows:?}");
+    let summary: Value = serde_json::from_str(&work.read("summary.json")).expect("JSON");
+    assert_eq!(summary["exit_code"], 143);
+    assert_eq!(
+        support_requests(&emulator),
+        0,
+        "nothing sent after the signal"
+    );
+}
+
+fn support_requests(emulator: &Emulator) -> u64 {
+    crate::support::requests_served(emulator)
+}
