@@ -22,6 +22,8 @@ const UNFINISHED_CODES: [&str; 3] = ["not_sent", "deadline", "outcome_unknown"];
 pub struct LedgerRun {
     ledger: Ledger,
     run: RunId,
+    /// Where the run sends, as the ledger records it ([`ledger_endpoint`]).
+    endpoint: String,
     /// Per plan entry: the referral ID and the document hash.
     keys: Vec<(Option<String>, Option<String>)>,
     /// What the ledger knew of each entry when the run (re)started.
@@ -33,12 +35,14 @@ pub struct LedgerRun {
 impl LedgerRun {
     /// Opens `--ledger` and starts a run with `correlation_id`, or with `--resume` continues
     /// the newest unfinished run of the same inputs and options (and its correlation ID, if
-    /// it recorded one); `None` without `--ledger`, and for a dry run, which changes
-    /// nothing and so records nothing (it says so when given `--ledger`).
+    /// it recorded one), refusing one that was sent to another `endpoint` ([`ledger_endpoint`]);
+    /// `None` without `--ledger`, and for a dry run, which changes nothing and so records
+    /// nothing (it says so when given `--ledger`).
     pub fn open(
         args: &SyncArgs,
         prepared: &Prepared,
         correlation_id: Uuid,
+        endpoint: String,
         dry_run: bool,
     ) -> anyhow::Result<Option<LedgerRun>> {
         let Some(path) = &args.ledger else {
@@ -59,7 +63,8 @@ impl LedgerRun {
         let key = ledger::run_key(&hashed, &options)
             .with_context(|| "cannot read the inputs to compute the run key")?;
         let keys = entry_keys(prepared);
-        let (run, states, correlation_id) = match resumable(&ledger, &key, args.resume)? {
+        let resumed = resumable(&ledger, &key, args.resume, &endpoint)?;
+        let (run, states, correlation_id) = match resumed {
             Some(run) => {
                 let kept = ledger.correlation_id(run)?.unwrap_or(correlation_id);
                 (run, ledger.documents(run)?, kept)
@@ -69,6 +74,7 @@ impl LedgerRun {
                     inputs: args.common.inputs.clone(),
                     options,
                     correlation_id: Some(correlation_id),
+                    endpoint: Some(endpoint.clone()),
                     planned: keys.len(),
                 };
                 (
@@ -81,6 +87,7 @@ impl LedgerRun {
         Ok(Some(LedgerRun {
             ledger,
             run,
+            endpoint,
             keys,
             states,
             correlation_id,
@@ -107,7 +114,7 @@ impl LedgerRun {
 
     /// Whether `doc` is identical to the last document applied for its referral in any run.
     pub fn already_applied(&self, doc: &Document) -> anyhow::Result<bool> {
-        let applied = self.ledger.last_applied(&doc.id)?;
+        let applied = self.ledger.last_applied(&doc.id, &self.endpoint)?;
         Ok(applied.is_some_and(|hash| hash == ledger::document_hash(doc)))
     }
 
@@ -226,16 +233,43 @@ fn warn_dry_run(path: &std::path::Path) {
     );
 }
 
-/// The newest unfinished run of `key` when resuming, saying so when there is none.
-/// Without `--resume`, a new run starts, and an unfinished run of the same key is named,
-/// with how to continue it: otherwise it would stay unfinished unnoticed.
-fn resumable(ledger: &Ledger, key: &str, resume: bool) -> anyhow::Result<Option<RunId>> {
+/// Where a run sends, as the ledger records it: `emulator` for the in-process one (a new
+/// one, on a new port, each time), else the API base, its scheme and host in lower case.
+pub fn ledger_endpoint(emulator: bool, endpoint: &str) -> String {
+    if emulator {
+        return "emulator".into();
+    }
+    reqwest::Url::parse(endpoint).map_or_else(
+        |_| endpoint.to_string(),
+        |url| url.as_str().trim_end_matches('/').to_string(),
+    )
+}
+
+/// The newest unfinished run of `key` when resuming, saying so when there is none, and
+/// refusing one sent to another endpoint than `endpoint`: the documents it finished there
+/// were never sent here, and resuming would report them done. Without `--resume`, a new
+/// run starts, and an unfinished run of the same key is named, with how to continue it:
+/// otherwise it would stay unfinished unnoticed.
+fn resumable(
+    ledger: &Ledger,
+    key: &str,
+    resume: bool,
+    endpoint: &str,
+) -> anyhow::Result<Option<RunId>> {
     if !resume {
         warn_unfinished(ledger, key)?;
         return Ok(None);
     }
     match ledger.unfinished_run(key)? {
         Some(run) => {
+            if let Some(earlier) = ledger.run_endpoint(run)?.filter(|e| e != endpoint) {
+                anyhow::bail!(
+                    "run {run} of these inputs and options was sent to {earlier}, not to \
+                     {endpoint}: resuming it here would report as done the documents it \
+                     finished there, which were never sent here; resume it against \
+                     {earlier}, or leave out --resume to start a new run here"
+                );
+            }
             ledger.resume_run(run)?;
             tracing::warn!(run = run.0, "resuming the unfinished run");
             Ok(Some(run))

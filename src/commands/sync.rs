@@ -6,7 +6,7 @@
 //! report is still completed: every document without a result is reported `not_sent`.
 
 use super::breaker::Breaker;
-use super::ledger_run::LedgerRun;
+use super::ledger_run::{LedgerRun, ledger_endpoint};
 use super::output_paths::check_output_paths;
 use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
@@ -78,8 +78,9 @@ pub(super) async fn execute(
         .collect();
     check_output_paths(&args.common, &prepared, &own, &reads)?;
     // A dry run changes nothing, so it leaves no history to resume or skip by.
-    let ledger =
-        LedgerRun::open(args, &prepared, settings.send.correlation_id, dry_run)?.map(Arc::new);
+    let endpoint = ledger_endpoint(settings.emulator.is_some(), &settings.send.endpoint);
+    let correlation_id = settings.send.correlation_id;
+    let ledger = LedgerRun::open(args, &prepared, correlation_id, endpoint, dry_run)?.map(Arc::new);
     // A resumed run goes on with the correlation ID it started with.
     if let Some(ledger) = &ledger {
         settings.send.correlation_id = ledger.correlation_id();

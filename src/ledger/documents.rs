@@ -156,18 +156,24 @@ impl Ledger {
         Ok(states)
     }
 
-    /// The document hash of the document last applied (`updated`) to `referral_id`, in any
-    /// run: what `--skip-unchanged` compares with.
-    pub fn last_applied(&self, referral_id: &str) -> Result<Option<String>, LedgerError> {
+    /// The document hash of the document last applied (`updated`) to `referral_id` at
+    /// `endpoint`, in any run (a run that recorded no endpoint counts for every one): what
+    /// `--skip-unchanged` compares with.
+    pub fn last_applied(
+        &self,
+        referral_id: &str,
+        endpoint: &str,
+    ) -> Result<Option<String>, LedgerError> {
         let writer = self.writer();
         let hash = writer
             .conn
             .prepare_cached(
-                "SELECT doc_hash FROM documents
+                "SELECT doc_hash FROM documents JOIN runs USING (run_id)
                  WHERE referral_id = ?1 AND outcome = 'updated'
+                   AND (runs.endpoint IS NULL OR runs.endpoint = ?2)
                  ORDER BY run_id DESC LIMIT 1",
             )?
-            .query_row([referral_id], |row| row.get(0))
+            .query_row([referral_id, endpoint], |row| row.get(0))
             .optional()?;
         Ok(hash.flatten())
     }

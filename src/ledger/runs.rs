@@ -26,6 +26,10 @@ pub struct RunMeta {
     pub options: String,
     /// The run's `MS-CorrelationId`, so the API's logs can be matched to the run.
     pub correlation_id: Option<uuid::Uuid>,
+    /// Where the run sends its documents: the API base as configured (without any user
+    /// name or password it held), or `emulator` for the in-process one. A resume must go
+    /// to the same place, and `--skip-unchanged` counts only what was applied there.
+    pub endpoint: Option<String>,
     /// How many report rows the plan has: documents plus ID-less invalid rows.
     pub planned: usize,
 }
@@ -45,8 +49,9 @@ impl Ledger {
         let inputs = serde_json::to_string(&meta.inputs).unwrap_or_else(|_| "[]".into());
         self.write(|conn| {
             conn.prepare_cached(
-                "INSERT INTO runs (run_key, started_at, inputs, options, correlation_id, planned)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO runs
+                   (run_key, started_at, inputs, options, correlation_id, endpoint, planned)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 key,
@@ -54,6 +59,7 @@ impl Ledger {
                 inputs,
                 meta.options,
                 meta.correlation_id.map(|id| id.to_string()),
+                meta.endpoint,
                 meta.planned,
             ])?;
             Ok(RunId(conn.last_insert_rowid()))
@@ -85,6 +91,19 @@ impl Ledger {
             .optional()?
             .flatten();
         Ok(text.and_then(|text| uuid::Uuid::parse_str(&text).ok()))
+    }
+
+    /// The endpoint `run` was started against, if it recorded one (runs of ledgers made
+    /// before refsync recorded it did not).
+    pub fn run_endpoint(&self, run: RunId) -> Result<Option<String>, LedgerError> {
+        let writer = self.writer();
+        let endpoint = writer
+            .conn
+            .prepare_cached("SELECT endpoint FROM runs WHERE run_id = ?1")?
+            .query_row([run.0], |row| row.get(0))
+            .optional()?
+            .flatten();
+        Ok(endpoint)
     }
 
     /// Marks `run` as resumed: counts the resumption and clears the end of the attempt

@@ -30,6 +30,7 @@ CREATE TABLE runs (
     inputs         TEXT    NOT NULL,
     options        TEXT    NOT NULL,
     correlation_id TEXT,
+    endpoint       TEXT,
     planned        INTEGER NOT NULL,
     resumes        INTEGER NOT NULL DEFAULT 0,
     ended_at       TEXT,
@@ -70,6 +71,7 @@ enum Identity {
 /// schema in a new file when `create` is set.
 pub(crate) fn prepare(conn: &Connection, path: &Path, create: bool) -> Result<(), LedgerError> {
     match identify(conn, path).map_err(|e| corrupt_or(e, path))? {
+        Identity::Ledger if create => add_endpoint_column(conn).map_err(|e| corrupt_or(e, path)),
         Identity::Ledger => Ok(()),
         Identity::Empty if create => create_schema(conn).map_err(|e| corrupt_or(e, path)),
         Identity::Empty => Err(LedgerError::Foreign {
@@ -110,6 +112,21 @@ fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
          PRAGMA user_version = {SCHEMA_VERSION};
          COMMIT;"
     ))?;
+    Ok(())
+}
+
+/// Adds `runs.endpoint` to a ledger made before runs recorded their endpoint. The column
+/// is only added, never required: such a ledger's older runs keep `NULL` there (endpoint
+/// unknown), and an older build reading the file passes over a column it does not name.
+fn add_endpoint_column(conn: &Connection) -> Result<(), LedgerError> {
+    let has: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('runs') WHERE name = 'endpoint'",
+        [],
+        |row| row.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE runs ADD COLUMN endpoint TEXT")?;
+    }
     Ok(())
 }
 

@@ -161,3 +161,31 @@ fn a_lock_held_by_a_killed_process_does_not_block() {
     assert!(held, "the other process never held the lock");
     Ledger::open(&path).expect("open after the holder was killed");
 }
+
+#[test]
+fn a_ledger_made_before_runs_recorded_their_endpoint_gets_the_column_and_keeps_its_runs() {
+    let (_dir, path) = temp();
+    let run = {
+        let ledger = Ledger::open(&path).expect("create");
+        ledger.start_run("k", &RunMeta::default()).expect("start")
+    };
+    // As an earlier build left it: the same schema version, no `endpoint` column.
+    let conn = Connection::open(&path).expect("sqlite");
+    conn.execute_batch("ALTER TABLE runs DROP COLUMN endpoint")
+        .expect("drop the column");
+    drop(conn);
+    let read_only = Ledger::open_read_only(&path).expect("read as it is");
+    assert_eq!(read_only.unfinished_run("k").expect("query"), Some(run));
+    drop(read_only);
+    let ledger = Ledger::open(&path).expect("upgrade");
+    assert_eq!(ledger.run_endpoint(run).expect("read"), None);
+    let meta = RunMeta {
+        endpoint: Some("emulator".into()),
+        ..RunMeta::default()
+    };
+    let next = ledger.start_run("k", &meta).expect("start");
+    assert_eq!(
+        ledger.run_endpoint(next).expect("read").as_deref(),
+        Some("emulator")
+    );
+}

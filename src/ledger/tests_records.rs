@@ -27,9 +27,13 @@ fn meta(inputs: &[&str]) -> RunMeta {
         inputs: inputs.iter().map(|s| s.to_string()).collect(),
         options: "on_duplicate=error".into(),
         correlation_id: Some(Uuid::new_v4()),
+        endpoint: Some(ENDPOINT.into()),
         planned: 3,
     }
 }
+
+/// The endpoint the runs of [`meta`] send to.
+const ENDPOINT: &str = "https://api.partner.microsoft.com/v1.0";
 
 #[test]
 fn a_document_recorded_as_sending_is_in_flight_after_a_reopen() {
@@ -184,11 +188,47 @@ fn last_applied_is_the_newest_updated_document_of_that_id_in_any_run() {
         .record_outcome(second, doc(6, "r2", "x"), Outcome::Failed, &row)
         .expect("rec");
     assert_eq!(
-        ledger.last_applied("r1").expect("q").as_deref(),
+        ledger.last_applied("r1", ENDPOINT).expect("q").as_deref(),
         Some("new")
     );
-    assert_eq!(ledger.last_applied("r2").expect("q"), None);
-    assert_eq!(ledger.last_applied("r3").expect("q"), None);
+    assert_eq!(ledger.last_applied("r2", ENDPOINT).expect("q"), None);
+    assert_eq!(ledger.last_applied("r3", ENDPOINT).expect("q"), None);
+}
+
+#[test]
+fn last_applied_counts_only_runs_sent_to_that_endpoint_or_to_an_unknown_one() {
+    let (_dir, _path, ledger) = ledger();
+    let emulator = RunMeta {
+        endpoint: Some("emulator".into()),
+        ..meta(&[])
+    };
+    let unknown = RunMeta {
+        endpoint: None,
+        ..meta(&[])
+    };
+    let tried = ledger.start_run("a", &emulator).expect("start");
+    let old = ledger.start_run("b", &unknown).expect("start");
+    assert_eq!(
+        ledger.run_endpoint(tried).expect("read").as_deref(),
+        Some("emulator")
+    );
+    assert_eq!(ledger.run_endpoint(old).expect("read"), None);
+    let row = json!({});
+    ledger
+        .record_outcome(tried, doc(0, "r1", "tried"), Outcome::Updated, &row)
+        .expect("rec");
+    ledger
+        .record_outcome(old, doc(0, "r2", "old"), Outcome::Updated, &row)
+        .expect("rec");
+    assert_eq!(ledger.last_applied("r1", ENDPOINT).expect("q"), None);
+    assert_eq!(
+        ledger.last_applied("r1", "emulator").expect("q").as_deref(),
+        Some("tried")
+    );
+    assert_eq!(
+        ledger.last_applied("r2", ENDPOINT).expect("q").as_deref(),
+        Some("old")
+    );
 }
 
 #[test]

@@ -16,6 +16,7 @@ fn fill(path: &Path) -> (Ledger, Uuid) {
         inputs: vec!["updates.csv".into()],
         options: "on_duplicate=error".into(),
         correlation_id: Some(Uuid::new_v4()),
+        endpoint: None,
         planned: 3,
     };
     let first = ledger.start_run("key-a", &meta).expect("start");

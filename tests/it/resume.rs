@@ -419,11 +419,21 @@ fn sync_once(work: &Workdir, base: &str, flags: &[&str]) -> std::process::Output
 /// Adds to `ledger.db` an unfinished run with the key of its first run, as a process killed
 /// with the PATCH of entry 0 (referral `id(0)`) in flight leaves it; gives its request ID.
 fn killed_with_the_first_patch_in_flight(work: &Workdir, if_match: Option<&str>) -> uuid::Uuid {
+    killed_while_sending_to(work, if_match, None)
+}
+
+/// [`killed_with_the_first_patch_in_flight`], the run recorded as sent to `endpoint`.
+fn killed_while_sending_to(
+    work: &Workdir,
+    if_match: Option<&str>,
+    endpoint: Option<&str>,
+) -> uuid::Uuid {
     use refsync::ledger::{DocumentKey, Ledger, RunMeta};
     let ledger = Ledger::open(&work.path().join("ledger.db")).expect("open ledger");
     let key = ledger.runs().expect("runs")[0].key.clone();
     let meta = RunMeta {
         inputs: vec!["u.jsonl".into()],
+        endpoint: endpoint.map(str::to_owned),
         planned: 1,
         ..RunMeta::default()
     };
@@ -529,5 +539,44 @@ async fn documents_refused_with_401_only_are_not_left_in_flight_by_the_aborted_r
     assert!(
         requests.keys().all(|key| !key.starts_with("GET")),
         "nothing to verify after 401s: {requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_is_resumed_and_skipped_by_only_against_the_endpoint_it_was_sent_to() {
+    let work = Workdir::new();
+    let first = support::seeded(&work, 1, Faults::default()).await;
+    let other = support::seeded(&work, 1, Faults::default()).await;
+    let replace = json!({"id": id(0), "op": "replace", "path": "/details/notes", "value": "x"});
+    work.write("u.jsonl", &format!("{replace}\n"));
+    let (base, other_base) = (first.base_url(), other.base_url());
+    let out = sync_once(&work, &base, &["--skip-unchanged"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // Applied at the first endpoint only: the other one still needs it.
+    let out = sync_once(&work, &other_base, &["--skip-unchanged"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!((&*rows[0]["outcome"], &*rows[0]["note"]), ("updated", ""));
+    assert_eq!(
+        other.stats()["applied"][id(0)],
+        1,
+        "sent to the other endpoint"
+    );
+
+    killed_while_sending_to(&work, None, Some(&base));
+    let out = sync_once(&work, &other_base, &["--resume"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains(&format!("was sent to {base}, not to {other_base}")),
+        "{text}"
+    );
+    assert_eq!(other.stats()["applied"][id(0)], 1, "nothing more sent");
+    let out = sync_once(&work, &base, &["--resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        first.stats()["applied"][id(0)],
+        1,
+        "verified, not sent again"
     );
 }
