@@ -71,7 +71,8 @@ impl Drop for Watch {
 /// first request, so every document is reported `not_sent` and the run exits 143.
 pub fn watch(stop: Stop, deadline: Option<Duration>) -> Watch {
     let received = Arc::new(OnceLock::new());
-    let at = deadline.map(|d| Instant::now() + d);
+    // A deadline too far off for the clock to hold (`--deadline 9999999999h`) is none.
+    let at = deadline.and_then(|d| Instant::now().checked_add(d));
     let signals = match Signals::new() {
         Ok(signals) => Some(signals),
         Err(error) => {

@@ -103,7 +103,8 @@ pub(super) async fn execute(
     };
     let (sent, looked_up) =
         send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
-    record_not_sent(&prepared, &mut outputs)?;
+    let unsent = record_not_sent(&prepared, &mut outputs)?;
+    run.breaker.left_unsent(unsent);
     let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &looked_up, &watch, &run);
     outputs.finish(Finish {
         command: if dry_run { "dry-run" } else { "sync" },
@@ -186,7 +187,7 @@ fn how_it_stopped(
         ),
     };
     stats.add_earlier(looked_up);
-    if run.breaker.tripped() && watch.received().is_none() {
+    if run.breaker.stopped_the_run() && watch.received().is_none() {
         return (stats, Some(run.breaker.reason()), EXIT_MAX_FAILURES);
     }
     if run.stop.reason() == Some(StopReason::Deadline) && error.is_none() {
@@ -311,6 +312,9 @@ async fn send_batch(
         let mut tripped = false;
         for (_, row) in &rows {
             tripped |= run.breaker.count(row.outcome);
+            if row.error_code.as_deref() == Some("not_sent") {
+                run.breaker.left_unsent(1);
+            }
         }
         outputs.record_all(rows)?;
         // Rows reach the file whenever no other result is waiting, so a killed run still
@@ -326,7 +330,8 @@ async fn send_batch(
 }
 
 /// Reports every document the run stopped before sending as `failed`, `not_sent`.
-fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Result<()> {
+fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Result<u64> {
+    let mut unsent = 0;
     for (index, entry) in prepared.plan.entries.iter().enumerate() {
         if outputs.has_row(index) {
             continue;
@@ -343,6 +348,7 @@ fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Res
                 .into(),
         );
         outputs.record(index, row)?;
+        unsent += 1;
     }
-    Ok(())
+    Ok(unsent)
 }

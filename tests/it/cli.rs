@@ -462,3 +462,19 @@ fn a_reader_that_stops_early_is_no_error_for_the_printing_commands() {
         assert_eq!(stderr(&out), "", "{args:?}");
     }
 }
+
+#[test]
+fn a_deadline_beyond_what_the_clock_holds_is_no_deadline() {
+    let work = Workdir::new();
+    let sample = crate::support::sample_path("updates.csv");
+    let sample = sample.to_str().expect("a UTF-8 path");
+    let far = "--deadline=9223372036854775807s";
+    let out = work.refsync(&["sync", sample, "--emulator", "--report", "r.csv", far]);
+    // The sample's deliberately bad rows: exit 4, as without a deadline.
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("--deadline passed"),
+        "{}",
+        stderr(&out)
+    );
+}

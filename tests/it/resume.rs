@@ -266,6 +266,15 @@ async fn max_failures_stops_the_run_early_with_exit_five() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_failures_reached_by_the_last_documents_stops_nothing_and_the_run_finishes() {
+    let flags = ["--max-failures", "3", "--rate", "unlimited"];
+    let (out, rows) = sync_unknown_referrals(3, &flags).await;
+    assert_eq!(code(&out), 4, "finished with failures: {}", stderr(&out));
+    assert!(!stderr(&out).contains("stopped"), "{}", stderr(&out));
+    assert!(rows.iter().all(|r| r["http_status"] == "404"), "{rows:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_stopped_by_max_failures_ends_with_an_error_line_for_alerting() {
     let flags = ["--max-failures", "2", "--log-format", "json"];
     let (out, _) = sync_unknown_referrals(10, &flags).await;
