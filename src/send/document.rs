@@ -184,7 +184,7 @@ impl<'a> Run<'a> {
             Ok(current) => current,
             Err(end) => return Ok(Some(end)),
         };
-        if source == IfMatchSource::Fetch {
+        if source == IfMatchSource::Fetch || self.guards_what_undo_read() {
             self.if_match = current.etag.clone();
             if self.if_match.is_none() && !self.doc.is_idempotent() {
                 tracing::warn!(
@@ -199,6 +199,16 @@ impl<'a> Run<'a> {
             self.renew_request_id_if_changed();
         }
         Ok(settled)
+    }
+
+    /// Whether the PATCH must carry the ETag just read for `--undo`, where `auto` would
+    /// send none: the undo line puts back the values read, which holds only if the PATCH
+    /// changes that very version. Unguarded, another writer's edit between the read and
+    /// the PATCH was overwritten, and the undo line then reverted it as well.
+    fn guards_what_undo_read(&self) -> bool {
+        self.shared.control.read_before
+            && self.shared.options.if_match == IfMatchPolicy::Auto
+            && self.if_match.is_none()
     }
 
     /// A resumed document keeps the `MS-RequestId` of its earlier PATCH only while it is

@@ -103,3 +103,45 @@ async fn a_member_created_at_the_top_is_left_out_of_the_undo_with_a_warning() {
     assert_eq!(after["name"], before[&id(0)]["name"]);
     assert_eq!(after["statusReason"], "Signed");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_undo_a_patch_changes_only_the_version_it_read() {
+    let work = Workdir::new();
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(1)));
+    // Another writer changes the referral between refsync's read and its PATCH.
+    let faults = Faults {
+        conflict_rate: 1.0,
+        ..Faults::default()
+    };
+    let emulator = support::emulator_with(Seed::File(seed), faults).await;
+    work.write(
+        "u.csv",
+        &format!("id,op,path,value\n{},replace,/details/notes,mine\n", id(0)),
+    );
+    let base = emulator.base_url();
+    let out = work.refsync(&[
+        "sync",
+        "u.csv",
+        "--endpoint",
+        &base,
+        "--undo",
+        "undo.jsonl",
+        "--report",
+        "r.csv",
+    ]);
+    // Without If-Match it would overwrite that change and the undo line would revert it.
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert_eq!(rows[0]["outcome"], "conflict", "{rows:?}");
+    assert!(rows[0]["if_match_sent"].starts_with('"'), "{rows:?}");
+    assert_eq!(
+        work.read("undo.jsonl"),
+        "",
+        "nothing applied, nothing to undo"
+    );
+    assert_eq!(
+        emulator.stats()["applied"][id(0)],
+        Value::Null,
+        "never applied"
+    );
+}
