@@ -111,40 +111,56 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
 /// broken config file can be a JSON line. The flag beats the variable, which beats the
 /// file, as for every option.
 pub fn json_logs_requested(args: &[OsString]) -> bool {
-    let mut words = args.iter().skip(1).map(|w| w.to_string_lossy());
-    let mut config = None;
-    while let Some(word) = words.next() {
-        match word.as_ref() {
-            "--" => break,
-            "--log-format" => return words.next().is_some_and(|v| v == "json"),
-            other if other.starts_with("--log-format=") => return other == "--log-format=json",
-            "--config" => config = words.next().map(|v| v.into_owned()),
-            other if other.starts_with("--config=") => {
-                config = other.strip_prefix("--config=").map(str::to_owned);
-            }
-            _ => {}
-        }
-    }
-    if let Ok(format) = std::env::var("REFSYNC_LOG_FORMAT") {
+    let words = raw_words(args);
+    if let Some(format) = flag_value(&words, "--log-format") {
         return format == "json";
     }
-    config
-        .or_else(|| std::env::var("REFSYNC_CONFIG").ok())
-        .is_some_and(|path| file_asks_for_json(Path::new(&path)))
+    if let Some(format) = env_set("REFSYNC_LOG_FORMAT") {
+        return format == "json";
+    }
+    config_value(&words, "log_format").is_some_and(|format| format == "json")
 }
 
-/// Whether the config file at `path` sets `log_format = "json"`, read line by line: the
-/// file may be the very thing that cannot be parsed.
-fn file_asks_for_json(path: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return false;
-    };
+/// The words of a command line after the program's name, up to a `--`.
+fn raw_words(args: &[OsString]) -> Vec<String> {
+    args.iter()
+        .skip(1)
+        .map(|w| w.to_string_lossy().into_owned())
+        .take_while(|w| w != "--")
+        .collect()
+}
+
+/// The value of the last `flag` among `words`, as `--flag VALUE` or `--flag=VALUE`.
+fn flag_value(words: &[String], flag: &str) -> Option<String> {
+    let joined = format!("{flag}=");
+    words
+        .iter()
+        .enumerate()
+        .filter_map(|(i, word)| match word {
+            word if word == flag => words.get(i + 1).cloned(),
+            word => word.strip_prefix(&joined).map(str::to_owned),
+        })
+        .next_back()
+}
+
+/// The value of variable `name`, unless it is unset or empty: a template that writes
+/// `REFSYNC_RATE=${RATE}` with nothing in `RATE` means to leave the option alone.
+fn env_set(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// The top-level `key` of the config file the raw `words` (or `REFSYNC_CONFIG`) name, read
+/// line by line: the file may be the very thing that cannot be parsed.
+fn config_value(words: &[String], key: &str) -> Option<String> {
+    let path = flag_value(words, "--config").or_else(|| env_set("REFSYNC_CONFIG"))?;
+    let text = std::fs::read_to_string(Path::new(&path)).ok()?;
     text.lines()
         .take_while(|line| !line.trim_start().starts_with('['))
         .filter_map(|line| line.split_once('='))
-        .any(|(key, value)| {
+        .find(|(name, _)| name.trim() == key)
+        .map(|(_, value)| {
             let value = value.split('#').next().unwrap_or("").trim();
-            key.trim() == "log_format" && value.trim_matches(['"', '\'']) == "json"
+            value.trim_matches(['"', '\'']).to_string()
         })
 }
 
@@ -152,26 +168,16 @@ fn file_asks_for_json(path: &Path) -> bool {
 /// `REFSYNC_SUMMARY_JSON`), and the command's name as the summary gives it, read from the
 /// raw words: for a command line that cannot be parsed, whose summary must still say so.
 pub fn summary_requested(args: &[OsString]) -> Option<(std::path::PathBuf, &'static str)> {
-    let words: Vec<String> = args
-        .iter()
-        .skip(1)
-        .map(|w| w.to_string_lossy().into_owned())
-        .take_while(|w| w != "--")
-        .collect();
+    let words = raw_words(args);
     let command = match words.iter().find(|w| !w.starts_with('-'))?.as_str() {
         "plan" => "plan",
         "sync" if words.iter().any(|w| w == "--dry-run") => "dry-run",
         "sync" => "sync",
         _ => return None,
     };
-    let flagged = words
-        .iter()
-        .enumerate()
-        .find_map(|(i, word)| match word.as_str() {
-            "--summary-json" => words.get(i + 1).cloned(),
-            other => other.strip_prefix("--summary-json=").map(str::to_owned),
-        });
-    let path = flagged.or_else(|| std::env::var("REFSYNC_SUMMARY_JSON").ok())?;
+    let path = flag_value(&words, "--summary-json")
+        .or_else(|| env_set("REFSYNC_SUMMARY_JSON"))
+        .or_else(|| config_value(&words, "summary_json"))?;
     let path = crate::config::parse::output_path(&path).ok()?;
     Some((path, command))
 }
@@ -275,6 +281,13 @@ fn with_layers(arg: Arg, key: &str, value: Option<&FileValue>) -> Arg {
     let default = alias_value(&arg)
         .map(|(_, text)| text)
         .or_else(|| value.map(|v| v.text.clone()));
+    // An empty variable counts as unset (clap would take it for the value "").
+    let empty = arg
+        .get_env()
+        .is_some_and(|name| std::env::var_os(name).is_some_and(|value| value.is_empty()));
+    if empty {
+        arg = arg.env(None::<&str>);
+    }
     match default {
         Some(text) => arg.default_value(text),
         None => arg,
@@ -290,10 +303,9 @@ fn is_switch(arg: &Arg) -> bool {
 fn alias_value(arg: &Arg) -> Option<(String, String)> {
     let name = arg.get_env()?.to_string_lossy().into_owned();
     let (_, old) = ENV_ALIASES.iter().find(|(new, _)| *new == name)?;
-    let set = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
-    match set(&name) {
+    match env_set(&name) {
         Some(_) => None,
-        None => set(old).map(|value| (old.to_string(), value)),
+        None => env_set(old).map(|value| (old.to_string(), value)),
     }
 }
 
@@ -600,6 +612,11 @@ mod tests {
             ])));
         }
         std::fs::write(&file, "[auth]\nlog_format = \"json\"\n").expect("write");
-        assert!(!file_asks_for_json(&file));
+        let words = [String::from("--config"), config];
+        assert_eq!(
+            config_value(&words, "log_format"),
+            None,
+            "not a top-level key"
+        );
     }
 }

@@ -609,6 +609,32 @@ fn a_command_line_or_config_that_cannot_run_still_replaces_the_summary() {
     );
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     exit_code(&out);
+    // Asked for in the config file, for a command line refused before the file is read.
+    work.write("summary.toml", "summary_json = \"s.json\"\n");
+    std::fs::write(work.path().join("s.json"), "{\"old\": true}").expect("write");
+    let out = work.refsync(&["sync", "ok.csv", "--config", "summary.toml", "--bogus"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    exit_code(&out);
+}
+
+#[test]
+fn an_empty_variable_counts_as_unset() {
+    let work = Workdir::new();
+    work.write("ok.csv", "id,op,path,value\na,replace,/name,x\n");
+    let empty = [
+        ("REFSYNC_RATE", ""),
+        ("REFSYNC_DRY_RUN", ""),
+        ("REFSYNC_LOG_FORMAT", ""),
+        ("REFSYNC_ON_DUPLICATE", ""),
+        ("REFSYNC_SUMMARY_JSON", ""),
+    ];
+    let out = work.refsync_with(&["plan", "ok.csv", "--out", "d.jsonl"], &empty);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = work.refsync_with(&["config", "show"], &empty);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(shown(&out, "rate").contains("10/s"), "{}", stdout(&out));
+    let out = work.refsync_with(&["completions", "bash"], &empty);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
 #[test]
