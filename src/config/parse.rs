@@ -112,6 +112,9 @@ pub fn max_failures(text: &str) -> Result<MaxFailures, String> {
 pub fn delimiter(text: &str) -> Result<u8, String> {
     match text {
         "\\t" | "tab" | "\t" => Ok(b'\t'),
+        "\"" | "\n" | "\r" => Err(format!(
+            "{text:?} cannot be the delimiter: it is the quote character or ends a line in CSV"
+        )),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
         _ => Err(format!(
             "{text:?} is not a one-character delimiter such as , or ;"
@@ -122,6 +125,15 @@ pub fn delimiter(text: &str) -> Result<u8, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delimiter_is_one_character_that_csv_does_not_reserve() {
+        assert_eq!(delimiter(";"), Ok(b';'));
+        assert_eq!(delimiter("tab"), Ok(b'\t'));
+        for refused in ["\"", "\n", "\r", ";;", "é", ""] {
+            assert!(delimiter(refused).is_err(), "{refused:?}");
+        }
+    }
 
     #[test]
     fn rates_take_every_contract_form() {

@@ -175,7 +175,11 @@ fn line_content(bytes: &[u8], truncated: bool, limit: usize) -> RecordContent {
     if std::str::from_utf8(bytes).is_err() {
         return malformed(bytes, not_utf8("line"));
     }
-    match serde_json::from_slice(bytes) {
+    // Without its line end, so that a line cut short is an error at its end, not at
+    // column 0 of the line after.
+    let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match serde_json::from_slice(line) {
         Ok(value) => content(value),
         Err(error) => malformed(bytes, json_message(&error)),
     }

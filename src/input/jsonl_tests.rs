@@ -57,6 +57,22 @@ fn invalid_json_is_malformed_with_its_column_and_salvaged_id() {
 }
 
 #[test]
+fn a_line_cut_short_is_an_error_at_its_end_whatever_its_line_end() {
+    for text in [
+        "{\"id\":\"x1\",\"op\":\"replace\"\n",
+        "{\"id\":\"x1\",\"op\":\"replace\"\r\n",
+    ] {
+        let records = jsonl(text);
+        let (id, message) = malformed(&records[0]);
+        assert_eq!(id, Some("x1"));
+        assert!(
+            message.starts_with("invalid JSON at column 25: EOF while parsing"),
+            "{message}"
+        );
+    }
+}
+
+#[test]
 fn deep_nesting_is_malformed_not_a_crash() {
     let deep = format!(
         "{{\"id\":\"A\",\"value\":{}{}}}\n",

@@ -26,9 +26,15 @@ pub struct Unbound {
     pub message: String,
 }
 
+/// Whether a header's column name and a mapped one are the same name in any case, for
+/// every alphabet (a German export's `Größe` is the mapping's `GRÖßE`).
+fn same_name(header: &str, mapped: &str) -> bool {
+    header == mapped || header.to_lowercase() == mapped.to_lowercase()
+}
+
 /// The columns of `mapping` in a header of `names` (trimmed, matched case-insensitively).
 pub fn bind(mapping: &Mapping, names: &[String]) -> Result<Bound, Unbound> {
-    let find = |column: &str| names.iter().position(|n| n.eq_ignore_ascii_case(column));
+    let find = |column: &str| names.iter().position(|n| same_name(n, column));
     let id = find(&mapping.id.column);
     let mut missing: Vec<(String, usize)> = Vec::new();
     if id.is_none() {
@@ -36,11 +42,7 @@ pub fn bind(mapping: &Mapping, names: &[String]) -> Result<Bound, Unbound> {
     }
     let columns: Vec<Option<usize>> = mapping.columns.iter().map(|r| find(&r.name)).collect();
     for (rule, index) in mapping.columns.iter().zip(&columns) {
-        if index.is_none()
-            && !missing
-                .iter()
-                .any(|(name, _)| name.eq_ignore_ascii_case(&rule.name))
-        {
+        if index.is_none() && !missing.iter().any(|(name, _)| same_name(name, &rule.name)) {
             missing.push((rule.name.clone(), rule.line));
         }
     }
@@ -100,6 +102,14 @@ mod tests {
                 columns: vec![3, 0]
             }
         );
+    }
+
+    #[test]
+    fn column_names_match_in_any_case_in_every_alphabet() {
+        let text = "id = \"ID\"\n\n[[column]]\nname = \"GRÖßE\"\npath = \"/details/notes\"\n";
+        let mapping = Mapping::parse(Path::new("crm.toml"), text).unwrap();
+        let bound = bind(&mapping, &names(&["id", "Größe"])).unwrap();
+        assert_eq!(bound.columns, vec![1]);
     }
 
     #[test]
