@@ -13,7 +13,7 @@ use crate::outcome::Outcome;
 use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
 use crate::send::lookup::{Lookups, Resolution, resolve_external_ids};
-use crate::send::pacer::rate_gate;
+use crate::send::pacer::RateGate;
 use crate::send::{Batch, HttpTransport, SendStats, Stop, TokenProvider};
 use std::sync::Arc;
 
@@ -22,11 +22,12 @@ use std::sync::Arc;
 /// Gives the batch and the lookups' request counts, for the run's summary.
 ///
 /// A stop (a signal, `--deadline`) ends the lookups at once: nothing is left to send, and
-/// every document is then reported `not_sent`, as when a run stops before sending.
+/// every document is then reported `not_sent`, as when a run stops before sending. The
+/// lookups pass the run's rate `gate`, which the documents' requests pass next.
 pub async fn resolve_batch(
     batch: Batch,
     settings: &SyncSettings,
-    stop: &Stop,
+    (stop, gate): (&Stop, &Arc<dyn RateGate>),
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<(Batch, SendStats)> {
@@ -50,7 +51,7 @@ pub async fn resolve_batch(
             tracing::info!("stopped while looking up CRM IDs: nothing is sent");
             return Ok((Vec::new(), SendStats::default()));
         }
-        lookups = look_up(keys, settings) => lookups?,
+        lookups = look_up(keys, settings, Arc::clone(gate)) => lookups?,
     };
     let mut kept = Vec::with_capacity(batch.len());
     for (index, doc) in batch {
@@ -71,11 +72,14 @@ pub async fn resolve_batch(
     Ok((kept, lookups.stats))
 }
 
-/// The lookups for `keys`, through the run's endpoint, token and rate settings.
-async fn look_up(keys: Vec<String>, settings: &SyncSettings) -> anyhow::Result<Lookups> {
+/// The lookups for `keys`, through the run's endpoint, token and rate `gate`.
+async fn look_up(
+    keys: Vec<String>,
+    settings: &SyncSettings,
+    gate: Arc<dyn RateGate>,
+) -> anyhow::Result<Lookups> {
     let transport = Arc::new(HttpTransport::new(&settings.send)?);
     let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
-    let gate = rate_gate(settings.send.rate, settings.send.burst);
     let lookups = resolve_external_ids(keys, &settings.send, transport, tokens, gate).await?;
     tracing::info!(mode = ?lookups.mode, requests = lookups.stats.requests, ids = lookups.resolutions.len(), "looked up CRM IDs by externalReferenceId");
     Ok(lookups)

@@ -21,6 +21,7 @@ use crate::outcome::Outcome;
 use crate::plan::{Document, PlanEntry};
 use crate::report::summary::{EXIT_ABORTED, EXIT_FAILURES, EXIT_MAX_FAILURES};
 use crate::report::{LineNames, ReportRow};
+use crate::send::pacer::{RateGate, rate_gate};
 use crate::send::{self, Batch, HttpTransport, Mode, NoHooks, RunControl, SendHooks};
 use crate::send::{SendResult, SendStats};
 use crate::send::{Stop, StopReason, StoppedRun, TokenProvider};
@@ -100,6 +101,7 @@ pub(super) async fn execute(
             None => Arc::new(NoHooks),
         },
         breaker: Breaker::new(args.max_failures),
+        gate: rate_gate(settings.send.rate, settings.send.burst),
     };
     let (sent, looked_up) =
         send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
@@ -123,6 +125,8 @@ struct Run {
     mode: Mode,
     hooks: Arc<dyn SendHooks>,
     breaker: Breaker,
+    /// The one rate limiter of every request of the run, CRM lookups and documents alike.
+    gate: Arc<dyn RateGate>,
 }
 
 /// Sends the batch (against the in-process emulator where asked), with the undo file
@@ -140,8 +144,8 @@ async fn send_phase(
     // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first. A
     // lookup that fails (a second 401, say) stops the run like a send that fails: every
     // document is still reported.
-    let resolved =
-        super::lookup::resolve_batch(batch, settings, &run.stop, prepared, outputs).await;
+    let steer = (&run.stop, &run.gate);
+    let resolved = super::lookup::resolve_batch(batch, settings, steer, prepared, outputs).await;
     let sent = match resolved {
         Ok((batch, looked_up)) => {
             let mut undo = settings.undo.as_deref().map(UndoWriter::open).transpose()?;
@@ -163,6 +167,7 @@ fn control(run: &Run, read_before: bool) -> RunControl {
         hooks: run.hooks.clone(),
         mode: run.mode,
         read_before,
+        gate: Some(Arc::clone(&run.gate)),
     }
 }
 

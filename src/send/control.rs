@@ -10,6 +10,7 @@
 //! no document is lost from the report.
 
 use super::hooks::{NoHooks, SendHooks};
+use super::pacer::RateGate;
 use std::sync::{Arc, OnceLock};
 use tokio_util::sync::CancellationToken;
 
@@ -125,6 +126,10 @@ pub struct RunControl {
     /// Read every referral before its PATCH and keep what was read in
     /// [`super::SendResult::before`] (`--undo` needs the values a PATCH replaces).
     pub read_before: bool,
+    /// The run's rate gate, where requests went through it before the batch (CRM
+    /// lookups): the batch's requests then pass the same limiter rather than start a fresh
+    /// one with a full burst. `None`: a gate of its own from `--rate`.
+    pub gate: Option<Arc<dyn RateGate>>,
 }
 
 impl Default for RunControl {
@@ -134,6 +139,7 @@ impl Default for RunControl {
             hooks: Arc::new(NoHooks),
             mode: Mode::Send,
             read_before: false,
+            gate: None,
         }
     }
 }

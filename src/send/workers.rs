@@ -65,7 +65,10 @@ pub async fn send_all_with(
     results: UnboundedSender<SendResult>,
     control: RunControl,
 ) -> Result<SendStats, StoppedRun> {
-    let gate = rate_gate(options.rate, options.burst);
+    let gate = control
+        .gate
+        .clone()
+        .unwrap_or_else(|| rate_gate(options.rate, options.burst));
     let mut shared = shared(options, transport, tokens, gate).map_err(StoppedRun::before)?;
     shared.control = control;
     match drive(batch, Arc::new(shared), results).await {

@@ -193,3 +193,38 @@ fn refsync_options() -> refsync::send::SendOptions {
         ca_cert: None,
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_and_the_documents_after_them_pass_one_rate_limiter() {
+    let work = Workdir::new();
+    let emulator =
+        support::emulator_with(Seed::File(seed_with_twins(&work, 6)), Faults::default()).await;
+    work.write("map.toml", LOOKUP_MAPPING);
+    work.write("crm.csv", "Opp;Amount\nOPP-1;1\nOPP-2;2\nOPP-3;3\n");
+    let base = emulator.base_url();
+    let started = std::time::Instant::now();
+    let out = work.refsync(&[
+        "sync",
+        "crm.csv",
+        "--endpoint",
+        &base,
+        "--mapping",
+        "map.toml",
+        "--delimiter",
+        ";",
+        "--rate",
+        "2/s",
+        "--report",
+        "report.csv",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        support::requests_served(&emulator),
+        6,
+        "3 lookups, 3 PATCHes"
+    );
+    // One limiter at 2/s spaces six requests over at least 2.5 s; a fresh one for the
+    // PATCHes let the first go right after the last lookup, and the run took 2 s.
+    let took = started.elapsed();
+    assert!(took.as_secs_f64() >= 2.45, "{took:?}: the limit was broken");
+}
