@@ -208,6 +208,9 @@ pub enum MalformedKind {
     MissingColumn,
     /// A mapped cell breaks its column's format or its field's value rules (`invalid_value`).
     Value,
+    /// A mapped row's ID cell is empty or unreadable (`invalid_id`, as an empty `id` is in
+    /// the row form).
+    Id,
 }
 
 /// One record read from an input.

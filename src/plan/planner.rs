@@ -316,6 +316,7 @@ fn malformed_error(
         MalformedKind::Record => ErrorCode::MalformedRecord,
         MalformedKind::MissingColumn => ErrorCode::MissingColumn,
         MalformedKind::Value => ErrorCode::InvalidValue,
+        MalformedKind::Id => ErrorCode::InvalidId,
     };
     PlanError {
         at: Some(at),

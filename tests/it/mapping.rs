@@ -471,13 +471,39 @@ fn an_unusable_or_empty_mapped_id_names_the_id_column() {
     let out = plan_mapped(&work, mapping, "Ref,Deal Notes\nbad id!,one\n,two\n");
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
+    // An empty ID is invalid_id, as an empty `id` cell of the row form is.
     assert_eq!(rows[0]["error_code"], "invalid_id");
-    assert_eq!(rows[1]["error_code"], "malformed_record");
+    assert_eq!(rows[1]["error_code"], "invalid_id");
     for (row, line) in rows.iter().zip([2, 3]) {
         let message = &row["error_message"];
         let site = format!("crm.csv line {line}, field Ref:");
         assert!(message.starts_with(&site), "{message}");
     }
+}
+
+#[test]
+fn a_mapped_column_the_header_names_twice_makes_every_row_malformed() {
+    let work = Workdir::new();
+    let mapping = "id = \"Ref\"\n\n[[column]]\nname = \"Amount\"\npath = \"/details/dealValue\"\n";
+    let out = plan_mapped(&work, mapping, "Ref,Amount,amount\nr1,1,2\n");
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        (&*rows[0]["id"], &*rows[0]["error_code"]),
+        ("r1", "malformed_record")
+    );
+    let message = &rows[0]["error_message"];
+    assert!(
+        message.contains("`Amount` twice (columns 2 and 3)"),
+        "{message}"
+    );
+    let out = plan_mapped(&work, mapping, "Ref,REF,Amount\nr1,r2,2\n");
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        (&*rows[0]["id"], &*rows[0]["error_code"]),
+        ("", "malformed_record")
+    );
 }
 
 #[test]

@@ -22,8 +22,12 @@ pub struct Unbound {
     pub id: Option<usize>,
     /// The first missing column, for the report's field.
     pub first: String,
-    /// Every missing column with its mapping line, and the columns found.
+    /// Every missing column with its mapping line, and the columns found; or the column
+    /// the header names twice.
     pub message: String,
+    /// Whether a mapped column is named twice in the header (`malformed_record`, as in the
+    /// row form), rather than missing (`missing_column`).
+    pub repeated: bool,
 }
 
 /// Whether a header's column name and a mapped one are the same name in any case, for
@@ -36,6 +40,9 @@ fn same_name(header: &str, mapped: &str) -> bool {
 pub fn bind(mapping: &Mapping, names: &[String]) -> Result<Bound, Unbound> {
     let find = |column: &str| names.iter().position(|n| same_name(n, column));
     let id = find(&mapping.id.column);
+    if let Some(repeated) = repeated(mapping, names, id) {
+        return Err(repeated);
+    }
     let mut missing: Vec<(String, usize)> = Vec::new();
     if id.is_none() {
         missing.push((mapping.id.column.clone(), mapping.id.line));
@@ -52,8 +59,36 @@ pub fn bind(mapping: &Mapping, names: &[String]) -> Result<Bound, Unbound> {
             id,
             first: missing.first().map(|(n, _)| n.clone()).unwrap_or_default(),
             message: message(mapping, &missing, names),
+            repeated: false,
         }),
     }
+}
+
+/// The first mapped column that the header names twice (in any case): which of the two
+/// holds its values cannot be told. Rows keep their ID where its column is found once.
+fn repeated(mapping: &Mapping, names: &[String], id: Option<usize>) -> Option<Unbound> {
+    let mapped = std::iter::once(&mapping.id.column).chain(mapping.columns.iter().map(|c| &c.name));
+    mapped.into_iter().find_map(|column| {
+        let mut at = names
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| same_name(name, column))
+            .map(|(index, _)| index);
+        let (first, second) = (at.next()?, at.next()?);
+        let unique_id = id.filter(|_| !same_name(column, &mapping.id.column));
+        Some(Unbound {
+            id: unique_id,
+            first: column.clone(),
+            message: format!(
+                "the header names the mapped column {} twice (columns {} and {}), so which \
+                 one holds its values cannot be told; keep one of them",
+                quoted(column),
+                first + 1,
+                second + 1
+            ),
+            repeated: true,
+        })
+    })
 }
 
 fn message(mapping: &Mapping, missing: &[(String, usize)], names: &[String]) -> String {

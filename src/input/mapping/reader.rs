@@ -184,7 +184,10 @@ fn missing_columns(unbound: &Unbound, fields: &ByteRecord) -> RecordContent {
             .id
             .and_then(|index| cell(fields, index))
             .map(|id| id.trim().to_string()),
-        code: MalformedKind::MissingColumn,
+        code: match unbound.repeated {
+            true => MalformedKind::Record,
+            false => MalformedKind::MissingColumn,
+        },
         field: Some(unbound.first.clone()),
         message: unbound.message.clone(),
     }
@@ -194,7 +197,7 @@ fn missing_columns(unbound: &Unbound, fields: &ByteRecord) -> RecordContent {
 fn empty_id(id_column: &str, message: String) -> RecordContent {
     RecordContent::Malformed {
         id: None,
-        code: MalformedKind::Record,
+        code: MalformedKind::Id,
         field: Some(id_column.to_string()),
         message,
     }
