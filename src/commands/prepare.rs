@@ -4,7 +4,7 @@
 use crate::cli::args::{CommonArgs, FormatArg, OnDuplicateArg};
 use crate::input::mapping::Mapping;
 use crate::input::{self, Format, InputSource, ReadOptions};
-use crate::plan::{self, OnDuplicate, Plan, PlanEntry, PlanOptions, Planned};
+use crate::plan::{self, InputNames, OnDuplicate, Plan, PlanEntry, PlanOptions, Planned};
 use crate::report::LineNames;
 use anyhow::Context;
 use std::collections::HashSet;
@@ -43,13 +43,14 @@ pub fn read_options(common: &CommonArgs) -> ReadOptions {
     }
 }
 
-/// The planner options the flags give.
-pub fn plan_options(common: &CommonArgs) -> PlanOptions {
+/// The planner options the flags give, for `sources`.
+pub fn plan_options(common: &CommonArgs, sources: &[InputSource]) -> PlanOptions {
     PlanOptions {
         on_duplicate: match common.on_duplicate {
             OnDuplicateArg::Error => OnDuplicate::Error,
             OnDuplicateArg::LastWins => OnDuplicate::LastWins,
         },
+        input_names: InputNames::new(sources.iter().map(|s| s.name.clone()).collect()),
     }
 }
 
@@ -69,7 +70,7 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
     if options.mapping.is_some() {
         warn_of_unmapped_inputs(&sources);
     }
-    let (plan, input_rows) = read_and_plan(&sources, &options, &plan_options(common))?;
+    let (plan, input_rows) = read_and_plan(&sources, &options, &plan_options(common, &sources))?;
     if let (Some(ids), Some(path)) = (&ids, &common.ids) {
         warn_of_unplanned_ids(ids, &plan, path);
     }

@@ -6,7 +6,7 @@
 
 use super::ahead::prefetch;
 use super::id::check_id;
-use super::messages::{clip_json, clip_quoted, lines};
+use super::messages::{InputNames, clip_json, clip_quoted, lines};
 use super::ops::{OpList, Pushed};
 use super::rows::RowList;
 use super::rules::{OpSite, SiteField, check_op};
@@ -25,6 +25,8 @@ pub struct OpRules {
     pub paths: PathCache,
     /// Where the row checks write an operation's value, reused from row to row.
     pub value_buf: String,
+    /// The inputs' names, for messages that name other lines.
+    pub names: InputNames,
 }
 
 /// The rows of one referral ID (or a single ID-less row) being planned.
@@ -100,7 +102,7 @@ impl Group {
         if_match: Option<&str>,
         rules: &mut OpRules,
     ) {
-        self.add_record(row, if_match);
+        self.add_record(row, if_match, &rules.names);
         self.add_op(
             op,
             OpSite {
@@ -121,7 +123,7 @@ impl Group {
         rules: &mut OpRules,
     ) {
         // An empty patch changes nothing: the row is kept, with no operation.
-        self.add_record(row, if_match);
+        self.add_record(row, if_match, &rules.names);
         for (index, op) in patch.iter().enumerate() {
             let field = match columns.get(index) {
                 Some(column) => SiteField::Column(column),
@@ -155,9 +157,9 @@ impl Group {
         self.faults().row_errors.push(error);
     }
 
-    fn add_record(&mut self, row: RowRef, if_match: Option<&str>) {
+    fn add_record(&mut self, row: RowRef, if_match: Option<&str>, names: &InputNames) {
         self.rows.push(row);
-        match self.if_match.see(if_match, row.at) {
+        match self.if_match.see(if_match, row.at, names) {
             None => {}
             Some(Seen::Unusable(error)) => self.add_error(error),
             Some(Seen::Mismatch(error)) => self.faults().document_errors.push(error),
@@ -177,7 +179,7 @@ impl Group {
             Pushed::Added | Pushed::Overrode => {}
             Pushed::Merged => self.merged_duplicates = true,
             conflict @ Pushed::Conflict { .. } => {
-                let error = duplicate_error(conflict, site);
+                let error = duplicate_error(conflict, site, &rules.names);
                 self.faults().document_errors.extend(error);
             }
         }
@@ -185,7 +187,7 @@ impl Group {
 
     /// The finished entry: a document when nothing is wrong, else an invalid entry with
     /// the row errors first and the document errors after.
-    pub fn finish(mut self) -> PlanEntry {
+    pub fn finish(mut self, names: &InputNames) -> PlanEntry {
         // The plan is held through the whole send stage: give back what growth over-allocated.
         self.rows.shrink_to_fit();
         let Faults {
@@ -193,7 +195,7 @@ impl Group {
             document_errors,
         } = self.faults.map(|faults| *faults).unwrap_or_default();
         errors.extend(document_errors);
-        errors.extend(status::check(self.ops.live()));
+        errors.extend(status::check(self.ops.live(), names));
         let live = self.ops.live().count();
         match self.id {
             Some(id) if errors.is_empty() => PlanEntry::Document(std::sync::Arc::new(Document {
@@ -221,7 +223,7 @@ struct Faults {
 }
 
 /// The `duplicate_path` error for a conflict the op list found; `None` for anything else.
-fn duplicate_error(pushed: Pushed, site: OpSite<'_>) -> Option<PlanError> {
+fn duplicate_error(pushed: Pushed, site: OpSite<'_>, names: &InputNames) -> Option<PlanError> {
     let Pushed::Conflict {
         path,
         earlier,
@@ -235,11 +237,11 @@ fn duplicate_error(pushed: Pushed, site: OpSite<'_>) -> Option<PlanError> {
     let who = match earlier == site.at {
         true => format!(
             "{} sets {path} twice, to different values",
-            lines(&[earlier])
+            lines(&[earlier], names)
         ),
         false => format!(
             "{} set {path} to different values",
-            lines(&[earlier, site.at])
+            lines(&[earlier, site.at], names)
         ),
     };
     let message = format!(
@@ -277,7 +279,7 @@ enum Seen {
 impl IfMatch {
     /// Notes a row's value; an error when it cannot be sent, or when it disagrees with the
     /// first one for the first time.
-    fn see(&mut self, raw: Option<&str>, at: LineRef) -> Option<Seen> {
+    fn see(&mut self, raw: Option<&str>, at: LineRef, names: &InputNames) -> Option<Seen> {
         let value = match raw.map(normalise_if_match)? {
             Ok(value) => value?,
             Err(message) => {
@@ -300,7 +302,8 @@ impl IfMatch {
         let message = format!(
             "line {} gives if_match {first} but line {} gives {value}; all rows of one \
              referral must carry the same ETag (or leave it empty)",
-            first_at.line, at.line
+            names.line(*first_at),
+            names.line(at)
         );
         self.reported.push(value);
         Some(Seen::Mismatch(PlanError {

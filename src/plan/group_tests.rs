@@ -56,7 +56,7 @@ fn an_if_match_that_is_no_strong_etag_is_the_row_s_invalid_value() {
         Some("W/\"e1\""),
         &mut OpRules::default(),
     );
-    let invalid = invalid(group.finish());
+    let invalid = invalid(group.finish(&InputNames::default()));
     assert_eq!(invalid.errors[0].code, ErrorCode::InvalidValue);
     assert_eq!(invalid.errors[0].field.as_deref(), Some("if_match"));
     assert!(invalid.errors[0].message.contains("weak ETag"));
@@ -65,23 +65,33 @@ fn an_if_match_that_is_no_strong_etag_is_the_row_s_invalid_value() {
 #[test]
 fn an_empty_if_match_agrees_with_any() {
     let mut seen = IfMatch::default();
-    assert_eq!(seen.see(Some("e1"), row(2).at), None);
-    assert_eq!(seen.see(Some(""), row(3).at), None);
-    assert_eq!(seen.see(None, row(4).at), None);
+    assert_eq!(
+        seen.see(Some("e1"), row(2).at, &InputNames::default()),
+        None
+    );
+    assert_eq!(seen.see(Some(""), row(3).at, &InputNames::default()), None);
+    assert_eq!(seen.see(None, row(4).at, &InputNames::default()), None);
     assert_eq!(seen.value().as_deref(), Some("\"e1\""));
 }
 
 #[test]
 fn a_different_if_match_repeated_on_many_rows_is_reported_once() {
     let mut seen = IfMatch::default();
-    seen.see(Some("e1"), row(2).at);
-    let Some(Seen::Mismatch(first)) = seen.see(Some("e2"), row(3).at) else {
+    seen.see(Some("e1"), row(2).at, &InputNames::default());
+    let Some(Seen::Mismatch(first)) = seen.see(Some("e2"), row(3).at, &InputNames::default())
+    else {
         panic!("expected a mismatch");
     };
     assert_eq!(first.code, ErrorCode::IfMatchMismatch);
     assert_eq!(first.field.as_deref(), Some("if_match"));
-    assert_eq!(seen.see(Some("\"e2\""), row(4).at), None);
-    assert!(seen.see(Some("e3"), row(5).at).is_some());
+    assert_eq!(
+        seen.see(Some("\"e2\""), row(4).at, &InputNames::default()),
+        None
+    );
+    assert!(
+        seen.see(Some("e3"), row(5).at, &InputNames::default())
+            .is_some()
+    );
 }
 
 #[test]
@@ -102,7 +112,7 @@ fn row_errors_come_before_document_errors() {
     let mut bad = notes("c");
     bad.op = "move".into();
     group.add_row(row(4), bad.as_ref(), None, &mut OpRules::default());
-    let codes: Vec<_> = invalid(group.finish())
+    let codes: Vec<_> = invalid(group.finish(&InputNames::default()))
         .errors
         .iter()
         .map(|e| e.code)
@@ -128,7 +138,7 @@ fn a_malformed_record_counts_as_one_operation() {
         message: "unreadable".into(),
     };
     group.add_malformed(row(3), error);
-    let entry = invalid(group.finish());
+    let entry = invalid(group.finish(&InputNames::default()));
     assert_eq!(entry.ops, 2);
     assert_eq!(entry.rows.len(), 2);
 }
@@ -137,7 +147,7 @@ fn a_malformed_record_counts_as_one_operation() {
 fn an_id_less_group_is_never_a_document() {
     let mut group = Group::new(None, row(2).at, "id");
     group.add_row(row(2), notes("a").as_ref(), None, &mut OpRules::default());
-    let entry = invalid(group.finish());
+    let entry = invalid(group.finish(&InputNames::default()));
     assert_eq!(entry.id, None);
     assert_eq!(entry.ops, 1);
 }

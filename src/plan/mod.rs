@@ -23,6 +23,7 @@ mod test_support;
 
 pub use document::patch_body;
 pub use id::check_id;
+pub use messages::InputNames;
 pub use parallel::{MOST_THREADS, Planned, plan_inputs, plan_streams};
 pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;
@@ -210,6 +211,8 @@ pub enum OnDuplicate {
 pub struct PlanOptions {
     /// `--on-duplicate`.
     pub on_duplicate: OnDuplicate,
+    /// The inputs' names, for messages that name lines of several inputs.
+    pub input_names: InputNames,
 }
 
 /// The planner's result: every entry in plan order.

@@ -406,7 +406,10 @@ mod tests {
         plan_on: impl Fn(&[InputSource], usize, &PlanOptions) -> Planned,
     ) {
         for on_duplicate in [OnDuplicate::Error, OnDuplicate::LastWins] {
-            let options = PlanOptions { on_duplicate };
+            let options = PlanOptions {
+                on_duplicate,
+                ..PlanOptions::default()
+            };
             let (want, want_rows) = planned_in_turn(sources, &options);
             for threads in 1..=most {
                 let (plan, rows) = plan_on(sources, threads, &options);

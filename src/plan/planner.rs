@@ -46,6 +46,7 @@ impl Planner {
                 on_duplicate: options.on_duplicate,
                 paths: Default::default(),
                 value_buf: String::new(),
+                names: options.input_names,
             },
             by_id: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
@@ -178,12 +179,20 @@ impl Planner {
     /// Every entry, in plan order.
     pub fn finish(mut self) -> Plan {
         self.plan_held_rows();
-        let Planner { groups, by_id, .. } = self;
+        let Planner {
+            groups,
+            by_id,
+            rules,
+            ..
+        } = self;
         // The ID map is done with: let it go before the documents are built, which is
         // when a large plan reaches its peak memory.
         drop(by_id);
         Plan {
-            entries: groups.into_iter().map(Group::finish).collect(),
+            entries: groups
+                .into_iter()
+                .map(|group| group.finish(&rules.names))
+                .collect(),
         }
     }
 

@@ -88,7 +88,10 @@ fn plan_of(shapes: &[Shape], on_duplicate: OnDuplicate) -> (Vec<InputRecord>, Pl
         .zip(2u64..)
         .map(|(s, line)| record(line, s))
         .collect();
-    let mut planner = Planner::new(PlanOptions { on_duplicate });
+    let mut planner = Planner::new(PlanOptions {
+        on_duplicate,
+        ..PlanOptions::default()
+    });
     records.iter().for_each(|r| planner.push(r));
     (records, planner.finish())
 }

@@ -10,7 +10,10 @@ fn plan(records: Vec<InputRecord>) -> Plan {
 }
 
 fn plan_with(on_duplicate: OnDuplicate, records: Vec<InputRecord>) -> Plan {
-    let mut planner = Planner::new(PlanOptions { on_duplicate });
+    let mut planner = Planner::new(PlanOptions {
+        on_duplicate,
+        ..PlanOptions::default()
+    });
     records.iter().for_each(|r| planner.push(r));
     planner.finish()
 }

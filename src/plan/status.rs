@@ -4,12 +4,16 @@
 //! Offline the referral's current status is unknown, so only the pair is checked; the move
 //! from the current status is checked online (dry run, refetch).
 
+use super::messages::InputNames;
 use super::ops::PlannedOp;
 use super::{ErrorCode, PlanError};
 use crate::schema::{TransitionError, transitions};
 
 /// Checks the final `/status` and `/substatus` among `ops` (the operations to be sent).
-pub fn check<'a>(ops: impl Iterator<Item = &'a PlannedOp>) -> Option<PlanError> {
+pub fn check<'a>(
+    ops: impl Iterator<Item = &'a PlannedOp>,
+    names: &InputNames,
+) -> Option<PlanError> {
     let (mut status, mut substatus) = (None, None);
     for planned in ops {
         match &*planned.op.path {
@@ -20,7 +24,7 @@ pub fn check<'a>(ops: impl Iterator<Item = &'a PlannedOp>) -> Option<PlanError> 
     }
     let error =
         transitions::check(None, text(status).as_deref(), text(substatus).as_deref()).err()?;
-    Some(to_plan_error(&error, status, substatus))
+    Some(to_plan_error(&error, status, substatus, names))
 }
 
 /// The enum name an operation sets; the row checks already made it a string in API case.
@@ -32,6 +36,7 @@ fn to_plan_error(
     error: &TransitionError,
     status: Option<&PlannedOp>,
     substatus: Option<&PlannedOp>,
+    names: &InputNames,
 ) -> PlanError {
     let line = |planned: Option<&PlannedOp>| planned.map(|p| p.at);
     match error {
@@ -47,15 +52,15 @@ fn to_plan_error(
             code: ErrorCode::InvalidTransition,
             message: format!(
                 "{error} (/status on line {}, /substatus on line {}); change one of them",
-                line_number(status),
-                line_number(substatus)
+                line_number(status, names),
+                line_number(substatus, names)
             ),
         },
     }
 }
 
-fn line_number(planned: Option<&PlannedOp>) -> String {
-    planned.map_or_else(|| "?".into(), |p| p.at.line.to_string())
+fn line_number(planned: Option<&PlannedOp>, names: &InputNames) -> String {
+    planned.map_or_else(|| "?".into(), |p| names.line(p.at))
 }
 
 #[cfg(test)]
@@ -76,7 +81,7 @@ mod tests {
     #[test]
     fn a_status_without_a_substatus_is_missing_substatus() {
         let ops = [set("/status", "Closed", 3)];
-        let error = check(ops.iter()).unwrap();
+        let error = check(ops.iter(), &InputNames::default()).unwrap();
         assert_eq!(error.code, ErrorCode::MissingSubstatus);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 3 }));
         assert!(
@@ -90,7 +95,7 @@ mod tests {
     #[test]
     fn a_pair_outside_the_table_is_invalid_transition_at_the_later_line() {
         let ops = [set("/substatus", "Engaged", 2), set("/status", "Closed", 5)];
-        let error = check(ops.iter()).unwrap();
+        let error = check(ops.iter(), &InputNames::default()).unwrap();
         assert_eq!(error.code, ErrorCode::InvalidTransition);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 5 }));
         assert!(
@@ -103,9 +108,9 @@ mod tests {
     #[test]
     fn an_allowed_pair_or_a_substatus_alone_passes() {
         let pair = [set("/status", "Active", 2), set("/substatus", "Engaged", 3)];
-        assert_eq!(check(pair.iter()), None);
+        assert_eq!(check(pair.iter(), &InputNames::default()), None);
         let alone = [set("/substatus", "Won", 2)];
-        assert_eq!(check(alone.iter()), None);
+        assert_eq!(check(alone.iter(), &InputNames::default()), None);
     }
 
     #[test]
@@ -115,6 +120,6 @@ mod tests {
             set("/status", "Closed", 3),
             set("/substatus", "Won", 4),
         ];
-        assert_eq!(check(ops.iter()), None);
+        assert_eq!(check(ops.iter(), &InputNames::default()), None);
     }
 }

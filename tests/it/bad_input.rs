@@ -453,3 +453,31 @@ fn a_large_plan_reports_every_referral_once_in_plan_order() {
     assert_eq!(work.read("d.jsonl").lines().count(), referrals - invalid);
     assert_eq!(work.read("x.csv").lines().count(), 1 + 2 * invalid);
 }
+
+#[test]
+fn a_message_naming_lines_of_several_inputs_writes_them_file_colon_line() {
+    let work = Workdir::new();
+    let csv = format!(
+        "id,op,path,value,if_match\n{a},replace,/details/notes,one,\n{a},replace,/status,Closed,e1\n",
+        a = id(0)
+    );
+    work.write("a.csv", &csv);
+    let jsonl = [
+        serde_json::json!({"id": id(0), "op": "replace", "path": "/details/notes", "value": "two", "if_match": "e2"}),
+        serde_json::json!({"id": id(0), "op": "replace", "path": "/substatus", "value": "Engaged"}),
+    ]
+    .map(|row| format!("{row}\n"))
+    .concat();
+    work.write("b.jsonl", &jsonl);
+    let out = work.refsync(&["plan", "a.csv", "b.jsonl", "--report", "r.csv"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    let message = &rows[0]["error_message"];
+    for expected in [
+        "lines a.csv:2 and b.jsonl:1 set /details/notes",
+        "line a.csv:3 gives if_match \"e1\" but line b.jsonl:1 gives \"e2\"",
+        "/status on line a.csv:3, /substatus on line b.jsonl:2",
+    ] {
+        assert!(message.contains(expected), "{expected:?} not in {message}");
+    }
+}
