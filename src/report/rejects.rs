@@ -7,6 +7,8 @@ use super::cells::neutralise;
 use super::writer::LineEncoder;
 use crate::input::{Format, InputSource, RowRef, format_from_extension};
 use crate::outcome::Outcome;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -353,20 +355,57 @@ fn write_jsonl(
 
 fn annotate_json_line(raw: &[u8], rejected: &RejectedRow<'_>) -> Vec<u8> {
     let (content, terminator) = split_terminator(raw);
-    let mut line = match serde_json::from_slice::<serde_json::Value>(content) {
-        Ok(serde_json::Value::Object(mut map))
-            if map.contains_key(OUTCOME) || map.contains_key(ERROR_MESSAGE) =>
-        {
-            map.insert(OUTCOME.into(), rejected.outcome.as_str().into());
-            map.insert(ERROR_MESSAGE.into(), rejected.message.into());
-            serde_json::Value::Object(map).to_string().into_bytes()
+    let mut line = match serde_json::from_slice::<Members<'_>>(content) {
+        // A line of an earlier rejects file: its old verdict gives way to the new one.
+        Ok(Members(members)) if members.iter().any(|(key, _)| is_verdict(key)) => {
+            let kept: Vec<String> = members
+                .iter()
+                .filter(|(key, _)| !is_verdict(key))
+                .map(|(key, value)| {
+                    format!("{}:{}", serde_json::Value::from(key.as_str()), value.get())
+                })
+                .collect();
+            let object = format!("{{{}}}", kept.join(","));
+            insert_keys(object.as_bytes(), kept.is_empty(), rejected)
         }
-        Ok(serde_json::Value::Object(map)) => insert_keys(content, map.is_empty(), rejected),
+        Ok(Members(members)) => insert_keys(content, members.is_empty(), rejected),
         _ => content.to_vec(),
     };
     // The input's own line ending (CRLF from Windows tools), as the CSV rejects keep it.
     line.extend_from_slice(terminator);
     line
+}
+
+/// Whether `key` is one of the two keys a rejects file adds.
+fn is_verdict(key: &str) -> bool {
+    key == OUTCOME || key == ERROR_MESSAGE
+}
+
+/// A JSON object's members in their order, each value as its own text: rewriting a line
+/// through `serde_json::Value` sorted its keys and rewrote its numbers (`1.50e3` became
+/// `1500.0`, a 23-digit number lost its digits).
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Members<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Members<'de>;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, &'de RawValue>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 /// Inserts the two keys before the object's closing brace, keeping the rest byte for byte.
@@ -488,6 +527,26 @@ mod tests {
         assert_eq!(
             written,
             "{\"id\":\"a\",\"op\":\"replace\",\"outcome\":\"failed\",\"error_message\":\"m\"}\nnot json\n"
+        );
+    }
+
+    #[test]
+    fn a_jsonl_row_fed_back_from_a_rejects_file_keeps_its_keys_and_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "{\"id\":\"r1\",\"crm_amount\":1.50e3,\"big\":12345678901234567890123,\"outcome\":\"invalid\",\"error_message\":\"old\"}\r\n";
+        let src = source(dir.path(), "u.jsonl", text, Format::Jsonl);
+        let out = dir.path().join("rejects.jsonl");
+        write_rejects(
+            &out,
+            &[src],
+            vec![rejected(0, 1, "new", 0, text.len())],
+            b',',
+        )
+        .unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "{\"id\":\"r1\",\"crm_amount\":1.50e3,\"big\":12345678901234567890123,\"outcome\":\"failed\",\"error_message\":\"new\"}\r\n"
         );
     }
 }
