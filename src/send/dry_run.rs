@@ -15,7 +15,7 @@ use super::exchange::Shared;
 use super::read::{Current, Sent, read};
 use super::{ConflictPolicy, SendError, SendResult, members, verify};
 use super::{IfMatchPolicy, document::IfMatchSource, document::if_match_source};
-use crate::outcome::Outcome;
+use crate::outcome::{Note, Outcome};
 use crate::plan::{Document, PatchOp};
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -29,14 +29,19 @@ pub async fn check_document(
     let started = Instant::now();
     let url = shared.endpoint.referral_url(&doc.id);
     let read = read(shared, &url, Sent::Nothing).await?;
-    let (end, http_status) = match read.current {
+    let (end, http_status, note) = match read.current {
         Ok(current) => {
-            let end = judge(shared, doc, &current);
-            let status = predicted_status(&end).or(read.status);
-            (end, status)
+            let policy = conflict_policy(shared, doc, &current);
+            let end = judge(shared, doc, &current, policy);
+            let status = match policy {
+                // The 412 that led to the re-read is the last answer a PATCH got.
+                Some(Note::Refetched) if !matches!(end, End::Planned { .. }) => Some(412),
+                _ => predicted_status(&end).or(read.status),
+            };
+            (end, status, policy)
         }
         // The GET's own refusal (a 404, say) is what the PATCH would meet too.
-        Err(end) => (end, read.status),
+        Err(end) => (end, read.status, None),
     };
     let mut result = SendResult {
         entry,
@@ -54,7 +59,21 @@ pub async fn check_document(
         changes: None,
     };
     end.write_into(&mut result);
+    result.note = note.or(result.note);
     Ok(result)
+}
+
+/// How the real run would get past the 412 that the input's stale `if_match` meets:
+/// `refetched` (it reads the referral again, then acts as one that reads first) or
+/// `overwritten` (it sends again without If-Match); `None` where the ETag is current, or
+/// the 412 would stand (`--on-conflict report`, see [`stale_if_match`]).
+fn conflict_policy(shared: &Shared, doc: &Document, current: &Current) -> Option<Note> {
+    stale_etag(shared, doc, current)?;
+    match shared.options.on_conflict {
+        ConflictPolicy::Refetch => Some(Note::Refetched),
+        ConflictPolicy::Overwrite => Some(Note::Overwritten),
+        ConflictPolicy::Report => None,
+    }
 }
 
 /// The status the real run's PATCH would get where the dry run predicts a refusal: 412 for
@@ -71,18 +90,24 @@ fn predicted_status(end: &End) -> Option<u16> {
 /// The real run's outcome for `doc` against the referral as it is now, checked in the
 /// order the server would answer: stale ETag first, then the patch itself. Refusals carry
 /// the codes and messages the API (as the emulator models it) would answer with.
-fn judge(shared: &Shared, doc: &Document, current: &Current) -> End {
+fn judge(shared: &Shared, doc: &Document, current: &Current, policy: Option<Note>) -> End {
     if let Some(end) = stale_if_match(shared, doc, current) {
         return end;
     }
+    let refetched = policy == Some(Note::Refetched);
     if let Err(mismatch) = verify::recheck(&current.body, doc) {
-        return End::failed(mismatch.api_code(), mismatch.detail);
+        // After a refetch the real run reports the re-check's own code, not the API's.
+        return match refetched {
+            true => End::failed(mismatch.code(), mismatch.after_refetch()),
+            false => End::failed(mismatch.api_code(), mismatch.detail),
+        };
     }
-    // Only a real run that reads the referral before its PATCH can find an append already
-    // applied, or drop the members already in a team; one that does not read sends its
-    // appends as they are, and they would change the referral.
+    // Only a real run that reads the referral before its PATCH (or again after a 412) can
+    // find an append already applied, or drop the members already in a team; one that
+    // does not read sends its appends as they are, and they would change the referral.
     let reads_first = if_match_source(shared.options.if_match, doc) == IfMatchSource::Fetch
-        || shared.control.read_before;
+        || shared.control.read_before
+        || refetched;
     if reads_first && verify::changes_present(&current.body, &doc.ops) {
         return End::Unchanged;
     }
@@ -107,21 +132,27 @@ fn judge(shared: &Shared, doc: &Document, current: &Current) -> End {
 /// referral's current one; under `refetch` or `overwrite` that 412 would be resolved. Code
 /// and message are the API's for that 412 (as the emulator gives them).
 fn stale_if_match(shared: &Shared, doc: &Document, current: &Current) -> Option<End> {
-    let options = &shared.options;
-    if options.on_conflict != ConflictPolicy::Report || options.if_match == IfMatchPolicy::Fetch {
+    if shared.options.on_conflict != ConflictPolicy::Report {
         return None;
     }
-    let IfMatchSource::Use(Some(sent)) = if_match_source(options.if_match, doc) else {
-        return None;
-    };
-    if current.etag.as_deref() == Some(sent.as_str()) {
-        return None;
-    }
+    let sent = stale_etag(shared, doc, current)?;
     let now = current.etag.as_deref().unwrap_or("none");
     Some(End::Conflict(ApiError {
         code: "PreconditionFailed".into(),
         message: format!("If-Match {sent} does not match the referral's current eTag {now}"),
     }))
+}
+
+/// The ETag the real run would send from the input, where it is not the referral's
+/// current one (its first PATCH would get 412).
+fn stale_etag(shared: &Shared, doc: &Document, current: &Current) -> Option<String> {
+    if shared.options.if_match == IfMatchPolicy::Fetch {
+        return None;
+    }
+    let IfMatchSource::Use(Some(sent)) = if_match_source(shared.options.if_match, doc) else {
+        return None;
+    };
+    (current.etag.as_deref() != Some(sent.as_str())).then_some(sent)
 }
 
 /// The field-level diff of the operations that would change something:

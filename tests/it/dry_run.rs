@@ -141,3 +141,61 @@ async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
     assert_eq!(row_of(&dry_rows, &id(5))["outcome"], "unchanged");
     assert_eq!(outcomes(&dry_rows), outcomes(&real_rows));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_refetch_a_dry_run_predicts_what_the_re_read_after_a_stale_etag_finds() {
+    let work = Workdir::new();
+    let mut referrals = fixtures::referrals(3);
+    referrals[2]["status"] = json!("Closed");
+    referrals[2]["substatus"] = json!("Won");
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&referrals));
+    let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
+    // Every row's ETag is stale: the real run's PATCH gets 412, and it reads again.
+    let csv = format!(
+        "id,op,path,value,if_match\n\
+         {a},replace,/name,Deal 0,stale\n\
+         {b},replace,/details/notes,late,stale\n\
+         {c},replace,/status,Active,stale\n\
+         {c},replace,/substatus,Engaged,stale\n",
+        a = id(0),
+        b = id(1),
+        c = id(2),
+    );
+    work.write("u.csv", &csv);
+    let base = emulator.base_url();
+    let run = |extra: &[&str]| {
+        let common = [
+            "sync",
+            "u.csv",
+            "--endpoint",
+            &base,
+            "--on-conflict",
+            "refetch",
+        ];
+        work.refsync(&[&common[..], extra].concat())
+    };
+    let out = run(&["--dry-run", "--report", "dry.csv"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let out = run(&["--report", "real.csv"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let seen = |report: &str| {
+        let mut rows: Vec<[String; 5]> = read_csv_report(&work.path().join(report))
+            .iter()
+            .map(|r| {
+                let outcome = r["outcome"].replace("planned", "updated");
+                let status = match outcome.as_str() {
+                    "updated" => String::new(),
+                    _ => r["http_status"].clone(),
+                };
+                let (code, note) = (r["error_code"].clone(), r["note"].clone());
+                [r["id"].clone(), outcome, code, status, note]
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let real = seen("real.csv");
+    assert_eq!(seen("dry.csv"), real);
+    let outcomes: Vec<&str> = real.iter().map(|r| r[1].as_str()).collect();
+    assert_eq!(outcomes, ["unchanged", "updated", "failed"], "{real:?}");
+}
