@@ -275,7 +275,9 @@ fn resumable(
             Ok(Some(run))
         }
         None => {
-            tracing::warn!(
+            // The usual case of a nightly `--resume` (each night's export is new): not a
+            // warning that alerting would see every night.
+            tracing::info!(
                 "no unfinished run of these inputs and options to resume: starting a new run"
             );
             Ok(None)

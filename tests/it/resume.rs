@@ -589,3 +589,20 @@ async fn a_run_is_resumed_and_skipped_by_only_against_the_endpoint_it_was_sent_t
         "verified, not sent again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nightly_resume_with_nothing_to_resume_logs_no_warning() {
+    let work = Workdir::new();
+    let emulator = support::seeded(&work, 1, Faults::default()).await;
+    let replace = json!({"id": id(0), "op": "replace", "path": "/details/notes", "value": "x"});
+    work.write("u.jsonl", &format!("{replace}\n"));
+    let out = sync_once(
+        &work,
+        &emulator.base_url(),
+        &["--resume", "--log-format", "json", "-v"],
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("no unfinished run"), "{text}");
+    assert!(!text.contains("\"level\":\"WARN\""), "{text}");
+}
