@@ -37,7 +37,7 @@ impl LedgerRun {
     /// the newest unfinished run of the same inputs and options (and its correlation ID, if
     /// it recorded one), refusing one that was sent to another `endpoint` ([`ledger_endpoint`]);
     /// `None` without `--ledger`, and for a dry run, which changes nothing and so records
-    /// nothing (it says so when given `--ledger`).
+    /// nothing (it reads the ledger through [`dry_run_ledger`]).
     pub fn open(
         args: &SyncArgs,
         prepared: &Prepared,
@@ -49,7 +49,6 @@ impl LedgerRun {
             return Ok(None);
         };
         if dry_run {
-            warn_dry_run(path);
             return Ok(None);
         }
         let ledger = Ledger::open(path)?;
@@ -112,10 +111,9 @@ impl LedgerRun {
         }
     }
 
-    /// Whether `doc` is identical to the last document applied for its referral in any run.
-    pub fn already_applied(&self, doc: &Document) -> anyhow::Result<bool> {
-        let applied = self.ledger.last_applied(&doc.id, &self.endpoint)?;
-        Ok(applied.is_some_and(|hash| hash == ledger::document_hash(doc)))
+    /// What the ledger shows applied before, for `--skip-unchanged`.
+    pub fn history(&self) -> AppliedBefore<'_> {
+        AppliedBefore::new(&self.ledger, &self.endpoint)
     }
 
     fn key(&self, entry: usize) -> DocumentKey<'_> {
@@ -223,13 +221,53 @@ impl SendHooks for LedgerRun {
     }
 }
 
-/// A dry run neither opens nor reads the ledger: says so, since `--ledger` (and with it
-/// `--resume` and `--skip-unchanged`) does nothing there.
-fn warn_dry_run(path: &std::path::Path) {
+/// What a ledger shows applied at one endpoint: what `--skip-unchanged` compares a
+/// document with.
+#[derive(Clone, Copy)]
+pub struct AppliedBefore<'a> {
+    ledger: &'a Ledger,
+    endpoint: &'a str,
+}
+
+impl<'a> AppliedBefore<'a> {
+    /// What `ledger` shows applied at `endpoint` ([`ledger_endpoint`]).
+    pub fn new(ledger: &'a Ledger, endpoint: &'a str) -> Self {
+        AppliedBefore { ledger, endpoint }
+    }
+
+    /// Whether `doc` is identical to the last document applied for its referral in any run.
+    pub fn already_applied(&self, doc: &Document) -> anyhow::Result<bool> {
+        let applied = self.ledger.last_applied(&doc.id, self.endpoint)?;
+        Ok(applied.is_some_and(|hash| hash == ledger::document_hash(doc)))
+    }
+}
+
+/// The ledger a dry run reads, without the run lock and without writing: opened only for
+/// `--skip-unchanged`, so that the dry run reports `unchanged` (`skipped-by-ledger`) where
+/// the real run would skip. `None` without `--ledger` or `--skip-unchanged`, and for a
+/// ledger not made yet, where the real run finds nothing applied. A file that is no ledger
+/// is refused, as the real run refuses it.
+pub fn dry_run_ledger(args: &SyncArgs) -> anyhow::Result<Option<Ledger>> {
+    let Some(path) = &args.ledger else {
+        return Ok(None);
+    };
+    warn_dry_run(path, args.skip_unchanged);
+    if !args.skip_unchanged || !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Ledger::open_read_only(path)?))
+}
+
+/// A dry run records nothing in the ledger: says so, since `--ledger` (and with it
+/// `--resume`) does nothing there but for `--skip-unchanged`, which reads it.
+fn warn_dry_run(path: &std::path::Path, skip_unchanged: bool) {
+    let what = match skip_unchanged {
+        true => "--resume is ignored; --skip-unchanged reads what the ledger shows applied",
+        false => "--ledger and --resume are ignored",
+    };
     tracing::warn!(
         ledger = %path.display(),
-        "a dry run records nothing in the ledger and reads nothing from it: --ledger, \
-         --resume and --skip-unchanged are ignored"
+        "a dry run records nothing in the ledger: {what}"
     );
 }
 

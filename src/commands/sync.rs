@@ -6,7 +6,7 @@
 //! report is still completed: every document without a result is reported `not_sent`.
 
 use super::breaker::Breaker;
-use super::ledger_run::{LedgerRun, ledger_endpoint};
+use super::ledger_run::{AppliedBefore, LedgerRun, dry_run_ledger, ledger_endpoint};
 use super::output_paths::check_output_paths;
 use super::outputs::{Finish, RunOutputs};
 use super::prepare::{Prepared, prepare};
@@ -68,7 +68,10 @@ pub(super) async fn execute(
         .into_iter()
         .chain(ledger_path.map(|path| ("--ledger", path)))
         .collect();
+    // A dry run only reads the ledger (for --skip-unchanged).
+    let dry_run_reads = args.ledger.as_deref().filter(|_| dry_run);
     let reads = [
+        ("--ledger", dry_run_reads),
         ("--seed", args.seed.as_deref()),
         ("--ca-cert", args.ca_cert.as_deref()),
         ("--token-file", args.token_file.as_deref()),
@@ -81,7 +84,8 @@ pub(super) async fn execute(
     // A dry run changes nothing, so it leaves no history to resume or skip by.
     let endpoint = ledger_endpoint(settings.emulator.is_some(), &settings.send.endpoint);
     let correlation_id = settings.send.correlation_id;
-    let ledger = LedgerRun::open(args, &prepared, correlation_id, endpoint, dry_run)?.map(Arc::new);
+    let ledger =
+        LedgerRun::open(args, &prepared, correlation_id, endpoint.clone(), dry_run)?.map(Arc::new);
     // A resumed run goes on with the correlation ID it started with.
     if let Some(ledger) = &ledger {
         settings.send.correlation_id = ledger.correlation_id();
@@ -89,8 +93,15 @@ pub(super) async fn execute(
     let mut outputs =
         RunOutputs::open(&args.common, prepared.plan.entries.len(), dry_run, terminal)?;
     outputs.attach_ledger(ledger.clone());
-    let skip = args.skip_unchanged.then_some(ledger.as_deref()).flatten();
+    let dry_run_ledger = if dry_run { dry_run_ledger(args)? } else { None };
+    let history = match (&ledger, &dry_run_ledger) {
+        (Some(run), _) => Some(run.history()),
+        (None, Some(read)) => Some(AppliedBefore::new(read, &endpoint)),
+        (None, None) => None,
+    };
+    let skip = history.filter(|_| args.skip_unchanged);
     let batch = record_known_and_batch(&mut prepared, &mut outputs, ledger.as_deref(), skip)?;
+    drop(dry_run_ledger);
     outputs.flush_report()?;
     let correlation_id = settings.send.correlation_id.to_string();
     let mut run = Run {
@@ -214,7 +225,7 @@ fn record_known_and_batch(
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
     ledger: Option<&LedgerRun>,
-    skip_unchanged: Option<&LedgerRun>,
+    skip_unchanged: Option<AppliedBefore<'_>>,
 ) -> anyhow::Result<Batch> {
     let mut batch = Vec::new();
     // Recorded together at the end: one ledger sync for all, however many.
@@ -255,7 +266,7 @@ fn unchanged(entry: &PlanEntry, names: &LineNames, note: Option<Note>) -> Report
 }
 
 /// Whether the ledger shows `doc` already applied; a ledger that cannot answer means no.
-fn applied(ledger: &LedgerRun, doc: &Document) -> bool {
+fn applied(ledger: AppliedBefore<'_>, doc: &Document) -> bool {
     ledger.already_applied(doc).unwrap_or_else(|error| {
         tracing::warn!(id = %doc.id, %error, "cannot ask the ledger; sending the document");
         false

@@ -165,8 +165,41 @@ async fn skip_unchanged_sends_nothing_the_second_night() {
             "unlimited",
         ])
     };
+    let dry_run = |report: &str| {
+        let mut args = vec![
+            "sync",
+            "u.csv",
+            "--endpoint",
+            &base,
+            "--dry-run",
+            "--report",
+        ];
+        args.extend([
+            report,
+            "--ledger",
+            "l.db",
+            "--skip-unchanged",
+            "--rate",
+            "unlimited",
+        ]);
+        work.refsync(&args)
+    };
+    // Before any night: nothing applied, so nothing skipped, and no ledger made.
+    assert_eq!(code(&dry_run("dry-first.csv")), 0);
+    assert!(!work.path().join("l.db").exists());
+    let rows = read_csv_report(&work.path().join("dry-first.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "planned"), "{rows:?}");
     assert_eq!(code(&night("first.csv")), 0);
     let patches_before = emulator.stats()["requests"]["PATCH 204"].clone();
+    // A dry run of the second night reports the skips the real one makes.
+    let dry = dry_run("dry-second.csv");
+    assert_eq!(code(&dry), 0, "{}", stderr(&dry));
+    let rows = read_csv_report(&work.path().join("dry-second.csv"));
+    assert!(
+        rows.iter()
+            .all(|r| r["outcome"] == "unchanged" && r["note"] == "skipped-by-ledger"),
+        "{rows:?}"
+    );
     let second = night("second.csv");
     assert_eq!(code(&second), 0, "{}", stderr(&second));
     assert_eq!(
