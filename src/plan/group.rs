@@ -10,6 +10,7 @@ use super::messages::{InputNames, clip_json, clip_quoted, lines};
 use super::ops::{OpList, Pushed};
 use super::rows::RowList;
 use super::rules::{OpSite, SiteField, check_op};
+use super::status::StatusFields;
 use super::{
     Document, ErrorCode, InvalidEntry, OnDuplicate, PathCache, PlanEntry, PlanError, status,
 };
@@ -41,6 +42,9 @@ pub struct Group {
     /// Everything found wrong so far; most groups have nothing, so it lives behind a box
     /// that only a faulty group allocates (a hundred thousand groups are held at once).
     faults: Option<Box<Faults>>,
+    /// Where the `/status` and `/substatus` operations came from, for the status check:
+    /// only a document that sets one allocates it.
+    status_fields: Option<Box<StatusFields>>,
     merged_duplicates: bool,
 }
 
@@ -56,6 +60,7 @@ impl Group {
             ops: OpList::default(),
             invalid_ops: 0,
             faults: None,
+            status_fields: None,
             if_match: IfMatch::default(),
             merged_duplicates: false,
         };
@@ -175,8 +180,14 @@ impl Group {
                 return;
             }
         };
+        let status_path = StatusFields::wants(&op.path).then(|| op.path.clone());
         match self.ops.push(op, site.at, rules.on_duplicate) {
-            Pushed::Added | Pushed::Overrode => {}
+            Pushed::Added | Pushed::Overrode => {
+                if let Some(path) = status_path {
+                    let fields = self.status_fields.get_or_insert_with(Box::default);
+                    fields.note(&path, site.at, site.field("value"));
+                }
+            }
             Pushed::Merged => self.merged_duplicates = true,
             conflict @ Pushed::Conflict { .. } => {
                 let error = duplicate_error(conflict, site, &rules.names);
@@ -195,7 +206,9 @@ impl Group {
             document_errors,
         } = self.faults.map(|faults| *faults).unwrap_or_default();
         errors.extend(document_errors);
-        errors.extend(status::check(self.ops.live(), names));
+        let noted = StatusFields::default();
+        let fields = self.status_fields.as_deref().unwrap_or(&noted);
+        errors.extend(status::check(self.ops.live(), fields, names));
         let live = self.ops.live().count();
         match self.id {
             Some(id) if errors.is_empty() => PlanEntry::Document(std::sync::Arc::new(Document {

@@ -318,6 +318,34 @@ fn a_status_and_substatus_outside_the_table_are_invalid_transition() {
 }
 
 #[test]
+fn an_invalid_transition_names_the_field_of_the_later_operation() {
+    let field_of = |plan: &Plan| {
+        let error = &errors_of(&plan.entries[0])[0];
+        assert_eq!(error.code.as_str(), "invalid_transition");
+        error.field.clone()
+    };
+    let rows = plan(vec![
+        csv(2, "a", "replace", "/status", "Closed"),
+        csv(3, "a", "replace", "/substatus", "Engaged"),
+    ]);
+    assert_eq!(field_of(&rows).as_deref(), Some("value"));
+    let patch = vec![
+        json_op("replace", "/substatus", json!("Engaged")),
+        json_op("replace", NOTES, json!("x")),
+        json_op("replace", "/status", json!("Closed")),
+    ];
+    let documents = plan(vec![doc(1, "a", None, patch.clone())]);
+    assert_eq!(field_of(&documents).as_deref(), Some("patch[2].value"));
+    // A mapped row: each operation from its column; both on one line, the status's named.
+    let mut mapped = doc(4, "a", None, patch);
+    if let RecordContent::Document { columns, .. } = &mut mapped.content {
+        *columns = vec!["Stage".into(), "Notes".into(), "State".into()];
+    }
+    let mapped = plan(vec![csv(2, "a", "replace", NOTES, "x"), mapped]);
+    assert_eq!(field_of(&mapped).as_deref(), Some("State"));
+}
+
+#[test]
 fn a_document_form_record_joins_the_rows_of_its_id() {
     let plan = plan(vec![
         csv(2, "a", "replace", NOTES, "x"),

@@ -7,24 +7,59 @@
 use super::messages::InputNames;
 use super::ops::PlannedOp;
 use super::{ErrorCode, PlanError};
+use crate::input::LineRef;
 use crate::schema::{TransitionError, transitions};
 
-/// Checks the final `/status` and `/substatus` among `ops` (the operations to be sent).
+/// The two paths the check reads.
+const STATUS: &str = "/status";
+const SUBSTATUS: &str = "/substatus";
+
+/// The field each `/status` and `/substatus` operation of a document came from (`value`,
+/// `patch[2].value`, a mapped column's name), for the error to name: an operation keeps
+/// only its line.
+#[derive(Debug, Default)]
+pub struct StatusFields(Vec<(LineRef, bool, String)>);
+
+impl StatusFields {
+    /// Whether `path` is one the check reads, whose field is worth noting.
+    pub fn wants(path: &str) -> bool {
+        path == STATUS || path == SUBSTATUS
+    }
+
+    /// Notes that the operation on `path` from line `at` came from `field`.
+    pub fn note(&mut self, path: &str, at: LineRef, field: String) {
+        self.0.push((at, path == STATUS, field));
+    }
+
+    /// The field `planned` came from; `value` where none was noted.
+    fn of(&self, planned: &PlannedOp) -> String {
+        let status = &*planned.op.path == STATUS;
+        self.0
+            .iter()
+            .rev()
+            .find(|(at, is_status, _)| *at == planned.at && *is_status == status)
+            .map_or_else(|| "value".into(), |(_, _, field)| field.clone())
+    }
+}
+
+/// Checks the final `/status` and `/substatus` among `ops` (the operations to be sent),
+/// `fields` saying where each came from.
 pub fn check<'a>(
     ops: impl Iterator<Item = &'a PlannedOp>,
+    fields: &StatusFields,
     names: &InputNames,
 ) -> Option<PlanError> {
     let (mut status, mut substatus) = (None, None);
     for planned in ops {
         match &*planned.op.path {
-            "/status" => status = Some(planned),
-            "/substatus" => substatus = Some(planned),
+            STATUS => status = Some(planned),
+            SUBSTATUS => substatus = Some(planned),
             _ => {}
         }
     }
     let error =
         transitions::check(None, text(status).as_deref(), text(substatus).as_deref()).err()?;
-    Some(to_plan_error(&error, status, substatus, names))
+    Some(to_plan_error(&error, (status, substatus), fields, names))
 }
 
 /// The enum name an operation sets; the row checks already made it a string in API case.
@@ -34,11 +69,16 @@ fn text(planned: Option<&PlannedOp>) -> Option<String> {
 
 fn to_plan_error(
     error: &TransitionError,
-    status: Option<&PlannedOp>,
-    substatus: Option<&PlannedOp>,
+    (status, substatus): (Option<&PlannedOp>, Option<&PlannedOp>),
+    fields: &StatusFields,
     names: &InputNames,
 ) -> PlanError {
     let line = |planned: Option<&PlannedOp>| planned.map(|p| p.at);
+    // The later of the two is where the pair went wrong.
+    let later = match line(substatus) > line(status) {
+        true => substatus,
+        false => status,
+    };
     match error {
         TransitionError::MissingSubstatus { .. } => PlanError {
             at: line(status),
@@ -47,8 +87,8 @@ fn to_plan_error(
             message: format!("the document {error}"),
         },
         _ => PlanError {
-            at: line(status).max(line(substatus)),
-            field: Some("value".into()),
+            at: line(later),
+            field: later.map(|planned| fields.of(planned)),
             code: ErrorCode::InvalidTransition,
             message: format!(
                 "{error} (/status on line {}, /substatus on line {}); change one of them",
@@ -66,7 +106,6 @@ fn line_number(planned: Option<&PlannedOp>, names: &InputNames) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::LineRef;
     use crate::plan::{OpKind, PatchOp};
     use serde_json::json;
 
@@ -81,7 +120,7 @@ mod tests {
     #[test]
     fn a_status_without_a_substatus_is_missing_substatus() {
         let ops = [set("/status", "Closed", 3)];
-        let error = check(ops.iter(), &InputNames::default()).unwrap();
+        let error = check(ops.iter(), &StatusFields::default(), &InputNames::default()).unwrap();
         assert_eq!(error.code, ErrorCode::MissingSubstatus);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 3 }));
         assert!(
@@ -95,7 +134,7 @@ mod tests {
     #[test]
     fn a_pair_outside_the_table_is_invalid_transition_at_the_later_line() {
         let ops = [set("/substatus", "Engaged", 2), set("/status", "Closed", 5)];
-        let error = check(ops.iter(), &InputNames::default()).unwrap();
+        let error = check(ops.iter(), &StatusFields::default(), &InputNames::default()).unwrap();
         assert_eq!(error.code, ErrorCode::InvalidTransition);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 5 }));
         assert!(
@@ -108,9 +147,23 @@ mod tests {
     #[test]
     fn an_allowed_pair_or_a_substatus_alone_passes() {
         let pair = [set("/status", "Active", 2), set("/substatus", "Engaged", 3)];
-        assert_eq!(check(pair.iter(), &InputNames::default()), None);
+        assert_eq!(
+            check(
+                pair.iter(),
+                &StatusFields::default(),
+                &InputNames::default()
+            ),
+            None
+        );
         let alone = [set("/substatus", "Won", 2)];
-        assert_eq!(check(alone.iter(), &InputNames::default()), None);
+        assert_eq!(
+            check(
+                alone.iter(),
+                &StatusFields::default(),
+                &InputNames::default()
+            ),
+            None
+        );
     }
 
     #[test]
@@ -120,6 +173,9 @@ mod tests {
             set("/status", "Closed", 3),
             set("/substatus", "Won", 4),
         ];
-        assert_eq!(check(ops.iter(), &InputNames::default()), None);
+        assert_eq!(
+            check(ops.iter(), &StatusFields::default(), &InputNames::default()),
+            None
+        );
     }
 }

@@ -61,18 +61,32 @@ pub async fn send_document(
             // Its PATCH, repeated with a fresh token, was refused again: the report shows
             // what it sent, and nothing of it applied.
             run.last_status = Some(401);
-            let end = End::failed(
-                "not_sent",
-                "the API refused the token for this document's PATCH twice (401), the second \
-                 time just after fetching a fresh one, and the run stopped: nothing of it was \
-                 applied; send it again",
-            );
+            // `not_sent`, not the 401's code: nothing of it was applied, and a resumed run
+            // must send it again, as it does every `not_sent` document.
+            let end = End::failed("not_sent", refused_token_message(run.attempts));
             Err(StoppedBy {
                 error: SendError::Unauthorized,
                 result: Some(run.result(end)),
             })
         }
         Err(error) => Err(error.into()),
+    }
+}
+
+/// Why a document whose PATCH met the second 401 was not applied, for its report row:
+/// its first PATCH may have gone with a token another request already found refused.
+fn refused_token_message(attempts: u32) -> &'static str {
+    match attempts {
+        1 => {
+            "the API refused the token for this document's PATCH (401), a token fetched \
+             after another request's 401, and the run stopped: nothing of it was applied; \
+             send it again"
+        }
+        _ => {
+            "the API refused the token for this document's PATCH twice (401), the second \
+             time just after fetching a fresh one, and the run stopped: nothing of it was \
+             applied; send it again"
+        }
     }
 }
 

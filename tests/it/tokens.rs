@@ -175,6 +175,11 @@ async fn a_token_that_cannot_be_renewed_stops_the_run_with_exit_one() {
         "every document is still in the report"
     );
     assert!(rows.iter().any(|r| r["error_code"] == "not_sent"));
+    for row in rows.iter().filter(|r| r["http_status"] == "401") {
+        // A refusal is said twice only where the document was sent twice.
+        let twice = row["error_message"].contains("twice");
+        assert_eq!(twice, row["attempts"] == "2", "{row:?}");
+    }
     assert_no_secret(&work, &out);
 }
 
