@@ -23,11 +23,12 @@ use std::sync::Arc;
 ///
 /// A stop (a signal, `--deadline`) ends the lookups at once: nothing is left to send, and
 /// every document is then reported `not_sent`, as when a run stops before sending. The
-/// lookups pass the run's rate `gate`, which the documents' requests pass next.
+/// lookups pass the run's rate `gate` and use its `tokens`, as the documents' requests do
+/// next: one limiter, and one token fetched (a `--token-command` run once) for both.
 pub async fn resolve_batch(
     batch: Batch,
     settings: &SyncSettings,
-    (stop, gate): (&Stop, &Arc<dyn RateGate>),
+    (stop, gate, tokens): (&Stop, &Arc<dyn RateGate>, &Arc<TokenProvider>),
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<(Batch, SendStats)> {
@@ -51,7 +52,7 @@ pub async fn resolve_batch(
             tracing::info!("stopped while looking up CRM IDs: nothing is sent");
             return Ok((Vec::new(), SendStats::default()));
         }
-        lookups = look_up(keys, settings, Arc::clone(gate)) => lookups?,
+        lookups = look_up(keys, settings, Arc::clone(gate), Arc::clone(tokens)) => lookups?,
     };
     let mut kept = Vec::with_capacity(batch.len());
     for (index, doc) in batch {
@@ -72,14 +73,14 @@ pub async fn resolve_batch(
     Ok((kept, lookups.stats))
 }
 
-/// The lookups for `keys`, through the run's endpoint, token and rate `gate`.
+/// The lookups for `keys`, through the run's endpoint, `tokens` and rate `gate`.
 async fn look_up(
     keys: Vec<String>,
     settings: &SyncSettings,
     gate: Arc<dyn RateGate>,
+    tokens: Arc<TokenProvider>,
 ) -> anyhow::Result<Lookups> {
     let transport = Arc::new(HttpTransport::new(&settings.send)?);
-    let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
     let lookups = resolve_external_ids(keys, &settings.send, transport, tokens, gate).await?;
     tracing::info!(mode = ?lookups.mode, requests = lookups.stats.requests, ids = lookups.resolutions.len(), "looked up CRM IDs by externalReferenceId");
     Ok(lookups)

@@ -155,12 +155,14 @@ async fn send_phase(
     // CRM IDs are resolved against the endpoint (the emulator's, where one runs) first. A
     // lookup that fails (a second 401, say) stops the run like a send that fails: every
     // document is still reported.
-    let steer = (&run.stop, &run.gate);
+    let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
+    let steer = (&run.stop, &run.gate, &tokens);
     let resolved = super::lookup::resolve_batch(batch, settings, steer, prepared, outputs).await;
     let sent = match resolved {
         Ok((batch, looked_up)) => {
             let mut undo = settings.undo.as_deref().map(UndoWriter::open).transpose()?;
-            let sent = send_batch(batch, settings, run, prepared, outputs, undo.as_mut()).await;
+            let outputs = (&*prepared, outputs, undo.as_mut());
+            let sent = send_batch(batch, settings, run, tokens, outputs).await;
             (sent, looked_up)
         }
         Err(error) => (Err(error), SendStats::default()),
@@ -290,17 +292,16 @@ async fn start_emulator(settings: &mut SyncSettings) -> anyhow::Result<Option<Em
     Ok(Some(emulator))
 }
 
-/// Sends the batch, recording each result (and its undo line) as it arrives.
+/// Sends the batch with the run's `tokens`, recording each result (and its undo line) as
+/// it arrives.
 async fn send_batch(
     batch: Batch,
     settings: &SyncSettings,
     run: &mut Run,
-    prepared: &Prepared,
-    outputs: &mut RunOutputs,
-    mut undo: Option<&mut UndoWriter>,
+    tokens: Arc<TokenProvider>,
+    (prepared, outputs, mut undo): (&Prepared, &mut RunOutputs, Option<&mut UndoWriter>),
 ) -> anyhow::Result<SendStats> {
     let transport = Arc::new(HttpTransport::new(&settings.send)?);
-    let tokens = Arc::new(TokenProvider::new(settings.token.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel::<SendResult>();
     let options = settings.send.clone();
     let control = control(run, settings.read_before);

@@ -365,13 +365,28 @@ impl<'a> Run<'a> {
         }
         match self.shared.options.on_conflict {
             ConflictPolicy::Report => Ok(conflict()),
-            ConflictPolicy::Overwrite => {
-                self.resend_with(None, Note::Overwritten, true);
-                Ok(Next::Resend)
-            }
+            ConflictPolicy::Overwrite => self.overwrite(current).await,
             ConflictPolicy::Refetch if self.refetches >= MAX_REFETCHES => Ok(conflict()),
             ConflictPolicy::Refetch => self.refetch(current).await,
         }
+    }
+
+    /// Resends without If-Match. Under `--undo` the referral is read again first (unless
+    /// just read): the undo line must put back what the overwrite replaces, another
+    /// writer's values, not those read before the 412.
+    async fn overwrite(&mut self, current: Option<Current>) -> Result<Next, SendError> {
+        if self.shared.control.read_before {
+            let current = match current {
+                Some(current) => current,
+                None => match self.fetch(Sent::Refused).await? {
+                    Ok(current) => current,
+                    Err(end) => return Ok(Next::End(end)),
+                },
+            };
+            self.before = Some(current.body);
+        }
+        self.resend_with(None, Note::Overwritten, true);
+        Ok(Next::Resend)
     }
 
     /// Re-reads the referral (unless just read), re-checks the document against it and

@@ -195,15 +195,6 @@ pub fn etag_after(response: &Response) -> Option<String> {
     response.etag.clone().or_else(from_body)
 }
 
-/// An ETag in its quoted form, as `If-Match` needs it (a weak `W/"…"` tag stays as is).
-pub fn quoted(tag: &str) -> String {
-    if tag.starts_with('"') || tag.starts_with("W/\"") {
-        tag.to_string()
-    } else {
-        format!("\"{tag}\"")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,7 +257,7 @@ async fn pages(
     let mut page_count = 0;
     while let Some(url) = next.take() {
         page_count += 1;
-        let page = match get_page(shared, url, page_count == 1).await? {
+        let page = match get_page(shared, url.clone(), page_count == 1).await? {
             Ok(page) => page,
             Err(paged) => return Ok(paged),
         };
@@ -266,7 +266,7 @@ async fn pages(
                 return Ok(Paged::Done);
             }
         }
-        next = page.next_link(shared.endpoint.as_str())?;
+        next = page.next_link(&url, shared.endpoint.as_str())?;
         if page_count >= MAX_PAGES {
             return Ok(failed(
                 "too_many_pages",
@@ -347,13 +347,18 @@ impl Page {
             })
     }
 
-    /// The next page's URL, refused unless it is on the endpoint's own origin.
-    fn next_link(&self, endpoint: &str) -> Result<Option<String>, SendError> {
+    /// The next page's URL, a relative link taken from `page_url` (the URL this page was
+    /// read from, as RFC 3986 resolves references); refused unless it is under the
+    /// endpoint.
+    fn next_link(&self, page_url: &str, endpoint: &str) -> Result<Option<String>, SendError> {
         let Some(link) = self.0.get("@odata.nextLink").and_then(Value::as_str) else {
             return Ok(None);
         };
-        if link.starts_with(&format!("{endpoint}/")) {
-            Ok(Some(link.to_string()))
+        let resolved = reqwest::Url::parse(page_url)
+            .and_then(|base| base.join(link))
+            .map_or_else(|_| link.to_string(), String::from);
+        if resolved.starts_with(&format!("{endpoint}/")) {
+            Ok(Some(resolved))
         } else {
             Err(SendError::ForeignLink {
                 link: link.to_string(),

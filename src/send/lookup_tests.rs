@@ -198,13 +198,27 @@ fn unresolved_ids_carry_their_codes() {
 
 #[test]
 fn next_links_off_the_endpoint_are_refused() {
+    let first = "https://h/v1.0/engagements/referrals?$top=5";
     let page = Page(json!({"value": [], "@odata.nextLink": "https://evil.example/v1.0/x"}));
-    assert!(
-        page.next_link("https://api.partner.microsoft.com/v1.0")
-            .is_err()
-    );
+    assert!(page.next_link(first, "https://h/v1.0").is_err());
     let page = Page(
         json!({"value": [], "@odata.nextLink": "https://h/v1.0/engagements/referrals?$skip=2"}),
     );
-    assert!(page.next_link("https://h/v1.0").unwrap().is_some());
+    assert!(page.next_link(first, "https://h/v1.0").unwrap().is_some());
+    // A path outside the endpoint's, on its own host.
+    let page = Page(json!({"value": [], "@odata.nextLink": "/v2.0/engagements/referrals"}));
+    assert!(page.next_link(first, "https://h/v1.0").is_err());
+}
+
+#[test]
+fn relative_next_links_are_resolved_against_the_page_read() {
+    let first = "https://h/v1.0/engagements/referrals?$top=5";
+    let next = |link: &str| {
+        let page = Page(json!({"value": [], "@odata.nextLink": link}));
+        page.next_link(first, "https://h/v1.0").unwrap()
+    };
+    let want = Some("https://h/v1.0/engagements/referrals?$skip=5".to_string());
+    assert_eq!(next("/v1.0/engagements/referrals?$skip=5"), want);
+    assert_eq!(next("referrals?$skip=5"), want);
+    assert_eq!(next("?$skip=5"), want);
 }

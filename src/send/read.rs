@@ -3,7 +3,7 @@
 
 use super::SendError;
 use super::control::Mode;
-use super::end::{End, exhausted, quoted};
+use super::end::{End, exhausted};
 use super::exchange::{Call, Ended, LastTry, Shared};
 use super::transport::Method;
 use serde_json::Value;
@@ -11,7 +11,9 @@ use serde_json::Value;
 /// The referral as a GET found it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Current {
-    /// Its ETag, quoted as `If-Match` needs it (body `eTag`, else the header).
+    /// Its ETag exactly as the API gave it (body `eTag`, else the header): API.md says to
+    /// send it back so, quotes and all, and a server that compares If-Match byte for byte
+    /// refuses one quoted here that it gave bare.
     pub etag: Option<String>,
     /// Its content.
     pub body: Value,
@@ -82,7 +84,7 @@ pub async fn read(shared: &Shared, url: &reqwest::Url, sent: Sent) -> Result<Rea
         });
     };
     let etag = body.get("eTag").and_then(Value::as_str).map(str::to_string);
-    let etag = etag.or(response.etag).map(|tag| quoted(&tag));
+    let etag = etag.or(response.etag);
     let current = Ok(Current { etag, body });
     Ok(Read { status, current })
 }

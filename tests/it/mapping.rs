@@ -535,3 +535,21 @@ fn a_jsonl_input_beside_a_mapping_is_said_to_be_read_as_it_is() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lookups_and_the_documents_share_one_token() {
+    let work = Workdir::new();
+    let emulator =
+        support::emulator_with(Seed::File(seed_with_twins(&work, 4)), Faults::default()).await;
+    work.write("map.toml", LOOKUP_MAPPING);
+    work.write("crm.csv", "Opp,Amount\nOPP-0,10\nOPP-1,20\n");
+    work.write(
+        "token.sh",
+        "n=$(cat runs 2>/dev/null || echo 0); echo $((n+1)) > runs; echo secret-$n\n",
+    );
+    let base = emulator.base_url();
+    let flags = ["--mapping", "map.toml", "--token-command", "sh token.sh"];
+    let out = work.refsync(&sync(&base, "crm.csv", &flags));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(work.read("runs").trim(), "1", "the token command ran once");
+}

@@ -135,6 +135,33 @@ async fn overwrite_resends_without_if_match_and_with_a_new_request_id() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn under_undo_overwrite_reads_again_what_it_replaces() {
+    let first = json!({"status": "New", "details": {"notes": "first"}});
+    let theirs = json!({"status": "New", "details": {"notes": "theirs"}});
+    let answers = vec![
+        referral("\"e1\"", first),
+        stale(),
+        referral("\"e2\"", theirs.clone()),
+        status(204),
+    ];
+    let script = Scripted::new(&[("r1", answers)]);
+    let control = crate::send::RunControl {
+        read_before: true,
+        ..crate::send::RunControl::default()
+    };
+    let policy = policy(ConflictPolicy::Overwrite);
+    let ran = run_controlled(&policy, script.clone(), control, vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(
+        (result.outcome, result.note),
+        (Outcome::Updated, Some(Note::Overwritten))
+    );
+    let notes = result.before.as_ref().map(|body| &body["details"]["notes"]);
+    assert_eq!(notes, Some(&theirs["details"]["notes"]));
+    assert_eq!(script.patches()[1].header("If-Match"), None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lost_response_then_412_is_verified_when_the_changes_are_there() {
     let applied = json!({"status": "New", "details": {"notes": "hello"}});
     let lost = failure(TransportError::Timeout);

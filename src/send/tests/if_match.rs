@@ -89,7 +89,7 @@ async fn fetch_reads_the_referral_and_sends_its_current_etag_ignoring_the_input(
 }
 
 #[tokio::test(start_paused = true)]
-async fn fetch_falls_back_to_the_etag_header_quoted() {
+async fn fetch_falls_back_to_the_etag_header_sent_back_as_given() {
     let script = Scripted::new(&[(
         "r1",
         vec![with_body(200, json!({})).etag("bare"), status(204)],
@@ -102,8 +102,24 @@ async fn fetch_falls_back_to_the_etag_header_quoted() {
     .await;
     assert_eq!(
         script.patches()[0].header("If-Match").as_deref(),
-        Some("\"bare\"")
+        Some("bare")
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_bare_etag_in_the_body_goes_back_bare() {
+    let script = Scripted::new(&[(
+        "r1",
+        vec![with_body(200, json!({"eTag": "0000-bare"})), status(204)],
+    )]);
+    run(
+        &with_policy(IfMatchPolicy::Fetch),
+        script.clone(),
+        vec![replace_doc("r1")],
+    )
+    .await;
+    let sent = script.patches()[0].header("If-Match");
+    assert_eq!(sent.as_deref(), Some("0000-bare"));
 }
 
 #[tokio::test(start_paused = true)]
