@@ -116,7 +116,7 @@ pub(super) async fn execute(
     };
     let (sent, looked_up) =
         send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
-    let unsent = record_not_sent(&prepared, &mut outputs)?;
+    let unsent = record_not_sent(&prepared, &mut outputs, &*run.hooks)?;
     run.breaker.left_unsent(unsent);
     let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &looked_up, &watch, &run);
     outputs.finish(Finish {
@@ -346,8 +346,13 @@ async fn send_batch(
     Ok(sender.await??)
 }
 
-/// Reports every document the run stopped before sending as `failed`, `not_sent`.
-fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Result<u64> {
+/// Reports every document the run stopped before sending as `failed`, `not_sent`; one an
+/// earlier run left in flight as `outcome_unknown`, since it may have been applied.
+fn record_not_sent(
+    prepared: &Prepared,
+    outputs: &mut RunOutputs,
+    hooks: &dyn SendHooks,
+) -> anyhow::Result<u64> {
     let mut unsent = 0;
     for (index, entry) in prepared.plan.entries.iter().enumerate() {
         if outputs.has_row(index) {
@@ -356,14 +361,26 @@ fn record_not_sent(prepared: &Prepared, outputs: &mut RunOutputs) -> anyhow::Res
         let mut row = ReportRow::for_entry(entry, &prepared.names);
         row.outcome = Outcome::Failed;
         row.note = None;
-        row.error_code = Some("not_sent".into());
         // Never taken by a worker, or stopped before a PATCH of it left (the document whose
         // PATCH was refused with 401 twice reports itself).
-        row.error_message = Some(
-            "the run stopped before this document was sent: nothing of it was applied; send \
-             it again"
-                .into(),
-        );
+        let (code, message) = match hooks.was_in_flight(index) {
+            // An earlier run sent it and died before the answer: it may be applied, and
+            // only reading the referral (a resume does) can tell.
+            true => (
+                "outcome_unknown",
+                "an earlier run sent this document and stopped before its answer, and this \
+                 run stopped before reading the referral to check: it may have been applied; \
+                 run again with --resume, which reads it and sends it only if its changes are \
+                 missing",
+            ),
+            false => (
+                "not_sent",
+                "the run stopped before this document was sent: nothing of it was applied; \
+                 send it again",
+            ),
+        };
+        row.error_code = Some(code.into());
+        row.error_message = Some(message.into());
         outputs.record(index, row)?;
         unsent += 1;
     }

@@ -494,6 +494,32 @@ fn killed_while_sending_to(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_stopped_before_checking_a_document_left_in_flight_says_it_may_be_applied() {
+    let work = Workdir::new();
+    let emulator = support::seeded(&work, 1, Faults::default()).await;
+    let append = json!({"id": id(0), "op": "add", "path": "/team/-", "value": member(0)});
+    work.write("u.jsonl", &format!("{append}\n"));
+    let base = emulator.base_url();
+    assert_eq!(code(&sync_once(&work, &base, &[])), 0);
+    killed_with_the_first_patch_in_flight(&work, Some("\"e-sent\""));
+    // The deadline has passed before any document is taken: the check is not made.
+    let out = sync_once(&work, &base, &["--resume", "--deadline", "1ms"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows[0]["error_code"], "outcome_unknown", "{rows:?}");
+    assert!(rows[0]["error_message"].contains("--resume"), "{rows:?}");
+    // Still in flight in the ledger: the next resume reads the referral and verifies it.
+    let out = sync_once(&work, &base, &["--resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        (&*rows[0]["outcome"], &*rows[0]["note"]),
+        ("updated", "verified")
+    );
+    assert_eq!(emulator.stats()["applied"][id(0)], 1, "applied once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_verified_on_resume_reports_the_patch_that_applied_it() {
     let work = Workdir::new();
     let emulator = support::seeded(&work, 1, Faults::default()).await;
