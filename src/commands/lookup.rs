@@ -15,6 +15,7 @@ use crate::report::ReportRow;
 use crate::send::lookup::{Lookups, Resolution, resolve_external_ids};
 use crate::send::pacer::RateGate;
 use crate::send::{Batch, HttpTransport, SendStats, Stop, TokenProvider};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Resolves the CRM IDs of `batch`: found documents go on with their referral ID (in the
@@ -70,7 +71,47 @@ pub async fn resolve_batch(
             }
         }
     }
+    let kept = one_document_per_referral(kept, prepared, outputs)?;
     Ok((kept, lookups.stats))
+}
+
+/// The batch with one document per referral: a CRM ID can turn out to be a referral that
+/// another document (by its ID, or by another CRM ID) updates too. Planning could not
+/// group them, and sent side by side they would race; the later one is `failed`,
+/// `duplicate_referral`, naming the other's line, and the earlier is sent.
+fn one_document_per_referral(
+    batch: Batch,
+    prepared: &Prepared,
+    outputs: &mut RunOutputs,
+) -> anyhow::Result<Batch> {
+    let mut first: HashMap<String, usize> = HashMap::with_capacity(batch.len());
+    let mut kept = Vec::with_capacity(batch.len());
+    for (index, doc) in batch {
+        let Some(&earlier) = first.get(&doc.id) else {
+            first.insert(doc.id.clone(), index);
+            kept.push((index, doc));
+            continue;
+        };
+        let line = |entry: usize| {
+            let at = prepared.plan.entries.get(entry)?.rows().first()?.at;
+            Some(prepared.names.in_message(at))
+        };
+        let message = format!(
+            "this document and the one of {} both update referral {}, once its CRM ID was \
+             looked up; a run sends one document per referral: send this one in a later run, \
+             or give both in the same form so that they are planned as one",
+            line(earlier).unwrap_or_else(|| "another line".into()),
+            doc.id
+        );
+        record_failed(
+            prepared,
+            outputs,
+            index,
+            "duplicate_referral".into(),
+            message,
+        )?;
+    }
+    Ok(kept)
 }
 
 /// The lookups for `keys`, through the run's endpoint, `tokens` and rate `gate`.

@@ -14,19 +14,26 @@ use serde_json::Value;
 /// The team arrays whose appends (and inserts at an index) are checked by e-mail.
 const TEAMS: [&str; 2] = ["/team", "/customerProfile/team"];
 
-/// `ops` without the appends of members already in `referral`'s team.
+/// `ops` without the appends of members already in `referral`'s team. An append after an
+/// operation of the same document that rewrites that team (`replace /team`, say) is kept:
+/// the team it lands in is not the one read.
 pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
     ops.iter()
-        .filter(|op| !member_present(referral, op))
-        .cloned()
+        .enumerate()
+        .filter(|(index, op)| !member_present(referral, op, &ops[..*index]))
+        .map(|(_, op)| op.clone())
         .collect()
 }
 
-/// Whether `op` appends a Member whose e-mail `referral`'s team already holds.
-pub fn member_present(referral: &Value, op: &PatchOp) -> bool {
+/// Whether `op` appends a Member whose e-mail `referral`'s team already holds, with none
+/// of the operations `before` it rewriting that team.
+fn member_present(referral: &Value, op: &PatchOp, before: &[PatchOp]) -> bool {
     let Some(team) = op.inserted_into().filter(|array| TEAMS.contains(array)) else {
         return false;
     };
+    if before.iter().any(|earlier| rewrites(earlier, team)) {
+        return false;
+    }
     let value = op.value.to_value();
     let Some(email) = email_of(&value) else {
         return false;
@@ -40,6 +47,22 @@ pub fn member_present(referral: &Value, op: &PatchOp) -> bool {
                 .filter_map(email_of)
                 .any(|have| have.eq_ignore_ascii_case(email))
         })
+}
+
+/// Whether `op` changes the array at `team` other than by appending to it: it sets the
+/// array, an object holding it, or a member inside it.
+fn rewrites(op: &PatchOp, team: &str) -> bool {
+    if op.inserted_into() == Some(team) {
+        return false;
+    }
+    let path = &*op.path;
+    let holds = |outer: &str, inner: &str| {
+        outer == inner
+            || inner
+                .strip_prefix(outer)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    holds(path, team) || holds(team, path)
 }
 
 fn email_of(member: &Value) -> Option<&str> {
@@ -70,6 +93,21 @@ mod tests {
         ];
         let pending = pending_ops(&referral(), &ops);
         assert_eq!(pending, vec![append("/team/-", "bob@x.com")]);
+    }
+
+    #[test]
+    fn an_append_after_the_team_is_rewritten_in_the_same_document_is_kept() {
+        let ann = append("/team/-", "ann@x.com");
+        let cleared = PatchOp::new(OpKind::Replace, "/team", &json!([]));
+        let ops = vec![cleared.clone(), ann.clone()];
+        assert_eq!(pending_ops(&referral(), &ops), ops);
+        let renamed = PatchOp::new(OpKind::Replace, "/team/0/email", &json!("zed@x.com"));
+        let ops = vec![renamed, ann.clone()];
+        assert_eq!(pending_ops(&referral(), &ops), ops);
+        // A rewrite after it, or of another team, does not change what it lands in.
+        let notes = PatchOp::new(OpKind::Replace, "/details/notes", &json!("n"));
+        let ops = vec![notes.clone(), ann, cleared.clone()];
+        assert_eq!(pending_ops(&referral(), &ops), vec![notes, cleared]);
     }
 
     #[test]

@@ -553,3 +553,33 @@ async fn the_lookups_and_the_documents_share_one_token() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(work.read("runs").trim(), "1", "the token command ran once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crm_id_that_is_a_referral_another_document_updates_is_not_sent_twice() {
+    let work = Workdir::new();
+    let emulator =
+        support::emulator_with(Seed::File(seed_with_twins(&work, 4)), Faults::default()).await;
+    work.write("map.toml", LOOKUP_MAPPING);
+    let by_id =
+        json!({"id": fixtures::id(0), "op": "replace", "path": "/details/notes", "value": "n"});
+    work.write("u.jsonl", &format!("{by_id}\n"));
+    work.write("crm.csv", "Opp,Amount\nOPP-0,10\nOPP-1,20\n");
+    let base = emulator.base_url();
+    let mut args = sync(&base, "u.jsonl", &["crm.csv", "--mapping", "map.toml"]);
+    args.extend(["--rejects", "rejects.csv"]);
+    let out = work.refsync(&args);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let first = row_of(&rows, &fixtures::id(0));
+    assert_eq!(first["outcome"], "updated", "{rows:?}");
+    let twice: Vec<_> = rows.iter().filter(|r| r["id"] == fixtures::id(0)).collect();
+    assert_eq!(twice.len(), 2, "{rows:?}");
+    assert_eq!(twice[1]["error_code"], "duplicate_referral", "{rows:?}");
+    assert!(
+        twice[1]["error_message"].contains("u.jsonl line 1"),
+        "{rows:?}"
+    );
+    assert_eq!(row_of(&rows, &fixtures::id(1))["outcome"], "updated");
+    assert_eq!(emulator.stats()["applied"][fixtures::id(0)], 1);
+    assert!(work.read("rejects.csv").contains("OPP-0,10"));
+}

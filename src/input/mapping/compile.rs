@@ -191,6 +191,13 @@ fn cell_format(
 ) -> (CellFormat, Option<usize>) {
     let node = target.map(|t| t.node);
     let plain = (CellFormat::Plain, target.map(|t| t.line));
+    if let (Some(_), Some(raw)) = (&column.number, &column.date) {
+        errors.push(lines.at(
+            raw.span(),
+            "a column takes number = … or date = …, not both: number fits a decimal path, \
+             date a date-time path",
+        ));
+    }
     if let Some(raw) = &column.number {
         if node != Some(&Node::Scalar(Scalar::Decimal)) {
             errors.push(lines.at(

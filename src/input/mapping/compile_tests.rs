@@ -138,6 +138,21 @@ fn a_pattern_chrono_cannot_read_is_a_mistake_at_its_line_not_a_panic() {
 }
 
 #[test]
+fn a_column_with_both_a_number_and_a_date_is_a_mistake_at_the_date() {
+    let text = format!(
+        "{HEAD}[[column]]\nname = \"A\"\npath = \"/details/dealValue\"\nnumber = {{ decimal = \",\" }}\ndate = {{ format = \"%m/%d/%Y\" }}\n"
+    );
+    let error = one_error(&text);
+    assert_eq!(error.line, 6);
+    assert!(error.message.contains("not both"), "{}", error.message);
+    // The number's own mistake hides neither.
+    let text = text.replace("decimal = \",\"", "decimal = \"x\"");
+    let found = errors(&text);
+    let lines: Vec<usize> = found.iter().map(|e| e.line).collect();
+    assert_eq!(lines, [5, 6], "{found:?}");
+}
+
+#[test]
 fn every_unknown_key_is_listed_not_only_the_first() {
     let text = format!(
         "{HEAD}foo = 1\nnumbr = {{ decimal = \",\" }}\n[defaults]\nemtpy = \"error\"\n[[column]]\nname = \"A\"\npath = \"/name\"\nnmae = \"B\"\n"

@@ -32,34 +32,26 @@ pub struct DateFormat {
 }
 
 impl DateFormat {
-    /// A format; the reason when the pattern or zone is unusable.
+    /// A format; the reason when the pattern or zone is unusable. Both are checked, and a
+    /// mistake in each is told at once.
     pub fn new(pattern: &str, zone: Option<&str>) -> Result<Self, String> {
         let zone = match zone {
-            None => Tz::UTC,
+            None => Ok(Tz::UTC),
             Some(name) => name.parse::<Tz>().map_err(|_| {
                 format!(
                     "time_zone = {name:?} is not an IANA time zone such as \"America/New_York\""
                 )
-            })?,
+            }),
         };
-        let items = pattern_items(pattern)?;
-        let with_time = items.iter().any(|item| {
-            matches!(
-                item,
-                Item::Numeric(Numeric::Hour | Numeric::Hour12 | Numeric::Minute, _)
-            )
-        });
-        if !reads_back(pattern, &items, with_time) {
-            return Err(format!(
-                "format = {pattern:?} is not a date pattern that can be read back (it needs \
-                 the year, month and day, and minutes with an hour); {EXAMPLES}"
-            ));
+        match (zone, with_time(pattern)) {
+            (Ok(zone), Ok(with_time)) => Ok(DateFormat {
+                pattern: pattern.to_string(),
+                zone,
+                with_time,
+            }),
+            (Err(zone), Err(format)) => Err(format!("{zone}; {format}")),
+            (Err(message), _) | (_, Err(message)) => Err(message),
         }
-        Ok(DateFormat {
-            pattern: pattern.to_string(),
-            zone,
-            with_time,
-        })
     }
 
     /// The cell as an RFC 3339 UTC date-time, or why it cannot be one.
@@ -113,6 +105,25 @@ const EARLIEST_YEAR: i32 = 1000;
 /// Example patterns, for messages.
 const EXAMPLES: &str =
     "write it with chrono's strftime fields, e.g. \"%m/%d/%Y\" or \"%d.%m.%Y %H:%M\"";
+
+/// Whether `pattern` carries a time of day; why not, when it is no pattern that can be
+/// read back.
+fn with_time(pattern: &str) -> Result<bool, String> {
+    let items = pattern_items(pattern)?;
+    let with_time = items.iter().any(|item| {
+        matches!(
+            item,
+            Item::Numeric(Numeric::Hour | Numeric::Hour12 | Numeric::Minute, _)
+        )
+    });
+    if !reads_back(pattern, &items, with_time) {
+        return Err(format!(
+            "format = {pattern:?} is not a date pattern that can be read back (it needs \
+             the year, month and day, and minutes with an hour); {EXAMPLES}"
+        ));
+    }
+    Ok(with_time)
+}
 
 /// The pattern's fields as chrono reads them, or why it is not a chrono pattern.
 fn pattern_items(pattern: &str) -> Result<Vec<Item<'_>>, String> {
@@ -190,6 +201,15 @@ mod tests {
             format.to_utc("31.12.2026 13:30").unwrap(),
             "2026-12-31T13:30:00Z"
         );
+    }
+
+    #[test]
+    fn a_bad_zone_and_a_bad_pattern_are_both_told() {
+        let error = DateFormat::new("%m/%Y", Some("Mars/Olympus")).unwrap_err();
+        assert!(error.contains("Mars/Olympus"), "{error}");
+        assert!(error.contains("format = \"%m/%Y\""), "{error}");
+        let error = DateFormat::new("%m/%d/%Y", Some("Mars/Olympus")).unwrap_err();
+        assert!(!error.contains("format"), "{error}");
     }
 
     #[test]
