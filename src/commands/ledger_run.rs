@@ -28,6 +28,8 @@ pub struct LedgerRun {
     keys: Vec<(Option<String>, Option<String>)>,
     /// What the ledger knew of each entry when the run (re)started.
     states: HashMap<usize, DocumentState>,
+    /// Per entry left in flight, the referral as read before its PATCH (`--undo`).
+    undo_befores: HashMap<usize, serde_json::Value>,
     /// The run's `MS-CorrelationId`: the one it was started with, kept by a resume.
     correlation_id: Uuid,
 }
@@ -83,12 +85,17 @@ impl LedgerRun {
                 )
             }
         };
+        let undo_befores = match resumed {
+            Some(run) => ledger.undo_befores(run)?,
+            None => HashMap::new(),
+        };
         Ok(Some(LedgerRun {
             ledger,
             run,
             endpoint,
             keys,
             states,
+            undo_befores,
             correlation_id,
         }))
     }
@@ -204,12 +211,19 @@ impl SendHooks for LedgerRun {
         entry: usize,
         request_id: Uuid,
         if_match: Option<&str>,
+        undo_before: Option<&serde_json::Value>,
     ) -> Result<(), String> {
+        let undo_before = undo_before.map(serde_json::Value::to_string);
         blocking(|| {
+            let key = self.key(entry);
             self.ledger
-                .record_sending(self.run, self.key(entry), request_id, if_match)
+                .record_sending(self.run, key, request_id, if_match, undo_before.as_deref())
                 .map_err(|e| format!("cannot record the request in the ledger: {e}"))
         })
+    }
+
+    fn earlier_undo_before(&self, entry: usize) -> Option<serde_json::Value> {
+        self.undo_befores.get(&entry).cloned()
     }
 
     fn patch_not_sent(&self, entry: usize, request_id: Uuid) -> Result<(), String> {
@@ -312,14 +326,28 @@ fn resumable(
             tracing::warn!(run = run.0, "resuming the unfinished run");
             Ok(Some(run))
         }
-        None => {
+        // Unfinished, but of other inputs or options: a crashed run whose file was
+        // edited before the resume, say. It is left as it is, which the user must hear.
+        None => match ledger.unfinished_run_of_another_key(key)? {
+            Some(other) => {
+                tracing::warn!(
+                    run = other.0,
+                    "no unfinished run of these inputs and options to resume: starting a new \
+                     run; run {other}, of other inputs or options (an input edited since?), \
+                     stays unfinished (`refsync runs show {other}` lists what it did not \
+                     finish)"
+                );
+                Ok(None)
+            }
             // The usual case of a nightly `--resume` (each night's export is new): not a
             // warning that alerting would see every night.
-            tracing::info!(
-                "no unfinished run of these inputs and options to resume: starting a new run"
-            );
-            Ok(None)
-        }
+            None => {
+                tracing::info!(
+                    "no unfinished run of these inputs and options to resume: starting a new run"
+                );
+                Ok(None)
+            }
+        },
     }
 }
 

@@ -177,11 +177,7 @@ pub fn apply_in_place(referral: &mut Value, document: &Document) -> Result<(), A
 fn target_not_found(e: json_patch::PatchError) -> ApiError {
     ApiError::bad_request(
         "TargetNotFound",
-        format!(
-            "operation {} ({}): the target does not exist; replace needs an existing \
-             value, and add needs an existing parent",
-            e.operation, e.path
-        ),
+        crate::schema::pointer::target_not_found_message(e.operation, &e.path.to_string()),
     )
 }
 

@@ -40,24 +40,27 @@ pub enum DocumentState {
 }
 
 impl Ledger {
-    /// Records that `doc` is about to be sent with `request_id` and `if_match`; call it
-    /// before the PATCH, and again whenever either changes (a refetch). Refuses a document
-    /// whose outcome is already final ([`LedgerError::AlreadyFinal`]).
+    /// Records that `doc` is about to be sent with `request_id` and `if_match`, and under
+    /// `--undo` the referral as read before it (`undo_before`, JSON text); call it before
+    /// the PATCH, and again whenever one changes (a refetch). Refuses a document whose
+    /// outcome is already final ([`LedgerError::AlreadyFinal`]).
     pub fn record_sending(
         &self,
         run: RunId,
         doc: DocumentKey<'_>,
         request_id: Uuid,
         if_match: Option<&str>,
+        undo_before: Option<&str>,
     ) -> Result<(), LedgerError> {
         let changed = self.write(|conn| {
             let mut statement = conn.prepare_cached(
                 "INSERT INTO documents
-                   (run_id, entry, referral_id, doc_hash, state, request_id, if_match, sent_at)
-                 VALUES (?1, ?2, ?3, ?4, 'in_flight', ?5, ?6, ?7)
+                   (run_id, entry, referral_id, doc_hash, state, request_id, if_match, sent_at,
+                    undo_before)
+                 VALUES (?1, ?2, ?3, ?4, 'in_flight', ?5, ?6, ?7, ?8)
                  ON CONFLICT (run_id, entry) DO UPDATE SET
                    request_id = excluded.request_id, if_match = excluded.if_match,
-                   sent_at = excluded.sent_at
+                   sent_at = excluded.sent_at, undo_before = excluded.undo_before
                  WHERE state = 'in_flight'",
             )?;
             Ok(statement.execute(params![
@@ -68,9 +71,34 @@ impl Ledger {
                 request_id.to_string(),
                 if_match,
                 now(),
+                undo_before,
             ])?)
         })?;
         not_final(changed, run, doc.entry)
+    }
+
+    /// The referral as read before the PATCH of each of `run`'s documents still in flight,
+    /// where `--undo` recorded it: what a resume that finds the PATCH applied puts in its
+    /// undo line.
+    pub fn undo_befores(
+        &self,
+        run: RunId,
+    ) -> Result<HashMap<usize, serde_json::Value>, LedgerError> {
+        let writer = self.writer();
+        let mut statement = writer.conn.prepare_cached(
+            "SELECT entry, undo_before FROM documents
+             WHERE run_id = ?1 AND state = 'in_flight' AND undo_before IS NOT NULL",
+        )?;
+        let rows = statement.query_map([run.0], |row| {
+            Ok((row.get::<_, usize>(0)?, row.get::<_, String>(1)?))
+        })?;
+        let mut befores = HashMap::new();
+        for row in rows {
+            let (entry, text) = row?;
+            let before = serde_json::from_str(&text).map_err(|_| bad("undo_before", text))?;
+            befores.insert(entry, before);
+        }
+        Ok(befores)
     }
 
     /// Takes back the in-flight record of entry `entry` sent with `request_id`, for a

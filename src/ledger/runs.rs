@@ -80,6 +80,21 @@ impl Ledger {
         Ok(id.map(RunId))
     }
 
+    /// The newest unfinished run of another key than `key`: what a `--resume` that found
+    /// none of its own names, since its inputs or options may have changed since.
+    pub fn unfinished_run_of_another_key(&self, key: &str) -> Result<Option<RunId>, LedgerError> {
+        let writer = self.writer();
+        let id = writer
+            .conn
+            .prepare_cached(
+                "SELECT max(run_id) FROM runs WHERE run_key != ?1 AND finished = 0
+                 HAVING max(run_id) IS NOT NULL",
+            )?
+            .query_row([key], |row| row.get(0))
+            .optional()?;
+        Ok(id.map(RunId))
+    }
+
     /// The `MS-CorrelationId` `run` was started with, if it recorded one: a resumed run
     /// goes on with it, so the API's logs show one run.
     pub fn correlation_id(&self, run: RunId) -> Result<Option<uuid::Uuid>, LedgerError> {

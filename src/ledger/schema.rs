@@ -53,6 +53,7 @@ CREATE TABLE documents (
     report_row  TEXT,
     sent_at     TEXT,
     finished_at TEXT,
+    undo_before TEXT,
     PRIMARY KEY (run_id, entry),
     CHECK ((state = 'final') = (outcome IS NOT NULL))
 ) WITHOUT ROWID;
@@ -71,7 +72,7 @@ enum Identity {
 /// schema in a new file when `create` is set.
 pub(crate) fn prepare(conn: &Connection, path: &Path, create: bool) -> Result<(), LedgerError> {
     match identify(conn, path).map_err(|e| corrupt_or(e, path))? {
-        Identity::Ledger if create => add_endpoint_column(conn).map_err(|e| corrupt_or(e, path)),
+        Identity::Ledger if create => add_later_columns(conn).map_err(|e| corrupt_or(e, path)),
         Identity::Ledger => Ok(()),
         Identity::Empty if create => create_schema(conn).map_err(|e| corrupt_or(e, path)),
         Identity::Empty => Err(LedgerError::Foreign {
@@ -115,17 +116,24 @@ fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
     Ok(())
 }
 
-/// Adds `runs.endpoint` to a ledger made before runs recorded their endpoint. The column
-/// is only added, never required: such a ledger's older runs keep `NULL` there (endpoint
-/// unknown), and an older build reading the file passes over a column it does not name.
-fn add_endpoint_column(conn: &Connection) -> Result<(), LedgerError> {
-    let has: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('runs') WHERE name = 'endpoint'",
-        [],
-        |row| row.get(0),
-    )?;
-    if !has {
-        conn.execute_batch("ALTER TABLE runs ADD COLUMN endpoint TEXT")?;
+/// Columns added after the first schema, each to a ledger made before it: only added,
+/// never required, so such a ledger's older rows keep `NULL` there, and an older build
+/// reading the file passes over a column it does not name.
+/// - `runs.endpoint`: where the run sent (`NULL`: unknown, counts for every endpoint);
+/// - `documents.undo_before`: under `--undo`, the referral as read before the PATCH in
+///   flight, so that a resume that finds it applied can still write its undo line.
+const LATER_COLUMNS: [(&str, &str); 2] = [("runs", "endpoint"), ("documents", "undo_before")];
+
+fn add_later_columns(conn: &Connection) -> Result<(), LedgerError> {
+    for (table, column) in LATER_COLUMNS {
+        let has: bool = conn.query_row(
+            "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |row| row.get(0),
+        )?;
+        if !has {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+        }
     }
     Ok(())
 }

@@ -169,10 +169,13 @@ fn a_ledger_made_before_runs_recorded_their_endpoint_gets_the_column_and_keeps_i
         let ledger = Ledger::open(&path).expect("create");
         ledger.start_run("k", &RunMeta::default()).expect("start")
     };
-    // As an earlier build left it: the same schema version, no `endpoint` column.
+    // As an earlier build left it: the same schema version, no `endpoint` column (and no
+    // `undo_before`, added later still).
     let conn = Connection::open(&path).expect("sqlite");
-    conn.execute_batch("ALTER TABLE runs DROP COLUMN endpoint")
-        .expect("drop the column");
+    conn.execute_batch(
+        "ALTER TABLE runs DROP COLUMN endpoint; ALTER TABLE documents DROP COLUMN undo_before",
+    )
+    .expect("drop the columns");
     drop(conn);
     let read_only = Ledger::open_read_only(&path).expect("read as it is");
     assert_eq!(read_only.unfinished_run("k").expect("query"), Some(run));
@@ -188,4 +191,14 @@ fn a_ledger_made_before_runs_recorded_their_endpoint_gets_the_column_and_keeps_i
         ledger.run_endpoint(next).expect("read").as_deref(),
         Some("emulator")
     );
+    let key = DocumentKey {
+        entry: 0,
+        referral_id: Some("r"),
+        doc_hash: None,
+    };
+    let before = Some("{}");
+    let request = uuid::Uuid::new_v4();
+    ledger
+        .record_sending(next, key, request, None, before)
+        .expect("the undo column is there");
 }

@@ -145,6 +145,16 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
     })
 }
 
+/// What the API says of a JSON Patch operation whose target is missing (a `replace` of a
+/// member the referral lacks, an `add` under a parent it lacks): one text for the
+/// emulator's 400 and for the dry run that predicts it.
+pub fn target_not_found_message(operation: usize, path: &str) -> String {
+    format!(
+        "operation {operation} ({path}): the target does not exist; replace needs an existing \
+         value, and add needs an existing parent"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -245,6 +245,11 @@ impl<'a> Run<'a> {
         if verify::changes_present(&current.body, &self.doc.ops) {
             if in_flight {
                 self.note = Some(Note::Verified);
+                // Read after the earlier run's PATCH applied: what it replaced is what
+                // that run read before sending, if it recorded it.
+                if self.shared.control.read_before {
+                    self.before = self.shared.control.hooks.earlier_undo_before(self.entry);
+                }
                 return Some(End::Updated { etag: current.etag });
             }
             return Some(End::Unchanged);
@@ -277,7 +282,12 @@ impl<'a> Run<'a> {
         };
         let hooks = &self.shared.control.hooks;
         hooks
-            .before_patch(self.entry, call.request_id, call.if_match.as_deref())
+            .before_patch(
+                self.entry,
+                call.request_id,
+                call.if_match.as_deref(),
+                self.before.as_ref(),
+            )
             .map_err(SendError::Hook)?;
         self.patched = Some((call.if_match.clone(), call.request_id));
         let exchange = match self.shared.exchange_or_abort(&call).await {
@@ -450,7 +460,18 @@ impl<'a> Run<'a> {
             let why = format!("{tries} tries did not settle whether it was applied");
             return Ok(self.unknown_append(&why));
         }
-        Ok(exhausted(last, tries))
+        match exhausted(last, tries) {
+            // Said, since the report's `failed` alone reads as "not applied".
+            End::Failed { code, message } if maybe_applied => Ok(End::Failed {
+                code,
+                message: format!(
+                    "{message}; the answer to an earlier try was lost and the referral could \
+                     not be read to check, so it may have been applied (sending it again is \
+                     safe: its operations are idempotent)"
+                ),
+            }),
+            end => Ok(end),
+        }
     }
 
     /// The end of a document one of whose PATCHes may have applied unseen, when reading

@@ -4,6 +4,7 @@
 //!
 //! The send stage knows nothing of SQLite; [`NoHooks`] is the run without a ledger.
 
+use serde_json::Value;
 use uuid::Uuid;
 
 /// What the send stage asks of (and tells) a ledger, per plan entry.
@@ -25,12 +26,21 @@ pub trait SendHooks: Send + Sync {
     /// Called before each PATCH call (once per request ID and If-Match, not again for the
     /// retries of that call, which carry the same values). An `Err` stops the run before
     /// the PATCH goes out: a request that cannot be recorded must not be sent.
+    /// `undo_before` is the referral as read before it under `--undo`, kept so that a
+    /// resume that finds the PATCH applied can still write the undo line.
     fn before_patch(
         &self,
         entry: usize,
         request_id: Uuid,
         if_match: Option<&str>,
+        undo_before: Option<&Value>,
     ) -> Result<(), String>;
+
+    /// The referral as an earlier run read it before the PATCH it left in flight, where
+    /// `--undo` recorded it.
+    fn earlier_undo_before(&self, _entry: usize) -> Option<Value> {
+        None
+    }
 
     /// Called when the run stops before the document's outcome is known and nothing of it
     /// can have been applied: the PATCH announced by `before_patch` with `request_id` never
@@ -54,7 +64,13 @@ impl SendHooks for NoHooks {
         false
     }
 
-    fn before_patch(&self, _: usize, _: Uuid, _: Option<&str>) -> Result<(), String> {
+    fn before_patch(
+        &self,
+        _: usize,
+        _: Uuid,
+        _: Option<&str>,
+        _: Option<&Value>,
+    ) -> Result<(), String> {
         Ok(())
     }
 }

@@ -139,7 +139,7 @@ fn check_paths(referral: &Value, doc: &Document) -> Result<(), Mismatch> {
     json_patch::patch(&mut copy, &patch).map(drop).map_err(|e| {
         mismatch(
             MismatchKind::Path,
-            format!("{e} (replace needs an existing value, add an existing parent)"),
+            crate::schema::pointer::target_not_found_message(e.operation, &e.path.to_string()),
         )
     })
 }

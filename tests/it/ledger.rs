@@ -56,7 +56,7 @@ fn fill(path: &Path) -> (Ledger, Uuid) {
         doc_hash: Some("h"),
     };
     ledger
-        .record_sending(second, key, request_id, None)
+        .record_sending(second, key, request_id, None, None)
         .expect("sending");
     (ledger, request_id)
 }

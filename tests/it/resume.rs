@@ -488,9 +488,31 @@ fn killed_while_sending_to(
     };
     let request_id = uuid::Uuid::new_v4();
     ledger
-        .record_sending(run, doc, request_id, if_match)
+        .record_sending(run, doc, request_id, if_match, None)
         .expect("in flight");
     request_id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_of_edited_inputs_warns_that_the_unfinished_run_stays_unfinished() {
+    let work = Workdir::new();
+    let emulator = support::seeded(&work, 2, Faults::default()).await;
+    let notes = |n: usize, text: &str| json!({"id": id(n), "op": "replace", "path": "/details/notes", "value": text});
+    work.write("u.jsonl", &format!("{}\n", notes(0, "a")));
+    let base = emulator.base_url();
+    assert_eq!(code(&sync_once(&work, &base, &[])), 0);
+    // Nothing unfinished: a nightly --resume says so at INFO only.
+    let out = sync_once(&work, &base, &["--resume"]);
+    assert!(!stderr(&out).contains("WARN"), "{}", stderr(&out));
+    killed_with_the_first_patch_in_flight(&work, None);
+    work.write("u.jsonl", &format!("{}\n", notes(1, "b")));
+    let out = sync_once(&work, &base, &["--resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("WARN") && text.contains("stays unfinished"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -13,7 +13,9 @@ struct Recording {
     reused_if_match: Option<String>,
     in_flight: bool,
     refuse: bool,
+    earlier_before: Option<Value>,
     calls: Mutex<Vec<(usize, Uuid, Option<String>)>>,
+    befores: Mutex<Vec<Option<Value>>>,
     not_sent: Mutex<Vec<(usize, Uuid)>>,
 }
 
@@ -30,9 +32,23 @@ impl SendHooks for Recording {
         self.in_flight
     }
 
-    fn before_patch(&self, entry: usize, id: Uuid, if_match: Option<&str>) -> Result<(), String> {
+    fn earlier_undo_before(&self, _entry: usize) -> Option<Value> {
+        self.earlier_before.clone()
+    }
+
+    fn before_patch(
+        &self,
+        entry: usize,
+        id: Uuid,
+        if_match: Option<&str>,
+        undo_before: Option<&Value>,
+    ) -> Result<(), String> {
         let call = (entry, id, if_match.map(str::to_string));
         self.calls.lock().expect("lock").push(call);
+        self.befores
+            .lock()
+            .expect("lock")
+            .push(undo_before.cloned());
         if self.refuse {
             return Err("disk full".into());
         }
@@ -126,6 +142,40 @@ async fn an_in_flight_document_already_applied_is_verified_without_a_patch() {
     );
     assert_eq!(result.etag_after.as_deref(), Some("\"e9\""));
     assert!(script.patches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn under_undo_the_referral_read_goes_to_the_ledger_and_comes_back_on_a_resume() {
+    let read = team(&[]);
+    let hooks = Arc::new(Recording::default());
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", read.clone()), status(204)])]);
+    let undo = RunControl {
+        read_before: true,
+        ..control(Arc::clone(&hooks))
+    };
+    run_controlled(&options(), script, undo, vec![append_doc("r1")]).await;
+    let befores = hooks.befores.lock().expect("lock").clone();
+    let teams: Vec<_> = befores
+        .iter()
+        .map(|b| b.as_ref().map(|b| &b["team"]))
+        .collect();
+    assert_eq!(teams, [Some(&read["team"])], "recorded before the PATCH");
+    // The resume finds that PATCH applied: its undo line puts back what was read then.
+    let resumed = Arc::new(Recording {
+        in_flight: true,
+        earlier_before: Some(read.clone()),
+        ..Recording::default()
+    });
+    let applied = referral("\"e2\"", team(&["new@x.com"]));
+    let script = Scripted::new(&[("r1", vec![applied])]);
+    let undo = RunControl {
+        read_before: true,
+        ..control(resumed)
+    };
+    let ran = run_controlled(&options(), script, undo, vec![append_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.note, Some(Note::Verified));
+    assert_eq!(result.before.as_ref(), Some(&read));
 }
 
 #[tokio::test(start_paused = true)]

@@ -348,4 +348,6 @@ async fn a_read_that_fails_after_lost_answers_leaves_the_report_as_the_patches_l
         result.http_status, None,
         "no PATCH was answered; the read's 404 is not its status"
     );
+    let message = result.error_message.as_deref().unwrap_or_default();
+    assert!(message.contains("may have been applied"), "{message}");
 }
