@@ -68,28 +68,24 @@ impl Ledger {
 
     /// The newest unfinished run with run key `key`: the one `--resume` continues.
     pub fn unfinished_run(&self, key: &str) -> Result<Option<RunId>, LedgerError> {
-        let writer = self.writer();
-        let id = writer
-            .conn
-            .prepare_cached(
-                "SELECT max(run_id) FROM runs WHERE run_key = ?1 AND finished = 0
-                 HAVING max(run_id) IS NOT NULL",
-            )?
-            .query_row([key], |row| row.get(0))
-            .optional()?;
-        Ok(id.map(RunId))
+        self.newest_unfinished("run_key = ?1", key)
     }
 
     /// The newest unfinished run of another key than `key`: what a `--resume` that found
     /// none of its own names, since its inputs or options may have changed since.
     pub fn unfinished_run_of_another_key(&self, key: &str) -> Result<Option<RunId>, LedgerError> {
+        self.newest_unfinished("run_key != ?1", key)
+    }
+
+    /// The newest unfinished run whose key passes `key_test` (SQL, `?1` being `key`).
+    fn newest_unfinished(&self, key_test: &str, key: &str) -> Result<Option<RunId>, LedgerError> {
         let writer = self.writer();
         let id = writer
             .conn
-            .prepare_cached(
-                "SELECT max(run_id) FROM runs WHERE run_key != ?1 AND finished = 0
-                 HAVING max(run_id) IS NOT NULL",
-            )?
+            .prepare_cached(&format!(
+                "SELECT max(run_id) FROM runs WHERE {key_test} AND finished = 0
+                 HAVING max(run_id) IS NOT NULL"
+            ))?
             .query_row([key], |row| row.get(0))
             .optional()?;
         Ok(id.map(RunId))

@@ -109,6 +109,11 @@ mod tests {
     use crate::plan::{OpKind, PatchOp};
     use serde_json::json;
 
+    /// The check of `ops` from the row form of one input.
+    fn checked(ops: &[PlannedOp]) -> Option<PlanError> {
+        check(ops.iter(), &StatusFields::default(), &InputNames::default())
+    }
+
     fn set(path: &str, value: &str, line: u64) -> PlannedOp {
         PlannedOp {
             op: PatchOp::new(OpKind::Replace, path, &json!(value)),
@@ -120,7 +125,7 @@ mod tests {
     #[test]
     fn a_status_without_a_substatus_is_missing_substatus() {
         let ops = [set("/status", "Closed", 3)];
-        let error = check(ops.iter(), &StatusFields::default(), &InputNames::default()).unwrap();
+        let error = checked(&ops).unwrap();
         assert_eq!(error.code, ErrorCode::MissingSubstatus);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 3 }));
         assert!(
@@ -134,7 +139,7 @@ mod tests {
     #[test]
     fn a_pair_outside_the_table_is_invalid_transition_at_the_later_line() {
         let ops = [set("/substatus", "Engaged", 2), set("/status", "Closed", 5)];
-        let error = check(ops.iter(), &StatusFields::default(), &InputNames::default()).unwrap();
+        let error = checked(&ops).unwrap();
         assert_eq!(error.code, ErrorCode::InvalidTransition);
         assert_eq!(error.at, Some(LineRef { input: 0, line: 5 }));
         assert!(
@@ -147,23 +152,9 @@ mod tests {
     #[test]
     fn an_allowed_pair_or_a_substatus_alone_passes() {
         let pair = [set("/status", "Active", 2), set("/substatus", "Engaged", 3)];
-        assert_eq!(
-            check(
-                pair.iter(),
-                &StatusFields::default(),
-                &InputNames::default()
-            ),
-            None
-        );
+        assert_eq!(checked(&pair), None);
         let alone = [set("/substatus", "Won", 2)];
-        assert_eq!(
-            check(
-                alone.iter(),
-                &StatusFields::default(),
-                &InputNames::default()
-            ),
-            None
-        );
+        assert_eq!(checked(&alone), None);
     }
 
     #[test]
@@ -173,9 +164,6 @@ mod tests {
             set("/status", "Closed", 3),
             set("/substatus", "Won", 4),
         ];
-        assert_eq!(
-            check(ops.iter(), &StatusFields::default(), &InputNames::default()),
-            None
-        );
+        assert_eq!(checked(&ops), None);
     }
 }

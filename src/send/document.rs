@@ -386,29 +386,34 @@ impl<'a> Run<'a> {
     /// writer's values, not those read before the 412.
     async fn overwrite(&mut self, current: Option<Current>) -> Result<Next, SendError> {
         if self.shared.control.read_before {
-            let current = match current {
-                Some(current) => current,
-                None => match self.fetch(Sent::Refused).await? {
-                    Ok(current) => current,
-                    Err(end) => return Ok(Next::End(end)),
-                },
-            };
-            self.before = Some(current.body);
+            match self.read_after_412(current).await? {
+                Ok(current) => self.before = Some(current.body),
+                Err(end) => return Ok(Next::End(end)),
+            }
         }
         self.resend_with(None, Note::Overwritten, true);
         Ok(Next::Resend)
+    }
+
+    /// The referral after a 412 refused the PATCH: `current` where it was just read (to
+    /// check a lost answer), else read now; or the end when it cannot be read.
+    async fn read_after_412(
+        &mut self,
+        current: Option<Current>,
+    ) -> Result<Result<Current, End>, SendError> {
+        match current {
+            Some(current) => Ok(Ok(current)),
+            None => self.fetch(Sent::Refused).await,
+        }
     }
 
     /// Re-reads the referral (unless just read), re-checks the document against it and
     /// resends with its new ETag.
     async fn refetch(&mut self, current: Option<Current>) -> Result<Next, SendError> {
         self.refetches += 1;
-        let current = match current {
-            Some(current) => current,
-            None => match self.fetch(Sent::Refused).await? {
-                Ok(current) => current,
-                Err(end) => return Ok(Next::End(end)),
-            },
+        let current = match self.read_after_412(current).await? {
+            Ok(current) => current,
+            Err(end) => return Ok(Next::End(end)),
         };
         // Whatever the re-check finds, the report says the referral was read again.
         self.note = Some(Note::Refetched);
