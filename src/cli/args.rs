@@ -294,10 +294,10 @@ pub struct SyncArgs {
     #[arg(long, value_name = "FILE", env = "REFSYNC_LEDGER")]
     pub ledger: Option<PathBuf>,
     /// Continue the newest unfinished run of the same inputs and options in the ledger.
-    #[arg(long, requires_if("true", "ledger"), env = "REFSYNC_RESUME")]
+    #[arg(long, env = "REFSYNC_RESUME")]
     pub resume: bool,
     /// Skip a document identical to the last one the ledger shows applied for its referral.
-    #[arg(long, requires_if("true", "ledger"), env = "REFSYNC_SKIP_UNCHANGED")]
+    #[arg(long, env = "REFSYNC_SKIP_UNCHANGED")]
     pub skip_unchanged: bool,
     /// Stop early (exit 5) after N failed documents, or when P% of at least 20 finished failed.
     #[arg(long, value_name = "N|P%", value_parser = parse::max_failures, env = "REFSYNC_MAX_FAILURES")]
@@ -320,7 +320,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N")]
     pub generate: Option<usize>,
     /// Require this bearer token on every request.
-    #[arg(long, value_name = "T")]
+    #[arg(long, value_name = "T", value_parser = parse::bearer_token)]
     pub token: Option<String>,
     /// Latency added to every answer, in milliseconds (with jitter).
     #[arg(long, value_name = "N", default_value_t = 0)]

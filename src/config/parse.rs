@@ -12,8 +12,15 @@ pub fn rate(text: &str) -> Result<RateLimit, String> {
     let usage =
         || format!("{text:?} is not a rate; write N/s, N/m or N/h (e.g. 10/s), or unlimited");
     let (count, unit) = text.split_once('/').ok_or_else(usage)?;
-    let count: u32 = count.trim().parse().map_err(|_| usage())?;
-    let period = match unit.trim() {
+    let count: u64 = count.trim().parse().map_err(|_| usage())?;
+    let count = u32::try_from(count).map_err(|_| {
+        format!(
+            "{text:?}: the rate is too large; at most {} per period, or unlimited",
+            u32::MAX
+        )
+    })?;
+    // The unit in any case, as `unlimited` is.
+    let period = match unit.trim().to_ascii_lowercase().as_str() {
         "s" => Duration::from_secs(1),
         "m" => Duration::from_secs(60),
         "h" => Duration::from_secs(3600),
@@ -53,6 +60,15 @@ pub fn share(text: &str) -> Result<f64, String> {
             "{text:?} is not a share between 0 and 1 (e.g. 0.05)"
         )),
     }
+}
+
+/// The emulator's `--token`: a bearer token is one non-empty run of visible characters
+/// (an empty one would be no token at all, and silently leave every request unchecked).
+pub fn bearer_token(text: &str) -> Result<String, String> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("a bearer token is one or more visible characters, without spaces".into());
+    }
+    Ok(text.to_string())
 }
 
 /// Parses a per-second rate `N/s` (the emulator's `--throttle`).
@@ -136,6 +152,14 @@ mod tests {
     }
 
     #[test]
+    fn a_bearer_token_is_visible_characters_only() {
+        assert_eq!(bearer_token("s3cr3t"), Ok("s3cr3t".into()));
+        for bad in ["", " ", "a b", "a\n"] {
+            assert!(bearer_token(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn rates_take_every_contract_form() {
         assert_eq!(
             rate("10/s"),
@@ -152,9 +176,12 @@ mod tests {
             })
         );
         assert_eq!(rate("unlimited"), Ok(RateLimit::Unlimited));
+        assert_eq!(rate("10/S"), rate("10/s"));
         for bad in ["10", "0/s", "1.5/s", "10/d", "x/s"] {
             assert!(rate(bad).is_err(), "{bad}");
         }
+        let huge = rate("4294967296/s").expect_err("beyond u32 is refused");
+        assert!(huge.contains("too large"), "{huge}");
     }
 
     #[test]

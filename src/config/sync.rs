@@ -71,8 +71,8 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
     } else {
         send::check_endpoint(&args.endpoint).map_err(|e| ConfigError::Endpoint(e.to_string()))?
     };
-    // The command line's own `--resume` without `--ledger` is a usage error already; a
-    // REFSYNC_RESUME=1 or `resume = true` gets here.
+    // Checked here, not by clap, so that a ledger named in the config file counts for a
+    // `--resume` on the command line.
     for (set, flag) in [
         (args.resume, "--resume"),
         (args.skip_unchanged, "--skip-unchanged"),
@@ -110,6 +110,10 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
 /// the file); within one layer the first found wins, as [`resolve`] picks them. So
 /// `--token-file` beats a file's `token_command`, and `PARTNER_CENTER_TOKEN` beats it too.
 /// `[auth]` stays the last resort whatever its layer.
+///
+/// Under `--emulator` only the command line's own token flags count: a production
+/// config's or the environment's token source is not run to reach the in-process
+/// emulator, which needs no token.
 pub fn keep_strongest_token_sources(args: &mut SyncArgs, effective: &[Effective]) {
     let layer_of = |key: &str| {
         effective
@@ -118,6 +122,16 @@ pub fn keep_strongest_token_sources(args: &mut SyncArgs, effective: &[Effective]
             .map_or(0, |e| strength(&e.source))
     };
     let (command, file) = (layer_of("token_command"), layer_of("token_file"));
+    if args.emulator {
+        let from_flag = strength(&Source::Flag);
+        if command < from_flag {
+            args.token_command = None;
+        }
+        if file < from_flag {
+            args.token_file = None;
+        }
+        return;
+    }
     let env = if token_from_env().is_some() {
         strength(&Source::Env(TOKEN_ENV.into()))
     } else {
@@ -151,7 +165,9 @@ fn token_from_env() -> Option<String> {
 }
 
 /// The first token source found (SPEC.md "Sending"); the in-process emulator goes before
-/// `[auth]` so that trying `--emulator` never signs in to the real service.
+/// `PARTNER_CENTER_TOKEN` and `[auth]` so that trying `--emulator` never uses or signs in
+/// for a token of the real service (only the command line's token flags are left by
+/// then, see [`keep_strongest_token_sources`]).
 fn token_source(
     args: &SyncArgs,
     emulator: bool,
@@ -163,11 +179,11 @@ fn token_source(
     if let Some(path) = &args.token_file {
         return Ok(TokenSource::File(path.clone()));
     }
-    if let Some(token) = token_from_env() {
-        return Ok(TokenSource::Env(Secret::new(token)));
-    }
     if emulator {
         return Ok(TokenSource::Fixed(Secret::new("emulator".to_string())));
+    }
+    if let Some(token) = token_from_env() {
+        return Ok(TokenSource::Env(Secret::new(token)));
     }
     match auth {
         Ok(Some(auth)) => {
@@ -272,5 +288,25 @@ mod tests {
         ];
         keep_strongest_token_sources(&mut args, &effective);
         assert!(args.token_command.is_some() && args.token_file.is_some());
+    }
+
+    #[test]
+    fn under_the_emulator_only_token_flags_of_the_command_line_count() {
+        let mut words = BOTH_TOKEN_FLAGS.to_vec();
+        words.push("--emulator");
+        let mut args = sync_args(&words);
+        let env = Source::Env("REFSYNC_TOKEN_FILE".into());
+        let effective = [from("token_command", in_file()), from("token_file", env)];
+        keep_strongest_token_sources(&mut args, &effective);
+        assert_eq!(
+            (args.token_command.as_deref(), args.token_file),
+            (None, None)
+        );
+        let mut args = sync_args(&words);
+        let effective = [from("token_file", Source::Flag)];
+        keep_strongest_token_sources(&mut args, &effective);
+        assert_eq!(args.token_file, Some(PathBuf::from("tok.txt")));
+        let settings = resolve(&args, &Ok(None)).expect("resolves");
+        assert!(matches!(settings.token, TokenSource::File(_)));
     }
 }

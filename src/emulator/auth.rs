@@ -10,6 +10,15 @@ use tokio::time::Instant;
 
 use super::reply::ApiError;
 
+/// What a poll of a device code finds.
+#[derive(Debug, PartialEq)]
+pub enum DevicePoll {
+    /// The user has not signed in yet.
+    Pending,
+    /// Signed in: tokens for the scope the device code asked for.
+    SignedIn(String),
+}
+
 /// Who may call the referrals endpoints.
 #[derive(Debug)]
 pub struct Auth {
@@ -17,7 +26,8 @@ pub struct Auth {
     ttl: Option<Duration>,
     issued: Mutex<HashSet<String>>,
     first_seen: Mutex<HashMap<String, Instant>>,
-    devices: Mutex<HashMap<String, u32>>,
+    /// Device codes not yet exchanged: the polls each had and the scope it asked for.
+    devices: Mutex<HashMap<String, (u32, String)>>,
     /// Refresh tokens already exchanged: rotation replaced them, so they are spent.
     spent_refresh_tokens: Mutex<HashSet<String>>,
 }
@@ -58,20 +68,26 @@ impl Auth {
     }
 
     /// Starts a device-code sign-in: its device code and the user code to show.
-    pub fn start_device(&self) -> (String, String) {
+    pub fn start_device(&self, scope: &str) -> (String, String) {
         let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
         let code = format!("device-{}", uuid::Uuid::new_v4().simple());
         let user_code = format!("EMU{:05}", devices.len() + 1);
-        devices.insert(code.clone(), 0);
+        devices.insert(code.clone(), (0, scope.to_string()));
         (code, user_code)
     }
 
-    /// Counts a poll of a device code: how many polls came before, `None` if unknown.
-    pub fn poll_device(&self, code: &str) -> Option<u32> {
+    /// Counts a poll of a device code: `Pending` the first time, then its scope once (a
+    /// device code signs in once, as the real service's does), `None` if unknown or used.
+    pub fn poll_device(&self, code: &str) -> Option<DevicePoll> {
         let mut devices = self.devices.lock().unwrap_or_else(PoisonError::into_inner);
-        let polls = devices.get_mut(code)?;
+        let (polls, _) = devices.get_mut(code)?;
         *polls += 1;
-        Some(*polls - 1)
+        if *polls == 1 {
+            return Some(DevicePoll::Pending);
+        }
+        devices
+            .remove(code)
+            .map(|(_, scope)| DevicePoll::SignedIn(scope))
     }
 
     /// How long issued tokens live, for the token endpoint's `expires_in`.

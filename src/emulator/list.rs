@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 
 use super::listener::ConnHandle;
 use super::reply::{ApiError, Reply};
-use super::routes::{AppState, finish};
+use super::routes::{AppState, finish, header};
 use super::stats::HeaderRecord;
 
 /// `$top` when none is given.
@@ -46,13 +46,13 @@ pub async fn list_referrals(
     let _in_flight = app.stats.begin();
     let record = HeaderRecord::capture("GET", "", &headers);
     let outcome = match app.admit(false, "", &headers).await {
-        Ok(_) => page(&app, params).into(),
+        Ok(_) => page(&app, &headers, params).into(),
         Err(outcome) => outcome,
     };
     finish(&app, &conn, record, outcome, std::time::Duration::ZERO).await
 }
 
-fn page(app: &AppState, params: Params) -> Result<Reply, ApiError> {
+fn page(app: &AppState, headers: &HeaderMap, params: Params) -> Result<Reply, ApiError> {
     let Query(params) = params.map_err(|e| ApiError::bad_request("InvalidQuery", e.body_text()))?;
     let query = parse_query(&params)?;
     let wanted = query.external_id.as_deref();
@@ -64,7 +64,8 @@ fn page(app: &AppState, params: Params) -> Result<Reply, ApiError> {
         .collect();
     let mut body = json!({ "value": items });
     if has_next_page(&query, total) {
-        body["@odata.nextLink"] = json!(next_link(&app.base_url, &query));
+        let base_url = as_addressed(&app.base_url, header(headers, "host"));
+        body["@odata.nextLink"] = json!(next_link(&base_url, &query));
     }
     Ok(Reply::json(&body))
 }
@@ -128,6 +129,23 @@ fn project(referral: Value, select: &Option<Vec<String>>) -> Value {
             Value::Object(kept)
         }
         (_, referral) => referral,
+    }
+}
+
+/// `base_url` at the host the client addressed (its `Host` header), so that the next
+/// link can be followed from where the client stands: behind a proxy, or when the
+/// emulator listens on `0.0.0.0`, the listening address is not one it can reach.
+fn as_addressed(base_url: &str, host: Option<&str>) -> String {
+    let authority_chars = |c: char| c.is_ascii_alphanumeric() || ".-:[]_".contains(c);
+    let Some(host) = host.filter(|h| !h.is_empty() && h.chars().all(authority_chars)) else {
+        return base_url.to_string();
+    };
+    match base_url.strip_prefix("http://") {
+        Some(rest) => {
+            let path = rest.find('/').map_or("", |at| &rest[at..]);
+            format!("http://{host}{path}")
+        }
+        None => base_url.to_string(),
     }
 }
 
@@ -197,6 +215,18 @@ mod tests {
         assert!(has_next_page(&query(7, 21), 30));
         assert!(!has_next_page(&query(7, 23), 30));
         assert!(!has_next_page(&query(7, usize::MAX), 30));
+    }
+
+    #[test]
+    fn the_next_link_is_at_the_host_the_client_addressed() {
+        let base = "http://0.0.0.0:8080/v1.0";
+        assert_eq!(
+            as_addressed(base, Some("emu.example:9000")),
+            "http://emu.example:9000/v1.0"
+        );
+        assert_eq!(as_addressed(base, Some("[::1]:80")), "http://[::1]:80/v1.0");
+        assert_eq!(as_addressed(base, None), base);
+        assert_eq!(as_addressed(base, Some("a/b@c")), base);
     }
 
     #[test]

@@ -121,9 +121,11 @@ fn parse_op(i: usize, op: Value) -> Result<PatchOperation, ApiError> {
     let raw = fields
         .remove("value")
         .ok_or_else(|| invalid_body(i, "has no \"value\""))?;
-    let value = schema::check_json(resolved.node, &raw).map_err(|e| {
-        ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
-    })?;
+    let value = schema::value::check_api_form(resolved.node, &raw)
+        .and_then(|()| schema::check_json(resolved.node, &raw))
+        .map_err(|e| {
+            ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
+        })?;
     let path = PointerBuf::parse(path.as_str())
         .map_err(|e| ApiError::bad_request("InvalidPath", format!("operation {i}: {e}")))?;
     Ok(match name.as_str() {
@@ -299,7 +301,7 @@ mod tests {
 
     #[test]
     fn a_status_without_a_substatus_is_refused_saying_the_substatus_is_missing() {
-        let message = message_of(json!([{"op": "add", "path": "/status", "value": "active"}]));
+        let message = message_of(json!([{"op": "add", "path": "/status", "value": "Active"}]));
         assert!(
             message.contains("sets /status to Active but no /substatus")
                 && message.contains("(Accepted, Engaged)"),

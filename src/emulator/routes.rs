@@ -194,6 +194,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/_emulator/referrals", get(referrals))
         .route("/{tenant}/oauth2/v2.0/token", post(token::token))
         .route("/{tenant}/oauth2/v2.0/devicecode", post(token::device_code))
+        .route("/devicelogin", get(token::device_login))
         .fallback(no_route)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(state)
@@ -316,19 +317,21 @@ fn apply(
     document: &patch::Document,
     draws: Draws,
 ) -> Result<Reply, ApiError> {
+    if draws.conflict {
+        entry.touch(app.store.next_etag());
+        app.stats.conflict_injected();
+    }
+    // Preconditions first (RFC 9110 13.2.2): a stale If-Match is a 412 whatever the
+    // referral's state.
+    if let Some(if_match) = header(headers, "if-match").filter(|tag| !entry.if_match(tag)) {
+        return Err(precondition_failed(if_match, entry.etag()));
+    }
     if app.closed_is_final && entry.status() == Some("Closed") {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "ReferralClosed",
             "the referral is Closed; nothing can be changed any more",
         ));
-    }
-    if draws.conflict {
-        entry.touch(app.store.next_etag());
-        app.stats.conflict_injected();
-    }
-    if let Some(if_match) = header(headers, "if-match").filter(|tag| !entry.if_match(tag)) {
-        return Err(precondition_failed(if_match, entry.etag()));
     }
     entry.update(
         |referral| patch::apply_in_place(referral, document),
@@ -369,14 +372,22 @@ pub fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Whether `Prefer` asks for `return=representation` (RFC 7240: a list, any case).
+/// Whether `Prefer` asks for `return=representation` (RFC 7240: a list, any case, the
+/// value as a token or quoted, spaces around `=`).
 fn wants_representation(headers: &HeaderMap) -> bool {
     headers
         .get_all("prefer")
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split([',', ';']))
-        .any(|p| p.trim().eq_ignore_ascii_case("return=representation"))
+        .filter_map(|p| p.split_once('='))
+        .any(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("return")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("representation")
+        })
 }
 
 #[cfg(test)]
@@ -395,5 +406,30 @@ mod tests {
         assert_eq!(replay_key(&request_id("")), None);
         assert_eq!(replay_key(&request_id("   ")), None);
         assert_eq!(replay_key(&request_id(" abc ")), Some("abc"));
+    }
+
+    #[test]
+    fn prefer_asks_for_the_representation_in_any_of_rfc_7240_forms() {
+        let prefer = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("prefer", value.parse().unwrap());
+            wants_representation(&headers)
+        };
+        for asks in [
+            "return=representation",
+            "Return=Representation",
+            "return=\"representation\"",
+            "return = representation",
+            "respond-async, wait=10; return=representation",
+        ] {
+            assert!(prefer(asks), "{asks}");
+        }
+        for not in [
+            "return=minimal",
+            "representation",
+            "x-return=representation",
+        ] {
+            assert!(!prefer(not), "{not}");
+        }
     }
 }

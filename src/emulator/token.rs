@@ -19,6 +19,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
+use super::auth::DevicePoll;
 use super::reply::Reply;
 use super::routes::AppState;
 
@@ -29,12 +30,19 @@ pub async fn token(State(app): State<Arc<AppState>>, fields: Fields) -> Response
     let Ok(Form(fields)) = fields else {
         return oauth_error("invalid_request", "the body must be a form");
     };
+    if let Some(refused) = without_client_id(&fields) {
+        return refused;
+    }
     match fields.get("grant_type").map(String::as_str) {
         Some("refresh_token") => match fields.get("refresh_token") {
             Some(token) if token.is_empty() => {
                 oauth_error("invalid_grant", "the refresh token is missing or invalid")
             }
-            Some(token) if app.auth.spend_refresh_token(token) => tokens(&app),
+            Some(token) if app.auth.spend_refresh_token(token) => {
+                // With no scope, the refresh token's own, which was granted offline access.
+                let scope = fields.get("scope").map_or(OFFLINE_SCOPE, String::as_str);
+                tokens(&app, scope)
+            }
             Some(_) => oauth_error(
                 "invalid_grant",
                 "the refresh token was already exchanged: use the one its answer rotated to \
@@ -45,9 +53,14 @@ pub async fn token(State(app): State<Arc<AppState>>, fields: Fields) -> Response
         Some("urn:ietf:params:oauth:grant-type:device_code") => {
             let code = fields.get("device_code").map(String::as_str).unwrap_or("");
             match app.auth.poll_device(code) {
-                Some(0) => oauth_error("authorization_pending", "the user has not signed in yet"),
-                Some(_) => tokens(&app),
-                None => oauth_error("expired_token", "the device code is unknown or expired"),
+                Some(DevicePoll::Pending) => {
+                    oauth_error("authorization_pending", "the user has not signed in yet")
+                }
+                Some(DevicePoll::SignedIn(scope)) => tokens(&app, &scope),
+                None => oauth_error(
+                    "expired_token",
+                    "the device code is unknown, expired or already used",
+                ),
             }
         }
         _ => oauth_error(
@@ -59,10 +72,14 @@ pub async fn token(State(app): State<Arc<AppState>>, fields: Fields) -> Response
 
 /// `POST /{tenant}/oauth2/v2.0/devicecode`.
 pub async fn device_code(State(app): State<Arc<AppState>>, fields: Fields) -> Response {
-    if fields.is_err() {
+    let Ok(Form(fields)) = fields else {
         return oauth_error("invalid_request", "the body must be a form");
+    };
+    if let Some(refused) = without_client_id(&fields) {
+        return refused;
     }
-    let (code, user_code) = app.auth.start_device();
+    let scope = fields.get("scope").map_or(DEFAULT_SCOPE, String::as_str);
+    let (code, user_code) = app.auth.start_device(scope);
     let uri = app.base_url.replace("/v1.0", "/devicelogin");
     Reply::json(&json!({
         "device_code": code,
@@ -75,14 +92,41 @@ pub async fn device_code(State(app): State<Arc<AppState>>, fields: Fields) -> Re
     .into_response()
 }
 
-fn tokens(app: &AppState) -> Response {
-    let body: Value = json!({
+/// `GET /devicelogin`, the page a device code's `verification_uri` names: in the emulator
+/// there is nobody to sign in, and the next poll signs in by itself.
+pub async fn device_login() -> &'static str {
+    "refsync emulator: no sign-in is needed here; the device code is accepted at its next poll.\n"
+}
+
+/// The scope a device code that names none gets.
+const DEFAULT_SCOPE: &str = "https://api.partner.microsoft.com/user_impersonation";
+
+/// The scope of a refresh token: the one it was issued for, offline access included.
+const OFFLINE_SCOPE: &str = "https://api.partner.microsoft.com/user_impersonation offline_access";
+
+/// The refusal of a request without a `client_id`, as the real service refuses it.
+fn without_client_id(fields: &HashMap<String, String>) -> Option<Response> {
+    match fields.get("client_id") {
+        Some(id) if !id.trim().is_empty() => None,
+        _ => Some(oauth_error(
+            "invalid_request",
+            "the request must name a client_id",
+        )),
+    }
+}
+
+/// Tokens for `scope`: a refresh token only when it includes `offline_access`, as the
+/// real service issues one.
+fn tokens(app: &AppState, scope: &str) -> Response {
+    let mut body: Value = json!({
         "token_type": "Bearer",
-        "scope": "https://api.partner.microsoft.com/user_impersonation offline_access",
+        "scope": scope,
         "expires_in": app.auth.lifetime().as_secs(),
         "access_token": app.auth.issue(),
-        "refresh_token": format!("emu-refresh-{}", uuid::Uuid::new_v4().simple()),
     });
+    if scope.split_whitespace().any(|s| s == "offline_access") {
+        body["refresh_token"] = json!(format!("emu-refresh-{}", uuid::Uuid::new_v4().simple()));
+    }
     Reply::json(&body).into_response()
 }
 

@@ -3,7 +3,9 @@
 //! planner's business. Extra keys are ignored.
 
 use crate::schema::json_type_name;
+use crate::schema::value::inexact_number;
 use serde::{Deserialize, Deserializer};
+use serde_json::value::RawValue as JsonText;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -72,8 +74,8 @@ struct RowLine<'a> {
     op: Cow<'a, str>,
     #[serde(borrow)]
     path: Cow<'a, str>,
-    #[serde(default, deserialize_with = "present")]
-    value: Option<Value>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    value: Option<&'a JsonText>,
     #[serde(default, borrow)]
     if_match: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "seen")]
@@ -81,8 +83,46 @@ struct RowLine<'a> {
 }
 
 /// A key that is there, whatever its value (`null` included).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
+fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<&'de JsonText>, D::Error> {
+    <&JsonText>::deserialize(deserializer).map(Some)
+}
+
+/// A document-form line, read straight into its fields, its values kept as written (see
+/// [`RowLine`] for what is left to [`content`]).
+#[derive(Deserialize)]
+struct DocumentLine<'a> {
+    #[serde(borrow)]
+    id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    if_match: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    patch: Vec<OpLine<'a>>,
+    #[serde(default, deserialize_with = "seen")]
+    op: bool,
+    #[serde(default, deserialize_with = "seen")]
+    path: bool,
+    #[serde(default, deserialize_with = "seen")]
+    value: bool,
+}
+
+/// One operation of a [`DocumentLine`].
+#[derive(Deserialize)]
+struct OpLine<'a> {
+    #[serde(borrow)]
+    op: Cow<'a, str>,
+    #[serde(borrow)]
+    path: Cow<'a, str>,
+    #[serde(default, borrow, deserialize_with = "present")]
+    value: Option<&'a JsonText>,
+}
+
+/// A value as the line wrote it: JSON, or the number in it that a JSON number cannot
+/// keep exactly (serde_json would read it rounded, and it would be sent changed).
+fn raw_value(text: &JsonText) -> Option<RawValue> {
+    if let Some(number) = inexact_number(text.get()) {
+        return Some(RawValue::InexactNumber(number.to_string()));
+    }
+    serde_json::from_str(text.get()).ok().map(RawValue::Json)
 }
 
 /// `true` for a key that is there, whatever its value.
@@ -102,10 +142,42 @@ pub fn row_content(line: &[u8]) -> Option<RecordContent> {
         op: RawOp {
             op: row.op.into_owned(),
             path: row.path.into_owned(),
-            value: RawValue::Json(row.value?),
+            value: raw_value(row.value?)?,
         },
-        if_match: row.if_match.filter(|t| !t.is_empty()).map(Cow::into_owned),
+        if_match: if_match_text(row.if_match),
     })
+}
+
+/// The document form of `line` when it has exactly the document form's shape, every
+/// operation with its value; `None` for anything [`content`] must judge.
+pub fn document_content(line: &[u8]) -> Option<RecordContent> {
+    let document: DocumentLine = serde_json::from_slice(line).ok()?;
+    if document.op || document.path || document.value {
+        return None;
+    }
+    let patch = document
+        .patch
+        .into_iter()
+        .map(|op| {
+            Some(RawOp {
+                op: op.op.into_owned(),
+                path: op.path.into_owned(),
+                value: raw_value(op.value?)?,
+            })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(RecordContent::Document {
+        id: document.id.into_owned(),
+        if_match: if_match_text(document.if_match),
+        patch,
+        columns: Vec::new(),
+        id_column: None,
+    })
+}
+
+/// An `if_match` as read; empty counts as none.
+fn if_match_text(text: Option<Cow<'_, str>>) -> Option<String> {
+    text.filter(|t| !t.is_empty()).map(Cow::into_owned)
 }
 
 /// The rest of the row form: `op`, `path`, `value`, optional `if_match`.

@@ -189,3 +189,45 @@ fn a_line_of_both_forms_is_malformed_and_names_both() {
         RecordContent::Document { .. }
     ));
 }
+
+#[test]
+fn the_fast_document_form_reads_what_the_general_one_reads() {
+    let line = br#"{"id":"A","if_match":"\"e\"","patch":[{"op":"add","path":"/team/-","value":{"email":"a@b.c"}},{"op":"replace","path":"/name","value":null}],"extra":1}"#;
+    let value: Value = serde_json::from_slice(line).expect("JSON");
+    assert_eq!(document_content(line), Some(content(value)));
+    // A shape only the general reader judges: an operation without a value.
+    assert_eq!(
+        document_content(br#"{"id":"A","patch":[{"op":"remove","path":"/x"}]}"#),
+        None
+    );
+}
+
+#[test]
+fn a_number_a_json_number_cannot_keep_is_kept_as_written_in_either_form() {
+    let inexact = |record: Option<RecordContent>| match record {
+        Some(RecordContent::Row { op, .. }) => vec![op.value],
+        Some(RecordContent::Document { patch, .. }) => {
+            patch.into_iter().map(|op| op.value).collect()
+        }
+        other => panic!("not read: {other:?}"),
+    };
+    let row =
+        br#"{"id":"A","op":"replace","path":"/details/dealValue","value":1234567.123456789012}"#;
+    assert_eq!(
+        inexact(row_content(row)),
+        [RawValue::InexactNumber("1234567.123456789012".into())]
+    );
+    let document = br#"{"id":"A","patch":[{"op":"replace","path":"/name","value":"99999999999999999999"},{"op":"replace","path":"/details/dealValue","value":-99999999999999999999e2}]}"#;
+    assert_eq!(
+        inexact(document_content(document)),
+        [
+            RawValue::Json(json!("99999999999999999999")),
+            RawValue::InexactNumber("-99999999999999999999e2".into())
+        ]
+    );
+    let exact = br#"{"id":"A","op":"replace","path":"/details/dealValue","value":123456789012345}"#;
+    assert_eq!(
+        inexact(row_content(exact)),
+        [RawValue::Json(json!(123456789012345u64))]
+    );
+}

@@ -4,7 +4,7 @@
 
 use std::io::BufRead;
 
-use super::json_form::{content, row_content, salvage_id};
+use super::json_form::{content, document_content, row_content, salvage_id};
 use super::lines::{LineAt, LineReader};
 use super::text::{not_utf8, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowRef, Span};
@@ -169,8 +169,8 @@ fn line_content(bytes: &[u8], truncated: bool, limit: usize) -> RecordContent {
     }
     // A line read as a row is UTF-8: serde_json checks every string, and any other
     // non-ASCII byte is a syntax error. So the check is only needed on the slower path.
-    if let Some(row) = row_content(bytes) {
-        return row;
+    if let Some(record) = row_content(bytes).or_else(|| document_content(bytes)) {
+        return record;
     }
     if std::str::from_utf8(bytes).is_err() {
         return malformed(bytes, not_utf8("line"));

@@ -98,6 +98,9 @@ pub enum RawValue {
     Text(String),
     /// A JSON value from a JSONL line.
     Json(serde_json::Value),
+    /// A JSONL line's number with more significant digits than a JSON number keeps
+    /// exactly, as written: it cannot be sent as written, so planning refuses it.
+    InexactNumber(String),
 }
 
 /// One operation as read, not yet validated.
@@ -120,6 +123,7 @@ impl RawOp {
             value: match &self.value {
                 RawValue::Text(text) => RawValueRef::Text(text),
                 RawValue::Json(value) => RawValueRef::Json(value),
+                RawValue::InexactNumber(text) => RawValueRef::InexactNumber(text),
             },
         }
     }
@@ -132,6 +136,8 @@ pub enum RawValueRef<'a> {
     Text(&'a str),
     /// A JSON value from a JSONL line.
     Json(&'a serde_json::Value),
+    /// A JSONL line's number that a JSON number cannot keep exactly, as written.
+    InexactNumber(&'a str),
 }
 
 /// One operation as read, borrowed from its record: what the planner checks.

@@ -171,6 +171,7 @@ fn convert_value<'b>(
     }
     let converted = match (node, raw) {
         (_, RawValueRef::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
+        (_, RawValueRef::InexactNumber(number)) => Err(value::inexact_number_error(number).0),
         (Node::Object(_) | Node::Array(_), RawValueRef::Text(text)) => serde_json::from_str(text)
             .map_err(|e| format!("it is not JSON ({e})"))
             .and_then(|value| schema::check_json_owned(node, value).map_err(|e| e.0)),
@@ -200,6 +201,7 @@ fn value_message(node: &Node, path: &str, raw: RawValueRef<'_>, reason: &str) ->
                     .map(|value| clip_json(&value))
                     .unwrap_or_else(|_| clip_quoted(text)),
                 RawValueRef::Json(value) => clip_json(value),
+                RawValueRef::InexactNumber(number) => clip_quoted(number),
             };
             format!("{path} cannot take {shown}: {reason}; {hint}")
         }

@@ -60,13 +60,17 @@ pub struct ReportRow {
     pub changes: Option<serde_json::Value>,
 }
 
-/// The report's `note` for a document, joining the send note and merged duplicates.
-fn note_text(send_note: Option<Note>, merged: bool) -> Option<String> {
-    let merged = merged.then_some(Note::MergedDuplicates.as_str());
-    match (send_note.map(Note::as_str), merged) {
-        (Some(note), Some(merged)) => Some(format!("{note};{merged}")),
-        (note, merged) => note.or(merged).map(str::to_owned),
-    }
+/// The report's `note` for a document, joining the send notes (a conflict policy's, then
+/// `verified`) and merged duplicates with `;`.
+fn note_text(send_notes: [Option<Note>; 2], merged: bool) -> Option<String> {
+    let merged = merged.then_some(Note::MergedDuplicates);
+    let notes: Vec<&str> = send_notes
+        .into_iter()
+        .chain([merged])
+        .flatten()
+        .map(Note::as_str)
+        .collect();
+    (!notes.is_empty()).then(|| notes.join(";"))
 }
 
 /// Renders planning errors as one message naming file, line and field for each.
@@ -122,7 +126,7 @@ impl ReportRow {
             outcome: Outcome::Planned,
             ops: doc.ops.len(),
             source_lines: names.source_lines(doc.rows.iter().map(|r| r.at)),
-            note: note_text(None, doc.merged_duplicates),
+            note: note_text([None, None], doc.merged_duplicates),
             ..ReportRow::new(Outcome::Planned)
         }
     }
@@ -152,7 +156,7 @@ impl ReportRow {
             source_lines: names.source_lines(doc.rows.iter().map(|r| r.at)),
             error_code: result.error_code.clone(),
             error_message: result.error_message.clone(),
-            note: note_text(result.note, doc.merged_duplicates),
+            note: note_text([result.resolved_by, result.note], doc.merged_duplicates),
             request_id: result.request_id.map(|id| id.to_string()),
             duration_ms: Some(result.duration.as_millis() as u64),
             changes: result.changes.clone(),

@@ -43,6 +43,41 @@ pub fn check_json(node: &Node, value: &Value) -> Result<Value, ValueError> {
     }
 }
 
+/// What the API itself refuses that [`check_json`] forgives a user's input: a boolean
+/// sent as text, an enum name in another case, a decimal as text with spaces around it.
+/// The emulator checks a PATCH's values with this first, so that a client that sends
+/// values other than in the API's own form is caught.
+pub fn check_api_form(node: &Node, value: &Value) -> Result<(), ValueError> {
+    match (node, value) {
+        (Node::Scalar(Scalar::Boolean), Value::Bool(_)) => Ok(()),
+        (Node::Scalar(Scalar::Boolean), _) => Err(expected(node, &show(value))),
+        (Node::Scalar(Scalar::Enum(names)), Value::String(name)) if !names.contains(&&**name) => {
+            Err(ValueError(format!(
+                "{name:?} is not {} (names are case-sensitive)",
+                node.describe()
+            )))
+        }
+        (Node::Scalar(Scalar::Decimal), Value::String(text)) if text.trim() != text => {
+            Err(expected(node, &show(value)))
+        }
+        (Node::Object(object), Value::Object(members)) => {
+            members.iter().try_for_each(|(name, member)| {
+                let Some(node) = object.field(name) else {
+                    return Ok(());
+                };
+                check_api_form(node, member)
+                    .map_err(|e| ValueError(format!("member {name:?}: {e}")))
+            })
+        }
+        (Node::Array(element), Value::Array(items)) => {
+            items.iter().enumerate().try_for_each(|(i, item)| {
+                check_api_form(element, item).map_err(|e| ValueError(format!("element {i}: {e}")))
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn check_object(object: &Object, members: &Map<String, Value>) -> Result<Value, ValueError> {
     let mut out = Map::with_capacity(members.len());
     for (name, value) in members {
@@ -226,11 +261,9 @@ fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, Va
         Scalar::Decimal => match parse_decimal(text) {
             Ok(number) => Ok(Value::Number(number)),
             Err(DecimalFault::NotANumber) => Err(fail()),
-            Err(DecimalFault::TooPrecise { digits }) => Err(ValueError(format!(
-                "{:?} has {digits} significant digits, more than the {MAX_DIGITS} a JSON number \
-                 keeps exactly, so it would not arrive as written; round it",
-                clip(raw)
-            ))),
+            Err(DecimalFault::TooPrecise { digits }) => {
+                Err(too_precise(&format!("{:?}", clip(raw)), digits))
+            }
         },
         Scalar::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok(Value::Bool(true)),
@@ -310,6 +343,66 @@ fn parse_decimal(text: &str) -> Result<Number, DecimalFault> {
     }
 }
 
+/// Why a number written `shown` (as a message quotes it), of `digits` significant digits,
+/// cannot be sent as written.
+fn too_precise(shown: &str, digits: usize) -> ValueError {
+    ValueError(format!(
+        "{shown} has {digits} significant digits, more than the {MAX_DIGITS} a JSON number \
+         keeps exactly, so it would not arrive as written; round it"
+    ))
+}
+
+/// Why the number `number`, as a JSONL line wrote it, cannot be sent as written.
+pub fn inexact_number_error(number: &str) -> ValueError {
+    too_precise(&clip(number), number_digits(number))
+}
+
+/// The first number in the JSON text `json` (strings skipped) with more significant
+/// digits than a JSON number keeps exactly: serde_json reads such a number rounded, and
+/// it would be sent changed without a word.
+pub fn inexact_number(json: &str) -> Option<&str> {
+    let bytes = json.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => at = string_end(bytes, at + 1),
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[at..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(bytes.len(), |n| at + n);
+                let token = &json[at..end];
+                if number_digits(token) > MAX_DIGITS {
+                    return Some(token);
+                }
+                at = end;
+            }
+            _ => at += 1,
+        }
+    }
+    None
+}
+
+/// The index after the closing quote of a JSON string whose text starts at `at`.
+fn string_end(bytes: &[u8], mut at: usize) -> usize {
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' => at += 2,
+            b'"' => return at + 1,
+            _ => at += 1,
+        }
+    }
+    at
+}
+
+/// The significant digits of a number's mantissa (`-1234.50e3` has 5).
+fn number_digits(number: &str) -> usize {
+    let unsigned = number.strip_prefix(['+', '-']).unwrap_or(number);
+    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or_default();
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    significant_digits(whole, fraction)
+}
+
 /// The significant digits of a decimal's digits before and after its point: leading and
 /// trailing zeros do not count.
 fn significant_digits(whole: &str, fraction: &str) -> usize {
@@ -367,6 +460,35 @@ mod tests {
 
     fn text(path: &str, cell: &str) -> Result<Value, ValueError> {
         from_text(resolve(path).unwrap().node, cell)
+    }
+
+    #[test]
+    fn the_api_form_is_stricter_than_a_users_input() {
+        let api = |path: &str, value: Value| check_api_form(resolve(path).unwrap().node, &value);
+        assert!(api("/consent/consentToContact", json!(false)).is_ok());
+        assert!(api("/consent/consentToContact", json!("false")).is_err());
+        assert!(api("/qualification", json!("Direct")).is_ok());
+        assert!(api("/qualification", json!("direct")).is_err());
+        assert!(api("/details/dealValue", json!("10000")).is_ok());
+        assert!(api("/details/dealValue", json!(" 5 ")).is_err());
+        assert!(api("/target/-", json!({"type": "solutionprofile", "id": "X"})).is_err());
+        assert!(api("/team", json!([{"email": "a@b.c", "x": true}])).is_ok());
+    }
+
+    #[test]
+    fn an_inexact_number_is_found_outside_strings_only() {
+        assert_eq!(inexact_number("1234567890.12345"), None);
+        assert_eq!(inexact_number("0.000001234567890123450"), None);
+        assert_eq!(
+            inexact_number(r#"{"a":"1234567890123456789","b\"":[1, -1234567890.123456e-3]}"#),
+            Some("-1234567890.123456e-3")
+        );
+        assert_eq!(
+            inexact_number("99999999999999999999"),
+            Some("99999999999999999999")
+        );
+        let message = inexact_number_error("12345678901234567.89").0;
+        assert!(message.contains("19 significant digits"), "{message}");
     }
 
     #[test]

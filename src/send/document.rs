@@ -127,6 +127,8 @@ struct Run<'a> {
     last_status: Option<u16>,
     patched: Option<(Option<String>, uuid::Uuid)>,
     note: Option<Note>,
+    /// The conflict policy's note when a later verification took `note`'s place.
+    resolved_by: Option<Note>,
     before: Option<Value>,
 }
 
@@ -148,6 +150,7 @@ impl<'a> Run<'a> {
             last_status: None,
             patched: None,
             note: None,
+            resolved_by: None,
             before: None,
         }
     }
@@ -244,7 +247,7 @@ impl<'a> Run<'a> {
     fn settle(&mut self, current: Current, in_flight: bool) -> Option<End> {
         if verify::changes_present(&current.body, &self.doc.ops) {
             if in_flight {
-                self.note = Some(Note::Verified);
+                self.verified();
                 // Read after the earlier run's PATCH applied: what it replaced is what
                 // that run read before sending, if it recorded it.
                 if self.shared.control.read_before {
@@ -361,7 +364,7 @@ impl<'a> Run<'a> {
         if maybe_applied {
             match self.fetch(Sent::MaybeApplied).await? {
                 Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => {
-                    self.note = Some(Note::Verified);
+                    self.verified();
                     return Ok(Next::End(End::Updated { etag: now.etag }));
                 }
                 Ok(now) => current = Some(now),
@@ -516,7 +519,7 @@ impl<'a> Run<'a> {
         let read = read(self.shared, &self.url, Sent::MaybeApplied).await?;
         match read.current {
             Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => {
-                self.note = Some(Note::Verified);
+                self.verified();
                 Ok(Some(End::Updated { etag: now.etag }))
             }
             _ => Ok(None),
@@ -539,6 +542,14 @@ impl<'a> Run<'a> {
         }
     }
 
+    /// Notes the document `verified`, keeping a conflict policy's note that came before.
+    fn verified(&mut self) {
+        if matches!(self.note, Some(Note::Refetched | Note::Overwritten)) {
+            self.resolved_by = self.note;
+        }
+        self.note = Some(Note::Verified);
+    }
+
     fn result(self, end: End) -> SendResult {
         let (if_match_sent, request_id, attempts) = self.patch_sent();
         let mut result = SendResult {
@@ -552,6 +563,7 @@ impl<'a> Run<'a> {
             error_message: None,
             // The report joins this with `merged-duplicates`, which the plan already knows.
             note: self.note,
+            resolved_by: self.resolved_by,
             request_id,
             duration: self.started.elapsed(),
             before: None,

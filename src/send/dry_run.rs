@@ -53,6 +53,7 @@ pub async fn check_document(
         error_code: None,
         error_message: None,
         note: None,
+        resolved_by: None,
         request_id: None,
         duration: started.elapsed(),
         before: None,

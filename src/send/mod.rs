@@ -133,6 +133,9 @@ pub struct SendResult {
     pub error_message: Option<String>,
     /// How the outcome was reached where that is not plain.
     pub note: Option<Note>,
+    /// The conflict policy's note (`refetched`, `overwritten`) where a later lost answer
+    /// was then verified: the report gives both.
+    pub resolved_by: Option<Note>,
     /// The `MS-RequestId` of the last PATCH.
     pub request_id: Option<uuid::Uuid>,
     /// Wall time from the first request to the outcome.

@@ -583,6 +583,27 @@ fn a_switch_set_off_in_the_environment_asks_for_nothing_and_one_set_on_needs_its
 }
 
 #[test]
+fn a_ledger_named_in_the_config_file_serves_resume_and_skip_unchanged_given_as_flags() {
+    let work = Workdir::new();
+    work.write(
+        "ok.csv",
+        "id,op,path,value\nfbcf71a8-76dc-4ea0-8a52-2f61cb154456,replace,/details/notes,hi\n",
+    );
+    work.write("ledger.toml", "ledger = \"runs.db\"\n");
+    let args = ["sync", "ok.csv", "--emulator", "--report", "r.csv"];
+    for flag in ["--resume", "--skip-unchanged"] {
+        let with_file = [&args[..], &["--config", "ledger.toml", flag]].concat();
+        let out = work.refsync(&with_file);
+        assert_eq!(code(&out), 0, "{flag}: {}", stderr(&out));
+        // With no ledger anywhere, the flag is a usage error.
+        let out = work.refsync(&[&args[..], &[flag]].concat());
+        assert_eq!(code(&out), 2, "{flag}: {}", stderr(&out));
+        assert!(stderr(&out).contains("needs --ledger"), "{}", stderr(&out));
+    }
+    assert!(work.path().join("runs.db").exists());
+}
+
+#[test]
 fn a_command_line_or_config_that_cannot_run_still_replaces_the_summary() {
     let work = Workdir::new();
     work.write("ok.csv", "id,op,path,value\na,replace,/name,x\n");

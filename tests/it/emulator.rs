@@ -185,7 +185,14 @@ async fn refused_patches_are_400_with_a_code_saying_why() {
 #[tokio::test]
 async fn an_allowed_transition_is_applied() {
     let emulator = start(EmulatorOptions::default()).await;
-    let close = json!([{"op": "replace", "path": "/status", "value": "closed"},
+    // The API's names are case-sensitive: a client must send them in its case.
+    let lower = json!([{"op": "replace", "path": "/status", "value": "closed"},
+                       {"op": "replace", "path": "/substatus", "value": "Won"}]);
+    assert_eq!(
+        patch(&emulator, ACTIVE_ENGAGED, lower, &[]).await.status(),
+        400
+    );
+    let close = json!([{"op": "replace", "path": "/status", "value": "Closed"},
                        {"op": "replace", "path": "/substatus", "value": "Won"}]);
     assert_eq!(
         patch(&emulator, ACTIVE_ENGAGED, close, &[]).await.status(),

@@ -184,6 +184,35 @@ async fn a_token_that_cannot_be_renewed_stops_the_run_with_exit_one() {
 }
 
 #[test]
+fn the_emulator_runs_no_token_source_of_the_file_or_the_environment() {
+    // `--emulator` needs no token: a production config's token command is not run.
+    let work = Workdir::new();
+    work.write("refsync.toml", "token_command = \"false\"\n");
+    work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(1)));
+    work.write(
+        "u.csv",
+        &format!("id,op,path,value\n{},replace,/name,x\n", id(0)),
+    );
+    let args = [
+        "sync",
+        "u.csv",
+        "--config",
+        "refsync.toml",
+        "--emulator",
+        "--seed",
+        "seed.jsonl",
+        "--report",
+        "r.csv",
+    ];
+    let out = work.refsync_with(&args, &[("PARTNER_CENTER_TOKEN", "not a token")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    // A token flag on the command line is still the user's to test against it.
+    let flag = [&args[..], &["--token-command", "false"]].concat();
+    let out = work.refsync_with(&flag, &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+}
+
+#[test]
 fn a_broken_auth_section_is_only_an_error_when_no_other_token_comes_first() {
     // SPEC: the first token source found wins; `[auth]` is the last of them.
     let work = Workdir::new();

@@ -181,6 +181,33 @@ async fn a_lost_response_then_412_is_verified_when_the_changes_are_there() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_refetched_resend_whose_answer_is_lost_is_verified_and_says_both() {
+    let applied = json!({"status": "New", "details": {"notes": "hello"}});
+    let lost = failure(TransportError::Timeout);
+    let answers = vec![
+        stale(),
+        referral("\"e2\"", active()),
+        lost,
+        stale(),
+        referral("\"e3\"", applied),
+    ];
+    let script = Scripted::new(&[("r1", answers)]);
+    let doc = with_etag(replace_doc("r1"), "\"e1\"");
+    let result = run(&policy(ConflictPolicy::Refetch), script, vec![doc])
+        .await
+        .one()
+        .clone();
+    assert_eq!(
+        (result.outcome, result.resolved_by, result.note),
+        (
+            Outcome::Updated,
+            Some(Note::Refetched),
+            Some(Note::Verified)
+        )
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lost_append_then_412_finds_the_member_by_email() {
     let applied = json!({"team": [{"email": "NEW@x.com", "firstName": "N"}]});
     let lost = failure(TransportError::Lost("eof".into()));

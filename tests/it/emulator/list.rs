@@ -123,6 +123,45 @@ async fn a_device_code_is_pending_at_first_and_then_yields_tokens() {
     let (status, tokens) = post_form(&token_url(&emulator, "token"), &form).await;
     assert_eq!(status, StatusCode::OK);
     assert!(tokens["access_token"].is_string());
+    // No offline_access was asked for: no refresh token. And a device code signs in once.
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    let (status, again) = post_form(&token_url(&emulator, "token"), &form).await;
+    assert_eq!(
+        (status, &again["error"]),
+        (StatusCode::BAD_REQUEST, &"expired_token".into())
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refresh_token_comes_only_with_offline_access_and_a_client_id_is_required() {
+    let emulator = start(EmulatorOptions::default()).await;
+    let url = token_url(&emulator, "token");
+    let scope = "https://api.partner.microsoft.com/user_impersonation";
+    let grant = |token: &'static str, scope: &'static str| {
+        [
+            ("grant_type", "refresh_token"),
+            ("client_id", "c"),
+            ("refresh_token", token),
+            ("scope", scope),
+        ]
+    };
+    let (status, tokens) = post_form(&url, &grant("r1", scope)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(tokens["scope"], scope);
+    assert!(tokens.get("refresh_token").is_none(), "{tokens}");
+    let offline = "https://api.partner.microsoft.com/user_impersonation offline_access";
+    let (_, tokens) = post_form(&url, &grant("r2", offline)).await;
+    assert!(tokens["refresh_token"].is_string(), "{tokens}");
+    let (status, refused) = post_form(
+        &url,
+        &[("grant_type", "refresh_token"), ("refresh_token", "r3")],
+    )
+    .await;
+    assert_eq!(
+        (status, &refused["error"]),
+        (StatusCode::BAD_REQUEST, &"invalid_request".into())
+    );
     emulator.shutdown().await;
 }
 
