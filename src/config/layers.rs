@@ -5,7 +5,6 @@
 
 use super::file::{ConfigFile, FileError, FileValue, Problem, locate, not_scalar, unknown_key};
 use crate::cli::Cli;
-use crate::cli::args::SyncArgs;
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
 use clap::parser::ValueSource;
@@ -99,7 +98,15 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
     let effective = effective(&command, &matches, file.as_ref());
     if let Some(sync_args) = cli.sync_args_mut() {
         super::sync::keep_strongest_token_sources(sync_args, &effective);
-        if let Some(flag) = flag_needing_ledger(sync_args, &effective) {
+        // `--resume` or `--skip-unchanged` on the command line with no ledger in any layer
+        // is a usage error (exit 2); set in the environment or the file, `sync` reports the
+        // same lack as a configuration error (exit 1).
+        let from_flag = |key: &str| {
+            effective
+                .iter()
+                .any(|e| e.key == key && e.source == Source::Flag)
+        };
+        if let Some(flag) = super::sync::switch_without_ledger(sync_args, from_flag) {
             let message =
                 format!("{flag} needs --ledger FILE: the runs it reads are recorded there");
             return Err(command
@@ -112,27 +119,6 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         file,
         effective,
     })
-}
-
-/// `--resume` or `--skip-unchanged` given on the command line with no ledger in any
-/// layer: a usage error (exit 2). Set in the environment or the file, the same lack is a
-/// configuration error that `sync` reports (exit 1); a ledger from any layer counts.
-fn flag_needing_ledger(args: &SyncArgs, effective: &[Effective]) -> Option<&'static str> {
-    if args.ledger.is_some() {
-        return None;
-    }
-    let from_flag = |key: &str| {
-        effective
-            .iter()
-            .any(|e| e.key == key && e.source == Source::Flag)
-    };
-    [
-        (args.resume, "resume", "--resume"),
-        (args.skip_unchanged, "skip_unchanged", "--skip-unchanged"),
-    ]
-    .into_iter()
-    .find(|&(set, key, _)| set && from_flag(key))
-    .map(|(_, _, flag)| flag)
 }
 
 /// Whether `args` (program name first), `REFSYNC_LOG_FORMAT` or the config file ask for

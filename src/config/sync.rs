@@ -73,13 +73,8 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
     };
     // Checked here, not by clap, so that a ledger named in the config file counts for a
     // `--resume` on the command line.
-    for (set, flag) in [
-        (args.resume, "--resume"),
-        (args.skip_unchanged, "--skip-unchanged"),
-    ] {
-        if set && args.ledger.is_none() {
-            return Err(ConfigError::NeedsLedger(flag));
-        }
+    if let Some(flag) = switch_without_ledger(args, |_| true) {
+        return Err(ConfigError::NeedsLedger(flag));
     }
     let token = token_source(args, emulator.is_some(), auth)?;
     if args.seed.is_some() && emulator.is_none() {
@@ -103,6 +98,24 @@ pub fn resolve(args: &SyncArgs, auth: &AuthConfig) -> Result<SyncSettings, Confi
         undo,
         read_before: args.undo.is_some(),
     })
+}
+
+/// The first of `--resume` and `--skip-unchanged` that is set, where `counts` takes its
+/// config key, while no layer names a ledger: its flag.
+pub fn switch_without_ledger(
+    args: &SyncArgs,
+    counts: impl Fn(&str) -> bool,
+) -> Option<&'static str> {
+    if args.ledger.is_some() {
+        return None;
+    }
+    [
+        (args.resume, "resume", "--resume"),
+        (args.skip_unchanged, "skip_unchanged", "--skip-unchanged"),
+    ]
+    .into_iter()
+    .find(|&(set, key, _)| set && counts(key))
+    .map(|(_, _, flag)| flag)
 }
 
 /// Drops from `args` the token sources of a weaker layer than the strongest one that

@@ -121,11 +121,9 @@ fn parse_op(i: usize, op: Value) -> Result<PatchOperation, ApiError> {
     let raw = fields
         .remove("value")
         .ok_or_else(|| invalid_body(i, "has no \"value\""))?;
-    let value = schema::value::check_api_form(resolved.node, &raw)
-        .and_then(|()| schema::check_json(resolved.node, &raw))
-        .map_err(|e| {
-            ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
-        })?;
+    let value = schema::value::check_sent(resolved.node, &raw).map_err(|e| {
+        ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
+    })?;
     let path = PointerBuf::parse(path.as_str())
         .map_err(|e| ApiError::bad_request("InvalidPath", format!("operation {i}: {e}")))?;
     Ok(match name.as_str() {

@@ -39,8 +39,10 @@ pub async fn token(State(app): State<Arc<AppState>>, fields: Fields) -> Response
                 oauth_error("invalid_grant", "the refresh token is missing or invalid")
             }
             Some(token) if app.auth.spend_refresh_token(token) => {
-                // With no scope, the refresh token's own, which was granted offline access.
-                let scope = fields.get("scope").map_or(OFFLINE_SCOPE, String::as_str);
+                // With no scope, the refresh token's own: refsync's, offline access included.
+                let scope = fields
+                    .get("scope")
+                    .map_or(crate::auth::DEFAULT_SCOPE, String::as_str);
                 tokens(&app, scope)
             }
             Some(_) => oauth_error(
@@ -78,7 +80,7 @@ pub async fn device_code(State(app): State<Arc<AppState>>, fields: Fields) -> Re
     if let Some(refused) = without_client_id(&fields) {
         return refused;
     }
-    let scope = fields.get("scope").map_or(DEFAULT_SCOPE, String::as_str);
+    let scope = fields.get("scope").map_or(API_SCOPE, String::as_str);
     let (code, user_code) = app.auth.start_device(scope);
     let uri = app.base_url.replace("/v1.0", "/devicelogin");
     Reply::json(&json!({
@@ -98,11 +100,8 @@ pub async fn device_login() -> &'static str {
     "refsync emulator: no sign-in is needed here; the device code is accepted at its next poll.\n"
 }
 
-/// The scope a device code that names none gets.
-const DEFAULT_SCOPE: &str = "https://api.partner.microsoft.com/user_impersonation";
-
-/// The scope of a refresh token: the one it was issued for, offline access included.
-const OFFLINE_SCOPE: &str = "https://api.partner.microsoft.com/user_impersonation offline_access";
+/// The API alone, without offline access: the scope of a device code that names none.
+const API_SCOPE: &str = "https://api.partner.microsoft.com/user_impersonation";
 
 /// The refusal of a request without a `client_id`, as the real service refuses it.
 fn without_client_id(fields: &HashMap<String, String>) -> Option<Response> {

@@ -3,7 +3,6 @@
 //! planner's business. Extra keys are ignored.
 
 use crate::schema::json_type_name;
-use crate::schema::value::inexact_number;
 use serde::{Deserialize, Deserializer};
 use serde_json::value::RawValue as JsonText;
 use serde_json::{Map, Value};
@@ -11,6 +10,7 @@ use std::borrow::Cow;
 
 use super::{MalformedKind, RawOp, RawValue, RecordContent};
 
+use super::json_salvage::inexact_number;
 pub use super::json_salvage::salvage_id;
 
 /// A key that is missing or of the wrong type.

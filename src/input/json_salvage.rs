@@ -1,6 +1,10 @@
-//! Finding the `id` of a JSONL line that does not parse, so that its malformed record
-//! counts under that referral (its document is then `invalid`, not silently sent without
-//! it). A single pass over the bytes that only looks at keys of the outermost object.
+//! Cheap scans of a JSONL line's text that serde_json's reading cannot do: finding the
+//! `id` of a line that does not parse, so that its malformed record counts under that
+//! referral (its document is then `invalid`, not silently sent without it), with a single
+//! pass that only looks at keys of the outermost object; and finding a number that
+//! serde_json would read rounded.
+
+use crate::schema::value::is_inexact;
 
 /// The string value of a top-level `"id"` key in `bytes`, if a cheap scan finds one.
 pub fn salvage_id(bytes: &[u8]) -> Option<String> {
@@ -21,6 +25,31 @@ pub fn salvage_id(bytes: &[u8]) -> Option<String> {
             _ => {}
         }
         at += 1;
+    }
+    None
+}
+
+/// The first number in the JSON text `json` (strings skipped) with more significant
+/// digits than a JSON number keeps exactly, as written.
+pub fn inexact_number(json: &str) -> Option<&str> {
+    let bytes = json.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => at = string_end(bytes, at).map_or(bytes.len(), |end| end + 1),
+            b'-' | b'0'..=b'9' => {
+                let end = bytes[at..]
+                    .iter()
+                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    .map_or(bytes.len(), |n| at + n);
+                let number = &json[at..end];
+                if is_inexact(number) {
+                    return Some(number);
+                }
+                at = end;
+            }
+            _ => at += 1,
+        }
     }
     None
 }
@@ -79,6 +108,20 @@ mod tests {
     fn ids_inside_nested_values_are_not_taken() {
         assert_eq!(salvage_id(br#"{"value":{"id":"inner"}, oops"#), None);
         assert_eq!(salvage_id(br#"{"note":"\"id\":\"x\"", oops"#), None);
+    }
+
+    #[test]
+    fn an_inexact_number_is_found_outside_strings_only() {
+        assert_eq!(inexact_number("1234567890.12345"), None);
+        assert_eq!(inexact_number("0.000001234567890123450"), None);
+        assert_eq!(
+            inexact_number(r#"{"a":"1234567890123456789","b\"":[1, -1234567890.123456e-3]}"#),
+            Some("-1234567890.123456e-3")
+        );
+        assert_eq!(
+            inexact_number("99999999999999999999"),
+            Some("99999999999999999999")
+        );
     }
 
     #[test]

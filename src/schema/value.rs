@@ -25,17 +25,41 @@ fn show(value: &Value) -> String {
 /// Checks a JSON value against `node` and returns it in the API's form (enum names in the
 /// API's case, dates as UTC date-times, numeric strings as numbers).
 pub fn check_json(node: &Node, value: &Value) -> Result<Value, ValueError> {
+    check_in(node, value, Form::User)
+}
+
+/// [`check_json`] as the API itself checks what it is sent: without what a user's input
+/// is forgiven (a boolean as text, an enum name in another case, a decimal as text with
+/// spaces around it). The emulator checks a PATCH's values with this, so that a client
+/// that sends values other than in the API's own form is caught.
+pub fn check_sent(node: &Node, value: &Value) -> Result<Value, ValueError> {
+    check_in(node, value, Form::Api)
+}
+
+/// Whose value is checked: a user's input, or a request to the API.
+#[derive(Clone, Copy, PartialEq)]
+enum Form {
+    User,
+    Api,
+}
+
+fn check_in(node: &Node, value: &Value, form: Form) -> Result<Value, ValueError> {
     match (node, value) {
         (Node::Scalar(Scalar::String), Value::String(_)) => Ok(value.clone()),
-        (Node::Scalar(scalar), Value::String(text)) => scalar_from_text(node, scalar, text),
+        (Node::Scalar(scalar), Value::String(text)) => {
+            if form == Form::Api {
+                api_text(node, scalar, text)?;
+            }
+            scalar_from_text(node, scalar, text)
+        }
         (Node::Scalar(Scalar::Decimal), Value::Number(_)) => Ok(value.clone()),
         (Node::Scalar(Scalar::Boolean), Value::Bool(_)) => Ok(value.clone()),
-        (Node::Object(object), Value::Object(members)) => check_object(object, members),
+        (Node::Object(object), Value::Object(members)) => check_object(object, members, form),
         (Node::Array(element), Value::Array(items)) => items
             .iter()
             .enumerate()
             .map(|(i, item)| {
-                check_json(element, item).map_err(|e| ValueError(format!("element {i}: {e}")))
+                check_in(element, item, form).map_err(|e| ValueError(format!("element {i}: {e}")))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
@@ -43,47 +67,35 @@ pub fn check_json(node: &Node, value: &Value) -> Result<Value, ValueError> {
     }
 }
 
-/// What the API itself refuses that [`check_json`] forgives a user's input: a boolean
-/// sent as text, an enum name in another case, a decimal as text with spaces around it.
-/// The emulator checks a PATCH's values with this first, so that a client that sends
-/// values other than in the API's own form is caught.
-pub fn check_api_form(node: &Node, value: &Value) -> Result<(), ValueError> {
-    match (node, value) {
-        (Node::Scalar(Scalar::Boolean), Value::Bool(_)) => Ok(()),
-        (Node::Scalar(Scalar::Boolean), _) => Err(expected(node, &show(value))),
-        (Node::Scalar(Scalar::Enum(names)), Value::String(name)) if !names.contains(&&**name) => {
-            Err(ValueError(format!(
-                "{name:?} is not {} (names are case-sensitive)",
+/// Refuses the text the API does not take for `scalar`, where a user's input is forgiven.
+fn api_text(node: &Node, scalar: &Scalar, text: &str) -> Result<(), ValueError> {
+    let refused = match scalar {
+        Scalar::Boolean => true,
+        Scalar::Enum(names) if !names.contains(&text) => {
+            return Err(ValueError(format!(
+                "{text:?} is not {} (names are case-sensitive)",
                 node.describe()
-            )))
+            )));
         }
-        (Node::Scalar(Scalar::Decimal), Value::String(text)) if text.trim() != text => {
-            Err(expected(node, &show(value)))
-        }
-        (Node::Object(object), Value::Object(members)) => {
-            members.iter().try_for_each(|(name, member)| {
-                let Some(node) = object.field(name) else {
-                    return Ok(());
-                };
-                check_api_form(node, member)
-                    .map_err(|e| ValueError(format!("member {name:?}: {e}")))
-            })
-        }
-        (Node::Array(element), Value::Array(items)) => {
-            items.iter().enumerate().try_for_each(|(i, item)| {
-                check_api_form(element, item).map_err(|e| ValueError(format!("element {i}: {e}")))
-            })
-        }
-        _ => Ok(()),
+        Scalar::Decimal => text.trim() != text,
+        _ => false,
+    };
+    match refused {
+        true => Err(expected(node, &format!("{text:?}"))),
+        false => Ok(()),
     }
 }
 
-fn check_object(object: &Object, members: &Map<String, Value>) -> Result<Value, ValueError> {
+fn check_object(
+    object: &Object,
+    members: &Map<String, Value>,
+    form: Form,
+) -> Result<Value, ValueError> {
     let mut out = Map::with_capacity(members.len());
     for (name, value) in members {
         let node = member_node(object, name)?;
         let checked =
-            check_json(node, value).map_err(|e| ValueError(format!("member {name:?}: {e}")))?;
+            check_in(node, value, form).map_err(|e| ValueError(format!("member {name:?}: {e}")))?;
         out.insert(name.clone(), checked);
     }
     check_required(object, &out)?;
@@ -307,13 +319,13 @@ enum DecimalFault {
 /// It is sent as the JSON number it names, so it may have at most [`MAX_DIGITS`]
 /// significant digits.
 fn parse_decimal(text: &str) -> Result<Number, DecimalFault> {
-    let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
-    let negative = text.starts_with('-');
-    let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
-        Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
-        None => (unsigned, None),
-    };
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let DecimalParts {
+        negative,
+        mantissa,
+        whole,
+        fraction,
+        exponent,
+    } = DecimalParts::of(text);
     let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
     let exponent_ok = exponent.is_none_or(|e| {
         let e = e.strip_prefix(['+', '-']).unwrap_or(e);
@@ -354,53 +366,45 @@ fn too_precise(shown: &str, digits: usize) -> ValueError {
 
 /// Why the number `number`, as a JSONL line wrote it, cannot be sent as written.
 pub fn inexact_number_error(number: &str) -> ValueError {
-    too_precise(&clip(number), number_digits(number))
+    too_precise(&clip(number), DecimalParts::of(number).significant())
 }
 
-/// The first number in the JSON text `json` (strings skipped) with more significant
-/// digits than a JSON number keeps exactly: serde_json reads such a number rounded, and
-/// it would be sent changed without a word.
-pub fn inexact_number(json: &str) -> Option<&str> {
-    let bytes = json.as_bytes();
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'"' => at = string_end(bytes, at + 1),
-            b'-' | b'0'..=b'9' => {
-                let end = bytes[at..]
-                    .iter()
-                    .position(|b| !matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                    .map_or(bytes.len(), |n| at + n);
-                let token = &json[at..end];
-                if number_digits(token) > MAX_DIGITS {
-                    return Some(token);
-                }
-                at = end;
-            }
-            _ => at += 1,
+/// Whether a JSON number written `number` has more significant digits than a JSON number
+/// keeps exactly: serde_json reads such a number rounded, and it would be sent changed.
+pub fn is_inexact(number: &str) -> bool {
+    DecimalParts::of(number).significant() > MAX_DIGITS
+}
+
+/// A decimal's text split at its sign, exponent and point; the parts are not checked.
+struct DecimalParts<'a> {
+    negative: bool,
+    /// The digits and point before the exponent, unsigned.
+    mantissa: &'a str,
+    whole: &'a str,
+    fraction: &'a str,
+    exponent: Option<&'a str>,
+}
+
+impl<'a> DecimalParts<'a> {
+    fn of(text: &'a str) -> Self {
+        let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
+        let (mantissa, exponent) = match unsigned.find(['e', 'E']) {
+            Some(at) => (&unsigned[..at], Some(&unsigned[at + 1..])),
+            None => (unsigned, None),
+        };
+        let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        DecimalParts {
+            negative: text.starts_with('-'),
+            mantissa,
+            whole,
+            fraction,
+            exponent,
         }
     }
-    None
-}
 
-/// The index after the closing quote of a JSON string whose text starts at `at`.
-fn string_end(bytes: &[u8], mut at: usize) -> usize {
-    while at < bytes.len() {
-        match bytes[at] {
-            b'\\' => at += 2,
-            b'"' => return at + 1,
-            _ => at += 1,
-        }
+    fn significant(&self) -> usize {
+        significant_digits(self.whole, self.fraction)
     }
-    at
-}
-
-/// The significant digits of a number's mantissa (`-1234.50e3` has 5).
-fn number_digits(number: &str) -> usize {
-    let unsigned = number.strip_prefix(['+', '-']).unwrap_or(number);
-    let mantissa = unsigned.split(['e', 'E']).next().unwrap_or_default();
-    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    significant_digits(whole, fraction)
 }
 
 /// The significant digits of a decimal's digits before and after its point: leading and
@@ -464,7 +468,7 @@ mod tests {
 
     #[test]
     fn the_api_form_is_stricter_than_a_users_input() {
-        let api = |path: &str, value: Value| check_api_form(resolve(path).unwrap().node, &value);
+        let api = |path: &str, value: Value| check_sent(resolve(path).unwrap().node, &value);
         assert!(api("/consent/consentToContact", json!(false)).is_ok());
         assert!(api("/consent/consentToContact", json!("false")).is_err());
         assert!(api("/qualification", json!("Direct")).is_ok());
@@ -472,21 +476,18 @@ mod tests {
         assert!(api("/details/dealValue", json!("10000")).is_ok());
         assert!(api("/details/dealValue", json!(" 5 ")).is_err());
         assert!(api("/target/-", json!({"type": "solutionprofile", "id": "X"})).is_err());
-        assert!(api("/team", json!([{"email": "a@b.c", "x": true}])).is_ok());
+        // Members are checked in the same walk, nested ones included.
+        let member = |off: Value| json!([{"email": "a@b.c", "contactPreference": {"disableNotifications": off}}]);
+        assert!(api("/team", member(json!(true))).is_ok());
+        assert!(api("/team", member(json!("true"))).is_err());
     }
 
     #[test]
-    fn an_inexact_number_is_found_outside_strings_only() {
-        assert_eq!(inexact_number("1234567890.12345"), None);
-        assert_eq!(inexact_number("0.000001234567890123450"), None);
-        assert_eq!(
-            inexact_number(r#"{"a":"1234567890123456789","b\"":[1, -1234567890.123456e-3]}"#),
-            Some("-1234567890.123456e-3")
-        );
-        assert_eq!(
-            inexact_number("99999999999999999999"),
-            Some("99999999999999999999")
-        );
+    fn an_inexact_number_is_one_of_more_than_15_significant_digits() {
+        assert!(!is_inexact("1234567890.12345"));
+        assert!(!is_inexact("0.000001234567890123450"));
+        assert!(is_inexact("-1234567890.123456e-3"));
+        assert!(is_inexact("99999999999999999999"));
         let message = inexact_number_error("12345678901234567.89").0;
         assert!(message.contains("19 significant digits"), "{message}");
     }
