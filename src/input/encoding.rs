@@ -33,6 +33,21 @@ pub enum EncodingError {
         /// The line of the first bad sequence.
         line: u64,
     },
+    /// A byte-order mark chose the encoding, which is not the one given, and the text
+    /// after it is not in that encoding (a UTF-8 mark on a windows-1252 body, say).
+    #[error(
+        "input {name} starts with a {marked} byte-order mark, which decides its encoding \
+         whatever --encoding says, but line {line} is not valid {marked}: save the file in \
+         one encoding (without the mark if its text is not {marked})"
+    )]
+    MarkedMalformed {
+        /// The input as given.
+        name: String,
+        /// The encoding the mark names.
+        marked: &'static str,
+        /// The line of the first bad sequence.
+        line: u64,
+    },
 }
 
 /// `--encoding NAME`: a WHATWG label (`utf-8`, `windows-1252`, `latin1`, `utf-16le`, …).
@@ -48,7 +63,11 @@ pub fn parse_encoding(label: &str) -> Result<&'static Encoding, String> {
 /// Why a decode stopped.
 enum Stop {
     Io(io::Error),
-    Malformed { line: u64 },
+    /// At `line`, decoding as `used` (which a byte-order mark may have chosen).
+    Malformed {
+        line: u64,
+        used: &'static Encoding,
+    },
 }
 
 /// Transcodes `source` (the input `name`) to UTF-8 in a new temporary file; `None` when it
@@ -84,15 +103,21 @@ pub fn transcode(
     match decode(input, &mut out, encoding) {
         Ok(()) => out.flush().map_err(io)?,
         Err(Stop::Io(e)) => return Err(io(e)),
-        Err(Stop::Malformed { line }) => {
-            let encoding = encoding.name();
+        Err(Stop::Malformed { line, used }) => {
             let name = name.to_string();
-            return Err(EncodingError::Malformed {
-                name,
-                encoding,
-                line,
-            }
-            .into());
+            let error = match used == encoding {
+                true => EncodingError::Malformed {
+                    name,
+                    encoding: encoding.name(),
+                    line,
+                },
+                false => EncodingError::MarkedMalformed {
+                    name,
+                    marked: used.name(),
+                    line,
+                },
+            };
+            return Err(error.into());
         }
     }
     drop(out);
@@ -147,7 +172,10 @@ fn decode(
             match result {
                 DecoderResult::InputEmpty => break,
                 DecoderResult::OutputFull => continue,
-                DecoderResult::Malformed(..) => return Err(Stop::Malformed { line }),
+                DecoderResult::Malformed(..) => {
+                    let used = decoder.encoding();
+                    return Err(Stop::Malformed { line, used });
+                }
             }
         }
         if last {
@@ -189,6 +217,18 @@ mod tests {
                 .is_none()
         );
         assert!(transcode(input.path(), "x.csv", UTF_8).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_utf8_mark_on_text_in_another_encoding_is_named_as_the_cause() {
+        let input = file(b"\xef\xbb\xbfid,value\r\nx,caf\xe9\r\n");
+        let error = transcode(input.path(), "x.csv", windows_1252())
+            .expect_err("the mark says UTF-8")
+            .to_string();
+        assert!(
+            error.contains("starts with a UTF-8 byte-order mark") && error.contains("line 2"),
+            "{error}"
+        );
     }
 
     #[test]

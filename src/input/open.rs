@@ -63,6 +63,7 @@ fn spool_stream(name: &str, file: File, options: &ReadOptions) -> Result<InputSo
 /// lines end in a lone CR read through a copy in which each is a line feed (line numbers
 /// stay the original's either way).
 fn as_read(source: InputSource, options: &ReadOptions) -> Result<InputSource, InputError> {
+    warn_if_empty(&source);
     let source = match transcode(&source.path, &source.name, options.encoding)? {
         None => source,
         Some(spool) => spooled_as(source, spool),
@@ -81,6 +82,18 @@ fn as_read(source: InputSource, options: &ReadOptions) -> Result<InputSource, In
     );
     let spool = line_ends::spool_with_line_feeds(&source.path).map_err(io)?;
     Ok(spooled_as(source, spool))
+}
+
+/// An input of no bytes at all (a CRM export that failed, say) plans nothing without
+/// any error of its own: a nightly run says so rather than pass quietly.
+fn warn_if_empty(source: &InputSource) {
+    if std::fs::metadata(&source.path).is_ok_and(|meta| meta.len() == 0) {
+        tracing::warn!(
+            input = source.name.as_str(),
+            "{} is empty: no header and no rows; is it the file you meant?",
+            source.name
+        );
+    }
 }
 
 /// `source` read from `spool` instead, which lives as long as the source does.

@@ -305,7 +305,12 @@ impl CsvOut {
         let message = neutralise(rejected.message).as_bytes().to_vec();
         if header.len() + 2 == union.len() && union.starts_with(header) {
             let (content, terminator) = split_terminator(raw);
-            let tail = self.line.encode(&[Vec::new(), outcome, message]);
+            // A row short of its header's columns (a ragged record) gets empty cells first,
+            // so that the verdict sits under its own two columns.
+            let fields = parse_record(raw, self.delimiter).len().max(1);
+            let mut tail_cells = vec![Vec::new(); header.len().saturating_sub(fields) + 1];
+            tail_cells.extend([outcome, message]);
+            let tail = self.line.encode(&tail_cells);
             let mut line = content.to_vec();
             line.extend_from_slice(tail.strip_suffix(b"\n").unwrap_or(&tail));
             line.extend_from_slice(terminator);
@@ -468,6 +473,22 @@ mod tests {
         assert_eq!(
             written,
             "id,op,path,value,outcome,error_message\r\na,replace,/name,\"x, y\",failed,'=bad\r\n"
+        );
+    }
+
+    #[test]
+    fn a_short_row_is_copied_with_empty_cells_before_its_verdict() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id,op,path,value\r\nragged,x\r\n";
+        let src = source(dir.path(), "u.csv", text, Format::Csv);
+        let start = text.find("ragged").unwrap();
+        let out = dir.path().join("rejects.csv");
+        let row = rejected(0, 2, "short", start, text.len() - start);
+        write_rejects(&out, &[src], vec![row], b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "id,op,path,value,outcome,error_message\r\nragged,x,,,failed,short\r\n"
         );
     }
 

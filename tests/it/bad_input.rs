@@ -315,6 +315,22 @@ fn a_csv_file_with_no_rows_and_no_row_form_header_is_warned_about() {
 }
 
 #[test]
+fn an_empty_input_of_either_format_is_warned_about_and_plans_nothing() {
+    let work = Workdir::new();
+    work.write("u.csv", "");
+    work.write("u.jsonl", "");
+    for name in ["u.csv", "u.jsonl"] {
+        let out = work.refsync(&["plan", name, "--report", "r.csv"]);
+        assert_eq!(code(&out), 0, "{}", stderr(&out));
+        assert!(
+            stderr(&out).contains(&format!("{name} is empty")),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn a_csv_file_whose_lines_end_in_a_lone_cr_is_read_line_by_line() {
     let work = Workdir::new();
     let (a, b, c) = (id(1), id(2), id(3));
