@@ -273,7 +273,12 @@ pub struct SyncArgs {
     #[arg(long, env = "REFSYNC_RETURN_REPRESENTATION")]
     pub return_representation: bool,
     /// A command whose stdout is the access token (re-run on 401).
-    #[arg(long, value_name = "CMD", env = "REFSYNC_TOKEN_COMMAND")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        env = "REFSYNC_TOKEN_COMMAND",
+        hide_env_values = true
+    )]
     pub token_command: Option<String>,
     /// A file holding the access token (re-read on 401).
     #[arg(long, value_name = "FILE", env = "REFSYNC_TOKEN_FILE")]
@@ -320,7 +325,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N")]
     pub generate: Option<usize>,
     /// Require this bearer token on every request.
-    #[arg(long, value_name = "T", value_parser = parse::bearer_token)]
+    #[arg(long, value_name = "T", value_parser = parse::BearerToken, hide_env_values = true)]
     pub token: Option<String>,
     /// Latency added to every answer, in milliseconds (with jitter).
     #[arg(long, value_name = "N", default_value_t = 0)]

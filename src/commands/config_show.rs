@@ -9,9 +9,26 @@ use crate::config::{auth, sync};
 use crate::send::TokenSource;
 use std::fmt::Write;
 
-/// Runs `config show` for `args`, as parsed in `parsed`; prints to stdout.
+/// Runs `config show` for `args`, as parsed in `parsed`; prints to stdout. Exits 1 when
+/// `sync` would refuse the endpoint, as it would exit.
 pub fn run(args: &SyncArgs, parsed: &Parsed) -> anyhow::Result<i32> {
-    super::print_to_stdout(render(args, parsed).as_bytes())
+    let printed = super::print_to_stdout(render(args, parsed).as_bytes())?;
+    match endpoint_refused(args) {
+        Some(error) => Err(anyhow::anyhow!(
+            "sync would refuse this configuration: {error}"
+        )),
+        None => Ok(printed),
+    }
+}
+
+/// Why `sync` would refuse the endpoint (outside `--emulator`, which ignores it).
+fn endpoint_refused(args: &SyncArgs) -> Option<String> {
+    if args.emulator {
+        return None;
+    }
+    crate::send::check_endpoint(&args.endpoint)
+        .err()
+        .map(|e| e.to_string())
 }
 
 /// The whole output.
@@ -63,9 +80,22 @@ fn line(effective: &Effective, width: usize) -> String {
         Some(value) => format!(
             "{:width$} = {}  # {source}\n",
             effective.key,
-            toml_text(value)
+            toml_text(&without_password(value))
         ),
         None => format!("# {:width$} (not set)\n", effective.key),
+    }
+}
+
+/// `value` with the password of a URL masked (`https://user:***@host`), which `sync`
+/// refuses but which must not show here either; anything else as it is.
+fn without_password(value: &str) -> String {
+    match reqwest::Url::parse(value) {
+        Ok(mut url) if url.password().is_some() => {
+            // Setting a password fails only for a URL that cannot have one.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => value.to_string(),
     }
 }
 
@@ -186,6 +216,15 @@ mod tests {
             source: Source::Default,
         };
         assert!(!line(&pasted, 0).contains("p@ss"), "{}", line(&pasted, 0));
+        let endpoint = Effective {
+            key: "endpoint".into(),
+            value: Some("https://me:hush@api.example.com/v1.0".into()),
+            source: Source::Flag,
+        };
+        assert_eq!(
+            line(&endpoint, 0),
+            "endpoint = \"https://me:***@api.example.com/v1.0\"  # flag\n"
+        );
     }
 
     #[test]

@@ -6,10 +6,10 @@ use super::prepare::Prepared;
 use crate::cli::SyncArgs;
 use crate::cli::args::OnDuplicateArg;
 use crate::input::Format;
-use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta};
+use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta, Sending};
 use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
-use crate::send::SendHooks;
+use crate::send::{PatchCall, SendHooks};
 use anyhow::Context;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -206,18 +206,25 @@ impl SendHooks for LedgerRun {
         )
     }
 
-    fn before_patch(
-        &self,
-        entry: usize,
-        request_id: Uuid,
-        if_match: Option<&str>,
-        undo_before: Option<&serde_json::Value>,
-    ) -> Result<(), String> {
-        let undo_before = undo_before.map(serde_json::Value::to_string);
+    fn earlier_sent(&self, entry: usize) -> u32 {
+        match self.states.get(&entry) {
+            Some(DocumentState::InFlight { sent, .. }) => *sent,
+            _ => 0,
+        }
+    }
+
+    fn before_patch(&self, entry: usize, call: &PatchCall<'_>) -> Result<(), String> {
+        let undo_before = call.undo_before.map(serde_json::Value::to_string);
+        let sending = Sending {
+            request_id: call.request_id,
+            if_match: call.if_match,
+            undo_before: undo_before.as_deref(),
+            sent_before: call.sent_before,
+        };
         blocking(|| {
             let key = self.key(entry);
             self.ledger
-                .record_sending(self.run, key, request_id, if_match, undo_before.as_deref())
+                .record_sending(self.run, key, &sending)
                 .map_err(|e| format!("cannot record the request in the ledger: {e}"))
         })
     }

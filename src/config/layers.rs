@@ -4,6 +4,7 @@
 //! [`clap::ArgMatches::value_source`] then tells where each value came from.
 
 use super::file::{ConfigFile, FileError, FileValue, Problem, locate, not_scalar, unknown_key};
+use super::parse::MASKED;
 use crate::cli::Cli;
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -293,6 +294,10 @@ fn with_layers(arg: Arg, key: &str, value: Option<&FileValue>) -> Arg {
     if is_switch(&arg) {
         arg = arg.value_parser(BoolishValueParser::new());
     }
+    // A secret's value, from the environment or the file, is never shown in help.
+    if arg.is_hide_env_values_set() {
+        arg = arg.hide_default_value(true);
+    }
     let default = alias_value(&arg)
         .map(|(_, text)| text)
         .or_else(|| value.map(|v| v.text.clone()));
@@ -407,13 +412,16 @@ fn env_fault(command: &Command, args: &[OsString], error: &clap::Error) -> Optio
     // An option shows as clap's error names it (`--rate <RATE>`) only once built.
     let mut built = command.clone();
     built.build();
-    let arg = all_args(&built)
-        .into_iter()
-        .find(|arg| arg.to_string() == shown && env_value(arg).is_some_and(|(_, v)| v == value))?;
+    // A secret's refusal shows it masked (`parse::BearerToken`).
+    let refused =
+        |arg: &Arg, v: &str| v == value || (arg.is_hide_env_values_set() && value == MASKED);
+    let arg = all_args(&built).into_iter().find(|arg| {
+        arg.to_string() == shown && env_value(arg).is_some_and(|(_, v)| refused(arg, &v))
+    })?;
     if given_on_command_line(args, arg) {
         return None;
     }
-    let (var, _) = env_value(arg)?;
+    let (var, value) = env_value(arg)?;
     let message = match arg.get_action() {
         ArgAction::SetTrue | ArgAction::SetFalse => {
             format!("{value:?} is not a boolean; write {BOOLEANS}")

@@ -71,6 +71,44 @@ pub fn bearer_token(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
+/// What an error shows in place of a secret value it refuses.
+pub const MASKED: &str = "***";
+
+/// [`bearer_token`] as clap's value parser, whose refusal names the option but never the
+/// value: clap's own error would repeat the token it refuses.
+#[derive(Clone, Copy, Debug)]
+pub struct BearerToken;
+
+impl clap::builder::TypedValueParser for BearerToken {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        use clap::error::{ContextKind, ContextValue, ErrorKind};
+        let refused = |why: &str| {
+            let shown = arg.map_or_else(|| "--token".to_string(), ToString::to_string);
+            let message = format!("invalid value {MASKED} for '{shown}': {why}\n");
+            let mut error = clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(command);
+            // What names the option and the value for the error's source (a variable,
+            // the file): the value only as masked.
+            error.insert(ContextKind::InvalidArg, ContextValue::String(shown));
+            error.insert(
+                ContextKind::InvalidValue,
+                ContextValue::String(MASKED.into()),
+            );
+            error
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refused("a bearer token is ASCII text"))?;
+        bearer_token(text).map_err(|why| refused(&why))
+    }
+}
+
 /// Parses a per-second rate `N/s` (the emulator's `--throttle`).
 pub fn per_second(text: &str) -> Result<u32, String> {
     // `rate`'s own message offers N/m, N/h and unlimited, which a throttle is not.

@@ -121,9 +121,11 @@ fn parse_op(i: usize, op: Value) -> Result<PatchOperation, ApiError> {
     let raw = fields
         .remove("value")
         .ok_or_else(|| invalid_body(i, "has no \"value\""))?;
-    let value = schema::value::check_sent(resolved.node, &raw).map_err(|e| {
-        ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
-    })?;
+    let value = schema::value::check_sent(resolved.node, &raw)
+        .and_then(|value| resolved.check_required(&value).map(|()| value))
+        .map_err(|e| {
+            ApiError::bad_request("InvalidValue", format!("operation {i} ({path}): {e}"))
+        })?;
     let path = PointerBuf::parse(path.as_str())
         .map_err(|e| ApiError::bad_request("InvalidPath", format!("operation {i}: {e}")))?;
     Ok(match name.as_str() {
@@ -243,6 +245,19 @@ mod tests {
         .unwrap();
         apply_in_place(&mut stored, &fine).unwrap();
         assert_eq!(stored, apply(&referral(), &fine).unwrap());
+    }
+
+    #[test]
+    fn a_members_email_set_blank_is_an_invalid_value() {
+        let op =
+            |path: &str, value: Value| json!([{"op": "replace", "path": path, "value": value}]);
+        assert_eq!(code_of(op("/team/0/email", json!(""))), "InvalidValue");
+        assert_eq!(code_of(op("/team/0/email", json!(null))), "InvalidValue");
+        // Another member of a Member may be emptied; the path check comes first.
+        assert_eq!(
+            code_of(op("/team/0/firstName", json!(""))),
+            "TargetNotFound"
+        );
     }
 
     #[test]

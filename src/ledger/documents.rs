@@ -29,6 +29,9 @@ pub enum DocumentState {
         request_id: Uuid,
         /// The `If-Match` it was sent with, if any.
         if_match: Option<String>,
+        /// The PATCHes of the document the earlier runs sent, the one in flight counted
+        /// as sent: what the resumed run's `attempts` starts from.
+        sent: u32,
     },
     /// Its outcome is final: a resume does not send it again and reports this row.
     Final {
@@ -39,28 +42,39 @@ pub enum DocumentState {
     },
 }
 
+/// A PATCH about to leave, as [`Ledger::record_sending`] records it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Sending<'a> {
+    /// Its `MS-RequestId`.
+    pub request_id: Uuid,
+    /// Its `If-Match`, if any.
+    pub if_match: Option<&'a str>,
+    /// Under `--undo`, the referral as read before it (JSON text).
+    pub undo_before: Option<&'a str>,
+    /// The PATCHes of the document sent before it, in this run and the runs it resumes.
+    pub sent_before: u32,
+}
+
 impl Ledger {
-    /// Records that `doc` is about to be sent with `request_id` and `if_match`, and under
-    /// `--undo` the referral as read before it (`undo_before`, JSON text); call it before
-    /// the PATCH, and again whenever one changes (a refetch). Refuses a document whose
+    /// Records that `doc` is about to be sent as `sending` says; call it before the PATCH,
+    /// and again whenever what it records changes (a refetch). Refuses a document whose
     /// outcome is already final ([`LedgerError::AlreadyFinal`]).
     pub fn record_sending(
         &self,
         run: RunId,
         doc: DocumentKey<'_>,
-        request_id: Uuid,
-        if_match: Option<&str>,
-        undo_before: Option<&str>,
+        sending: &Sending<'_>,
     ) -> Result<(), LedgerError> {
         let changed = self.write(|conn| {
             let mut statement = conn.prepare_cached(
                 "INSERT INTO documents
                    (run_id, entry, referral_id, doc_hash, state, request_id, if_match, sent_at,
-                    undo_before)
-                 VALUES (?1, ?2, ?3, ?4, 'in_flight', ?5, ?6, ?7, ?8)
+                    undo_before, sent_before)
+                 VALUES (?1, ?2, ?3, ?4, 'in_flight', ?5, ?6, ?7, ?8, ?9)
                  ON CONFLICT (run_id, entry) DO UPDATE SET
                    request_id = excluded.request_id, if_match = excluded.if_match,
-                   sent_at = excluded.sent_at, undo_before = excluded.undo_before
+                   sent_at = excluded.sent_at, undo_before = excluded.undo_before,
+                   sent_before = excluded.sent_before
                  WHERE state = 'in_flight'",
             )?;
             Ok(statement.execute(params![
@@ -68,10 +82,11 @@ impl Ledger {
                 doc.entry,
                 doc.referral_id,
                 doc.doc_hash,
-                request_id.to_string(),
-                if_match,
+                sending.request_id.to_string(),
+                sending.if_match,
                 now(),
-                undo_before,
+                sending.undo_before,
+                sending.sent_before,
             ])?)
         })?;
         not_final(changed, run, doc.entry)
@@ -172,7 +187,7 @@ impl Ledger {
     pub fn documents(&self, run: RunId) -> Result<HashMap<usize, DocumentState>, LedgerError> {
         let writer = self.writer();
         let mut statement = writer.conn.prepare_cached(
-            "SELECT entry, state, request_id, if_match, outcome, report_row
+            "SELECT entry, state, request_id, if_match, outcome, report_row, sent_before
              FROM documents WHERE run_id = ?1",
         )?;
         let rows = statement.query_map([run.0], read_state)?;
@@ -222,6 +237,7 @@ struct RawState {
     if_match: Option<String>,
     outcome: Option<String>,
     report_row: Option<String>,
+    sent_before: Option<u32>,
 }
 
 fn read_state(row: &Row<'_>) -> rusqlite::Result<(usize, RawState)> {
@@ -231,6 +247,7 @@ fn read_state(row: &Row<'_>) -> rusqlite::Result<(usize, RawState)> {
         if_match: row.get(3)?,
         outcome: row.get(4)?,
         report_row: row.get(5)?,
+        sent_before: row.get(6)?,
     };
     Ok((row.get(0)?, raw))
 }
@@ -241,9 +258,12 @@ impl RawState {
         if self.state == "in_flight" {
             let text = self.request_id.unwrap_or_default();
             let request_id = Uuid::parse_str(&text).map_err(|_| bad("request_id", text))?;
+            // A row from a build that did not count (NULL) knows of the one in flight.
+            let sent = self.sent_before.unwrap_or(0).saturating_add(1);
             return Ok(DocumentState::InFlight {
                 request_id,
                 if_match: self.if_match,
+                sent,
             });
         }
         let outcome = parse_outcome(self.outcome.as_deref().unwrap_or_default())?;

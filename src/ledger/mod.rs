@@ -26,7 +26,7 @@ mod tests;
 #[cfg(test)]
 mod tests_records;
 
-pub use documents::{DocumentKey, DocumentState};
+pub use documents::{DocumentKey, DocumentState, Sending};
 pub use error::LedgerError;
 pub use history::{DocumentRecord, RunDetail, RunStatus, RunSummary};
 pub use key::{document_hash, run_key};

@@ -54,6 +54,7 @@ CREATE TABLE documents (
     sent_at     TEXT,
     finished_at TEXT,
     undo_before TEXT,
+    sent_before INTEGER,
     PRIMARY KEY (run_id, entry),
     CHECK ((state = 'final') = (outcome IS NOT NULL))
 ) WITHOUT ROWID;
@@ -121,18 +122,24 @@ fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
 /// reading the file passes over a column it does not name.
 /// - `runs.endpoint`: where the run sent (`NULL`: unknown, counts for every endpoint);
 /// - `documents.undo_before`: under `--undo`, the referral as read before the PATCH in
-///   flight, so that a resume that finds it applied can still write its undo line.
-const LATER_COLUMNS: [(&str, &str); 2] = [("runs", "endpoint"), ("documents", "undo_before")];
+///   flight, so that a resume that finds it applied can still write its undo line;
+/// - `documents.sent_before`: the PATCHes of the document sent before the one in flight
+///   (in this run and the runs it resumes), so that a resume's `attempts` counts them.
+const LATER_COLUMNS: [(&str, &str, &str); 3] = [
+    ("runs", "endpoint", "TEXT"),
+    ("documents", "undo_before", "TEXT"),
+    ("documents", "sent_before", "INTEGER"),
+];
 
 fn add_later_columns(conn: &Connection) -> Result<(), LedgerError> {
-    for (table, column) in LATER_COLUMNS {
+    for (table, column, kind) in LATER_COLUMNS {
         let has: bool = conn.query_row(
             "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
             [table, column],
             |row| row.get(0),
         )?;
         if !has {
-            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} TEXT"))?;
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {kind}"))?;
         }
     }
     Ok(())

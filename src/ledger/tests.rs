@@ -199,6 +199,15 @@ fn a_ledger_made_before_runs_recorded_their_endpoint_gets_the_column_and_keeps_i
     let before = Some("{}");
     let request = uuid::Uuid::new_v4();
     ledger
-        .record_sending(next, key, request, None, before)
+        .record_sending(
+            next,
+            key,
+            &Sending {
+                request_id: request,
+                if_match: None,
+                undo_before: before,
+                sent_before: 0,
+            },
+        )
         .expect("the undo column is there");
 }

@@ -41,7 +41,16 @@ fn a_document_recorded_as_sending_is_in_flight_after_a_reopen() {
     let run = ledger.start_run("k", &meta(&["a.csv"])).expect("start");
     let request_id = Uuid::new_v4();
     ledger
-        .record_sending(run, doc(0, "r1", "h1"), request_id, Some("\"e1\""), None)
+        .record_sending(
+            run,
+            doc(0, "r1", "h1"),
+            &Sending {
+                request_id,
+                if_match: Some("\"e1\""),
+                undo_before: None,
+                sent_before: 2,
+            },
+        )
         .expect("sending");
     drop(ledger);
     let states = Ledger::open(&path)
@@ -51,6 +60,8 @@ fn a_document_recorded_as_sending_is_in_flight_after_a_reopen() {
     let expected = DocumentState::InFlight {
         request_id,
         if_match: Some("\"e1\"".into()),
+        // The two sent before it, and itself.
+        sent: 3,
     };
     assert_eq!(states.get(&0), Some(&expected));
 }
@@ -61,10 +72,28 @@ fn a_patch_that_never_left_is_taken_back_but_only_with_its_own_request_id() {
     let run = ledger.start_run("k", &meta(&[])).expect("start");
     let (sent, unsent) = (Uuid::new_v4(), Uuid::new_v4());
     ledger
-        .record_sending(run, doc(0, "r1", "h1"), sent, None, None)
+        .record_sending(
+            run,
+            doc(0, "r1", "h1"),
+            &Sending {
+                request_id: sent,
+                if_match: None,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("sending");
     ledger
-        .record_sending(run, doc(1, "r2", "h2"), unsent, None, None)
+        .record_sending(
+            run,
+            doc(1, "r2", "h2"),
+            &Sending {
+                request_id: unsent,
+                if_match: None,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("sending");
     ledger.record_not_sent(run, 0, unsent).expect("not sent");
     ledger.record_not_sent(run, 1, unsent).expect("not sent");
@@ -81,7 +110,16 @@ fn a_recorded_outcome_is_final_with_its_report_row() {
     let (_dir, _path, ledger) = ledger();
     let run = ledger.start_run("k", &meta(&[])).expect("start");
     ledger
-        .record_sending(run, doc(1, "r1", "h1"), Uuid::new_v4(), None, None)
+        .record_sending(
+            run,
+            doc(1, "r1", "h1"),
+            &Sending {
+                request_id: Uuid::new_v4(),
+                if_match: None,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("sending");
     let row = json!({"id": "r1", "outcome": "updated"});
     ledger
@@ -102,7 +140,16 @@ fn a_final_document_cannot_be_sent_or_finished_again() {
     ledger
         .record_outcome(run, key, Outcome::Conflict, &json!({}))
         .expect("outcome");
-    let again = ledger.record_sending(run, key, Uuid::new_v4(), None, None);
+    let again = ledger.record_sending(
+        run,
+        key,
+        &Sending {
+            request_id: Uuid::new_v4(),
+            if_match: None,
+            undo_before: None,
+            sent_before: 0,
+        },
+    );
     assert!(matches!(
         again,
         Err(LedgerError::AlreadyFinal { entry: 0, .. })
@@ -117,10 +164,28 @@ fn a_refetch_replaces_the_request_id_of_a_document_in_flight() {
     let run = ledger.start_run("k", &meta(&[])).expect("start");
     let (first, second) = (Uuid::new_v4(), Uuid::new_v4());
     ledger
-        .record_sending(run, doc(0, "r", "h"), first, Some("\"1\""), None)
+        .record_sending(
+            run,
+            doc(0, "r", "h"),
+            &Sending {
+                request_id: first,
+                if_match: Some("\"1\""),
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("first");
     ledger
-        .record_sending(run, doc(0, "r", "h"), second, Some("\"2\""), None)
+        .record_sending(
+            run,
+            doc(0, "r", "h"),
+            &Sending {
+                request_id: second,
+                if_match: Some("\"2\""),
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("second");
     let states = ledger.documents(run).expect("docs");
     assert!(
@@ -135,10 +200,28 @@ fn the_referral_read_for_undo_is_kept_while_its_document_is_in_flight() {
     let before = json!({"details": {"notes": "old"}});
     let text = before.to_string();
     ledger
-        .record_sending(run, doc(0, "r", "h"), Uuid::new_v4(), None, Some(&text))
+        .record_sending(
+            run,
+            doc(0, "r", "h"),
+            &Sending {
+                request_id: Uuid::new_v4(),
+                if_match: None,
+                undo_before: Some(&text),
+                sent_before: 0,
+            },
+        )
         .expect("in flight");
     ledger
-        .record_sending(run, doc(1, "s", "h"), Uuid::new_v4(), None, Some(&text))
+        .record_sending(
+            run,
+            doc(1, "s", "h"),
+            &Sending {
+                request_id: Uuid::new_v4(),
+                if_match: None,
+                undo_before: Some(&text),
+                sent_before: 0,
+            },
+        )
         .expect("in flight");
     ledger
         .record_outcome(run, doc(1, "s", "h"), Outcome::Updated, &json!({}))
@@ -263,7 +346,16 @@ fn run_detail_counts_outcomes_and_lists_documents_not_updated() {
         .record_outcome(run, doc(1, "r2", "h"), Outcome::Failed, &row)
         .expect("rec");
     ledger
-        .record_sending(run, doc(2, "r3", "h"), Uuid::new_v4(), None, None)
+        .record_sending(
+            run,
+            doc(2, "r3", "h"),
+            &Sending {
+                request_id: Uuid::new_v4(),
+                if_match: None,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("rec");
     let detail = ledger.run_detail(run).expect("detail");
     assert_eq!(
@@ -329,7 +421,16 @@ fn record_many(ledger: &Ledger, run: RunId, entries: std::ops::Range<usize>) {
         let key = doc(entry, "r", "h");
         let row = json!({"id": "r"});
         ledger
-            .record_sending(run, key, Uuid::new_v4(), None, None)
+            .record_sending(
+                run,
+                key,
+                &Sending {
+                    request_id: Uuid::new_v4(),
+                    if_match: None,
+                    undo_before: None,
+                    sent_before: 0,
+                },
+            )
             .expect("sending");
         ledger
             .record_outcome(run, key, Outcome::Updated, &row)
@@ -389,7 +490,16 @@ fn a_stopped_run_counts_the_planned_documents_it_holds_no_record_of_as_not_finis
     assert_eq!((detail.run.in_flight, detail.run.not_finished), (0, 2));
     ledger.resume_run(run).expect("resume");
     ledger
-        .record_sending(run, doc(1, "r2", "h"), Uuid::new_v4(), None, None)
+        .record_sending(
+            run,
+            doc(1, "r2", "h"),
+            &Sending {
+                request_id: Uuid::new_v4(),
+                if_match: None,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("rec");
     let summary = &ledger.runs().expect("runs")[0];
     assert_eq!((summary.in_flight, summary.not_finished), (1, 1));

@@ -24,6 +24,7 @@ mod test_support;
 pub use document::patch_body;
 pub use id::check_id;
 pub use messages::InputNames;
+pub use ops::same_value;
 pub use parallel::{MOST_THREADS, Planned, plan_inputs, plan_streams};
 pub use patch_op::{JsonText, PatchOp, PathCache};
 pub use planner::Planner;

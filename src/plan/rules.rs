@@ -71,7 +71,7 @@ pub fn check_op<'b>(
     let unvalued = op.is_err() && matches!(raw.value, RawValueRef::Json(Value::Null));
     let value = match &resolved {
         Ok(_) if unvalued => Ok(None),
-        Ok((_, resolved)) => convert_value(resolved.node, raw.path, raw.value, site, buf).map(Some),
+        Ok((_, resolved)) => convert_value(resolved, raw.path, raw.value, site, buf).map(Some),
         Err(_) => Ok(None),
     };
     match (op, resolved, value) {
@@ -145,8 +145,29 @@ fn path_error(error: &PathError, site: OpSite<'_>) -> PlanError {
     site.error("path", code, format!("{error}; {hint}"))
 }
 
-/// Converts the value to the JSON the API wants for `node`, or says why it cannot.
+/// Converts the value to the JSON the API wants at the path `resolved`, or says why it
+/// cannot; a member its object requires may not be set blank.
 fn convert_value<'b>(
+    resolved: &Resolved,
+    path: &str,
+    raw: RawValueRef<'_>,
+    site: OpSite<'_>,
+    buf: &'b mut String,
+) -> Result<&'b str, PlanError> {
+    let node = resolved.node;
+    let converted = convert_to_node(node, path, raw, site, buf)?;
+    if let Some((_, member)) = resolved.required {
+        let value = serde_json::from_str(converted).unwrap_or(Value::Null);
+        resolved.check_required(&value).map_err(|e| {
+            let message = format!("{} (path {path}); fill in the {member}", e.0);
+            site.error("value", ErrorCode::InvalidValue, message)
+        })?;
+    }
+    Ok(converted)
+}
+
+/// Converts the value to the JSON the API wants for `node`, or says why it cannot.
+fn convert_to_node<'b>(
     node: &Node,
     path: &str,
     raw: RawValueRef<'_>,

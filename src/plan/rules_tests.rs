@@ -249,3 +249,43 @@ fn a_boolean_hint_offers_1_and_0_only_for_csv_text() {
     );
     assert!(messages[1].ends_with("(or 1 or 0)"), "{}", messages[1]);
 }
+
+#[test]
+fn a_member_an_object_requires_may_not_be_set_blank() {
+    let mut paths = PathCache::default();
+    for (path, value) in [
+        ("/team/0/email", " "),
+        ("/customerProfile/team/2/email", ""),
+    ] {
+        let errors = check(text_op("replace", path, value).as_ref(), site(), &mut paths)
+            .expect_err("a Member without an email");
+        assert_eq!(codes(&errors), [ErrorCode::InvalidValue]);
+        assert_eq!(
+            errors[0].message,
+            format!("the \"email\" of a Member may not be empty (path {path}); fill in the email")
+        );
+    }
+    let null = RawOp {
+        op: "add".into(),
+        path: "/team/0/email".into(),
+        value: RawValue::Json(Value::Null),
+    };
+    assert!(check(null.as_ref(), site(), &mut paths).is_err());
+    // Other members may be emptied, and an e-mail may be changed.
+    assert!(
+        check(
+            text_op("replace", "/team/0/firstName", "").as_ref(),
+            site(),
+            &mut paths
+        )
+        .is_ok()
+    );
+    assert!(
+        check(
+            text_op("replace", "/team/0/email", "a@b.c").as_ref(),
+            site(),
+            &mut paths
+        )
+        .is_ok()
+    );
+}

@@ -303,14 +303,18 @@ impl CsvOut {
     ) -> Result<(), ReportError> {
         let outcome = rejected.outcome.as_str().as_bytes().to_vec();
         let message = neutralise(rejected.message).as_bytes().to_vec();
-        if header.len() + 2 == union.len() && union.starts_with(header) {
-            let (content, terminator) = split_terminator(raw);
-            // A row short of its header's columns (a ragged record) gets empty cells first,
-            // so that the verdict sits under its own two columns.
-            let fields = parse_record(raw, self.delimiter).len().max(1);
-            let mut tail_cells = vec![Vec::new(); header.len().saturating_sub(fields) + 1];
+        let cells = parse_record(raw, self.delimiter);
+        // A ragged record (more or fewer fields than its header) keeps its own fields as
+        // they are, the verdict right after them, so that it stays ragged in the rejects
+        // file: padded, a row short of its value would come back as a valid row that
+        // clears the value. One more empty cell keeps it off the rejects header's count.
+        let ragged = cells.len().max(1) != header.len();
+        if ragged || (header.len() + 2 == union.len() && union.starts_with(header)) {
+            let padding = usize::from(ragged && cells.len() + 2 == union.len());
+            let mut tail_cells = vec![Vec::new(); padding + 1];
             tail_cells.extend([outcome, message]);
             let tail = self.line.encode(&tail_cells);
+            let (content, terminator) = split_terminator(raw);
             let mut line = content.to_vec();
             line.extend_from_slice(tail.strip_suffix(b"\n").unwrap_or(&tail));
             line.extend_from_slice(terminator);
@@ -319,7 +323,6 @@ impl CsvOut {
                 .write_all(&line)
                 .map_err(ReportError::write(&self.path));
         }
-        let cells = parse_record(raw, self.delimiter);
         let laid: Vec<Vec<u8>> = union
             .iter()
             .map(|column| match column.as_slice() {
@@ -476,19 +479,52 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_short_row_is_copied_with_empty_cells_before_its_verdict() {
+    /// The rejects file of `text` (an input `u.csv`) with each row from its second line
+    /// on rejected.
+    fn rejects_of(text: &str) -> String {
         let dir = tempfile::tempdir().unwrap();
-        let text = "id,op,path,value\r\nragged,x\r\n";
         let src = source(dir.path(), "u.csv", text, Format::Csv);
-        let start = text.find("ragged").unwrap();
+        let mut rows = Vec::new();
+        let mut start = text.find('\n').unwrap() + 1;
+        for (index, line) in text[start..].split_inclusive('\n').enumerate() {
+            rows.push(rejected(0, index as u64 + 2, "bad", start, line.len()));
+            start += line.len();
+        }
         let out = dir.path().join("rejects.csv");
-        let row = rejected(0, 2, "short", start, text.len() - start);
-        write_rejects(&out, &[src], vec![row], b',').unwrap();
-        let written = std::fs::read_to_string(&out).unwrap();
+        write_rejects(&out, &[src], rows, b',').unwrap();
+        std::fs::read_to_string(&out).unwrap()
+    }
+
+    #[test]
+    fn a_ragged_row_stays_ragged_so_that_fed_back_unfixed_it_is_refused_again() {
+        // Padded, the short row would come back with an empty value, which clears it.
+        let text = "id,op,path,value\r\nr,replace,/details/notes\r\nr,replace,/name,x,y\r\n";
         assert_eq!(
-            written,
-            "id,op,path,value,outcome,error_message\r\nragged,x,,,failed,short\r\n"
+            rejects_of(text),
+            "id,op,path,value,outcome,error_message\r\n\
+             r,replace,/details/notes,failed,bad\r\n\
+             r,replace,/name,x,y,failed,bad\r\n"
+        );
+    }
+
+    #[test]
+    fn a_ragged_row_is_kept_off_the_column_count_of_a_union_of_headers() {
+        let dir = tempfile::tempdir().unwrap();
+        let short = "id,op,path,value\nr,replace,/name,x,\"y\"\n";
+        let long = "id,op,path,value,if_match\nq,replace,/name,x,\"1\"\n";
+        let sources = [
+            source(dir.path(), "a.csv", short, Format::Csv),
+            source(dir.path(), "b.csv", long, Format::Csv),
+        ];
+        let start = short.find("r,").unwrap();
+        let row = rejected(0, 2, "bad", start, short.len() - start);
+        let out = dir.path().join("rejects.csv");
+        write_rejects(&out, &sources, vec![row], b',').unwrap();
+        // Its five fields and the verdict would fill the union's seven columns, its extra
+        // cell landing under if_match: one more keeps it ragged.
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "id,op,path,value,if_match,outcome,error_message\nr,replace,/name,x,\"y\",,failed,bad\n"
         );
     }
 

@@ -10,6 +10,31 @@ pub struct Resolved {
     pub node: &'static Node,
     /// Whether the path ends in `-`: an append to an array.
     pub append: bool,
+    /// Where the path names a member its object requires (a Member's `email`): the
+    /// object's name and the member's, for the rule that it may not be left blank.
+    pub required: Option<(&'static str, &'static str)>,
+}
+
+impl Resolved {
+    /// An error when `value`, set at this path, leaves a required member blank (empty
+    /// text or `null`): a Member whose `email` is set to `""` is a Member without one,
+    /// which a whole new Member may not be either.
+    pub fn check_required(&self, value: &serde_json::Value) -> Result<(), super::ValueError> {
+        let Some((object, member)) = self.required else {
+            return Ok(());
+        };
+        let blank = match value {
+            serde_json::Value::Null => true,
+            serde_json::Value::String(text) => text.trim().is_empty(),
+            _ => false,
+        };
+        match blank {
+            true => Err(super::ValueError(super::value::blank_required_message(
+                object, member,
+            ))),
+            false => Ok(()),
+        }
+    }
 }
 
 /// Why a path is refused.
@@ -102,6 +127,7 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
         });
     }
     let mut node: &'static Node = &REFERRAL;
+    let mut required = None;
     let last = tokens.len() - 1;
     for (i, token) in tokens.iter().enumerate() {
         let unknown = |detail: String| PathError::Unknown {
@@ -116,13 +142,22 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
                         field: token.to_string(),
                     });
                 }
-                Some(child) => child,
+                Some(child) => {
+                    required = object
+                        .required
+                        .iter()
+                        .find(|name| **name == token.as_ref())
+                        .map(|name| (object.name, *name))
+                        .filter(|_| i == last);
+                    child
+                }
                 None => return Err(unknown(format!("{} has no member {token:?}", object.name))),
             },
             Node::Array(element) if token == "-" && i == last => {
                 return Ok(Resolved {
                     node: element,
                     append: true,
+                    required: None,
                 });
             }
             Node::Array(element) if is_index(token) => element,
@@ -142,6 +177,7 @@ pub fn resolve(path: &str) -> Result<Resolved, PathError> {
     Ok(Resolved {
         node,
         append: false,
+        required,
     })
 }
 

@@ -159,15 +159,17 @@ fn check_required(object: &Object, members: &Map<String, Value>) -> Result<(), V
                 )));
             }
             Some(Value::String(text)) if text.trim().is_empty() => {
-                return Err(ValueError(format!(
-                    "the {required:?} of a {} may not be empty",
-                    object.name
-                )));
+                return Err(ValueError(blank_required_message(object.name, required)));
             }
             Some(_) => {}
         }
     }
     Ok(())
+}
+
+/// Why member `member` of an `object` may not be blank.
+pub fn blank_required_message(object: &str, member: &str) -> String {
+    format!("the {member:?} of a {object} may not be empty")
 }
 
 /// Converts CSV text to the JSON value `node` needs, by the value rules.

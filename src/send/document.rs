@@ -12,7 +12,7 @@ use super::error_body::{self, ApiError};
 use super::exchange::{Call, Ended, LastTry, Shared};
 use super::read::{Current, Sent, read};
 use super::transport::{Method, Response};
-use super::{ConflictPolicy, IfMatchPolicy, SendError, SendResult, members, verify};
+use super::{ConflictPolicy, IfMatchPolicy, PatchCall, SendError, SendResult, members, verify};
 use crate::outcome::{Note, Outcome};
 use crate::plan::{Document, patch_body};
 use serde_json::Value;
@@ -120,6 +120,8 @@ struct Run<'a> {
     if_match: Option<String>,
     request_id: uuid::Uuid,
     attempts: u32,
+    /// The PATCHes earlier runs sent (a resumed document's), which `attempts` omits.
+    earlier_sent: u32,
     /// Of the attempts, those refused (401, 412) before anything was applied.
     refused: u32,
     refetches: u32,
@@ -145,6 +147,7 @@ impl<'a> Run<'a> {
             if_match: None,
             request_id: hooks.request_id(entry).unwrap_or_else(uuid::Uuid::new_v4),
             attempts: 0,
+            earlier_sent: hooks.earlier_sent(entry),
             refused: 0,
             refetches: 0,
             last_status: None,
@@ -284,13 +287,14 @@ impl<'a> Run<'a> {
             unstarted: self.attempts == 0,
         };
         let hooks = &self.shared.control.hooks;
+        let announced = PatchCall {
+            request_id: call.request_id,
+            if_match: call.if_match.as_deref(),
+            undo_before: self.before.as_ref(),
+            sent_before: self.earlier_sent + self.attempts,
+        };
         hooks
-            .before_patch(
-                self.entry,
-                call.request_id,
-                call.if_match.as_deref(),
-                self.before.as_ref(),
-            )
+            .before_patch(self.entry, &announced)
             .map_err(SendError::Hook)?;
         self.patched = Some((call.if_match.clone(), call.request_id));
         let exchange = match self.shared.exchange_or_abort(&call).await {
@@ -526,19 +530,21 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// The `If-Match` and `MS-RequestId` of the last PATCH, and the PATCHes sent. A
-    /// document that a resume verified as applied reports the PATCH that applied it, which
-    /// an earlier process sent: the ledger's request ID and If-Match, and one attempt.
+    /// The `If-Match` and `MS-RequestId` of the last PATCH, and the PATCHes sent, earlier
+    /// runs' included. A document that a resume verified as applied reports the PATCH
+    /// that applied it, which an earlier process sent: the ledger's request ID and
+    /// If-Match.
     fn patch_sent(&self) -> (Option<String>, Option<uuid::Uuid>, u32) {
         let hooks = &self.shared.control.hooks;
+        let attempts = self.earlier_sent + self.attempts;
         match &self.patched {
-            Some((tag, id)) => (tag.clone(), Some(*id), self.attempts),
+            Some((tag, id)) => (tag.clone(), Some(*id), attempts),
             None if self.note == Some(Note::Verified) => (
                 hooks.earlier_if_match(self.entry),
                 hooks.request_id(self.entry),
-                1,
+                attempts,
             ),
-            None => (None, None, self.attempts),
+            None => (None, None, attempts),
         }
     }
 

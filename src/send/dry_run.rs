@@ -159,22 +159,34 @@ fn stale_etag(shared: &Shared, doc: &Document, current: &Current) -> Option<Stri
 /// The field-level diff of the operations that would change something:
 /// `[{"path", "from", "to"}]`, `from` being `null` for an append or a new member. An
 /// append always changes something unless `appends_checked` (the real run drops the
-/// members already in the team).
+/// members already in the team). Operations apply in order, as the server applies them,
+/// so each `from` is the value as the operations before it left it.
 pub fn changes(referral: &Value, ops: &[PatchOp], appends_checked: bool) -> Value {
-    let diff = ops
-        .iter()
-        .filter(|op| {
-            (op.is_append() && !appends_checked)
-                || !verify::changes_present(referral, std::slice::from_ref(op))
-        })
-        .map(|op| {
-            let from = match op.is_append() {
-                true => Value::Null,
-                false => referral.pointer(&op.path).cloned().unwrap_or(Value::Null),
-            };
-            json!({"path": &*op.path, "from": from, "to": op.value})
-        });
-    Value::Array(diff.collect())
+    let mut working = referral.clone();
+    let mut diff = Vec::new();
+    for op in ops {
+        let changes = (op.is_append() && !appends_checked)
+            || !verify::changes_present(&working, std::slice::from_ref(op));
+        if !changes {
+            continue;
+        }
+        let from = match op.is_append() {
+            true => Value::Null,
+            false => working.pointer(&op.path).cloned().unwrap_or(Value::Null),
+        };
+        diff.push(json!({"path": &*op.path, "from": from, "to": op.value}));
+        apply(&mut working, op);
+    }
+    Value::Array(diff)
+}
+
+/// Applies `op` to `referral`, leaving it as it is where the operation does not apply
+/// (the dry run reports that refusal on its own).
+fn apply(referral: &mut Value, op: &PatchOp) {
+    if let Ok(patch) = serde_json::from_value::<json_patch::Patch>(json!([op.to_json()])) {
+        // One operation that does not apply changes nothing.
+        let _ = json_patch::patch(referral, &patch);
+    }
 }
 
 #[cfg(test)]
@@ -195,6 +207,26 @@ mod tests {
             json!([
                 {"path": "/name", "from": "Old", "to": "New"},
                 {"path": "/team/-", "from": null, "to": {"email": "a@x.com"}}
+            ])
+        );
+    }
+
+    #[test]
+    fn each_change_starts_from_what_the_operations_before_it_left() {
+        let referral = json!({"details": {"notes": "old", "dealValue": 5}, "team": []});
+        let ops = vec![
+            PatchOp::new(OpKind::Replace, "/details", &json!({"notes": "x"})),
+            PatchOp::new(OpKind::Replace, "/details/notes", &json!("y")),
+            PatchOp::new(OpKind::Add, "/team/-", &json!({"email": "n@x.com"})),
+            PatchOp::new(OpKind::Replace, "/team/0/email", &json!("m@x.com")),
+        ];
+        assert_eq!(
+            changes(&referral, &ops, false),
+            json!([
+                {"path": "/details", "from": {"notes": "old", "dealValue": 5}, "to": {"notes": "x"}},
+                {"path": "/details/notes", "from": "x", "to": "y"},
+                {"path": "/team/-", "from": null, "to": {"email": "n@x.com"}},
+                {"path": "/team/0/email", "from": "n@x.com", "to": "m@x.com"}
             ])
         );
     }

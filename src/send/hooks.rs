@@ -23,18 +23,16 @@ pub trait SendHooks: Send + Sync {
     /// referral is then read first and the document sent only if its changes are missing.
     fn was_in_flight(&self, entry: usize) -> bool;
 
+    /// The PATCHes of this entry that earlier runs sent (the one they left in flight
+    /// counted), which its `attempts` include.
+    fn earlier_sent(&self, _entry: usize) -> u32 {
+        0
+    }
+
     /// Called before each PATCH call (once per request ID and If-Match, not again for the
     /// retries of that call, which carry the same values). An `Err` stops the run before
     /// the PATCH goes out: a request that cannot be recorded must not be sent.
-    /// `undo_before` is the referral as read before it under `--undo`, kept so that a
-    /// resume that finds the PATCH applied can still write the undo line.
-    fn before_patch(
-        &self,
-        entry: usize,
-        request_id: Uuid,
-        if_match: Option<&str>,
-        undo_before: Option<&Value>,
-    ) -> Result<(), String>;
+    fn before_patch(&self, entry: usize, call: &PatchCall<'_>) -> Result<(), String>;
 
     /// The referral as an earlier run read it before the PATCH it left in flight, where
     /// `--undo` recorded it.
@@ -51,6 +49,20 @@ pub trait SendHooks: Send + Sync {
     }
 }
 
+/// A PATCH call about to leave, as [`SendHooks::before_patch`] sees it.
+#[derive(Clone, Copy, Debug)]
+pub struct PatchCall<'a> {
+    /// Its `MS-RequestId`.
+    pub request_id: Uuid,
+    /// Its `If-Match`, if any.
+    pub if_match: Option<&'a str>,
+    /// The referral as read before it under `--undo`, kept so that a resume that finds
+    /// the PATCH applied can still write the undo line.
+    pub undo_before: Option<&'a Value>,
+    /// The PATCHes of the document sent before this call, earlier runs' included.
+    pub sent_before: u32,
+}
+
 /// A run without a ledger: fresh request IDs, nothing in flight, nothing recorded.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NoHooks;
@@ -64,13 +76,7 @@ impl SendHooks for NoHooks {
         false
     }
 
-    fn before_patch(
-        &self,
-        _: usize,
-        _: Uuid,
-        _: Option<&str>,
-        _: Option<&Value>,
-    ) -> Result<(), String> {
+    fn before_patch(&self, _: usize, _: &PatchCall<'_>) -> Result<(), String> {
         Ok(())
     }
 }

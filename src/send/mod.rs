@@ -32,7 +32,7 @@ pub(crate) mod tests;
 
 pub use control::{Mode, RunControl, Stop, StopReason};
 pub use endpoint::{EndpointError, check_endpoint, proxied_unless_loopback};
-pub use hooks::{NoHooks, SendHooks};
+pub use hooks::{NoHooks, PatchCall, SendHooks};
 pub use token::{Secret, TokenProvider, TokenSource};
 pub use transport::{HttpTransport, Transport, TransportError};
 pub use workers::{StoppedRun, send_all, send_all_until, send_all_with};

@@ -184,7 +184,15 @@ impl HttpTransport {
         let status = response.status().as_u16();
         let etag = header(reqwest::header::ETAG);
         let retry_after = header(reqwest::header::RETRY_AFTER);
-        let body = read_bounded(response).await;
+        let body = match read_bounded(response).await {
+            Ok(body) => body,
+            // A referral read is its body: one cut short (the connection dropped, or
+            // --timeout ran out mid-body) is a failed read, retried like one.
+            Err((error, _)) if request.method == Method::Get && (200..300).contains(&status) => {
+                return Err(classify(&error));
+            }
+            Err((_, kept)) => kept,
+        };
         Ok(Response {
             status,
             etag,
@@ -268,18 +276,26 @@ fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> Option<Stri
     })
 }
 
-/// Reads at most [`BODY_LIMIT`] bytes. A body cut short keeps what arrived: the status
-/// line already says what happened, and the body is only detail.
-async fn read_bounded(mut response: reqwest::Response) -> Vec<u8> {
+/// Reads at most [`BODY_LIMIT`] bytes; a body cut short is an error, with what arrived
+/// of it. Of a PATCH's answer or an error, that part is kept: the status line already
+/// says what happened, and the body is only detail.
+async fn read_bounded(
+    mut response: reqwest::Response,
+) -> Result<Vec<u8>, (reqwest::Error, Vec<u8>)> {
     let mut body = Vec::new();
-    while let Ok(Some(chunk)) = response.chunk().await {
-        let room = BODY_LIMIT - body.len();
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if body.len() >= BODY_LIMIT {
-            break;
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = BODY_LIMIT - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if body.len() >= BODY_LIMIT {
+                    return Ok(body);
+                }
+            }
+            Ok(None) => return Ok(body),
+            Err(error) => return Err((error, body)),
         }
     }
-    body
 }
 
 #[cfg(test)]

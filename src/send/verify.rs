@@ -2,7 +2,7 @@
 //! there (a lost response resolved as `verified`), and whether it still makes sense after a
 //! refetch (its paths apply, its status move is allowed from the current status).
 
-use crate::plan::{Document, PatchOp};
+use crate::plan::{Document, PatchOp, same_value};
 use crate::schema::transitions;
 use serde_json::Value;
 
@@ -57,9 +57,11 @@ impl Mismatch {
     }
 }
 
-/// Whether every operation's effect is visible in `referral`: a member set to the value,
-/// or an array holding an element equal to an appended value (for a Member, one with the
-/// same `email`).
+/// Whether every operation's effect is visible in `referral`: a member holding exactly
+/// the value (a `replace` of an object replaces the whole object, so one that leaves out
+/// members is a change), or an array holding an element equal to an appended value (for a
+/// Member, one with the same `email`). Each operation is checked against the referral as
+/// it is: where every one is present, none changes what the next one sees.
 pub fn changes_present(referral: &Value, ops: &[PatchOp]) -> bool {
     ops.iter().all(|op| op_present(referral, op))
 }
@@ -68,7 +70,7 @@ fn op_present(referral: &Value, op: &PatchOp) -> bool {
     let Some(parent) = op.inserted_into() else {
         return referral
             .pointer(&op.path)
-            .is_some_and(|v| covers(v, &op.value.to_value()));
+            .is_some_and(|v| same_value(v, &op.value.to_value()));
     };
     let value = op.value.to_value();
     referral
@@ -77,28 +79,13 @@ fn op_present(referral: &Value, op: &PatchOp) -> bool {
         .is_some_and(|items| items.iter().any(|item| same_element(item, &value)))
 }
 
-/// Members are told apart by e-mail (the server may fill in other fields); anything else
-/// must match member by member.
+/// Members are told apart by e-mail, as the API tells them apart; anything else must be
+/// equal (numbers by value).
 fn same_element(have: &Value, want: &Value) -> bool {
     let email = |v: &Value| v.get("email").and_then(Value::as_str).map(str::to_string);
     match (email(have), email(want)) {
         (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
-        _ => covers(have, want),
-    }
-}
-
-/// Whether `have` holds everything `want` says: objects may carry extra members the server
-/// added, numbers compare by value (`10000` equals `10000.0`).
-fn covers(have: &Value, want: &Value) -> bool {
-    match (have, want) {
-        (Value::Object(h), Value::Object(w)) => w
-            .iter()
-            .all(|(key, wv)| h.get(key).is_some_and(|hv| covers(hv, wv))),
-        (Value::Array(h), Value::Array(w)) => {
-            h.len() == w.len() && h.iter().zip(w).all(|(a, b)| covers(a, b))
-        }
-        (Value::Number(h), Value::Number(w)) => h.as_f64() == w.as_f64(),
-        _ => have == want,
+        _ => same_value(have, want),
     }
 }
 
@@ -185,6 +172,28 @@ mod tests {
         assert!(!changes_present(&referral(), &ops));
         let ops = vec![op(OpKind::Replace, "/details/notes", json!("other"))];
         assert!(!changes_present(&referral(), &ops));
+    }
+
+    #[test]
+    fn an_object_replaced_by_one_with_fewer_members_is_a_change() {
+        // A replace sets the whole object: the members it leaves out are removed.
+        let ops = vec![op(OpKind::Replace, "/details", json!({"notes": "n"}))];
+        assert!(!changes_present(&referral(), &ops));
+        let ops = vec![op(OpKind::Replace, "/team/0", json!({"email": "A@x.com"}))];
+        assert!(!changes_present(&referral(), &ops));
+        let whole = json!({"dealValue": 1e4, "notes": "n"});
+        assert!(changes_present(
+            &referral(),
+            &[op(OpKind::Replace, "/details", whole)]
+        ));
+        // An element appended to an array of anything but Members must be there as it is.
+        let ids = json!({"ids": [{"type": "crm", "id": "1"}]});
+        let append = |value| vec![op(OpKind::Add, "/ids/-", value)];
+        assert!(!changes_present(&ids, &append(json!({}))));
+        assert!(changes_present(
+            &ids,
+            &append(json!({"id": "1", "type": "crm"}))
+        ));
     }
 
     #[test]

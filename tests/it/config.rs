@@ -162,6 +162,35 @@ fn config_show_masks_every_secret() {
 }
 
 #[test]
+fn config_show_masks_an_endpoints_password_and_exits_one_where_sync_would_refuse() {
+    let work = Workdir::new();
+    let env = [(
+        "REFSYNC_ENDPOINT",
+        "https://me:hush-4c2@api.example.com/v1.0",
+    )];
+    let out = work.refsync_with(&["config", "show"], &env);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(!all.contains("hush-4c2"), "{all}");
+    assert!(
+        shown(&out, "endpoint").contains("https://me:***@api.example.com"),
+        "{all}"
+    );
+    assert!(stderr(&out).contains("must not carry a user name or password"));
+    let plain = work.refsync(&["config", "show", "--endpoint", "http://example.com/v1.0"]);
+    assert_eq!(code(&plain), 1, "{}", stderr(&plain));
+    assert!(stdout(&plain).contains("endpoint"));
+    let emulator = work.refsync(&[
+        "config",
+        "show",
+        "--endpoint",
+        "http://example.com",
+        "--emulator",
+    ]);
+    assert_eq!(code(&emulator), 0, "{}", stderr(&emulator));
+}
+
+#[test]
 fn completions_are_generated_for_every_shell() {
     let work = Workdir::new();
     for shell in ["bash", "zsh", "fish", "powershell"] {

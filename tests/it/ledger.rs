@@ -2,7 +2,7 @@
 //! as `sync --ledger` will fill it.
 
 use crate::support::{Workdir, code};
-use refsync::ledger::{DocumentKey, Ledger, RunEnd, RunMeta};
+use refsync::ledger::{DocumentKey, Ledger, RunEnd, RunMeta, Sending};
 use refsync::outcome::Outcome;
 use serde_json::json;
 use std::path::Path;
@@ -56,7 +56,16 @@ fn fill(path: &Path) -> (Ledger, Uuid) {
         doc_hash: Some("h"),
     };
     ledger
-        .record_sending(second, key, request_id, None, None)
+        .record_sending(
+            second,
+            key,
+            &Sending {
+                request_id,
+                if_match: None,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("sending");
     (ledger, request_id)
 }

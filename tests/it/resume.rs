@@ -470,7 +470,7 @@ fn killed_while_sending_to(
     if_match: Option<&str>,
     endpoint: Option<&str>,
 ) -> uuid::Uuid {
-    use refsync::ledger::{DocumentKey, Ledger, RunMeta};
+    use refsync::ledger::{DocumentKey, Ledger, RunMeta, Sending};
     let ledger = Ledger::open(&work.path().join("ledger.db")).expect("open ledger");
     let key = ledger.runs().expect("runs")[0].key.clone();
     let meta = RunMeta {
@@ -488,7 +488,16 @@ fn killed_while_sending_to(
     };
     let request_id = uuid::Uuid::new_v4();
     ledger
-        .record_sending(run, doc, request_id, if_match, None)
+        .record_sending(
+            run,
+            doc,
+            &Sending {
+                request_id,
+                if_match,
+                undo_before: None,
+                sent_before: 0,
+            },
+        )
         .expect("in flight");
     request_id
 }

@@ -325,3 +325,33 @@ async fn a_token_command_that_hangs_ends_at_the_deadline() {
     }
     assert_eq!(support::requests_served(&emulator), 0);
 }
+
+#[test]
+fn a_secret_is_never_shown_in_help_or_in_the_refusal_of_it() {
+    let work = Workdir::new();
+    let secret = "SECRET-4f1c";
+    let help = work.refsync_with(&["emulator", "--help"], &[("REFSYNC_TOKEN", secret)]);
+    let command = format!("vault read {secret}");
+    let sync_help = work.refsync_with(&["sync", "--help"], &[("REFSYNC_TOKEN_COMMAND", &command)]);
+    work.write("refsync.toml", &format!("token = \"{secret} x\"\n"));
+    let bad = format!("{secret} x");
+    let refused = [
+        work.refsync(&["emulator", "--token", &bad]),
+        work.refsync_with(&["emulator"], &[("REFSYNC_TOKEN", &bad)]),
+        work.refsync(&["emulator", "--config", "refsync.toml"]),
+    ];
+    for out in [&help, &sync_help] {
+        assert_eq!(code(out), 0);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(secret));
+    }
+    // A usage error on the command line, a configuration error from a variable or the file.
+    for (out, want) in refused.iter().zip([2, 1, 1]) {
+        assert_eq!(code(out), want, "{}", stderr(out));
+        assert!(
+            stderr(out).contains("visible characters"),
+            "{}",
+            stderr(out)
+        );
+        assert!(!stderr(out).contains(secret), "{}", stderr(out));
+    }
+}

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::outcome::{Note, Outcome};
-use crate::send::{RunControl, SendHooks};
+use crate::send::{PatchCall, RunControl, SendHooks};
 use uuid::Uuid;
 
 /// A ledger stand-in: a fixed resume state, and every `before_patch` call recorded.
@@ -14,8 +14,10 @@ struct Recording {
     in_flight: bool,
     refuse: bool,
     earlier_before: Option<Value>,
+    earlier_sent: u32,
     calls: Mutex<Vec<(usize, Uuid, Option<String>)>>,
     befores: Mutex<Vec<Option<Value>>>,
+    sent_before: Mutex<Vec<u32>>,
     not_sent: Mutex<Vec<(usize, Uuid)>>,
 }
 
@@ -36,19 +38,21 @@ impl SendHooks for Recording {
         self.earlier_before.clone()
     }
 
-    fn before_patch(
-        &self,
-        entry: usize,
-        id: Uuid,
-        if_match: Option<&str>,
-        undo_before: Option<&Value>,
-    ) -> Result<(), String> {
-        let call = (entry, id, if_match.map(str::to_string));
-        self.calls.lock().expect("lock").push(call);
+    fn earlier_sent(&self, _entry: usize) -> u32 {
+        self.earlier_sent
+    }
+
+    fn before_patch(&self, entry: usize, call: &PatchCall<'_>) -> Result<(), String> {
+        let seen = (entry, call.request_id, call.if_match.map(str::to_string));
+        self.calls.lock().expect("lock").push(seen);
         self.befores
             .lock()
             .expect("lock")
-            .push(undo_before.cloned());
+            .push(call.undo_before.cloned());
+        self.sent_before
+            .lock()
+            .expect("lock")
+            .push(call.sent_before);
         if self.refuse {
             return Err("disk full".into());
         }
@@ -204,6 +208,43 @@ async fn an_in_flight_document_not_applied_is_sent_with_the_same_request_id() {
     let patch = &script.patches()[0];
     assert_eq!(patch.header("MS-RequestId"), Some(reuse.to_string()));
     assert_eq!(patch.header("If-Match").as_deref(), Some("\"e1\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_documents_attempts_count_the_patches_of_earlier_runs() {
+    let in_flight = |earlier_sent| {
+        Arc::new(Recording {
+            in_flight: true,
+            earlier_sent,
+            ..Recording::default()
+        })
+    };
+    // Not applied: sent again, after the two that earlier runs sent.
+    let hooks = in_flight(2);
+    let answers = vec![referral("\"e1\"", team(&[])), status(204)];
+    let script = Scripted::new(&[("r1", answers)]);
+    let options = options();
+    let resumed = control(Arc::clone(&hooks));
+    let ran = run_controlled(&options, script, resumed, vec![append_doc("r1")]).await;
+    assert_eq!(
+        (ran.one().outcome, ran.one().attempts),
+        (Outcome::Updated, 3)
+    );
+    assert_eq!(*hooks.sent_before.lock().expect("lock"), [2]);
+    // Found applied: no PATCH now, the earlier one counted.
+    let applied = referral("\"e9\"", team(&["new@x.com"]));
+    let script = Scripted::new(&[("r1", vec![applied])]);
+    let ran = run_controlled(
+        &options,
+        script,
+        control(in_flight(2)),
+        vec![append_doc("r1")],
+    );
+    let ran = ran.await;
+    assert_eq!(
+        (ran.one().note, ran.one().attempts),
+        (Some(Note::Verified), 2)
+    );
 }
 
 #[tokio::test(start_paused = true)]

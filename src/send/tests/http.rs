@@ -95,6 +95,32 @@ async fn a_body_beyond_the_limit_is_cut_at_the_limit() {
 }
 
 #[tokio::test]
+async fn a_referral_read_cut_short_is_lost_but_a_patch_answer_keeps_its_status() {
+    let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":".to_vec();
+    let (endpoint, _server) = serve_once(Then::Answer(cut.clone())).await;
+    let read = Request {
+        method: Method::Get,
+        body: None,
+        ..patch(&endpoint)
+    };
+    let error = transport(&endpoint)
+        .send(read)
+        .await
+        .expect_err("cut short");
+    assert!(matches!(error, TransportError::Lost(_)), "{error:?}");
+    // A PATCH's 2xx says it applied, whatever became of the body.
+    let (endpoint, _server) = serve_once(Then::Answer(cut)).await;
+    let response = transport(&endpoint)
+        .send(patch(&endpoint))
+        .await
+        .expect("answer");
+    assert_eq!(
+        (response.status, response.body),
+        (200, b"{\"id\":".to_vec())
+    );
+}
+
+#[tokio::test]
 async fn a_connection_dropped_after_sending_is_lost() {
     let (endpoint, _server) = serve_once(Then::Drop).await;
     let error = transport(&endpoint)
