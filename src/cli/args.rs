@@ -174,7 +174,7 @@ pub struct CommonArgs {
     #[arg(long, value_name = "N", env = "REFSYNC_LIMIT")]
     pub limit: Option<usize>,
     /// Report file, .csv or .jsonl, `-` for stdout (default refsync-report-<timestamp>.csv).
-    #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_REPORT")]
+    #[arg(long, value_name = "FILE", value_parser = parse::report_path, env = "REFSYNC_REPORT")]
     pub report: Option<PathBuf>,
     /// Write the input rows of conflict, failed and invalid documents here, to fix and re-feed.
     #[arg(long, value_name = "FILE", value_parser = parse::output_path, env = "REFSYNC_REJECTS")]
@@ -232,6 +232,7 @@ pub struct SyncArgs {
     #[arg(
         long,
         value_name = "URL",
+        value_parser = parse::endpoint,
         env = "REFSYNC_ENDPOINT",
         default_value = DEFAULT_ENDPOINT
     )]
@@ -276,6 +277,7 @@ pub struct SyncArgs {
     #[arg(
         long,
         value_name = "CMD",
+        value_parser = parse::command,
         env = "REFSYNC_TOKEN_COMMAND",
         hide_env_values = true
     )]

@@ -130,6 +130,48 @@ pub fn output_path(text: &str) -> Result<std::path::PathBuf, String> {
     }
 }
 
+/// `--token-command`: a command line, which an empty one is not.
+pub fn command(text: &str) -> Result<String, String> {
+    match text.trim().is_empty() {
+        true => Err("an empty command; give the command that prints the access token".into()),
+        false => Ok(text.to_string()),
+    }
+}
+
+/// The report's path ([`output_path`]): its extension names its format (`.csv`,
+/// `.jsonl`, in any case), unless it is a device or stdout, which get CSV.
+pub fn report_path(text: &str) -> Result<std::path::PathBuf, String> {
+    let path = output_path(text)?;
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match matches!(extension.as_deref(), Some("csv" | "jsonl")) || crate::report::is_device(&path) {
+        true => Ok(path),
+        false => Err(
+            "the report needs a file name ending in .csv or .jsonl (its format \
+                      comes from its extension), or - for stdout"
+                .into(),
+        ),
+    }
+}
+
+/// The API base URL as far as its text goes: an `http://` or `https://` URL. What is
+/// refused of a URL that parses (plain http off loopback, a password) is
+/// `send::check_endpoint`'s, when a run starts.
+pub fn endpoint(text: &str) -> Result<String, String> {
+    match reqwest::Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(text.to_string()),
+        Ok(_) => Err(
+            "the endpoint must start with https://; give e.g. https://api.partner.microsoft.com/v1.0"
+                .into(),
+        ),
+        Err(e) => Err(format!(
+            "not a URL ({e}); give e.g. https://api.partner.microsoft.com/v1.0"
+        )),
+    }
+}
+
 /// `--max-failures`: when a run stops early.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum MaxFailures {

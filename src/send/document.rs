@@ -109,6 +109,16 @@ impl From<SendError> for StoppedBy {
     }
 }
 
+/// What a read after tries whose answers were lost found.
+enum AfterAll {
+    /// Every change is there: the document's end.
+    Applied(End),
+    /// The referral does not hold the changes (yet).
+    Absent,
+    /// It could not be read.
+    Unread,
+}
+
 /// The state of one document in flight.
 struct Run<'a> {
     shared: &'a Shared,
@@ -464,7 +474,11 @@ impl<'a> Run<'a> {
         if let LastTry::Status(response) = &last {
             self.last_status = Some(response.status);
         }
-        if maybe_applied && let Some(end) = self.applied_after_all().await? {
+        let check = match maybe_applied {
+            true => self.applied_after_all().await?,
+            false => AfterAll::Unread,
+        };
+        if let AfterAll::Applied(end) = check {
             return Ok(end);
         }
         let tries = self.shared.options.max_attempts.max(1);
@@ -472,14 +486,22 @@ impl<'a> Run<'a> {
             let why = format!("{tries} tries did not settle whether it was applied");
             return Ok(self.unknown_append(&why));
         }
+        // Said, since the report's `failed` alone reads as "not applied".
+        let lost = match check {
+            AfterAll::Absent => {
+                "the answer to an earlier try was lost, and the referral read after the last \
+                 one does not hold the change, though a try still under way may yet land it"
+            }
+            _ => {
+                "the answer to an earlier try was lost and the referral could not be read to \
+                 check, so it may have been applied"
+            }
+        };
         match exhausted(last, tries) {
-            // Said, since the report's `failed` alone reads as "not applied".
             End::Failed { code, message } if maybe_applied => Ok(End::Failed {
                 code,
                 message: format!(
-                    "{message}; the answer to an earlier try was lost and the referral could \
-                     not be read to check, so it may have been applied (sending it again is \
-                     safe: its operations are idempotent)"
+                    "{message}; {lost} (sending it again is safe: its operations are idempotent)"
                 ),
             }),
             end => Ok(end),
@@ -519,14 +541,15 @@ impl<'a> Run<'a> {
     /// now holds every change of the document. Where it does not, or cannot be read,
     /// nothing is settled: a request that timed out may still land. (Read without
     /// [`Run::fetch`]: a failed read's status must not stand in for the PATCH's.)
-    async fn applied_after_all(&mut self) -> Result<Option<End>, SendError> {
+    async fn applied_after_all(&mut self) -> Result<AfterAll, SendError> {
         let read = read(self.shared, &self.url, Sent::MaybeApplied).await?;
         match read.current {
             Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => {
                 self.verified();
-                Ok(Some(End::Updated { etag: now.etag }))
+                Ok(AfterAll::Applied(End::Updated { etag: now.etag }))
             }
-            _ => Ok(None),
+            Ok(_) => Ok(AfterAll::Absent),
+            Err(_) => Ok(AfterAll::Unread),
         }
     }
 

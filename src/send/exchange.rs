@@ -178,6 +178,11 @@ impl Progress {
     }
 }
 
+/// No connection could be made: the request never left.
+fn unsent(result: &Result<Response, TransportError>) -> bool {
+    matches!(result, Err(TransportError::Connect(_)))
+}
+
 /// A 401 or a 412: the server refused the request before applying anything.
 fn refused(result: &Result<Response, TransportError>) -> bool {
     result
@@ -208,7 +213,9 @@ impl Shared {
                 let error = SendError::Certificate(detail.clone());
                 return Err(progress.aborted(error));
             }
-            progress.sent += 1;
+            // A connection that could not be opened sent nothing: it counts as a try
+            // (`--max-attempts`), not as a request.
+            progress.sent += u32::from(!unsent(&result));
             progress.refused += u32::from(refused(&result));
             if result.as_ref().is_ok_and(|response| response.status != 401) {
                 self.tokens.worked(generation);
@@ -306,18 +313,26 @@ impl Shared {
             current = self.tokens.current() => current?,
         };
         let request = self.request(call, token.clone());
-        self.counters.requests.fetch_add(1, Ordering::Relaxed);
-        if is_retry {
-            self.counters.retries.fetch_add(1, Ordering::Relaxed);
-        }
         tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
         let on_wire = self.counters.on_wire();
+        let count_sent = || {
+            self.counters.requests.fetch_add(1, Ordering::Relaxed);
+            if is_retry {
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+        };
         let (result, held) = tokio::select! {
             biased;
-            () = stop.aborted() => return Ok(Try::Stopped { in_flight: true }),
+            () = stop.aborted() => {
+                count_sent();
+                return Ok(Try::Stopped { in_flight: true });
+            }
             sent = self.pacer.on_wire(self.transport.send(request)) => sent,
         };
         drop(on_wire);
+        if !unsent(&result) {
+            count_sent();
+        }
         let result = result.map(|response| response.without_token(&token));
         let status = result.as_ref().ok().map(|response| response.status);
         self.pacer.request_ended(status, held);

@@ -143,7 +143,8 @@ pub async fn resolve_external_ids(
 type Resolved = HashMap<String, Resolution>;
 
 /// Filters for each key: the first alone, as a probe of whether the API filters at all,
-/// then the rest concurrently. Returns what resolved and the keys the filter did not serve.
+/// then the rest concurrently, at most `--concurrency` at once. Returns what resolved and
+/// the keys the filter did not serve.
 async fn filter_all(
     shared: &Arc<Shared>,
     keys: Vec<String>,
@@ -158,11 +159,18 @@ async fn filter_all(
     let mut resolved = HashMap::from([(first, resolution)]);
     let mut refused = Vec::new();
     let mut tasks = JoinSet::new();
-    for key in keys {
-        let shared = shared.clone();
-        tasks.spawn(async move { (by_filter(&shared, &key).await, key) });
-    }
-    while let Some(joined) = tasks.join_next().await {
+    let most = shared.options.concurrency.max(1);
+    loop {
+        // A task per key at once would put every lookup on the wire together: the rate
+        // limit spaces their starts, not how many are open.
+        while tasks.len() < most {
+            let Some(key) = keys.next() else { break };
+            let shared = shared.clone();
+            tasks.spawn(async move { (by_filter(&shared, &key).await, key) });
+        }
+        let Some(joined) = tasks.join_next().await else {
+            break;
+        };
         let (result, key) =
             joined.map_err(|e| SendError::Client(format!("a lookup task failed: {e}")))?;
         match result? {

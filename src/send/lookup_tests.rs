@@ -222,3 +222,49 @@ fn relative_next_links_are_resolved_against_the_page_read() {
     assert_eq!(next("referrals?$skip=5"), want);
     assert_eq!(next("?$skip=5"), want);
 }
+
+/// A list endpoint that answers after a while, counting the requests open at once.
+struct Slow {
+    list: Arc<FakeList>,
+    open: std::sync::atomic::AtomicUsize,
+    peak: std::sync::atomic::AtomicUsize,
+}
+
+impl Transport for Slow {
+    fn send(&self, request: Request) -> BoxFuture<'_, Result<Response, TransportError>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        Box::pin(async move {
+            let open = self.open.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(open, SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            let answer = self.list.send(request).await;
+            self.open.fetch_sub(1, SeqCst);
+            answer
+        })
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn at_most_concurrency_lookups_are_open_at_once() {
+    let pairs: Vec<(String, String)> = (0..40)
+        .map(|n| (format!("r{n}"), format!("OPP-{n}")))
+        .collect();
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(i, e)| (&i[..], &e[..])).collect();
+    let slow = Arc::new(Slow {
+        list: FakeList::new(&pairs, Filter::Served),
+        open: Default::default(),
+        peak: Default::default(),
+    });
+    let options = SendOptions {
+        concurrency: 3,
+        ..options()
+    };
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("t"))));
+    let keys = pairs.iter().map(|(_, e)| e.to_string());
+    let lookups = resolve_external_ids(keys, &options, slow.clone(), tokens, Arc::new(NoLimit))
+        .await
+        .expect("lookups");
+    assert_eq!(lookups.resolutions.len(), 40);
+    assert_eq!(lookups.resolutions["OPP-7"], found("r7"));
+    assert_eq!(slow.peak.load(std::sync::atomic::Ordering::SeqCst), 3);
+}

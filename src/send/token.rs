@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tokio::sync::Mutex;
 
 /// How long `--token-command` may run: a hung `az` login must not hang the nightly run.
@@ -202,18 +203,17 @@ async fn fetch(source: &TokenSource) -> Result<Secret, SendError> {
 
 /// Refuses an empty token or one that cannot travel in an `Authorization` header.
 fn checked(token: &str, origin: &str) -> Result<Secret, SendError> {
+    // A command prints its token; a file or a variable holds it.
+    let (verb, verbs) = match origin == "--token-command" {
+        true => ("print", "prints"),
+        false => ("hold", "holds"),
+    };
     if token.is_empty() {
         return Err(SendError::Token(format!(
-            "{origin} gave an empty token; check that it prints an access token for https://api.partner.microsoft.com"
+            "{origin} gave an empty token; check that it {verbs} an access token for https://api.partner.microsoft.com"
         )));
     }
     if !token.bytes().all(|b| b.is_ascii_graphic()) {
-        // A command prints its token; a file or a variable holds it.
-        let verb = if origin == "--token-command" {
-            "print"
-        } else {
-            "hold"
-        };
         return Err(SendError::Token(format!(
             "{origin} gave a token with spaces or non-ASCII characters; it must {verb} only the access token"
         )));
@@ -221,17 +221,39 @@ fn checked(token: &str, origin: &str) -> Result<Secret, SendError> {
     Ok(Secret::new(token))
 }
 
+/// The most a token source may give: an access token is a few kilobytes. More is some
+/// other output (a command stuck printing), refused before it fills the memory.
+const TOKEN_LIMIT: usize = 64 * 1024;
+
 /// Runs `sh -c CMD`; its stderr goes straight to the user's terminal, never into our
-/// messages, in case a failing command echoes something secret.
+/// messages, in case a failing command echoes something secret. The command runs in a
+/// process group of its own, which is killed whole when refsync stops waiting for it (the
+/// timeout, `--deadline`, a signal, too much output): killing `sh` alone would leave what
+/// it started running.
 async fn run_command(cmd: &str) -> Result<String, SendError> {
-    let child = tokio::process::Command::new("sh")
+    let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        .process_group(0)
         .kill_on_drop(true)
-        .output();
-    let output = tokio::time::timeout(COMMAND_TIMEOUT, child)
+        .spawn()
+        .map_err(|e| SendError::Token(format!("cannot run --token-command with sh: {e}")))?;
+    let group = ProcessGroup(child.id());
+    let run = async {
+        let mut out = Vec::new();
+        if let Some(stdout) = child.stdout.take() {
+            let limit = TOKEN_LIMIT as u64 + 1;
+            stdout.take(limit).read_to_end(&mut out).await?;
+        }
+        if out.len() > TOKEN_LIMIT {
+            return Ok((out, None));
+        }
+        Ok::<_, std::io::Error>((out, Some(child.wait().await?)))
+    };
+    let (out, status) = tokio::time::timeout(COMMAND_TIMEOUT, run)
         .await
         .map_err(|_| {
             SendError::Token(format!(
@@ -240,23 +262,75 @@ async fn run_command(cmd: &str) -> Result<String, SendError> {
             ))
         })?
         .map_err(|e| SendError::Token(format!("cannot run --token-command with sh: {e}")))?;
-    if !output.status.success() {
+    let Some(status) = status else {
+        return Err(too_long("--token-command printed"));
+    };
+    group.finished();
+    if !status.success() {
         return Err(SendError::Token(format!(
-            "--token-command failed ({}); run it by hand to see why, e.g. sign in again",
-            output.status
+            "--token-command failed ({status}); run it by hand to see why, e.g. sign in again"
         )));
     }
-    String::from_utf8(output.stdout).map_err(|_| {
+    String::from_utf8(out).map_err(|_| {
         SendError::Token("--token-command printed something that is not UTF-8 text".into())
     })
 }
 
-/// Reads `--token-file` afresh (another process may have rotated it).
+/// The process group of a token command, killed when dropped before the command finished.
+struct ProcessGroup(Option<u32>);
+
+impl ProcessGroup {
+    /// The command finished: what it left running is its own business.
+    fn finished(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        let Some(id) = self.0.and_then(|id| libc::pid_t::try_from(id).ok()) else {
+            return;
+        };
+        // SAFETY: kill(2) with a negated process group ID and a signal number; it reads
+        // and writes no memory of ours. The group is the command's own (process_group(0)),
+        // not yet reaped while its leader's `Child` lives, so the ID names no other group.
+        unsafe {
+            libc::kill(-id, libc::SIGKILL);
+        }
+    }
+}
+
+/// The error of a token source that gave more than [`TOKEN_LIMIT`].
+fn too_long(what: &str) -> SendError {
+    SendError::Token(format!(
+        "{what} more than {} KiB, which is no access token; check that it gives only the token",
+        TOKEN_LIMIT / 1024
+    ))
+}
+
+/// Reads `--token-file` afresh (another process may have rotated it), at most
+/// [`TOKEN_LIMIT`] of it.
 async fn read_file(path: &PathBuf) -> Result<String, SendError> {
-    tokio::fs::read_to_string(path).await.map_err(|e| {
+    let cannot = |e: std::io::Error| {
         SendError::Token(format!(
             "cannot read --token-file {}: {e}; check the path and its permissions",
             path.display()
+        ))
+    };
+    let file = tokio::fs::File::open(path).await.map_err(cannot)?;
+    let mut text = Vec::new();
+    let limit = TOKEN_LIMIT as u64 + 1;
+    file.take(limit)
+        .read_to_end(&mut text)
+        .await
+        .map_err(cannot)?;
+    if text.len() > TOKEN_LIMIT {
+        return Err(too_long("--token-file holds"));
+    }
+    String::from_utf8(text).map_err(|_| {
+        cannot(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "it is not UTF-8 text",
         ))
     })
 }
@@ -355,5 +429,53 @@ mod tests {
         let provider = TokenProvider::new(TokenSource::Fixed(Secret::new("has space")));
         let message = provider.current().await.expect_err("refused").to_string();
         assert!(!message.contains("has space"));
+    }
+
+    /// Whether process `pid` has ended (gone, or a zombie left for its new parent).
+    fn ended(pid: &str) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |stat| {
+            stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_token_command_given_up_is_killed_with_what_it_started() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let pid_file = dir.path().join("pid");
+        let cmd = format!("sleep 60 & echo $! > {}; wait", pid_file.display());
+        let started = async {
+            while std::fs::read_to_string(&pid_file).map_or(true, |t| !t.ends_with('\n')) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::select! {
+            _ = run_command(&cmd) => panic!("the command ended on its own"),
+            () = started => {}
+        }
+        let pid = std::fs::read_to_string(&pid_file).expect("pid");
+        let pid = pid.trim();
+        for _ in 0..500 {
+            if ended(pid) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the command's child {pid} outlived it");
+    }
+
+    #[tokio::test]
+    async fn a_source_that_gives_more_than_any_token_is_refused() {
+        let provider = TokenProvider::new(TokenSource::Command("yes".into()));
+        let message = provider.current().await.expect_err("refused").to_string();
+        assert!(message.contains("more than 64 KiB"), "{message}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("token");
+        std::fs::write(&path, vec![b'x'; TOKEN_LIMIT + 1]).expect("write");
+        let provider = TokenProvider::new(TokenSource::File(path));
+        let message = provider.current().await.expect_err("refused").to_string();
+        assert!(
+            message.contains("--token-file holds more than"),
+            "{message}"
+        );
     }
 }

@@ -60,6 +60,19 @@ fn a_bad_flag_is_a_usage_error() {
     assert_eq!(code(&work.refsync(&["sync", "u.csv", "--rate", "fast"])), 2);
     assert_eq!(code(&work.refsync(&["sync", "u.csv", "--no-such-flag"])), 2);
     assert_eq!(code(&work.refsync(&["plan"])), 2);
+    // Values that cannot be parsed at all, as a flag (2) and as a variable (1).
+    for (flag, value) in [
+        ("--endpoint", "htps//typo"),
+        ("--endpoint", "ftp://example.com/v1.0"),
+        ("--report", "r.txt"),
+    ] {
+        let out = work.refsync(&["sync", "u.csv", flag, value]);
+        assert_eq!(code(&out), 2, "{flag} {value}: {}", stderr(&out));
+        let var = format!("REFSYNC_{}", flag[2..].to_uppercase());
+        let out = work.refsync_with(&["sync", "u.csv"], &[(&var, value)]);
+        assert_eq!(code(&out), 1, "{var}={value}: {}", stderr(&out));
+        assert!(stderr(&out).contains(&var), "{}", stderr(&out));
+    }
 }
 
 #[test]
@@ -234,9 +247,11 @@ fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() 
     let input = "id,op,path,value\na,replace,/name,x\n";
     work.write("u.csv", input);
     let stale = "{\"stale\":true}\n";
-    let refusals: [(&[&str], bool); 5] = [
-        (&["--summary-json", "s.json", "--report", "r.txt"], true),
-        (&["--summary-json", "s.json", "--rejects", "u.csv"], true),
+    // The outputs, whether the summary is replaced, and the exit code: a report that names
+    // no format is a usage error.
+    let refusals: [(&[&str], bool, i32); 5] = [
+        (&["--summary-json", "s.json", "--report", "r.txt"], true, 2),
+        (&["--summary-json", "s.json", "--rejects", "u.csv"], true, 1),
         (
             &[
                 "--summary-json",
@@ -247,20 +262,25 @@ fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() 
                 "x.csv",
             ],
             true,
+            1,
         ),
-        (&["--summary-json", "u.csv"], false),
-        (&["--summary-json", "s.json", "--report", "s.json"], false),
+        (&["--summary-json", "u.csv"], false, 1),
+        (
+            &["--summary-json", "s.json", "--rejects", "s.json"],
+            false,
+            1,
+        ),
     ];
-    for (outputs, replaced) in refusals {
+    for (outputs, replaced, exit_code) in refusals {
         work.write("s.json", stale);
         let out = work.refsync(&[&["plan", "u.csv", "--out", "o.jsonl"][..], outputs].concat());
-        assert_eq!(code(&out), 1, "{}", stderr(&out));
+        assert_eq!(code(&out), exit_code, "{}", stderr(&out));
         assert_eq!(work.read("u.csv"), input);
         let summary = work.read("s.json");
         assert_eq!(summary != stale, replaced, "{outputs:?}: {summary}");
         if replaced {
             let summary: serde_json::Value = serde_json::from_str(&summary).expect("JSON");
-            assert_eq!(summary["exit_code"], 1, "{outputs:?}: {summary}");
+            assert_eq!(summary["exit_code"], exit_code, "{outputs:?}: {summary}");
         }
     }
 }

@@ -124,6 +124,50 @@ async fn a_lost_response_of_an_idempotent_document_is_simply_retried() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn tries_lost_on_a_referral_read_without_the_change_say_that_it_was_read() {
+    let lost = || failure(TransportError::Timeout);
+    let without = referral("\"e1\"", json!({"details": {"notes": "old"}}));
+    let script = Scripted::new(&[("r1", vec![lost(), lost(), without])]);
+    let options = SendOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let ran = run(&options, script, vec![replace_doc("r1")]).await;
+    let message = ran.one().error_message.clone().unwrap_or_default();
+    assert!(
+        message.contains("read after the last one does not hold the change"),
+        "{message}"
+    );
+    // Unread, it says so.
+    let script = Scripted::new(&[("r1", vec![lost(), lost(), status(503), status(503)])]);
+    let ran = run(&options, script, vec![replace_doc("r1")]).await;
+    let message = ran.one().error_message.clone().unwrap_or_default();
+    assert!(message.contains("could not be read to check"), "{message}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_connection_that_cannot_be_opened_is_a_try_but_no_request_sent() {
+    let refused = || failure(TransportError::Connect("refused".into()));
+    let script = Scripted::new(&[("r1", vec![refused(), refused(), status(204)])]);
+    let ran = run(&options(), script, vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!((result.outcome, result.attempts), (Outcome::Updated, 1));
+    let stats = ran.stats.as_ref().expect("stats");
+    assert_eq!((stats.requests, stats.retries), (1, 0));
+    // Never opened at all: retries run out with nothing sent.
+    let options = SendOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let script = Scripted::new(&[("r1", vec![refused(), refused()])]);
+    let ran = run(&options, script, vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("retries_exhausted"));
+    assert_eq!(result.attempts, 0);
+    assert_eq!(ran.stats.as_ref().expect("stats").requests, 0);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_lost_append_without_if_match_that_never_settles_is_outcome_unknown() {
     let lost = failure(TransportError::Lost("reset".into()));
     let script = Scripted::new(&[("r1", vec![lost, status(503), status(503)])]);
