@@ -232,8 +232,9 @@ pub struct SyncArgs {
     #[arg(
         long,
         value_name = "URL",
-        value_parser = parse::endpoint,
+        value_parser = parse::Endpoint,
         env = "REFSYNC_ENDPOINT",
+        hide_env_values = true,
         default_value = DEFAULT_ENDPOINT
     )]
     pub endpoint: String,

@@ -114,6 +114,13 @@ pub fn check_output_paths(
     }
     check_distinct(&outputs, &read)?;
     remove_stale_results(&outputs);
+    let earlier = common
+        .rejects
+        .as_deref()
+        .and_then(|path| crate::report::rejects::earlier_rejects(path, &prepared.sources));
+    if let Some(earlier) = earlier.filter(|path| !read.iter().any(|(_, r)| same_file(path, r))) {
+        remove_stale_results(&[("--rejects", earlier)]);
+    }
     Ok(())
 }
 

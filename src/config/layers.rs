@@ -4,7 +4,6 @@
 //! [`clap::ArgMatches::value_source`] then tells where each value came from.
 
 use super::file::{ConfigFile, FileError, FileValue, Problem, locate, not_scalar, unknown_key};
-use super::parse::MASKED;
 use crate::cli::Cli;
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -294,13 +293,14 @@ fn with_layers(arg: Arg, key: &str, value: Option<&FileValue>) -> Arg {
     if is_switch(&arg) {
         arg = arg.value_parser(BoolishValueParser::new());
     }
-    // A secret's value, from the environment or the file, is never shown in help.
-    if arg.is_hide_env_values_set() {
-        arg = arg.hide_default_value(true);
-    }
     let default = alias_value(&arg)
         .map(|(_, text)| text)
         .or_else(|| value.map(|v| v.text.clone()));
+    // A value that may hold a secret, from the environment or the file, is never shown in
+    // help; a built-in default is.
+    if arg.is_hide_env_values_set() && default.is_some() {
+        arg = arg.hide_default_value(true);
+    }
     // An empty variable counts as unset (clap would take it for the value "").
     let empty = arg
         .get_env()
@@ -412,9 +412,9 @@ fn env_fault(command: &Command, args: &[OsString], error: &clap::Error) -> Optio
     // An option shows as clap's error names it (`--rate <RATE>`) only once built.
     let mut built = command.clone();
     built.build();
-    // A secret's refusal shows it masked (`parse::BearerToken`).
-    let refused =
-        |arg: &Arg, v: &str| v == value || (arg.is_hide_env_values_set() && value == MASKED);
+    // A value that may hold a secret is refused showing it masked (`parse::BearerToken`,
+    // `parse::Endpoint`): its option alone names it.
+    let refused = |arg: &Arg, v: &str| v == value || arg.is_hide_env_values_set();
     let arg = all_args(&built).into_iter().find(|arg| {
         arg.to_string() == shown && env_value(arg).is_some_and(|(_, v)| refused(arg, &v))
     })?;

@@ -88,25 +88,63 @@ impl clap::builder::TypedValueParser for BearerToken {
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
     ) -> Result<String, clap::Error> {
-        use clap::error::{ContextKind, ContextValue, ErrorKind};
-        let refused = |why: &str| {
-            let shown = arg.map_or_else(|| "--token".to_string(), ToString::to_string);
-            let message = format!("invalid value {MASKED} for '{shown}': {why}\n");
-            let mut error = clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(command);
-            // What names the option and the value for the error's source (a variable,
-            // the file): the value only as masked.
-            error.insert(ContextKind::InvalidArg, ContextValue::String(shown));
-            error.insert(
-                ContextKind::InvalidValue,
-                ContextValue::String(MASKED.into()),
-            );
-            error
-        };
+        let refused = |why: &str| refusal(command, arg, MASKED, why);
         let text = value
             .to_str()
             .ok_or_else(|| refused("a bearer token is ASCII text"))?;
         bearer_token(text).map_err(|why| refused(&why))
     }
+}
+
+/// [`endpoint`] as clap's value parser, whose refusal shows the URL with any user name
+/// and password masked.
+#[derive(Clone, Copy, Debug)]
+pub struct Endpoint;
+
+impl clap::builder::TypedValueParser for Endpoint {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        endpoint(&text).map_err(|why| refusal(command, arg, &without_userinfo(&text), &why))
+    }
+}
+
+/// A URL's text with what lies between `://` and the host's `@` masked, parseable or not.
+pub fn without_userinfo(text: &str) -> String {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return text.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{MASKED}{}", &rest[at..]),
+        None => text.to_string(),
+    }
+}
+
+/// The usage error of a value that may hold a secret: `why`, the option, and the value
+/// only as `shown`. Its context names both for the error's source (a variable, the file).
+fn refusal(
+    command: &clap::Command,
+    arg: Option<&clap::Arg>,
+    shown: &str,
+    why: &str,
+) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let option = arg.map_or_else(|| "the option".to_string(), ToString::to_string);
+    let message = format!("invalid value {shown} for '{option}': {why}\n");
+    let mut error = clap::Error::raw(ErrorKind::ValueValidation, message).with_cmd(command);
+    error.insert(ContextKind::InvalidArg, ContextValue::String(option));
+    error.insert(
+        ContextKind::InvalidValue,
+        ContextValue::String(shown.into()),
+    );
+    error
 }
 
 /// Parses a per-second rate `N/s` (the emulator's `--throttle`).

@@ -262,12 +262,7 @@ fn content(
         return unterminated(header, columns, fields, field);
     }
     if fields.len() != header.names.len() {
-        let plural = if fields.len() == 1 { "" } else { "s" };
-        let message = format!(
-            "record has {} field{plural} where the header has {}",
-            fields.len(),
-            header.names.len()
-        );
+        let message = field_count_message(fields.len(), header.names.len(), delimiter);
         return malformed(cell(fields, columns.id), None, message);
     }
     if let Some(field) = text_after_closing_quote(strip_terminator(&raw.bytes), delimiter) {
@@ -356,6 +351,21 @@ fn cell(fields: &ByteRecord, index: usize) -> Option<String> {
 /// The cell at `index` where it lies before `bound`, the first cell that may be cut short.
 fn cell_before(fields: &ByteRecord, index: usize, bound: usize) -> Option<String> {
     (index < bound).then(|| cell(fields, index)).flatten()
+}
+
+/// Why a record of `fields` fields does not fit a header of `columns`, and what to do.
+pub(crate) fn field_count_message(fields: usize, columns: usize, delimiter: u8) -> String {
+    let plural = if fields == 1 { "" } else { "s" };
+    let delimiter = char::from(delimiter);
+    let hint = match fields < columns {
+        true => format!(
+            "give every column a cell, an empty one too (a{delimiter}b{delimiter}{delimiter}d)"
+        ),
+        false => format!(
+            "quote a value that holds the delimiter (\"a{delimiter} b\"), or drop the extra cells"
+        ),
+    };
+    format!("record has {fields} field{plural} where the header has {columns}; {hint}")
 }
 
 #[cfg(test)]

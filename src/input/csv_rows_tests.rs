@@ -140,9 +140,18 @@ fn a_wrong_field_count_is_malformed_with_the_id_where_readable() {
     let records = csv(&format!("{HEADER}A,replace,/x\n,\n"));
     let (id, code, _, message) = malformed(&records[0]);
     assert_eq!((id, code), (Some("A"), MalformedKind::Record));
-    assert_eq!(message, "record has 3 fields where the header has 5");
+    assert_eq!(
+        message,
+        "record has 3 fields where the header has 5; give every column a cell, an empty one too (a,b,,d)"
+    );
     let reordered = csv("op,path,value,id\nreplace,/x\n");
     assert_eq!(malformed(&reordered[0]).0, None);
+    let long = csv(&format!("{HEADER}A,replace,/x,1,2,3\n"));
+    assert!(
+        malformed(&long[0]).3.ends_with("6 fields where the header has 5; quote a value that holds the delimiter (\"a, b\"), or drop the extra cells"),
+        "{}",
+        malformed(&long[0]).3
+    );
 }
 
 #[test]

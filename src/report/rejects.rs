@@ -78,6 +78,42 @@ pub fn rejects_paths(path: &Path, sources: &[InputSource]) -> Vec<PathBuf> {
         .collect()
 }
 
+/// A rejects file an earlier run left under the other format's name of `path` (its
+/// `.jsonl` for `--rejects rejects.csv`), which this run, with no input of that format,
+/// writes nothing to: left, it would read as this run's. Only a file that is one (a CSV
+/// header ending in `outcome,error_message`, a JSON line with both keys) is named.
+pub fn earlier_rejects(path: &Path, sources: &[InputSource]) -> Option<PathBuf> {
+    let named = format_from_extension(path)?;
+    let other = match named {
+        Format::Csv => Format::Jsonl,
+        Format::Jsonl => Format::Csv,
+    };
+    if sources.iter().any(|source| source.format == other) {
+        return None;
+    }
+    let sibling = path.with_extension(match other {
+        Format::Csv => "csv",
+        Format::Jsonl => "jsonl",
+    });
+    let mut first = Vec::new();
+    File::open(&sibling)
+        .ok()?
+        .take(64 * 1024)
+        .read_to_end(&mut first)
+        .ok()?;
+    let line = first.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_start_matches('\u{feff}').trim_end();
+    let is_rejects = match other {
+        Format::Csv => line
+            .to_ascii_lowercase()
+            .ends_with(&format!("{OUTCOME},{ERROR_MESSAGE}")),
+        Format::Jsonl => serde_json::from_str::<serde_json::Value>(line)
+            .is_ok_and(|v| v.get(OUTCOME).is_some() && v.get(ERROR_MESSAGE).is_some()),
+    };
+    is_rejects.then_some(sibling)
+}
+
 /// The file for each input format present, so that each reads back as what it holds:
 /// where `path`'s extension names a format, that format's rows go to `path` and the other
 /// format's to the same name with its own extension; where it names none (`rejects`,
@@ -308,7 +344,11 @@ impl CsvOut {
         // they are, the verdict right after them, so that it stays ragged in the rejects
         // file: padded, a row short of its value would come back as a valid row that
         // clears the value. One more empty cell keeps it off the rejects header's count.
-        let ragged = cells.len().max(1) != header.len();
+        // So too a row of a file without a `value` column, laid into a union that has
+        // one: its empty cell there would come back as a value that clears the field.
+        let lacks_value = |columns: &[Vec<u8>]| !columns.iter().any(|c| same_column(c, b"value"));
+        let ragged =
+            cells.len().max(1) != header.len() || (lacks_value(header) && !lacks_value(union));
         if ragged || (header.len() + 2 == union.len() && union.starts_with(header)) {
             let padding = usize::from(ragged && cells.len() + 2 == union.len());
             let mut tail_cells = vec![Vec::new(); padding + 1];
@@ -525,6 +565,26 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "id,op,path,value,if_match,outcome,error_message\nr,replace,/name,x,\"y\",,failed,bad\n"
+        );
+    }
+
+    #[test]
+    fn a_row_of_a_file_without_a_value_column_gets_no_empty_value_in_a_union() {
+        let dir = tempfile::tempdir().unwrap();
+        let valueless = "id,op,path\nr,replace,/details/notes\n";
+        let full = "id,op,path,value\nq,replace,/name,x\n";
+        let sources = [
+            source(dir.path(), "a.csv", valueless, Format::Csv),
+            source(dir.path(), "b.csv", full, Format::Csv),
+        ];
+        let start = valueless.find("r,").unwrap();
+        let row = rejected(0, 2, "bad", start, valueless.len() - start);
+        let out = dir.path().join("rejects.csv");
+        write_rejects(&out, &sources, vec![row], b',').unwrap();
+        // Laid out, it would read back as a replace with "": kept short, it is refused.
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "id,op,path,value,outcome,error_message\nr,replace,/details/notes,failed,bad\n"
         );
     }
 

@@ -1,7 +1,7 @@
 //! Type checks for JSON values and the CSV value rules (SPEC.md "Value rules").
 
 use super::{Node, Object, Scalar};
-use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Number, Value};
 
 /// Why a value does not fit its field; the message says what would.
@@ -452,10 +452,24 @@ fn parse_date_time(text: &str) -> Option<Result<String, i32>> {
             date.and_hms_opt(0, 0, 0)?.and_utc()
         }
     };
+    // A leap second (`23:59:60`), which chrono keeps as a second of more than a billion
+    // nanoseconds, is no instant the API stores.
+    let nanos = utc.nanosecond();
+    if nanos >= 1_000_000_000 {
+        return None;
+    }
     if !(0..=9999).contains(&utc.year()) {
         return Some(Err(utc.year()));
     }
-    Some(Ok(utc.to_rfc3339_opts(SecondsFormat::AutoSi, true)))
+    // The fraction as given, without trailing zeros (`.1234567` stays seven digits, as
+    // .NET keeps them, where chrono's own forms would pad it to nine).
+    let whole = utc.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let fraction = format!("{nanos:09}");
+    let fraction = fraction.trim_end_matches('0');
+    match fraction.is_empty() {
+        true => Some(Ok(whole)),
+        false => Some(Ok(format!("{}.{fraction}Z", whole.trim_end_matches('Z')))),
+    }
 }
 
 #[cfg(test)]
@@ -589,6 +603,21 @@ mod tests {
             json!("2026-12-31T00:00:00Z")
         );
         assert!(text("/details/closingDateTime", "31/12/2026").is_err());
+        // A fraction keeps its digits, trailing zeros dropped; a leap second is refused.
+        let date = |t| text("/details/closingDateTime", t);
+        assert_eq!(
+            date("2026-12-31T10:00:00.1234567+02:00").unwrap(),
+            json!("2026-12-31T08:00:00.1234567Z")
+        );
+        assert_eq!(
+            date("2026-12-31T10:00:00.500Z").unwrap(),
+            json!("2026-12-31T10:00:00.5Z")
+        );
+        assert_eq!(
+            date("2026-12-31T10:00:00.000Z").unwrap(),
+            json!("2026-12-31T10:00:00Z")
+        );
+        assert!(date("2026-12-31T23:59:60Z").is_err());
         for outside in [
             "9999-12-31T23:00:00-02:00",
             "+12026-01-01",

@@ -69,6 +69,19 @@ pub async fn send_document(
                 result: Some(run.result(end)),
             })
         }
+        Err(error @ SendError::Token(_)) if run.last_status == Some(401) => {
+            // Its PATCH was refused (401) and no new token could be had: the row shows
+            // the PATCH it sent.
+            let end = End::failed(
+                "not_sent",
+                "the API refused the token for this document's PATCH (401), no new token \
+                 could be had, and the run stopped: nothing of it was applied; send it again",
+            );
+            Err(StoppedBy {
+                error,
+                result: Some(run.result(end)),
+            })
+        }
         Err(error) => Err(error.into()),
     }
 }
@@ -312,6 +325,7 @@ impl<'a> Run<'a> {
             Err(aborted) => {
                 self.attempts += aborted.sent;
                 self.refused += aborted.refused;
+                self.last_status = aborted.last_status.or(self.last_status);
                 self.take_back_if_unapplied(call.request_id)?;
                 return Err(aborted.error);
             }
@@ -325,6 +339,8 @@ impl<'a> Run<'a> {
             }
             Ended::GaveUp(last) => Ok(Err(self.gave_up(last, exchange.maybe_applied).await?)),
             Ended::Stopped => {
+                // A 401 answered before the stop is the last answer its PATCH got.
+                self.last_status = exchange.last_status.or(self.last_status);
                 self.take_back_if_unapplied(call.request_id)?;
                 let reason = self.shared.control.stop.reason();
                 Ok(Err(End::stopped(reason, self.sent(exchange.maybe_applied))))

@@ -129,6 +129,8 @@ pub struct Exchange {
     pub refused: u32,
     /// Whether some try may have been applied without our seeing the answer.
     pub maybe_applied: bool,
+    /// The status of the last answer, if any came.
+    pub last_status: Option<u16>,
 }
 
 /// A call cut short by what stops the run (a second 401, no token), with what it had sent:
@@ -141,6 +143,8 @@ pub struct Aborted {
     pub sent: u32,
     /// Of those, the ones answered 401 or 412.
     pub refused: u32,
+    /// The status of the last answer, if any came.
+    pub last_status: Option<u16>,
 }
 
 /// What a call has taken so far.
@@ -150,6 +154,7 @@ struct Progress {
     refused: u32,
     tries: u32,
     maybe_applied: bool,
+    last_status: Option<u16>,
 }
 
 impl Progress {
@@ -166,6 +171,7 @@ impl Progress {
             sent: self.sent,
             refused: self.refused,
             maybe_applied: self.maybe_applied,
+            last_status: self.last_status,
         }
     }
 
@@ -174,6 +180,7 @@ impl Progress {
             error,
             sent: self.sent,
             refused: self.refused,
+            last_status: self.last_status,
         }
     }
 }
@@ -217,6 +224,9 @@ impl Shared {
             // (`--max-attempts`), not as a request.
             progress.sent += u32::from(!unsent(&result));
             progress.refused += u32::from(refused(&result));
+            if let Ok(response) = &result {
+                progress.last_status = Some(response.status);
+            }
             if result.as_ref().is_ok_and(|response| response.status != 401) {
                 self.tokens.worked(generation);
             }

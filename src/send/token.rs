@@ -198,6 +198,9 @@ async fn fetch(source: &TokenSource) -> Result<Secret, SendError> {
             (token.expose().to_string(), "the [auth] refresh-token grant")
         }
     };
+    if raw.len() > TOKEN_LIMIT {
+        return Err(too_long(&format!("{origin} gave")));
+    }
     checked(raw.trim(), origin)
 }
 

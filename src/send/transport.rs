@@ -193,6 +193,13 @@ impl HttpTransport {
             }
             Err((_, kept)) => kept,
         };
+        // A body that ends mid-JSON on a connection closed without a length was cut short
+        // just as well, though HTTP cannot tell.
+        if request.method == Method::Get && (200..300).contains(&status) && ends_mid_json(&body) {
+            return Err(TransportError::Lost(
+                "the connection closed before the answer's JSON was complete".into(),
+            ));
+        }
         Ok(Response {
             status,
             etag,
@@ -241,7 +248,12 @@ pub fn read_ca_cert(path: &std::path::Path) -> Result<Vec<reqwest::Certificate>,
             "it holds no -----BEGIN CERTIFICATE----- block".into(),
         )),
         Ok(certificates) => Ok(certificates),
-        Err(e) => Err(not_pem(e.to_string())),
+        // reqwest says only "builder error" here.
+        Err(_) => Err(not_pem(
+            "a -----BEGIN CERTIFICATE----- block in it is damaged (its base64 or the \
+             certificate inside does not read)"
+                .into(),
+        )),
     }
 }
 
@@ -274,6 +286,14 @@ fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> Option<Stri
         let at = text.find(RUSTLS_INVALID_CERTIFICATE)?;
         Some(text[at + RUSTLS_INVALID_CERTIFICATE.len()..].to_string())
     })
+}
+
+/// Whether `body`, short of [`BODY_LIMIT`], is JSON that starts but stops before it is
+/// complete (an empty body is not: it is no JSON at all).
+fn ends_mid_json(body: &[u8]) -> bool {
+    !body.is_empty()
+        && body.len() < BODY_LIMIT
+        && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err_and(|e| e.is_eof())
 }
 
 /// Reads at most [`BODY_LIMIT`] bytes; a body cut short is an error, with what arrived
@@ -393,6 +413,12 @@ mod tests {
         std::fs::write(file.path(), "id,op,path,value\n").expect("write");
         match read_ca_cert(file.path()) {
             Err(SendError::Client(message)) => assert!(message.contains("no -----BEGIN")),
+            other => panic!("expected a client error, got {other:?}"),
+        }
+        let damaged = "-----BEGIN CERTIFICATE-----\nnot base64 !\n-----END CERTIFICATE-----\n";
+        std::fs::write(file.path(), damaged).expect("write");
+        match read_ca_cert(file.path()) {
+            Err(SendError::Client(message)) => assert!(message.contains("is damaged"), "{message}"),
             other => panic!("expected a client error, got {other:?}"),
         }
     }

@@ -191,6 +191,30 @@ fn config_show_masks_an_endpoints_password_and_exits_one_where_sync_would_refuse
 }
 
 #[test]
+fn an_endpoint_refused_as_no_url_never_shows_its_password() {
+    let work = Workdir::new();
+    work.write("c.toml", "endpoint = \"https://me:hush-77@[::1\"\n");
+    let bad = "ftp://me:hush-77@example.com/v1.0";
+    let runs = [
+        (work.refsync(&["sync", "u.csv", "--endpoint", bad]), 2),
+        (
+            work.refsync_with(&["config", "show"], &[("REFSYNC_ENDPOINT", bad)]),
+            1,
+        ),
+        (work.refsync(&["config", "show", "--config", "c.toml"]), 1),
+        (
+            work.refsync_with(&["sync", "--help"], &[("REFSYNC_ENDPOINT", bad)]),
+            0,
+        ),
+    ];
+    for (out, want) in runs {
+        assert_eq!(code(&out), want, "{}", stderr(&out));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!all.contains("hush-77"), "{all}");
+    }
+}
+
+#[test]
 fn completions_are_generated_for_every_shell() {
     let work = Workdir::new();
     for shell in ["bash", "zsh", "fish", "powershell"] {

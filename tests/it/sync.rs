@@ -461,6 +461,29 @@ fn each_rejects_file_is_named_for_the_format_it_holds() {
     );
 }
 
+#[test]
+fn an_earlier_runs_rejects_in_the_other_format_go_when_this_run_has_none_of_it() {
+    let work = Workdir::new();
+    work.write(
+        "bad.jsonl",
+        "{\"id\":\"a\",\"op\":\"remove\",\"path\":\"/name\"}\n",
+    );
+    work.write("good.csv", "id,op,path,value\nb,replace,/name,x\n");
+    let plan = |input: &str| {
+        let out = work.refsync(&["plan", input, "--rejects", "fix.csv", "--report", "r.csv"]);
+        assert!([0, 4].contains(&code(&out)), "{}", stderr(&out));
+    };
+    plan("bad.jsonl");
+    assert!(work.read("fix.jsonl").contains("\"op\":\"remove\""));
+    // The export turned CSV overnight: yesterday's JSONL rejects must not read as today's.
+    plan("good.csv");
+    assert!(!work.path().join("fix.jsonl").exists());
+    // A file of that name that is no rejects file is the user's, and stays.
+    work.write("fix.jsonl", "{\"id\":\"c\"}\n");
+    plan("good.csv");
+    assert_eq!(work.read("fix.jsonl"), "{\"id\":\"c\"}\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_summarys_peak_in_flight_counts_requests_on_the_wire_not_documents_waiting() {
     // At 2/s, permits are 500 ms apart and every answer comes back long before the next:

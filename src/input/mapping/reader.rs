@@ -12,7 +12,7 @@ use super::bind::{Bound, Unbound, bind};
 use super::cells::{CellError, convert_row};
 use super::{MappedOp, Mapping};
 use crate::input::csv_fields::FieldSplitter;
-use crate::input::csv_rows::{is_blank, record};
+use crate::input::csv_rows::{field_count_message, is_blank, record};
 use crate::input::csv_split::{CsvSplitter, Ending, RawRecord};
 use crate::input::text::{quoted, strip_terminator, too_long};
 use crate::input::{InputError, InputRecord, MalformedKind, RawOp, RawValue, RecordContent};
@@ -106,11 +106,7 @@ impl<R: BufRead + Seek> MappedRecords<R> {
             return malformed(None, MalformedKind::Record, message.into());
         }
         if fields.len() != header.width {
-            let message = format!(
-                "record has {} fields where the header has {}",
-                fields.len(),
-                header.width
-            );
+            let message = field_count_message(fields.len(), header.width, self.delimiter);
             return malformed(id, MalformedKind::Record, message);
         }
         self.mapped(bound, id, fields)

@@ -85,6 +85,31 @@ async fn a_second_401_right_after_a_fresh_token_stops_the_run() {
 }
 
 #[tokio::test]
+async fn a_401_after_which_no_token_can_be_had_shows_the_patch_it_sent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let once = dir.path().join("once");
+    // A token the first time, then a failing command (a sign-in that expired).
+    let cmd = format!(
+        "test -e {0} && exit 2; touch {0}; printf tok",
+        once.display()
+    );
+    let tokens = Arc::new(TokenProvider::new(TokenSource::Command(cmd)));
+    let script = Scripted::new(&[("r1", vec![status(401)])]);
+    let ran = run_with(
+        &options(),
+        script,
+        tokens,
+        Arc::new(NoLimit),
+        vec![replace_doc("r1")],
+    )
+    .await;
+    assert!(matches!(ran.stats, Err(SendError::Token(_))));
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("not_sent"));
+    assert_eq!((result.attempts, result.http_status), (1, Some(401)));
+}
+
+#[tokio::test]
 async fn no_token_stops_the_run_before_any_request() {
     let tokens = Arc::new(TokenProvider::new(TokenSource::Command("exit 1".into())));
     let script = Scripted::new(&[]);

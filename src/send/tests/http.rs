@@ -108,6 +108,19 @@ async fn a_referral_read_cut_short_is_lost_but_a_patch_answer_keeps_its_status()
         .await
         .expect_err("cut short");
     assert!(matches!(error, TransportError::Lost(_)), "{error:?}");
+    // Without a length, only the JSON shows it was cut.
+    let closed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"id\":\"r1\",".to_vec();
+    let (endpoint, _server) = serve_once(Then::Answer(closed)).await;
+    let read = Request {
+        method: Method::Get,
+        body: None,
+        ..patch(&endpoint)
+    };
+    let error = transport(&endpoint)
+        .send(read)
+        .await
+        .expect_err("cut short");
+    assert!(matches!(error, TransportError::Lost(_)), "{error:?}");
     // A PATCH's 2xx says it applied, whatever became of the body.
     let (endpoint, _server) = serve_once(Then::Answer(cut)).await;
     let response = transport(&endpoint)
