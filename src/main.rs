@@ -40,7 +40,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(refsync::commands::run(&parsed, &terminal)) {
+    let ran = runtime.block_on(refsync::commands::run(&parsed, &terminal));
+    // The run is over: a blocking task still stuck on what never comes (a --token-file
+    // that is a pipe no one writes to, given up at --deadline) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match ran {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
             let message = refsync::ui::describe_error(&error);

@@ -31,6 +31,9 @@ pub struct UndoWriter {
     path: PathBuf,
     out: BufWriter<File>,
     lines: usize,
+    /// The hashes of the lines the file held when opened, read at the first document a
+    /// resume verified: an earlier process may have written its line just before it died.
+    earlier: Option<std::collections::HashSet<u64>>,
 }
 
 impl UndoWriter {
@@ -49,6 +52,7 @@ impl UndoWriter {
             path: path.to_path_buf(),
             out: BufWriter::new(file),
             lines: 0,
+            earlier: None,
         })
     }
 
@@ -74,7 +78,27 @@ impl UndoWriter {
         let Some(line) = undo_document(&doc.id, before, &doc.ops, etag) else {
             return Ok(());
         };
+        if etag.is_none() {
+            tracing::warn!(id = %doc.id, "the undo line carries no if_match: no ETag was known after the PATCH (the answer named none, and reading the referral again did not give it), so sending it would overwrite a later edit");
+        }
+        if result.note == Some(Note::Verified) && self.written_before(&line) {
+            return Ok(());
+        }
         self.write_line(&line)
+    }
+
+    /// Whether the file held `line` when opened (the same document applied by the same
+    /// PATCH, whose ETag after it the line carries).
+    fn written_before(&mut self, line: &Value) -> bool {
+        let path = &self.path;
+        let earlier = self.earlier.get_or_insert_with(|| {
+            std::fs::read_to_string(path)
+                .unwrap_or_default()
+                .lines()
+                .map(line_hash)
+                .collect()
+        });
+        earlier.contains(&line_hash(&line.to_string()))
     }
 
     fn write_line(&mut self, line: &Value) -> Result<(), UndoError> {
@@ -91,6 +115,15 @@ impl UndoWriter {
     pub fn lines(&self) -> usize {
         self.lines
     }
+}
+
+/// A hash of an undo line's text, to tell whether the file holds it already.
+fn line_hash(line: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    // The same keys every call (`DefaultHasher::new`), so equal lines hash alike.
+    let mut hasher = std::hash::DefaultHasher::new();
+    line.hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The document-form line that restores `before` where `ops` changed it, guarded by
@@ -196,6 +229,55 @@ mod tests {
     fn before() -> Value {
         json!({"name": "Old", "details": {"dealValue": 10, "notes": "n"},
                "team": [{"email": "a@x.com"}]})
+    }
+
+    #[test]
+    fn a_resume_that_verifies_a_document_whose_line_was_written_adds_no_second() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("undo.jsonl");
+        let doc = Document {
+            id: "r1".into(),
+            if_match: None,
+            ops: vec![op(OpKind::Replace, "/name", json!("New"))],
+            rows: Default::default(),
+            merged_duplicates: false,
+        };
+        let applied = SendResult {
+            entry: 0,
+            outcome: Outcome::Updated,
+            http_status: Some(204),
+            attempts: 1,
+            if_match_sent: None,
+            etag_after: Some("\"e2\"".into()),
+            error_code: None,
+            error_message: None,
+            note: None,
+            resolved_by: None,
+            request_id: None,
+            duration: Default::default(),
+            before: Some(before()),
+            changes: None,
+        };
+        // The process that applied it wrote the line, and died before the ledger knew.
+        UndoWriter::open(&path)
+            .unwrap()
+            .record(&doc, &applied)
+            .unwrap();
+        let verified = SendResult {
+            note: Some(Note::Verified),
+            ..applied.clone()
+        };
+        let mut resumed = UndoWriter::open(&path).unwrap();
+        resumed.record(&doc, &verified).unwrap();
+        assert_eq!(resumed.lines(), 0);
+        // Another document's line is written as usual.
+        let other = Document {
+            id: "r2".into(),
+            ..doc
+        };
+        resumed.record(&other, &verified).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 
     #[test]

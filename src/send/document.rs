@@ -192,9 +192,11 @@ impl<'a> Run<'a> {
             };
             match response.status {
                 200..=299 => {
-                    return Ok(End::Updated {
-                        etag: etag_after(&response),
-                    });
+                    let etag = match etag_after(&response) {
+                        None if self.shared.control.read_before => self.etag_read_after().await?,
+                        etag => etag,
+                    };
+                    return Ok(End::Updated { etag });
                 }
                 412 => match self.on_conflict(&response, maybe_applied).await? {
                     Next::Resend => continue,
@@ -242,6 +244,18 @@ impl<'a> Run<'a> {
             self.renew_request_id_if_changed();
         }
         Ok(settled)
+    }
+
+    /// The ETag of the referral as read after its PATCH applied, for `--undo` when the
+    /// answer named none (a bare 204, as the API's own example shows): the undo line is
+    /// guarded by it. `None` when the read fails or no longer shows the changes (another
+    /// writer came in between, whose version the line must not guard).
+    async fn etag_read_after(&self) -> Result<Option<String>, SendError> {
+        let read = read(self.shared, &self.url, Sent::MaybeApplied).await?;
+        Ok(match read.current {
+            Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => now.etag,
+            _ => None,
+        })
     }
 
     /// Whether the PATCH must carry the ETag just read for `--undo`, where `auto` would

@@ -67,14 +67,20 @@ impl TokenSource {
     /// Checks, before a run starts, what can be checked without fetching a token: that a
     /// `--token-file` can be opened (its content may still be renewed before first use).
     pub fn check_start(&self) -> Result<(), SendError> {
-        match self {
-            TokenSource::File(path) => std::fs::File::open(path).map(drop).map_err(|e| {
-                SendError::Token(format!(
-                    "cannot read --token-file {}: {e}; check the path and its permissions",
-                    path.display()
-                ))
-            }),
-            _ => Ok(()),
+        let TokenSource::File(path) = self else {
+            return Ok(());
+        };
+        let cannot = |e: std::io::Error| {
+            SendError::Token(format!(
+                "cannot read --token-file {}: {e}; check the path and its permissions",
+                path.display()
+            ))
+        };
+        // A pipe (`<(vault read …)`) is only looked at: opening one whose writer has not
+        // come blocks, before a signal or --deadline could end the wait.
+        match std::fs::metadata(path).map_err(cannot)?.is_file() {
+            true => std::fs::File::open(path).map(drop).map_err(cannot),
+            false => Ok(()),
         }
     }
 

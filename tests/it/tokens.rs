@@ -5,7 +5,7 @@
 use crate::fixtures::{self, id};
 use crate::support::{self, Workdir, code, read_csv_report, stderr};
 use refsync::emulator::{Emulator, Faults, Seed};
-use std::process::Output;
+use std::process::{Command, Output, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -354,4 +354,42 @@ fn a_secret_is_never_shown_in_help_or_in_the_refusal_of_it() {
         );
         assert!(!stderr(out).contains(secret), "{}", stderr(out));
     }
+}
+
+#[test]
+fn a_token_file_that_is_a_pipe_no_one_writes_to_ends_at_the_deadline() {
+    let work = Workdir::new();
+    write_updates(&work);
+    let fifo = work.path().join("token.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_refsync"))
+        .args(["sync", "u.csv", "--endpoint", "http://127.0.0.1:9/v1.0"])
+        .args([
+            "--token-file",
+            "token.fifo",
+            "--deadline",
+            "1s",
+            "--report",
+            "r.csv",
+        ])
+        .current_dir(work.path())
+        .env_remove("PARTNER_CENTER_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start refsync");
+    // Before, it waited for a writer forever: at start, and again at its exit.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("refsync still waits for the pipe");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(4));
 }

@@ -183,6 +183,30 @@ async fn under_undo_the_referral_read_goes_to_the_ledger_and_comes_back_on_a_res
 }
 
 #[tokio::test(start_paused = true)]
+async fn under_undo_an_answer_without_an_etag_is_followed_by_a_read_for_it() {
+    let options = options();
+    let undo = || RunControl {
+        read_before: true,
+        ..control(Arc::new(Recording::default()))
+    };
+    // A bare 204, as the API's own example shows: the referral read after gives the ETag
+    // that guards the undo line.
+    let after = referral("\"e2\"", team(&["new@x.com"]));
+    let script = Scripted::new(&[(
+        "r1",
+        vec![referral("\"e1\"", team(&[])), status(204), after],
+    )]);
+    let ran = run_controlled(&options, script, undo(), vec![append_doc("r1")]).await;
+    assert_eq!(ran.one().outcome, Outcome::Updated);
+    assert_eq!(ran.one().etag_after.as_deref(), Some("\"e2\""));
+    // Read after another writer took the change away: its ETag guards nothing of ours.
+    let gone = referral("\"e3\"", team(&[]));
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", team(&[])), status(204), gone])]);
+    let ran = run_controlled(&options, script, undo(), vec![append_doc("r1")]).await;
+    assert_eq!(ran.one().etag_after, None);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_in_flight_document_not_applied_is_sent_with_the_same_request_id() {
     let reuse = Uuid::new_v4();
     let hooks = Arc::new(Recording {
