@@ -116,8 +116,7 @@ pub(super) async fn execute(
     };
     let (sent, looked_up) =
         send_phase(&mut settings, batch, &mut run, &mut prepared, &mut outputs).await?;
-    let unsent = record_not_sent(&prepared, &mut outputs, &*run.hooks)?;
-    run.breaker.left_unsent(unsent);
+    record_not_sent(&prepared, &mut outputs, &*run.hooks)?;
     let (stats, stopped, stopped_exit_code) = how_it_stopped(sent, &looked_up, &watch, &run);
     outputs.finish(Finish {
         command: if dry_run { "dry-run" } else { "sync" },
@@ -205,7 +204,7 @@ fn how_it_stopped(
         ),
     };
     stats.add_earlier(looked_up);
-    if run.breaker.stopped_the_run() && watch.received().is_none() {
+    if run.breaker.tripped() && watch.received().is_none() {
         return (stats, Some(run.breaker.reason()), EXIT_MAX_FAILURES);
     }
     if run.stop.reason() == Some(StopReason::Deadline) && error.is_none() {
@@ -329,9 +328,6 @@ async fn send_batch(
         let mut tripped = false;
         for (_, row) in &rows {
             tripped |= run.breaker.count(row.outcome);
-            if row.error_code.as_deref() == Some("not_sent") {
-                run.breaker.left_unsent(1);
-            }
         }
         outputs.record_all(rows)?;
         // Rows reach the file whenever no other result is waiting, so a killed run still
@@ -352,8 +348,7 @@ fn record_not_sent(
     prepared: &Prepared,
     outputs: &mut RunOutputs,
     hooks: &dyn SendHooks,
-) -> anyhow::Result<u64> {
-    let mut unsent = 0;
+) -> anyhow::Result<()> {
     for (index, entry) in prepared.plan.entries.iter().enumerate() {
         if outputs.has_row(index) {
             continue;
@@ -382,7 +377,6 @@ fn record_not_sent(
         row.error_code = Some(code.into());
         row.error_message = Some(message.into());
         outputs.record(index, row)?;
-        unsent += 1;
     }
-    Ok(unsent)
+    Ok(())
 }

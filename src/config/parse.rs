@@ -201,7 +201,8 @@ pub fn endpoint(text: &str) -> Result<String, String> {
     match reqwest::Url::parse(text) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(text.to_string()),
         Ok(_) => Err(
-            "the endpoint must start with https://; give e.g. https://api.partner.microsoft.com/v1.0"
+            "the endpoint must start with https:// (http:// only to a loopback host, such as the \
+             emulator); give e.g. https://api.partner.microsoft.com/v1.0"
                 .into(),
         ),
         Err(e) => Err(format!(

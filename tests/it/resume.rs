@@ -299,11 +299,16 @@ async fn max_failures_stops_the_run_early_with_exit_five() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn max_failures_reached_by_the_last_documents_stops_nothing_and_the_run_finishes() {
+async fn max_failures_reached_by_the_last_documents_is_exit_five_though_it_stops_nothing() {
+    // SPEC.md: the limit reached is exit 5, whether or not documents were left to stop.
     let flags = ["--max-failures", "3", "--rate", "unlimited"];
     let (out, rows) = sync_unknown_referrals(3, &flags).await;
-    assert_eq!(code(&out), 4, "finished with failures: {}", stderr(&out));
-    assert!(!stderr(&out).contains("stopped"), "{}", stderr(&out));
+    assert_eq!(code(&out), 5, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-failures reached: 3 of 3"),
+        "{}",
+        stderr(&out)
+    );
     assert!(rows.iter().all(|r| r["http_status"] == "404"), "{rows:?}");
 }
 
