@@ -256,6 +256,7 @@ fn a_member_an_object_requires_may_not_be_set_blank() {
     for (path, value) in [
         ("/team/0/email", " "),
         ("/customerProfile/team/2/email", ""),
+        ("/team/1/email", "\u{200B}"),
     ] {
         let errors = check(text_op("replace", path, value).as_ref(), site(), &mut paths)
             .expect_err("a Member without an email");

@@ -25,7 +25,7 @@ impl Resolved {
         };
         let blank = match value {
             serde_json::Value::Null => true,
-            serde_json::Value::String(text) => text.trim().is_empty(),
+            serde_json::Value::String(text) => super::value::is_blank(text),
             _ => false,
         };
         match blank {

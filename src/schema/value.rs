@@ -158,13 +158,21 @@ fn check_required(object: &Object, members: &Map<String, Value>) -> Result<(), V
                     object.name
                 )));
             }
-            Some(Value::String(text)) if text.trim().is_empty() => {
+            Some(Value::String(text)) if is_blank(text) => {
                 return Err(ValueError(blank_required_message(object.name, required)));
             }
             Some(_) => {}
         }
     }
     Ok(())
+}
+
+/// Whether `text` shows nothing: spaces and the invisible characters a copy from a web
+/// page brings along (zero-width space and joiners, word joiner, byte-order mark).
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(|c| {
+        c.is_whitespace() || matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+    })
 }
 
 /// Why member `member` of an `object` may not be blank.
