@@ -193,7 +193,7 @@ impl<'a> Run<'a> {
             match response.status {
                 200..=299 => {
                     let etag = match etag_after(&response) {
-                        None if self.shared.control.read_before => self.etag_read_after().await?,
+                        None if self.shared.control.read_before => self.etag_read_after().await,
                         etag => etag,
                     };
                     return Ok(End::Updated { etag });
@@ -249,13 +249,16 @@ impl<'a> Run<'a> {
     /// The ETag of the referral as read after its PATCH applied, for `--undo` when the
     /// answer named none (a bare 204, as the API's own example shows): the undo line is
     /// guarded by it. `None` when the read fails or no longer shows the changes (another
-    /// writer came in between, whose version the line must not guard).
-    async fn etag_read_after(&self) -> Result<Option<String>, SendError> {
-        let read = read(self.shared, &self.url, Sent::MaybeApplied).await?;
-        Ok(match read.current {
+    /// writer came in between, whose version the line must not guard). What stops the run
+    /// meanwhile (a second 401) is left to the next request: this document is applied.
+    async fn etag_read_after(&self) -> Option<String> {
+        let read = read(self.shared, &self.url, Sent::MaybeApplied)
+            .await
+            .ok()?;
+        match read.current {
             Ok(now) if verify::changes_present(&now.body, &self.doc.ops) => now.etag,
             _ => None,
-        })
+        }
     }
 
     /// Whether the PATCH must carry the ETag just read for `--undo`, where `auto` would
