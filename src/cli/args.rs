@@ -232,7 +232,7 @@ pub struct SyncArgs {
     #[arg(
         long,
         value_name = "URL",
-        value_parser = parse::Endpoint,
+        value_parser = parse::ENDPOINT,
         env = "REFSYNC_ENDPOINT",
         hide_env_values = true,
         default_value = DEFAULT_ENDPOINT
@@ -328,7 +328,7 @@ pub struct EmulatorArgs {
     #[arg(long, value_name = "N")]
     pub generate: Option<usize>,
     /// Require this bearer token on every request.
-    #[arg(long, value_name = "T", value_parser = parse::BearerToken, hide_env_values = true)]
+    #[arg(long, value_name = "T", value_parser = parse::BEARER_TOKEN, hide_env_values = true)]
     pub token: Option<String>,
     /// Latency added to every answer, in milliseconds (with jitter).
     #[arg(long, value_name = "N", default_value_t = 0)]

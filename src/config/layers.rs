@@ -412,8 +412,7 @@ fn env_fault(command: &Command, args: &[OsString], error: &clap::Error) -> Optio
     // An option shows as clap's error names it (`--rate <RATE>`) only once built.
     let mut built = command.clone();
     built.build();
-    // A value that may hold a secret is refused showing it masked (`parse::BearerToken`,
-    // `parse::Endpoint`): its option alone names it.
+    // A value that may hold a secret is refused showing it masked (`parse::Masked`): its option alone names it.
     let refused = |arg: &Arg, v: &str| v == value || arg.is_hide_env_values_set();
     let arg = all_args(&built).into_iter().find(|arg| {
         arg.to_string() == shown && env_value(arg).is_some_and(|(_, v)| refused(arg, &v))

@@ -74,34 +74,27 @@ pub fn bearer_token(text: &str) -> Result<String, String> {
 /// What an error shows in place of a secret value it refuses.
 pub const MASKED: &str = "***";
 
-/// [`bearer_token`] as clap's value parser, whose refusal names the option but never the
-/// value: clap's own error would repeat the token it refuses.
+/// A value parser whose refusal never shows the value as given, only as `shown` makes
+/// it: clap's own error would repeat a token, or a URL's password, that it refuses.
 #[derive(Clone, Copy, Debug)]
-pub struct BearerToken;
-
-impl clap::builder::TypedValueParser for BearerToken {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        command: &clap::Command,
-        arg: Option<&clap::Arg>,
-        value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
-        let refused = |why: &str| refusal(command, arg, MASKED, why);
-        let text = value
-            .to_str()
-            .ok_or_else(|| refused("a bearer token is ASCII text"))?;
-        bearer_token(text).map_err(|why| refused(&why))
-    }
+pub struct Masked {
+    parse: fn(&str) -> Result<String, String>,
+    shown: fn(&str) -> String,
 }
 
-/// [`endpoint`] as clap's value parser, whose refusal shows the URL with any user name
-/// and password masked.
-#[derive(Clone, Copy, Debug)]
-pub struct Endpoint;
+/// [`bearer_token`], its refusal naming the option but never the value.
+pub const BEARER_TOKEN: Masked = Masked {
+    parse: bearer_token,
+    shown: |_| MASKED.to_string(),
+};
 
-impl clap::builder::TypedValueParser for Endpoint {
+/// [`endpoint`], its refusal showing the URL with any user name and password masked.
+pub const ENDPOINT: Masked = Masked {
+    parse: endpoint,
+    shown: without_userinfo,
+};
+
+impl clap::builder::TypedValueParser for Masked {
     type Value = String;
 
     fn parse_ref(
@@ -111,7 +104,7 @@ impl clap::builder::TypedValueParser for Endpoint {
         value: &std::ffi::OsStr,
     ) -> Result<String, clap::Error> {
         let text = value.to_string_lossy();
-        endpoint(&text).map_err(|why| refusal(command, arg, &without_userinfo(&text), &why))
+        (self.parse)(&text).map_err(|why| refusal(command, arg, &(self.shown)(&text), &why))
     }
 }
 

@@ -54,6 +54,14 @@ fn patch(endpoint: &str) -> Request {
     }
 }
 
+fn get(endpoint: &str) -> Request {
+    Request {
+        method: Method::Get,
+        body: None,
+        ..patch(endpoint)
+    }
+}
+
 #[tokio::test]
 async fn the_request_carries_every_header_and_the_answer_is_read() {
     let answer = b"HTTP/1.1 429 Too Many Requests\r\nETag: \"e2\"\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\n{}";
@@ -98,26 +106,16 @@ async fn a_body_beyond_the_limit_is_cut_at_the_limit() {
 async fn a_referral_read_cut_short_is_lost_but_a_patch_answer_keeps_its_status() {
     let cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"id\":".to_vec();
     let (endpoint, _server) = serve_once(Then::Answer(cut.clone())).await;
-    let read = Request {
-        method: Method::Get,
-        body: None,
-        ..patch(&endpoint)
-    };
     let error = transport(&endpoint)
-        .send(read)
+        .send(get(&endpoint))
         .await
         .expect_err("cut short");
     assert!(matches!(error, TransportError::Lost(_)), "{error:?}");
     // Without a length, only the JSON shows it was cut.
     let closed = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"id\":\"r1\",".to_vec();
     let (endpoint, _server) = serve_once(Then::Answer(closed)).await;
-    let read = Request {
-        method: Method::Get,
-        body: None,
-        ..patch(&endpoint)
-    };
     let error = transport(&endpoint)
-        .send(read)
+        .send(get(&endpoint))
         .await
         .expect_err("cut short");
     assert!(matches!(error, TransportError::Lost(_)), "{error:?}");
