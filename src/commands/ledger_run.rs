@@ -9,6 +9,7 @@ use crate::input::Format;
 use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta, Sending};
 use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
+use crate::report::summary::{LedgerStart, RunStart};
 use crate::send::{PatchCall, SendHooks};
 use anyhow::Context;
 use std::collections::HashMap;
@@ -32,6 +33,8 @@ pub struct LedgerRun {
     undo_befores: HashMap<usize, serde_json::Value>,
     /// The run's `MS-CorrelationId`: the one it was started with, kept by a resume.
     correlation_id: Uuid,
+    /// How the run began, for the summary.
+    start: RunStart,
 }
 
 impl LedgerRun {
@@ -65,6 +68,11 @@ impl LedgerRun {
             .with_context(|| "cannot read the inputs to compute the run key")?;
         let keys = entry_keys(prepared);
         let resumed = resumable(&ledger, &key, args.resume, &endpoint)?;
+        let start = match (resumed, args.resume) {
+            (Some(_), _) => RunStart::Resumed,
+            (None, true) => RunStart::NothingToResume,
+            (None, false) => RunStart::New,
+        };
         let (run, states, correlation_id) = match resumed {
             Some(run) => {
                 let kept = ledger.correlation_id(run)?.unwrap_or(correlation_id);
@@ -97,6 +105,7 @@ impl LedgerRun {
             states,
             undo_befores,
             correlation_id,
+            start,
         }))
     }
 
@@ -108,6 +117,14 @@ impl LedgerRun {
     /// The run's ID in the ledger.
     pub fn run(&self) -> RunId {
         self.run
+    }
+
+    /// The run and how it began, as the summary names them.
+    pub fn start(&self) -> LedgerStart {
+        LedgerStart {
+            run: self.run.0,
+            start: self.start,
+        }
     }
 
     /// The report row an earlier attempt of this run already finished for `entry`.

@@ -198,6 +198,7 @@ impl RunOutputs {
             summary.exit_code = run.stopped_exit_code;
         }
         if let Some(ledger) = &self.ledger {
+            summary.ledger = Some(ledger.start());
             let stopped = summary.stopped.is_some();
             ledger.end(stopped, summary.exit_code, serde_json::to_value(&summary)?)?;
         }

@@ -96,6 +96,44 @@ pub struct Summary {
     /// The run's `MS-CorrelationId`, where it sent anything.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub correlation_id: Option<String>,
+    /// The run in `--ledger`, and how it started, where the run keeps a ledger.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ledger: Option<LedgerStart>,
+}
+
+/// A ledger run as the summary names it: its ID and how it began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct LedgerStart {
+    /// The run's ID in the ledger (`refsync runs show RUN`).
+    pub run: i64,
+    /// How the run began.
+    pub start: RunStart,
+}
+
+/// How a ledger run began.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStart {
+    /// A new run, without `--resume`.
+    New,
+    /// `--resume` continued an unfinished run.
+    Resumed,
+    /// `--resume` found no unfinished run of these inputs and options, and a new run began.
+    NothingToResume,
+}
+
+impl LedgerStart {
+    /// The summary's line about the ledger, for people.
+    fn to_text(self) -> String {
+        let how = match self.start {
+            RunStart::New => "new",
+            RunStart::Resumed => "resumed",
+            RunStart::NothingToResume => {
+                "new: --resume found no unfinished run of these inputs and options"
+            }
+        };
+        format!("  ledger: run {}, {how}\n", self.run)
+    }
 }
 
 impl Summary {
@@ -132,6 +170,7 @@ impl Summary {
             report: String::new(),
             rejects: Vec::new(),
             correlation_id: None,
+            ledger: None,
         }
     }
 
@@ -170,6 +209,9 @@ impl Summary {
         }
         if let Some(why) = &self.stopped {
             text.push_str(&format!("  stopped early: {why}\n"));
+        }
+        if let Some(ledger) = self.ledger {
+            text.push_str(&ledger.to_text());
         }
         text.push_str(&format!("  report: {}\n", self.report));
         for rejects in &self.rejects {

@@ -568,6 +568,11 @@ async fn a_document_verified_on_resume_reports_the_patch_that_applied_it() {
     let request_id = killed_with_the_first_patch_in_flight(&work, Some("\"e-sent\""));
     let out = sync_once(&work, &base, &["--resume"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("ledger: run 2, resumed"),
+        "{}",
+        stderr(&out)
+    );
     let rows = read_csv_report(&work.path().join("report.csv"));
     let row = &rows[0];
     assert_eq!((&*row["outcome"], &*row["note"]), ("updated", "verified"));
@@ -686,7 +691,7 @@ async fn a_run_is_resumed_and_skipped_by_only_against_the_endpoint_it_was_sent_t
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_nightly_resume_with_nothing_to_resume_logs_no_warning() {
+async fn a_nightly_resume_with_nothing_to_resume_says_so_without_a_warning() {
     let work = Workdir::new();
     let emulator = support::seeded(&work, 1, Faults::default()).await;
     let replace = json!({"id": id(0), "op": "replace", "path": "/details/notes", "value": "x"});
@@ -694,10 +699,24 @@ async fn a_nightly_resume_with_nothing_to_resume_logs_no_warning() {
     let out = sync_once(
         &work,
         &emulator.base_url(),
-        &["--resume", "--log-format", "json", "-v"],
+        &["--resume", "--log-format", "json"],
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let text = stderr(&out);
-    assert!(text.contains("no unfinished run"), "{text}");
+    assert!(text.contains("\"start\":\"nothing_to_resume\""), "{text}");
     assert!(!text.contains("\"level\":\"WARN\""), "{text}");
+    // Said at the default level, in the summary people read, once the run is in the ledger.
+    let out = sync_once(&work, &emulator.base_url(), &["--resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(
+        text.contains("ledger: run 2, new: --resume found no unfinished run"),
+        "{text}"
+    );
+    let out = sync_once(&work, &emulator.base_url(), &[]);
+    assert!(
+        stderr(&out).contains("ledger: run 3, new\n"),
+        "{}",
+        stderr(&out)
+    );
 }

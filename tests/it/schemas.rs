@@ -66,6 +66,13 @@ fn every_jsonl_report_and_summary_follows_the_published_schemas() {
     let refetch = ["sync", "--emulator", "--on-conflict", "refetch"];
     let rows = checked_run(&work, &refetch, 4);
     assert!(rows.iter().any(|r| r["note"] == "refetched"));
+    let ledger = ["sync", "--emulator", "--ledger", "l.db", "--resume"];
+    checked_run(&work, &ledger, 4);
+    let summary: Value = serde_json::from_str(&work.read("summary.json")).expect("summary");
+    assert_eq!(
+        summary["ledger"],
+        json!({"run": 1, "start": "nothing_to_resume"})
+    );
     let rows = checked_run(&work, &["sync", "--emulator", "--dry-run"], 4);
     assert!(rows.iter().any(|r| r["changes"].is_array()));
 }
