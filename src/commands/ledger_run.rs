@@ -7,6 +7,7 @@ use crate::cli::SyncArgs;
 use crate::cli::args::OnDuplicateArg;
 use crate::input::Format;
 use crate::ledger::{self, DocumentKey, DocumentState, Ledger, RunEnd, RunId, RunMeta, Sending};
+use crate::outcome::Outcome;
 use crate::plan::{Document, PlanEntry};
 use crate::report::ReportRow;
 use crate::report::summary::{LedgerStart, RunStart};
@@ -18,6 +19,18 @@ use uuid::Uuid;
 /// Error codes of documents a stopped run did not finish: left open in the ledger so that
 /// `--resume` sends or resolves them.
 const UNFINISHED_CODES: [&str; 3] = ["not_sent", "deadline", "outcome_unknown"];
+
+/// Whether a report row is a document's final outcome, which a resumed run keeps: not a
+/// document the run stopped before finishing, nor one whose PATCH the API refused with
+/// 401 (which stopped the run, and applied nothing).
+fn is_finished(row: &ReportRow) -> bool {
+    let unfinished_code = row
+        .error_code
+        .as_deref()
+        .is_some_and(|c| UNFINISHED_CODES.contains(&c));
+    let refused_token = row.outcome == Outcome::Failed && row.http_status == Some(401);
+    !(unfinished_code || refused_token)
+}
 
 /// One run recorded in a ledger.
 pub struct LedgerRun {
@@ -161,11 +174,7 @@ impl LedgerRun {
 
     /// [`LedgerRun::record`] for several entries, durable together with one sync.
     pub fn record_all(&self, rows: &[(usize, &ReportRow)]) -> anyhow::Result<()> {
-        let finished = rows.iter().filter(|(_, row)| {
-            !row.error_code
-                .as_deref()
-                .is_some_and(|c| UNFINISHED_CODES.contains(&c))
-        });
+        let finished = rows.iter().filter(|(_, row)| is_finished(row));
         let mut values = Vec::new();
         for &(entry, row) in finished {
             values.push((entry, row, serde_json::to_value(row)?));

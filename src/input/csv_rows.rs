@@ -349,7 +349,7 @@ fn cell(fields: &ByteRecord, index: usize) -> Option<String> {
 }
 
 /// The cell at `index` where it lies before `bound`, the first cell that may be cut short.
-fn cell_before(fields: &ByteRecord, index: usize, bound: usize) -> Option<String> {
+pub(crate) fn cell_before(fields: &ByteRecord, index: usize, bound: usize) -> Option<String> {
     (index < bound).then(|| cell(fields, index)).flatten()
 }
 

@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use super::{MalformedKind, RawOp, RawValue, RecordContent};
 
+use super::json_keys::{may_repeat_keys, repeated_key};
 use super::json_salvage::inexact_number;
 pub use super::json_salvage::salvage_id;
 
@@ -119,6 +120,10 @@ struct OpLine<'a> {
 /// A value as the line wrote it: JSON, or the number in it that a JSON number cannot
 /// keep exactly (serde_json would read it rounded, and it would be sent changed).
 fn raw_value(text: &JsonText) -> Option<RawValue> {
+    // An object that repeats a key is left to the slower path, which refuses the line.
+    if may_repeat_keys(text.get()) && repeated_key(text.get().as_bytes()).is_some() {
+        return None;
+    }
     if let Some(number) = inexact_number(text.get()) {
         return Some(RawValue::InexactNumber(number.to_string()));
     }

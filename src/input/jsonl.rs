@@ -5,6 +5,7 @@
 use std::io::BufRead;
 
 use super::json_form::{content, document_content, row_content, salvage_id};
+use super::json_keys::repeated_key;
 use super::lines::{LineAt, LineReader};
 use super::text::{not_utf8, too_long};
 use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowRef, Span};
@@ -180,7 +181,10 @@ fn line_content(bytes: &[u8], truncated: bool, limit: usize) -> RecordContent {
     let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     let line = line.strip_suffix(b"\r").unwrap_or(line);
     match serde_json::from_slice(line) {
-        Ok(value) => content(value),
+        Ok(value) => match repeated_key(line) {
+            None => content(value),
+            Some(why) => malformed(bytes, format!("invalid JSON: {why}")),
+        },
         Err(error) => malformed(bytes, json_message(&error)),
     }
 }

@@ -184,3 +184,26 @@ fn a_batch_ends_once_its_lines_hold_the_bytes_asked_for() {
         .collect();
     assert_eq!(sizes, [2, 1]);
 }
+
+#[test]
+fn a_key_given_twice_makes_the_line_malformed_under_its_first_id() {
+    let records = jsonl(concat!(
+        r#"{"id":"A","id":"B","op":"replace","path":"/x","value":1}"#,
+        "\n",
+        r#"{"id":"C","op":"replace","path":"/x","value":{"email":"a@b.c","email":"d@e.f"}}"#,
+        "\n",
+        r#"{"id":"D","patch":[{"op":"replace","path":"/x","path":"/y","value":1}]}"#,
+        "\n",
+    ));
+    let found: Vec<_> = records.iter().map(malformed).collect();
+    assert_eq!(found[0].0, Some("A"));
+    assert!(
+        found[0].1.contains("the key \"id\" appears twice"),
+        "{:?}",
+        found[0]
+    );
+    assert_eq!(found[1].0, Some("C"));
+    assert!(found[1].1.contains("\"email\""), "{:?}", found[1]);
+    assert_eq!(found[2].0, Some("D"));
+    assert!(found[2].1.contains("\"path\""), "{:?}", found[2]);
+}

@@ -17,6 +17,7 @@ mod csv_split;
 mod encoding;
 mod format;
 mod json_form;
+mod json_keys;
 mod json_salvage;
 mod jsonl;
 mod line_ends;

@@ -15,6 +15,13 @@ use std::path::{Path, PathBuf};
 
 const OUTCOME: &str = "outcome";
 const ERROR_MESSAGE: &str = "error_message";
+/// The names the verdict takes in a CSV rejects file whose input has an `outcome` or
+/// `error_message` column of its own (a CRM's field, mapped with `--mapping`): that
+/// column is data, kept as it is, and fed back it is read as before.
+const VERDICT_PAIRS: [[&str; 2]; 2] = [
+    [OUTCOME, ERROR_MESSAGE],
+    ["refsync_outcome", "refsync_error_message"],
+];
 
 /// One input row to copy into the rejects file.
 #[derive(Clone, Debug)]
@@ -105,9 +112,12 @@ pub fn earlier_rejects(path: &Path, sources: &[InputSource]) -> Option<PathBuf> 
     let line = String::from_utf8_lossy(line);
     let line = line.trim_start_matches('\u{feff}').trim_end();
     let is_rejects = match other {
-        Format::Csv => line
-            .to_ascii_lowercase()
-            .ends_with(&format!("{OUTCOME},{ERROR_MESSAGE}")),
+        Format::Csv => {
+            let line = line.to_ascii_lowercase();
+            VERDICT_PAIRS
+                .iter()
+                .any(|[outcome, message]| line.ends_with(&format!("{outcome},{message}")))
+        }
         Format::Jsonl => serde_json::from_str::<serde_json::Value>(line)
             .is_ok_and(|v| v.get(OUTCOME).is_some() && v.get(ERROR_MESSAGE).is_some()),
     };
@@ -244,20 +254,19 @@ fn write_csv(
         .collect::<Result<Vec<_>, _>>()?;
     // Each file's columns join those of the files before it that they do not name; a
     // column a header repeats stays repeated, so that its rows are still copied verbatim.
+    // The verdict of an earlier rejects file fed back is no column of its own: this run's
+    // verdict takes its place.
     let mut union: Vec<Vec<u8>> = Vec::new();
     for header in &headers {
         let before = union.len();
-        for column in header {
+        for column in data_columns(header) {
             if !union[..before].iter().any(|c| same_column(c, column)) {
                 union.push(column.clone());
             }
         }
     }
-    for extra in [OUTCOME, ERROR_MESSAGE] {
-        if !union.iter().any(|c| same_column(c, extra.as_bytes())) {
-            union.push(extra.as_bytes().to_vec());
-        }
-    }
+    let verdict = verdict_names(&union);
+    union.extend(verdict.iter().map(|name| name.as_bytes().to_vec()));
     let crlf = match inputs.first() {
         Some(&first) => ends_lines_with_crlf(&sources[first].path)?,
         None => false,
@@ -273,6 +282,33 @@ fn write_csv(
         out.row(&raw, header, &union, rejected)?;
     }
     out.finish()
+}
+
+/// A header's columns without the verdict that ends the header of a rejects file: the
+/// two names as refsync writes them, in its case (a CRM's `Outcome` column is data).
+fn data_columns(header: &[Vec<u8>]) -> &[Vec<u8>] {
+    let verdict_at = header.len().saturating_sub(2);
+    let ends_in_verdict = VERDICT_PAIRS.iter().any(|pair| {
+        header.len() >= 2
+            && pair
+                .iter()
+                .zip(&header[verdict_at..])
+                .all(|(name, cell)| cell.trim_ascii() == name.as_bytes())
+    });
+    match ends_in_verdict {
+        true => &header[..verdict_at],
+        false => header,
+    }
+}
+
+/// The names of the verdict's two columns: `outcome` and `error_message`, unless the
+/// inputs' own columns take either name.
+fn verdict_names(data: &[Vec<u8>]) -> [&'static str; 2] {
+    let taken = |name: &str| data.iter().any(|c| same_column(c, name.as_bytes()));
+    VERDICT_PAIRS
+        .into_iter()
+        .find(|pair| !pair.iter().any(|name| taken(name)))
+        .unwrap_or(VERDICT_PAIRS[1])
 }
 
 /// Whether two header cells name one column, as the reader matches them (blanks around
@@ -363,18 +399,20 @@ impl CsvOut {
                 .write_all(&line)
                 .map_err(ReportError::write(&self.path));
         }
-        let laid: Vec<Vec<u8>> = union
+        // The union ends with the verdict's two columns; the header's own verdict, if it
+        // is a rejects file's, is no data column and is left behind.
+        let data = data_columns(header);
+        let (columns, _) = union.split_at(union.len().saturating_sub(2));
+        let mut laid: Vec<Vec<u8>> = columns
             .iter()
-            .map(|column| match column.as_slice() {
-                c if same_column(c, OUTCOME.as_bytes()) => outcome.clone(),
-                c if same_column(c, ERROR_MESSAGE.as_bytes()) => message.clone(),
-                c => header
-                    .iter()
-                    .position(|h| same_column(h, c))
+            .map(|column| {
+                data.iter()
+                    .position(|h| same_column(h, column))
                     .and_then(|i| cells.get(i).cloned())
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
             })
             .collect();
+        laid.extend([outcome, message]);
         self.record(&laid)
     }
 
@@ -585,6 +623,38 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "id,op,path,value,outcome,error_message\nr,replace,/details/notes,failed,bad\n"
+        );
+    }
+
+    #[test]
+    fn an_inputs_own_outcome_column_is_kept_and_the_verdict_named_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "Referral,Amount,Outcome,Error_Message\nr,abc,Customer chose us,later\n";
+        let sources = [source(dir.path(), "crm.csv", text, Format::Csv)];
+        let start = text.find("r,").unwrap();
+        let row = rejected(0, 2, "bad", start, text.len() - start);
+        let out = dir.path().join("rejects.csv");
+        write_rejects(&out, &sources, vec![row], b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "Referral,Amount,Outcome,Error_Message,refsync_outcome,refsync_error_message\n\
+             r,abc,Customer chose us,later,failed,bad\n"
+        );
+        // Fed back, its verdict is replaced, not kept as data, and the CRM's columns stay.
+        let again = [source(dir.path(), "rejects.csv", &written, Format::Csv)];
+        let start = written.find("r,").unwrap();
+        let row = rejected(0, 2, "worse", start, written.len() - start);
+        let out = dir.path().join("rejects2.csv");
+        write_rejects(&out, &again, vec![row], b',').unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "Referral,Amount,Outcome,Error_Message,refsync_outcome,refsync_error_message\n\
+             r,abc,Customer chose us,later,failed,worse\n"
+        );
+        assert_eq!(
+            earlier_rejects(&dir.path().join("rejects.jsonl"), &[]),
+            Some(dir.path().join("rejects.csv"))
         );
     }
 

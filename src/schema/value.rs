@@ -286,6 +286,7 @@ fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, Va
             Err(DecimalFault::TooPrecise { digits }) => {
                 Err(too_precise(&format!("{:?}", clip(raw)), digits))
             }
+            Err(DecimalFault::TooSmall) => Err(too_small(&format!("{:?}", clip(raw)))),
         },
         Scalar::Boolean => match text.to_ascii_lowercase().as_str() {
             "true" | "1" => Ok(Value::Bool(true)),
@@ -322,6 +323,8 @@ enum DecimalFault {
         /// How many it has.
         digits: usize,
     },
+    /// A number other than zero too close to it for a JSON number, which reads it as 0.
+    TooSmall,
 }
 
 /// A decimal: an optional sign, digits with at most one decimal point (`10000`, `10000.50`,
@@ -360,9 +363,18 @@ fn parse_decimal(text: &str) -> Result<Number, DecimalFault> {
     };
     let number: Number = serde_json::from_str(&json).map_err(|_| DecimalFault::NotANumber)?;
     match number.as_f64() {
+        Some(value) if value == 0.0 && significant > 0 => Err(DecimalFault::TooSmall),
         Some(value) if value.is_finite() => Ok(number),
         _ => Err(DecimalFault::NotANumber),
     }
+}
+
+/// Why a number written `shown`, not zero, cannot be sent: it would arrive as 0.
+fn too_small(shown: &str) -> ValueError {
+    ValueError(format!(
+        "{shown} is closer to zero than a JSON number can hold, so it would arrive as 0; \
+         write 0, or a number of a size the field means"
+    ))
 }
 
 /// Why a number written `shown` (as a message quotes it), of `digits` significant digits,
@@ -376,13 +388,19 @@ fn too_precise(shown: &str, digits: usize) -> ValueError {
 
 /// Why the number `number`, as a JSONL line wrote it, cannot be sent as written.
 pub fn inexact_number_error(number: &str) -> ValueError {
-    too_precise(&clip(number), DecimalParts::of(number).significant())
+    let digits = DecimalParts::of(number).significant();
+    match digits > MAX_DIGITS {
+        true => too_precise(&clip(number), digits),
+        false => too_small(&clip(number)),
+    }
 }
 
-/// Whether a JSON number written `number` has more significant digits than a JSON number
-/// keeps exactly: serde_json reads such a number rounded, and it would be sent changed.
+/// Whether a JSON number written `number` would be sent changed: it has more significant
+/// digits than a JSON number keeps exactly (serde_json reads it rounded), or it is not
+/// zero and so close to it that it is read as 0.
 pub fn is_inexact(number: &str) -> bool {
-    DecimalParts::of(number).significant() > MAX_DIGITS
+    let digits = DecimalParts::of(number).significant();
+    digits > MAX_DIGITS || (digits > 0 && number.parse::<f64>().is_ok_and(|v| v == 0.0))
 }
 
 /// A decimal's text split at its sign, exponent and point; the parts are not checked.
@@ -456,6 +474,16 @@ fn parse_date_time(text: &str) -> Option<Result<String, i32>> {
     let utc = match DateTime::parse_from_rfc3339(text) {
         Ok(at) => at.with_timezone(&Utc),
         Err(_) => {
+            // RFC 3339's full-date: four digits of year, two of month and of day (chrono
+            // would read `26-12-31` as the year 26, and `2026-1-5` too).
+            let shape = text.len() == 10
+                && text.bytes().enumerate().all(|(at, b)| match at {
+                    4 | 7 => b == b'-',
+                    _ => b.is_ascii_digit(),
+                });
+            if !shape {
+                return None;
+            }
             let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
             date.and_hms_opt(0, 0, 0)?.and_utc()
         }
@@ -626,16 +654,41 @@ mod tests {
             json!("2026-12-31T10:00:00Z")
         );
         assert!(date("2026-12-31T23:59:60Z").is_err());
-        for outside in [
-            "9999-12-31T23:00:00-02:00",
-            "+12026-01-01",
-            "0000-01-01T00:00:00+01:00",
-        ] {
+        for outside in ["9999-12-31T23:00:00-02:00", "0000-01-01T00:00:00+01:00"] {
             let error = text("/details/closingDateTime", outside).expect_err(outside);
             assert!(
                 error.0.contains("years 0000 to 9999"),
                 "{outside}: {error:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_date_has_four_digits_of_year_and_two_of_month_and_day() {
+        for loose in [
+            "26-12-31",
+            "+2026-12-31",
+            "+12026-01-01",
+            "2026-12-1",
+            "2026-1-05",
+        ] {
+            let error = text("/details/closingDateTime", loose).expect_err(loose);
+            assert!(error.0.contains("UTC date-time"), "{loose}: {error:?}");
+        }
+        assert!(text("/details/closingDateTime", "0999-12-31").is_ok());
+    }
+
+    #[test]
+    fn a_number_too_close_to_zero_to_arrive_is_refused() {
+        for tiny in ["1e-400", "-0.5e-330"] {
+            let error = text("/details/dealValue", tiny).expect_err(tiny);
+            assert!(error.0.contains("would arrive as 0"), "{tiny}: {error:?}");
+            assert!(is_inexact(tiny), "{tiny}");
+            assert!(inexact_number_error(tiny).0.contains("arrive as 0"));
+        }
+        for zero in ["0e-400", "0.000", "1e-300"] {
+            assert!(text("/details/dealValue", zero).is_ok(), "{zero}");
+            assert!(!is_inexact(zero), "{zero}");
         }
     }
 

@@ -15,7 +15,9 @@
 //!   sent — once a few seconds of answers are known, to just below the rate the server
 //!   accepted over them, which is its sustained limit whatever bursts it allows; then it
 //!   climbs back quickly towards that and, past it, slowly, so it converges on the
-//!   server's limit and finds it again when that rises.
+//!   server's limit and finds it again when that rises. A probe that meets no 429 for a
+//!   few seconds speeds up, so a rate cut too far (by 429s at the start of a run, when
+//!   little had been sent) climbs back to `--rate` within seconds, not minutes.
 
 use std::time::Duration;
 use tokio::time::Instant;
@@ -51,8 +53,18 @@ const RATE_CUT: f64 = 0.8;
 const CUT_HOLD: Duration = Duration::from_millis(500);
 /// Time constant of the climb back to the rate that was throttled.
 const RECOVERY_SECONDS: f64 = 2.0;
-/// Past that rate, the probe's growth per second.
+/// Past that rate, the probe's growth per second at first.
 const PROBE_PER_SECOND: f64 = 0.03;
+/// A probe that has met no 429 for this long grows faster and faster: the rate it
+/// climbed back to was too low (cut by 429s at the start of a run, or in a pause, when
+/// little had been sent), and the server no longer throttles.
+/// (Longer than a probe at the first growth takes to drain the burst of a server whose
+/// bucket holds a second of its rate, so that a probe near the server's limit stays slow.)
+const PROBE_QUIET: Duration = Duration::from_secs(8);
+/// From then on, the probe's growth doubles this often...
+const PROBE_DOUBLING: Duration = Duration::from_secs(2);
+/// ... up to this growth per second.
+const PROBE_MOST: f64 = 1.0;
 /// Answers the server accepted are counted over this long, pauses included: over a few
 /// seconds that is the rate the server sustains, whatever burst it allowed at first.
 const ACCEPTED_WINDOW: Duration = Duration::from_secs(10);
@@ -244,6 +256,8 @@ pub struct AdaptiveRate {
     throttled_at: f64,
     last_cut: Option<Instant>,
     last_raise: Option<Instant>,
+    /// When the rate, back at the throttled one, began probing past it.
+    probing_since: Option<Instant>,
     window_start: Option<Instant>,
     window_count: u64,
     achieved: Option<f64>,
@@ -260,6 +274,7 @@ impl AdaptiveRate {
             throttled_at: ceiling.unwrap_or(f64::INFINITY),
             last_cut: None,
             last_raise: None,
+            probing_since: None,
             window_start: None,
             window_count: 0,
             achieved: None,
@@ -321,6 +336,7 @@ impl AdaptiveRate {
         self.current = Some(cut);
         self.last_cut = Some(now);
         self.last_raise = Some(now);
+        self.probing_since = None;
         Some(cut)
     }
 
@@ -335,9 +351,11 @@ impl AdaptiveRate {
             return None;
         }
         self.last_raise = Some(now);
-        // A long silence (a run-wide pause) is no evidence that the server allows more.
-        let seconds = elapsed.as_secs_f64().min(2.0 * UPDATE_EVERY.as_secs_f64());
-        let next = self.raised(current, seconds);
+        // A long silence (a run-wide pause) is no evidence that the server allows more;
+        // at a slow rate, answers come that far apart.
+        let most = (2.0 * UPDATE_EVERY.as_secs_f64()).max(2.0 / current);
+        let seconds = elapsed.as_secs_f64().min(most);
+        let next = self.raised(current, seconds, now);
         let next = self.ceiling.map_or(next, |ceiling| next.min(ceiling));
         (next != current).then(|| {
             self.current = Some(next);
@@ -345,19 +363,32 @@ impl AdaptiveRate {
         })
     }
 
-    /// Quickly back towards the rate that was throttled; past it, a slow probe, and only
-    /// while the client actually sends at its rate (no wind-up while the server is slow).
-    fn raised(&self, current: f64, seconds: f64) -> f64 {
+    /// Quickly back towards the rate that was throttled; past it, a probe, slow at first
+    /// and faster the longer no 429 comes, and only while the client actually sends at
+    /// its rate (no wind-up while the server is slow).
+    fn raised(&mut self, current: f64, seconds: f64, now: Instant) -> f64 {
         if current < self.throttled_at * 0.98 {
             let step = 1.0 - (-seconds / RECOVERY_SECONDS).exp();
             return current + (self.throttled_at - current) * step;
         }
+        let probing = now.duration_since(*self.probing_since.get_or_insert(now));
+        let quiet = probing.saturating_sub(PROBE_QUIET).as_secs_f64();
+        let growth = PROBE_PER_SECOND * (quiet / PROBE_DOUBLING.as_secs_f64()).exp2();
         match self.achieved {
             Some(achieved) if achieved >= 0.8 * current => {
-                current * (1.0 + PROBE_PER_SECOND * seconds)
+                current * (1.0 + growth.min(PROBE_MOST) * seconds)
             }
             _ => current,
         }
+    }
+
+    /// A run-wide pause (a 429's `Retry-After`) ended: the rate achieved is measured
+    /// afresh, so that the time paused does not pass for a slow client, whose next 429
+    /// would cut the rate to a fraction of that.
+    pub fn resumed(&mut self, now: Instant) {
+        self.window_start = Some(now);
+        self.window_count = 0;
+        self.achieved = None;
     }
 
     /// The rate of the window still open, for a 429 before any window closed.

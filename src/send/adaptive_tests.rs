@@ -219,6 +219,7 @@ fn simulate(documents: u32) -> Simulated {
             throttled += 1;
             rate.throttled(now);
             now += Duration::from_secs(1);
+            rate.resumed(now);
         }
     }
     Simulated {
@@ -248,4 +249,31 @@ fn a_429_never_lifts_a_slow_rate_above_itself() {
     let mut rate = AdaptiveRate::new(Some(per_hour));
     let cut = rate.throttled(at(base, 0)).expect("a cut");
     assert!(cut < per_hour, "cut to {cut}/s");
+}
+
+#[test]
+fn a_rate_cut_by_429s_at_the_start_climbs_back_once_the_server_allows_it() {
+    // The first two requests are answered 429 with a pause of a second each; every
+    // later one is accepted. At 20/s, 200 documents take 10 s without the 429s.
+    let base = Instant::now();
+    let mut rate = AdaptiveRate::new(Some(20.0));
+    let mut now = base;
+    let (mut done, mut requests) = (0, 0);
+    while done < 200 {
+        rate.started(now);
+        requests += 1;
+        if requests <= 2 {
+            rate.throttled(now);
+            now += Duration::from_secs(1);
+            rate.resumed(now);
+            continue;
+        }
+        done += 1;
+        rate.answered(now);
+        now += Duration::from_secs_f64(1.0 / rate.current().expect("a rate"));
+    }
+    let seconds = now.duration_since(base).as_secs_f64();
+    assert!(seconds < 25.0, "200 documents took {seconds:.1}s");
+    let end = rate.current().expect("a rate");
+    assert!(end >= 19.0, "the rate ended at {end:.1}/s");
 }

@@ -59,11 +59,10 @@ pub async fn send_document(
         Ok(end) => Ok(run.result(end)),
         Err(SendError::Unauthorized) if run.attempts > 0 => {
             // Its PATCH, repeated with a fresh token, was refused again: the report shows
-            // what it sent, and nothing of it applied.
+            // what it sent, and the 401's code. Nothing of it applied, and the ledger
+            // leaves it open for a resumed run to send again (`ledger_run`).
             run.last_status = Some(401);
-            // `not_sent`, not the 401's code: nothing of it was applied, and a resumed run
-            // must send it again, as it does every `not_sent` document.
-            let end = End::failed("not_sent", refused_token_message(run.attempts));
+            let end = End::failed(&run.refused_code(), refused_token_message(run.attempts));
             Err(StoppedBy {
                 error: SendError::Unauthorized,
                 result: Some(run.result(end)),
@@ -73,7 +72,7 @@ pub async fn send_document(
             // Its PATCH was refused (401) and no new token could be had: the row shows
             // the PATCH it sent.
             let end = End::failed(
-                "not_sent",
+                &run.refused_code(),
                 "the API refused the token for this document's PATCH (401), no new token \
                  could be had, and the run stopped: nothing of it was applied; send it again",
             );
@@ -150,6 +149,8 @@ struct Run<'a> {
     refetches: u32,
     /// The report's `http_status`: the last PATCH answer's (see [`Run::fetch`]).
     last_status: Option<u16>,
+    /// The error code of the last 401 its PATCH got, where one came.
+    refused_code: Option<String>,
     patched: Option<(Option<String>, uuid::Uuid)>,
     note: Option<Note>,
     /// The conflict policy's note when a later verification took `note`'s place.
@@ -174,11 +175,20 @@ impl<'a> Run<'a> {
             refused: 0,
             refetches: 0,
             last_status: None,
+            refused_code: None,
             patched: None,
             note: None,
             resolved_by: None,
             before: None,
         }
+    }
+
+    /// The `error_code` of a document whose PATCH the API refused with 401 before the
+    /// run stopped: the 401's own code, else `http_401`.
+    fn refused_code(&self) -> String {
+        self.refused_code
+            .clone()
+            .unwrap_or_else(|| "http_401".into())
     }
 
     async fn drive(&mut self) -> Result<End, SendError> {
@@ -343,6 +353,7 @@ impl<'a> Run<'a> {
                 self.attempts += aborted.sent;
                 self.refused += aborted.refused;
                 self.last_status = aborted.last_status.or(self.last_status);
+                self.refused_code = aborted.refused_code.or(self.refused_code.take());
                 self.take_back_if_unapplied(call.request_id)?;
                 return Err(aborted.error);
             }

@@ -9,6 +9,7 @@
 
 use super::control::RunControl;
 use super::endpoint::Endpoint;
+use super::error_body;
 use super::pacer::Pacer;
 use super::retry::{self, Backoff, Class};
 use super::token::{Secret, TokenProvider};
@@ -145,6 +146,8 @@ pub struct Aborted {
     pub refused: u32,
     /// The status of the last answer, if any came.
     pub last_status: Option<u16>,
+    /// The error code of the last 401 (the API's own, else `http_401`), if one came.
+    pub refused_code: Option<String>,
 }
 
 /// What a call has taken so far.
@@ -155,6 +158,7 @@ struct Progress {
     tries: u32,
     maybe_applied: bool,
     last_status: Option<u16>,
+    refused_code: Option<String>,
 }
 
 impl Progress {
@@ -181,6 +185,7 @@ impl Progress {
             sent: self.sent,
             refused: self.refused,
             last_status: self.last_status,
+            refused_code: self.refused_code.clone(),
         }
     }
 }
@@ -226,6 +231,9 @@ impl Shared {
             progress.refused += u32::from(refused(&result));
             if let Ok(response) = &result {
                 progress.last_status = Some(response.status);
+                if response.status == 401 {
+                    progress.refused_code = Some(error_body::parse(401, &response.body).code);
+                }
             }
             if result.as_ref().is_ok_and(|response| response.status != 401) {
                 self.tokens.worked(generation);

@@ -254,6 +254,8 @@ impl Pacer {
             pause.restart_due = false;
             // What the pause left unused is not a burst to send now.
             self.gate.restart();
+            drop(pause);
+            self.feedback().rate.resumed(Instant::now());
         }
     }
 

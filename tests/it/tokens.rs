@@ -393,3 +393,41 @@ fn a_token_file_that_is_a_pipe_no_one_writes_to_ends_at_the_deadline() {
     };
     assert_eq!(status.code(), Some(4));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_refused_twice_shows_the_401s_code_and_a_resume_sends_it_again() {
+    let work = Workdir::new();
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(1)));
+    let emulator = Emulator::start(refsync::emulator::EmulatorOptions {
+        seed: Seed::File(seed),
+        token: Some("right-token".into()),
+        ..Default::default()
+    })
+    .await
+    .expect("start emulator");
+    work.write(
+        "u.csv",
+        &format!("id,op,path,value\n{},replace,/details/notes,n\n", id(0)),
+    );
+    let ledger = ["--ledger", "ledger.db", "--resume"];
+    let wrong = [("PARTNER_CENTER_TOKEN", "wrong-token")];
+    let out = sync(&work, &emulator.base_url(), &ledger, &wrong);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(
+        (
+            &*rows[0]["outcome"],
+            &*rows[0]["http_status"],
+            &*rows[0]["error_code"]
+        ),
+        ("failed", "401", "Unauthorized"),
+        "{rows:?}"
+    );
+    // Nothing of it applied: the ledger leaves it open, and the resume sends it.
+    let right = [("PARTNER_CENTER_TOKEN", "right-token")];
+    let out = sync(&work, &emulator.base_url(), &ledger, &right);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("resumed"), "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows[0]["outcome"], "updated", "{rows:?}");
+}

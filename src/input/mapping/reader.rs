@@ -11,8 +11,8 @@ use csv::ByteRecord;
 use super::bind::{Bound, Unbound, bind};
 use super::cells::{CellError, convert_row};
 use super::{MappedOp, Mapping};
-use crate::input::csv_fields::FieldSplitter;
-use crate::input::csv_rows::{field_count_message, is_blank, record};
+use crate::input::csv_fields::{FieldSplitter, text_after_closing_quote};
+use crate::input::csv_rows::{cell_before, field_count_message, is_blank, record};
 use crate::input::csv_split::{CsvSplitter, Ending, RawRecord};
 use crate::input::text::{quoted, strip_terminator, too_long};
 use crate::input::{InputError, InputRecord, MalformedKind, RawOp, RawValue, RecordContent};
@@ -20,6 +20,8 @@ use crate::input::{InputError, InputRecord, MalformedKind, RawOp, RawValue, Reco
 /// The header once read: its width and the mapping bound to it (or what it lacks).
 struct Header {
     width: usize,
+    /// The columns' names, for messages.
+    names: Vec<String>,
     binding: Result<Bound, Unbound>,
 }
 
@@ -87,6 +89,7 @@ impl<R: BufRead + Seek> MappedRecords<R> {
         Header {
             width: names.len(),
             binding: bind(&self.mapping, &names),
+            names,
         }
     }
 
@@ -96,18 +99,30 @@ impl<R: BufRead + Seek> MappedRecords<R> {
             Ok(bound) => bound,
             Err(unbound) => return missing_columns(unbound, fields),
         };
+        // A record that cannot be read still counts as a row of its ID, where the ID's
+        // cell was read whole (before the field cut short), so that ID's document is
+        // invalid rather than sent without it.
         let id = cell(fields, bound.id);
+        let whole_id = |bound_at: usize| trimmed(cell_before(fields, bound.id, bound_at));
         if raw.truncated {
-            return malformed(None, MalformedKind::Record, too_long("record", self.limit));
+            let message = too_long("record", self.limit);
+            let id = whole_id(fields.len().saturating_sub(1));
+            return malformed(id, MalformedKind::Record, message);
         }
-        if let Ending::Unterminated { .. } = raw.ending {
+        if let Ending::Unterminated { field } = raw.ending {
             let message = "unterminated quote: the quote opened on this line is never closed; \
                            the lines after it were read as records of their own";
-            return malformed(None, MalformedKind::Record, message.into());
+            return malformed(whole_id(field), MalformedKind::Record, message.into());
         }
         if fields.len() != header.width {
             let message = field_count_message(fields.len(), header.width, self.delimiter);
-            return malformed(id, MalformedKind::Record, message);
+            return malformed(trimmed(id), MalformedKind::Record, message);
+        }
+        if let Some(field) = text_after_closing_quote(strip_terminator(&raw.bytes), self.delimiter)
+        {
+            let column = header.names.get(field).map_or("", String::as_str);
+            let message = after_quote_message(column);
+            return malformed(trimmed(id), MalformedKind::Record, message);
         }
         self.mapped(bound, id, fields)
     }
@@ -197,6 +212,22 @@ fn empty_id(id_column: &str, message: String) -> RecordContent {
         field: Some(id_column.to_string()),
         message,
     }
+}
+
+/// An ID cell as a malformed record's ID: trimmed, as a readable row's is; none if empty.
+fn trimmed(id: Option<String>) -> Option<String> {
+    id.map(|id| id.trim().to_string())
+        .filter(|id| !id.is_empty())
+}
+
+/// Why a record whose cell in `column` goes on after its closing quote is malformed: read
+/// as the `csv` crate reads it, its value would be changed.
+fn after_quote_message(column: &str) -> String {
+    format!(
+        "column {} has text after its closing quote; a quote inside a quoted cell is written \
+         twice (\"say \"\"hi\"\"\"), and a cell that starts with a quote must end with one",
+        quoted(column)
+    )
 }
 
 fn malformed(id: Option<String>, code: MalformedKind, message: String) -> RecordContent {

@@ -84,3 +84,37 @@ fn missing_columns_and_empty_ids_are_malformed_and_an_empty_row_changes_nothing(
         messages[1]
     );
 }
+
+/// The ID and message of a malformed record.
+fn malformed(record: &InputRecord) -> (Option<&str>, &str) {
+    match &record.content {
+        RecordContent::Malformed { id, message, .. } => (id.as_deref(), message.as_str()),
+        other => panic!("expected a malformed record, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_record_that_cannot_be_read_keeps_the_id_it_was_read_with() {
+    let text = "Opp;Amount\nOPP-1;\"unterminated\nOPP-2;7\nOPP-1;8\n";
+    let records = read(text);
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("OPP-1"));
+    assert!(message.contains("unterminated quote"), "{message}");
+    let long = format!(
+        "Opp;Amount\n OPP-3 ;{}\n",
+        "9".repeat(MAX_RECORD_BYTES + 10)
+    );
+    let records = read_with(long.as_bytes(), Format::Csv, &options(), MAX_RECORD_BYTES);
+    assert_eq!(malformed(&records[0]).0, Some("OPP-3"));
+}
+
+#[test]
+fn text_after_a_closing_quote_is_malformed_as_in_the_row_form() {
+    let records = read("Opp;Amount\nOPP-1;\"1\"2\n");
+    let (id, message) = malformed(&records[0]);
+    assert_eq!(id, Some("OPP-1"));
+    assert!(
+        message.contains("column `Amount` has text after its closing quote"),
+        "{message}"
+    );
+}

@@ -67,7 +67,8 @@ async fn a_wave_of_401s_fetches_the_token_once() {
 async fn a_second_401_right_after_a_fresh_token_stops_the_run() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (tokens, _) = counting_tokens(&dir);
-    let script = Scripted::new(&[("r1", vec![status(401), status(401)])]);
+    let refused = with_body(401, json!({"code": "InvalidToken", "message": "expired"}));
+    let script = Scripted::new(&[("r1", vec![status(401), refused])]);
     let ran = run_with(
         &options(),
         script,
@@ -77,10 +78,11 @@ async fn a_second_401_right_after_a_fresh_token_stops_the_run() {
     )
     .await;
     assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
-    // The document shows its two PATCHes and the 401, and is safe to send again.
+    // The document shows its two PATCHes and the 401 with the API's code, and is safe to
+    // send again.
     let result = ran.one();
     assert_eq!(result.outcome, Outcome::Failed);
-    assert_eq!(result.error_code.as_deref(), Some("not_sent"));
+    assert_eq!(result.error_code.as_deref(), Some("InvalidToken"));
     assert_eq!((result.attempts, result.http_status), (2, Some(401)));
 }
 
@@ -105,7 +107,7 @@ async fn a_401_after_which_no_token_can_be_had_shows_the_patch_it_sent() {
     .await;
     assert!(matches!(ran.stats, Err(SendError::Token(_))));
     let result = ran.one();
-    assert_eq!(result.error_code.as_deref(), Some("not_sent"));
+    assert_eq!(result.error_code.as_deref(), Some("http_401"));
     assert_eq!((result.attempts, result.http_status), (1, Some(401)));
 }
 
@@ -185,12 +187,15 @@ async fn a_run_stopped_by_a_second_401_sends_nothing_more() {
     let sent: Vec<String> = script.seen().iter().map(|s| s.id.clone()).collect();
     assert_eq!(sent, ["r1", "r2", "r3"]);
     let not_sent = |entry, sent| (entry, Outcome::Failed, Some("not_sent"), sent);
+    // The one refused after the fresh token shows the 401's code; the others' 401s came
+    // as the run stopped, and were not repeated.
+    let refused_twice = (2, Outcome::Failed, Some("http_401"), 1);
     assert_eq!(
         ran.endings(),
         [
             not_sent(0, 1),
             not_sent(1, 1),
-            not_sent(2, 1),
+            refused_twice,
             not_sent(3, 0)
         ]
     );
