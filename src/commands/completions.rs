@@ -97,7 +97,7 @@ fn page_text(page: &Command, main: bool) -> std::io::Result<String> {
 const ENVIRONMENT: [(&str, &str); 7] = [
     (
         "PARTNER_CENTER_TOKEN",
-        "The access token for sync, when no --token-command or --token-file is given on the command line or as REFSYNC_TOKEN_COMMAND / REFSYNC_TOKEN_FILE. Token sources, first found wins: --token-command, --token-file, PARTNER_CENTER_TOKEN, then the [auth] refresh token that refsync auth login saved; a source on the command line beats one from the environment, which beats one from the config file.",
+        "The access token for sync, when no token command or token file is set: not on the command line, not as REFSYNC_TOKEN_COMMAND / REFSYNC_TOKEN_FILE, not in the config file. Token sources, first found wins: --token-command, --token-file, PARTNER_CENTER_TOKEN, then the [auth] refresh token that refsync auth login saved; between the first two, one on the command line beats one from the environment, which beats one from the config file.",
     ),
     (
         "REFSYNC_CONFIG",

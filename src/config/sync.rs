@@ -118,11 +118,12 @@ pub fn switch_without_ledger(
     .map(|(_, _, flag)| flag)
 }
 
-/// Drops from `args` the token sources of a weaker layer than the strongest one that
-/// gives a token source (SPEC.md "Flags": flags override the environment, which overrides
-/// the file); within one layer the first found wins, as [`resolve`] picks them. So
-/// `--token-file` beats a file's `token_command`, and `PARTNER_CENTER_TOKEN` beats it too.
-/// `[auth]` stays the last resort whatever its layer.
+/// Drops from `args` the token option (`token_command`, `token_file`) of a weaker layer
+/// than the other's (SPEC.md "Flags": flags override the environment, which overrides the
+/// file); within one layer the first found wins, as [`resolve`] picks them. So
+/// `--token-file` beats a file's `token_command`. `PARTNER_CENTER_TOKEN`, the third token
+/// source, is no option of any layer: either option, from any layer, comes before it, and
+/// `[auth]` stays the last resort.
 ///
 /// Under `--emulator` only the command line's own token flags count: a production
 /// config's or the environment's token source is not run to reach the in-process
@@ -145,12 +146,7 @@ pub fn keep_strongest_token_sources(args: &mut SyncArgs, effective: &[Effective]
         }
         return;
     }
-    let env = if token_from_env().is_some() {
-        strength(&Source::Env(TOKEN_ENV.into()))
-    } else {
-        0
-    };
-    let strongest = command.max(file).max(env);
+    let strongest = command.max(file);
     if command < strongest {
         args.token_command = None;
     }

@@ -389,7 +389,7 @@ fn shown_line(output: &Output, key: &str) -> String {
 }
 
 #[test]
-fn a_token_source_on_the_command_line_beats_one_from_the_environment_or_the_file() {
+fn a_token_option_on_the_command_line_beats_one_from_the_environment_or_the_file() {
     let work = Workdir::new();
     work.write("c.toml", "token_command = \"echo from-file\"\n");
     work.write("tok.txt", "t\n");
@@ -411,7 +411,11 @@ fn a_token_source_on_the_command_line_beats_one_from_the_environment_or_the_file
         line.contains("--token-command \"echo from-file\", from file c.toml:1"),
         "{line}"
     );
+    // PARTNER_CENTER_TOKEN comes after a token command, wherever that was set.
     let line = token_line(&show, &[("PARTNER_CENTER_TOKEN", "secret-token")]);
+    assert!(line.contains("from file c.toml:1"), "{line}");
+    let bare = ["config", "show"];
+    let line = token_line(&bare, &[("PARTNER_CENTER_TOKEN", "secret-token")]);
     assert!(
         line.contains("PARTNER_CENTER_TOKEN = \"***\", from env"),
         "{line}"
