@@ -27,12 +27,109 @@ pub fn ends_lines_with_cr(path: &Path) -> io::Result<bool> {
     Ok(memchr::memchr(b'\r', &head).is_some() && memchr::memchr(b'\n', &head).is_none())
 }
 
-/// Copies the file into a new temporary file with every CR replaced by a line feed.
-pub fn spool_with_line_feeds(path: &Path) -> io::Result<tempfile::TempPath> {
+/// Carriage returns of a file with line feeds that end a line by themselves (a CR not
+/// followed by a line feed, outside quoted cells), as spreadsheet programs and the `csv`
+/// crate read them: where a file was edited on two systems, say. Read as they are, each
+/// would glue the row after it to the row before.
+#[derive(Debug, PartialEq, Eq)]
+pub struct LoneReturns {
+    /// Their offsets in the file.
+    pub offsets: Vec<u64>,
+    /// The line the first of them ends (from 1, each of them ending one).
+    pub first_line: u64,
+}
+
+/// The lone carriage returns of the file (see [`LoneReturns`]); `None` when it has none,
+/// found by one quick pass over it.
+pub fn lone_returns(path: &Path) -> io::Result<Option<LoneReturns>> {
+    if !has_lone_return(path)? {
+        return Ok(None);
+    }
+    // Rare: the file is read again byte by byte, quotes followed.
+    let mut offsets = Vec::new();
+    let (mut line, mut first_line) = (1u64, None);
+    let (mut quoted, mut pending) = (false, false);
+    let mut offset = 0u64;
+    for_each_chunk(path, |chunk| {
+        for &byte in chunk {
+            if pending && byte != b'\n' {
+                offsets.push(offset - 1);
+                first_line.get_or_insert(line);
+                line += 1;
+            }
+            pending = false;
+            match byte {
+                b'"' => quoted = !quoted,
+                b'\r' if !quoted => pending = true,
+                b'\n' => line += 1,
+                _ => {}
+            }
+            offset += 1;
+        }
+    })?;
+    if pending {
+        offsets.push(offset - 1);
+        first_line.get_or_insert(line);
+    }
+    Ok(first_line.map(|first_line| LoneReturns {
+        offsets,
+        first_line,
+    }))
+}
+
+/// Whether some carriage return of the file is not followed by a line feed.
+fn has_lone_return(path: &Path) -> io::Result<bool> {
+    let mut found = false;
+    let mut after_return = false;
+    for_each_chunk(path, |chunk| {
+        if found {
+            return;
+        }
+        if after_return && chunk.first() != Some(&b'\n') {
+            found = true;
+            return;
+        }
+        found = memchr::memchr_iter(b'\r', chunk)
+            .any(|at| chunk.get(at + 1).is_some_and(|&next| next != b'\n'));
+        after_return = chunk.last() == Some(&b'\r');
+    })?;
+    Ok(found || after_return)
+}
+
+/// Calls `each` with the file's bytes, a chunk at a time.
+fn for_each_chunk(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<()> {
+    let mut input = File::open(path)?;
+    let mut buf = vec![0u8; SCAN_CHUNK];
+    loop {
+        match input.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(read) => each(&buf[..read]),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+/// Read buffer size for the scan for lone carriage returns.
+const SCAN_CHUNK: usize = 1 << 20;
+
+/// Which carriage returns a spool turns into line feeds.
+pub enum Replace<'a> {
+    /// Every one (a file whose lines end in a lone CR).
+    Every,
+    /// Those at these offsets, in order (see [`lone_returns`]).
+    At(&'a [u64]),
+}
+
+/// Copies the file into a new temporary file with carriage returns replaced by line feeds
+/// as `replace` says.
+pub fn spool_with_line_feeds(path: &Path, replace: Replace<'_>) -> io::Result<tempfile::TempPath> {
     let mut spool = tempfile::NamedTempFile::new()?;
     let mut input = File::open(path)?;
     let mut out = BufWriter::new(spool.as_file_mut());
     let mut buf = vec![0u8; CHUNK];
+    let mut start = 0u64;
+    let mut next = 0usize;
     loop {
         let read = match input.read(&mut buf) {
             Ok(0) => break,
@@ -41,9 +138,21 @@ pub fn spool_with_line_feeds(path: &Path) -> io::Result<tempfile::TempPath> {
             Err(error) => return Err(error),
         };
         let chunk = &mut buf[..read];
-        for byte in chunk.iter_mut().filter(|byte| **byte == b'\r') {
-            *byte = b'\n';
+        match replace {
+            Replace::Every => {
+                for byte in chunk.iter_mut().filter(|byte| **byte == b'\r') {
+                    *byte = b'\n';
+                }
+            }
+            Replace::At(offsets) => {
+                let end = start + read as u64;
+                while let Some(&at) = offsets.get(next).filter(|&&at| at < end) {
+                    chunk[(at - start) as usize] = b'\n';
+                    next += 1;
+                }
+            }
         }
+        start += read as u64;
         out.write_all(chunk)?;
     }
     out.flush()?;
@@ -83,12 +192,42 @@ mod tests {
         // Past one buffer, so the copy is checked across its chunks.
         text.extend(b"B,replace,/name,x\r".repeat(CHUNK / 10));
         let input = holding(&text);
-        let spool = spool_with_line_feeds(&input).unwrap();
+        let spool = spool_with_line_feeds(&input, Replace::Every).unwrap();
         let copied = std::fs::read(&spool).unwrap();
         let expected: Vec<u8> = text
             .iter()
             .map(|&b| if b == b'\r' { b'\n' } else { b })
             .collect();
         assert_eq!(copied, expected);
+    }
+
+    #[test]
+    fn a_lone_carriage_return_outside_quotes_is_found_with_its_line() {
+        let text = b"id,op\r\nA,\"x\ry\"\r\nB,b\rC,c\r\nD,d\r";
+        let input = holding(text);
+        let found = lone_returns(&input).unwrap().expect("lone returns");
+        let first = text.iter().rposition(|&b| b == b'b').unwrap() + 1;
+        assert_eq!(found.offsets, [first as u64, text.len() as u64 - 1]);
+        assert_eq!(found.first_line, 3);
+        let spool = spool_with_line_feeds(&input, Replace::At(&found.offsets)).unwrap();
+        assert_eq!(
+            std::fs::read(&spool).unwrap(),
+            b"id,op\r\nA,\"x\ry\"\r\nB,b\nC,c\r\nD,d\n"
+        );
+        for plain in [&b"id\r\nA\r\n"[..], b"id\nA\n", b"id,\"a\rb\"\n", b""] {
+            let input = holding(plain);
+            let found = lone_returns(&input).unwrap();
+            assert!(found.is_none_or(|f| f.offsets.is_empty()), "{plain:?}");
+        }
+    }
+
+    #[test]
+    fn a_carriage_return_at_the_end_of_a_scan_chunk_is_judged_by_the_next_byte() {
+        let mut text = vec![b'a'; SCAN_CHUNK - 1];
+        text.extend(b"\r\nb\n");
+        assert!(!has_lone_return(&holding(&text)).unwrap());
+        let len = text.len();
+        text[len - 3] = b'x';
+        assert!(has_lone_return(&holding(&text)).unwrap());
     }
 }

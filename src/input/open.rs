@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::encoding::transcode;
 use super::format::{file_format, format_from_extension, stdin_format};
 use super::{Format, InputError, InputSource, ReadOptions, line_ends};
+use line_ends::Replace;
 
 /// The name that stands for stdin on the command line.
 pub const STDIN_NAME: &str = "-";
@@ -72,15 +73,33 @@ fn as_read(source: InputSource, options: &ReadOptions) -> Result<InputSource, In
         return Ok(source);
     }
     let io = |error| io_error(&source.name, error);
-    if !line_ends::ends_lines_with_cr(&source.path).map_err(io)? {
-        return Ok(source);
+    if line_ends::ends_lines_with_cr(&source.path).map_err(io)? {
+        tracing::info!(
+            input = source.name.as_str(),
+            "the input's lines end in a lone carriage return (CR, as classic Mac files do): \
+             each is read as a line end"
+        );
+        let spool = line_ends::spool_with_line_feeds(&source.path, Replace::Every).map_err(io)?;
+        return Ok(spooled_as(source, spool));
     }
-    tracing::info!(
+    let Some(lone) = line_ends::lone_returns(&source.path).map_err(io)? else {
+        return Ok(source);
+    };
+    let others = match lone.offsets.len() - 1 {
+        0 => String::new(),
+        1 => " (and 1 more line)".into(),
+        more => format!(" (and {more} more lines)"),
+    };
+    tracing::warn!(
         input = source.name.as_str(),
-        "the input's lines end in a lone carriage return (CR, as classic Mac files do): \
-         each is read as a line end"
+        "line {} of {}{others} ends in a carriage return (CR) with no line feed after it, \
+         where its other lines end otherwise: each such CR is read as a line end, as \
+         spreadsheet programs read it; save the file with one kind of line end to be sure",
+        lone.first_line,
+        source.name
     );
-    let spool = line_ends::spool_with_line_feeds(&source.path).map_err(io)?;
+    let replace = Replace::At(&lone.offsets);
+    let spool = line_ends::spool_with_line_feeds(&source.path, replace).map_err(io)?;
     Ok(spooled_as(source, spool))
 }
 

@@ -331,6 +331,39 @@ fn an_empty_input_of_either_format_is_warned_about_and_plans_nothing() {
 }
 
 #[test]
+fn a_stray_lone_cr_in_a_crlf_file_ends_its_line_and_hides_no_row() {
+    let work = Workdir::new();
+    let (a, b) = (id(1), id(2));
+    let text = format!(
+        "id,op,path,value\r\n{a},replace,/details/notes,\"one\rstill one\"\r\n\
+         {b},replace,/details/dealValue,q\r{a},replace,/name,three\r\n"
+    );
+    work.write("mixed.csv", &text);
+    let args = ["plan", "mixed.csv", "--report", "r.csv", "--out", "o.jsonl"];
+    let out = work.refsync(&[&args[..], &["--rejects", "rejects.csv"]].concat());
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("line 3 of mixed.csv ends in a carriage return"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    let found: Vec<_> = rows
+        .iter()
+        .map(|r| (r["id"].as_str(), r["outcome"].as_str(), r["source_lines"].as_str()))
+        .collect();
+    assert_eq!(
+        found,
+        [(a.as_str(), "planned", "2;4"), (b.as_str(), "invalid", "3")]
+    );
+    // The CR inside the quoted cell is the value's own.
+    assert!(work.read("o.jsonl").contains(r#""value":"one\rstill one""#));
+    assert!(work.read("o.jsonl").contains(r#""value":"three""#));
+    let rejects = work.read("rejects.csv");
+    assert_eq!(rejects.lines().count(), 2, "{rejects:?}");
+}
+
+#[test]
 fn a_csv_file_whose_lines_end_in_a_lone_cr_is_read_line_by_line() {
     let work = Workdir::new();
     let (a, b, c) = (id(1), id(2), id(3));
