@@ -262,16 +262,17 @@ fn content(
         return unterminated(header, columns, fields, field);
     }
     if fields.len() != header.names.len() {
-        let message = field_count_message(fields.len(), header.names.len(), delimiter);
+        let message = field_count_message(raw, fields.len(), header.names.len(), delimiter);
         return malformed(cell(fields, columns.id), None, message);
     }
     if let Some(field) = text_after_closing_quote(strip_terminator(&raw.bytes), delimiter) {
         let name = header.field_name(field);
         let message = format!(
-            "field {} has text after its closing quote; a quote inside a quoted field is \
+            "field {} has text after its closing quote{}; a quote inside a quoted field is \
              written twice (\"say \"\"hi\"\"\"), and a field that starts with a quote must end \
              with one",
-            quoted(&name)
+            quoted(&name),
+            over_lines(raw)
         );
         return malformed(cell(fields, columns.id), Some(name), message);
     }
@@ -353,8 +354,14 @@ pub(crate) fn cell_before(fields: &ByteRecord, index: usize, bound: usize) -> Op
     (index < bound).then(|| cell(fields, index)).flatten()
 }
 
-/// Why a record of `fields` fields does not fit a header of `columns`, and what to do.
-pub(crate) fn field_count_message(fields: usize, columns: usize, delimiter: u8) -> String {
+/// Why `raw`, a record of `fields` fields, does not fit a header of `columns`, and what
+/// to do; for a record over several lines, which lines a quoted cell took in.
+pub(crate) fn field_count_message(
+    raw: &RawRecord,
+    fields: usize,
+    columns: usize,
+    delimiter: u8,
+) -> String {
     let plural = if fields == 1 { "" } else { "s" };
     let delimiter = char::from(delimiter);
     let hint = match fields < columns {
@@ -365,7 +372,23 @@ pub(crate) fn field_count_message(fields: usize, columns: usize, delimiter: u8) 
             "quote a value that holds the delimiter (\"a{delimiter} b\"), or drop the extra cells"
         ),
     };
-    format!("record has {fields} field{plural} where the header has {columns}; {hint}")
+    let over_lines = over_lines(raw);
+    format!("record has {fields} field{plural} where the header has {columns}{over_lines}; {hint}")
+}
+
+/// For a malformed record over several lines, which lines a quoted cell took in: a quote
+/// never closed reads the lines after it as part of its cell, up to the next quote.
+pub(crate) fn over_lines(raw: &RawRecord) -> String {
+    let breaks = memchr::memchr_iter(b'\n', strip_terminator(&raw.bytes)).count() as u64;
+    match breaks {
+        0 => String::new(),
+        _ => format!(
+            " (a quoted cell opened on line {} runs on to line {}, which this record takes \
+             in: if its closing quote is missing, add it)",
+            raw.line,
+            raw.line + breaks
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -155,6 +155,20 @@ fn a_wrong_field_count_is_malformed_with_the_id_where_readable() {
 }
 
 #[test]
+fn a_record_that_took_in_lines_through_a_quote_says_which() {
+    let records = csv(&format!(
+        "{HEADER}A,replace,/x,\"unclosed,\nB,replace,/y,\"z\",\nC,replace,/x,1,\n"
+    ));
+    let (id, _, _, message) = malformed(&records[0]);
+    assert_eq!(id, Some("A"));
+    assert!(
+        message.contains("a quoted cell opened on line 2 runs on to line 3"),
+        "{message}"
+    );
+    assert_eq!(records[1].row.at.line, 4);
+}
+
+#[test]
 fn text_after_a_closing_quote_is_malformed_naming_the_field() {
     let records = csv(&format!(
         "{HEADER}A,replace,/x,\"a\"b\",\nB,replace,/y,\"c\"\"d\",\n"

@@ -350,7 +350,13 @@ fn a_stray_lone_cr_in_a_crlf_file_ends_its_line_and_hides_no_row() {
     let rows = read_csv_report(&work.path().join("r.csv"));
     let found: Vec<_> = rows
         .iter()
-        .map(|r| (r["id"].as_str(), r["outcome"].as_str(), r["source_lines"].as_str()))
+        .map(|r| {
+            (
+                r["id"].as_str(),
+                r["outcome"].as_str(),
+                r["source_lines"].as_str(),
+            )
+        })
         .collect();
     assert_eq!(
         found,

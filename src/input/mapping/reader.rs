@@ -12,7 +12,7 @@ use super::bind::{Bound, Unbound, bind};
 use super::cells::{CellError, convert_row};
 use super::{MappedOp, Mapping};
 use crate::input::csv_fields::{FieldSplitter, text_after_closing_quote};
-use crate::input::csv_rows::{cell_before, field_count_message, is_blank, record};
+use crate::input::csv_rows::{cell_before, field_count_message, is_blank, over_lines, record};
 use crate::input::csv_split::{CsvSplitter, Ending, RawRecord};
 use crate::input::text::{quoted, strip_terminator, too_long};
 use crate::input::{InputError, InputRecord, MalformedKind, RawOp, RawValue, RecordContent};
@@ -115,13 +115,13 @@ impl<R: BufRead + Seek> MappedRecords<R> {
             return malformed(whole_id(field), MalformedKind::Record, message.into());
         }
         if fields.len() != header.width {
-            let message = field_count_message(fields.len(), header.width, self.delimiter);
+            let message = field_count_message(raw, fields.len(), header.width, self.delimiter);
             return malformed(trimmed(id), MalformedKind::Record, message);
         }
         if let Some(field) = text_after_closing_quote(strip_terminator(&raw.bytes), self.delimiter)
         {
             let column = header.names.get(field).map_or("", String::as_str);
-            let message = after_quote_message(column);
+            let message = after_quote_message(column, &over_lines(raw));
             return malformed(trimmed(id), MalformedKind::Record, message);
         }
         self.mapped(bound, id, fields)
@@ -221,11 +221,13 @@ fn trimmed(id: Option<String>) -> Option<String> {
 }
 
 /// Why a record whose cell in `column` goes on after its closing quote is malformed: read
-/// as the `csv` crate reads it, its value would be changed.
-fn after_quote_message(column: &str) -> String {
+/// as the `csv` crate reads it, its value would be changed. `over_lines` says which lines
+/// the quoted cell took in, if any.
+fn after_quote_message(column: &str, over_lines: &str) -> String {
     format!(
-        "column {} has text after its closing quote; a quote inside a quoted cell is written \
-         twice (\"say \"\"hi\"\"\"), and a cell that starts with a quote must end with one",
+        "column {} has text after its closing quote{over_lines}; a quote inside a quoted cell \
+         is written twice (\"say \"\"hi\"\"\"), and a cell that starts with a quote must end \
+         with one",
         quoted(column)
     )
 }
