@@ -378,7 +378,11 @@ impl AdaptiveRate {
             Some(achieved) if achieved >= 0.8 * current => {
                 current * (1.0 + growth.min(PROBE_MOST) * seconds)
             }
-            _ => current,
+            // Time the client could not keep up is no quiet time of the probe's.
+            _ => {
+                self.probing_since = Some(now);
+                current
+            }
         }
     }
 

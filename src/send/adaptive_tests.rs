@@ -277,3 +277,43 @@ fn a_rate_cut_by_429s_at_the_start_climbs_back_once_the_server_allows_it() {
     let end = rate.current().expect("a rate");
     assert!(end >= 19.0, "the rate ended at {end:.1}/s");
 }
+
+#[test]
+fn a_probe_held_back_by_a_slow_client_starts_slow_once_it_keeps_up() {
+    let base = Instant::now();
+    // Unlimited, sending 1000/s when the 429 comes.
+    let mut rate = AdaptiveRate::new(None);
+    for n in 0..1000 {
+        rate.started(at(base, n));
+    }
+    rate.throttled(at(base, 1000));
+    let probed = rate.current().expect("a rate");
+    // Thirty seconds in which the client sends at a tenth of its rate: no probe.
+    let mut ms = 1000;
+    while ms < 30_000 {
+        ms += 100;
+        rate.started(at(base, ms));
+        rate.answered(at(base, ms));
+    }
+    // It climbs back to the rate throttled, but probes no further.
+    let held = rate.current().expect("a rate");
+    assert!(
+        held > probed && held <= 1001.0,
+        "{probed:.1} became {held:.1}"
+    );
+    // Then it keeps up: the probe grows at its first pace, not at its fastest.
+    let gap = (1000.0 / held) as u64;
+    for _ in 0..2000 {
+        ms += gap.max(1);
+        rate.started(at(base, ms));
+        rate.answered(at(base, ms));
+        if at(base, ms).duration_since(at(base, 31_000)) >= Duration::from_secs(2) {
+            break;
+        }
+    }
+    let after = rate.current().expect("a rate");
+    assert!(
+        after <= held * 1.1,
+        "{held:.1} jumped to {after:.1} in two seconds"
+    );
+}
