@@ -96,18 +96,31 @@ fn has_lone_return(path: &Path) -> io::Result<bool> {
     Ok(found || after_return)
 }
 
-/// Calls `each` with the file's bytes, a chunk at a time.
-fn for_each_chunk(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<()> {
+/// Calls `each` with the file's bytes, `size` at a time (less at the end), each chunk
+/// its own to change; stops at `each`'s first error.
+fn each_chunk(
+    path: &Path,
+    size: usize,
+    mut each: impl FnMut(&mut [u8]) -> io::Result<()>,
+) -> io::Result<()> {
     let mut input = File::open(path)?;
-    let mut buf = vec![0u8; SCAN_CHUNK];
+    let mut buf = vec![0u8; size];
     loop {
         match input.read(&mut buf) {
             Ok(0) => return Ok(()),
-            Ok(read) => each(&buf[..read]),
+            Ok(read) => each(&mut buf[..read])?,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
             Err(error) => return Err(error),
         }
     }
+}
+
+/// [`each_chunk`] for a scan that only reads.
+fn for_each_chunk(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<()> {
+    each_chunk(path, SCAN_CHUNK, |chunk| {
+        each(chunk);
+        Ok(())
+    })
 }
 
 /// Read buffer size for the scan for lone carriage returns.
@@ -125,19 +138,11 @@ pub enum Replace<'a> {
 /// as `replace` says.
 pub fn spool_with_line_feeds(path: &Path, replace: Replace<'_>) -> io::Result<tempfile::TempPath> {
     let mut spool = tempfile::NamedTempFile::new()?;
-    let mut input = File::open(path)?;
     let mut out = BufWriter::new(spool.as_file_mut());
-    let mut buf = vec![0u8; CHUNK];
     let mut start = 0u64;
     let mut next = 0usize;
-    loop {
-        let read = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(read) => read,
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => continue,
-            Err(error) => return Err(error),
-        };
-        let chunk = &mut buf[..read];
+    each_chunk(path, CHUNK, |chunk| {
+        let read = chunk.len();
         match replace {
             Replace::Every => {
                 for byte in chunk.iter_mut().filter(|byte| **byte == b'\r') {
@@ -153,8 +158,8 @@ pub fn spool_with_line_feeds(path: &Path, replace: Replace<'_>) -> io::Result<te
             }
         }
         start += read as u64;
-        out.write_all(chunk)?;
-    }
+        out.write_all(chunk)
+    })?;
     out.flush()?;
     drop(out);
     Ok(spool.into_temp_path())

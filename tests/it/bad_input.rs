@@ -330,6 +330,19 @@ fn an_empty_input_of_either_format_is_warned_about_and_plans_nothing() {
     }
 }
 
+/// Each report row's ID, outcome and source lines.
+fn ids_outcomes_and_lines(rows: &[HashMap<String, String>]) -> Vec<(&str, &str, &str)> {
+    rows.iter()
+        .map(|r| {
+            (
+                r["id"].as_str(),
+                r["outcome"].as_str(),
+                r["source_lines"].as_str(),
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn a_stray_lone_cr_in_a_crlf_file_ends_its_line_and_hides_no_row() {
     let work = Workdir::new();
@@ -348,16 +361,7 @@ fn a_stray_lone_cr_in_a_crlf_file_ends_its_line_and_hides_no_row() {
         stderr(&out)
     );
     let rows = read_csv_report(&work.path().join("r.csv"));
-    let found: Vec<_> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["id"].as_str(),
-                r["outcome"].as_str(),
-                r["source_lines"].as_str(),
-            )
-        })
-        .collect();
+    let found = ids_outcomes_and_lines(&rows);
     assert_eq!(
         found,
         [(a.as_str(), "planned", "2;4"), (b.as_str(), "invalid", "3")]
@@ -382,16 +386,7 @@ fn a_csv_file_whose_lines_end_in_a_lone_cr_is_read_line_by_line() {
     let out = work.refsync(&[&args[..], &["--rejects", "rejects.csv"]].concat());
     assert_eq!(code(&out), 4, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("r.csv"));
-    let lines: Vec<(&str, &str, &str)> = rows
-        .iter()
-        .map(|r| {
-            (
-                r["id"].as_str(),
-                r["outcome"].as_str(),
-                r["source_lines"].as_str(),
-            )
-        })
-        .collect();
+    let lines = ids_outcomes_and_lines(&rows);
     let expected = [
         (a.as_str(), "planned", "2;6"),
         (b.as_str(), "invalid", "3"),
