@@ -14,6 +14,7 @@ use crate::report::summary::{LedgerStart, RunStart};
 use crate::send::{PatchCall, SendHooks};
 use anyhow::Context;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use uuid::Uuid;
 
 /// Error codes of documents a stopped run did not finish: left open in the ledger so that
@@ -48,6 +49,9 @@ pub struct LedgerRun {
     correlation_id: Uuid,
     /// How the run began, for the summary.
     start: RunStart,
+    /// Documents this attempt left open (not final) in the ledger: the run stays
+    /// resumable while there are any, whatever ended it.
+    left_open: AtomicUsize,
 }
 
 impl LedgerRun {
@@ -119,6 +123,7 @@ impl LedgerRun {
             undo_befores,
             correlation_id,
             start,
+            left_open: AtomicUsize::new(0),
         }))
     }
 
@@ -174,6 +179,8 @@ impl LedgerRun {
 
     /// [`LedgerRun::record`] for several entries, durable together with one sync.
     pub fn record_all(&self, rows: &[(usize, &ReportRow)]) -> anyhow::Result<()> {
+        let open = rows.iter().filter(|(_, row)| !is_finished(row)).count();
+        self.left_open.fetch_add(open, Ordering::Relaxed);
         let finished = rows.iter().filter(|(_, row)| is_finished(row));
         let mut values = Vec::new();
         for &(entry, row) in finished {
@@ -193,14 +200,25 @@ impl LedgerRun {
         })
     }
 
-    /// Closes the run: finished, or stopped (resumable) when documents were left unfinished.
+    /// Closes the run: finished, or stopped (resumable) when something stopped it or it
+    /// left documents open (an `outcome_unknown` whose referral could not be read, say), so
+    /// that `--resume` finds them.
     pub fn end(
         &self,
         stopped: bool,
         exit_code: i32,
         summary: serde_json::Value,
     ) -> anyhow::Result<()> {
-        if stopped {
+        let left_open = self.left_open.load(Ordering::Relaxed);
+        if left_open > 0 && !stopped {
+            tracing::warn!(
+                run = self.run.0,
+                documents = left_open,
+                "documents whose outcome is unknown are left open in the ledger, so the run \
+                 stays unfinished: sync --resume with the same inputs reads and settles them"
+            );
+        }
+        if stopped || left_open > 0 {
             self.ledger.stop_run(self.run, exit_code)?;
         } else {
             self.ledger

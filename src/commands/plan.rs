@@ -77,11 +77,15 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
 /// Writes every valid document in the document form, to `--out` or stdout.
 fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match &args.out {
-        Some(path) => Box::new(std::io::BufWriter::new(
+        Some(path) => Box::new(std::io::BufWriter::with_capacity(
+            crate::report::OUTPUT_BUFFER,
             crate::report::create_output(path)
                 .with_context(|| format!("cannot write --out {}", path.display()))?,
         )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+        None => Box::new(std::io::BufWriter::with_capacity(
+            crate::report::OUTPUT_BUFFER,
+            std::io::stdout().lock(),
+        )),
     };
     // Each document is written into one buffer and that written whole: serialising
     // straight into the boxed writer cost a dynamic call per JSON token (a profile of

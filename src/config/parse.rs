@@ -88,10 +88,11 @@ pub const BEARER_TOKEN: Masked = Masked {
     shown: |_| MASKED.to_string(),
 };
 
-/// [`endpoint`], its refusal showing the URL with any user name and password masked.
+/// [`endpoint`], its refusal showing the URL with any user name and password, query and
+/// fragment masked.
 pub const ENDPOINT: Masked = Masked {
     parse: endpoint,
-    shown: without_userinfo,
+    shown: masked_url,
 };
 
 impl clap::builder::TypedValueParser for Masked {
@@ -108,15 +109,21 @@ impl clap::builder::TypedValueParser for Masked {
     }
 }
 
-/// A URL's text with what lies between `://` and the host's `@` masked, parseable or not.
-pub fn without_userinfo(text: &str) -> String {
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return text.to_string();
+/// A URL's text, parseable or not, with what may carry a secret masked: what lies between
+/// `://` and the host's `@` (a user name and password), and the query and fragment (a
+/// signed URL's `?sig=…`).
+pub fn masked_url(text: &str) -> String {
+    let (text, hidden) = match text.find(['?', '#']) {
+        Some(at) => (&text[..at], format!("{}{MASKED}", &text[at..=at])),
+        None => (text, String::new()),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return format!("{text}{hidden}");
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://{MASKED}{}", &rest[at..]),
-        None => text.to_string(),
+        Some(at) => format!("{scheme}://{MASKED}{}{hidden}", &rest[at..]),
+        None => format!("{text}{hidden}"),
     }
 }
 

@@ -35,6 +35,7 @@ pub use background::{RecordStream, read_in_background, read_with_parsers};
 pub use csv_rows::CsvRecords;
 pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
+pub use json_keys::{from_str_unique, without_line};
 pub use jsonl::JsonlRecords;
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};

@@ -87,7 +87,40 @@ pub enum LedgerError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// Any other SQLite failure (disk full, I/O error, read-only file).
+    /// The ledger file, or the folder that holds it, cannot be written: SQLite needs both
+    /// (its write-ahead log lives beside the file).
+    #[error(
+        "cannot write the ledger {path} ({detail}); SQLite writes the file and creates its -wal and -shm files beside it: check that the file and its folder are writable, or choose another --ledger file"
+    )]
+    Unwritable {
+        /// The ledger file.
+        path: PathBuf,
+        /// What SQLite said.
+        detail: String,
+    },
+    /// Any other SQLite failure (disk full, I/O error).
     #[error("ledger: {0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+impl LedgerError {
+    /// `error`, met opening the ledger at `path` to write it, as [`LedgerError::Unwritable`]
+    /// where SQLite could not write or open the file; other errors pass through.
+    pub(crate) fn unwritable_or(error: LedgerError, path: &std::path::Path) -> LedgerError {
+        use rusqlite::ErrorCode;
+        match &error {
+            LedgerError::Sqlite(inner @ rusqlite::Error::SqliteFailure(failure, _))
+                if matches!(
+                    failure.code,
+                    ErrorCode::ReadOnly | ErrorCode::CannotOpen | ErrorCode::PermissionDenied
+                ) =>
+            {
+                LedgerError::Unwritable {
+                    path: path.to_path_buf(),
+                    detail: inner.to_string(),
+                }
+            }
+            _ => error,
+        }
+    }
 }

@@ -58,10 +58,14 @@ impl Ledger {
     /// never resetting it, and a ledger that another run holds ([`LedgerError::InUse`]).
     pub fn open(path: &Path) -> Result<Ledger, LedgerError> {
         let mut lock = LedgerLock::acquire(path)?;
-        let conn = Connection::open(path)?;
-        lock.hold_database(path)?;
-        schema::prepare(&conn, path, true)?;
-        schema::tune_for_writing(&conn).map_err(|e| schema::corrupt_or(e, path))?;
+        let mut open = || {
+            let conn = Connection::open(path)?;
+            lock.hold_database(path)?;
+            schema::prepare(&conn, path, true)?;
+            schema::tune_for_writing(&conn).map_err(|e| schema::corrupt_or(e, path))?;
+            Ok(conn)
+        };
+        let conn = open().map_err(|e| LedgerError::unwritable_or(e, path))?;
         Ok(Ledger::new(conn, path, Some(lock)))
     }
 

@@ -137,6 +137,26 @@ fn a_read_only_ledger_refuses_writes() {
     assert!(reader.start_run("k", &RunMeta::default()).is_err());
 }
 
+#[test]
+fn a_ledger_sqlite_cannot_write_names_the_file_and_what_to_check() {
+    let (_dir, path) = temp();
+    let read_only = rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_READONLY),
+        Some("attempt to write a readonly database".into()),
+    );
+    let error = LedgerError::unwritable_or(LedgerError::Sqlite(read_only), &path);
+    let message = error.to_string();
+    assert!(matches!(error, LedgerError::Unwritable { .. }), "{message}");
+    assert!(message.contains(&path.display().to_string()), "{message}");
+    assert!(message.contains("folder are writable"), "{message}");
+    // A path SQLite cannot open at all (a folder) says the same, naming it.
+    std::fs::create_dir(&path).expect("folder");
+    match Ledger::open(&path) {
+        Err(error) => assert!(matches!(error, LedgerError::Unwritable { .. }), "{error}"),
+        Ok(_) => panic!("a folder opened as a ledger"),
+    }
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn a_lock_held_by_a_killed_process_does_not_block() {

@@ -8,7 +8,7 @@
 use super::messages::{clip_json, clip_quoted};
 use super::patch_op::{CheckedOp, write_json, write_json_str};
 use super::{ErrorCode, OpKind, PathCache, PlanError};
-use crate::input::{LineRef, RawOpRef, RawValueRef};
+use crate::input::{LineRef, RawOpRef, RawValueRef, from_str_unique, without_line};
 use crate::schema::value::{self, SentAsIs};
 use crate::schema::{self, Node, PathError, Resolved, Scalar};
 use serde_json::Value;
@@ -193,8 +193,15 @@ fn convert_to_node<'b>(
     let converted = match (node, raw) {
         (_, RawValueRef::Json(value)) => schema::check_json(node, value).map_err(|e| e.0),
         (_, RawValueRef::InexactNumber(number)) => Err(value::inexact_number_error(number).0),
-        (Node::Object(_) | Node::Array(_), RawValueRef::Text(text)) => serde_json::from_str(text)
-            .map_err(|e| format!("it is not JSON ({e})"))
+        (Node::Object(_) | Node::Array(_), RawValueRef::Text(text)) => from_str_unique(text)
+            .map_err(|e| match e.is_data() {
+                // The one data error reading any JSON value: a key given twice.
+                true => format!(
+                    "it is JSON that cannot be read one way: {}",
+                    without_line(&e)
+                ),
+                false => format!("it is not JSON ({e})"),
+            })
             .and_then(|value| schema::check_json_owned(node, value).map_err(|e| e.0)),
         (_, RawValueRef::Text(text)) => schema::from_text(node, text).map_err(|e| e.0),
     };

@@ -172,6 +172,24 @@ fn a_member_that_is_not_json_names_the_text_once() {
 }
 
 #[test]
+fn json_text_that_gives_a_key_twice_is_invalid_value_naming_the_key() {
+    for (op, path, text) in [
+        ("add", "/team/-", r#"{"email":"a@b.c","email":"d@e.f"}"#),
+        ("replace", "/details", r#"{"notes":"a","notes":"b"}"#),
+    ] {
+        let errors = check(
+            text_op(op, path, text).as_ref(),
+            site(),
+            &mut PathCache::default(),
+        )
+        .unwrap_err();
+        assert_eq!(codes(&errors), [ErrorCode::InvalidValue], "{path}");
+        let message = &errors[0].message;
+        assert!(message.contains("appears twice"), "{message}");
+    }
+}
+
+#[test]
 fn a_member_without_email_is_invalid_value() {
     let raw = RawOp {
         op: "add".into(),

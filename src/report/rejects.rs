@@ -345,7 +345,7 @@ impl CsvOut {
             path: path.to_path_buf(),
             delimiter,
             crlf,
-            out: BufWriter::new(file),
+            out: BufWriter::with_capacity(super::OUTPUT_BUFFER, file),
             line: LineEncoder::new(delimiter),
         })
     }
@@ -429,7 +429,7 @@ fn write_jsonl(
     rows: &[&RejectedRow<'_>],
 ) -> Result<(), ReportError> {
     let file = super::create_output(target).map_err(ReportError::write(target))?;
-    let mut out = BufWriter::new(file);
+    let mut out = BufWriter::with_capacity(super::OUTPUT_BUFFER, file);
     let mut spans = SpanReader::new(sources);
     for rejected in rows {
         let raw = spans.read(&rejected.row)?;

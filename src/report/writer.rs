@@ -91,7 +91,7 @@ impl ReportWriter {
             path: path.to_path_buf(),
             spool,
             lines: ReportLines::new(format, with_changes),
-            out: BufWriter::new(file),
+            out: BufWriter::with_capacity(super::OUTPUT_BUFFER, file),
             scratch: Vec::new(),
             written: 0,
             header_end: 0,

@@ -237,6 +237,7 @@ impl<'a> Run<'a> {
         };
         let current = match self.fetch(sent).await? {
             Ok(current) => current,
+            Err(end) if in_flight => return Ok(Some(self.unread_in_flight(end))),
             Err(end) => return Ok(Some(end)),
         };
         if source == IfMatchSource::Fetch || self.guards_what_undo_read() {
@@ -571,6 +572,32 @@ impl<'a> Run<'a> {
         self.unknown_append(&why)
     }
 
+    /// The end of a document an earlier run left in flight when reading its referral
+    /// failed with `end` (the read's tries ran out, say): that run's PATCH may have landed,
+    /// so it is `outcome_unknown`, left open in the ledger for the next `--resume` to read,
+    /// and not sent now. A 404 (no such referral: nothing was applied), a 401 that stops
+    /// the run, and an end that says it was stopped stand.
+    fn unread_in_flight(&self, end: End) -> End {
+        let settled = matches!(self.last_status, Some(401 | 404));
+        match end {
+            End::Failed { code, message }
+                if !settled
+                    && !matches!(code.as_str(), "outcome_unknown" | "deadline" | "not_sent") =>
+            {
+                End::failed(
+                    "outcome_unknown",
+                    format!(
+                        "an earlier run sent this document and stopped before its answer, and \
+                         reading the referral to check failed ({message}): it may have been \
+                         applied, so it is not sent now; run again with --resume once the API \
+                         answers, which reads it and sends it only if its changes are missing"
+                    ),
+                )
+            }
+            end => end,
+        }
+    }
+
     /// `failed`, `outcome_unknown`: an append whose answer was lost, unsettled for `why`.
     fn unknown_append(&self, why: &str) -> End {
         let message = format!(
@@ -598,15 +625,15 @@ impl<'a> Run<'a> {
     }
 
     /// The `If-Match` and `MS-RequestId` of the last PATCH, and the PATCHes sent, earlier
-    /// runs' included. A document that a resume verified as applied reports the PATCH
-    /// that applied it, which an earlier process sent: the ledger's request ID and
-    /// If-Match.
+    /// runs' included. A document that a resume verified as applied, or sent nothing for
+    /// while an earlier process's PATCH of it may have landed, reports that PATCH: the
+    /// ledger's request ID and If-Match.
     fn patch_sent(&self) -> (Option<String>, Option<uuid::Uuid>, u32) {
         let hooks = &self.shared.control.hooks;
         let attempts = self.earlier_sent + self.attempts;
         match &self.patched {
             Some((tag, id)) => (tag.clone(), Some(*id), attempts),
-            None if self.note == Some(Note::Verified) => (
+            None if self.note == Some(Note::Verified) || hooks.was_in_flight(self.entry) => (
                 hooks.earlier_if_match(self.entry),
                 hooks.request_id(self.entry),
                 attempts,

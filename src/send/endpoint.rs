@@ -10,6 +10,8 @@ use reqwest::Url;
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::config::parse::masked_url;
+
 /// Every byte but RFC 3986's unreserved characters is encoded in an ID segment.
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -25,7 +27,7 @@ pub enum EndpointError {
         "--endpoint {url:?} is not a URL ({reason}); give e.g. https://api.partner.microsoft.com/v1.0"
     )]
     NotUrl {
-        /// The endpoint as given.
+        /// The endpoint as given, what may carry a secret masked (`config::parse::masked_url`).
         url: String,
         /// What the URL parser said.
         reason: String,
@@ -33,7 +35,7 @@ pub enum EndpointError {
     /// A scheme other than http or https.
     #[error("--endpoint {url:?} must start with https://")]
     Scheme {
-        /// The endpoint as given.
+        /// The endpoint as given, what may carry a secret masked (`config::parse::masked_url`).
         url: String,
     },
     /// Plain http to a host that is not loopback.
@@ -41,7 +43,7 @@ pub enum EndpointError {
         "--endpoint {url:?} uses plain http to a host that is not loopback; use https:// so the token is not sent in clear text"
     )]
     PlainHttp {
-        /// The endpoint as given.
+        /// The endpoint as given, what may carry a secret masked (`config::parse::masked_url`).
         url: String,
     },
     /// A user name or password in the URL: refsync signs in with a bearer token, and a
@@ -56,7 +58,7 @@ pub enum EndpointError {
     /// Query strings and fragments cannot be combined with the paths refsync appends.
     #[error("--endpoint {url:?} must not carry a query or fragment; give the API base only")]
     QueryOrFragment {
-        /// The endpoint as given.
+        /// The endpoint as given, what may carry a secret masked (`config::parse::masked_url`).
         url: String,
     },
 }
@@ -65,7 +67,7 @@ pub enum EndpointError {
 /// `localhost`). Returns it without trailing slashes.
 pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| EndpointError::NotUrl {
-        url: url.to_string(),
+        url: masked_url(url),
         reason: e.to_string(),
     })?;
     if !parsed.username().is_empty() || parsed.password().is_some() {
@@ -73,7 +75,7 @@ pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
     }
     if parsed.query().is_some() || parsed.fragment().is_some() {
         return Err(EndpointError::QueryOrFragment {
-            url: url.to_string(),
+            url: masked_url(url),
         });
     }
     match parsed.scheme() {
@@ -81,12 +83,12 @@ pub fn check_endpoint(url: &str) -> Result<String, EndpointError> {
         "http" if parsed.host_str().is_some_and(is_loopback) => {}
         "http" => {
             return Err(EndpointError::PlainHttp {
-                url: url.to_string(),
+                url: masked_url(url),
             });
         }
         _ => {
             return Err(EndpointError::Scheme {
-                url: url.to_string(),
+                url: masked_url(url),
             });
         }
     }
@@ -135,7 +137,7 @@ impl Endpoint {
     pub fn check(url: &str) -> Result<Endpoint, EndpointError> {
         let text = check_endpoint(url)?;
         let base = Url::parse(&text).map_err(|e| EndpointError::NotUrl {
-            url: url.to_string(),
+            url: masked_url(url),
             reason: e.to_string(),
         })?;
         Ok(Endpoint { text, base })
@@ -227,6 +229,25 @@ mod tests {
             check_endpoint("not a url"),
             Err(EndpointError::NotUrl { .. })
         ));
+    }
+
+    #[test]
+    fn a_query_or_fragment_is_refused_without_being_repeated() {
+        for (url, shown) in [
+            (
+                "http://127.0.0.1:9/v1.0?sig=SECRET",
+                "http://127.0.0.1:9/v1.0?***",
+            ),
+            ("https://h/v1.0#SECRET", "https://h/v1.0#***"),
+            ("http://u:SECRET@h/v?SECRET", "http://***@h/v?***"),
+        ] {
+            let message = match check_endpoint(url) {
+                Err(error) => error.to_string(),
+                Ok(_) => panic!("{url} accepted"),
+            };
+            assert!(!message.contains("SECRET"), "{message}");
+            assert_eq!(masked_url(url), shown);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Nightly re-sends: an append of a Member to a team whose e-mail (case-insensitive) is
 //! already in that team is dropped before sending, so a file that repeats yesterday's
-//! values does not add the same person twice.
+//! values does not add the same person twice; never where a later operation of the
+//! document names a member of that team by index, which the drop would shift.
 //!
 //! The check needs the referral as it is now, so it is made wherever the send stage reads
 //! it anyway: `--if-match auto` and `fetch` read every document that appends, as do
@@ -16,13 +17,32 @@ const TEAMS: [&str; 2] = ["/team", "/customerProfile/team"];
 
 /// `ops` without the appends of members already in `referral`'s team. An append after an
 /// operation of the same document that rewrites that team (`replace /team`, say) is kept:
-/// the team it lands in is not the one read.
+/// the team it lands in is not the one read. So is one followed by an operation that names
+/// a member of that team by its index (`replace /team/2/email`, `add /team/0`): without
+/// the append, that index would name another member, or none.
 pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
     ops.iter()
         .enumerate()
-        .filter(|(index, op)| !member_present(referral, op, &ops[..*index]))
+        .filter(|(index, op)| {
+            !member_present(referral, op, &ops[..*index]) || indexed_later(op, &ops[index + 1..])
+        })
         .map(|(_, op)| op.clone())
         .collect()
+}
+
+/// Whether an operation of `after` names a member of the team `op` inserts into by its
+/// index, which dropping `op` would shift.
+fn indexed_later(op: &PatchOp, after: &[PatchOp]) -> bool {
+    let Some(team) = op.inserted_into() else {
+        return false;
+    };
+    after.iter().any(|later| {
+        later
+            .path
+            .strip_prefix(team)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+    })
 }
 
 /// Whether `op` appends a Member whose e-mail `referral`'s team already holds, with none
@@ -108,6 +128,29 @@ mod tests {
         let notes = PatchOp::new(OpKind::Replace, "/details/notes", &json!("n"));
         let ops = vec![notes.clone(), ann, cleared.clone()];
         assert_eq!(pending_ops(&referral(), &ops), vec![notes, cleared]);
+    }
+
+    #[test]
+    fn an_append_that_a_later_operation_counts_on_by_index_is_kept() {
+        // Ann is member 0: without the insert, /team/1 would be Ann, not the one inserted
+        // before her.
+        let insert_ann = append("/team/0", "ann@x.com");
+        let phone = PatchOp::new(OpKind::Replace, "/team/1/phoneNumber", &json!("+1 425"));
+        let ops = vec![insert_ann.clone(), phone.clone()];
+        assert_eq!(pending_ops(&referral(), &ops), ops);
+        // Appended at 1: /team/1 names the appended member, which must exist.
+        let ann = append("/team/-", "ann@x.com");
+        let email = PatchOp::new(OpKind::Replace, "/team/1/email", &json!("a@x.com"));
+        let ops = vec![ann.clone(), email];
+        assert_eq!(pending_ops(&referral(), &ops), ops);
+        // An index of the other team changes nothing.
+        let customer = PatchOp::new(
+            OpKind::Replace,
+            "/customerProfile/team/0/email",
+            &json!("c@y.com"),
+        );
+        let ops = vec![ann.clone(), customer.clone()];
+        assert_eq!(pending_ops(&referral(), &ops), vec![customer]);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use super::SendError;
 use std::fmt;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -235,7 +236,9 @@ fn checked(token: &str, origin: &str) -> Result<Secret, SendError> {
 const TOKEN_LIMIT: usize = 64 * 1024;
 
 /// Runs `sh -c CMD`; its stderr goes straight to the user's terminal, never into our
-/// messages, in case a failing command echoes something secret. The command runs in a
+/// messages, in case a failing command echoes something secret. Where refsync's stderr is
+/// no terminal (a nightly job's log file), the command's is dropped: a command traced with
+/// `set -x` would write its token there, and its lines would break a JSON log. The command runs in a
 /// process group of its own, which is killed whole when refsync stops waiting for it (the
 /// timeout, `--deadline`, a signal, too much output): killing `sh` alone would leave what
 /// it started running.
@@ -245,7 +248,7 @@ async fn run_command(cmd: &str) -> Result<String, SendError> {
         .arg(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(command_stderr())
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
@@ -276,13 +279,28 @@ async fn run_command(cmd: &str) -> Result<String, SendError> {
     };
     group.finished();
     if !status.success() {
+        let hidden = match std::io::stderr().is_terminal() {
+            true => "",
+            false => {
+                " (what it wrote to stderr is not shown where refsync's stderr is no terminal, as it may hold a secret)"
+            }
+        };
         return Err(SendError::Token(format!(
-            "--token-command failed ({status}); run it by hand to see why, e.g. sign in again"
+            "--token-command failed ({status}); run it by hand to see why, e.g. sign in again{hidden}"
         )));
     }
     String::from_utf8(out).map_err(|_| {
         SendError::Token("--token-command printed something that is not UTF-8 text".into())
     })
+}
+
+/// Where a token command's stderr goes: the user's terminal, or nowhere when refsync's
+/// own stderr is no terminal (see [`run_command`]).
+fn command_stderr() -> Stdio {
+    match std::io::stderr().is_terminal() {
+        true => Stdio::inherit(),
+        false => Stdio::null(),
+    }
 }
 
 /// The process group of a token command, killed when dropped before the command finished.

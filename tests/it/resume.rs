@@ -555,6 +555,69 @@ async fn a_resume_stopped_before_checking_a_document_left_in_flight_says_it_may_
     assert_eq!(emulator.stats()["applied"][id(0)], 1, "applied once");
 }
 
+/// `sync --resume` against `base`, which must resume run 2 and exit 0; its report rows.
+fn resumed_run_two(work: &Workdir, base: &str) -> Vec<HashMap<String, String>> {
+    let out = sync_once(work, base, &["--resume"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let text = stderr(&out);
+    assert!(text.contains("ledger: run 2, resumed"), "{text}");
+    read_csv_report(&work.path().join("report.csv"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_left_in_flight_whose_referral_cannot_be_read_stays_open_for_the_next_resume() {
+    let work = Workdir::new();
+    let healthy = support::seeded(&work, 1, Faults::default()).await;
+    let replace = json!({"id": id(0), "op": "replace", "path": "/details/notes", "value": "x"});
+    work.write("u.jsonl", &format!("{replace}\n"));
+    assert_eq!(code(&sync_once(&work, &healthy.base_url(), &[])), 0);
+    let request_id = killed_with_the_first_patch_in_flight(&work, None);
+    // The API answers every request 5xx while the run resumes: the referral cannot be
+    // read, so whether the earlier PATCH landed is unknown, whatever the document is.
+    let failing = Faults {
+        fail_rate: 1.0,
+        ..Faults::default()
+    };
+    let down = support::seeded(&work, 1, failing).await;
+    let out = sync_once(
+        &work,
+        &down.base_url(),
+        &["--resume", "--max-attempts", "2"],
+    );
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    let row = &rows[0];
+    assert_eq!(
+        (&*row["outcome"], &*row["error_code"]),
+        ("failed", "outcome_unknown"),
+        "{row:?}"
+    );
+    assert!(row["error_message"].contains("--resume"), "{row:?}");
+    assert_eq!(
+        row["request_id"],
+        request_id.to_string(),
+        "the earlier PATCH: {row:?}"
+    );
+    assert!(
+        stderr(&out).contains("left open in the ledger"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        down.stats()["applied"]
+            .as_object()
+            .is_none_or(|a| a.is_empty()),
+        "nothing sent"
+    );
+    // Still in flight, in a run still unfinished: the next resume reads and settles it.
+    let rows = resumed_run_two(&work, &healthy.base_url());
+    assert_eq!(
+        (&*rows[0]["outcome"], &*rows[0]["note"]),
+        ("updated", "verified")
+    );
+    assert_eq!(healthy.stats()["applied"][id(0)], 1, "applied once");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_document_verified_on_resume_reports_the_patch_that_applied_it() {
     let work = Workdir::new();
@@ -566,14 +629,7 @@ async fn a_document_verified_on_resume_reports_the_patch_that_applied_it() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     // The append is applied; a run of the same inputs then dies with its PATCH in flight.
     let request_id = killed_with_the_first_patch_in_flight(&work, Some("\"e-sent\""));
-    let out = sync_once(&work, &base, &["--resume"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("ledger: run 2, resumed"),
-        "{}",
-        stderr(&out)
-    );
-    let rows = read_csv_report(&work.path().join("report.csv"));
+    let rows = resumed_run_two(&work, &base);
     let row = &rows[0];
     assert_eq!((&*row["outcome"], &*row["note"]), ("updated", "verified"));
     assert_eq!(row["request_id"], request_id.to_string(), "{row:?}");

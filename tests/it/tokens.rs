@@ -71,6 +71,44 @@ fn unauthorized(emulator: &Emulator) -> u64 {
         .unwrap_or(0)
 }
 
+/// `sync` whose tokens come from `sh SCRIPT` (`--token-command`).
+fn sync_fetching_with(work: &Workdir, emulator: &Emulator, script: &str) -> Output {
+    let command = format!("sh {script}");
+    sync(
+        work,
+        &emulator.base_url(),
+        &["--token-command", &command],
+        &[],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_traced_token_command_writes_nothing_into_a_log_that_is_no_terminal() {
+    let work = Workdir::new();
+    let emulator = expiring_emulator(&work).await;
+    write_updates(&work);
+    // `set -x` traces every command to stderr, the token among them; a new token each
+    // run, as the emulator's expire.
+    work.write(
+        "token.sh",
+        "set -x\nn=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs\n\
+         TOKEN=secret-traced-$n\necho \"$TOKEN\"\n",
+    );
+    let out = sync_fetching_with(&work, &emulator, "token.sh");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_no_secret(&work, &out);
+    for line in stderr(&out).lines() {
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(line);
+        assert!(parsed.is_ok(), "not a JSON log line: {line}");
+    }
+    // Failing, it says why its stderr is not shown.
+    work.write("fail.sh", "set -x\nTOKEN=secret-failed\nexit 3\n");
+    let out = sync_fetching_with(&work, &emulator, "fail.sh");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_no_secret(&work, &out);
+    assert!(stderr(&out).contains("is not shown"), "{}", stderr(&out));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_command_is_re_run_once_per_wave_of_401s() {
     let work = Workdir::new();
@@ -80,12 +118,7 @@ async fn a_token_command_is_re_run_once_per_wave_of_401s() {
         "token.sh",
         "n=$(cat runs 2>/dev/null || echo 0); n=$((n+1)); echo $n > runs; echo secret-cmd-$n\n",
     );
-    let out = sync(
-        &work,
-        &emulator.base_url(),
-        &["--token-command", "sh token.sh"],
-        &[],
-    );
+    let out = sync_fetching_with(&work, &emulator, "token.sh");
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let rows = read_csv_report(&work.path().join("report.csv"));
     assert!(rows.iter().all(|r| r["outcome"] == "updated"));
