@@ -59,6 +59,7 @@ impl RefreshGrant {
     pub async fn fetch(&self) -> Result<Secret, AuthError> {
         let settings = &self.inner.settings;
         let refresh_token = store::read(&settings.refresh_token_file)?;
+        store::check_writable(&settings.refresh_token_file)?;
         let answer = self.exchange(&refresh_token).await?;
         if let Some(rotated) = answer.refresh_token.filter(|t| *t != refresh_token) {
             store::save(&settings.refresh_token_file, &rotated)?;

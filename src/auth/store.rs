@@ -22,16 +22,27 @@ pub fn read(path: &Path) -> Result<Secret, AuthError> {
     }
 }
 
-/// Replaces the content of `path` with `token`, atomically, readable only by its owner.
-pub fn save(path: &Path, token: &Secret) -> Result<(), AuthError> {
+/// Checks that `path` can be replaced as [`save`] does (a file created beside it, then
+/// renamed): before a refresh token is exchanged, since the service rotates it then, and a
+/// rotated token that cannot be saved is lost, and with it the unattended sign-in.
+pub fn check_writable(path: &Path) -> Result<(), AuthError> {
+    temp_beside(path).map(drop)
+}
+
+/// A new, empty temporary file in the folder of `path` (created if missing).
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile, AuthError> {
     let folder = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     std::fs::create_dir_all(folder).map_err(|e| store_error("write", path, e))?;
     // tempfile creates the file with mode 0600 on Unix before anything is written to it.
-    let mut temp =
-        tempfile::NamedTempFile::new_in(folder).map_err(|e| store_error("write", path, e))?;
+    tempfile::NamedTempFile::new_in(folder).map_err(|e| store_error("write", path, e))
+}
+
+/// Replaces the content of `path` with `token`, atomically, readable only by its owner.
+pub fn save(path: &Path, token: &Secret) -> Result<(), AuthError> {
+    let mut temp = temp_beside(path)?;
     owner_only(temp.as_file()).map_err(|e| store_error("write", path, e))?;
     writeln!(temp, "{}", token.expose()).map_err(|e| store_error("write", path, e))?;
     temp.as_file()

@@ -3,6 +3,7 @@
 
 use crate::cli::tools::{CompletionsArgs, ManArgs, ShellArg};
 use crate::config::layers;
+use crate::ui::Terminal;
 use clap::Command;
 use clap_complete::Shell;
 use clap_mangen::roff::{Roff, bold, roman};
@@ -23,16 +24,16 @@ pub fn completions(args: &CompletionsArgs) -> anyhow::Result<i32> {
 
 /// Writes a man page (roff) to stdout: `refsync`'s own, or with `args.command` (`sync`,
 /// `config show`) that command's. An unknown command is a usage error (exit 2).
-pub fn man(args: &ManArgs) -> anyhow::Result<i32> {
+pub fn man(args: &ManArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let mut command = layers::command(None)?.disable_help_subcommand(true);
     command.build();
     let path = page_path(&args.command);
     let Some(page) = find_page(&command, &path) else {
         let pages = page_names(&command, "").join(", ");
-        eprintln!(
-            "refsync: error: no man page for {:?}; the pages are: refsync (no argument), {pages}",
+        terminal.usage_error(&format!(
+            "no man page for {:?}; the pages are: refsync (no argument), {pages}",
             path.join(" ")
-        );
+        ));
         return Ok(2);
     };
     let text = page_text(page, path.is_empty())?;

@@ -101,7 +101,7 @@ pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
             ConfigCommand::Show(sync_args) => config_show::run(sync_args, parsed),
         },
         Command::Completions(args) => completions::completions(args),
-        Command::Man(args) => completions::man(args),
+        Command::Man(args) => completions::man(args, terminal),
     }
 }
 

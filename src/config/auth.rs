@@ -35,6 +35,14 @@ pub enum AuthConfigError {
          (contoso.onmicrosoft.com) or organizations / common"
     )]
     Tenant(String),
+    /// A bad value, with where it was set: `file:line`, or the variable.
+    #[error("{at}: {error}")]
+    At {
+        /// `file:line` or the variable's name.
+        at: String,
+        /// What is wrong with the value.
+        error: Box<AuthConfigError>,
+    },
 }
 
 /// The `[auth]` section as resolved: `None` when it is not configured, an error when it is
@@ -103,20 +111,40 @@ pub fn resolve(layered: &[Effective]) -> AuthConfig {
     })?;
     let authority = get("authority").unwrap_or_else(|| DEFAULT_AUTHORITY.into());
     let authority = send::check_endpoint(&authority).map_err(|e| {
-        AuthConfigError::Authority(e.to_string().replace("--endpoint", "the authority"))
+        let error =
+            AuthConfigError::Authority(e.to_string().replace("--endpoint", "the authority"));
+        located(layered, "authority", error)
     })?;
     let tenant = get("tenant").unwrap_or_else(|| DEFAULT_TENANT.into());
     if !is_tenant(&tenant) {
-        return Err(AuthConfigError::Tenant(tenant));
+        return Err(located(layered, "tenant", AuthConfigError::Tenant(tenant)));
     }
+    let secret_key = match get("client_secret_file") {
+        Some(_) => "client_secret_file",
+        None => "client_secret_env",
+    };
     Ok(Some(AuthSettings {
         authority,
         tenant,
         client_id,
-        client_secret: client_secret(layered)?,
+        client_secret: client_secret(layered).map_err(|e| located(layered, secret_key, e))?,
         refresh_token_file: PathBuf::from(token_file),
         scope: get("scope").unwrap_or_else(|| DEFAULT_SCOPE.into()),
     }))
+}
+
+/// `error` with where `key` was set (`file:line` or the variable), as other bad values in
+/// the config file or environment are reported; as it is for a key left at its default.
+fn located(layered: &[Effective], key: &str, error: AuthConfigError) -> AuthConfigError {
+    let at = match layered.iter().find(|e| e.key == key).map(|e| &e.source) {
+        Some(Source::File { path, line }) => format!("{}:{line}", path.display()),
+        Some(Source::Env(name)) => name.clone(),
+        _ => return error,
+    };
+    AuthConfigError::At {
+        at,
+        error: Box::new(error),
+    }
 }
 
 /// Whether `tenant` can be the one path segment of the token endpoint that names the
@@ -184,7 +212,8 @@ mod tests {
             );
             let error = resolve(&layered(Some(&file(&text)))).expect_err(bad);
             assert!(
-                matches!(error, AuthConfigError::Tenant(_)),
+                matches!(&error, AuthConfigError::At { at, error }
+                    if at == "/etc/refsync/r.toml:4" && matches!(**error, AuthConfigError::Tenant(_))),
                 "{bad}: {error}"
             );
         }
@@ -253,9 +282,17 @@ mod tests {
     #[test]
     fn a_plain_http_authority_off_loopback_is_refused() {
         let text = "[auth]\nclient_id = \"c\"\nrefresh_token_file = \"rt\"\nauthority = \"http://login.example\"\n";
-        assert!(matches!(
-            resolve(&layered(Some(&file(text)))),
-            Err(AuthConfigError::Authority(_))
-        ));
+        let error = resolve(&layered(Some(&file(text)))).expect_err("refused");
+        assert!(
+            matches!(&error, AuthConfigError::At { error, .. }
+                if matches!(**error, AuthConfigError::Authority(_))),
+            "{error}"
+        );
+        assert!(
+            error
+                .to_string()
+                .starts_with("/etc/refsync/r.toml:4: [auth] authority"),
+            "{error}"
+        );
     }
 }

@@ -300,9 +300,14 @@ fn scalar_from_text(node: &Node, scalar: &Scalar, raw: &str) -> Result<Value, Va
             .ok_or_else(fail),
         Scalar::DateTime => match parse_date_time(text) {
             Some(Ok(utc)) => Ok(Value::String(utc)),
-            Some(Err(year)) => Err(ValueError(format!(
+            Some(Err(DateFault::Year(year))) => Err(ValueError(format!(
                 "{:?} falls in the year {year} in UTC, which an RFC 3339 date-time (years \
                  0000 to 9999) cannot carry; give a date in that range",
+                clip(raw)
+            ))),
+            Some(Err(DateFault::BelowNanosecond)) => Err(ValueError(format!(
+                "{:?} gives a fraction of a second below a nanosecond, which would be cut \
+                 off rather than sent; give at most 9 digits after the seconds' point",
                 clip(raw)
             ))),
             None => Err(fail()),
@@ -466,11 +471,21 @@ fn json_number(negative: bool, whole: &str, fraction: &str, exponent: Option<&st
     json
 }
 
+/// Why a well-formed date-time cannot be sent as given.
+enum DateFault {
+    /// The UTC year lies outside RFC 3339's four digits.
+    Year(i32),
+    /// A digit of the fraction below a nanosecond is not zero: chrono, like the API's
+    /// .NET, keeps nanoseconds at most, so it would be cut off silently.
+    BelowNanosecond,
+}
+
 /// An RFC 3339 date-time (any offset, stored as UTC) or a date (midnight UTC); `None`
-/// when the text is neither, the UTC year when it lies outside RFC 3339's four digits
-/// (an offset can carry `9999-12-31T23:00:00-02:00` past them, and chrono reads
-/// `+12026-01-01` as a date), which the API refuses.
-fn parse_date_time(text: &str) -> Option<Result<String, i32>> {
+/// when the text is neither; a fault when its UTC year lies outside RFC 3339's four
+/// digits (an offset can carry `9999-12-31T23:00:00-02:00` past them, and chrono reads
+/// `+12026-01-01` as a date), which the API refuses, or its fraction goes below a
+/// nanosecond.
+fn parse_date_time(text: &str) -> Option<Result<String, DateFault>> {
     let utc = match DateTime::parse_from_rfc3339(text) {
         Ok(at) => at.with_timezone(&Utc),
         Err(_) => {
@@ -495,7 +510,10 @@ fn parse_date_time(text: &str) -> Option<Result<String, i32>> {
         return None;
     }
     if !(0..=9999).contains(&utc.year()) {
-        return Some(Err(utc.year()));
+        return Some(Err(DateFault::Year(utc.year())));
+    }
+    if below_nanosecond(text) {
+        return Some(Err(DateFault::BelowNanosecond));
     }
     // The fraction as given, without trailing zeros (`.1234567` stays seven digits, as
     // .NET keeps them, where chrono's own forms would pad it to nine).
@@ -506,6 +524,15 @@ fn parse_date_time(text: &str) -> Option<Result<String, i32>> {
         true => Some(Ok(whole)),
         false => Some(Ok(format!("{}.{fraction}Z", whole.trim_end_matches('Z')))),
     }
+}
+
+/// Whether the fraction of the seconds in `text` has a digit other than 0 past the ninth.
+fn below_nanosecond(text: &str) -> bool {
+    let Some((_, after_point)) = text.split_once('.') else {
+        return false;
+    };
+    let digits = after_point.bytes().take_while(u8::is_ascii_digit);
+    digits.skip(9).any(|digit| digit != b'0')
 }
 
 #[cfg(test)]
@@ -654,6 +681,13 @@ mod tests {
             json!("2026-12-31T10:00:00Z")
         );
         assert!(date("2026-12-31T23:59:60Z").is_err());
+        // Below a nanosecond it would be cut off: refused, unless those digits are zeros.
+        let error = date("2026-12-31T00:00:00.000000000001Z").expect_err("below a ns");
+        assert!(error.0.contains("at most 9 digits"), "{error:?}");
+        assert_eq!(
+            date("2026-12-31T00:00:00.1234567890Z").unwrap(),
+            json!("2026-12-31T00:00:00.123456789Z")
+        );
         for outside in ["9999-12-31T23:00:00-02:00", "0000-01-01T00:00:00+01:00"] {
             let error = text("/details/closingDateTime", outside).expect_err(outside);
             assert!(

@@ -53,6 +53,18 @@ impl Terminal {
         }
     }
 
+    /// Reports a usage error found after the command line parsed (exit 2): as text, or as
+    /// one JSON line at level ERROR under JSON logs, like those clap finds.
+    pub fn usage_error(&self, message: &str) {
+        let text = format!("refsync: error: {message}\n");
+        self.say(
+            "ERROR",
+            message,
+            &text,
+            serde_json::json!({ "exit_code": 2 }),
+        );
+    }
+
     /// Writes `text` to stderr without tearing the bar.
     pub fn print(&self, text: &str) {
         write_suspended(&self.bar, text.as_bytes());

@@ -217,6 +217,22 @@ async fn a_rotated_refresh_token_replaces_the_old_one_which_is_never_sent_again(
     assert_eq!(std::fs::read_to_string(&file).expect("read").trim(), "r2");
 }
 
+/// `/proc/self/comm` holds text (the process's name) in a folder no one may create a file
+/// in, root included: a refresh-token file that reads but cannot be replaced.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn a_refresh_token_that_could_not_be_saved_after_rotation_is_not_exchanged() {
+    let (authority, seen) = recording_token_endpoint().await;
+    let file = Path::new("/proc/self/comm");
+    let grant = RefreshGrant::new(settings(&authority, file)).expect("grant");
+    let error = grant.fetch().await.expect_err("refused").to_string();
+    assert!(
+        error.contains("cannot write the refresh-token file /proc/self/comm"),
+        "{error}"
+    );
+    assert!(seen.lock().expect("lock").is_empty(), "never exchanged");
+}
+
 /// A token endpoint that gives the scripted answers in turn (status, JSON body), then
 /// tokens; with the number of requests it had.
 async fn scripted_token_endpoint(

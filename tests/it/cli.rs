@@ -203,6 +203,28 @@ fn under_json_logs_every_stderr_line_is_json_the_summary_and_a_fatal_error_inclu
     );
 }
 
+#[test]
+fn usage_errors_found_after_parsing_are_json_lines_under_json_logs() {
+    let work = Workdir::new();
+    for (args, names) in [
+        (&["runs", "--log-format", "json"][..], "--ledger"),
+        (&["man", "nosuch", "--log-format", "json"][..], "nosuch"),
+    ] {
+        let out = work.refsync(args);
+        assert_eq!(code(&out), 2, "{args:?}: {}", stderr(&out));
+        let error: serde_json::Value = serde_json::from_str(stderr(&out).trim())
+            .unwrap_or_else(|_| panic!("{args:?}: not one JSON line: {}", stderr(&out)));
+        assert_eq!(
+            (&error["level"], &error["exit_code"]),
+            (&"ERROR".into(), &2.into())
+        );
+        assert!(
+            error["message"].as_str().is_some_and(|m| m.contains(names)),
+            "{error}"
+        );
+    }
+}
+
 /// The README's first command is `cargo run --release -- sync …`: with the benchmark
 /// binary beside refsync, cargo needs to be told which one `cargo run` means.
 #[test]
