@@ -195,9 +195,7 @@ pub enum SendError {
     Forbidden,
     /// The server's TLS certificate was not trusted: every request would fail the same
     /// way, so the run stops instead of retrying each document.
-    #[error(
-        "the server's TLS certificate is not trusted ({0}); if the endpoint uses a certificate from your own CA, pass that CA with --ca-cert FILE (PEM)"
-    )]
+    #[error("the server's TLS certificate is not trusted: {}", transport::certificate_advice(.0))]
     Certificate(String),
     /// The HTTP client could not be built (bad `--ca-cert`, TLS setup).
     #[error("cannot set up the HTTP client: {0}")]

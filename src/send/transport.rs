@@ -288,6 +288,27 @@ fn certificate_refused(error: &(dyn std::error::Error + 'static)) -> Option<Stri
     })
 }
 
+/// Why the server's certificate was refused in plain words, with what to do, followed by
+/// rustls's own name for it (`raw`, as [`certificate_refused`] found it) to search for.
+pub fn certificate_advice(raw: &str) -> String {
+    let plain = if raw.contains("CaUsedAsEndEntity") {
+        "the server presents a CA's certificate as its own; it needs a certificate that CA \
+         issued for the host (the CA itself is what --ca-cert FILE takes)"
+    } else if raw.contains("Expired") {
+        "it has expired (or this machine's clock is wrong); renew it on the server"
+    } else if raw.contains("NotValidYet") {
+        "it is not valid yet (or this machine's clock is wrong)"
+    } else if raw.contains("NotValidForName") {
+        "it is not issued for the endpoint's host name; use the name it names"
+    } else if raw.contains("Revoked") {
+        "its issuer has revoked it"
+    } else {
+        "if the endpoint uses a certificate from your own CA, pass that CA with --ca-cert \
+         FILE (PEM)"
+    };
+    format!("{plain} ({raw})")
+}
+
 /// Whether `body`, short of [`BODY_LIMIT`], is JSON that starts but stops before it is
 /// complete (an empty body is not: it is no JSON at all).
 fn ends_mid_json(body: &[u8]) -> bool {
@@ -387,6 +408,21 @@ mod tests {
         fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
             self.1.as_deref().map(|e| e as _)
         }
+    }
+
+    #[test]
+    fn a_refused_certificate_is_explained_in_plain_words_with_rustls_name_for_it() {
+        let served_ca = certificate_advice("Other(OtherError(CaUsedAsEndEntity))");
+        assert!(
+            served_ca.contains("a CA's certificate as its own"),
+            "{served_ca}"
+        );
+        assert!(
+            served_ca.ends_with("(Other(OtherError(CaUsedAsEndEntity)))"),
+            "{served_ca}"
+        );
+        assert!(certificate_advice("Expired").contains("expired"));
+        assert!(certificate_advice("UnknownIssuer").contains("--ca-cert"));
     }
 
     #[test]

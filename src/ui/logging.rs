@@ -121,6 +121,8 @@ impl<'a> MakeWriter<'a> for Terminal {
 
 /// The filter for `-v`/`-q` when `RUST_LOG` is not set: refsync's own logs at the chosen
 /// level, other crates at `warn` (so no HTTP library ever logs a header, at any level).
+/// The platform certificate verifier logs each certificate it refuses at ERROR, in its
+/// own terms; refsync says why once, in plain words, as it stops the run: it is silenced.
 fn default_filter(verbose: u8, quiet: u8) -> String {
     let level = match (quiet, verbose) {
         (q, _) if q > 0 => "error",
@@ -129,7 +131,7 @@ fn default_filter(verbose: u8, quiet: u8) -> String {
         (_, 2) => "debug",
         _ => "trace",
     };
-    format!("warn,refsync={level}")
+    format!("warn,rustls_platform_verifier=off,refsync={level}")
 }
 
 /// Installs the global subscriber; returns the terminal handle the progress bar shares.
@@ -160,8 +162,9 @@ mod tests {
 
     #[test]
     fn verbosity_maps_to_refsync_levels_only() {
-        assert_eq!(default_filter(0, 0), "warn,refsync=warn");
-        assert_eq!(default_filter(3, 0), "warn,refsync=trace");
-        assert_eq!(default_filter(2, 1), "warn,refsync=error");
+        let filter = |level| format!("warn,rustls_platform_verifier=off,refsync={level}");
+        assert_eq!(default_filter(0, 0), filter("warn"));
+        assert_eq!(default_filter(3, 0), filter("trace"));
+        assert_eq!(default_filter(2, 1), filter("error"));
     }
 }
