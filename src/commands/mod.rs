@@ -76,6 +76,9 @@ pub fn freed_memory(parsed: &Parsed) -> FreedMemory {
 /// Runs the parsed command line; returns the exit code. `Err` is for what stops a run
 /// before or while it works (exit 1).
 pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
+    for (variable, meant) in &parsed.misspelt_variables {
+        tracing::warn!(%variable, "{variable} is read by no option and is ignored; did you mean {meant}?");
+    }
     match &parsed.cli.command {
         Command::Plan(args) => {
             let ran = plan::run(args, terminal);

@@ -5,7 +5,7 @@
 //! The file is read before clap parses the command line (its values become clap's
 //! defaults), so the path is found by a small scan of the arguments rather than by clap.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use toml::de::{DeTable, DeValue};
@@ -192,20 +192,40 @@ impl ConfigFile {
     }
 }
 
-/// The problem of a top-level key that no command takes, with a hint where one helps.
-pub fn unknown_key(key: &str, line: usize) -> Problem {
+/// The problem of a top-level key that no command takes, with a hint where one helps: the
+/// `known` key it most likely means, where one is close.
+pub fn unknown_key(key: &str, line: usize, known: &BTreeSet<String>) -> Problem {
     let message = if AUTH_KEYS.contains(&key) {
         format!(
             "{key:?} belongs in the [auth] section: move it below the [auth] line (a top-level key goes above [auth])"
         )
     } else if key == "inputs" {
         "inputs are given on the command line, not in the config file".to_string()
+    } else if let Some(meant) = closest_key(key, known) {
+        format!("unknown key {key:?}; did you mean {meant}? (keys are flag names with - written _)")
     } else {
         format!(
-            "unknown key {key:?}; keys are flag names with - written _ (e.g. max_attempts), and [auth]; see config/refsync.toml"
+            "unknown key {key:?}; keys are flag names with - written _ (e.g. max_attempts), and [auth]; `refsync config show` lists them"
         )
     };
     Problem { line, message }
+}
+
+/// The `known` name that `name` most likely means: the same in another case or with `-`
+/// for `_` (`skip-unchanged`, `Rate`), or one at most two edits away (`concurency`).
+pub fn closest_key<'k>(name: &str, known: &'k BTreeSet<String>) -> Option<&'k str> {
+    let written = name.to_ascii_lowercase().replace('-', "_");
+    known
+        .iter()
+        .map(|k| {
+            (
+                strsim::damerau_levenshtein(&written, &k.to_ascii_lowercase()),
+                k,
+            )
+        })
+        .filter(|(edits, _)| *edits <= 2)
+        .min()
+        .map(|(_, k)| k.as_str())
 }
 
 /// The problem of a key that a command takes, holding a list or a table.

@@ -3,7 +3,10 @@
 //! argument gets its `REFSYNC_<NAME>` variable, and clap resolves flag > env > default.
 //! [`clap::ArgMatches::value_source`] then tells where each value came from.
 
-use super::file::{ConfigFile, FileError, FileValue, Problem, locate, not_scalar, unknown_key};
+use super::file::{
+    AUTH_KEYS, ConfigFile, FileError, FileValue, Problem, closest_key, locate, not_scalar,
+    unknown_key,
+};
 use crate::cli::Cli;
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -51,6 +54,9 @@ pub struct Parsed {
     pub file: Option<ConfigFile>,
     /// Every option of the command that runs, with its origin.
     pub effective: Vec<Effective>,
+    /// `REFSYNC_*` variables set that no option reads, each with the one it likely means
+    /// (`REFSYNC_MAX_ATTEMPS`, `REFSYNC_MAX_ATTEMPTS`): warned of, since they are ignored.
+    pub misspelt_variables: Vec<(String, String)>,
 }
 
 /// Why the command line cannot be parsed.
@@ -114,11 +120,44 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
                 .into());
         }
     }
+    let misspelt_variables =
+        misspelt_variables(&command, std::env::vars_os().map(|(name, _)| name));
     Ok(Parsed {
         cli,
         file,
         effective,
+        misspelt_variables,
     })
+}
+
+/// Of the variables named `set`, the `REFSYNC_*` ones that no option of `command` reads
+/// but that are close to one that does, with it. A variable close to none is left alone:
+/// it may be the user's own (the client secret's, say).
+fn misspelt_variables(
+    command: &Command,
+    set: impl Iterator<Item = OsString>,
+) -> Vec<(String, String)> {
+    let mut known = variable_names(command);
+    known.extend(
+        AUTH_KEYS
+            .iter()
+            .map(|k| format!("REFSYNC_AUTH_{}", k.to_ascii_uppercase())),
+    );
+    known.extend(ENV_ALIASES.iter().map(|(old, _)| (*old).to_string()));
+    set.filter_map(|name| name.into_string().ok())
+        .filter(|name| name.starts_with("REFSYNC_") && !known.contains(name))
+        .filter_map(|name| closest_key(&name, &known).map(|k| (name.clone(), k.to_string())))
+        .collect()
+}
+
+/// The variables the options of `command` and its subcommands read.
+fn variable_names(command: &Command) -> BTreeSet<String> {
+    let own = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env())
+        .map(|name| name.to_string_lossy().into_owned());
+    let nested = command.get_subcommands().flat_map(variable_names);
+    own.chain(nested).collect()
 }
 
 /// Whether `args` (program name first), `REFSYNC_LOG_FORMAT` or the config file ask for
@@ -212,16 +251,17 @@ pub fn command(file: Option<&ConfigFile>) -> Result<Command, FileError> {
         return Ok(command);
     };
     problems.extend(file.problems.iter().cloned());
+    let known = option_keys(&command);
     for (key, value) in &file.options {
         if !used.contains(key) {
-            problems.insert(unknown_key(key, value.line));
+            problems.insert(unknown_key(key, value.line, &known));
         }
     }
     for (key, line) in &file.unusable {
-        problems.insert(if option_keys(&command).contains(key) {
+        problems.insert(if known.contains(key) {
             not_scalar(key, *line)
         } else {
-            unknown_key(key, *line)
+            unknown_key(key, *line, &known)
         });
     }
     if problems.is_empty() {
@@ -571,6 +611,41 @@ mod tests {
     fn a_bad_value_for_a_switch_names_the_key() {
         let error = command(Some(&file("\nemulator = \"yes\"\n"))).expect_err("refused");
         assert!(error.to_string().contains("r.toml:2: emulator"), "{error}");
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_named_with_the_one_it_likely_means_and_others_left_alone() {
+        let command = command(None).expect("command");
+        let set = [
+            "REFSYNC_MAX_ATTEMPS",
+            "REFSYNC_MAX_ATTEMPTS",
+            "REFSYNC_AUTH_TENANT",
+            "REFSYNC_LISTEN",
+            "REFSYNC_CLIENT_SECRET",
+            "HOME",
+        ];
+        let found = misspelt_variables(&command, set.iter().map(OsString::from));
+        assert_eq!(
+            found,
+            [(
+                "REFSYNC_MAX_ATTEMPS".to_string(),
+                "REFSYNC_MAX_ATTEMPTS".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_misspelt_key_names_the_key_it_most_likely_means() {
+        let text = "skip-unchanged = true\nconcurency = 4\nRate = \"5/s\"\nzzzz = 1\n";
+        let error = command(Some(&file(text))).expect_err("refused").to_string();
+        for (line, meant) in [(1, "skip_unchanged"), (2, "concurrency"), (3, "rate")] {
+            assert!(
+                error.contains(&format!("r.toml:{line}: unknown key"))
+                    && error.contains(&format!("did you mean {meant}?")),
+                "{meant}: {error}"
+            );
+        }
+        assert!(error.contains("\"zzzz\"; keys are flag names"), "{error}");
     }
 
     #[test]

@@ -57,14 +57,14 @@ pub async fn send_document(
     let mut run = Run::new(shared, entry, doc);
     match run.drive().await {
         Ok(end) => Ok(run.result(end)),
-        Err(SendError::Unauthorized) if run.attempts > 0 => {
+        Err(SendError::Unauthorized(source)) if run.attempts > 0 => {
             // Its PATCH, repeated with a fresh token, was refused again: the report shows
             // what it sent, and the 401's code. Nothing of it applied, and the ledger
             // leaves it open for a resumed run to send again (`ledger_run`).
             run.last_status = Some(401);
             let end = End::failed(&run.refused_code(), refused_token_message(run.attempts));
             Err(StoppedBy {
-                error: SendError::Unauthorized,
+                error: SendError::Unauthorized(source),
                 result: Some(run.result(end)),
             })
         }

@@ -185,9 +185,9 @@ pub enum SendError {
     Token(String),
     /// A request repeated with a freshly fetched token got 401 again.
     #[error(
-        "the API refused the token twice (401), the second time just after fetching a fresh one; check that the token is for https://api.partner.microsoft.com and has not been revoked"
+        "the API refused the token twice (401), {0}; check that the token is for https://api.partner.microsoft.com and has not expired or been revoked"
     )]
-    Unauthorized,
+    Unauthorized(&'static str),
     /// Every one of the first requests got 403.
     #[error(
         "the API answered 403 Forbidden to every request; the signed-in user needs the Referral Admin, Referral User or Global Admin role in Partner Center"

@@ -65,6 +65,19 @@ pub enum TokenSource {
 }
 
 impl TokenSource {
+    /// What the second 401 of a run means for this source, as its message says it: a
+    /// source that gives one token for the whole run had none fresher to give.
+    fn second_refusal(&self) -> &'static str {
+        match self {
+            TokenSource::Env(_) => {
+                "and PARTNER_CENTER_TOKEN holds one token, which refsync cannot renew (set a \
+                 fresh one, or use --token-command or [auth] for runs that outlast a token)"
+            }
+            TokenSource::Fixed(_) => "and the configured token is one refsync cannot renew",
+            _ => "the second time just after fetching a fresh one",
+        }
+    }
+
     /// Checks, before a run starts, what can be checked without fetching a token: that a
     /// `--token-file` can be opened (its content may still be renewed before first use).
     pub fn check_start(&self) -> Result<(), SendError> {
@@ -162,7 +175,7 @@ impl TokenProvider {
             return Ok(());
         }
         if current.after_401 && self.worked.load(Ordering::Relaxed) < seen {
-            return Err(SendError::Unauthorized);
+            return Err(SendError::Unauthorized(self.source.second_refusal()));
         }
         self.fetch_into(&mut current).await?;
         current.after_401 = true;
@@ -408,6 +421,20 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_second_refusal_of_a_token_that_cannot_be_renewed_says_so() {
+        let provider = TokenProvider::new(TokenSource::Env(Secret::new("tok")));
+        provider.current().await.expect("token");
+        provider.after_401(1).await.expect("read again");
+        let error = provider.after_401(2).await.expect_err("refused twice");
+        let message = error.to_string();
+        assert!(
+            message.contains("PARTNER_CENTER_TOKEN holds one token"),
+            "{message}"
+        );
+        assert!(!message.contains("fetching a fresh one"), "{message}");
+    }
+
+    #[tokio::test]
     async fn a_fresh_token_refused_before_it_worked_stops_but_one_that_worked_is_renewed() {
         let provider = TokenProvider::new(TokenSource::Command("echo tok".into()));
         provider.current().await.expect("token");
@@ -417,7 +444,7 @@ mod tests {
             .expect("the first 401 fetches again");
         assert!(matches!(
             provider.after_401(2).await,
-            Err(SendError::Unauthorized)
+            Err(SendError::Unauthorized(_))
         ));
         provider.worked(2);
         provider

@@ -77,7 +77,7 @@ async fn a_second_401_right_after_a_fresh_token_stops_the_run() {
         vec![replace_doc("r1")],
     )
     .await;
-    assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
+    assert!(matches!(ran.stats, Err(SendError::Unauthorized(_))));
     // The document shows its two PATCHes and the 401 with the API's code, and is safe to
     // send again.
     let result = ran.one();
@@ -183,7 +183,7 @@ async fn a_run_stopped_by_a_second_401_sends_nothing_more() {
         .map(replace_doc)
         .to_vec();
     let ran = run_with(&options(), script.clone(), tokens.clone(), gate, docs).await;
-    assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
+    assert!(matches!(ran.stats, Err(SendError::Unauthorized(_))));
     let sent: Vec<String> = script.seen().iter().map(|s| s.id.clone()).collect();
     assert_eq!(sent, ["r1", "r2", "r3"]);
     let not_sent = |entry, sent| (entry, Outcome::Failed, Some("not_sent"), sent);
@@ -221,7 +221,7 @@ async fn a_request_on_the_wire_when_the_run_stops_keeps_its_answer() {
     let tokens = Arc::new(TokenProvider::new(TokenSource::Fixed(Secret::new("tok"))));
     let docs = vec![replace_doc("r1"), replace_doc("r2")];
     let ran = run_with(&options(), script, tokens, Arc::new(NoLimit), docs).await;
-    assert!(matches!(ran.stats, Err(SendError::Unauthorized)));
+    assert!(matches!(ran.stats, Err(SendError::Unauthorized(_))));
     let endings: Vec<_> = ran.results.iter().map(|r| (r.entry, r.outcome)).collect();
     assert_eq!(endings, [(0, Outcome::Failed), (1, Outcome::Updated)]);
 }
