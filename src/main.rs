@@ -47,10 +47,7 @@ fn main() -> ExitCode {
     match ran {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
-            let message = refsync::ui::describe_error(&error);
-            let text = format!("refsync: error: {message}\n");
-            let fields = serde_json::json!({ "exit_code": 1 });
-            terminal.say("ERROR", &message, &text, fields);
+            terminal.error(&refsync::ui::describe_error(&error), 1);
             ExitCode::from(1)
         }
     }
@@ -79,12 +76,7 @@ fn refused(
     match (&error, json) {
         // Clap's own rendering, with its colours and suggestions.
         (ParseError::Clap(usage), false) => usage.exit(),
-        (_, true) => {
-            let terminal = refsync::ui::init_logging(true, 0, 0);
-            let fields = serde_json::json!({ "exit_code": code });
-            terminal.say("ERROR", &message, "", fields);
-        }
-        (_, false) => eprintln!("refsync: error: {message}"),
+        _ => refsync::ui::init_logging(json, 0, 0).error(&message, code),
     }
     ExitCode::from(u8::try_from(code).unwrap_or(2))
 }

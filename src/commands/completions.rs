@@ -30,10 +30,11 @@ pub fn man(args: &ManArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let path = page_path(&args.command);
     let Some(page) = find_page(&command, &path) else {
         let pages = page_names(&command, "").join(", ");
-        terminal.usage_error(&format!(
+        let message = format!(
             "no man page for {:?}; the pages are: refsync (no argument), {pages}",
             path.join(" ")
-        ));
+        );
+        terminal.error(&message, 2);
         return Ok(2);
     };
     let text = page_text(page, path.is_empty())?;

@@ -179,9 +179,8 @@ impl LedgerRun {
 
     /// [`LedgerRun::record`] for several entries, durable together with one sync.
     pub fn record_all(&self, rows: &[(usize, &ReportRow)]) -> anyhow::Result<()> {
-        let open = rows.iter().filter(|(_, row)| !is_finished(row)).count();
-        self.left_open.fetch_add(open, Ordering::Relaxed);
-        let finished = rows.iter().filter(|(_, row)| is_finished(row));
+        let (finished, open): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, row)| is_finished(row));
+        self.left_open.fetch_add(open.len(), Ordering::Relaxed);
         let mut values = Vec::new();
         for &(entry, row) in finished {
             values.push((entry, row, serde_json::to_value(row)?));

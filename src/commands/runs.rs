@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 /// Runs `runs`; returns the exit code (2 when no ledger is named: a usage error).
 pub fn run(args: &RunsArgs, terminal: &Terminal) -> anyhow::Result<i32> {
     let Some(path) = &args.ledger else {
-        terminal.usage_error("name the ledger: --ledger FILE (or REFSYNC_LEDGER)");
+        terminal.error("name the ledger: --ledger FILE (or REFSYNC_LEDGER)", 2);
         return Ok(2);
     };
     let ledger = Ledger::open_read_only(path)?;

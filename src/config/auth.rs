@@ -56,7 +56,7 @@ pub fn layered(file: Option<&ConfigFile>) -> Vec<Effective> {
 
 /// One key: the environment, else the file (paths made relative to it), else the default.
 fn one(key: &str, file: Option<&ConfigFile>) -> Effective {
-    let env = format!("REFSYNC_AUTH_{}", key.to_ascii_uppercase());
+    let env = variable_of(key);
     let (value, source) = if let Some(value) = std::env::var(&env).ok().filter(|v| !v.is_empty()) {
         (Some(value), Source::Env(env))
     } else if let Some((file, value)) = file.and_then(|f| f.auth.get(key).map(|v| (f, v))) {
@@ -78,6 +78,11 @@ fn one(key: &str, file: Option<&ConfigFile>) -> Effective {
         value,
         source,
     }
+}
+
+/// The variable that sets `[auth]` key `key`: `REFSYNC_AUTH_<KEY>`.
+pub fn variable_of(key: &str) -> String {
+    format!("REFSYNC_AUTH_{}", key.to_ascii_uppercase())
 }
 
 /// The built-in default of a key.

@@ -138,11 +138,7 @@ fn misspelt_variables(
     set: impl Iterator<Item = OsString>,
 ) -> Vec<(String, String)> {
     let mut known = variable_names(command);
-    known.extend(
-        AUTH_KEYS
-            .iter()
-            .map(|k| format!("REFSYNC_AUTH_{}", k.to_ascii_uppercase())),
-    );
+    known.extend(AUTH_KEYS.iter().map(|key| super::auth::variable_of(key)));
     known.extend(ENV_ALIASES.iter().map(|(old, _)| (*old).to_string()));
     set.filter_map(|name| name.into_string().ok())
         .filter(|name| name.starts_with("REFSYNC_") && !known.contains(name))

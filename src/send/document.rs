@@ -558,9 +558,7 @@ impl<'a> Run<'a> {
     /// idempotent document ends as the read did; an append is never resent blindly, so its
     /// outcome is unknown. An end that says so already, or a stop, stands.
     fn unsettled(&self, end: End) -> End {
-        let read_failed = matches!(&end, End::Failed { code, .. }
-            if !matches!(code.as_str(), "outcome_unknown" | "deadline" | "not_sent"));
-        if self.doc.is_idempotent() || !read_failed {
+        if self.doc.is_idempotent() || !read_failed(&end) {
             return end;
         }
         let why = match &end {
@@ -580,20 +578,15 @@ impl<'a> Run<'a> {
     fn unread_in_flight(&self, end: End) -> End {
         let settled = matches!(self.last_status, Some(401 | 404));
         match end {
-            End::Failed { code, message }
-                if !settled
-                    && !matches!(code.as_str(), "outcome_unknown" | "deadline" | "not_sent") =>
-            {
-                End::failed(
-                    "outcome_unknown",
-                    format!(
-                        "an earlier run sent this document and stopped before its answer, and \
+            End::Failed { ref message, .. } if !settled && read_failed(&end) => End::failed(
+                "outcome_unknown",
+                format!(
+                    "an earlier run sent this document and stopped before its answer, and \
                          reading the referral to check failed ({message}): it may have been \
                          applied, so it is not sent now; run again with --resume once the API \
                          answers, which reads it and sends it only if its changes are missing"
-                    ),
-                )
-            }
+                ),
+            ),
             end => end,
         }
     }
@@ -677,4 +670,11 @@ impl<'a> Run<'a> {
         result.before = self.before.filter(|_| applied);
         result
     }
+}
+
+/// Whether `end` is a read of the referral that failed (its tries ran out, a refusal),
+/// rather than an end that already says the outcome is unsettled or that the run stopped.
+fn read_failed(end: &End) -> bool {
+    matches!(end, End::Failed { code, .. }
+        if !matches!(code.as_str(), "outcome_unknown" | "deadline" | "not_sent"))
 }

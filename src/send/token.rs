@@ -256,12 +256,16 @@ const TOKEN_LIMIT: usize = 64 * 1024;
 /// timeout, `--deadline`, a signal, too much output): killing `sh` alone would leave what
 /// it started running.
 async fn run_command(cmd: &str) -> Result<String, SendError> {
+    let stderr_shown = std::io::stderr().is_terminal();
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(cmd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(command_stderr())
+        .stderr(match stderr_shown {
+            true => Stdio::inherit(),
+            false => Stdio::null(),
+        })
         .process_group(0)
         .kill_on_drop(true)
         .spawn()
@@ -292,7 +296,7 @@ async fn run_command(cmd: &str) -> Result<String, SendError> {
     };
     group.finished();
     if !status.success() {
-        let hidden = match std::io::stderr().is_terminal() {
+        let hidden = match stderr_shown {
             true => "",
             false => {
                 " (what it wrote to stderr is not shown where refsync's stderr is no terminal, as it may hold a secret)"
@@ -305,15 +309,6 @@ async fn run_command(cmd: &str) -> Result<String, SendError> {
     String::from_utf8(out).map_err(|_| {
         SendError::Token("--token-command printed something that is not UTF-8 text".into())
     })
-}
-
-/// Where a token command's stderr goes: the user's terminal, or nowhere when refsync's
-/// own stderr is no terminal (see [`run_command`]).
-fn command_stderr() -> Stdio {
-    match std::io::stderr().is_terminal() {
-        true => Stdio::inherit(),
-        false => Stdio::null(),
-    }
 }
 
 /// The process group of a token command, killed when dropped before the command finished.

@@ -53,16 +53,12 @@ impl Terminal {
         }
     }
 
-    /// Reports a usage error found after the command line parsed (exit 2): as text, or as
-    /// one JSON line at level ERROR under JSON logs, like those clap finds.
-    pub fn usage_error(&self, message: &str) {
+    /// Reports an error that ends refsync with `exit_code`: as `refsync: error: …` text, or
+    /// under JSON logs as one line at level ERROR carrying the exit code, for alerting.
+    pub fn error(&self, message: &str, exit_code: i32) {
         let text = format!("refsync: error: {message}\n");
-        self.say(
-            "ERROR",
-            message,
-            &text,
-            serde_json::json!({ "exit_code": 2 }),
-        );
+        let fields = serde_json::json!({ "exit_code": exit_code });
+        self.say("ERROR", message, &text, fields);
     }
 
     /// Writes `text` to stderr without tearing the bar.
