@@ -29,7 +29,7 @@ pub async fn check_document(
     let started = Instant::now();
     let url = shared.endpoint.referral_url(&doc.id);
     let read = read(shared, &url, Sent::Nothing).await?;
-    let (end, http_status, note) = match read.current {
+    let (end, http_status, note, if_match_sent) = match read.current {
         Ok(current) => {
             let policy = conflict_policy(shared, doc, &current);
             let end = judge(shared, doc, &current, policy);
@@ -38,17 +38,18 @@ pub async fn check_document(
                 Some(Note::Refetched) if !matches!(end, End::Planned { .. }) => Some(412),
                 _ => predicted_status(&end).or(read.status),
             };
-            (end, status, policy)
+            let sent = if_match_sent(shared, doc, &current, policy, &end);
+            (end, status, policy, sent)
         }
         // The GET's own refusal (a 404, say) is what the PATCH would meet too.
-        Err(end) => (end, read.status, None),
+        Err(end) => (end, read.status, None, None),
     };
     let mut result = SendResult {
         entry,
         outcome: Outcome::Failed,
         http_status,
         attempts: 0,
-        if_match_sent: None,
+        if_match_sent,
         etag_after: None,
         error_code: None,
         error_message: None,
@@ -74,6 +75,33 @@ fn conflict_policy(shared: &Shared, doc: &Document, current: &Current) -> Option
         ConflictPolicy::Refetch => Some(Note::Refetched),
         ConflictPolicy::Overwrite => Some(Note::Overwritten),
         ConflictPolicy::Report => None,
+    }
+}
+
+/// The `If-Match` of the last PATCH the real run would send, as its report would show it:
+/// the input's stale ETag where the 412 stands or no PATCH follows it, the ETag read again
+/// after a refetch, none after an overwrite or where no PATCH would be sent at all.
+fn if_match_sent(
+    shared: &Shared,
+    doc: &Document,
+    current: &Current,
+    policy: Option<Note>,
+    end: &End,
+) -> Option<String> {
+    let sends_again = matches!(end, End::Planned { .. });
+    if let Some(stale) = stale_etag(shared, doc, current) {
+        return match policy {
+            Some(Note::Overwritten) => None,
+            Some(Note::Refetched) if sends_again => current.etag.clone(),
+            _ => Some(stale),
+        };
+    }
+    if matches!(end, End::Unchanged) {
+        return None;
+    }
+    match if_match_source(shared.options.if_match, doc) {
+        IfMatchSource::Use(tag) => tag,
+        IfMatchSource::Fetch => current.etag.clone(),
     }
 }
 

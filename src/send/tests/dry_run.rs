@@ -94,6 +94,47 @@ async fn a_stale_if_match_is_the_apis_precondition_failed_with_412() {
         ran.one().error_message.as_deref(),
         Some("If-Match \"e1\" does not match the referral's current eTag \"e2\"")
     );
+    // As the real run's report: the ETag its PATCH carried.
+    assert_eq!(ran.one().if_match_sent.as_deref(), Some("\"e1\""));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_if_match_shown_is_the_one_the_real_runs_last_patch_would_carry() {
+    let sent = |policy: IfMatchPolicy, on_conflict: ConflictPolicy, if_match: Option<&str>| {
+        let options = SendOptions {
+            if_match: policy,
+            on_conflict,
+            ..options()
+        };
+        let referral_now = json!({"details": {"notes": "old"}});
+        let script = Scripted::new(&[("r1", vec![referral("\"e2\"", referral_now)])]);
+        let mut doc = replace_doc("r1");
+        doc.if_match = if_match.map(str::to_string);
+        async move {
+            dry_run(&options, script, vec![doc])
+                .await
+                .one()
+                .if_match_sent
+                .clone()
+        }
+    };
+    let stale = Some("\"e1\"");
+    let report = ConflictPolicy::Report;
+    let e1 = Some("\"e1\"".to_string());
+    let e2 = Some("\"e2\"".to_string());
+    assert_eq!(sent(IfMatchPolicy::Auto, report, stale).await, e1);
+    assert_eq!(
+        sent(IfMatchPolicy::Auto, ConflictPolicy::Refetch, stale).await,
+        e2
+    );
+    assert_eq!(
+        sent(IfMatchPolicy::Auto, ConflictPolicy::Overwrite, stale).await,
+        None
+    );
+    assert_eq!(sent(IfMatchPolicy::Fetch, report, stale).await, e2);
+    assert_eq!(sent(IfMatchPolicy::None, report, stale).await, None);
+    assert_eq!(sent(IfMatchPolicy::Auto, report, None).await, None);
+    assert_eq!(sent(IfMatchPolicy::Input, report, Some("\"e2\"")).await, e2);
 }
 
 #[tokio::test(start_paused = true)]
