@@ -218,7 +218,30 @@ fn parse_record(raw: &[u8], delimiter: u8) -> Vec<Vec<u8>> {
     }
 }
 
-fn read_header(path: &Path, delimiter: u8) -> Result<Vec<Vec<u8>>, ReportError> {
+/// A CSV input's header, and where the verdict of an earlier rejects file starts in it.
+#[derive(Default)]
+struct CsvHeader {
+    columns: Vec<Vec<u8>>,
+    /// The index of the `outcome` (or `refsync_outcome`) column that refsync added when
+    /// this file was a rejects file; `None` for a file whose columns are all data.
+    verdict_at: Option<usize>,
+}
+
+impl CsvHeader {
+    /// The columns without the verdict of an earlier rejects file.
+    fn data(&self) -> &[Vec<u8>] {
+        &self.columns[..self.verdict_at.unwrap_or(self.columns.len())]
+    }
+
+    /// Whether the verdict is named `refsync_outcome`, `refsync_error_message`: names
+    /// only refsync writes, unlike `outcome` and `error_message`, which a CRM may use.
+    fn verdict_named_apart(&self) -> bool {
+        self.verdict_at
+            .is_some_and(|at| self.columns[at].trim_ascii() == VERDICT_PAIRS[1][0].as_bytes())
+    }
+}
+
+fn read_header(path: &Path, delimiter: u8) -> Result<CsvHeader, ReportError> {
     let file = File::open(path).map_err(ReportError::read_back(path))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -227,15 +250,60 @@ fn read_header(path: &Path, delimiter: u8) -> Result<Vec<Vec<u8>>, ReportError> 
         .from_reader(file);
     let mut record = csv::ByteRecord::new();
     if !matches!(reader.read_byte_record(&mut record), Ok(true)) {
-        return Ok(Vec::new());
+        return Ok(CsvHeader::default());
     }
-    let mut header: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
-    if let Some(first) = header.first_mut()
+    let mut columns: Vec<Vec<u8>> = record.iter().map(<[u8]>::to_vec).collect();
+    if let Some(first) = columns.first_mut()
         && first.starts_with(crate::input::BOM)
     {
         first.drain(..3);
     }
-    Ok(header)
+    let verdict_at = ends_in_verdict(&columns).then(|| columns.len() - 2);
+    Ok(CsvHeader {
+        columns,
+        verdict_at,
+    })
+}
+
+/// Whether a header ends in the two columns of a rejects file's verdict, as refsync names
+/// them, in its case (a CRM's `Outcome` column is data).
+fn ends_in_verdict(header: &[Vec<u8>]) -> bool {
+    let verdict_at = header.len().saturating_sub(2);
+    header.len() >= 2
+        && VERDICT_PAIRS.iter().any(|pair| {
+            pair.iter()
+                .zip(&header[verdict_at..])
+                .all(|(name, cell)| cell.trim_ascii() == name.as_bytes())
+        })
+}
+
+/// Whether the trailing `outcome,error_message` of `header` is an earlier run's verdict
+/// (to be replaced) rather than a CRM's own two columns (to be kept): every rejected row
+/// of the file must hold an outcome refsync rejects (`conflict`, `failed`, `invalid`)
+/// just before its last cell, as a rejects file's rows do, ragged ones included.
+fn holds_refsyncs_verdict<'r>(
+    sources: &[InputSource],
+    header: &CsvHeader,
+    mut rows: impl Iterator<Item = &'r &'r RejectedRow<'r>>,
+    delimiter: u8,
+) -> Result<bool, ReportError> {
+    if header.verdict_at.is_none() || header.verdict_named_apart() {
+        return Ok(header.verdict_at.is_some());
+    }
+    let mut spans = SpanReader::new(sources);
+    let is_rejected_outcome = |cell: &[u8]| {
+        Outcome::ALL
+            .iter()
+            .any(|o| o.is_rejected() && cell.trim_ascii() == o.as_str().as_bytes())
+    };
+    rows.try_fold(true, |all, rejected| {
+        if !all {
+            return Ok(false);
+        }
+        let cells = parse_record(&spans.read(&rejected.row)?, delimiter);
+        let outcome = cells.len().checked_sub(2).and_then(|at| cells.get(at));
+        Ok(outcome.is_some_and(|cell| is_rejected_outcome(cell)))
+    })
 }
 
 /// The CSV rejects: one header (the union of the inputs' columns plus `outcome` and
@@ -248,10 +316,16 @@ fn write_csv(
     rows: &[&RejectedRow<'_>],
     delimiter: u8,
 ) -> Result<(), ReportError> {
-    let headers = inputs
+    let mut headers = inputs
         .iter()
         .map(|&i| read_header(&sources[i].path, delimiter))
         .collect::<Result<Vec<_>, _>>()?;
+    for (slot, &input) in inputs.iter().enumerate() {
+        let of_input = rows.iter().filter(|r| r.row.at.input as usize == input);
+        if !holds_refsyncs_verdict(sources, &headers[slot], of_input, delimiter)? {
+            headers[slot].verdict_at = None;
+        }
+    }
     // Each file's columns join those of the files before it that they do not name; a
     // column a header repeats stays repeated, so that its rows are still copied verbatim.
     // The verdict of an earlier rejects file fed back is no column of its own: this run's
@@ -259,7 +333,7 @@ fn write_csv(
     let mut union: Vec<Vec<u8>> = Vec::new();
     for header in &headers {
         let before = union.len();
-        for column in data_columns(header) {
+        for column in header.data() {
             if !union[..before].iter().any(|c| same_column(c, column)) {
                 union.push(column.clone());
             }
@@ -278,27 +352,12 @@ fn write_csv(
         let input = rejected.row.at.input as usize;
         let raw = spans.read(&rejected.row)?;
         let slot = inputs.iter().position(|&i| i == input).unwrap_or(0);
-        let header = headers.get(slot).map(Vec::as_slice).unwrap_or(&[]);
+        let Some(header) = headers.get(slot) else {
+            continue;
+        };
         out.row(&raw, header, &union, rejected)?;
     }
     out.finish()
-}
-
-/// A header's columns without the verdict that ends the header of a rejects file: the
-/// two names as refsync writes them, in its case (a CRM's `Outcome` column is data).
-fn data_columns(header: &[Vec<u8>]) -> &[Vec<u8>] {
-    let verdict_at = header.len().saturating_sub(2);
-    let ends_in_verdict = VERDICT_PAIRS.iter().any(|pair| {
-        header.len() >= 2
-            && pair
-                .iter()
-                .zip(&header[verdict_at..])
-                .all(|(name, cell)| cell.trim_ascii() == name.as_bytes())
-    });
-    match ends_in_verdict {
-        true => &header[..verdict_at],
-        false => header,
-    }
 }
 
 /// The names of the verdict's two columns: `outcome` and `error_message`, unless the
@@ -369,10 +428,11 @@ impl CsvOut {
     fn row(
         &mut self,
         raw: &[u8],
-        header: &[Vec<u8>],
+        header: &CsvHeader,
         union: &[Vec<u8>],
         rejected: &RejectedRow<'_>,
     ) -> Result<(), ReportError> {
+        let columns = &header.columns;
         let outcome = rejected.outcome.as_str().as_bytes().to_vec();
         let message = neutralise(rejected.message).as_bytes().to_vec();
         let cells = parse_record(raw, self.delimiter);
@@ -384,8 +444,8 @@ impl CsvOut {
         // one: its empty cell there would come back as a value that clears the field.
         let lacks_value = |columns: &[Vec<u8>]| !columns.iter().any(|c| same_column(c, b"value"));
         let ragged =
-            cells.len().max(1) != header.len() || (lacks_value(header) && !lacks_value(union));
-        if ragged || (header.len() + 2 == union.len() && union.starts_with(header)) {
+            cells.len().max(1) != columns.len() || (lacks_value(columns) && !lacks_value(union));
+        if ragged || (columns.len() + 2 == union.len() && union.starts_with(columns)) {
             let padding = usize::from(ragged && cells.len() + 2 == union.len());
             let mut tail_cells = vec![Vec::new(); padding + 1];
             tail_cells.extend([outcome, message]);
@@ -401,9 +461,9 @@ impl CsvOut {
         }
         // The union ends with the verdict's two columns; the header's own verdict, if it
         // is a rejects file's, is no data column and is left behind.
-        let data = data_columns(header);
-        let (columns, _) = union.split_at(union.len().saturating_sub(2));
-        let mut laid: Vec<Vec<u8>> = columns
+        let data = header.data();
+        let (union_data, _) = union.split_at(union.len().saturating_sub(2));
+        let mut laid: Vec<Vec<u8>> = union_data
             .iter()
             .map(|column| {
                 data.iter()
@@ -442,19 +502,30 @@ fn write_jsonl(
 fn annotate_json_line(raw: &[u8], rejected: &RejectedRow<'_>) -> Vec<u8> {
     let (content, terminator) = split_terminator(raw);
     let mut line = match serde_json::from_slice::<Members<'_>>(content) {
-        // A line of an earlier rejects file: its old verdict gives way to the new one.
-        Ok(Members(members)) if members.iter().any(|(key, _)| is_verdict(key)) => {
-            let kept: Vec<String> = members
-                .iter()
-                .filter(|(key, _)| !is_verdict(key))
-                .map(|(key, value)| {
-                    format!("{}:{}", serde_json::Value::from(key.as_str()), value.get())
-                })
-                .collect();
-            let object = format!("{{{}}}", kept.join(","));
-            insert_keys(object.as_bytes(), kept.is_empty(), rejected)
+        Ok(Members(members)) => {
+            let earlier = earlier_json_verdict(&members);
+            // The keys of the earlier verdict, if any, give way to the new one; a line
+            // with `outcome` or `error_message` of its own gets the verdict named apart.
+            let names = match earlier {
+                Some(pair) => pair,
+                None if members.iter().any(|(key, _)| is_plain_verdict(key)) => VERDICT_PAIRS[1],
+                None => VERDICT_PAIRS[0],
+            };
+            match earlier {
+                Some(pair) => {
+                    let kept: Vec<String> = members
+                        .iter()
+                        .filter(|(key, _)| !pair.contains(&key.as_str()))
+                        .map(|(key, value)| {
+                            format!("{}:{}", serde_json::Value::from(key.as_str()), value.get())
+                        })
+                        .collect();
+                    let object = format!("{{{}}}", kept.join(","));
+                    insert_keys(object.as_bytes(), kept.is_empty(), names, rejected)
+                }
+                None => insert_keys(content, members.is_empty(), names, rejected),
+            }
         }
-        Ok(Members(members)) => insert_keys(content, members.is_empty(), rejected),
         _ => content.to_vec(),
     };
     // The input's own line ending (CRLF from Windows tools), as the CSV rejects keep it.
@@ -462,9 +533,23 @@ fn annotate_json_line(raw: &[u8], rejected: &RejectedRow<'_>) -> Vec<u8> {
     line
 }
 
-/// Whether `key` is one of the two keys a rejects file adds.
-fn is_verdict(key: &str) -> bool {
-    key == OUTCOME || key == ERROR_MESSAGE
+/// The pair of keys under which an earlier rejects file put its verdict on this line:
+/// `refsync_outcome` and `refsync_error_message` wherever present, `outcome` and
+/// `error_message` only where `outcome` holds an outcome refsync rejects (otherwise they
+/// are the line's own data, a CRM's fields, kept as they are).
+fn earlier_json_verdict(members: &[(String, &RawValue)]) -> Option<[&'static str; 2]> {
+    let value = |name: &str| members.iter().find(|(key, _)| key == name).map(|(_, v)| v);
+    if VERDICT_PAIRS[1].iter().any(|name| value(name).is_some()) {
+        return Some(VERDICT_PAIRS[1]);
+    }
+    let outcome = value(OUTCOME)?;
+    let rejected = serde_json::from_str::<Outcome>(outcome.get()).is_ok_and(Outcome::is_rejected);
+    rejected.then_some(VERDICT_PAIRS[0])
+}
+
+/// Whether `key` is one of the two keys a rejects file adds when the line has neither.
+fn is_plain_verdict(key: &str) -> bool {
+    VERDICT_PAIRS[0].contains(&key)
 }
 
 /// A JSON object's members in their order, each value as its own text: rewriting a line
@@ -495,12 +580,17 @@ impl<'de> Deserialize<'de> for Members<'de> {
 }
 
 /// Inserts the two keys before the object's closing brace, keeping the rest byte for byte.
-fn insert_keys(content: &[u8], empty: bool, rejected: &RejectedRow<'_>) -> Vec<u8> {
+fn insert_keys(
+    content: &[u8],
+    empty: bool,
+    [outcome, message]: [&str; 2],
+    rejected: &RejectedRow<'_>,
+) -> Vec<u8> {
     let Some(close) = content.iter().rposition(|b| *b == b'}') else {
         return content.to_vec();
     };
     let extra = format!(
-        "{}\"{OUTCOME}\":{},\"{ERROR_MESSAGE}\":{}",
+        "{}\"{outcome}\":{},\"{message}\":{}",
         if empty { "" } else { "," },
         serde_json::Value::from(rejected.outcome.as_str()),
         serde_json::Value::from(rejected.message),
@@ -655,6 +745,51 @@ mod tests {
         assert_eq!(
             earlier_rejects(&dir.path().join("rejects.jsonl"), &[]),
             Some(dir.path().join("rejects.csv"))
+        );
+    }
+
+    #[test]
+    fn a_crms_own_trailing_outcome_columns_are_data_unless_they_hold_a_verdict() {
+        let text = "id,op,path,value,outcome,error_message\n\
+                    r,replace,/name,x,won,none\n\
+                    q,replace,/name,y,failed,old\n";
+        // "won" is no outcome refsync rejects: the two columns are the CRM's, kept.
+        assert_eq!(
+            rejects_of(text),
+            "id,op,path,value,outcome,error_message,refsync_outcome,refsync_error_message\n\
+             r,replace,/name,x,won,none,failed,bad\n\
+             q,replace,/name,y,failed,old,failed,bad\n"
+        );
+        // Every row holding a verdict, the file is an earlier rejects file: replaced.
+        let fed_back = "id,op,path,value,outcome,error_message\nq,replace,/name,y,invalid,old\n";
+        assert_eq!(
+            rejects_of(fed_back),
+            "id,op,path,value,outcome,error_message\nq,replace,/name,y,failed,bad\n"
+        );
+    }
+
+    #[test]
+    fn a_jsonl_rows_own_outcome_key_is_kept_and_the_verdict_named_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "{\"id\":\"a\",\"outcome\":\"won\",\"error_message\":null}\n";
+        let src = source(dir.path(), "u.jsonl", text, Format::Jsonl);
+        let out = dir.path().join("rejects.jsonl");
+        write_rejects(&out, &[src], vec![rejected(0, 1, "m", 0, text.len())], b',').unwrap();
+        let written = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            written,
+            "{\"id\":\"a\",\"outcome\":\"won\",\"error_message\":null,\
+             \"refsync_outcome\":\"failed\",\"refsync_error_message\":\"m\"}\n"
+        );
+        // Fed back, the verdict named apart is replaced and the CRM's keys stay.
+        let again = source(dir.path(), "again.jsonl", &written, Format::Jsonl);
+        let out = dir.path().join("rejects2.jsonl");
+        let row = rejected(0, 1, "n", 0, written.len());
+        write_rejects(&out, &[again], vec![row], b',').unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"a\",\"outcome\":\"won\",\"error_message\":null,\
+             \"refsync_outcome\":\"failed\",\"refsync_error_message\":\"n\"}\n"
         );
     }
 

@@ -140,13 +140,14 @@ fn judge(shared: &Shared, doc: &Document, current: &Current, policy: Option<Note
     if reads_first && verify::changes_present(&current.body, &doc.ops) {
         return End::Unchanged;
     }
+    // The appends the real run would send all change the referral: those it drops as
+    // already in the team are gone, and one it keeps for a later index is sent as given.
     let diff = match reads_first {
         true => changes(
             &current.body,
             &members::pending_ops(&current.body, &doc.ops),
-            true,
         ),
-        false => changes(&current.body, &doc.ops, false),
+        false => changes(&current.body, &doc.ops),
     };
     // A real run that reads first skips a document that changes nothing (`unchanged`);
     // one that does not read sends it and reports it `updated`, so the dry run says
@@ -186,15 +187,15 @@ fn stale_etag(shared: &Shared, doc: &Document, current: &Current) -> Option<Stri
 
 /// The field-level diff of the operations that would change something:
 /// `[{"path", "from", "to"}]`, `from` being `null` for an append or a new member. An
-/// append always changes something unless `appends_checked` (the real run drops the
-/// members already in the team). Operations apply in order, as the server applies them,
+/// append always changes something (the caller leaves out those the real run would drop
+/// as already in the team). Operations apply in order, as the server applies them,
 /// so each `from` is the value as the operations before it left it.
-pub fn changes(referral: &Value, ops: &[PatchOp], appends_checked: bool) -> Value {
+pub fn changes(referral: &Value, ops: &[PatchOp]) -> Value {
     let mut working = referral.clone();
     let mut diff = Vec::new();
     for op in ops {
-        let changes = (op.is_append() && !appends_checked)
-            || !verify::changes_present(&working, std::slice::from_ref(op));
+        let changes =
+            op.is_append() || !verify::changes_present(&working, std::slice::from_ref(op));
         if !changes {
             continue;
         }
@@ -231,7 +232,7 @@ mod tests {
             PatchOp::new(OpKind::Add, "/team/-", &json!({"email": "a@x.com"})),
         ];
         assert_eq!(
-            changes(&referral, &ops, true),
+            changes(&referral, &ops),
             json!([
                 {"path": "/name", "from": "Old", "to": "New"},
                 {"path": "/team/-", "from": null, "to": {"email": "a@x.com"}}
@@ -249,7 +250,7 @@ mod tests {
             PatchOp::new(OpKind::Replace, "/team/0/email", &json!("m@x.com")),
         ];
         assert_eq!(
-            changes(&referral, &ops, false),
+            changes(&referral, &ops),
             json!([
                 {"path": "/details", "from": {"notes": "old", "dealValue": 5}, "to": {"notes": "x"}},
                 {"path": "/details/notes", "from": "x", "to": "y"},

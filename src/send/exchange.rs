@@ -231,6 +231,10 @@ impl Shared {
             progress.refused += u32::from(refused(&result));
             if let Ok(response) = &result {
                 progress.last_status = Some(response.status);
+                // Every 429 counts, the last try's too, which is not waited on.
+                if response.status == 429 {
+                    self.counters.throttled.fetch_add(1, Ordering::Relaxed);
+                }
                 if response.status == 401 {
                     progress.refused_code = Some(error_body::parse(401, &response.body).code);
                 }
@@ -289,7 +293,6 @@ impl Shared {
         };
         let wait = self.backoff.delay(retry, floor);
         if throttled {
-            self.counters.throttled.fetch_add(1, Ordering::Relaxed);
             self.pacer.pause_for(wait);
         } else {
             self.pacer.backing_off(wait);

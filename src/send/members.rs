@@ -1,5 +1,5 @@
-//! Nightly re-sends: an append of a Member to a team whose e-mail (case-insensitive) is
-//! already in that team is dropped before sending, so a file that repeats yesterday's
+//! Nightly re-sends: an append of a Member to a team that already holds it (its e-mail in
+//! any case, and every other field it gives) is dropped before sending, so a file that repeats yesterday's
 //! values does not add the same person twice; never where a later operation of the
 //! document names a member of that team by index, which the drop would shift.
 //!
@@ -9,13 +9,14 @@
 //! (that is what those policies are for) and appends are sent as given; with `input`, an
 //! ETag from the input still refuses an append to a team that changed since.
 
+use super::verify::same_element;
 use crate::plan::PatchOp;
 use serde_json::Value;
 
 /// The team arrays whose appends (and inserts at an index) are checked by e-mail.
 const TEAMS: [&str; 2] = ["/team", "/customerProfile/team"];
 
-/// `ops` without the appends of members already in `referral`'s team. An append after an
+/// `ops` without the appends of members already in `referral`'s team, every field alike. An append after an
 /// operation of the same document that rewrites that team (`replace /team`, say) is kept:
 /// the team it lands in is not the one read. So is one followed by an operation that names
 /// a member of that team by its index (`replace /team/2/email`, `add /team/0`): without
@@ -45,7 +46,7 @@ fn indexed_later(op: &PatchOp, after: &[PatchOp]) -> bool {
     })
 }
 
-/// Whether `op` appends a Member whose e-mail `referral`'s team already holds, with none
+/// Whether `op` appends a Member that `referral`'s team already holds, with none
 /// of the operations `before` it rewriting that team.
 fn member_present(referral: &Value, op: &PatchOp, before: &[PatchOp]) -> bool {
     let Some(team) = op.inserted_into().filter(|array| TEAMS.contains(array)) else {
@@ -55,18 +56,13 @@ fn member_present(referral: &Value, op: &PatchOp, before: &[PatchOp]) -> bool {
         return false;
     }
     let value = op.value.to_value();
-    let Some(email) = email_of(&value) else {
+    if email_of(&value).is_none() {
         return false;
-    };
+    }
     referral
         .pointer(team)
         .and_then(Value::as_array)
-        .is_some_and(|members| {
-            members
-                .iter()
-                .filter_map(email_of)
-                .any(|have| have.eq_ignore_ascii_case(email))
-        })
+        .is_some_and(|members| members.iter().any(|have| same_element(have, &value)))
 }
 
 /// Whether `op` changes the array at `team` other than by appending to it: it sets the
@@ -113,6 +109,18 @@ mod tests {
         ];
         let pending = pending_ops(&referral(), &ops);
         assert_eq!(pending, vec![append("/team/-", "bob@x.com")]);
+    }
+
+    #[test]
+    fn an_append_that_gives_a_field_the_member_lacks_or_holds_otherwise_is_kept() {
+        let team =
+            json!({"team": [{"email": "ann@x.com", "firstName": "Ann", "phoneNumber": "1"}]});
+        let member = |fields: Value| PatchOp::new(OpKind::Add, "/team/-", &fields);
+        let same = member(json!({"email": "ANN@x.com", "firstName": "Ann"}));
+        let new_phone = member(json!({"email": "ann@x.com", "phoneNumber": "2"}));
+        let new_field = member(json!({"email": "ann@x.com", "lastName": "Lee"}));
+        let ops = vec![same, new_phone.clone(), new_field.clone()];
+        assert_eq!(pending_ops(&team, &ops), vec![new_phone, new_field]);
     }
 
     #[test]

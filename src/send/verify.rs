@@ -60,7 +60,7 @@ impl Mismatch {
 /// Whether every operation's effect is visible in `referral`: a member holding exactly
 /// the value (a `replace` of an object replaces the whole object, so one that leaves out
 /// members is a change), or an array holding an element equal to an appended value (for a
-/// Member, one with the same `email`). Each operation is checked against the referral as
+/// Member, one with the same `email` and fields). Each operation is checked against the referral as
 /// it is: where every one is present, none changes what the next one sees.
 pub fn changes_present(referral: &Value, ops: &[PatchOp]) -> bool {
     ops.iter().all(|op| op_present(referral, op))
@@ -79,12 +79,20 @@ fn op_present(referral: &Value, op: &PatchOp) -> bool {
         .is_some_and(|items| items.iter().any(|item| same_element(item, &value)))
 }
 
-/// Members are told apart by e-mail, as the API tells them apart; anything else must be
+/// Whether the array element `have` is the appended `want`. Members are told apart by
+/// e-mail (in any case), as the API tells them apart, and hold every other field the
+/// append gives with its value (a new phone number is a change); anything else must be
 /// equal (numbers by value).
-fn same_element(have: &Value, want: &Value) -> bool {
+pub fn same_element(have: &Value, want: &Value) -> bool {
     let email = |v: &Value| v.get("email").and_then(Value::as_str).map(str::to_string);
-    match (email(have), email(want)) {
-        (Some(a), Some(b)) => a.eq_ignore_ascii_case(&b),
+    match (email(have), email(want), want.as_object()) {
+        (Some(a), Some(b), Some(fields)) => {
+            a.eq_ignore_ascii_case(&b)
+                && fields
+                    .iter()
+                    .filter(|(name, _)| *name != "email")
+                    .all(|(name, value)| have.get(name).is_some_and(|h| same_value(h, value)))
+        }
         _ => same_value(have, want),
     }
 }

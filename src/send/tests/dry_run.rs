@@ -70,6 +70,26 @@ async fn an_append_already_there_is_unchanged_where_the_real_run_reads_first() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_append_the_real_run_keeps_for_a_later_index_is_among_the_changes() {
+    // new@x.com is member 0 already; the real run keeps the append, since /team/1 names
+    // the member it adds, and sends both operations.
+    let append = op(OpKind::Add, "/team/-", json!({"email": "new@x.com"}));
+    let email = op(OpKind::Replace, "/team/1/email", json!("two@x.com"));
+    let script = Scripted::new(&[("r1", vec![referral("\"e1\"", closed())])]);
+    let ran = dry_run(&options(), script, vec![doc("r1", vec![append, email])]).await;
+    assert_eq!(verdict(&ran), (Outcome::Planned, None, Some(200)));
+    let changed: Vec<&str> = ran
+        .one()
+        .changes
+        .as_ref()
+        .and_then(Value::as_array)
+        .map_or(Vec::new(), |changes| {
+            changes.iter().filter_map(|c| c["path"].as_str()).collect()
+        });
+    assert_eq!(changed, ["/team/-", "/team/1/email"]);
+}
+
+#[tokio::test(start_paused = true)]
 async fn an_append_is_planned_where_the_real_run_sends_it_unread() {
     let options = SendOptions {
         if_match: IfMatchPolicy::None,

@@ -75,6 +75,19 @@ async fn max_attempts_is_respected_and_the_last_answer_is_reported() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn every_429_is_counted_the_last_try_too() {
+    let script = Scripted::new(&[("r1", vec![status(429); 3])]);
+    let options = SendOptions {
+        max_attempts: 3,
+        ..options()
+    };
+    let ran = run(&options, script.clone(), vec![replace_doc("r1")]).await;
+    assert_eq!(ran.one().outcome, Outcome::Failed);
+    let stats = ran.stats.expect("run finished");
+    assert_eq!((stats.requests, stats.retries, stats.throttled), (3, 2, 3));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_timeout_on_the_last_try_is_reported_as_timeout() {
     let result = with_two_tries(vec![status(503), failure(TransportError::Timeout)]).await;
     assert_eq!(result.error_code.as_deref(), Some("timeout"));
