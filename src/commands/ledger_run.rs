@@ -200,7 +200,8 @@ impl LedgerRun {
     }
 
     /// Closes the run: finished, or stopped (resumable) when something stopped it or it
-    /// left documents open (an `outcome_unknown` whose referral could not be read, say), so
+    /// left documents open (an `outcome_unknown` whose referral could not be read, a
+    /// `not_sent` that never reached the API), so
     /// that `--resume` finds them.
     pub fn end(
         &self,
@@ -213,8 +214,10 @@ impl LedgerRun {
             tracing::warn!(
                 run = self.run.0,
                 documents = left_open,
-                "documents whose outcome is unknown are left open in the ledger, so the run \
-                 stays unfinished: sync --resume with the same inputs reads and settles them"
+                "documents not sent (the API could not be reached) or whose outcome is \
+                 unknown are left open in the ledger, so the run stays unfinished: sync \
+                 --resume with the same inputs sends them, reading first those that may \
+                 have been applied"
             );
         }
         if stopped || left_open > 0 {

@@ -7,7 +7,7 @@
 //! value so the server can replay instead of applying twice; a refetch or an overwrite
 //! changes If-Match and so takes a new one. A resumed run reuses the ledger's.
 
-use super::end::{End, etag_after, exhausted};
+use super::end::{End, etag_after, exhausted, unreached};
 use super::error_body::{self, ApiError};
 use super::exchange::{Call, Ended, LastTry, Shared};
 use super::read::{Current, Sent, read};
@@ -527,6 +527,15 @@ impl<'a> Run<'a> {
             return Ok(end);
         }
         let tries = self.shared.options.max_attempts.max(1);
+        // No PATCH of it ever reached the server, in this run or an earlier one.
+        let never_reached = self.attempts == 0 && !maybe_applied;
+        if never_reached
+            && !self.shared.control.hooks.was_in_flight(self.entry)
+            && let Some(end) = unreached(&last, tries)
+        {
+            self.take_back_if_unapplied(self.request_id)?;
+            return Ok(end);
+        }
         if maybe_applied && !self.doc.is_idempotent() {
             let why = format!("{tries} tries did not settle whether it was applied");
             return Ok(self.unknown_append(&why));

@@ -183,6 +183,27 @@ pub fn exhausted(last: LastTry, tries: u32) -> End {
     }
 }
 
+/// The end of a document none of whose `tries` reached the API, the last one failing
+/// to connect (an outage, a wrong host): `not_sent`, since nothing of it can have been
+/// applied, so that a ledger keeps it open for `--resume` as it keeps a document a stop
+/// left unsent. `None` where the last try connected, or failed otherwise.
+pub fn unreached(last: &LastTry, tries: u32) -> Option<End> {
+    let LastTry::Failed(error @ TransportError::Connect(_)) = last else {
+        return None;
+    };
+    let tries = match tries {
+        1 => "its 1 try".to_string(),
+        _ => format!("its {tries} tries"),
+    };
+    Some(End::failed(
+        "not_sent",
+        format!(
+            "the API could not be reached: none of {tries} connected (the last one: {error}), \
+             so nothing of it was applied; send it again (with --ledger, --resume sends it)"
+        ),
+    ))
+}
+
 /// The applied document's ETag: the `ETag` header, else the returned body's `eTag`.
 pub fn etag_after(response: &Response) -> Option<String> {
     let from_body = || {

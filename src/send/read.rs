@@ -53,9 +53,10 @@ pub async fn read(shared: &Shared, url: &reqwest::Url, sent: Sent) -> Result<Rea
         body: None,
         unstarted: sent == Sent::Nothing,
     };
-    let response = match shared.exchange(&call).await?.ended {
+    let exchange = shared.exchange(&call).await?;
+    let response = match exchange.ended {
         Ended::Answered(response) => response,
-        Ended::GaveUp(last) => return Ok(gave_up(shared, last)),
+        Ended::GaveUp(last) => return Ok(gave_up(shared, last, sent, exchange.sent == 0)),
         Ended::Stopped => {
             let reason = shared.control.stop.reason();
             let end = match shared.control.mode {
@@ -89,14 +90,22 @@ pub async fn read(shared: &Shared, url: &reqwest::Url, sent: Sent) -> Result<Rea
     Ok(Read { status, current })
 }
 
-fn gave_up(shared: &Shared, last: LastTry) -> Read {
+/// The read of a document whose PATCH stands as `sent`, when its tries ran out; one that
+/// never connected (`unreached`), of a document that sent nothing yet, leaves the document
+/// `not_sent` in a real run.
+fn gave_up(shared: &Shared, last: LastTry, sent: Sent, unreached: bool) -> Read {
     let status = match &last {
         LastTry::Status(response) => Some(response.status),
         LastTry::Failed(_) => None,
     };
     let tries = shared.options.max_attempts.max(1);
+    let never_sent = sent == Sent::Nothing && unreached && shared.control.mode == Mode::Send;
+    let end = never_sent
+        .then(|| super::end::unreached(&last, tries))
+        .flatten()
+        .unwrap_or_else(|| exhausted(last, tries));
     Read {
         status,
-        current: Err(exhausted(last, tries)),
+        current: Err(end),
     }
 }

@@ -776,3 +776,57 @@ async fn a_nightly_resume_with_nothing_to_resume_says_so_without_a_warning() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_the_api_was_down_for_stay_open_and_a_resume_sends_them() {
+    let work = Workdir::new();
+    let text = (0..3)
+        .map(|n| format!("{},replace,/details/notes,back {n}\n", id(n)))
+        .collect::<String>();
+    work.write("u.csv", &format!("id,op,path,value\n{text}"));
+    let down = support::closed_port();
+    let base = format!("{down}/v1.0");
+    let args = |resume: bool| {
+        let mut args = vec!["sync", "u.csv", "--endpoint", &base, "--ledger", "l.db"];
+        args.extend([
+            "--max-attempts",
+            "1",
+            "--report",
+            "r.csv",
+            "--rate",
+            "unlimited",
+        ]);
+        if resume {
+            args.push("--resume");
+        }
+        args.iter().map(|a| a.to_string()).collect::<Vec<_>>()
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        work.refsync_with(&args, &[("PARTNER_CENTER_TOKEN", "t")])
+    };
+    let out = run(args(false));
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert_eq!(rows.len(), 3);
+    assert!(
+        rows.iter()
+            .all(|r| r["error_code"] == "not_sent" && r["attempts"] == "0"),
+        "{rows:?}"
+    );
+    // The API is back, where it was: the resume sends the three, nothing else.
+    let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(3)));
+    let emulator = Emulator::start(refsync::emulator::EmulatorOptions {
+        listen: down.trim_start_matches("http://").parse().expect("address"),
+        seed: Seed::File(seed),
+        token: None,
+        faults: Faults::default(),
+    })
+    .await
+    .expect("start the emulator where the API was down");
+    let out = run(args(true));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("r.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"), "{rows:?}");
+    assert_eq!(support::requests_served(&emulator), 3);
+}

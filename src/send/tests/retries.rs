@@ -167,7 +167,8 @@ async fn a_connection_that_cannot_be_opened_is_a_try_but_no_request_sent() {
     assert_eq!((result.outcome, result.attempts), (Outcome::Updated, 1));
     let stats = ran.stats.as_ref().expect("stats");
     assert_eq!((stats.requests, stats.retries), (1, 0));
-    // Never opened at all: retries run out with nothing sent.
+    // Never opened at all: retries run out with nothing sent, so nothing was applied and
+    // the document is `not_sent`, left open for a resume.
     let options = SendOptions {
         max_attempts: 2,
         ..options()
@@ -175,9 +176,26 @@ async fn a_connection_that_cannot_be_opened_is_a_try_but_no_request_sent() {
     let script = Scripted::new(&[("r1", vec![refused(), refused()])]);
     let ran = run(&options, script, vec![replace_doc("r1")]).await;
     let result = ran.one();
-    assert_eq!(result.error_code.as_deref(), Some("retries_exhausted"));
+    assert_eq!(result.outcome, Outcome::Failed);
+    assert_eq!(result.error_code.as_deref(), Some("not_sent"));
+    let message = result.error_message.as_deref().unwrap_or_default();
+    assert!(message.contains("could not be reached"), "{message}");
     assert_eq!(result.attempts, 0);
     assert_eq!(ran.stats.as_ref().expect("stats").requests, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_document_whose_patch_left_once_is_not_called_unsent_when_later_tries_cannot_connect() {
+    let refused = || failure(TransportError::Connect("refused".into()));
+    let options = SendOptions {
+        max_attempts: 3,
+        ..options()
+    };
+    let script = Scripted::new(&[("r1", vec![status(503), refused(), refused()])]);
+    let ran = run(&options, script, vec![replace_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("retries_exhausted"));
+    assert_eq!(result.attempts, 1);
 }
 
 #[tokio::test(start_paused = true)]
