@@ -47,8 +47,9 @@ fn main() -> ExitCode {
     match ran {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
-            terminal.error(&refsync::ui::describe_error(&error), 1);
-            ExitCode::from(1)
+            let code = refsync::commands::exit_code_of(&error);
+            terminal.error(&refsync::ui::describe_error(&error), code);
+            ExitCode::from(u8::try_from(code).unwrap_or(1))
         }
     }
 }

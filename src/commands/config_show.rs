@@ -71,7 +71,7 @@ pub fn render(args: &SyncArgs, parsed: &Parsed) -> String {
 
 /// `key = value  # source`, or a commented-out key when unset.
 fn line(effective: &Effective, width: usize) -> String {
-    let source = describe(&effective.source);
+    let source = Source::describe(&effective.source);
     match &effective.value {
         Some(value) if is_secret(&effective.key) || pasted_secret(&effective.key, value) => {
             // A comment, not a key: the line must not read as a value to copy back.
@@ -122,7 +122,7 @@ fn client_secret(auth_layers: &[Effective], width: usize) -> Option<String> {
         Some(name) if !pasted_secret(&holder.key, name) => name,
         _ => "***",
     };
-    let source = describe(&holder.source);
+    let source = Source::describe(&holder.source);
     let origin = format!("from {place} {name} ({} set by {source})", holder.key);
     Some(match auth::client_secret(auth_layers) {
         Ok(_) => format!("# {:width$} (set, hidden)  # {origin}\n", "client_secret"),
@@ -136,16 +136,6 @@ fn client_secret(auth_layers: &[Effective], width: usize) -> Option<String> {
 /// Keys whose value is itself a secret (not a file or variable that holds one).
 fn is_secret(key: &str) -> bool {
     key.contains("secret") && !key.ends_with("_file") && !key.ends_with("_env")
-}
-
-/// Where a value came from: `default`, `file PATH:LINE`, `env NAME`, `flag`.
-fn describe(source: &Source) -> String {
-    match source {
-        Source::Default => "default".into(),
-        Source::File { path, line } => format!("file {}:{line}", path.display()),
-        Source::Env(name) => format!("env {name}"),
-        Source::Flag => "flag".into(),
-    }
 }
 
 /// A value as TOML writes it: numbers and booleans bare, text quoted and escaped.
@@ -165,7 +155,7 @@ fn token_source(args: &SyncArgs, auth_layers: &[Effective], effective: &[Effecti
         layers
             .iter()
             .find(|e| e.key == key)
-            .map_or_else(|| "default".into(), |e| describe(&e.source))
+            .map_or_else(|| "default".into(), |e| Source::describe(&e.source))
     };
     match sync::resolve(args, &auth).map(|s| s.token) {
         Ok(TokenSource::Command(command)) => format!(
@@ -247,9 +237,9 @@ mod tests {
             path: PathBuf::from("r.toml"),
             line: 3,
         };
-        assert_eq!(describe(&file), "file r.toml:3");
+        assert_eq!(Source::describe(&file), "file r.toml:3");
         assert_eq!(
-            describe(&Source::Env("REFSYNC_RATE".into())),
+            Source::describe(&Source::Env("REFSYNC_RATE".into())),
             "env REFSYNC_RATE"
         );
     }

@@ -79,6 +79,9 @@ pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
     for (variable, meant) in &parsed.misspelt_variables {
         tracing::warn!(%variable, "{variable} is read by no option and is ignored; did you mean {meant}?");
     }
+    for notice in &parsed.notices {
+        tracing::warn!("{notice}");
+    }
     match &parsed.cli.command {
         Command::Plan(args) => {
             let ran = plan::run(args, terminal);
@@ -105,6 +108,19 @@ pub async fn run(parsed: &Parsed, terminal: &Terminal) -> anyhow::Result<i32> {
         },
         Command::Completions(args) => completions::completions(args),
         Command::Man(args) => completions::man(args, terminal),
+    }
+}
+
+/// The exit code of a command that `error` stopped: 2 for output paths that clash (an
+/// output that is an input, two outputs naming one file, a report that names no format),
+/// which is a usage error as SPEC.md counts them; 1 for every other.
+pub fn exit_code_of(error: &anyhow::Error) -> i32 {
+    let clash = error
+        .chain()
+        .any(|cause| cause.is::<output_paths::OutputPathError>());
+    match clash {
+        true => 2,
+        false => 1,
     }
 }
 

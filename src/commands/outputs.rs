@@ -243,7 +243,7 @@ pub struct Finish<'a> {
 }
 
 /// Writes `--summary-json` for a run that could not start or was aborted by an error (exit
-/// 1): an alerting script reading the file must see this run's failure, not the summary an
+/// 1, or 2 for output paths that clash): an alerting script reading the file must see this run's failure, not the summary an
 /// earlier run left there. Nothing is counted; `stopped` says what went wrong. Not when
 /// the summary's own path was refused (an input, or another output's file).
 pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command: &'static str) {
@@ -257,7 +257,8 @@ pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command
     if refused {
         return;
     }
-    summarise_refusal(path, command, &crate::ui::describe_error(error), 1);
+    let code = super::exit_code_of(error);
+    summarise_refusal(path, command, &crate::ui::describe_error(error), code);
 }
 
 /// Writes `--summary-json` at `path` for a `command` refused with `exit_code` before it

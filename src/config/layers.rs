@@ -7,6 +7,7 @@ use super::file::{
     AUTH_KEYS, ConfigFile, FileError, FileValue, Problem, closest_key, locate, not_scalar,
     unknown_key,
 };
+use super::sync::EmulatorOrEndpoint;
 use crate::cli::Cli;
 use clap::builder::BoolishValueParser;
 use clap::error::{ContextKind, ContextValue, ErrorKind};
@@ -45,6 +46,19 @@ pub struct Effective {
     pub source: Source,
 }
 
+impl Source {
+    /// Where a value came from, as `config show` prints it: `default`, `file PATH:LINE`,
+    /// `env NAME`, `flag`.
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Default => "default".into(),
+            Source::File { path, line } => format!("file {}:{line}", path.display()),
+            Source::Env(name) => format!("env {name}"),
+            Source::Flag => "flag".into(),
+        }
+    }
+}
+
 /// The command line parsed over the config file and environment.
 #[derive(Debug)]
 pub struct Parsed {
@@ -57,6 +71,9 @@ pub struct Parsed {
     /// `REFSYNC_*` variables set that no option reads, each with the one it likely means
     /// (`REFSYNC_MAX_ATTEMPS`, `REFSYNC_MAX_ATTEMPTS`): warned of, since they are ignored.
     pub misspelt_variables: Vec<(String, String)>,
+    /// Settings that a stronger layer overrode in a way worth a warning (an endpoint on
+    /// the command line over `REFSYNC_EMULATOR`), each said once the logs are set up.
+    pub notices: Vec<String>,
 }
 
 /// Why the command line cannot be parsed.
@@ -101,9 +118,19 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         }
     };
     let mut cli = Cli::from_arg_matches(&matches)?;
+    let mut notices = Vec::new();
     let effective = effective(&command, &matches, file.as_ref());
     if let Some(sync_args) = cli.sync_args_mut() {
         super::sync::keep_strongest_token_sources(sync_args, &effective);
+        match super::sync::settle_emulator_or_endpoint(sync_args, &effective) {
+            EmulatorOrEndpoint::Settled => {}
+            EmulatorOrEndpoint::BothFlags => {
+                let message = "--emulator runs against the built-in emulator and --endpoint \
+                               names another API: give one of them";
+                return Err(command.error(ErrorKind::ArgumentConflict, message).into());
+            }
+            EmulatorOrEndpoint::EndpointWins(warning) => notices.push(warning),
+        }
         // `--resume` or `--skip-unchanged` on the command line with no ledger in any layer
         // is a usage error (exit 2); set in the environment or the file, `sync` reports the
         // same lack as a configuration error (exit 1).
@@ -127,6 +154,7 @@ pub fn parse_from(args: Vec<OsString>) -> Result<Parsed, ParseError> {
         file,
         effective,
         misspelt_variables,
+        notices,
     })
 }
 

@@ -155,6 +155,53 @@ pub fn keep_strongest_token_sources(args: &mut SyncArgs, effective: &[Effective]
     }
 }
 
+/// What `--emulator` and a non-default `--endpoint` set together come to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum EmulatorOrEndpoint {
+    /// Only one of them is set, or the emulator's layer is the stronger (a flag over an
+    /// endpoint in the config file): the emulator runs, and `resolve` warns that the
+    /// endpoint is ignored.
+    Settled,
+    /// Both are flags: which one is meant is not for refsync to guess (usage error).
+    BothFlags,
+    /// The endpoint comes from a stronger layer than the emulator (`--endpoint` over
+    /// `REFSYNC_EMULATOR`): the endpoint wins, as a flag wins over the environment; the
+    /// text says so, to be warned of.
+    EndpointWins(String),
+}
+
+/// Settles `--emulator` against `--endpoint` by their layers; with
+/// [`EmulatorOrEndpoint::EndpointWins`], `args.emulator` is cleared. A cron job whose
+/// environment keeps `REFSYNC_EMULATOR` must not silently send nothing to the endpoint
+/// its command line names.
+pub fn settle_emulator_or_endpoint(
+    args: &mut SyncArgs,
+    effective: &[Effective],
+) -> EmulatorOrEndpoint {
+    let source_of = |key: &str| effective.iter().find(|e| e.key == key).map(|e| &e.source);
+    let (Some(emulator), Some(endpoint)) = (source_of("emulator"), source_of("endpoint")) else {
+        return EmulatorOrEndpoint::Settled;
+    };
+    let endpoint_given = args.endpoint != crate::cli::args::DEFAULT_ENDPOINT;
+    if !args.emulator || !endpoint_given {
+        return EmulatorOrEndpoint::Settled;
+    }
+    if *emulator == Source::Flag && *endpoint == Source::Flag {
+        return EmulatorOrEndpoint::BothFlags;
+    }
+    if strength(endpoint) <= strength(emulator) {
+        return EmulatorOrEndpoint::Settled;
+    }
+    args.emulator = false;
+    EmulatorOrEndpoint::EndpointWins(format!(
+        "--emulator ({}) is not used: --endpoint {} ({}) is the stronger setting, and the \
+         run goes there",
+        emulator.describe(),
+        args.endpoint,
+        endpoint.describe()
+    ))
+}
+
 /// How strong a layer is: a flag over the environment over the file over the default.
 fn strength(source: &Source) -> u8 {
     match source {

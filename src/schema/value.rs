@@ -54,6 +54,18 @@ fn check_in(node: &Node, value: &Value, form: Form) -> Result<Value, ValueError>
         }
         (Node::Scalar(Scalar::Decimal), Value::Number(_)) => Ok(value.clone()),
         (Node::Scalar(Scalar::Boolean), Value::Bool(_)) => Ok(value.clone()),
+        // A user's string for an object or an array is its JSON text, as a CSV cell is
+        // (an export that quotes every value writes a Member so).
+        (Node::Object(_) | Node::Array(_), Value::String(text)) if form == Form::User => {
+            let parsed: Value = serde_json::from_str(text).map_err(|e| {
+                ValueError(format!(
+                    "{} is not JSON text of {} ({e})",
+                    show(value),
+                    node.describe()
+                ))
+            })?;
+            check_in(node, &parsed, form)
+        }
         (Node::Object(object), Value::Object(members)) => check_object(object, members, form),
         (Node::Array(element), Value::Array(items)) => items
             .iter()
@@ -751,6 +763,25 @@ mod tests {
         assert_eq!(check_json(deal, &json!("10000")).unwrap(), json!(10000));
         assert!(check_json(deal, &json!(true)).is_err());
         assert!(check_json(resolve("/name").unwrap().node, &json!(5)).is_err());
+    }
+
+    #[test]
+    fn a_users_string_for_an_object_or_array_is_read_as_its_json_text() {
+        let member = resolve("/team/-").unwrap().node;
+        let quoted = json!(r#"{"email":"a@b.c","firstName":"A"}"#);
+        assert_eq!(
+            check_json(member, &quoted).unwrap(),
+            json!({"email": "a@b.c", "firstName": "A"})
+        );
+        let team = resolve("/team").unwrap().node;
+        assert_eq!(
+            check_json(team, &json!(r#"[{"email":"a@b.c"}]"#)).unwrap(),
+            json!([{"email": "a@b.c"}])
+        );
+        let refused = check_json(member, &json!("not json")).unwrap_err().0;
+        assert!(refused.contains("is not JSON text"), "{refused}");
+        // The API takes no such string: the emulator refuses it.
+        assert!(check_sent(member, &quoted).is_err());
     }
 
     /// What [`from_text`] makes of `text`, as JSON text.

@@ -627,13 +627,15 @@ impl<'a> Run<'a> {
     }
 
     /// The `If-Match` and `MS-RequestId` of the last PATCH, and the PATCHes sent, earlier
-    /// runs' included. A document that a resume verified as applied, or sent nothing for
-    /// while an earlier process's PATCH of it may have landed, reports that PATCH: the
-    /// ledger's request ID and If-Match.
+    /// runs' included; none where no PATCH left. A document that a resume verified as
+    /// applied, or sent nothing for while an earlier process's PATCH of it may have
+    /// landed, reports that PATCH: the ledger's request ID and If-Match.
     fn patch_sent(&self) -> (Option<String>, Option<uuid::Uuid>, u32) {
         let hooks = &self.shared.control.hooks;
         let attempts = self.earlier_sent + self.attempts;
-        match &self.patched {
+        // A PATCH prepared but never on the wire (stopped while it waited for the rate
+        // limiter, no connection) carried no request ID or If-Match to report.
+        match self.patched.as_ref().filter(|_| attempts > 0) {
             Some((tag, id)) => (tag.clone(), Some(*id), attempts),
             None if self.note == Some(Note::Verified) || hooks.was_in_flight(self.entry) => (
                 hooks.earlier_if_match(self.entry),

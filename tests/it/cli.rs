@@ -269,11 +269,11 @@ fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() 
     let input = "id,op,path,value\na,replace,/name,x\n";
     work.write("u.csv", input);
     let stale = "{\"stale\":true}\n";
-    // The outputs, whether the summary is replaced, and the exit code: a report that names
-    // no format is a usage error.
+    // The outputs, whether the summary is replaced, and the exit code: paths that clash,
+    // like a report that names no format, are a usage error.
     let refusals: [(&[&str], bool, i32); 5] = [
         (&["--summary-json", "s.json", "--report", "r.txt"], true, 2),
-        (&["--summary-json", "s.json", "--rejects", "u.csv"], true, 1),
+        (&["--summary-json", "s.json", "--rejects", "u.csv"], true, 2),
         (
             &[
                 "--summary-json",
@@ -284,13 +284,13 @@ fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() 
                 "x.csv",
             ],
             true,
-            1,
+            2,
         ),
-        (&["--summary-json", "u.csv"], false, 1),
+        (&["--summary-json", "u.csv"], false, 2),
         (
             &["--summary-json", "s.json", "--rejects", "s.json"],
             false,
-            1,
+            2,
         ),
     ];
     for (outputs, replaced, exit_code) in refusals {
@@ -308,14 +308,38 @@ fn a_refused_output_path_replaces_the_summary_unless_it_is_the_summary_itself() 
 }
 
 #[test]
-fn an_endpoint_given_with_the_emulator_is_said_to_be_ignored() {
+fn the_emulator_and_an_endpoint_settle_by_layer_and_clash_as_two_flags() {
     let work = Workdir::new();
-    work.write("u.csv", "id,op,path,value\n");
-    let args = ["sync", "u.csv", "--emulator", "--report", "r.csv"];
-    let out = work.refsync(&[&args[..], &["--endpoint", "https://example.com/v1.0"]].concat());
+    let row = "fbcf71a8-76dc-4ea0-8a52-2f61cb154456,replace,/details/notes,x";
+    work.write("u.csv", &format!("id,op,path,value\n{row}\n"));
+    let args = ["sync", "u.csv", "--report", "r.csv", "--max-attempts", "1"];
+    let endpoint = format!("{}/v1.0", crate::support::closed_port());
+    // Two flags: which one is meant is not guessed.
+    let both = [&args[..], &["--emulator", "--endpoint", &endpoint]].concat();
+    let out = work.refsync(&both);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("give one of them"),
+        "{}",
+        stderr(&out)
+    );
+    // The flag wins over the environment, either way round, and the loser is warned of.
+    let env = [("REFSYNC_ENDPOINT", endpoint.as_str())];
+    let out = work.refsync_with(&[&args[..], &["--emulator"]].concat(), &env);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("--endpoint https://example.com/v1.0 is ignored"));
-    let out = work.refsync(&args);
+    assert!(stderr(&out).contains("is ignored"), "{}", stderr(&out));
+    let flag = [&args[..], &["--endpoint", &endpoint]].concat();
+    let env = [("REFSYNC_EMULATOR", "1"), ("PARTNER_CENTER_TOKEN", "t")];
+    let out = work.refsync_with(&flag, &env);
+    // Sent to the endpoint given, where nothing listens: not the emulator's success.
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--emulator (env REFSYNC_EMULATOR) is not used"),
+        "{}",
+        stderr(&out)
+    );
+    // Without an endpoint, no word of one.
+    let out = work.refsync(&[&args[..], &["--emulator"]].concat());
     assert!(!stderr(&out).contains("is ignored"), "{}", stderr(&out));
 }
 

@@ -187,7 +187,8 @@ fn config_show_masks_an_endpoints_password_and_exits_one_where_sync_would_refuse
         "http://example.com",
         "--emulator",
     ]);
-    assert_eq!(code(&emulator), 0, "{}", stderr(&emulator));
+    // Both as flags: a usage error, as `sync` would refuse them.
+    assert_eq!(code(&emulator), 2, "{}", stderr(&emulator));
 }
 
 #[test]

@@ -390,7 +390,7 @@ async fn an_output_that_is_an_input_or_another_output_stops_the_run_before_any_r
         let mut args = vec!["sync", "u.csv", "--endpoint", &base, "--report", "r.csv"];
         args.extend(extra);
         let out = work.refsync(&args);
-        assert_eq!(code(&out), 1, "{extra:?}: {}", stderr(&out));
+        assert_eq!(code(&out), 2, "{extra:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains("destroy the input") || stderr(&out).contains("both name"),
             "{extra:?}: {}",
@@ -414,7 +414,7 @@ fn plan_refuses_to_write_its_documents_or_report_over_its_input() {
         let mut args = vec!["plan", "u.jsonl"];
         args.extend(extra);
         let out = work.refsync(&args);
-        assert_eq!(code(&out), 1, "{extra:?}: {}", stderr(&out));
+        assert_eq!(code(&out), 2, "{extra:?}: {}", stderr(&out));
         assert_eq!(work.read("u.jsonl"), rows, "{extra:?}");
     }
 }
@@ -540,7 +540,7 @@ fn a_refused_output_path_is_never_written_the_summary_included() {
     std::fs::create_dir(work.path().join("sub")).unwrap();
     for extra in cases {
         let out = work.refsync(&[&["plan", "u.csv"][..], extra].concat());
-        assert_eq!(code(&out), 1, "{extra:?}: {}", stderr(&out));
+        assert_eq!(code(&out), 2, "{extra:?}: {}", stderr(&out));
         assert_eq!(work.read("u.csv"), rows, "{extra:?}");
         assert_eq!(work.read("ids.txt"), "a\n", "{extra:?}");
     }
@@ -598,6 +598,6 @@ fn a_transcoded_input_is_still_an_input_no_output_may_overwrite() {
     let args = ["plan", "legacy.csv", "--encoding", "windows-1252"];
     let out =
         work.refsync(&[&args[..], &["--report", "r.csv", "--rejects", "legacy.csv"]].concat());
-    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
     assert_eq!(std::fs::read(work.path().join("legacy.csv")).unwrap(), rows);
 }

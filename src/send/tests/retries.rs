@@ -181,6 +181,8 @@ async fn a_connection_that_cannot_be_opened_is_a_try_but_no_request_sent() {
     let message = result.error_message.as_deref().unwrap_or_default();
     assert!(message.contains("could not be reached"), "{message}");
     assert_eq!(result.attempts, 0);
+    // No request left, so none carried a request ID to report.
+    assert_eq!(result.request_id, None);
     assert_eq!(ran.stats.as_ref().expect("stats").requests, 0);
 }
 
