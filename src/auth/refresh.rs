@@ -41,6 +41,21 @@ impl fmt::Debug for RefreshGrant {
     }
 }
 
+/// What `config show` says of the grant: the app, where tokens come from and where the
+/// refresh token is kept; never a secret.
+impl fmt::Display for RefreshGrant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let settings = &self.inner.settings;
+        write!(
+            f,
+            "client_id {} at {}, refresh token kept in {}",
+            settings.client_id,
+            settings.token_url(),
+            settings.refresh_token_file.display()
+        )
+    }
+}
+
 impl RefreshGrant {
     /// A grant for `settings`; nothing is fetched yet.
     pub fn new(settings: AuthSettings) -> Result<RefreshGrant, AuthError> {

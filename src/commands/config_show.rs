@@ -177,7 +177,7 @@ fn token_source(args: &SyncArgs, auth_layers: &[Effective], effective: &[Effecti
             set_by("emulator", effective)
         ),
         Ok(TokenSource::Refresh(grant)) => format!(
-            "the [auth] refresh-token grant ({grant:?}), from client_id set by {}",
+            "the [auth] refresh-token grant ({grant}), from client_id set by {}",
             set_by("client_id", auth_layers)
         ),
         Err(error) => format!("none: {error}"),

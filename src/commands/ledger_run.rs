@@ -110,6 +110,11 @@ impl LedgerRun {
                 )
             }
         };
+        let undo = args.undo.as_ref().map(|path| path.display().to_string());
+        let earlier_undo = ledger.record_undo_file(run, undo.as_deref())?;
+        if let Some(warning) = undo_split(&earlier_undo, undo.as_deref()) {
+            tracing::warn!(run = run.0, "{warning}");
+        }
         let undo_befores = match resumed {
             Some(run) => ledger.undo_befores(run)?,
             None => HashMap::new(),
@@ -228,6 +233,28 @@ impl LedgerRun {
         }
         Ok(())
     }
+}
+
+/// A warning for a resumed attempt whose `--undo` file (`now`) is not the one every attempt
+/// before it (`earlier`) wrote to: the undo lines of the run are then split over files,
+/// or missing for what some attempt applied. `None` when they agree (or for a new run).
+fn undo_split(earlier: &[Option<String>], now: Option<&str>) -> Option<String> {
+    let other = earlier.iter().find(|file| file.as_deref() != now)?;
+    Some(match (other, now) {
+        (Some(file), None) => format!(
+            "an earlier attempt of this run wrote undo lines to {file}, and this one has no \
+             --undo: what it applies has no undo line; give --undo {file} to keep one file"
+        ),
+        (None, Some(file)) => format!(
+            "an earlier attempt of this run had no --undo: what it applied has no undo line \
+             in {file}, which covers this attempt only"
+        ),
+        (Some(file), Some(now)) => format!(
+            "an earlier attempt of this run wrote undo lines to {file}, and this one writes \
+             to {now}: undoing the run needs both files"
+        ),
+        (None, None) => return None,
+    })
 }
 
 impl SendHooks for LedgerRun {
@@ -468,5 +495,27 @@ fn blocking<T>(write: impl FnOnce() -> T) -> T {
     match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
         Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(write),
         _ => write(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::undo_split;
+
+    #[test]
+    fn a_resume_is_warned_when_its_undo_file_is_not_every_earlier_attempts() {
+        let file = Some("undo.jsonl".to_string());
+        assert_eq!(undo_split(&[], None), None);
+        assert_eq!(
+            undo_split(&[file.clone(), file.clone()], Some("undo.jsonl")),
+            None
+        );
+        assert_eq!(undo_split(&[None], None), None);
+        let dropped = undo_split(std::slice::from_ref(&file), None).unwrap_or_default();
+        assert!(dropped.contains("give --undo undo.jsonl"), "{dropped}");
+        let added = undo_split(&[None], Some("undo.jsonl")).unwrap_or_default();
+        assert!(added.contains("had no --undo"), "{added}");
+        let moved = undo_split(&[file], Some("other.jsonl")).unwrap_or_default();
+        assert!(moved.contains("needs both files"), "{moved}");
     }
 }

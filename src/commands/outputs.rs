@@ -243,9 +243,10 @@ pub struct Finish<'a> {
 }
 
 /// Writes `--summary-json` for a run that could not start or was aborted by an error (exit
-/// 1, or 2 for output paths that clash): an alerting script reading the file must see this run's failure, not the summary an
-/// earlier run left there. Nothing is counted; `stopped` says what went wrong. Not when
-/// the summary's own path was refused (an input, or another output's file).
+/// 1, or 2 for output paths that clash): an alerting script reading the file must see
+/// this run's failure, not the summary an earlier run left there. Nothing is counted;
+/// `stopped` says what went wrong. Not when the summary's own path was refused (an input,
+/// or another output's file).
 pub fn summarise_failure(ran: &anyhow::Result<i32>, common: &CommonArgs, command: &'static str) {
     let (Err(error), Some(path)) = (ran, common.summary_json.as_ref()) else {
         return;

@@ -150,7 +150,7 @@ impl Header {
             quoted_list(missing.iter().copied()),
             quoted_list(self.names.iter().map(String::as_str)),
         );
-        if let Some(hint) = delimiter_hint(&self.names) {
+        if let Some(hint) = header_hint(&self.names) {
             message.push_str("; ");
             message.push_str(&hint);
         }
@@ -190,6 +190,28 @@ pub fn delimiter_hint(names: &[String]) -> Option<String> {
         "the header is one column that contains {shown:?}: the file looks {}-separated; \
          try --delimiter {flag}",
         flag.trim_matches('\'')
+    ))
+}
+
+/// Advice for a header that lacks required columns because the file was read wrongly: as
+/// UTF-8 where it is UTF-16 ([`utf16_hint`]), or split at the wrong delimiter
+/// ([`delimiter_hint`]).
+pub fn header_hint(names: &[String]) -> Option<String> {
+    utf16_hint(names).or_else(|| delimiter_hint(names))
+}
+
+/// Advice for a header holding NUL bytes: UTF-16 text without a byte-order mark (as some
+/// exports write it) reads as ASCII with a NUL beside every letter, the NUL after it in
+/// little-endian order and before it in big-endian.
+pub fn utf16_hint(names: &[String]) -> Option<String> {
+    let first = names.iter().find(|name| name.contains('\0'))?;
+    let encoding = match first.starts_with('\0') {
+        true => "utf-16be",
+        false => "utf-16le",
+    };
+    Some(format!(
+        "the header holds NUL bytes: the file looks like UTF-16 without a byte-order mark; \
+         try --encoding {encoding}"
     ))
 }
 
@@ -275,6 +297,11 @@ mod tests {
         let message = h.missing_message(&h.missing());
         assert!(message.contains("try --delimiter ';'"), "{message}");
         assert!(delimiter_hint(&["id".into()]).is_none());
+        let little: Vec<String> = ["i\0d\0", "\0o\0p\0"].map(String::from).to_vec();
+        assert!(utf16_hint(&little).is_some_and(|h| h.ends_with("--encoding utf-16le")));
+        let big: Vec<String> = ["\0i\0d", "\0o\0p"].map(String::from).to_vec();
+        assert!(utf16_hint(&big).is_some_and(|h| h.ends_with("--encoding utf-16be")));
+        assert!(utf16_hint(&["id".into()]).is_none());
         assert!(delimiter_hint(&["a".into(), "b;c".into()]).is_none());
     }
 }

@@ -117,6 +117,32 @@ impl Ledger {
         Ok(endpoint)
     }
 
+    /// Records the undo file (`--undo`) of this attempt of `run`, `None` for an attempt
+    /// without one, and returns those of the attempts before it, oldest first (none for a
+    /// run of a ledger made before refsync recorded them).
+    pub fn record_undo_file(
+        &self,
+        run: RunId,
+        undo: Option<&str>,
+    ) -> Result<Vec<Option<String>>, LedgerError> {
+        self.write(|conn| {
+            let text: Option<String> = conn
+                .prepare_cached("SELECT undo_files FROM runs WHERE run_id = ?1")?
+                .query_row([run.0], |row| row.get(0))
+                .optional()?
+                .flatten();
+            let earlier: Vec<Option<String>> = text
+                .and_then(|text| serde_json::from_str(&text).ok())
+                .unwrap_or_default();
+            let mut all = earlier.clone();
+            all.push(undo.map(str::to_string));
+            let json = serde_json::to_string(&all).unwrap_or_else(|_| "[]".into());
+            conn.prepare_cached("UPDATE runs SET undo_files = ?2 WHERE run_id = ?1")?
+                .execute(params![run.0, json])?;
+            Ok(earlier)
+        })
+    }
+
     /// Marks `run` as resumed: counts the resumption and clears the end of the attempt
     /// before, so the run reads as unfinished until it finishes again.
     pub fn resume_run(&self, run: RunId) -> Result<(), LedgerError> {

@@ -36,7 +36,8 @@ CREATE TABLE runs (
     ended_at       TEXT,
     exit_code      INTEGER,
     finished       INTEGER NOT NULL DEFAULT 0 CHECK (finished IN (0, 1)),
-    summary        TEXT
+    summary        TEXT,
+    undo_files     TEXT
 );
 CREATE INDEX runs_unfinished ON runs (run_key, run_id) WHERE finished = 0;
 
@@ -121,12 +122,15 @@ fn create_schema(conn: &Connection) -> Result<(), LedgerError> {
 /// never required, so such a ledger's older rows keep `NULL` there, and an older build
 /// reading the file passes over a column it does not name.
 /// - `runs.endpoint`: where the run sent (`NULL`: unknown, counts for every endpoint);
+/// - `runs.undo_files`: each attempt's `--undo` file (JSON array, `null` for an attempt
+///   without one), so that a resume can warn when the undo lines split or stop;
 /// - `documents.undo_before`: under `--undo`, the referral as read before the PATCH in
 ///   flight, so that a resume that finds it applied can still write its undo line;
 /// - `documents.sent_before`: the PATCHes of the document sent before the one in flight
 ///   (in this run and the runs it resumes), so that a resume's `attempts` counts them.
-const LATER_COLUMNS: [(&str, &str, &str); 3] = [
+const LATER_COLUMNS: [(&str, &str, &str); 4] = [
     ("runs", "endpoint", "TEXT"),
+    ("runs", "undo_files", "TEXT"),
     ("documents", "undo_before", "TEXT"),
     ("documents", "sent_before", "INTEGER"),
 ];

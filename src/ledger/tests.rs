@@ -193,7 +193,8 @@ fn a_ledger_made_before_runs_recorded_their_endpoint_gets_the_column_and_keeps_i
     // `undo_before`, added later still).
     let conn = Connection::open(&path).expect("sqlite");
     conn.execute_batch(
-        "ALTER TABLE runs DROP COLUMN endpoint; ALTER TABLE documents DROP COLUMN undo_before",
+        "ALTER TABLE runs DROP COLUMN endpoint; ALTER TABLE runs DROP COLUMN undo_files;
+         ALTER TABLE documents DROP COLUMN undo_before",
     )
     .expect("drop the columns");
     drop(conn);
@@ -230,4 +231,11 @@ fn a_ledger_made_before_runs_recorded_their_endpoint_gets_the_column_and_keeps_i
             },
         )
         .expect("the undo column is there");
+    // Each attempt's undo file, the earlier ones returned.
+    let undo = ledger
+        .record_undo_file(next, Some("u.jsonl"))
+        .expect("record");
+    assert!(undo.is_empty());
+    let undo = ledger.record_undo_file(next, None).expect("record again");
+    assert_eq!(undo, [Some("u.jsonl".to_string())]);
 }

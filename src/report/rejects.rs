@@ -348,13 +348,12 @@ fn write_csv(
     let mut out = CsvOut::create(target, delimiter, crlf)?;
     out.record(&union)?;
     let mut spans = SpanReader::new(sources);
+    let no_header = CsvHeader::default();
     for rejected in rows {
         let input = rejected.row.at.input as usize;
         let raw = spans.read(&rejected.row)?;
         let slot = inputs.iter().position(|&i| i == input).unwrap_or(0);
-        let Some(header) = headers.get(slot) else {
-            continue;
-        };
+        let header = headers.get(slot).unwrap_or(&no_header);
         out.row(&raw, header, &union, rejected)?;
     }
     out.finish()

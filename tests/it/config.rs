@@ -159,6 +159,15 @@ fn config_show_masks_every_secret() {
         "{}",
         stdout(&out)
     );
+    // Without the variable the [auth] grant is used, told in words, not as a struct.
+    let out = work.refsync_with(&["config", "show", "--config", "refsync.toml"], &[]);
+    let all = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        all.contains("refresh-token grant (client_id app at https://login.microsoftonline.com/"),
+        "{all}"
+    );
+    assert!(!all.contains("RefreshGrant"), "{all}");
+    assert!(!all.contains("client-secret-value") && !all.contains("refresh-token-value"));
 }
 
 #[test]

@@ -411,6 +411,22 @@ fn a_semicolon_file_read_with_commas_suggests_the_delimiter() {
     );
 }
 
+#[test]
+fn a_utf16_file_without_a_byte_order_mark_suggests_the_encoding() {
+    let work = Workdir::new();
+    let text = "id,op,path,value\na,replace,/name,x\n";
+    let utf16: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    std::fs::write(work.path().join("u.csv"), utf16).expect("write");
+    let out = work.refsync(&["plan", "u.csv", "--report", "report.csv"]);
+    assert_eq!(code(&out), 4);
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert!(
+        rows[0]["error_message"].contains("try --encoding utf-16le"),
+        "{}",
+        rows[0]["error_message"]
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_row_that_maps_to_nothing_is_unchanged_and_sends_nothing() {
     let work = Workdir::new();

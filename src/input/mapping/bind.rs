@@ -3,7 +3,7 @@
 //! row (as SPEC.md has it for a missing required column), so the other inputs go on.
 
 use super::Mapping;
-use crate::input::csv_header::delimiter_hint;
+use crate::input::csv_header::header_hint;
 use crate::input::text::{quoted, quoted_list};
 
 /// Where each rule's column is in one CSV file.
@@ -102,7 +102,7 @@ fn message(mapping: &Mapping, missing: &[(String, usize)], names: &[String]) -> 
         listed.join(", "),
         quoted_list(names.iter().map(String::as_str)),
     );
-    if let Some(hint) = delimiter_hint(names) {
+    if let Some(hint) = header_hint(names) {
         text.push_str("; ");
         text.push_str(&hint);
     }
