@@ -187,6 +187,22 @@ async fn a_connection_that_cannot_be_opened_is_a_try_but_no_request_sent() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn an_append_whose_read_before_its_patch_never_connects_is_not_sent() {
+    // Under auto an append reads its referral first; that read never connected.
+    let refused = || failure(TransportError::Connect("refused".into()));
+    let options = SendOptions {
+        max_attempts: 2,
+        ..options()
+    };
+    let script = Scripted::new(&[("r1", vec![refused(), refused()])]);
+    let ran = run(&options, script.clone(), vec![append_doc("r1")]).await;
+    let result = ran.one();
+    assert_eq!(result.error_code.as_deref(), Some("not_sent"));
+    assert_eq!(result.attempts, 0);
+    assert!(script.patches().is_empty());
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_document_whose_patch_left_once_is_not_called_unsent_when_later_tries_cannot_connect() {
     let refused = || failure(TransportError::Connect("refused".into()));
     let options = SendOptions {
