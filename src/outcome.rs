@@ -42,6 +42,11 @@ impl Outcome {
         }
     }
 
+    /// The outcome whose report name is `name`, if any.
+    pub fn named(name: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
     /// Whether the rejects file gets this document's rows.
     pub fn is_rejected(self) -> bool {
         matches!(self, Outcome::Conflict | Outcome::Failed | Outcome::Invalid)
@@ -57,9 +62,7 @@ impl serde::Serialize for Outcome {
 impl<'de> serde::Deserialize<'de> for Outcome {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let name = String::deserialize(deserializer)?;
-        Outcome::ALL
-            .into_iter()
-            .find(|o| o.as_str() == name)
+        Outcome::named(&name)
             .ok_or_else(|| serde::de::Error::custom(format!("unknown outcome {name:?}")))
     }
 }

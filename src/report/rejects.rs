@@ -292,9 +292,10 @@ fn holds_refsyncs_verdict<'r>(
     }
     let mut spans = SpanReader::new(sources);
     let is_rejected_outcome = |cell: &[u8]| {
-        Outcome::ALL
-            .iter()
-            .any(|o| o.is_rejected() && cell.trim_ascii() == o.as_str().as_bytes())
+        std::str::from_utf8(cell.trim_ascii())
+            .ok()
+            .and_then(Outcome::named)
+            .is_some_and(Outcome::is_rejected)
     };
     rows.try_fold(true, |all, rejected| {
         if !all {
@@ -542,7 +543,11 @@ fn earlier_json_verdict(members: &[(String, &RawValue)]) -> Option<[&'static str
         return Some(VERDICT_PAIRS[1]);
     }
     let outcome = value(OUTCOME)?;
-    let rejected = serde_json::from_str::<Outcome>(outcome.get()).is_ok_and(Outcome::is_rejected);
+    let rejected = serde_json::from_str::<String>(outcome.get())
+        .ok()
+        .as_deref()
+        .and_then(Outcome::named)
+        .is_some_and(Outcome::is_rejected);
     rejected.then_some(VERDICT_PAIRS[0])
 }
 

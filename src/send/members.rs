@@ -1,7 +1,8 @@
 //! Nightly re-sends: an append of a Member to a team that already holds it (its e-mail in
-//! any case, and every other field it gives) is dropped before sending, so a file that repeats yesterday's
-//! values does not add the same person twice; never where a later operation of the
-//! document names a member of that team by index, which the drop would shift.
+//! any case, and every other field it gives) is dropped before sending, so a file that
+//! repeats yesterday's values does not add the same person twice; never where a later
+//! operation of the document names a member of that team by index, which the drop would
+//! shift.
 //!
 //! The check needs the referral as it is now, so it is made wherever the send stage reads
 //! it anyway: `--if-match auto` and `fetch` read every document that appends, as do
@@ -16,11 +17,11 @@ use serde_json::Value;
 /// The team arrays whose appends (and inserts at an index) are checked by e-mail.
 const TEAMS: [&str; 2] = ["/team", "/customerProfile/team"];
 
-/// `ops` without the appends of members already in `referral`'s team, every field alike. An append after an
-/// operation of the same document that rewrites that team (`replace /team`, say) is kept:
-/// the team it lands in is not the one read. So is one followed by an operation that names
-/// a member of that team by its index (`replace /team/2/email`, `add /team/0`): without
-/// the append, that index would name another member, or none.
+/// `ops` without the appends of members already in `referral`'s team, every field alike.
+/// An append after an operation of the same document that rewrites that team (`replace
+/// /team`, say) is kept: the team it lands in is not the one read. So is one followed by
+/// an operation that names a member of that team by its index (`replace /team/2/email`,
+/// `add /team/0`): without the append, that index would name another member, or none.
 pub fn pending_ops(referral: &Value, ops: &[PatchOp]) -> Vec<PatchOp> {
     ops.iter()
         .enumerate()
