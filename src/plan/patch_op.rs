@@ -14,8 +14,9 @@ use serde_json::value::RawValue;
 use std::fmt;
 use std::sync::Arc;
 
-/// A JSON value kept as its compact text, exactly as it will be sent. Only
-/// [`write_json`] and [`write_json_str`] write such text, so it is always JSON.
+/// A JSON value kept as its compact text, exactly as it will be sent. The text always
+/// comes from the row checks' writers ([`write_json`], [`write_json_str`], or a number
+/// already in the form it is sent in), so it is JSON without being parsed again.
 #[derive(Clone)]
 pub struct JsonText(Box<str>);
 
@@ -35,8 +36,8 @@ impl JsonText {
         SCRATCH.with_borrow_mut(|scratch| Self::from_text(write_json(value, scratch)))
     }
 
-    /// The JSON text `text`, as [`write_json`] or [`write_json_str`] wrote it, in an
-    /// allocation of its exact size. It is not parsed again to check it (a `RawValue`
+    /// The JSON text `text`, as the row checks wrote it, in an allocation of its exact
+    /// size. It is not parsed again to check it (a `RawValue`
     /// did, and that parse of every operation's value was 4 % of a million-row `plan`'s
     /// instructions in callgrind).
     pub fn from_text(text: &str) -> Self {
@@ -313,10 +314,14 @@ mod tests {
         fn an_escape_is_found_wherever_it_lies(
             text in "[a-zé]{0,40}",
             at in 0usize..41,
-            special in proptest::sample::select(vec!['"', '\\', '\u{0}', '\n', '\u{1f}', 'x', '\u{7f}']),
+            special in proptest::sample::select(
+                vec!['"', '\\', '\u{0}', '\n', '\u{1f}', 'x', '\u{7f}']
+            ),
         ) {
             let mut text = text;
-            let at = text.char_indices().map(|(i, _)| i).chain([text.len()]).nth(at).unwrap_or(text.len());
+            // The `at`-th character boundary, or the end.
+            let mut boundaries = text.char_indices().map(|(i, _)| i).chain([text.len()]);
+            let at = boundaries.nth(at).unwrap_or(text.len());
             text.insert(at, special);
             let bytewise = text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\');
             prop_assert_eq!(needs_json_escape(&text), bytewise);
