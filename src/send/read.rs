@@ -90,16 +90,16 @@ pub async fn read(shared: &Shared, url: &reqwest::Url, sent: Sent) -> Result<Rea
     Ok(Read { status, current })
 }
 
-/// The read of a document whose PATCH stands as `sent`, when its tries ran out; one that
-/// never connected (`unreached`), of a document that sent nothing yet, leaves the document
-/// `not_sent` in a real run.
-fn gave_up(shared: &Shared, last: LastTry, sent: Sent, unreached: bool) -> Read {
+/// The read of a document whose PATCH stands as `sent`, when its tries ran out; a read
+/// none of whose tries went out (`none_went_out`, the last failing to connect), of a
+/// document that sent nothing yet, leaves the document `not_sent` in a real run.
+fn gave_up(shared: &Shared, last: LastTry, sent: Sent, none_went_out: bool) -> Read {
     let status = match &last {
         LastTry::Status(response) => Some(response.status),
         LastTry::Failed(_) => None,
     };
     let tries = shared.options.max_attempts.max(1);
-    let never_sent = sent == Sent::Nothing && unreached && shared.control.mode == Mode::Send;
+    let never_sent = sent == Sent::Nothing && none_went_out && shared.control.mode == Mode::Send;
     let end = never_sent
         .then(|| super::end::unreached(&last, tries))
         .flatten()
