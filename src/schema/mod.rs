@@ -5,6 +5,7 @@
 //! [`transitions`] the status/substatus rules, [`pointer`] the RFC 6901 handling, and
 //! [`value`] the type checks and the CSV value rules.
 
+pub mod object_text;
 pub mod pointer;
 pub mod referral;
 pub mod transitions;

@@ -1,5 +1,6 @@
 //! Type checks for JSON values and the CSV value rules (SPEC.md "Value rules").
 
+use super::object_text::is_compact_string_object;
 use super::{Node, Object, Scalar};
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 use serde_json::{Map, Number, Value};
@@ -214,7 +215,8 @@ pub fn from_text(node: &Node, text: &str) -> Result<Value, ValueError> {
 /// How a CSV cell that is already in the form the value rules give it goes into JSON.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SentAsIs {
-    /// The cell is its own JSON text: a plain integer for a decimal (`5000`).
+    /// The cell is its own JSON text: a plain integer for a decimal (`5000`), or an
+    /// object in compact JSON with its members in order (`{"email":"a@b.c"}`).
     Bare,
     /// The cell between quotes is its JSON text: a UTC date-time to the second
     /// (`2027-01-01T00:00:00Z`), which needs no escape.
@@ -230,6 +232,7 @@ pub fn sent_as_is(node: &Node, text: &str) -> Option<SentAsIs> {
     match node {
         Node::Scalar(Scalar::Decimal) if is_plain_integer(text) => Some(SentAsIs::Bare),
         Node::Scalar(Scalar::DateTime) if is_utc_second(text) => Some(SentAsIs::Quoted),
+        Node::Object(object) if is_compact_string_object(object, text) => Some(SentAsIs::Bare),
         _ => None,
     }
 }
