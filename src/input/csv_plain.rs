@@ -100,6 +100,22 @@ impl<'b> PlainLineAt<'b> {
         }
     }
 
+    /// Where each of the five cells starts and ends in `text`, when none holds doubled
+    /// quotes (and the line is under 4 GiB).
+    pub fn unescaped_cells(&self) -> Option<[[u32; 2]; 5]> {
+        let mut cells = [[0; 2]; 5];
+        for (place, span) in cells.iter_mut().zip(&self.cells) {
+            if span.escaped {
+                return None;
+            }
+            *place = [
+                u32::try_from(span.start).ok()?,
+                u32::try_from(span.end).ok()?,
+            ];
+        }
+        Some(cells)
+    }
+
     /// The five cells as text: borrowed from the line, or, for a cell with doubled
     /// quotes, undone into `scratch`.
     pub fn cells<'a>(&self, scratch: &'a mut String) -> [&'a str; 5]
@@ -413,6 +429,37 @@ mod tests {
             ]
         );
         assert_eq!(end, 34);
+    }
+
+    #[test]
+    fn a_line_handed_over_whole_reads_back_as_its_cells() {
+        use crate::input::{CellsBatch, LineRef, PlainRow, RowRef, Span};
+        let text = "a,replace,/name,x\r\n\"b\",replace,/details/notes,\"y, z\"\n\
+                    c,replace,/details/notes,\"say \"\"hi\"\"\"\nd,add,/team/-,\n";
+        let shape = shape();
+        let mut scan = shape.scan(text.as_bytes());
+        let (mut batch, mut want, mut whole) = (CellsBatch::default(), Vec::new(), Vec::new());
+        let mut scratch = String::new();
+        while let Some(line) = scan.next_line() {
+            whole.push(line.unescaped_cells().is_some());
+            want.push(line.cells(&mut scratch).map(str::to_string));
+            let at = LineRef { input: 0, line: 1 };
+            let span = Span {
+                start: line.start as u64,
+                end: line.end as u64,
+            };
+            batch.push_row(PlainRow::new(RowRef { at, span }, line, &mut scratch));
+        }
+        assert_eq!(
+            whole,
+            [true, true, false, true],
+            "only doubled quotes are undone"
+        );
+        let got: Vec<[String; 5]> = (0..batch.len())
+            .map(|index| batch.get(index).0.map(str::to_string))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(got[2][3], "say \"hi\"");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use crate::input::{CellsBatch, CellsRef, InputRecord, RowRef};
+use crate::input::{CellsBatch, CellsRef, InputRecord, PlainRow, RowRef};
 
 /// Rows per batch.
 const BATCH_ROWS: usize = 2048;
@@ -121,11 +121,23 @@ pub fn handover(takers: usize) -> (Handover, Vec<Taker>) {
 }
 
 impl Handover {
-    /// Hands a plain row (its cells copied) to planning thread `taker`.
+    /// Hands a plain row's cells (copied) to planning thread `taker`: rows as tests
+    /// write them, where [`Handover::plain`] needs a scan's line.
+    #[cfg(test)]
     pub fn cells(&mut self, taker: usize, row: RowRef, cells: CellsRef<'_>) {
         if let Some(end) = self.takers.get_mut(taker) {
             end.filling.cells.push(cells);
             end.filling.rows.push(Handed::Cells(row));
+            end.send_if_full();
+        }
+    }
+
+    /// Hands a plain row read from the reader's buffer to planning thread `taker`: its
+    /// line copied whole when it can be, its cells otherwise.
+    pub fn plain(&mut self, taker: usize, plain: PlainRow<'_>) {
+        if let Some(end) = self.takers.get_mut(taker) {
+            end.filling.rows.push(Handed::Cells(plain.row));
+            end.filling.cells.push_row(plain);
             end.send_if_full();
         }
     }

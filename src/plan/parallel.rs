@@ -216,10 +216,7 @@ fn read_and_plan(
                 planner.push_cells(row, plain.cells());
                 rows += 1;
             }
-            share => {
-                let row = plain.row;
-                handover.cells(share - 1, row, plain.cells());
-            }
+            share => handover.plain(share - 1, plain),
         },
         Visited::Record(record) => match shares.owner(record.content.referral_id()) {
             0 => {
