@@ -64,13 +64,19 @@ pub struct ReportRow {
 /// `verified`) and merged duplicates with `;`.
 fn note_text(send_notes: [Option<Note>; 2], merged: bool) -> Option<String> {
     let merged = merged.then_some(Note::MergedDuplicates);
-    let notes: Vec<&str> = send_notes
+    let mut notes = send_notes
         .into_iter()
         .chain([merged])
         .flatten()
-        .map(Note::as_str)
-        .collect();
-    (!notes.is_empty()).then(|| notes.join(";"))
+        .map(Note::as_str);
+    // Grown in place rather than collected and joined: a plan makes a row for every
+    // document, and the list to join was a tenth of making one (callgrind).
+    let mut text = notes.next()?.to_string();
+    for note in notes {
+        text.push(';');
+        text.push_str(note);
+    }
+    Some(text)
 }
 
 /// Renders planning errors as one message naming file, line and field for each.
@@ -161,5 +167,32 @@ impl ReportRow {
             duration_ms: Some(result.duration.as_millis() as u64),
             changes: result.changes.clone(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notes_are_joined_in_order_and_no_note_is_none() {
+        let note = |send, merged| note_text(send, merged);
+        assert_eq!(note([None, None], false), None);
+        assert_eq!(
+            note([None, None], true).as_deref(),
+            Some("merged-duplicates")
+        );
+        assert_eq!(
+            note([Some(Note::Refetched), None], true).as_deref(),
+            Some("refetched;merged-duplicates")
+        );
+        assert_eq!(
+            note([Some(Note::Overwritten), Some(Note::Verified)], false).as_deref(),
+            Some("overwritten;verified")
+        );
+        assert_eq!(
+            note([None, Some(Note::Verified)], true).as_deref(),
+            Some("verified;merged-duplicates")
+        );
     }
 }
