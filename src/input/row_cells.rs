@@ -66,7 +66,7 @@ impl CellsBuf {
 }
 
 /// The cells of many rows in one text: for handing a batch of rows from one thread to
-/// another at the cost of one copy of their cells, not an allocation per row.
+/// another at the cost of one copy of their lines (or cells), not an allocation per row.
 #[derive(Debug, Default)]
 pub struct CellsBatch {
     /// Every row's cells, or its whole line, one after another.

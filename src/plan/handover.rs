@@ -1,7 +1,8 @@
 //! Rows handed from the thread that reads the inputs to the other planning threads, in
 //! batches (see `plan::parallel`).
 //!
-//! A plain row's cells are copied into the batch's one text (a copy costs far less than
+//! A plain row's line is copied whole into the batch's one text, with where its cells
+//! lie (its cells one by one when one holds doubled quotes; a copy costs far less than
 //! the split that found them); a record the general path read is moved in whole. Batches
 //! come back to the reader once planned, so their memory is filled again rather than
 //! fresh memory faulted in for every batch. Every channel is bounded: the reader runs at

@@ -5,7 +5,7 @@
 //!
 //! Plain CSV ([`plan_inputs`]): the calling thread reads the inputs, plans the rows of its
 //! own share from the reader's buffer, and hands every other row to its share's thread
-//! (`plan::handover`, a copy of its cells). Reading and splitting a row costs a good
+//! (`plan::handover`, a copy of its line). Reading and splitting a row costs a good
 //! part of planning it, so the reading thread keeps a smaller share ([`READ_COST`]) and
 //! every thread is busy about as long. (Before, each thread read every input itself; in a
 //! profile of `plan` on a million rows a third of the second thread's time was reading
