@@ -19,11 +19,19 @@ use super::csv_header::Columns;
 /// that fills each of the five cells.
 #[derive(Clone, Debug)]
 pub struct LineShape {
-    delimiter: u8,
+    /// The delimiter, `"` and line feed, which end or quote a field.
+    needles: Needles,
     /// For each field of the header, the cell it fills (`id, op, path, value, if_match`
-    /// order), or `None`.
-    cells: Vec<Option<usize>>,
+    /// order), or [`NO_CELL`].
+    slots: Vec<u8>,
 }
+
+/// The slot of a field that fills none of the five cells: a sixth, thrown away, so that a
+/// field's span is stored without a branch.
+const NO_CELL: u8 = 5;
+
+/// The five cells' spans and [`NO_CELL`]'s.
+type Slots = [CellSpan; 6];
 
 impl LineShape {
     /// The shape of lines under a header of `width` fields with `columns`; `None` for a
@@ -40,10 +48,16 @@ impl LineShape {
             Some(columns.value),
             columns.if_match,
         ];
-        let cells = (0..width)
-            .map(|field| wanted.iter().position(|&column| column == Some(field)))
+        let slots = (0..width)
+            .map(|field| {
+                let cell = wanted.iter().position(|&column| column == Some(field));
+                cell.map_or(NO_CELL, |cell| cell as u8)
+            })
             .collect();
-        Some(LineShape { delimiter, cells })
+        Some(LineShape {
+            needles: Needles::new([delimiter, b'"', b'\n']),
+            slots,
+        })
     }
 
     /// A scanner of the lines of `buf`, from its start.
@@ -51,22 +65,40 @@ impl LineShape {
         PlainScan {
             shape: self,
             buf,
-            hits: Hits::new(buf, [self.delimiter, b'"', b'\n']),
+            hits: Hits::new(buf, &self.needles),
             at: 0,
             text: "",
         }
     }
 }
 
-/// Where one cell of a plain line lies in the buffer.
+/// Where one cell of a plain line lies, from the line's start (a line of 4 GiB or more is
+/// not plain).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CellSpan {
     /// Its first byte (inside the quotes of a quoted cell).
-    pub start: usize,
+    pub start: u32,
     /// Just past its last byte.
-    pub end: usize,
+    pub end: u32,
     /// Whether it holds doubled quotes, each standing for one.
     pub escaped: bool,
+}
+
+impl CellSpan {
+    /// The span of the bytes `start..end` of a line starting at `line`, unescaped.
+    fn within(line: usize, start: usize, end: usize) -> Self {
+        // A longer line is refused before its spans are used (`PlainScan::next_line`).
+        CellSpan {
+            start: (start - line) as u32,
+            end: (end - line) as u32,
+            escaped: false,
+        }
+    }
+
+    /// Its bytes' range in the line.
+    fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
 }
 
 /// One plain line found by [`PlainScan`].
@@ -89,7 +121,7 @@ impl<'b> PlainLineAt<'b> {
     pub fn cell(&self, index: usize) -> Cow<'b, str> {
         let span = self.cells[index];
         // Spans lie at ASCII bytes: character boundaries.
-        let text = self.text.get(span.start..span.end).unwrap_or_default();
+        let text = self.text.get(span.range()).unwrap_or_default();
         match span.escaped {
             false => Cow::Borrowed(text),
             true => {
@@ -101,19 +133,12 @@ impl<'b> PlainLineAt<'b> {
     }
 
     /// Where each of the five cells starts and ends in `text`, when none holds doubled
-    /// quotes (and the line is under 4 GiB).
+    /// quotes.
     pub fn unescaped_cells(&self) -> Option<[[u32; 2]; 5]> {
-        let mut cells = [[0; 2]; 5];
-        for (place, span) in cells.iter_mut().zip(&self.cells) {
-            if span.escaped {
-                return None;
-            }
-            *place = [
-                u32::try_from(span.start).ok()?,
-                u32::try_from(span.end).ok()?,
-            ];
+        if self.cells.iter().any(|span| span.escaped) {
+            return None;
         }
-        Some(cells)
+        Some(self.cells.map(|span| [span.start, span.end]))
     }
 
     /// The five cells as text: borrowed from the line, or, for a cell with doubled
@@ -127,10 +152,7 @@ impl<'b> PlainLineAt<'b> {
         for (span, place) in self.cells.iter().zip(&mut undone) {
             if span.escaped {
                 let from = scratch.len();
-                push_undoubled(
-                    scratch,
-                    self.text.get(span.start..span.end).unwrap_or_default(),
-                );
+                push_undoubled(scratch, self.text.get(span.range()).unwrap_or_default());
                 *place = (from, scratch.len());
             }
         }
@@ -139,7 +161,7 @@ impl<'b> PlainLineAt<'b> {
         for ((span, place), cell) in self.cells.iter().zip(undone).zip(&mut cells) {
             *cell = match span.escaped {
                 true => scratch.get(place.0..place.1),
-                false => self.text.get(span.start..span.end),
+                false => self.text.get(span.range()),
             }
             .unwrap_or_default();
         }
@@ -163,7 +185,7 @@ fn push_undoubled(out: &mut String, inside: &str) {
 pub struct PlainScan<'s, 'b> {
     shape: &'s LineShape,
     buf: &'b [u8],
-    hits: Hits<'b>,
+    hits: Hits<'s, 'b>,
     /// Where the next line starts.
     at: usize,
     /// The head of `buf` checked as UTF-8 so far, grown as lines need it.
@@ -178,64 +200,121 @@ impl<'b> PlainScan<'_, 'b> {
     /// which the scan is spent (the caller goes on from the line's start).
     pub fn next_line(&mut self) -> Option<PlainLineAt<'b>> {
         let start = self.at;
-        let mut cells = [CellSpan::default(); 5];
-        let mut field = 0;
-        let mut field_start = start;
-        // A quoted field's inside, once its closing quote is found.
-        let mut quoted: Option<CellSpan> = None;
-        let end = loop {
-            let hit = self.hits.next()?;
-            let byte = self.buf[hit];
-            if byte == b'"' {
-                if hit != field_start || quoted.is_some() {
-                    return None;
-                }
-                quoted = Some(self.quoted_field(hit)?);
-                continue;
-            }
-            let newline = byte == b'\n';
-            let mut cell_end = hit;
-            if newline && hit > field_start && self.buf[hit - 1] == b'\r' {
-                cell_end -= 1;
-            }
-            let span = match quoted.take() {
-                // A closing quote must end its field.
-                Some(inside) if inside.end + 1 != cell_end => return None,
-                Some(inside) => inside,
-                None => CellSpan {
-                    start: field_start,
-                    end: cell_end,
-                    escaped: false,
-                },
-            };
-            if let Some(Some(cell)) = self.shape.cells.get(field) {
-                cells[*cell] = CellSpan {
-                    start: span.start - start,
-                    end: span.end - start,
-                    ..span
-                };
-            }
-            field += 1;
-            field_start = hit + 1;
-            if newline {
-                break (hit + 1, cell_end);
-            }
+        let mut cells = Slots::default();
+        let ends = match self.unquoted_line(start, &mut cells)? {
+            Some(ends) => ends,
+            None => self.any_line(start, &mut cells)?,
         };
-        let (line_end, text_end) = end;
+        self.take_line(start, ends, cells)
+    }
+
+    /// The line split from `start` to `line_end` (its text to `text_end`) into `cells`,
+    /// when it is plain as a whole: not blank, under 4 GiB, UTF-8; the scan goes on after
+    /// it.
+    fn take_line(
+        &mut self,
+        start: usize,
+        (line_end, text_end): (usize, usize),
+        cells: Slots,
+    ) -> Option<PlainLineAt<'b>> {
         let line = &self.buf[start..text_end];
-        if field != self.shape.cells.len() || line.iter().all(u8::is_ascii_whitespace) {
+        if line_end - start > u32::MAX as usize || line.iter().all(u8::is_ascii_whitespace) {
             return None;
         }
         // Both ends are at ASCII bytes (a line feed, or a line's start), so at character
         // boundaries of the checked text.
         let text = self.text_to(text_end)?.get(start..text_end)?;
         self.at = line_end;
+        let [id, op, path, value, if_match, _] = cells;
         Some(PlainLineAt {
             start,
             end: line_end,
             text,
-            cells,
+            cells: [id, op, path, value, if_match],
         })
+    }
+
+    /// [`PlainScan::next_line`] by [`PlainScan::any_line`] alone, as it was before
+    /// [`PlainScan::unquoted_line`]: what that must agree with.
+    #[cfg(test)]
+    fn next_line_the_long_way(&mut self) -> Option<PlainLineAt<'b>> {
+        let start = self.at;
+        let mut cells = Slots::default();
+        let ends = self.any_line(start, &mut cells)?;
+        self.take_line(start, ends, cells)
+    }
+
+    /// The line from `start` split at its delimiters into `cells`, while it has no quote:
+    /// its end and its text's end; `Some(None)` at its first quote, the hits left at the
+    /// line's start for [`PlainScan::any_line`]; `None` when it is not plain.
+    ///
+    /// Nearly every line of an export has no quote. This loop keeps the hits in registers
+    /// and compares each hit once, with no quote state.
+    fn unquoted_line(&mut self, start: usize, cells: &mut Slots) -> Option<Option<(usize, usize)>> {
+        let (buf, slots) = (self.buf, &self.shape.slots[..]);
+        let mut hits = self.hits;
+        let mut field = 0;
+        let mut field_start = start;
+        loop {
+            let hit = hits.next()?;
+            let slot = usize::from(*slots.get(field)?);
+            match buf[hit] {
+                b'\n' => {
+                    if field + 1 != slots.len() {
+                        return None;
+                    }
+                    let text_end = without_return(buf, field_start, hit);
+                    *cells.get_mut(slot)? = CellSpan::within(start, field_start, text_end);
+                    self.hits = hits;
+                    return Some(Some((hit + 1, text_end)));
+                }
+                b'"' => return Some(None),
+                _ => {
+                    *cells.get_mut(slot)? = CellSpan::within(start, field_start, hit);
+                    field += 1;
+                    field_start = hit + 1;
+                }
+            }
+        }
+    }
+
+    /// The line from `start` split at its delimiters into `cells`, quoted fields and all:
+    /// its end and its text's end; `None` when it is not plain.
+    fn any_line(&mut self, start: usize, cells: &mut Slots) -> Option<(usize, usize)> {
+        *cells = Slots::default();
+        let mut field = 0;
+        let mut field_start = start;
+        // A quoted field's inside, once its closing quote is found.
+        let mut quoted: Option<CellSpan> = None;
+        loop {
+            let hit = self.hits.next()?;
+            let byte = self.buf[hit];
+            if byte == b'"' {
+                if hit != field_start || quoted.is_some() {
+                    return None;
+                }
+                quoted = Some(self.quoted_field(start, hit)?);
+                continue;
+            }
+            let newline = byte == b'\n';
+            let cell_end = match newline {
+                true => without_return(self.buf, field_start, hit),
+                false => hit,
+            };
+            let span = match quoted.take() {
+                // A closing quote must end its field.
+                Some(inside) if inside.end as usize + start + 1 != cell_end => return None,
+                Some(inside) => inside,
+                None => CellSpan::within(start, field_start, cell_end),
+            };
+            let slot = *self.shape.slots.get(field)?;
+            *cells.get_mut(usize::from(slot))? = span;
+            field += 1;
+            field_start = hit + 1;
+            if newline {
+                return (field == self.shape.slots.len()).then_some((hit + 1, cell_end));
+            }
+        }
     }
 
     /// The buffer from its start to at least `end`, checked as UTF-8; `None` when a byte
@@ -259,9 +338,10 @@ impl<'b> PlainScan<'_, 'b> {
         (end <= self.text.len()).then_some(self.text)
     }
 
-    /// The inside of the quoted field opened at `open`: up to its closing quote, over
-    /// doubled quotes and delimiters; `None` when it runs past its line or the buffer.
-    fn quoted_field(&mut self, open: usize) -> Option<CellSpan> {
+    /// The inside of the quoted field opened at `open`, in the line from `line`: up to its
+    /// closing quote, over doubled quotes and delimiters; `None` when it runs past its
+    /// line or the buffer.
+    fn quoted_field(&mut self, line: usize, open: usize) -> Option<CellSpan> {
         let mut escaped = false;
         loop {
             let hit = self.hits.next()?;
@@ -274,14 +354,22 @@ impl<'b> PlainScan<'_, 'b> {
                 }
                 b'"' => {
                     return Some(CellSpan {
-                        start: open + 1,
-                        end: hit,
                         escaped,
+                        ..CellSpan::within(line, open + 1, hit)
                     });
                 }
                 _ => {}
             }
         }
+    }
+}
+
+/// Where the text of a line whose last field starts at `field_start` and whose line feed
+/// is at `newline` ends: before a carriage return ending that field.
+fn without_return(buf: &[u8], field_start: usize, newline: usize) -> usize {
+    match newline > field_start && buf[newline - 1] == b'\r' {
+        true => newline - 1,
+        false => newline,
     }
 }
 
@@ -292,20 +380,21 @@ impl<'b> PlainScan<'_, 'b> {
 /// A CSV line has such a byte every few bytes; `memchr3_iter` sets up its vector search
 /// afresh at each one, and that search and its set-up were 7 % of a million-row `plan`'s
 /// profile.
-struct Hits<'b> {
+#[derive(Clone, Copy)]
+struct Hits<'s, 'b> {
     buf: &'b [u8],
-    bytes: [u8; 3],
+    needles: &'s Needles,
     /// The start of the block `mask` covers.
     block: usize,
     /// The hits of that block not yet handed out, one bit per byte.
     mask: u64,
 }
 
-impl<'b> Hits<'b> {
-    fn new(buf: &'b [u8], bytes: [u8; 3]) -> Self {
+impl<'s, 'b> Hits<'s, 'b> {
+    fn new(buf: &'b [u8], needles: &'s Needles) -> Self {
         let mut hits = Hits {
             buf,
-            bytes,
+            needles,
             block: 0,
             mask: 0,
         };
@@ -317,8 +406,28 @@ impl<'b> Hits<'b> {
     fn mask_at(&self, start: usize) -> u64 {
         let rest = self.buf.get(start..).unwrap_or_default();
         match rest.first_chunk::<64>() {
-            Some(block) => block_mask(block, self.bytes),
-            None => mask_of(rest, self.bytes),
+            Some(block) => block_mask(block, self.needles),
+            None => mask_of(rest, self.needles.bytes),
+        }
+    }
+}
+
+/// The three bytes [`Hits`] looks for, and (on x86_64) each spread over a vector, made
+/// once per file rather than for each block.
+#[derive(Clone, Copy, Debug)]
+struct Needles {
+    bytes: [u8; 3],
+    #[cfg(target_arch = "x86_64")]
+    vectors: [std::arch::x86_64::__m128i; 3],
+}
+
+impl Needles {
+    fn new(bytes: [u8; 3]) -> Self {
+        Needles {
+            bytes,
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor has it.
+            vectors: bytes.map(|byte| unsafe { spread_sse2(byte) }),
         }
     }
 }
@@ -335,23 +444,30 @@ fn mask_of(block: &[u8], [a, b, c]: [u8; 3]) -> u64 {
 /// benchmark's file more slowly than `memchr3_iter` did. Over that 84 MB file, alone,
 /// `memchr3_iter` found every hit in 35 ms and this scan in 8 ms.
 #[cfg(target_arch = "x86_64")]
-fn block_mask(block: &[u8; 64], bytes: [u8; 3]) -> u64 {
+fn block_mask(block: &[u8; 64], needles: &Needles) -> u64 {
     // SAFETY: SSE2 is part of the x86_64 baseline: every x86_64 processor has it.
-    unsafe { block_mask_sse2(block, bytes) }
+    unsafe { block_mask_sse2(block, &needles.vectors) }
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-fn block_mask(block: &[u8; 64], bytes: [u8; 3]) -> u64 {
-    mask_of(block, bytes)
+fn block_mask(block: &[u8; 64], needles: &Needles) -> u64 {
+    mask_of(block, needles.bytes)
+}
+
+/// `byte` in each of a vector's 16 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "sse2")]
+fn spread_sse2(byte: u8) -> std::arch::x86_64::__m128i {
+    std::arch::x86_64::_mm_set1_epi8(byte as i8)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "sse2")]
-fn block_mask_sse2(block: &[u8; 64], bytes: [u8; 3]) -> u64 {
+fn block_mask_sse2(block: &[u8; 64], needles: &[std::arch::x86_64::__m128i; 3]) -> u64 {
     use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
     };
-    let [a, b, c] = bytes.map(|byte| _mm_set1_epi8(byte as i8));
+    let [a, b, c] = *needles;
     let mut mask = 0;
     for (k, chunk) in block.chunks_exact(16).enumerate() {
         // SAFETY: an unaligned load of exactly the 16 bytes of `chunk`.
@@ -366,7 +482,7 @@ fn block_mask_sse2(block: &[u8; 64], bytes: [u8; 3]) -> u64 {
     mask
 }
 
-impl Iterator for Hits<'_> {
+impl Iterator for Hits<'_, '_> {
     type Item = usize;
 
     fn next(&mut self) -> Option<usize> {
@@ -513,7 +629,8 @@ mod tests {
         fn hits_are_every_delimiter_quote_and_line_feed_in_order(
             buf in proptest::collection::vec(proptest::sample::select(b"a,\"\n\r;\xff".to_vec()), 0..300)
         ) {
-            let found: Vec<usize> = Hits::new(&buf, [b',', b'"', b'\n']).collect();
+            let needles = Needles::new([b',', b'"', b'\n']);
+            let found: Vec<usize> = Hits::new(&buf, &needles).collect();
             let expected: Vec<usize> = memchr::memchr3_iter(b',', b'"', b'\n', &buf).collect();
             proptest::prop_assert_eq!(found, expected);
         }
@@ -528,7 +645,31 @@ mod tests {
             whole[..32].copy_from_slice(&block);
             whole[32..].copy_from_slice(&more);
             let bytes = [b',', b'"', b'\n'];
-            proptest::prop_assert_eq!(block_mask(&whole, bytes), mask_of(&whole, bytes));
+            let masked = block_mask(&whole, &Needles::new(bytes));
+            proptest::prop_assert_eq!(masked, mask_of(&whole, bytes));
+        }
+
+        /// The scan of lines without quotes takes what the scan of any line takes, line by
+        /// line, and stops where it stops.
+        #[test]
+        fn lines_without_quotes_are_split_as_any_line_is(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "a", "é", ",", ",", ",", "\"", "\"\"", " ", "\t", "\r", "\n", "\n", "\r\n",
+                ]),
+                0..200,
+            )
+        ) {
+            let text = tokens.concat();
+            let shape = shape();
+            let (mut quick, mut long) = (shape.scan(text.as_bytes()), shape.scan(text.as_bytes()));
+            loop {
+                let (one, other) = (quick.next_line(), long.next_line_the_long_way());
+                proptest::prop_assert_eq!(one, other);
+                if one.is_none() {
+                    break;
+                }
+            }
         }
 
         /// Whatever line the scan takes, the general path would have read the same cells
