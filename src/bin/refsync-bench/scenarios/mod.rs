@@ -79,6 +79,30 @@ fn record(table: &mut Table, scenario: &str, result: anyhow::Result<()>) {
     }
 }
 
+/// Locks `work` for this run, or says that another run holds it: a second benchmark in the
+/// same directory regenerates and overwrites the inputs and reports the first is using
+/// (two runs started by mistake in one directory failed with a report read back short and
+/// a JSONL input parsed while it was being written). The lock goes with the process.
+fn lock_work_dir(work: &Path) -> anyhow::Result<std::fs::File> {
+    let path = work.join(".refsync-bench.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another refsync-bench is running in {}; give this one another --work-dir",
+            work.display()
+        ),
+        Err(std::fs::TryLockError::Error(error)) => {
+            Err(error).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
+
 /// What every scenario uses.
 pub struct Bench {
     /// The `refsync` binary measured.
@@ -87,6 +111,8 @@ pub struct Bench {
     pub work: PathBuf,
     /// The options.
     pub options: BenchOptions,
+    /// Held while the run lasts (see [`lock_work_dir`]).
+    _lock: std::fs::File,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -112,12 +138,14 @@ impl Bench {
         };
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
+        let lock = lock_work_dir(&work)?;
         std::fs::create_dir_all(&options.plots)
             .with_context(|| format!("cannot create {}", options.plots.display()))?;
         Ok(Bench {
             refsync,
             work,
             options,
+            _lock: lock,
             _temp: temp,
         })
     }
@@ -233,4 +261,22 @@ pub fn sync_extras(table: &mut Table, scenario: &str, result: &SyncResult) {
             result.emulator_cpu.map_or("n/a".into(), |c| format!("{:.0} %", cpu_share(c))),
         ),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_work_directory_serves_one_run_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock_work_dir(dir.path()).unwrap();
+        let refused = lock_work_dir(dir.path()).unwrap_err().to_string();
+        assert!(refused.contains("another refsync-bench"), "{refused}");
+        drop(held);
+        assert!(
+            lock_work_dir(dir.path()).is_ok(),
+            "free again once the first is gone"
+        );
+    }
 }
