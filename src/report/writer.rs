@@ -170,7 +170,12 @@ impl ReportWriter {
         }
         let tmp = temp_path(&self.path);
         let file = File::create(&tmp).map_err(ReportError::write(&tmp))?;
-        self.write_in_order(&self.path.clone(), lines, file)?;
+        if let Err(error) = self.write_in_order(&self.path.clone(), lines, file) {
+            // The appended report stays; only the half-written copy goes. Failing to
+            // remove it changes nothing about the error the run reports.
+            let _ = std::fs::remove_file(&tmp);
+            return Err(error);
+        }
         std::fs::rename(&tmp, &self.path).map_err(ReportError::write(&self.path))
     }
 
@@ -518,6 +523,23 @@ mod tests {
             .collect();
         assert_eq!(ids, ["\"a\"", "\"b\""]);
         assert!(!dir.path().join("r.jsonl.tmp").exists());
+    }
+
+    #[test]
+    fn a_rewrite_that_fails_leaves_no_half_written_copy_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let mut writer = ReportWriter::create(&path, false).unwrap();
+        let (b, a) = (row("b", "x"), row("a", "y"));
+        let b_line = writer.append(&b).unwrap();
+        let a_line = writer.append(&a).unwrap();
+        writer.flush().unwrap();
+        // Another process cut the report short under the writer.
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(b_line.start + 1).unwrap();
+        assert!(writer.finish(&[a_line, b_line]).is_err());
+        assert!(!dir.path().join("r.csv.tmp").exists());
+        assert!(path.exists(), "the appended report stays");
     }
 
     #[test]
