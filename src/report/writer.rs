@@ -507,14 +507,19 @@ mod tests {
         assert!(lines.next().unwrap().contains("'=cmd()"));
     }
 
+    /// A report at `path` with rows `b` then `a` appended, and their lines.
+    fn b_then_a(path: &Path) -> (ReportWriter, LineSpan, LineSpan) {
+        let mut writer = ReportWriter::create(path, false).unwrap();
+        let b_line = writer.append(&row("b", "x")).unwrap();
+        let a_line = writer.append(&row("a", "y")).unwrap();
+        (writer, b_line, a_line)
+    }
+
     #[test]
     fn finish_rewrites_rows_in_the_given_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
-        let mut writer = ReportWriter::create(&path, false).unwrap();
-        let (b, a) = (row("b", "x"), row("a", "y"));
-        let b_line = writer.append(&b).unwrap();
-        let a_line = writer.append(&a).unwrap();
+        let (writer, b_line, a_line) = b_then_a(&path);
         writer.finish(&[a_line, b_line]).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let ids: Vec<String> = text
@@ -529,10 +534,7 @@ mod tests {
     fn a_rewrite_that_fails_leaves_no_half_written_copy_behind() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        let mut writer = ReportWriter::create(&path, false).unwrap();
-        let (b, a) = (row("b", "x"), row("a", "y"));
-        let b_line = writer.append(&b).unwrap();
-        let a_line = writer.append(&a).unwrap();
+        let (mut writer, b_line, a_line) = b_then_a(&path);
         writer.flush().unwrap();
         // Another process cut the report short under the writer.
         let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
@@ -548,10 +550,7 @@ mod tests {
         let target = dir.path().join("target.jsonl");
         let link = dir.path().join("r.jsonl");
         std::os::unix::fs::symlink(&target, &link).unwrap();
-        let mut writer = ReportWriter::create(&link, false).unwrap();
-        let (b, a) = (row("b", "x"), row("a", "y"));
-        let b_line = writer.append(&b).unwrap();
-        let a_line = writer.append(&a).unwrap();
+        let (mut writer, b_line, a_line) = b_then_a(&link);
         writer.flush().unwrap();
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
         writer.finish(&[a_line, b_line]).unwrap();
@@ -563,8 +562,7 @@ mod tests {
             .collect();
         assert_eq!(ids, ["\"a\"", "\"b\""]);
 
-        let mut writer = ReportWriter::create(Path::new("/dev/null"), false).unwrap();
-        let (b_line, a_line) = (writer.append(&b).unwrap(), writer.append(&a).unwrap());
+        let (writer, b_line, a_line) = b_then_a(Path::new("/dev/null"));
         writer.finish(&[a_line, b_line]).unwrap();
     }
 
