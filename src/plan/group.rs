@@ -80,6 +80,11 @@ impl Group {
         self.id.as_deref()
     }
 
+    /// The line of the first row (every group has one once a row is added).
+    pub fn first_line(&self) -> Option<LineRef> {
+        self.rows.first().map(|row| row.at)
+    }
+
     /// Starts loading what adding a row reads: the ID, the end of the row list and the
     /// operations (see `plan::ahead`).
     pub fn prefetch(&self) {
@@ -180,12 +185,14 @@ impl Group {
                 return;
             }
         };
-        let status_path = StatusFields::wants(&op.path).then(|| op.path.clone());
+        // The path lives in `rules.paths`, not in the operation, which the list takes.
+        let path: &str = op.path;
+        let status_path = StatusFields::wants(path).then_some(path);
         match self.ops.push(op, site.at, rules.on_duplicate) {
             Pushed::Added | Pushed::Overrode => {
                 if let Some(path) = status_path {
                     let fields = self.status_fields.get_or_insert_with(Box::default);
-                    fields.note(&path, site.at, site.field("value"));
+                    fields.note(path, site.at, site.field("value"));
                 }
             }
             Pushed::Merged => self.merged_duplicates = true,

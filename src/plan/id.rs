@@ -13,6 +13,9 @@ pub const MAX_ID_CHARS: usize = 128;
 ///
 /// An empty ID is not judged here: the planner treats it as "no ID" (an ID-less row).
 pub fn check_id(id: &str) -> Result<(), String> {
+    if is_plain_id(id) {
+        return Ok(());
+    }
     // No more bytes than the limit means no more characters: only a longer ID is counted.
     let reason = if id == "." || id == ".." {
         Some(format!("{id:?} names a directory, not a referral"))
@@ -45,8 +48,30 @@ fn shown_char(c: char) -> String {
 }
 
 /// The unreserved characters of RFC 3986: safe in a path segment without encoding.
-fn is_id_char(c: char) -> bool {
+const fn is_id_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~')
+}
+
+/// Whether `id` keeps the ID rule, answered without a branch per character: a GUID's
+/// digits, letters and dashes come in no order a branch predictor could learn, and the
+/// character-by-character check of 100,000 new IDs was a fifth of the reading thread's
+/// time while a million-row `plan` met them (`perf`). `check_id` says what is wrong.
+fn is_plain_id(id: &str) -> bool {
+    /// Which bytes are ID characters.
+    static ID_BYTES: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = is_id_char(byte as u8 as char);
+            byte += 1;
+        }
+        table
+    };
+    let bytes = id.as_bytes();
+    let all_id_bytes = bytes
+        .iter()
+        .fold(true, |all, &byte| all & ID_BYTES[usize::from(byte)]);
+    all_id_bytes && bytes.len() <= MAX_ID_CHARS && id != "." && id != ".."
 }
 
 #[cfg(test)]
@@ -60,6 +85,31 @@ mod tests {
         assert!(reason("O'Brien").contains("it contains an apostrophe (')"));
         assert!(reason("a b").contains("it contains ' '"));
         assert!(reason("a\tb").contains("it contains '\\t'"));
+    }
+
+    #[test]
+    fn the_quick_check_agrees_with_the_rule_on_every_byte_and_length() {
+        let by_rule = |id: &str| {
+            id != "."
+                && id != ".."
+                && id.chars().count() <= MAX_ID_CHARS
+                && id.chars().all(is_id_char)
+        };
+        let mut ids: Vec<String> = (0..=255u8)
+            .map(|byte| format!("ab{}", byte as char))
+            .collect();
+        ids.extend(["a".repeat(MAX_ID_CHARS), "a".repeat(MAX_ID_CHARS + 1)]);
+        ids.extend([
+            "é".repeat(10),
+            ".".into(),
+            "..".into(),
+            "...".into(),
+            "a b".into(),
+        ]);
+        for id in &ids {
+            assert_eq!(is_plain_id(id), by_rule(id), "{id:?}");
+            assert_eq!(check_id(id).is_ok(), by_rule(id), "{id:?}");
+        }
     }
 
     #[test]

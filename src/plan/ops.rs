@@ -80,7 +80,7 @@ impl OpList {
         if op.is_append() {
             return self.push_append(op, at, on_duplicate);
         }
-        let Some(earlier) = self.latest_on(&op.path) else {
+        let Some(earlier) = self.latest_on(op.path) else {
             self.insert(op.into_patch_op(), at);
             return Pushed::Added;
         };
@@ -138,7 +138,7 @@ impl OpList {
     /// The latest live append to `op`'s array of a Member with `op`'s e-mail, in any case.
     fn same_member(&self, op: &CheckedOp<'_>) -> Option<usize> {
         if let Some(index) = &self.index {
-            return index.members.get(&member_key(&op.path, op.value)?).copied();
+            return index.members.get(&member_key(op.path, op.value)?).copied();
         }
         // Most documents append to an array once: no parse unless there is another.
         let mut others = self
@@ -146,7 +146,7 @@ impl OpList {
             .iter()
             .enumerate()
             .rev()
-            .filter(|(_, p)| p.live && p.op.is_append() && p.op.path == op.path)
+            .filter(|(_, p)| p.live && p.op.is_append() && p.op.path == *op.path)
             .peekable();
         others.peek()?;
         let email = member_email(op.value)?;
@@ -171,11 +171,11 @@ impl OpList {
     /// is one append the user wrote twice, not two members.
     fn has_append(&self, op: &CheckedOp<'_>) -> bool {
         match &self.index {
-            Some(index) => index.appends.contains(&append_key(&op.path, op.value)),
+            Some(index) => index.appends.contains(&append_key(op.path, op.value)),
             None => self
                 .ops
                 .iter()
-                .any(|p| p.op.path == op.path && same_json(p.op.value.as_str(), op.value)),
+                .any(|p| p.op.path == *op.path && same_json(p.op.value.as_str(), op.value)),
         }
     }
 

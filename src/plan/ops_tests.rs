@@ -20,7 +20,7 @@ fn replace(path: &str, value: Value) -> PatchOp {
 fn push_under(rule: OnDuplicate, list: &mut OpList, op: PatchOp, line: u64) -> Pushed {
     let checked = CheckedOp {
         op: op.op,
-        path: op.path.clone(),
+        path: &op.path,
         value: op.value.as_str(),
     };
     list.push(checked, at(line), rule)

@@ -231,14 +231,15 @@ fn insert_target(op: OpKind, path: &str) -> Option<&str> {
 }
 
 /// An operation that passed the row checks, its value's JSON text still in the checker's
-/// buffer: a row that repeats an earlier operation merges without a copy of its value
-/// being made and freed (over half the rows of the benchmark's million-row file).
+/// buffer and its path in the plan's [`PathCache`]: a row that repeats an earlier
+/// operation merges without a copy of its value being made and freed (over half the rows
+/// of the benchmark's million-row file), or its path's count of owners raised and lowered.
 #[derive(Clone, Debug)]
 pub struct CheckedOp<'v> {
     /// `replace` or `add`.
     pub op: OpKind,
-    /// The path, shared as in [`PatchOp`].
-    pub path: Arc<str>,
+    /// The path, shared as in [`PatchOp`] once the operation is kept.
+    pub path: &'v Arc<str>,
     /// The value's compact JSON text.
     pub value: &'v str,
 }
@@ -246,14 +247,14 @@ pub struct CheckedOp<'v> {
 impl CheckedOp<'_> {
     /// Whether this inserts into an array (see [`PatchOp::is_append`]).
     pub fn is_append(&self) -> bool {
-        insert_target(self.op, &self.path).is_some()
+        insert_target(self.op, self.path).is_some()
     }
 
-    /// The operation, its value copied out of the buffer.
+    /// The operation, its value copied out of the buffer and its path shared.
     pub fn into_patch_op(self) -> PatchOp {
         PatchOp {
             op: self.op,
-            path: self.path,
+            path: Arc::clone(self.path),
             value: JsonText::from_text(self.value),
         }
     }
@@ -267,33 +268,48 @@ impl fmt::Debug for PatchOp {
 
 /// The distinct paths of a plan, each stored once with where it leads in the schema, so a
 /// path repeated on a million rows is resolved once.
+///
+/// A path is lent, not cloned: a clone of an `Arc` is an atomic instruction, and the
+/// three of them a row took here and in the duplicate checks were a quarter of the
+/// costliest step of `plan`'s profile (each one waits for the memory reads before it).
 #[derive(Debug, Default)]
 pub struct PathCache {
-    paths: foldhash::HashMap<Arc<str>, Resolved>,
-    /// The path resolved last: a file in passes (one column for every referral, then the
-    /// next) gives the same path row after row, found by one comparison without a hash.
-    last: Option<(Arc<str>, Resolved)>,
+    /// Each path's place in `resolved`.
+    places: foldhash::HashMap<Arc<str>, usize>,
+    /// Each path, shared, with where it leads.
+    resolved: Vec<(Arc<str>, Resolved)>,
+    /// The place of the path resolved last: a file in passes (one column for every
+    /// referral, then the next) gives the same path row after row, found by one
+    /// comparison without a hash.
+    last: usize,
 }
 
 impl PathCache {
     /// The shared copy of `path` and where it leads; `Err` for a path the schema refuses.
-    pub fn resolve(&mut self, path: &str) -> Result<(Arc<str>, Resolved), PathError> {
-        if let Some((shared, resolved)) = &self.last
-            && **shared == *path
-        {
-            return Ok((shared.clone(), *resolved));
+    pub fn resolve(&mut self, path: &str) -> Result<(&Arc<str>, Resolved), PathError> {
+        let repeated = self
+            .resolved
+            .get(self.last)
+            .is_some_and(|(shared, _)| **shared == *path);
+        if !repeated {
+            self.last = match self.places.get(path) {
+                Some(&place) => place,
+                None => self.add(path)?,
+            };
         }
-        let found = match self.paths.get_key_value(path) {
-            Some((shared, resolved)) => (shared.clone(), *resolved),
-            None => {
-                let resolved = schema::resolve(path)?;
-                let shared: Arc<str> = Arc::from(path);
-                self.paths.insert(shared.clone(), resolved);
-                (shared, resolved)
-            }
-        };
-        self.last = Some(found.clone());
-        Ok(found)
+        // `last` is a place that `add` filled.
+        let (shared, resolved) = &self.resolved[self.last];
+        Ok((shared, *resolved))
+    }
+
+    /// Resolves a path seen for the first time and stores it; its place.
+    fn add(&mut self, path: &str) -> Result<usize, PathError> {
+        let resolved = schema::resolve(path)?;
+        let shared: Arc<str> = Arc::from(path);
+        let place = self.resolved.len();
+        self.places.insert(Arc::clone(&shared), place);
+        self.resolved.push((shared, resolved));
+        Ok(place)
     }
 }
 
@@ -331,15 +347,16 @@ mod tests {
     #[test]
     fn a_path_resolves_to_one_shared_copy_whatever_came_between() {
         let mut cache = PathCache::default();
-        let (first, _) = cache.resolve("/details/notes").unwrap();
-        let (again, _) = cache.resolve("/details/notes").unwrap();
-        let (other, _) = cache.resolve("/name").unwrap();
-        assert!(cache.resolve("/no/such/field").is_err());
-        let (later, _) = cache.resolve("/details/notes").unwrap();
+        let mut shared = |path: &str| cache.resolve(path).map(|(path, _)| Arc::clone(path));
+        let first = shared("/details/notes").unwrap();
+        let again = shared("/details/notes").unwrap();
+        let other = shared("/name").unwrap();
+        assert!(shared("/no/such/field").is_err());
+        let later = shared("/details/notes").unwrap();
         assert!(Arc::ptr_eq(&first, &again) && Arc::ptr_eq(&first, &later));
         assert_eq!(&*other, "/name");
-        assert!(cache.resolve("/no/such/field").is_err());
-        assert_eq!(&*cache.resolve("/name").unwrap().0, "/name");
+        assert!(shared("/no/such/field").is_err());
+        assert_eq!(&*shared("/name").unwrap(), "/name");
     }
 
     #[test]

@@ -177,7 +177,23 @@ impl Planner {
     }
 
     /// Every entry, in plan order.
-    pub fn finish(mut self) -> Plan {
+    pub fn finish(self) -> Plan {
+        self.finish_each(|_| {})
+    }
+
+    /// Every entry, in plan order, and the line of each one's first row: what merging
+    /// the plans of several shares compares (see `plan::parallel`), taken here, where
+    /// each group's rows are in reach anyway, rather than read from every entry again.
+    pub fn finish_with_first_lines(self) -> (Plan, Vec<LineRef>) {
+        let mut first_lines = Vec::with_capacity(self.groups.len());
+        // Every group has its first row from the start; one without would go first.
+        let none = LineRef { input: 0, line: 0 };
+        let plan = self.finish_each(|group| first_lines.push(group.first_line().unwrap_or(none)));
+        (plan, first_lines)
+    }
+
+    /// Every entry, in plan order, each group shown to `each` before it is finished.
+    fn finish_each(mut self, mut each: impl FnMut(&Group)) -> Plan {
         self.plan_held_rows();
         let Planner {
             groups,
@@ -191,7 +207,10 @@ impl Planner {
         Plan {
             entries: groups
                 .into_iter()
-                .map(|group| group.finish(&rules.names))
+                .map(|group| {
+                    each(&group);
+                    group.finish(&rules.names)
+                })
                 .collect(),
         }
     }

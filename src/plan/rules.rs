@@ -61,7 +61,7 @@ impl OpSite<'_> {
 pub fn check_op<'b>(
     raw: RawOpRef<'_>,
     site: OpSite<'_>,
-    paths: &mut PathCache,
+    paths: &'b mut PathCache,
     buf: &'b mut String,
 ) -> Result<CheckedOp<'b>, Vec<PlanError>> {
     let op = parse_op(raw.op, site);
@@ -108,12 +108,12 @@ fn parse_op(text: &str, site: OpSite<'_>) -> Result<OpKind, PlanError> {
 
 /// Resolves the path against the referral schema (through the plan's cache); a `replace`
 /// may not end in `-`.
-fn check_path(
+fn check_path<'p>(
     path: &str,
     op: Option<OpKind>,
     site: OpSite<'_>,
-    paths: &mut PathCache,
-) -> Result<(Arc<str>, Resolved), PlanError> {
+    paths: &'p mut PathCache,
+) -> Result<(&'p Arc<str>, Resolved), PlanError> {
     let (shared, resolved) = paths.resolve(path).map_err(|e| path_error(&e, site))?;
     if resolved.append && op == Some(OpKind::Replace) {
         let message = format!(
