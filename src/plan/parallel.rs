@@ -272,21 +272,28 @@ fn merge(plans: Vec<(Plan, Vec<LineRef>)>) -> Plan {
             .unwrap_or_default();
     }
     let total = plans.iter().map(|(plan, _)| plan.entries.len()).sum();
-    let mut heads: Vec<_> = plans
+    // Each share's entries, their first lines, and how many of them have been taken.
+    let mut shares: Vec<_> = plans
         .into_iter()
-        .map(|(plan, first_lines)| plan.entries.into_iter().zip(first_lines).peekable())
+        .map(|(plan, first_lines)| (plan.entries.into_iter(), first_lines, 0))
         .collect();
     let mut entries = Vec::with_capacity(total);
     loop {
-        let earliest = heads
-            .iter_mut()
-            .enumerate()
-            .filter_map(|(index, head)| Some((head.peek()?.1, index)))
-            .min();
+        // The share whose next entry starts first (the lower share on a tie).
+        let mut earliest: Option<(LineRef, usize)> = None;
+        for (index, (_, first_lines, taken)) in shares.iter().enumerate() {
+            if let Some(&line) = first_lines.get(*taken)
+                && earliest.is_none_or(|(first, _)| line < first)
+            {
+                earliest = Some((line, index));
+            }
+        }
         let Some((_, index)) = earliest else {
             return Plan { entries };
         };
-        entries.extend(heads[index].next().map(|(entry, _)| entry));
+        let (share_entries, _, taken) = &mut shares[index];
+        *taken += 1;
+        entries.extend(share_entries.next());
     }
 }
 
