@@ -271,3 +271,13 @@ fn one_member_appended_with_two_names_follows_the_duplicate_rule() {
         );
     }
 }
+
+#[test]
+fn a_planned_operation_is_no_larger_than_its_operation_and_sixteen_bytes() {
+    // A hundred thousand documents' operations are held at once: the line's own padding
+    // would make each 64 bytes.
+    assert!(std::mem::size_of::<PlannedOp>() <= std::mem::size_of::<PatchOp>() + 16);
+    let planned = PlannedOp::new(replace("/name", json!("x")), at(7));
+    assert_eq!(planned.at(), at(7));
+    assert!(planned.live);
+}

@@ -37,7 +37,7 @@ impl StatusFields {
         self.0
             .iter()
             .rev()
-            .find(|(at, is_status, _)| *at == planned.at && *is_status == status)
+            .find(|(at, is_status, _)| *at == planned.at() && *is_status == status)
             .map_or_else(|| "value".into(), |(_, _, field)| field.clone())
     }
 }
@@ -73,7 +73,7 @@ fn to_plan_error(
     fields: &StatusFields,
     names: &InputNames,
 ) -> PlanError {
-    let line = |planned: Option<&PlannedOp>| planned.map(|p| p.at);
+    let line = |planned: Option<&PlannedOp>| planned.map(PlannedOp::at);
     // The later of the two is where the pair went wrong.
     let later = match line(substatus) > line(status) {
         true => substatus,
@@ -100,7 +100,7 @@ fn to_plan_error(
 }
 
 fn line_number(planned: Option<&PlannedOp>, names: &InputNames) -> String {
-    planned.map_or_else(|| "?".into(), |p| names.line(p.at))
+    planned.map_or_else(|| "?".into(), |p| names.line(p.at()))
 }
 
 #[cfg(test)]
@@ -115,11 +115,8 @@ mod tests {
     }
 
     fn set(path: &str, value: &str, line: u64) -> PlannedOp {
-        PlannedOp {
-            op: PatchOp::new(OpKind::Replace, path, &json!(value)),
-            at: LineRef { input: 0, line },
-            live: true,
-        }
+        let op = PatchOp::new(OpKind::Replace, path, &json!(value));
+        PlannedOp::new(op, LineRef { input: 0, line })
     }
 
     #[test]
