@@ -151,3 +151,14 @@ fn an_id_less_group_is_never_a_document() {
     assert_eq!(entry.id, None);
     assert_eq!(entry.ops, 1);
 }
+
+#[test]
+fn a_group_with_nothing_wrong_and_no_if_match_is_at_most_two_cache_lines() {
+    // A hundred thousand groups are held at once; what most of them never use (errors,
+    // ETags, status fields) sits behind boxes.
+    assert!(
+        std::mem::size_of::<Group>() <= 128,
+        "{}",
+        std::mem::size_of::<Group>()
+    );
+}
