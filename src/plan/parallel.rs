@@ -35,15 +35,12 @@ const READ_COST: f64 = 0.4;
 /// A plan and the number of input rows it was made from.
 pub type Planned = (Plan, usize);
 
-/// One share's plan, the line of each of its entries' first row (for [`merge`]), and the
-/// number of input rows it was made from.
+/// One share's plan, the line of each of its entries' first row (for [`merge`], empty when
+/// there is one share), and the number of input rows it was made from.
 type SharePlan = (Plan, Vec<LineRef>, usize);
 
-/// A share's plan from its planner and row count.
-fn share_plan(planner: Planner, rows: usize) -> SharePlan {
-    let (plan, first_lines) = planner.finish_with_first_lines();
-    (plan, first_lines, rows)
-}
+/// A share's planner, all its rows pushed, and the number of them.
+type SharePlanner = (Planner, usize);
 
 /// Reads and plans `sources` on `threads` threads (at least one): this one reads every
 /// input and hands the rows of the other threads' shares over; the plan is the same
@@ -91,27 +88,31 @@ pub fn plan_streams(
                 rows += 1;
             }
         })?;
-        Ok(share_plan(planner, rows))
+        Ok((planner, rows))
     })
 }
 
 /// Runs `plan` for each of `inputs` (given its share's number), each on a thread of its
-/// own (the first on this one), and merges the shares' plans; the first share's error, if
-/// any, is the answer. An input whose thread could not start is dropped at once.
+/// own (the first on this one), finishes each share's plan on its thread, and merges
+/// them; the first share's error, if any, is the answer. An input whose thread could not
+/// start is dropped at once.
 fn in_shares<T, F>(inputs: Vec<T>, plan: F) -> Result<Planned, InputError>
 where
     T: Send,
-    F: Fn(usize, T) -> Result<SharePlan, InputError> + Sync,
+    F: Fn(usize, T) -> Result<SharePlanner, InputError> + Sync,
 {
     let of = inputs.len();
-    // Each share says when it is done (with -vv), for a look at how evenly they ran.
-    let plan = &|index: usize, input: T| {
-        let planned = plan(index, input);
-        if let Ok((_, _, rows)) = &planned {
-            let cpu_ms = crate::ui::cpu::thread_cpu_ms();
-            tracing::debug!(share = index, of, rows, cpu_ms, "planned a share");
-        }
-        planned
+    let plan = &|index: usize, input: T| -> Result<SharePlan, InputError> {
+        let (planner, rows) = plan(index, input)?;
+        // Only a merge of several shares compares first lines.
+        let (plan, first_lines) = match of {
+            1 => (planner.finish(), Vec::new()),
+            _ => planner.finish_with_first_lines(),
+        };
+        // Each share says when it is done (with -vv), for a look at how evenly they ran.
+        let cpu_ms = crate::ui::cpu::thread_cpu_ms();
+        tracing::debug!(share = index, of, rows, cpu_ms, "planned a share");
+        Ok((plan, first_lines, rows))
     };
     let shares = std::thread::scope(|scope| {
         let mut inputs = inputs.into_iter().enumerate();
@@ -216,7 +217,7 @@ fn read_and_plan(
     options: &PlanOptions,
     shares: Shares,
     mut handover: Handover,
-) -> Result<SharePlan, InputError> {
+) -> Result<SharePlanner, InputError> {
     let mut planner = Planner::new(options.clone());
     let mut rows = 0;
     let visited = crate::input::visit_records(sources, read, true, |visited| match visited {
@@ -239,11 +240,11 @@ fn read_and_plan(
     // Sent even after a failure: the other threads end once they have what was read.
     handover.finish();
     visited?;
-    Ok(share_plan(planner, rows))
+    Ok((planner, rows))
 }
 
 /// Plans the rows handed to `taker`, as they come.
-fn plan_handed(taker: Taker, options: &PlanOptions) -> SharePlan {
+fn plan_handed(taker: Taker, options: &PlanOptions) -> SharePlanner {
     let mut planner = Planner::new(options.clone());
     let mut rows = 0;
     taker.take(|batch| {
@@ -255,14 +256,14 @@ fn plan_handed(taker: Taker, options: &PlanOptions) -> SharePlan {
             }
         }
     });
-    share_plan(planner, rows)
+    (planner, rows)
 }
 
 /// The entries of the plans of disjoint shares, in the order of their first rows, as one
 /// planner would have made them: each plan's entries are in that order already. Each
 /// plan comes with its entries' first lines, which are all that is compared: reading
 /// them from the entries themselves (each in memory of its own) took the single thread
-/// that merges about 8 ms of a million-row `plan`, the other one idle (`perf`).
+/// that merges 7–8 ms of a million-row `plan`, the other one idle (`perf`).
 fn merge(plans: Vec<(Plan, Vec<LineRef>)>) -> Plan {
     if plans.len() == 1 {
         return plans
