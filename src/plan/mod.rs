@@ -8,6 +8,7 @@
 mod ahead;
 mod document;
 mod group;
+mod group_list;
 mod handover;
 mod id;
 mod messages;

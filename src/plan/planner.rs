@@ -11,6 +11,7 @@ use std::hash::BuildHasher;
 
 use super::ahead::{Ahead, PARTS_AT, VALUES_AT, prefetch_all};
 use super::group::{Group, OpRules};
+use super::group_list::GroupList;
 use super::{ErrorCode, Plan, PlanError, PlanOptions};
 use crate::input::{CellsRef, InputRecord, LineRef, MalformedKind, RecordContent, RowRef};
 
@@ -29,7 +30,7 @@ pub struct Planner {
     /// share would all fall on one residue and crowd the table).
     hasher: foldhash::fast::RandomState,
     /// One group per ID (or per ID-less row), in order of first appearance.
-    groups: Vec<Group>,
+    groups: GroupList,
     /// The previous row's group, and whether the rows so far follow [`Planner::predicted`].
     last: usize,
     predicting: bool,
@@ -50,7 +51,7 @@ impl Planner {
             },
             by_id: hashbrown::HashTable::new(),
             hasher: foldhash::fast::RandomState::default(),
-            groups: Vec::new(),
+            groups: GroupList::default(),
             last: 0,
             predicting: false,
             ahead: Ahead::default(),
@@ -204,15 +205,12 @@ impl Planner {
         // The ID map is done with: let it go before the documents are built, which is
         // when a large plan reaches its peak memory.
         drop(by_id);
-        Plan {
-            entries: groups
-                .into_iter()
-                .map(|group| {
-                    each(&group);
-                    group.finish(&rules.names)
-                })
-                .collect(),
-        }
+        let mut entries = Vec::with_capacity(groups.len());
+        entries.extend(groups.into_groups().map(|group| {
+            each(&group);
+            group.finish(&rules.names)
+        }));
+        Plan { entries }
     }
 
     /// The index of a readable row's group, its ID given in the field `id_field`; a row
