@@ -3,7 +3,9 @@
 //! One `Vec` of a hundred thousand groups doubled its way there: each doubling copied every
 //! group into fresh memory, and a profile of `plan` on a million rows had a quarter of the
 //! run's page faults in that growth (the memory of the last copy and of every one before
-//! it, each touched once). In blocks, a group never moves and no memory is touched twice.
+//! it, each touched once). In blocks, only the first block grows that way (so a small plan
+//! takes no more than it needs); after it, a group never moves and its memory is touched
+//! once.
 
 use std::ops::{Index, IndexMut};
 
@@ -13,11 +15,11 @@ use super::group::Group;
 const BLOCK: usize = 1 << BLOCK_BITS;
 const BLOCK_BITS: u32 = 12;
 
-/// A list of groups, indexed as a `Vec` is, that grows without moving them.
+/// A list of groups, indexed as a `Vec` is, that grows a block at a time.
 #[derive(Debug, Default)]
 pub struct GroupList {
-    /// Every block but the last is full; the first grows as a `Vec` does up to [`BLOCK`],
-    /// so a small plan takes no more than it needs.
+    /// Every block but the last holds [`BLOCK`] groups; the first grows as a `Vec` does up
+    /// to that, the others are made that size.
     blocks: Vec<Vec<Group>>,
     len: usize,
 }

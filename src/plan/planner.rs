@@ -1,11 +1,12 @@
 //! The planner: takes input records one at a time and groups them per referral ID
 //! (SPEC.md "Planning rules" 1 and 5).
 //!
-//! Groups live in a `Vec` in order of first appearance, found through a map from ID to
-//! index, so a million rows over a hundred thousand IDs cost at most one hash lookup each
-//! and the plan comes out in order without sorting; before the map, a row's group is
-//! looked for next to the previous row's (`Planner::predicted`). An ID-less row is a group
-//! of its own that no later row can join, which puts it at its own line's place.
+//! Groups live in a list (`plan::group_list`) in order of first appearance, found through
+//! a map from ID to index, so a million rows over a hundred thousand IDs cost at most one
+//! hash lookup each and the plan comes out in order without sorting; before the map, a
+//! row's group is looked for next to the previous row's (`Planner::predicted`). An ID-less
+//! row is a group of its own that no later row can join, which puts it at its own line's
+//! place.
 
 use std::hash::BuildHasher;
 
