@@ -79,12 +79,14 @@ fn record(table: &mut Table, scenario: &str, result: anyhow::Result<()>) {
     }
 }
 
-/// Locks `work` for this run, or says that another run holds it: a second benchmark in the
-/// same directory regenerates and overwrites the inputs and reports the first is using
-/// (two runs started by mistake in one directory failed with a report read back short and
-/// a JSONL input parsed while it was being written). The lock goes with the process.
-fn lock_work_dir(work: &Path) -> anyhow::Result<std::fs::File> {
-    let path = work.join(".refsync-bench.lock");
+/// Locks `dir`, given by the option `flag`, for this run, or says that another run holds
+/// it: a second benchmark in the same work directory regenerates and overwrites the inputs
+/// and reports the first is using (two runs started by mistake in one directory failed
+/// with a report read back short and a JSONL input parsed while it was being written), and
+/// one writing to the same plots directory overwrites the first's plots with its own. The
+/// lock goes with the process.
+fn lock_dir(dir: &Path, flag: &str) -> anyhow::Result<std::fs::File> {
+    let path = dir.join(LOCK_FILE);
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -94,12 +96,28 @@ fn lock_work_dir(work: &Path) -> anyhow::Result<std::fs::File> {
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "another refsync-bench is running in {}; give this one another --work-dir",
-            work.display()
+            "another refsync-bench is running in {}; give this one another {flag}",
+            dir.display()
         ),
         Err(std::fs::TryLockError::Error(error)) => {
             Err(error).with_context(|| format!("cannot lock {}", path.display()))
         }
+    }
+}
+
+/// The file [`lock_dir`] locks in a directory.
+const LOCK_FILE: &str = ".refsync-bench.lock";
+
+/// Locks the plots directory too, unless it is the work directory, whose lock this run
+/// holds already (a second lock on the same file from this process would be refused).
+fn lock_plots_dir(plots: &Path, work: &Path) -> anyhow::Result<Option<std::fs::File>> {
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    match same(plots, work) {
+        true => Ok(None),
+        false => lock_dir(plots, "--plots").map(Some),
     }
 }
 
@@ -111,8 +129,9 @@ pub struct Bench {
     pub work: PathBuf,
     /// The options.
     pub options: BenchOptions,
-    /// Held while the run lasts (see [`lock_work_dir`]).
-    _lock: std::fs::File,
+    /// Held while the run lasts (see [`lock_dir`]): the work directory's lock, and the
+    /// plots directory's where it is another.
+    _locks: (std::fs::File, Option<std::fs::File>),
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -138,14 +157,15 @@ impl Bench {
         };
         std::fs::create_dir_all(&work)
             .with_context(|| format!("cannot create {}", work.display()))?;
-        let lock = lock_work_dir(&work)?;
+        let work_lock = lock_dir(&work, "--work-dir")?;
         std::fs::create_dir_all(&options.plots)
             .with_context(|| format!("cannot create {}", options.plots.display()))?;
+        let plots_lock = lock_plots_dir(&options.plots, &work)?;
         Ok(Bench {
             refsync,
             work,
             options,
-            _lock: lock,
+            _locks: (work_lock, plots_lock),
             _temp: temp,
         })
     }
@@ -270,13 +290,29 @@ mod tests {
     #[test]
     fn a_work_directory_serves_one_run_at_a_time() {
         let dir = tempfile::tempdir().unwrap();
-        let held = lock_work_dir(dir.path()).unwrap();
-        let refused = lock_work_dir(dir.path()).unwrap_err().to_string();
+        let held = lock_dir(dir.path(), "--work-dir").unwrap();
+        let refused = lock_dir(dir.path(), "--work-dir").unwrap_err().to_string();
         assert!(refused.contains("another refsync-bench"), "{refused}");
+        assert!(refused.contains("another --work-dir"), "{refused}");
         drop(held);
         assert!(
-            lock_work_dir(dir.path()).is_ok(),
+            lock_dir(dir.path(), "--work-dir").is_ok(),
             "free again once the first is gone"
         );
+    }
+
+    #[test]
+    fn a_plots_directory_serves_one_run_at_a_time_unless_it_is_the_work_directory() {
+        let (work, plots) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let _work = lock_dir(work.path(), "--work-dir").unwrap();
+        // The plots in the work directory: its lock is this run's already.
+        assert!(lock_plots_dir(work.path(), work.path()).unwrap().is_none());
+        let held = lock_plots_dir(plots.path(), work.path()).unwrap();
+        assert!(held.is_some());
+        let other_work = tempfile::tempdir().unwrap();
+        let refused = lock_plots_dir(plots.path(), other_work.path())
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("another --plots"), "{refused}");
     }
 }
