@@ -331,6 +331,7 @@ mod tests {
         sources.push(InputSource {
             path: dir.path().join("gone.csv"),
             name: "gone.csv".into(),
+            found_returns: Default::default(),
             ..sources[0].clone()
         });
         let streams = read_with_parsers(sources, options, 1, 2).unwrap();

@@ -8,12 +8,21 @@
 //! editor shows (one per CR), and spans into the spool are spans into the original. A
 //! line break inside a quoted cell becomes a line feed too, and the rejects file, copied
 //! from the spool, ends its lines with line feeds.
+//!
+//! A file whose lines end otherwise but where a CR ends a line here and there is read as
+//! it is ([`SourceFile`]): each chunk read is searched for a CR not followed by a line
+//! feed (a `memchr` in bytes just read), and once one turns up the file is searched
+//! carefully (quotes followed) and every such CR is made a line feed in the chunks as they
+//! are read, in place, by every reader of the input (the rejects file's too, so its copies
+//! end in line feeds); the warning comes then, once. Bytes keep their places, as in a
+//! spool, so the rows read before it stay as they were, and a file without one (nearly
+//! all) costs no pass of its own: a separate pass over a million-row file before planning
+//! was about 5 % of `plan`'s time (side by side).
 
 use std::fs::File;
-use std::io::{self, BufWriter, Read, Write};
-use std::ops::Range;
-use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 /// How much of a file is looked at to tell its line ends.
 const HEAD: u64 = 64 * 1024;
@@ -41,13 +50,9 @@ pub struct LoneReturns {
     pub first_line: u64,
 }
 
-/// The lone carriage returns of the file (see [`LoneReturns`]); `None` when it has none,
-/// found by one quick pass over it.
+/// The lone carriage returns of the file (see [`LoneReturns`]), the file read byte by byte
+/// with quotes followed; `None` when it has none.
 pub fn lone_returns(path: &Path) -> io::Result<Option<LoneReturns>> {
-    if !has_lone_return(path)? {
-        return Ok(None);
-    }
-    // Rare: the file is read again byte by byte, quotes followed.
     let mut offsets = Vec::new();
     let (mut line, mut first_line) = (1u64, None);
     let (mut quoted, mut pending) = (false, false);
@@ -79,78 +84,124 @@ pub fn lone_returns(path: &Path) -> io::Result<Option<LoneReturns>> {
     }))
 }
 
-/// Whether some carriage return of the file is not followed by a line feed (or ends the
-/// file). Planning waits for the answer, so a large file is scanned in parts, one thread
-/// each: on one thread the scan of a million-row file was a fifteenth of `plan`'s time
-/// while the other core sat idle.
-fn has_lone_return(path: &Path) -> io::Result<bool> {
-    let file = File::open(path)?;
-    let len = file.metadata()?.len();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    lone_return_in_parts(&file, len, parts_for(len, threads))
+/// The offsets of an input's lone carriage returns, once a reader of it has found them:
+/// shared by every reader of the input and its clones, so that the file is searched and
+/// the warning given once.
+#[derive(Clone, Debug, Default)]
+pub struct FoundReturns(Arc<OnceLock<Arc<[u64]>>>);
+
+/// A CSV input's file as its readers read it: each lone carriage return a line feed (see
+/// the module's documentation).
+#[derive(Debug)]
+pub struct SourceFile {
+    file: File,
+    /// The offset of the next byte read.
+    position: u64,
+    /// Whether the file may hold lone carriage returns still to be found: a CSV input
+    /// not yet searched.
+    check: bool,
+    path: PathBuf,
+    name: String,
+    found: FoundReturns,
+    /// The offsets to make line feeds, once known.
+    offsets: Option<Arc<[u64]>>,
 }
 
-/// How many parts a scan of `len` bytes on up to `threads` threads is cut into: one per
-/// thread, none shorter than two read buffers.
-fn parts_for(len: u64, threads: usize) -> usize {
-    let most = len / (2 * SCAN_CHUNK as u64);
-    threads.clamp(1, most.clamp(1, 64) as usize)
-}
-
-/// [`has_lone_return`] of the first `len` bytes of `file`, in `parts` parts scanned side
-/// by side (this thread takes the first); all stop once one finds a lone CR.
-fn lone_return_in_parts(file: &File, len: u64, parts: usize) -> io::Result<bool> {
-    let found = AtomicBool::new(false);
-    let part_len = len.div_ceil(parts.max(1) as u64);
-    let part = |index: u64| index * part_len..((index + 1) * part_len).min(len);
-    let scan = |index: u64| part_has_lone_return(file, part(index), &found);
-    std::thread::scope(|scope| {
-        let others: Vec<_> = (1..parts as u64)
-            .map(|index| {
-                std::thread::Builder::new()
-                    .name("refsync-scan".into())
-                    .spawn_scoped(scope, move || scan(index))
-                    .map_err(|_| index)
-            })
-            .collect();
-        let mut any = scan(0)?;
-        for other in others {
-            any |= match other {
-                Ok(thread) => thread
-                    .join()
-                    .map_err(|_| io::Error::other("a scanning thread stopped unexpectedly"))??,
-                // A part whose thread could not start is scanned here.
-                Err(index) => scan(index)?,
-            };
-        }
-        Ok(any)
-    })
-}
-
-/// Whether a carriage return at an offset in `range` of `file` is followed by anything
-/// but a line feed, or ends the file; gives up once `found` says another part found one.
-fn part_has_lone_return(file: &File, range: Range<u64>, found: &AtomicBool) -> io::Result<bool> {
-    let longest = (range.end - range.start).min(SCAN_CHUNK as u64) as usize;
-    let mut buf = vec![0u8; longest + 1];
-    let mut at = range.start;
-    while at < range.end && !found.load(Ordering::Relaxed) {
-        let want = (range.end - at).min(SCAN_CHUNK as u64) as usize;
-        // One byte past the chunk, which judges a CR at its end.
-        let read = read_at_most(file, &mut buf[..want + 1], at)?;
-        if read == 0 {
-            // The file is shorter than it was: what there is has been scanned.
-            break;
-        }
-        let chunk = &buf[..read];
-        let lone = memchr::memchr_iter(b'\r', &chunk[..read.min(want)])
-            .any(|at| chunk.get(at + 1).is_none_or(|&next| next != b'\n'));
-        if lone {
-            found.store(true, Ordering::Relaxed);
-            return Ok(true);
-        }
-        at += read.min(want) as u64;
+impl SourceFile {
+    /// Opens `source` to be read from its start.
+    pub fn open(source: &super::InputSource) -> io::Result<SourceFile> {
+        let offsets = source.found_returns.0.get().cloned();
+        Ok(SourceFile {
+            file: File::open(&source.path)?,
+            position: 0,
+            check: source.format == super::Format::Csv && offsets.is_none(),
+            path: source.path.clone(),
+            name: source.name.clone(),
+            found: source.found_returns.clone(),
+            offsets,
+        })
     }
-    Ok(false)
+
+    /// Whether `chunk`, read from `start`, holds a carriage return followed by anything
+    /// but a line feed, or at the file's end.
+    fn has_lone_return(&self, chunk: &[u8], start: u64) -> io::Result<bool> {
+        for at in memchr::memchr_iter(b'\r', chunk) {
+            let next = match chunk.get(at + 1) {
+                Some(&next) => Some(next),
+                None => {
+                    let mut next = [0u8];
+                    let read = read_at_most(&self.file, &mut next, start + at as u64 + 1)?;
+                    (read == 1).then_some(next[0])
+                }
+            };
+            if next != Some(b'\n') {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The offsets of the file's lone carriage returns: found by another reader, or now,
+    /// saying so.
+    fn find_offsets(&self) -> io::Result<Arc<[u64]>> {
+        if let Some(offsets) = self.found.0.get() {
+            return Ok(offsets.clone());
+        }
+        let lone = lone_returns(&self.path)?;
+        let offsets: Arc<[u64]> = lone
+            .as_ref()
+            .map_or(Arc::new([]), |l| l.offsets.clone().into());
+        // Another reader may have searched meanwhile: only the one that sets them warns.
+        if self.found.0.set(offsets.clone()).is_ok()
+            && let Some(lone) = lone
+        {
+            warn_of_lone_returns(&self.name, &lone);
+        }
+        Ok(offsets)
+    }
+}
+
+impl Read for SourceFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.file.read(buf)?;
+        let start = self.position;
+        self.position += read as u64;
+        let chunk = &mut buf[..read];
+        if self.check && self.offsets.is_none() && self.has_lone_return(chunk, start)? {
+            self.offsets = Some(self.find_offsets()?);
+        }
+        if let Some(offsets) = &self.offsets {
+            let end = start + read as u64;
+            let first = offsets.partition_point(|&at| at < start);
+            for &at in offsets[first..].iter().take_while(|&&at| at < end) {
+                chunk[(at - start) as usize] = b'\n';
+            }
+        }
+        Ok(read)
+    }
+}
+
+impl Seek for SourceFile {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        self.position = self.file.seek(to)?;
+        Ok(self.position)
+    }
+}
+
+/// Warns that the input `name` has lone carriage returns, which are read as line ends.
+fn warn_of_lone_returns(name: &str, lone: &LoneReturns) {
+    let others = match lone.offsets.len().saturating_sub(1) {
+        0 => String::new(),
+        1 => " (and 1 more line)".into(),
+        more => format!(" (and {more} more lines)"),
+    };
+    tracing::warn!(
+        input = name,
+        "line {} of {name}{others} ends in a carriage return (CR) with no line feed after it, \
+         where its other lines end otherwise: each such CR is read as a line end, as \
+         spreadsheet programs read it; save the file with one kind of line end to be sure",
+        lone.first_line,
+    );
 }
 
 /// Reads from `offset` into `buf` until it is full or the file ends; the bytes read.
@@ -207,38 +258,14 @@ fn for_each_chunk(path: &Path, mut each: impl FnMut(&[u8])) -> io::Result<()> {
 /// Read buffer size for the scan for lone carriage returns.
 const SCAN_CHUNK: usize = 1 << 20;
 
-/// Which carriage returns a spool turns into line feeds.
-pub enum Replace<'a> {
-    /// Every one (a file whose lines end in a lone CR).
-    Every,
-    /// Those at these offsets, in order (see [`lone_returns`]).
-    At(&'a [u64]),
-}
-
-/// Copies the file into a new temporary file with carriage returns replaced by line feeds
-/// as `replace` says.
-pub fn spool_with_line_feeds(path: &Path, replace: Replace<'_>) -> io::Result<tempfile::TempPath> {
+/// Copies the file into a new temporary file with every carriage return made a line feed.
+pub fn spool_with_line_feeds(path: &Path) -> io::Result<tempfile::TempPath> {
     let mut spool = tempfile::NamedTempFile::new()?;
     let mut out = BufWriter::new(spool.as_file_mut());
-    let mut start = 0u64;
-    let mut next = 0usize;
     each_chunk(path, CHUNK, |chunk| {
-        let read = chunk.len();
-        match replace {
-            Replace::Every => {
-                for byte in chunk.iter_mut().filter(|byte| **byte == b'\r') {
-                    *byte = b'\n';
-                }
-            }
-            Replace::At(offsets) => {
-                let end = start + read as u64;
-                while let Some(&at) = offsets.get(next).filter(|&&at| at < end) {
-                    chunk[(at - start) as usize] = b'\n';
-                    next += 1;
-                }
-            }
+        for byte in chunk.iter_mut().filter(|byte| **byte == b'\r') {
+            *byte = b'\n';
         }
-        start += read as u64;
         out.write_all(chunk)
     })?;
     out.flush()?;
@@ -278,7 +305,7 @@ mod tests {
         // Past one buffer, so the copy is checked across its chunks.
         text.extend(b"B,replace,/name,x\r".repeat(CHUNK / 10));
         let input = holding(&text);
-        let spool = spool_with_line_feeds(&input, Replace::Every).unwrap();
+        let spool = spool_with_line_feeds(&input).unwrap();
         let copied = std::fs::read(&spool).unwrap();
         let expected: Vec<u8> = text
             .iter()
@@ -295,9 +322,8 @@ mod tests {
         let first = text.iter().rposition(|&b| b == b'b').unwrap() + 1;
         assert_eq!(found.offsets, [first as u64, text.len() as u64 - 1]);
         assert_eq!(found.first_line, 3);
-        let spool = spool_with_line_feeds(&input, Replace::At(&found.offsets)).unwrap();
         assert_eq!(
-            std::fs::read(&spool).unwrap(),
+            read_through(&input, 4),
             b"id,op\r\nA,\"x\ry\"\r\nB,b\nC,c\r\nD,d\n"
         );
         for plain in [&b"id\r\nA\r\n"[..], b"id\nA\n", b"id,\"a\rb\"\n", b""] {
@@ -312,12 +338,50 @@ mod tests {
         (0..text.len()).any(|at| text[at] == b'\r' && text.get(at + 1) != Some(&b'\n'))
     }
 
+    /// A CSV source reading the file at `path`.
+    fn csv_source(path: &Path) -> super::super::InputSource {
+        super::super::InputSource {
+            name: "t.csv".into(),
+            path: path.to_path_buf(),
+            format: super::super::Format::Csv,
+            spool: None,
+            found_returns: FoundReturns::default(),
+        }
+    }
+
+    /// Everything a [`SourceFile`] of the file at `path` reads, `chunk` bytes at a time.
+    fn read_through(path: &Path, chunk: usize) -> Vec<u8> {
+        let mut file = SourceFile::open(&csv_source(path)).unwrap();
+        let (mut all, mut buf) = (Vec::new(), vec![0u8; chunk]);
+        loop {
+            match file.read(&mut buf).unwrap() {
+                0 => return all,
+                read => all.extend(&buf[..read]),
+            }
+        }
+    }
+
+    /// `text` with each lone CR outside quotes a line feed, byte by byte.
+    fn fixed_by_hand(text: &[u8]) -> Vec<u8> {
+        let mut quoted = false;
+        let mut fixed = text.to_vec();
+        for at in 0..text.len() {
+            match text[at] {
+                b'"' => quoted = !quoted,
+                b'\r' if !quoted && text.get(at + 1) != Some(&b'\n') => fixed[at] = b'\n',
+                _ => {}
+            }
+        }
+        fixed
+    }
+
     #[test]
-    fn a_scan_in_parts_finds_what_one_pass_finds_wherever_the_parts_are_cut() {
-        let base = b"id,op\r\nA,a\r\n".repeat(7);
-        // A CRLF, a lone CR and a CR at the very end, each moved over every offset, so
-        // that some fall on the last byte of a part and some on the first.
-        let mut texts = Vec::new();
+    fn a_reader_makes_each_lone_cr_a_line_feed_wherever_its_chunks_are_cut() {
+        let base = b"id,op\r\nA,a\r\n".repeat(3);
+        // A CRLF, a lone CR and a CR before a letter, each moved over every offset, read in
+        // chunks of 1 to 7 bytes, so that some fall on a chunk's last byte and some on the
+        // first; a CR at the very end; a CR inside quotes, which stays.
+        let mut texts = vec![b"id,op\r\nA,\"a\rb\"\r\nB,b\rC,c\r\n".to_vec()];
         for at in 0..base.len() {
             for insert in [&b"\r\n"[..], b"\r", b"\rx"] {
                 let mut text = base.clone();
@@ -328,31 +392,46 @@ mod tests {
         texts.push([&base[..], b"\r"].concat());
         for text in &texts {
             let input = holding(text);
-            let file = File::open(&input).unwrap();
-            for parts in 1..=5 {
-                let found = lone_return_in_parts(&file, text.len() as u64, parts).unwrap();
-                assert_eq!(found, has_lone_return_by_hand(text), "{text:?} in {parts}");
+            for chunk in 1..=7 {
+                let read = read_through(&input, chunk);
+                assert_eq!(read, fixed_by_hand(text), "{text:?} in chunks of {chunk}");
             }
         }
     }
 
     #[test]
-    fn a_large_file_is_cut_in_parts_of_two_buffers_at_least() {
-        let chunk = SCAN_CHUNK as u64;
-        assert_eq!(parts_for(0, 4), 1);
-        assert_eq!(parts_for(3 * chunk, 4), 1);
-        assert_eq!(parts_for(4 * chunk, 4), 2);
-        assert_eq!(parts_for(100 * chunk, 2), 2);
-        assert_eq!(parts_for(100 * chunk, 1), 1);
+    fn a_file_without_lone_returns_is_read_as_it_is_and_never_searched() {
+        let text = b"id,op\r\nA,\"a\rb\"\r\n";
+        assert!(
+            has_lone_return_by_hand(text),
+            "the CR inside quotes counts for the check"
+        );
+        let input = holding(b"id,op\r\nA,a\r\nB,b\n");
+        let source = csv_source(&input);
+        let mut file = SourceFile::open(&source).unwrap();
+        let mut all = Vec::new();
+        file.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"id,op\r\nA,a\r\nB,b\n");
+        assert!(source.found_returns.0.get().is_none());
     }
 
     #[test]
-    fn a_carriage_return_at_the_end_of_a_scan_chunk_is_judged_by_the_next_byte() {
-        let mut text = vec![b'a'; SCAN_CHUNK - 1];
-        text.extend(b"\r\nb\n");
-        assert!(!has_lone_return(&holding(&text)).unwrap());
-        let len = text.len();
-        text[len - 3] = b'x';
-        assert!(has_lone_return(&holding(&text)).unwrap());
+    fn what_one_reader_found_every_reader_of_the_input_uses_and_seeks_keep_it() {
+        let text = b"id,op\nA,a\rB,b\nC,c\r";
+        let input = holding(text);
+        let source = csv_source(&input);
+        let mut first = SourceFile::open(&source).unwrap();
+        let mut all = Vec::new();
+        first.read_to_end(&mut all).unwrap();
+        assert_eq!(all, b"id,op\nA,a\nB,b\nC,c\n");
+        let offsets = source.found_returns.0.get().cloned().unwrap();
+        assert_eq!(&offsets[..], [9, 17]);
+        // A later reader (the rejects file's, say) starts from what was found.
+        let mut later = SourceFile::open(&source.clone()).unwrap();
+        assert!(!later.check);
+        later.seek(SeekFrom::Start(6)).unwrap();
+        let mut row = [0u8; 6];
+        later.read_exact(&mut row).unwrap();
+        assert_eq!(&row, b"A,a\nB,");
     }
 }

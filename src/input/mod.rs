@@ -37,6 +37,7 @@ pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
 pub use json_keys::{from_str_unique, without_line};
 pub use jsonl::JsonlRecords;
+pub use line_ends::{FoundReturns, SourceFile};
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};
 pub use records::{Records, read_records};
@@ -91,6 +92,8 @@ pub struct InputSource {
     pub format: Format,
     /// Keeps stdin's spool file alive as long as the source is; `None` for real files.
     pub spool: Option<std::sync::Arc<tempfile::TempPath>>,
+    /// Its lone carriage returns, once a reader has found them (`input::line_ends`).
+    pub found_returns: FoundReturns,
 }
 
 /// A value as read: CSV cells are text to be converted by the value rules; JSON is typed.

@@ -11,7 +11,6 @@ use std::sync::Arc;
 use super::encoding::transcode;
 use super::format::{file_format, format_from_extension, stdin_format};
 use super::{Format, InputError, InputSource, ReadOptions, line_ends};
-use line_ends::Replace;
 
 /// The name that stands for stdin on the command line.
 pub const STDIN_NAME: &str = "-";
@@ -42,6 +41,7 @@ fn open_input(name: &str, options: &ReadOptions) -> Result<InputSource, InputErr
             path: PathBuf::from(name),
             format: file_format(name, options.format)?,
             spool: None,
+            found_returns: Default::default(),
         }
     };
     as_read(source, options)
@@ -79,28 +79,12 @@ fn as_read(source: InputSource, options: &ReadOptions) -> Result<InputSource, In
             "the input's lines end in a lone carriage return (CR, as classic Mac files do): \
              each is read as a line end"
         );
-        let spool = line_ends::spool_with_line_feeds(&source.path, Replace::Every).map_err(io)?;
+        let spool = line_ends::spool_with_line_feeds(&source.path).map_err(io)?;
         return Ok(spooled_as(source, spool));
     }
-    let Some(lone) = line_ends::lone_returns(&source.path).map_err(io)? else {
-        return Ok(source);
-    };
-    let others = match lone.offsets.len() - 1 {
-        0 => String::new(),
-        1 => " (and 1 more line)".into(),
-        more => format!(" (and {more} more lines)"),
-    };
-    tracing::warn!(
-        input = source.name.as_str(),
-        "line {} of {}{others} ends in a carriage return (CR) with no line feed after it, \
-         where its other lines end otherwise: each such CR is read as a line end, as \
-         spreadsheet programs read it; save the file with one kind of line end to be sure",
-        lone.first_line,
-        source.name
-    );
-    let replace = Replace::At(&lone.offsets);
-    let spool = line_ends::spool_with_line_feeds(&source.path, replace).map_err(io)?;
-    Ok(spooled_as(source, spool))
+    // A CR ending a line here and there is found, and read as a line end, as the file is
+    // read (`line_ends::SourceFile`).
+    Ok(source)
 }
 
 /// An input of no bytes at all (a CRM export that failed, say) plans nothing without
@@ -150,6 +134,7 @@ fn spool(mut input: impl Read, options: &ReadOptions) -> io::Result<InputSource>
         path: path.to_path_buf(),
         format,
         spool: Some(Arc::new(path)),
+        found_returns: Default::default(),
     })
 }
 

@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Seek};
 
 use super::csv_rows::CsvRecords;
 use super::jsonl::{JsonlRecords, JsonlSplitter};
+use super::line_ends::SourceFile;
 use super::lines::{MAX_RECORD_BYTES, skip_bom};
 use super::mapping::MappedRecords;
 use super::open::io_error;
@@ -13,7 +14,7 @@ use super::{Format, InputError, InputRecord, InputSource, ReadOptions};
 /// The records of one input, in line order: CSV or JSONL.
 ///
 /// Yields an `Err` only for an I/O failure mid-read, and nothing after it.
-pub enum Records<R = BufReader<File>> {
+pub enum Records<R = BufReader<SourceFile>> {
     /// A CSV input.
     Csv(CsvRecords<R>),
     /// A JSONL input.
@@ -56,7 +57,7 @@ pub(crate) fn read_records_buffered(
     options: &ReadOptions,
     capacity: usize,
 ) -> Result<Records, InputError> {
-    let file = File::open(&source.path).map_err(|e| io_error(&source.name, e))?;
+    let file = SourceFile::open(source).map_err(|e| io_error(&source.name, e))?;
     records_from(
         BufReader::with_capacity(capacity, file),
         source,
@@ -129,6 +130,7 @@ pub(crate) mod test_support {
             path: PathBuf::from("t"),
             format,
             spool: None,
+            found_returns: Default::default(),
         }
     }
 

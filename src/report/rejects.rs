@@ -5,7 +5,7 @@
 use super::ReportError;
 use super::cells::neutralise;
 use super::writer::LineEncoder;
-use crate::input::{Format, InputSource, RowRef, format_from_extension};
+use crate::input::{Format, InputSource, RowRef, SourceFile, format_from_extension};
 use crate::outcome::Outcome;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -154,7 +154,7 @@ fn targets(path: &Path, sources: &[InputSource]) -> Vec<(Format, PathBuf)> {
 /// Reads rows' bytes back from the inputs, keeping the current input open.
 struct SpanReader<'a> {
     sources: &'a [InputSource],
-    open: Option<(usize, File)>,
+    open: Option<(usize, SourceFile)>,
 }
 
 impl<'a> SpanReader<'a> {
@@ -168,14 +168,14 @@ impl<'a> SpanReader<'a> {
     /// The bytes of `row`, terminator included.
     fn read(&mut self, row: &RowRef) -> Result<Vec<u8>, ReportError> {
         let input = row.at.input as usize;
-        let path = self
-            .sources
-            .get(input)
-            .map(|s| s.path.as_path())
-            .unwrap_or(Path::new("?"));
-        let read_back = ReportError::read_back(path);
+        let Some(source) = self.sources.get(input) else {
+            return Err(ReportError::read_back(Path::new("?"))(
+                std::io::Error::other("a rejected row names an input that is not there"),
+            ));
+        };
+        let read_back = ReportError::read_back(&source.path);
         if self.open.as_ref().map(|(i, _)| *i) != Some(input) {
-            self.open = Some((input, File::open(path).map_err(&read_back)?));
+            self.open = Some((input, SourceFile::open(source).map_err(&read_back)?));
         }
         let Some((_, file)) = self.open.as_mut() else {
             return Ok(Vec::new());
@@ -241,8 +241,8 @@ impl CsvHeader {
     }
 }
 
-fn read_header(path: &Path, delimiter: u8) -> Result<CsvHeader, ReportError> {
-    let file = File::open(path).map_err(ReportError::read_back(path))?;
+fn read_header(source: &InputSource, delimiter: u8) -> Result<CsvHeader, ReportError> {
+    let file = SourceFile::open(source).map_err(ReportError::read_back(&source.path))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -319,7 +319,7 @@ fn write_csv(
 ) -> Result<(), ReportError> {
     let mut headers = inputs
         .iter()
-        .map(|&i| read_header(&sources[i].path, delimiter))
+        .map(|&i| read_header(&sources[i], delimiter))
         .collect::<Result<Vec<_>, _>>()?;
     for (slot, &input) in inputs.iter().enumerate() {
         let of_input = rows.iter().filter(|r| r.row.at.input as usize == input);
@@ -343,7 +343,7 @@ fn write_csv(
     let verdict = verdict_names(&union);
     union.extend(verdict.iter().map(|name| name.as_bytes().to_vec()));
     let crlf = match inputs.first() {
-        Some(&first) => ends_lines_with_crlf(&sources[first].path)?,
+        Some(&first) => ends_lines_with_crlf(&sources[first])?,
         None => false,
     };
     let mut out = CsvOut::create(target, delimiter, crlf)?;
@@ -377,11 +377,11 @@ fn same_column(a: &[u8], b: &[u8]) -> bool {
     a.trim_ascii().eq_ignore_ascii_case(b.trim_ascii())
 }
 
-/// Whether the first line of the CSV file at `path` ends in CRLF (as Excel writes): the
+/// Whether the first line of the CSV input `source` ends in CRLF (as Excel writes): the
 /// rejects file's own lines then end so too, matching the rows copied verbatim.
-fn ends_lines_with_crlf(path: &Path) -> Result<bool, ReportError> {
-    let read_back = ReportError::read_back(path);
-    let file = File::open(path).map_err(&read_back)?;
+fn ends_lines_with_crlf(source: &InputSource) -> Result<bool, ReportError> {
+    let read_back = ReportError::read_back(&source.path);
+    let file = SourceFile::open(source).map_err(&read_back)?;
     let mut first = Vec::new();
     std::io::BufRead::read_until(&mut std::io::BufReader::new(file), b'\n', &mut first)
         .map_err(&read_back)?;
@@ -618,6 +618,7 @@ mod tests {
             path,
             format,
             spool: None,
+            found_returns: Default::default(),
         }
     }
 
