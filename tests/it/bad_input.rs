@@ -374,6 +374,54 @@ fn a_stray_lone_cr_in_a_crlf_file_ends_its_line_and_hides_no_row() {
 }
 
 #[test]
+fn a_stray_lone_cr_far_into_a_large_file_ends_its_line_there_and_rows_before_it_stay() {
+    // Rows read and planned before the CR turns up (it lies past several read buffers)
+    // must come out as they were, and the rows after it on their own lines.
+    let work = Workdir::new();
+    let rows = 12_000;
+    let stray = 9_000;
+    let mut text = String::from("id,op,path,value\r\n");
+    for row in 0..rows {
+        let end = if row == stray { "\r" } else { "\r\n" };
+        text.push_str(&format!(
+            "{},replace,/details/notes,note {row} of a long file{end}",
+            id(row % 400)
+        ));
+    }
+    work.write("long.csv", &text);
+    let out = work.refsync(&["plan", "long.csv", "--report", "r.csv", "--out", "o.jsonl"]);
+    assert_eq!(code(&out), 4, "{}", stderr(&out));
+    // The stray CR ends data row `stray` (file line stray + 2): the next row is line + 1.
+    let line = stray + 2;
+    assert!(
+        stderr(&out).contains(&format!(
+            "line {line} of long.csv ends in a carriage return"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    let report = read_csv_report(&work.path().join("r.csv"));
+    let lines_of = |n: usize| -> String {
+        let id = id(n);
+        let row = report.iter().find(|r| r["id"] == id).expect("a report row");
+        row["source_lines"].clone()
+    };
+    // Every referral's rows are 400 apart: line 2 + n, 402 + n, ... up to the last.
+    let want = |n: usize| -> String {
+        (0..rows)
+            .filter(|row| row % 400 == n)
+            .map(|row| (row + 2).to_string())
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    // The row the CR ends, the row after it (read on its own, not glued to it), and
+    // referrals whose rows all lie before or around it.
+    for n in [stray % 400, (stray + 1) % 400, 0, 399] {
+        assert_eq!(lines_of(n), want(n), "referral {n}");
+    }
+}
+
+#[test]
 fn a_csv_file_whose_lines_end_in_a_lone_cr_is_read_line_by_line() {
     let work = Workdir::new();
     let (a, b, c) = (id(1), id(2), id(3));
