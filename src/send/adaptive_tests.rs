@@ -127,6 +127,27 @@ fn without_a_rate_the_limit_grows_while_latency_holds_and_shrinks_when_it_climbs
     assert!(limit.current() < grown / 4, "shrank to {}", limit.current());
 }
 
+/// A client that answers in microseconds but spends 31 µs of its own on each answer, as
+/// refsync against the emulator on this machine: every request more in flight waits 31 µs
+/// more inside the client. The limit must settle where that queue is about a millisecond,
+/// not climb to the cap while it stays under a few.
+#[test]
+fn without_a_rate_on_a_fast_link_the_limit_stops_where_requests_queue_in_the_client() {
+    let base = Instant::now();
+    let mut limit = InFlightLimit::new(256, None);
+    let own_time = Duration::from_micros(31);
+    limit.answered(Duration::from_micros(40));
+    for n in 0..200 {
+        let queued = own_time * limit.current() as u32;
+        for _ in 0..20 {
+            limit.answered(queued);
+        }
+        limit.update(None, at(base, n * 100));
+    }
+    let settled = limit.current();
+    assert!((16..=64).contains(&settled), "settled at {settled}");
+}
+
 #[test]
 fn a_429_cuts_below_what_was_sent_and_the_rate_climbs_back_to_the_ceiling() {
     let base = Instant::now();
