@@ -1,6 +1,6 @@
 //! The unthrottled scenario: refsync at `--rate unlimited` (no `--concurrency`) against
-//! `wrk` PATCHing the same emulator, and the emulator's CPU use under each, which shows
-//! whether the emulator is the bottleneck.
+//! `wrk` PATCHing the same emulator, each run [`PAIRS`] times in turn, and the emulator's
+//! CPU use under each, which shows whether the emulator is the bottleneck.
 
 use std::time::{Duration, Instant};
 
@@ -14,11 +14,16 @@ use super::{Bench, sync_extras};
 
 /// Documents refsync sends (one operation each, like wrk's body).
 const DOCUMENTS: usize = 120_000;
-/// How long wrk runs.
-const WRK_DURATION: Duration = Duration::from_secs(10);
+/// How long each wrk run lasts.
+const WRK_DURATION: Duration = Duration::from_secs(5);
+/// Runs of refsync and of wrk, taken in turn (refsync, wrk, refsync, ...); the table shows
+/// the median of each. This machine's speed moves from one minute to the next (wrk's own
+/// figure moved between 29 and 42 thousand requests/s from one run to the next), and one
+/// run of each set a slow minute against a fast one.
+const PAIRS: usize = 3;
 const NAME: &str = "unthrottled";
 
-/// Runs refsync, then wrk, against one emulator.
+/// Runs refsync and wrk in turn against one emulator.
 pub async fn run(bench: &Bench, table: &mut Table) -> anyhow::Result<()> {
     let input = bench.updates(DOCUMENTS, 1, UpdateFormat::Csv, 0)?;
     let spec = EmulatorSpec {
@@ -31,56 +36,147 @@ pub async fn run(bench: &Bench, table: &mut Table) -> anyhow::Result<()> {
     outcome
 }
 
+/// One refsync run: what it did, its rate while sending, and the emulator's load meanwhile.
+struct RefsyncRun {
+    result: SyncResult,
+    rate: f64,
+    load: LoadDelta,
+}
+
+/// One wrk run, and the emulator's load meanwhile.
+struct WrkRun {
+    measured: wrk::WrkResult,
+    load: LoadDelta,
+}
+
 async fn measure(
     bench: &Bench,
     table: &mut Table,
     emulator: &EmulatorProcess,
     input: &std::path::Path,
 ) -> anyhow::Result<()> {
-    let before = Load::now(emulator).await?;
-    let result = bench
-        .sync(emulator, input, "unlimited", NAME, false, bench.max_run())
-        .await?;
-    let refsync_load = Load::now(emulator).await?.since(&before);
-    plot::draw(
-        &bench.plot_path(NAME),
-        &format!("{NAME}: --rate unlimited, {DOCUMENTS} documents"),
-        &result.series,
-    )?;
-    let refsync_rate = result.series.success_rate().unwrap_or(0.0);
-    sync_extras(table, NAME, &result);
-    table.extra(NAME, refsync_load.capacity("under refsync"));
-    table.extra(NAME, client_cost("refsync while sending", &result));
     let Some(wrk) = wrk::find() else {
         eprintln!("wrk not found: apt-get install wrk");
-        table.row(row(refsync_rate, None));
+        let refsync = run_refsync(bench, emulator, input).await?;
+        report_refsync(bench, table, &refsync, &[refsync.rate])?;
+        table.row(row(refsync.rate, None));
         return Ok(());
     };
     let script = bench.path("wrk-patch.lua");
     let ids = emulator_ids(DOCUMENTS, bench.options.fault_seed);
     std::fs::write(&script, wrk::script(&ids))?;
+    let mut refsync_runs = Vec::with_capacity(PAIRS);
+    let mut wrk_runs = Vec::with_capacity(PAIRS);
+    for _ in 0..PAIRS {
+        refsync_runs.push(run_refsync(bench, emulator, input).await?);
+        wrk_runs.push(run_wrk(bench, emulator, &wrk, &script).await?);
+    }
+    let refsync_rates: Vec<f64> = refsync_runs.iter().map(|run| run.rate).collect();
+    let wrk_rates: Vec<f64> = wrk_runs
+        .iter()
+        .map(|run| run.measured.requests_per_second)
+        .collect();
+    let (Some(refsync), Some(wrk_run)) = (
+        middle_run(&refsync_runs, |run| run.rate),
+        middle_run(&wrk_runs, |run| run.measured.requests_per_second),
+    ) else {
+        anyhow::bail!("no run of refsync or wrk to measure");
+    };
+    report_refsync(bench, table, refsync, &refsync_rates)?;
+    table.row(row(
+        refsync.rate,
+        Some(wrk_run.measured.requests_per_second),
+    ));
+    report_wrk(table, wrk_run, &wrk_rates);
+    Ok(())
+}
+
+/// One `refsync sync --rate unlimited` of `input`, and the emulator's load meanwhile.
+async fn run_refsync(
+    bench: &Bench,
+    emulator: &EmulatorProcess,
+    input: &std::path::Path,
+) -> anyhow::Result<RefsyncRun> {
     let before = Load::now(emulator).await?;
-    let addr = emulator.addr().to_string();
+    let result = bench
+        .sync(emulator, input, "unlimited", NAME, false, bench.max_run())
+        .await?;
+    let load = Load::now(emulator).await?.since(&before);
+    let rate = result.series.success_rate().unwrap_or(0.0);
+    Ok(RefsyncRun { result, rate, load })
+}
+
+/// One wrk run of [`WRK_DURATION`], and the emulator's load meanwhile.
+async fn run_wrk(
+    bench: &Bench,
+    emulator: &EmulatorProcess,
+    wrk: &std::path::Path,
+    script: &std::path::Path,
+) -> anyhow::Result<WrkRun> {
+    let before = Load::now(emulator).await?;
+    let (wrk, addr, script) = (
+        wrk.to_path_buf(),
+        emulator.addr().to_string(),
+        script.to_path_buf(),
+    );
     let output = bench.path("wrk.out");
     let measured =
         tokio::task::spawn_blocking(move || wrk::run(&wrk, &addr, &script, WRK_DURATION, &output))
             .await??;
     let load = Load::now(emulator).await?.since(&before);
-    table.row(row(refsync_rate, Some(measured.requests_per_second)));
+    Ok(WrkRun { measured, load })
+}
+
+/// The run whose figure is the median of all (the upper middle of an even number).
+fn middle_run<T>(runs: &[T], figure: impl Fn(&T) -> f64) -> Option<&T> {
+    let mut sorted: Vec<&T> = runs.iter().collect();
+    sorted.sort_by(|a, b| figure(a).total_cmp(&figure(b)));
+    sorted.get(sorted.len() / 2).copied()
+}
+
+/// The lines under the table for refsync's median run, and the plot of it.
+fn report_refsync(
+    bench: &Bench,
+    table: &mut Table,
+    refsync: &RefsyncRun,
+    rates: &[f64],
+) -> anyhow::Result<()> {
+    plot::draw(
+        &bench.plot_path(NAME),
+        &format!("{NAME}: --rate unlimited, {DOCUMENTS} documents"),
+        &refsync.result.series,
+    )?;
+    table.extra(
+        NAME,
+        format!(
+            "refsync runs, in turn with wrk's: {} 2xx/s; the median run's figures follow",
+            rates_list(rates)
+        ),
+    );
+    sync_extras(table, NAME, &refsync.result);
+    table.extra(NAME, refsync.load.capacity("under refsync"));
+    table.extra(NAME, client_cost("refsync while sending", &refsync.result));
+    Ok(())
+}
+
+/// The lines under the table for wrk's median run.
+fn report_wrk(table: &mut Table, wrk_run: &WrkRun, rates: &[f64]) {
+    let measured = &wrk_run.measured;
     let wrk_cpu =
         100.0 * measured.finished.cpu.as_secs_f64() / measured.finished.wall.as_secs_f64();
     table.extra(
         NAME,
         format!(
-            "wrk -t{} -c{} for {} s: {:.0} req/s, wrk CPU {wrk_cpu:.0} %, emulator CPU {} (100 % = one core of 2)",
+            "wrk -t{} -c{} for {} s, {} runs: {} req/s; the median run: wrk CPU {wrk_cpu:.0} %, emulator CPU {} (100 % = one core of 2)",
             wrk::THREADS,
             wrk::CONNECTIONS,
             WRK_DURATION.as_secs(),
-            measured.requests_per_second,
-            load.cpu_share(),
+            rates.len(),
+            rates_list(rates),
+            wrk_run.load.cpu_share(),
         ),
     );
-    table.extra(NAME, load.capacity("under wrk"));
+    table.extra(NAME, wrk_run.load.capacity("under wrk"));
     table.extra(
         NAME,
         format!(
@@ -89,7 +185,12 @@ async fn measure(
                 / (measured.requests_per_second * measured.finished.wall.as_secs_f64()).max(1.0)
         ),
     );
-    Ok(())
+}
+
+/// Rates as `a / b / c`, in the order measured.
+fn rates_list(rates: &[f64]) -> String {
+    let all: Vec<String> = rates.iter().map(|rate| format!("{rate:.0}")).collect();
+    all.join(" / ")
 }
 
 /// The emulator's CPU and answered requests at a moment, and between two.
@@ -177,5 +278,26 @@ fn row(refsync_rate: f64, wrk_rate: Option<f64>) -> Row {
             Some(r) => Verdict::of(r >= 0.60),
             None => Verdict::Skipped("wrk not found: apt-get install wrk".into()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_middle_run_is_the_median_whatever_the_order_of_the_runs() {
+        let runs = [31.0, 12.0, 40.0];
+        assert_eq!(middle_run(&runs, |rate| *rate), Some(&31.0));
+        assert_eq!(middle_run(&[5.0, 9.0], |rate| *rate), Some(&9.0));
+        assert_eq!(middle_run(&[] as &[f64], |rate| *rate), None);
+    }
+
+    #[test]
+    fn rates_are_listed_in_the_order_measured() {
+        assert_eq!(
+            rates_list(&[28567.7, 31002.2, 25000.0]),
+            "28568 / 31002 / 25000"
+        );
     }
 }
