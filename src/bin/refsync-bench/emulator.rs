@@ -66,11 +66,23 @@ pub struct StatsSummary {
     pub throttled: u64,
     /// Requests in flight now.
     pub in_flight: u64,
-    /// The most requests in flight at once so far.
+    /// The most requests in flight at once so far (since the emulator started: a second
+    /// client's run against the same emulator sees the first one's too).
     pub max_in_flight: u64,
 }
 
 impl StatsSummary {
+    /// The counts since `baseline` was taken, for a client that is not the emulator's
+    /// first (the in-flight figures as they are).
+    pub fn since(self, baseline: &StatsSummary) -> StatsSummary {
+        StatsSummary {
+            completed: self.completed.saturating_sub(baseline.completed),
+            succeeded: self.succeeded.saturating_sub(baseline.succeeded),
+            throttled: self.throttled.saturating_sub(baseline.throttled),
+            ..self
+        }
+    }
+
     fn from_json(json: &Value) -> StatsSummary {
         let counts = json["requests"].as_object();
         let sum = |keep: &dyn Fn(&str) -> bool| {
@@ -185,5 +197,34 @@ fn read_address(child: &mut std::process::Child, log: &Path) -> anyhow::Result<S
             line.trim(),
             log.display()
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_since_a_baseline_are_the_later_clients_own() {
+        let before = StatsSummary {
+            completed: 350_000,
+            succeeded: 349_990,
+            throttled: 4,
+            in_flight: 0,
+            max_in_flight: 32,
+        };
+        let after = StatsSummary {
+            completed: 470_000,
+            succeeded: 469_990,
+            throttled: 4,
+            in_flight: 3,
+            max_in_flight: 32,
+        };
+        let own = after.since(&before);
+        assert_eq!(
+            (own.completed, own.succeeded, own.throttled),
+            (120_000, 120_000, 0)
+        );
+        assert_eq!((own.in_flight, own.max_in_flight), (3, 32));
     }
 }

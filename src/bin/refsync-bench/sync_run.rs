@@ -75,6 +75,9 @@ pub async fn run(
     emulator: &EmulatorProcess,
     spec: &SyncSpec,
 ) -> anyhow::Result<SyncResult> {
+    // The emulator may have served other clients before (the unthrottled scenario runs
+    // refsync several times, wrk in between): every count is this run's own.
+    let baseline = emulator.stats().await?;
     let cpu_before = proc_stats::cpu_time(emulator.pid());
     let running = spawn(refsync, emulator, spec)?;
     let pid = running.pid();
@@ -90,13 +93,14 @@ pub async fn run(
                 // A poll that fails (a busy emulator past the client's timeout) is a
                 // missing sample, not a reason to leave the sync running unwatched.
                 if let Ok(stats) = emulator.stats().await {
+                    let stats = stats.since(&baseline);
                     series.push(started.elapsed().as_secs_f64(), stats, proc_stats::cpu_time(pid));
                 }
                 stop.check(pid, started);
             }
         }
     };
-    let stats = emulator.stats().await?;
+    let stats = emulator.stats().await?.since(&baseline);
     series.push(started.elapsed().as_secs_f64(), stats, None);
     let emulator_cpu = cpu_before
         .zip(proc_stats::cpu_time(emulator.pid()))
