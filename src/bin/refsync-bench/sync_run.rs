@@ -26,6 +26,8 @@ pub struct SyncSpec {
     pub report: PathBuf,
     /// `--rejects`, if any.
     pub rejects: Option<PathBuf>,
+    /// `--summary-json`.
+    pub summary: PathBuf,
     /// Where its stderr goes.
     pub log: PathBuf,
     /// Stop it (SIGTERM) after this long.
@@ -46,6 +48,8 @@ impl SyncSpec {
             "--progress".into(),
             "never".into(),
             "-q".into(),
+            "--summary-json".into(),
+            self.summary.display().to_string(),
         ];
         if let Some(rejects) = &self.rejects {
             args.extend(["--rejects".into(), rejects.display().to_string()]);
@@ -67,6 +71,10 @@ pub struct SyncResult {
     pub cut: bool,
     /// CPU the emulator used while the sync ran, if the OS tells.
     pub emulator_cpu: Option<Duration>,
+    /// The most requests refsync had on the wire at once, from its `--summary-json`: the
+    /// emulator counts only the requests its handlers are running, which at latency 0 is
+    /// the one or two handled at that instant.
+    pub peak_in_flight: Option<u64>,
 }
 
 /// Runs `spec` against `emulator`, polling its stats every [`INTERVAL`].
@@ -111,7 +119,16 @@ pub async fn run(
         stats,
         cut: stop.cut,
         emulator_cpu,
+        peak_in_flight: peak_in_flight(&spec.summary),
     })
+}
+
+/// `peak_in_flight` of the summary at `path`; `None` where there is none to read (a sync
+/// stopped before it wrote one).
+fn peak_in_flight(path: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let summary: serde_json::Value = serde_json::from_str(&text).ok()?;
+    summary["peak_in_flight"].as_u64()
 }
 
 fn spawn(refsync: &Path, emulator: &EmulatorProcess, spec: &SyncSpec) -> anyhow::Result<Running> {
@@ -161,5 +178,25 @@ fn signal(pid: i32, signal: i32) {
     // ends; the select loop stops calling this as soon as that task finishes.
     unsafe {
         libc::kill(pid, signal);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refsyncs_peak_in_flight_is_read_from_its_summary_and_none_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("summary.json");
+        std::fs::write(
+            &path,
+            r#"{"command":"sync","peak_in_flight":52,"requests":120000}"#,
+        )
+        .unwrap();
+        assert_eq!(peak_in_flight(&path), Some(52));
+        assert_eq!(peak_in_flight(&dir.path().join("gone.json")), None);
+        std::fs::write(&path, "{\"command\":").unwrap();
+        assert_eq!(peak_in_flight(&path), None, "a summary cut short");
     }
 }

@@ -246,6 +246,7 @@ impl Bench {
             rate: rate.into(),
             report: self.path(&format!("{name}-report.csv")),
             rejects: rejects.then(|| self.path(&format!("{name}-rejects.csv"))),
+            summary: self.path(&format!("{name}-summary.json")),
             log: self.path(&format!("{name}-sync.log")),
             max_run,
         };
@@ -265,7 +266,7 @@ pub fn sync_extras(table: &mut Table, scenario: &str, result: &SyncResult) {
     table.extra(
         scenario,
         format!(
-            "wall {:.2} s{}, exit {}, sending {:.1} s at {:.1} req/s ({:.1} 2xx/s), {} requests, {} × 429, peak in-flight {} (sampled) / {} (emulator max), refsync peak RSS {}, refsync CPU {:.0} %, emulator CPU {}",
+            "wall {:.2} s{}, exit {}, sending {:.1} s at {:.1} req/s ({:.1} 2xx/s), {} requests, {} × 429, peak in-flight {} (refsync) / {} (sampled at the emulator) / {} (emulator max), refsync peak RSS {}, refsync CPU {:.0} %, emulator CPU {}",
             f.wall.as_secs_f64(),
             if result.cut { " (stopped at the limit)" } else { "" },
             f.code,
@@ -274,6 +275,9 @@ pub fn sync_extras(table: &mut Table, scenario: &str, result: &SyncResult) {
             result.series.success_rate().unwrap_or(0.0),
             result.stats.completed,
             result.stats.throttled,
+            result
+                .peak_in_flight
+                .map_or("n/a".into(), |peak| peak.to_string()),
             result.series.peak_in_flight(),
             result.stats.max_in_flight,
             mib(f.peak_rss),
