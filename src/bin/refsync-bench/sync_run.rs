@@ -86,6 +86,13 @@ pub async fn run(
     // The emulator may have served other clients before (the unthrottled scenario runs
     // refsync several times, wrk in between): every count is this run's own.
     let baseline = emulator.stats().await?;
+    // A summary left by an earlier run must not stand in for one this run never wrote.
+    match std::fs::remove_file(&spec.summary) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(error).with_context(|| format!("cannot remove {}", spec.summary.display()));
+        }
+        _ => {}
+    }
     let cpu_before = proc_stats::cpu_time(emulator.pid());
     let running = spawn(refsync, emulator, spec)?;
     let pid = running.pid();
