@@ -259,6 +259,14 @@ impl Bench {
     }
 }
 
+/// The run whose figure is the median of all (the upper middle of an even number): the
+/// figure the table shows of runs taken in turn.
+fn middle_run<T>(runs: &[T], figure: impl Fn(&T) -> f64) -> Option<&T> {
+    let mut sorted: Vec<&T> = runs.iter().collect();
+    sorted.sort_by(|a, b| figure(a).total_cmp(&figure(b)));
+    sorted.get(sorted.len() / 2).copied()
+}
+
 /// The figures every sync scenario reports under the table.
 pub fn sync_extras(table: &mut Table, scenario: &str, result: &SyncResult) {
     let f = &result.finished;
@@ -290,6 +298,14 @@ pub fn sync_extras(table: &mut Table, scenario: &str, result: &SyncResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_middle_run_is_the_median_whatever_the_order_of_the_runs() {
+        let runs = [31.0, 12.0, 40.0];
+        assert_eq!(middle_run(&runs, |rate| *rate), Some(&31.0));
+        assert_eq!(middle_run(&[5.0, 9.0], |rate| *rate), Some(&9.0));
+        assert_eq!(middle_run(&[] as &[f64], |rate| *rate), None);
+    }
 
     #[test]
     fn a_work_directory_serves_one_run_at_a_time() {

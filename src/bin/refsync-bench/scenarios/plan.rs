@@ -14,7 +14,7 @@ use crate::measure::{Finished, Running};
 use crate::table::{Row, Table, Verdict, mib};
 use crate::updates::{RowOrder, UpdateFormat, UpdatesSpec};
 
-use super::Bench;
+use super::{Bench, middle_run};
 
 /// Referrals in the plan input.
 pub const REFERRALS: usize = 100_000;
@@ -124,9 +124,10 @@ fn sample(
 
 /// The median of an odd number of durations (the upper one of an even number).
 fn median(durations: impl Iterator<Item = Duration>) -> Duration {
-    let mut all: Vec<Duration> = durations.collect();
-    all.sort();
-    all.get(all.len() / 2).copied().unwrap_or_default()
+    let all: Vec<Duration> = durations.collect();
+    middle_run(&all, Duration::as_secs_f64)
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Runs `refsync plan FILE --out /dev/null` and measures it.

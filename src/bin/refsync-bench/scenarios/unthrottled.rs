@@ -10,7 +10,7 @@ use crate::table::{Row, Table, Verdict};
 use crate::updates::{UpdateFormat, emulator_ids};
 use crate::{plot, proc_stats, wrk};
 
-use super::{Bench, sync_extras};
+use super::{Bench, middle_run, sync_extras};
 
 /// Documents refsync sends (one operation each, like wrk's body).
 const DOCUMENTS: usize = 120_000;
@@ -125,13 +125,6 @@ async fn run_wrk(
             .await??;
     let load = Load::now(emulator).await?.since(&before);
     Ok(WrkRun { measured, load })
-}
-
-/// The run whose figure is the median of all (the upper middle of an even number).
-fn middle_run<T>(runs: &[T], figure: impl Fn(&T) -> f64) -> Option<&T> {
-    let mut sorted: Vec<&T> = runs.iter().collect();
-    sorted.sort_by(|a, b| figure(a).total_cmp(&figure(b)));
-    sorted.get(sorted.len() / 2).copied()
 }
 
 /// The lines under the table for refsync's median run, and the plot of it.
@@ -284,14 +277,6 @@ fn row(refsync_rate: f64, wrk_rate: Option<f64>) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_middle_run_is_the_median_whatever_the_order_of_the_runs() {
-        let runs = [31.0, 12.0, 40.0];
-        assert_eq!(middle_run(&runs, |rate| *rate), Some(&31.0));
-        assert_eq!(middle_run(&[5.0, 9.0], |rate| *rate), Some(&9.0));
-        assert_eq!(middle_run(&[] as &[f64], |rate| *rate), None);
-    }
 
     #[test]
     fn rates_are_listed_in_the_order_measured() {
