@@ -69,6 +69,8 @@ pub struct StatsSummary {
     /// The most requests in flight at once so far (since the emulator started: a second
     /// client's run against the same emulator sees the first one's too).
     pub max_in_flight: u64,
+    /// PATCHes answered from the emulator's `MS-RequestId` store, nothing applied.
+    pub replayed: u64,
 }
 
 impl StatsSummary {
@@ -79,6 +81,7 @@ impl StatsSummary {
             completed: self.completed.saturating_sub(baseline.completed),
             succeeded: self.succeeded.saturating_sub(baseline.succeeded),
             throttled: self.throttled.saturating_sub(baseline.throttled),
+            replayed: self.replayed.saturating_sub(baseline.replayed),
             ..self
         }
     }
@@ -99,6 +102,7 @@ impl StatsSummary {
             throttled: sum(&|key| key.ends_with(" 429")),
             in_flight: json["in_flight"].as_u64().unwrap_or(0),
             max_in_flight: json["max_in_flight"].as_u64().unwrap_or(0),
+            replayed: json["replays"].as_u64().unwrap_or(0),
         }
     }
 }
@@ -212,6 +216,7 @@ mod tests {
             throttled: 4,
             in_flight: 0,
             max_in_flight: 32,
+            replayed: 7,
         };
         let after = StatsSummary {
             completed: 470_000,
@@ -219,11 +224,12 @@ mod tests {
             throttled: 4,
             in_flight: 3,
             max_in_flight: 32,
+            replayed: 9,
         };
         let own = after.since(&before);
         assert_eq!(
-            (own.completed, own.succeeded, own.throttled),
-            (120_000, 120_000, 0)
+            (own.completed, own.succeeded, own.throttled, own.replayed),
+            (120_000, 120_000, 0, 2)
         );
         assert_eq!((own.in_flight, own.max_in_flight), (3, 32));
     }

@@ -1,6 +1,7 @@
 //! Wall time, peak RSS and CPU time of a child process, from the OS (`wait4`'s
 //! `rusage`), so each binary is measured alone.
 
+use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
 
@@ -80,5 +81,35 @@ fn exit_code(status: i32) -> i32 {
         -libc::WTERMSIG(status)
     } else {
         -1
+    }
+}
+
+/// Removes what an earlier run left at `path` (nothing there is fine), so that a run
+/// measured next starts as the first one did and never reads the earlier run's file as
+/// its own.
+pub fn remove_earlier_output(path: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            Err(error).with_context(|| format!("cannot remove {}", path.display()))
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_earlier_output_is_removed_and_none_is_fine() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = dir.path().join("report.csv");
+        std::fs::write(&report, "id,outcome\n").unwrap();
+        remove_earlier_output(&report).unwrap();
+        assert!(!report.exists());
+        remove_earlier_output(&report).unwrap();
+        // What cannot be removed as a file stops the run with its path.
+        let error = remove_earlier_output(dir.path()).unwrap_err();
+        assert!(format!("{error:#}").contains(&dir.path().display().to_string()));
     }
 }

@@ -87,12 +87,7 @@ pub async fn run(
     // refsync several times, wrk in between): every count is this run's own.
     let baseline = emulator.stats().await?;
     // A summary left by an earlier run must not stand in for one this run never wrote.
-    match std::fs::remove_file(&spec.summary) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-            return Err(error).with_context(|| format!("cannot remove {}", spec.summary.display()));
-        }
-        _ => {}
-    }
+    crate::measure::remove_earlier_output(&spec.summary)?;
     let cpu_before = proc_stats::cpu_time(emulator.pid());
     let running = spawn(refsync, emulator, spec)?;
     let pid = running.pid();

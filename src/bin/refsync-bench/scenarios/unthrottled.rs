@@ -67,9 +67,10 @@ async fn measure(
     std::fs::write(&script, wrk::script(&ids))?;
     let mut refsync_runs = Vec::with_capacity(PAIRS);
     let mut wrk_runs = Vec::with_capacity(PAIRS);
-    for _ in 0..PAIRS {
+    for pair in 0..PAIRS {
         refsync_runs.push(run_refsync(bench, emulator, input).await?);
-        wrk_runs.push(run_wrk(bench, emulator, &wrk, &script).await?);
+        let token = format!("{}-{pair}", std::process::id());
+        wrk_runs.push(run_wrk(bench, emulator, &wrk, (&script, &token)).await?);
     }
     let refsync_rates: Vec<f64> = refsync_runs.iter().map(|run| run.rate).collect();
     let wrk_rates: Vec<f64> = wrk_runs
@@ -106,24 +107,35 @@ async fn run_refsync(
     Ok(RefsyncRun { result, rate, load })
 }
 
-/// One wrk run of [`WRK_DURATION`], and the emulator's load meanwhile.
+/// One wrk run of [`WRK_DURATION`] with `script` and the run's `token` (see
+/// [`wrk::run`]), and the emulator's load meanwhile. A run that any answer came to from
+/// the emulator's replay store is refused: nothing was applied for it, so it is no
+/// baseline for PATCHes that are.
 async fn run_wrk(
     bench: &Bench,
     emulator: &EmulatorProcess,
     wrk: &std::path::Path,
-    script: &std::path::Path,
+    (script, token): (&std::path::Path, &str),
 ) -> anyhow::Result<WrkRun> {
     let before = Load::now(emulator).await?;
-    let (wrk, addr, script) = (
+    let (wrk, addr, script, token) = (
         wrk.to_path_buf(),
         emulator.addr().to_string(),
         script.to_path_buf(),
+        token.to_string(),
     );
     let output = bench.path("wrk.out");
-    let measured =
-        tokio::task::spawn_blocking(move || wrk::run(&wrk, &addr, &script, WRK_DURATION, &output))
-            .await??;
+    let measured = tokio::task::spawn_blocking(move || {
+        wrk::run(&wrk, &addr, (&script, &token), WRK_DURATION, &output)
+    })
+    .await??;
     let load = Load::now(emulator).await?.since(&before);
+    anyhow::ensure!(
+        load.replayed == 0,
+        "{} of wrk's requests were answered from the emulator's MS-RequestId store; \
+         its figure would not be a baseline",
+        load.replayed
+    );
     Ok(WrkRun { measured, load })
 }
 
@@ -186,19 +198,22 @@ fn rates_list(rates: &[f64]) -> String {
     all.join(" / ")
 }
 
-/// The emulator's CPU and answered requests at a moment, and between two.
+/// The emulator's CPU, answered requests and replays at a moment, and between two.
 struct Load {
     at: Instant,
     cpu: Option<Duration>,
     requests: u64,
+    replayed: u64,
 }
 
 impl Load {
     async fn now(emulator: &EmulatorProcess) -> anyhow::Result<Load> {
+        let stats = emulator.stats().await?;
         Ok(Load {
             at: Instant::now(),
             cpu: proc_stats::cpu_time(emulator.pid()),
-            requests: emulator.stats().await?.completed,
+            requests: stats.completed,
+            replayed: stats.replayed,
         })
     }
 
@@ -208,6 +223,7 @@ impl Load {
             seconds: self.at.duration_since(earlier.at).as_secs_f64(),
             cpu: self.cpu.zip(earlier.cpu).map(|(a, b)| a.saturating_sub(b)),
             requests: self.requests.saturating_sub(earlier.requests),
+            replayed: self.replayed.saturating_sub(earlier.replayed),
         }
     }
 }
@@ -217,6 +233,8 @@ struct LoadDelta {
     seconds: f64,
     cpu: Option<Duration>,
     requests: u64,
+    /// Of `requests`, those answered from the replay store.
+    replayed: u64,
 }
 
 impl LoadDelta {
