@@ -25,8 +25,8 @@ pub const TEAM_EVERY: usize = 3;
 
 /// Runs of refsync and of the bare parse per format, taken in turn; the table shows the
 /// median of each. One run of a fraction of a second moves by up to a third on a shared
-/// machine, and the bare parse's runs within one `all` moved between 0.12 and 0.22 s:
-/// five runs a median that one slow minute moves less than three.
+/// machine, and the bare parse's runs within one `all` moved between 0.12 and 0.22 s: one
+/// slow minute moves the median of five less than that of three.
 const SAMPLES: usize = 5;
 
 /// Plans the CSV and the JSONL file, and the CSV file shuffled.
