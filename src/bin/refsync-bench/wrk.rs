@@ -83,7 +83,8 @@ pub struct WrkResult {
 pub fn run(
     wrk: &Path,
     addr: &str,
-    (script, token): (&Path, &str),
+    script: &Path,
+    token: &str,
     duration: Duration,
     output: &Path,
 ) -> anyhow::Result<WrkResult> {

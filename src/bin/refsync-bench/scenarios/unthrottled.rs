@@ -70,7 +70,7 @@ async fn measure(
     for pair in 0..PAIRS {
         refsync_runs.push(run_refsync(bench, emulator, input).await?);
         let token = format!("{}-{pair}", std::process::id());
-        wrk_runs.push(run_wrk(bench, emulator, &wrk, (&script, &token)).await?);
+        wrk_runs.push(run_wrk(bench, emulator, &wrk, &script, &token).await?);
     }
     let refsync_rates: Vec<f64> = refsync_runs.iter().map(|run| run.rate).collect();
     let wrk_rates: Vec<f64> = wrk_runs
@@ -115,7 +115,8 @@ async fn run_wrk(
     bench: &Bench,
     emulator: &EmulatorProcess,
     wrk: &std::path::Path,
-    (script, token): (&std::path::Path, &str),
+    script: &std::path::Path,
+    token: &str,
 ) -> anyhow::Result<WrkRun> {
     let before = Load::now(emulator).await?;
     let (wrk, addr, script, token) = (
@@ -126,7 +127,7 @@ async fn run_wrk(
     );
     let output = bench.path("wrk.out");
     let measured = tokio::task::spawn_blocking(move || {
-        wrk::run(&wrk, &addr, (&script, &token), WRK_DURATION, &output)
+        wrk::run(&wrk, &addr, &script, &token, WRK_DURATION, &output)
     })
     .await??;
     let load = Load::now(emulator).await?.since(&before);
