@@ -113,7 +113,7 @@ fn check_path<'p>(
     op: Option<OpKind>,
     site: OpSite<'_>,
     paths: &'p mut PathCache,
-) -> Result<(&'p Arc<str>, Resolved), PlanError> {
+) -> Result<(&'p Arc<str>, &'p Resolved), PlanError> {
     let (shared, resolved) = paths.resolve(path).map_err(|e| path_error(&e, site))?;
     if resolved.append && op == Some(OpKind::Replace) {
         let message = format!(
