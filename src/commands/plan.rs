@@ -5,6 +5,7 @@ use super::outputs::{Finish, RowKept, RunOutputs};
 use super::prepare::prepare;
 use crate::cli::PlanArgs;
 use crate::plan::PlanEntry;
+use crate::plan::entries_ahead::{Needs, try_for_each_ahead};
 use crate::report::{LineNames, ReportLines, ReportRow};
 use crate::send::SendStats;
 use crate::ui::Terminal;
@@ -44,10 +45,9 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
             ))
         });
         while let Some(claim) = unclaimed.front() {
-            for index in claim {
-                let row = ReportRow::for_entry(&entries[index], &prepared.names);
-                outputs.record(index, row)?;
-            }
+            try_for_each_ahead(entries, claim, Needs::Rows, |index, entry| {
+                outputs.record(index, ReportRow::for_entry(entry, &prepared.names))
+            })?;
         }
         let made: RowsMade = helper
             .join()
@@ -91,14 +91,15 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
     // straight into the boxed writer cost a dynamic call per JSON token (a profile of
     // `plan`).
     let mut line = Vec::new();
-    for entry in entries {
-        if let PlanEntry::Document(doc) = entry {
-            line.clear();
-            doc.write_document_form(&mut line);
-            line.push(b'\n');
-            out.write_all(&line)?;
-        }
-    }
+    try_for_each_ahead(entries, 0..entries.len(), Needs::Operations, |_, entry| {
+        let PlanEntry::Document(doc) = entry else {
+            return Ok(());
+        };
+        line.clear();
+        doc.write_document_form(&mut line);
+        line.push(b'\n');
+        out.write_all(&line)
+    })?;
     out.flush().context("cannot write the planned documents")?;
     let cpu_ms = crate::ui::cpu::thread_cpu_ms();
     tracing::debug!(cpu_ms, "wrote the planned documents");
@@ -172,12 +173,13 @@ fn rows_from_the_back(
     let mut made = RowsMade::default();
     while let Some(claim) = unclaimed.back() {
         let mut rows = Vec::with_capacity(claim.len());
-        for index in claim {
-            let row = ReportRow::for_entry(&entries[index], names);
+        let Ok(()) = try_for_each_ahead(entries, claim, Needs::Rows, |index, entry| {
+            let row = ReportRow::for_entry(entry, names);
             let start = made.text.len();
             lines.encode(&row, &mut made.text);
             rows.push((index, RowKept::of(row), start..made.text.len()));
-        }
+            Ok::<_, std::convert::Infallible>(())
+        });
         made.claims.push(rows);
     }
     made

@@ -94,6 +94,14 @@ pub fn prefetch_all<T>(value: &T) {
     }
 }
 
+/// Starts loading every cache line of `items`.
+pub fn prefetch_slice<T>(items: &[T]) {
+    let start = items.as_ptr().cast::<u8>();
+    for offset in (0..std::mem::size_of_val(items)).step_by(64) {
+        prefetch(start.wrapping_add(offset));
+    }
+}
+
 /// Asks the CPU to start loading the cache line at `ptr`; a hint, nothing more: nothing
 /// is read through `ptr`, so any address will do.
 #[inline(always)]

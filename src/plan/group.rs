@@ -95,6 +95,12 @@ impl Group {
         self.ops.prefetch();
     }
 
+    /// Starts loading what finishing the group reads: its rows and operations.
+    pub fn prefetch_for_finish(&self) {
+        self.rows.prefetch_all();
+        self.ops.prefetch_all();
+    }
+
     /// Starts loading the values of the operations, which a new one is compared with.
     pub fn prefetch_values(&self) {
         self.ops.prefetch_values();
@@ -207,7 +213,7 @@ impl Group {
     /// the row errors first and the document errors after.
     pub fn finish(mut self, names: &InputNames) -> PlanEntry {
         // The plan is held through the whole send stage: give back what growth over-allocated.
-        self.rows.shrink_to_fit();
+        self.rows.shrink_loose();
         let Faults {
             row_errors: mut errors,
             document_errors,

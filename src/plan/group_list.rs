@@ -15,6 +15,10 @@ use super::group::Group;
 const BLOCK: usize = 1 << BLOCK_BITS;
 const BLOCK_BITS: u32 = 12;
 
+/// How many groups ahead of the one taken [`GroupList::into_groups`] has the next one
+/// fetched.
+const FETCH_AHEAD: usize = 4;
+
 /// A list of groups, indexed as a `Vec` is, that grows a block at a time.
 #[derive(Debug, Default)]
 pub struct GroupList {
@@ -53,9 +57,19 @@ impl GroupList {
             .get(index & (BLOCK - 1))
     }
 
-    /// Every group, in order, taken out of the list.
-    pub fn into_groups(self) -> impl Iterator<Item = Group> {
-        self.blocks.into_iter().flatten()
+    /// Every group, in order, taken out of the list, `fetch` called with the group
+    /// [`FETCH_AHEAD`] places later in its block as each one is taken: to start loading
+    /// what the caller reads of it (see `plan::ahead`).
+    pub fn into_groups(self, fetch: fn(&Group)) -> impl Iterator<Item = Group> {
+        self.blocks.into_iter().flat_map(move |block| {
+            let mut groups = block.into_iter();
+            std::iter::from_fn(move || {
+                if let Some(later) = groups.as_slice().get(FETCH_AHEAD) {
+                    fetch(later);
+                }
+                groups.next()
+            })
+        })
     }
 }
 
@@ -98,7 +112,7 @@ mod tests {
         }
         assert!(list.get(count).is_none());
         let ids: Vec<_> = list
-            .into_groups()
+            .into_groups(Group::prefetch_for_finish)
             .map(|g| g.id().map(String::from))
             .collect();
         let want: Vec<_> = (0..count).map(|line| Some(format!("id-{line}"))).collect();

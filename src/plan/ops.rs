@@ -6,7 +6,7 @@
 //! through maps keyed by path (and, for appends, by value), so a document of many thousand
 //! operations is still checked in linear time.
 
-use super::ahead::prefetch;
+use super::ahead::{prefetch, prefetch_slice};
 use super::patch_op::{CheckedOp, JsonText, parsed, same_json};
 use super::{OnDuplicate, PatchOp, push_compact};
 use crate::input::LineRef;
@@ -222,6 +222,11 @@ impl OpList {
             prefetch(self.ops.as_ptr());
             prefetch(last);
         }
+    }
+
+    /// Starts loading every operation (not their values).
+    pub fn prefetch_all(&self) {
+        prefetch_slice(&self.ops);
     }
 
     /// Starts loading the values that a new operation is compared with in a scan; none in

@@ -207,7 +207,7 @@ impl Planner {
         // when a large plan reaches its peak memory.
         drop(by_id);
         let mut entries = Vec::with_capacity(groups.len());
-        entries.extend(groups.into_groups().map(|group| {
+        entries.extend(groups.into_groups(Group::prefetch_for_finish).map(|group| {
             each(&group);
             group.finish(&rules.names)
         }));

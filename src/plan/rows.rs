@@ -9,8 +9,8 @@
 //! past 4 TiB, a record of 4 MiB or more) turns its list back into plain [`RowRef`]s, so
 //! nothing is ever cut.
 
-use super::ahead::prefetch;
-use super::push_compact;
+use super::ahead::{prefetch, prefetch_slice};
+use super::{push_compact, shrink_loose};
 use crate::input::{LineRef, RowRef, Span};
 
 /// The rows of one plan entry, in input order.
@@ -118,11 +118,20 @@ impl RowList {
         }
     }
 
-    /// Gives back the room that growth left unused.
-    pub fn shrink_to_fit(&mut self) {
+    /// Starts loading every row's place (see `plan::entries_ahead`).
+    pub fn prefetch_all(&self) {
+        match &self.0 {
+            Rows::Packed(rows) => prefetch_slice(rows),
+            Rows::Plain(rows) => prefetch_slice(rows),
+        }
+    }
+
+    /// Gives back the room that growth left unused, when it is more than a quarter of
+    /// the list's: a smaller gap is not worth the copy that giving it back costs.
+    pub fn shrink_loose(&mut self) {
         match &mut self.0 {
-            Rows::Packed(rows) => rows.shrink_to_fit(),
-            Rows::Plain(rows) => rows.shrink_to_fit(),
+            Rows::Packed(rows) => shrink_loose(rows),
+            Rows::Plain(rows) => shrink_loose(rows),
         }
     }
 }
@@ -211,6 +220,31 @@ mod tests {
         assert_eq!(
             grown.iter().collect::<Vec<_>>(),
             [small[0], small[1], large]
+        );
+    }
+
+    fn capacity(list: &RowList) -> usize {
+        match &list.0 {
+            Rows::Packed(rows) => rows.capacity(),
+            Rows::Plain(rows) => rows.capacity(),
+        }
+    }
+
+    #[test]
+    fn only_room_of_more_than_a_quarter_unused_is_given_back() {
+        let rows = |count: u64| (0..count).map(|line| row(0, line, line, line + 1));
+        // Growth by half: room for 11 once the tenth row comes, for 7 at the fifth.
+        let mut tight: RowList = rows(10).collect();
+        assert_eq!(capacity(&tight), 11);
+        tight.shrink_loose();
+        assert_eq!(capacity(&tight), 11);
+        let mut loose: RowList = rows(5).collect();
+        assert_eq!(capacity(&loose), 7);
+        loose.shrink_loose();
+        assert_eq!(capacity(&loose), 5);
+        assert_eq!(
+            loose.iter().collect::<Vec<_>>(),
+            rows(5).collect::<Vec<_>>()
         );
     }
 
