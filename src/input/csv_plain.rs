@@ -325,15 +325,20 @@ impl<'b> PlainScan<'_, 'b> {
     /// line by line: a check per line was 4 % of a million-row `plan`, both threads
     /// checking every line. A scan that ends early (at a line only the general path reads)
     /// has checked at most about twice what it read, and at least [`FIRST_CHECK`] bytes.
+    /// The check is `simdutf8`'s, 32 bytes at a time: the standard library's was 1.2 % of
+    /// a million-row `plan`'s samples, all of them on the reading thread.
     fn text_to(&mut self, end: usize) -> Option<&'b str> {
         if end > self.text.len() {
             let want = end.max(2 * self.text.len()).max(FIRST_CHECK);
             let head = &self.buf[..want.min(self.buf.len())];
-            self.text = match std::str::from_utf8(head) {
+            self.text = match simdutf8::basic::from_utf8(head) {
                 Ok(text) => text,
                 // A character cut at the end of the buffer, or a byte that is no UTF-8:
-                // the text before it.
-                Err(error) => std::str::from_utf8(&head[..error.valid_up_to()]).ok()?,
+                // the text before it, which the standard check finds.
+                Err(_) => match std::str::from_utf8(head) {
+                    Ok(text) => text,
+                    Err(error) => std::str::from_utf8(&head[..error.valid_up_to()]).ok()?,
+                },
             };
         }
         (end <= self.text.len()).then_some(self.text)
