@@ -36,11 +36,11 @@ pub struct RowKept {
 
 impl RowKept {
     /// What the end of the run needs of `row`.
-    pub fn of(row: ReportRow) -> Self {
+    pub fn of(row: &ReportRow) -> Self {
         let rejected_message = row
             .outcome
             .is_rejected()
-            .then(|| row.error_message.unwrap_or_default().into_boxed_str());
+            .then(|| row.error_message.as_deref().unwrap_or_default().into());
         RowKept {
             outcome: row.outcome,
             rejected_message,
@@ -91,8 +91,13 @@ impl RunOutputs {
 
     /// Records the row of plan entry `entry` as soon as its outcome is known.
     pub fn record(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
+        self.record_borrowed(entry, &row)
+    }
+
+    /// [`RunOutputs::record`] of a row the caller keeps (to reuse its memory).
+    pub fn record_borrowed(&mut self, entry: usize, row: &ReportRow) -> anyhow::Result<()> {
         if let Some(ledger) = &self.ledger {
-            ledger.record(entry, &row)?;
+            ledger.record(entry, row)?;
         }
         self.show(entry, row)
     }
@@ -124,18 +129,18 @@ impl RunOutputs {
             ledger.record_all(&refs)?;
         }
         for (entry, row) in rows {
-            self.show(entry, row)?;
+            self.show(entry, &row)?;
         }
         Ok(())
     }
 
     /// Shows the row an earlier attempt of a resumed run already recorded in the ledger.
     pub fn replay(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
-        self.show(entry, row)
+        self.show(entry, &row)
     }
 
-    fn show(&mut self, entry: usize, row: ReportRow) -> anyhow::Result<()> {
-        let line = self.report.append(&row)?;
+    fn show(&mut self, entry: usize, row: &ReportRow) -> anyhow::Result<()> {
+        let line = self.report.append(row)?;
         let kept = RowKept::of(row);
         self.note(entry, kept.outcome, line, kept.rejected_message);
         Ok(())

@@ -4,6 +4,7 @@ use super::output_paths::check_output_paths;
 use super::outputs::{Finish, RowKept, RunOutputs};
 use super::prepare::prepare;
 use crate::cli::PlanArgs;
+use crate::outcome::Outcome;
 use crate::plan::PlanEntry;
 use crate::plan::entries_ahead::{Needs, try_for_each_ahead};
 use crate::report::{LineNames, ReportLines, ReportRow};
@@ -44,9 +45,11 @@ pub fn run(args: &PlanArgs, terminal: &Terminal) -> anyhow::Result<i32> {
                 lines,
             ))
         });
+        let mut row = ReportRow::new(Outcome::Planned);
         while let Some(claim) = unclaimed.front() {
             try_for_each_ahead(entries, claim, Needs::Rows, |index, entry| {
-                outputs.record(index, ReportRow::for_entry(entry, &prepared.names))
+                row.refill_for_entry(entry, &prepared.names);
+                outputs.record_borrowed(index, &row)
             })?;
         }
         let made: RowsMade = helper
@@ -171,13 +174,14 @@ fn rows_from_the_back(
     mut lines: ReportLines,
 ) -> RowsMade {
     let mut made = RowsMade::default();
+    let mut row = ReportRow::new(Outcome::Planned);
     while let Some(claim) = unclaimed.back() {
         let mut rows = Vec::with_capacity(claim.len());
         let Ok(()) = try_for_each_ahead(entries, claim, Needs::Rows, |index, entry| {
-            let row = ReportRow::for_entry(entry, names);
+            row.refill_for_entry(entry, names);
             let start = made.text.len();
             lines.encode(&row, &mut made.text);
-            rows.push((index, RowKept::of(row), start..made.text.len()));
+            rows.push((index, RowKept::of(&row), start..made.text.len()));
             Ok::<_, std::convert::Infallible>(())
         });
         made.claims.push(rows);

@@ -21,7 +21,7 @@ mod rows;
 mod rules;
 mod status;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 pub use document::patch_body;
 pub use id::check_id;

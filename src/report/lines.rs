@@ -56,18 +56,28 @@ impl LineNames {
         // Room for typical lines up front, then given back: the report keeps every row's
         // text for the whole run, and growing it push by push left the heap fragmented.
         let mut text = String::with_capacity(lines.clone().count() * 12);
+        self.push_source_lines(&mut text, lines);
+        text.shrink_to_fit();
+        text
+    }
+
+    /// [`LineNames::source_lines`] appended to `text`: for a row whose text is reused.
+    pub fn push_source_lines<I>(&self, text: &mut String, lines: I)
+    where
+        I: IntoIterator<Item = LineRef>,
+        I::IntoIter: Clone,
+    {
+        let lines = lines.into_iter();
         // A document's rows come in input order: sorted already, nearly always, so only
         // the others are copied and sorted (a copy per report row showed in callgrind).
         if lines.clone().is_sorted_by(|a, b| a < b) {
-            self.push_runs(&mut text, lines);
+            self.push_runs(text, lines);
         } else {
             let mut sorted: Vec<LineRef> = lines.collect();
             sorted.sort_unstable();
             sorted.dedup();
-            self.push_runs(&mut text, sorted.into_iter());
+            self.push_runs(text, sorted.into_iter());
         }
-        text.shrink_to_fit();
-        text
     }
 
     /// Appends `lines` (sorted, none twice) to `text`, consecutive ones as one run.
