@@ -138,7 +138,7 @@ impl ReportRow {
     }
 
     /// Makes this row [`ReportRow::for_entry`] of `entry`, its ID, lines and note written
-    /// into the memory this row's held: for a pass that makes the row of every entry and
+    /// into the memory this row held: for a pass that makes the row of every entry and
     /// lets each go once encoded, where three allocations per row showed in the profile of
     /// `plan`.
     pub fn refill_for_entry(&mut self, entry: &PlanEntry, names: &LineNames) {
