@@ -88,10 +88,7 @@ impl Ahead {
 
 /// Asks the CPU to start loading every cache line of `value`; a hint, nothing more.
 pub fn prefetch_all<T>(value: &T) {
-    let start: *const T = value;
-    for offset in (0..std::mem::size_of::<T>()).step_by(64) {
-        prefetch(start.cast::<u8>().wrapping_add(offset));
-    }
+    prefetch_slice(std::slice::from_ref(value));
 }
 
 /// Starts loading every cache line of `items`.

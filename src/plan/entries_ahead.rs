@@ -32,8 +32,8 @@ pub enum Needs {
 }
 
 /// Calls `each` with the index and the entry of every index in `range` of `entries` (as
-/// far as there are entries), in order, each entry's memory fetched before its turn for what `needs` says; stops at the
-/// first error `each` returns, and returns it.
+/// far as there are entries), in order, each entry's memory fetched before its turn for
+/// what `needs` says; stops at the first error `each` returns, and returns it.
 pub fn try_for_each_ahead<E>(
     entries: &[PlanEntry],
     range: Range<usize>,
@@ -58,7 +58,7 @@ pub fn try_for_each_ahead<E>(
             && let Some(doc) = document_at(index + VALUES_AT)
         {
             for op in &doc.ops {
-                prefetch(op.value.as_str().as_ptr());
+                op.value.prefetch();
             }
         }
         each(range.start + index, entry)?;

@@ -235,7 +235,7 @@ impl OpList {
     pub fn prefetch_values(&self) {
         if self.index.is_none() {
             for planned in &self.ops {
-                prefetch(planned.op.value.as_str().as_ptr());
+                planned.op.value.prefetch();
             }
         }
     }

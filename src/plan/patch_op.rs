@@ -53,6 +53,11 @@ impl JsonText {
         &self.0
     }
 
+    /// Starts loading the text (see `plan::ahead`).
+    pub fn prefetch(&self) {
+        super::ahead::prefetch(self.0.as_ptr());
+    }
+
     /// The value, parsed: for the rare checks that look inside one.
     pub fn to_value(&self) -> Value {
         parsed(self.as_str())
