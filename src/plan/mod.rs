@@ -39,13 +39,10 @@ use std::fmt;
 /// Pushes `item` onto `vec`, growing it by half rather than doubling: a plan holds a
 /// hundred thousand groups' row and operation lists at once, and doubling left a third of
 /// their room unused (a profile of `plan` on a million rows). Growth stays geometric, so
-/// pushing stays amortised constant time. The first push makes room for two: a referral
-/// seldom has one row and one operation only, and on the benchmark's file (ten rows and
-/// five operations a referral) that saves two of each referral's seven reallocations,
-/// about 2 % of `plan`'s time side by side.
+/// pushing stays amortised constant time.
 fn push_compact<T>(vec: &mut Vec<T>, item: T) {
     if vec.len() == vec.capacity() {
-        vec.reserve_exact(vec.len() / 2 + if vec.is_empty() { 2 } else { 1 });
+        vec.reserve_exact(vec.len() / 2 + 1);
     }
     vec.push(item);
 }

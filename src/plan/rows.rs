@@ -249,17 +249,6 @@ mod tests {
     }
 
     #[test]
-    fn the_first_row_makes_room_for_two_and_growth_is_by_half_after() {
-        let mut list = RowList::default();
-        let mut room = Vec::new();
-        for line in 0..11 {
-            list.push(row(0, line, line, line + 1));
-            room.push(capacity(&list));
-        }
-        assert_eq!(room, [2, 2, 4, 4, 7, 7, 7, 11, 11, 11, 11]);
-    }
-
-    #[test]
     fn a_row_packs_only_where_every_number_fits() {
         let top = |bits: u32| (1u64 << bits) - 1;
         let fits = row(u16::MAX.into(), top(48), top(42), top(42) + top(22));
