@@ -153,23 +153,24 @@ impl ReportRow {
         source_lines.clear();
         names.push_source_lines(&mut source_lines, doc.rows.iter().map(|r| r.at));
         let note = note_text_in(self.note.take(), [None, None], doc.merged_duplicates);
-        *self = ReportRow {
+        *self = ReportRow::planned(doc, id, source_lines, note);
+    }
+
+    fn for_planned(doc: &Document, names: &LineNames) -> ReportRow {
+        let source_lines = names.source_lines(doc.rows.iter().map(|r| r.at));
+        let note = note_text([None, None], doc.merged_duplicates);
+        ReportRow::planned(doc, doc.id.clone(), source_lines, note)
+    }
+
+    /// The `planned` row of `doc`, given its ID, lines and note as text (made afresh or
+    /// in reused memory).
+    fn planned(doc: &Document, id: String, source_lines: String, note: Option<String>) -> Self {
+        ReportRow {
             id,
             outcome: Outcome::Planned,
             ops: doc.ops.len(),
             source_lines,
             note,
-            ..ReportRow::new(Outcome::Planned)
-        };
-    }
-
-    fn for_planned(doc: &Document, names: &LineNames) -> ReportRow {
-        ReportRow {
-            id: doc.id.clone(),
-            outcome: Outcome::Planned,
-            ops: doc.ops.len(),
-            source_lines: names.source_lines(doc.rows.iter().map(|r| r.at)),
-            note: note_text([None, None], doc.merged_duplicates),
             ..ReportRow::new(Outcome::Planned)
         }
     }
