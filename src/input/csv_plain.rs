@@ -335,10 +335,9 @@ impl<'b> PlainScan<'_, 'b> {
                 Ok(text) => text,
                 // A character cut at the end of the buffer, or a byte that is no UTF-8:
                 // the text before it, which the standard check finds.
-                Err(_) => match std::str::from_utf8(head) {
-                    Ok(text) => text,
-                    Err(error) => std::str::from_utf8(&head[..error.valid_up_to()]).ok()?,
-                },
+                Err(_) => std::str::from_utf8(head)
+                    .or_else(|error| std::str::from_utf8(&head[..error.valid_up_to()]))
+                    .ok()?,
             };
         }
         (end <= self.text.len()).then_some(self.text)
