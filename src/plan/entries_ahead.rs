@@ -110,13 +110,7 @@ mod tests {
             all.len() - 2..all.len(),
         ] {
             for needs in [Needs::Operations, Needs::Rows] {
-                let mut seen = Vec::new();
-                let done = try_for_each_ahead(&all, range.clone(), needs, |index, entry| {
-                    assert_eq!(entry, &all[index]);
-                    seen.push(index);
-                    Ok::<_, ()>(())
-                });
-                assert_eq!(done, Ok(()));
+                let seen = walked(&all, range.clone(), needs);
                 assert_eq!(seen, range.clone().collect::<Vec<_>>(), "{range:?}");
             }
         }
@@ -139,13 +133,19 @@ mod tests {
 
     #[test]
     fn a_range_past_the_entries_visits_those_there_are() {
-        let all = entries(3);
+        assert_eq!(walked(&entries(3), 1..9, Needs::Rows), [1, 2]);
+    }
+
+    /// The indices a walk of `range` visits, in order, each with its own entry; the walk
+    /// must end well.
+    fn walked(all: &[PlanEntry], range: Range<usize>, needs: Needs) -> Vec<usize> {
         let mut seen = Vec::new();
-        let done = try_for_each_ahead(&all, 1..9, Needs::Rows, |index, _| {
+        let done = try_for_each_ahead(all, range, needs, |index, entry| {
+            assert_eq!(entry, &all[index]);
             seen.push(index);
             Ok::<_, ()>(())
         });
         assert_eq!(done, Ok(()));
-        assert_eq!(seen, [1, 2]);
+        seen
     }
 }
