@@ -7,7 +7,7 @@
 use super::ahead::prefetch;
 use super::id::check_id;
 use super::messages::{InputNames, clip_json, clip_quoted, lines};
-use super::ops::{OpList, Pushed};
+use super::ops::{OpList, Pushed, RowPlace};
 use super::rows::RowList;
 use super::rules::{OpSite, SiteField, check_op};
 use super::status::StatusFields;
@@ -194,7 +194,9 @@ impl Group {
         // The path lives in `rules.paths`, not in the operation, which the list takes.
         let path: &str = op.path;
         let status_path = StatusFields::wants(path).then_some(path);
-        match self.ops.push(op, site.at, rules.on_duplicate) {
+        // The row of the operation is the last one added (`add_record`).
+        let row = RowPlace::new(self.rows.len().saturating_sub(1));
+        match self.ops.push(op, row, rules.on_duplicate) {
             Pushed::Added | Pushed::Overrode => {
                 if let Some(path) = status_path {
                     let fields = self.status_fields.get_or_insert_with(Box::default);
@@ -203,7 +205,7 @@ impl Group {
             }
             Pushed::Merged => self.merged_duplicates = true,
             conflict @ Pushed::Conflict { .. } => {
-                let error = duplicate_error(conflict, site, &rules.names);
+                let error = duplicate_error(conflict, site, &self.rows, &rules.names);
                 self.faults().document_errors.extend(error);
             }
         }
@@ -221,7 +223,7 @@ impl Group {
         errors.extend(document_errors);
         let noted = StatusFields::default();
         let fields = self.status_fields.as_deref().unwrap_or(&noted);
-        errors.extend(status::check(self.ops.live(), fields, names));
+        errors.extend(status::check(self.ops.live(), &self.rows, fields, names));
         let live = self.ops.live().count();
         match self.id {
             Some(id) if errors.is_empty() => PlanEntry::Document(std::sync::Arc::new(Document {
@@ -248,8 +250,14 @@ struct Faults {
     document_errors: Vec<PlanError>,
 }
 
-/// The `duplicate_path` error for a conflict the op list found; `None` for anything else.
-fn duplicate_error(pushed: Pushed, site: OpSite<'_>, names: &InputNames) -> Option<PlanError> {
+/// The `duplicate_path` error for a conflict the op list found (the earlier operation's
+/// row among `rows`); `None` for anything else.
+fn duplicate_error(
+    pushed: Pushed,
+    site: OpSite<'_>,
+    rows: &RowList,
+    names: &InputNames,
+) -> Option<PlanError> {
     let Pushed::Conflict {
         path,
         earlier,
@@ -259,6 +267,7 @@ fn duplicate_error(pushed: Pushed, site: OpSite<'_>, names: &InputNames) -> Opti
     else {
         return None;
     };
+    let earlier = rows.get(earlier.index()).map_or(site.at, |row| row.at);
     // Two operations of one document-form line share the line.
     let who = match earlier == site.at {
         true => format!(

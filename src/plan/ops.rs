@@ -7,48 +7,81 @@
 //! operations is still checked in linear time.
 
 use super::ahead::{prefetch, prefetch_slice};
-use super::patch_op::{CheckedOp, JsonText, parsed, same_json};
-use super::{OnDuplicate, PatchOp, push_compact};
-use crate::input::LineRef;
+use super::patch_op::{CheckedOp, JsonText, insert_target, parsed, same_json};
+use super::{OnDuplicate, OpKind, PatchOp, push_compact};
 use serde_json::{Number, Value};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// An operation of the document being built, with the line it came from.
+/// An operation of the document being built, with the row it came from.
 ///
-/// The line is kept as its two numbers rather than a [`LineRef`], whose padding would
-/// make the operation 64 bytes instead of 56: a plan holds a hundred thousand
-/// documents' operations at once.
+/// The operation's parts are held side by side rather than as a [`PatchOp`], and its row
+/// as its place among the document's rows rather than as a [`LineRef`]: 40 bytes instead
+/// of 56, which a plan holds for a hundred thousand documents at once (a list of seven
+/// fits mimalloc's 320-byte blocks, not its 448-byte ones).
 #[derive(Clone, Debug)]
 pub struct PlannedOp {
-    /// The validated operation.
-    pub op: PatchOp,
-    /// The line number of the row (or document-form record) that gave it.
-    line: u64,
-    /// Its input's number.
-    input: u32,
+    /// The path, shared as in [`PatchOp`].
+    pub path: Arc<str>,
+    /// The value, already converted to the schema's JSON type.
+    pub value: JsonText,
+    /// The place, among the document's rows, of the row (or document-form record) that
+    /// gave it.
+    row: u32,
+    /// `replace` or `add`.
+    pub kind: OpKind,
     /// `false` once a later row's value won under last-wins; the line still belongs to
     /// the document, only the operation is not sent.
     pub live: bool,
 }
 
 impl PlannedOp {
-    /// `op`, from line `at`, to be sent.
-    pub fn new(op: PatchOp, at: LineRef) -> Self {
+    /// `op`, from the document's row at `row`, to be sent.
+    pub fn new(op: PatchOp, row: RowPlace) -> Self {
         PlannedOp {
-            op,
-            line: at.line,
-            input: at.input,
+            path: op.path,
+            value: op.value,
+            row: row.0,
+            kind: op.op,
             live: true,
         }
     }
 
-    /// The line of the row (or document-form record) that gave it.
-    pub fn at(&self) -> LineRef {
-        LineRef {
-            input: self.input,
-            line: self.line,
+    /// The place, among the document's rows, of the row that gave it.
+    pub fn row(&self) -> RowPlace {
+        RowPlace(self.row)
+    }
+
+    /// Whether this inserts into an array (see [`PatchOp::is_append`]).
+    pub fn is_append(&self) -> bool {
+        insert_target(self.kind, &self.path).is_some()
+    }
+
+    fn into_patch_op(self) -> PatchOp {
+        PatchOp {
+            op: self.kind,
+            path: self.path,
+            value: self.value,
         }
+    }
+}
+
+/// The place of a row among its document's rows ([`super::RowList::get`]).
+///
+/// Four bytes: a document past four billion rows (whose row list alone would take 64 GiB)
+/// has its later rows' operations named by the last place that fits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowPlace(u32);
+
+impl RowPlace {
+    /// The place `index`.
+    pub fn new(index: usize) -> Self {
+        RowPlace(u32::try_from(index).unwrap_or(u32::MAX))
+    }
+
+    /// The place as an index.
+    pub fn index(self) -> usize {
+        self.0 as usize
     }
 }
 
@@ -64,8 +97,8 @@ pub enum Pushed {
     Conflict {
         /// The path both operations set.
         path: String,
-        /// The line of the earlier operation.
-        earlier: LineRef,
+        /// The row of the earlier operation.
+        earlier: RowPlace,
         /// The earlier operation's value.
         earlier_value: JsonText,
         /// The later operation's value.
@@ -101,18 +134,18 @@ struct PathIndex {
 }
 
 impl OpList {
-    /// Adds `op` (from line `at`), applying the duplicate rules.
-    pub fn push(&mut self, op: CheckedOp<'_>, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
+    /// Adds `op` (from the document's row at `row`), applying the duplicate rules.
+    pub fn push(&mut self, op: CheckedOp<'_>, row: RowPlace, on_duplicate: OnDuplicate) -> Pushed {
         if op.is_append() {
-            return self.push_append(op, at, on_duplicate);
+            return self.push_append(op, row, on_duplicate);
         }
         let Some(earlier) = self.latest_on(op.path) else {
-            self.insert(op.into_patch_op(), at);
+            self.insert(op.into_patch_op(), row);
             return Pushed::Added;
         };
         let previous = &self.ops[earlier];
-        let same_value = same_json(previous.op.value.as_str(), op.value);
-        if same_value && previous.op.op == op.op {
+        let same_value = same_json(previous.value.as_str(), op.value);
+        if same_value && previous.kind == op.op {
             return Pushed::Merged;
         }
         // `add` and `replace` of one value do the same to an existing member: keep both.
@@ -121,43 +154,48 @@ impl OpList {
             (false, OnDuplicate::LastWins) => Pushed::Overrode,
             (false, OnDuplicate::Error) => Pushed::Conflict {
                 path: op.path.to_string(),
-                earlier: previous.at(),
-                earlier_value: previous.op.value.clone(),
+                earlier: previous.row(),
+                earlier_value: previous.value.clone(),
                 value: JsonText::from_text(op.value),
             },
         };
         if matches!(pushed, Pushed::Overrode) {
             self.ops[earlier].live = false;
         }
-        self.insert(op.into_patch_op(), at);
+        self.insert(op.into_patch_op(), row);
         pushed
     }
 
     /// Adds an append (or insert): the same value twice is one append; the same Member
     /// twice (by e-mail, in any case, as the API tells members apart) with other fields
     /// that differ is one person given two ways, which the duplicate rule decides.
-    fn push_append(&mut self, op: CheckedOp<'_>, at: LineRef, on_duplicate: OnDuplicate) -> Pushed {
+    fn push_append(
+        &mut self,
+        op: CheckedOp<'_>,
+        row: RowPlace,
+        on_duplicate: OnDuplicate,
+    ) -> Pushed {
         if self.has_append(&op) {
             return Pushed::Merged;
         }
         let earlier = self.same_member(&op);
         let pushed = match earlier.map(|index| &self.ops[index]) {
             None => Pushed::Added,
-            Some(previous) if same_member_value(previous.op.value.as_str(), op.value) => {
+            Some(previous) if same_member_value(previous.value.as_str(), op.value) => {
                 return Pushed::Merged;
             }
             Some(_) if on_duplicate == OnDuplicate::LastWins => Pushed::Overrode,
             Some(previous) => Pushed::Conflict {
                 path: op.path.to_string(),
-                earlier: previous.at(),
-                earlier_value: previous.op.value.clone(),
+                earlier: previous.row(),
+                earlier_value: previous.value.clone(),
                 value: JsonText::from_text(op.value),
             },
         };
         if let (Some(index), Pushed::Overrode) = (earlier, &pushed) {
             self.ops[index].live = false;
         }
-        self.insert(op.into_patch_op(), at);
+        self.insert(op.into_patch_op(), row);
         pushed
     }
 
@@ -172,12 +210,12 @@ impl OpList {
             .iter()
             .enumerate()
             .rev()
-            .filter(|(_, p)| p.live && p.op.is_append() && p.op.path == *op.path)
+            .filter(|(_, p)| p.live && p.is_append() && p.path == *op.path)
             .peekable();
         others.peek()?;
         let email = member_email(op.value)?;
         others
-            .find(|(_, p)| member_email(p.op.value.as_str()).as_deref() == Some(&*email))
+            .find(|(_, p)| member_email(p.value.as_str()).as_deref() == Some(&*email))
             .map(|(index, _)| index)
     }
 
@@ -187,9 +225,10 @@ impl OpList {
             Some(index) => index.by_path.get(path).copied(),
             // Paths come shared from one cache, so the same path is mostly the same
             // allocation; the text is compared only when it is not.
-            None => self.ops.iter().rposition(|p| {
-                (Arc::ptr_eq(&p.op.path, path) || p.op.path == *path) && !p.op.is_append()
-            }),
+            None => self
+                .ops
+                .iter()
+                .rposition(|p| (Arc::ptr_eq(&p.path, path) || p.path == *path) && !p.is_append()),
         }
     }
 
@@ -201,15 +240,16 @@ impl OpList {
             None => self
                 .ops
                 .iter()
-                .any(|p| p.op.path == *op.path && same_json(p.op.value.as_str(), op.value)),
+                .any(|p| p.path == *op.path && same_json(p.value.as_str(), op.value)),
         }
     }
 
-    fn insert(&mut self, op: PatchOp, at: LineRef) {
+    fn insert(&mut self, op: PatchOp, row: RowPlace) {
+        let planned = PlannedOp::new(op, row);
         if let Some(index) = &mut self.index {
-            index.note(&op, self.ops.len());
+            index.note(&planned, self.ops.len());
         }
-        push_compact(&mut self.ops, PlannedOp::new(op, at));
+        push_compact(&mut self.ops, planned);
         if self.index.is_none() && self.ops.len() >= INDEX_FROM {
             self.index = Some(Box::new(PathIndex::of(&self.ops)));
         }
@@ -235,7 +275,7 @@ impl OpList {
     pub fn prefetch_values(&self) {
         if self.index.is_none() {
             for planned in &self.ops {
-                planned.op.value.prefetch();
+                planned.value.prefetch();
             }
         }
     }
@@ -252,7 +292,7 @@ impl OpList {
             self.ops
                 .into_iter()
                 .filter(|planned| planned.live)
-                .map(|planned| planned.op),
+                .map(PlannedOp::into_patch_op),
         );
         ops
     }
@@ -263,13 +303,13 @@ impl PathIndex {
     fn of(ops: &[PlannedOp]) -> Self {
         let mut index = PathIndex::default();
         for (position, planned) in ops.iter().enumerate() {
-            index.note(&planned.op, position);
+            index.note(planned, position);
         }
         index
     }
 
     /// Notes `op`, the operation at `position`.
-    fn note(&mut self, op: &PatchOp, position: usize) {
+    fn note(&mut self, op: &PlannedOp, position: usize) {
         if op.is_append() {
             self.appends.insert(append_key(&op.path, op.value.as_str()));
             if let Some(key) = member_key(&op.path, op.value.as_str()) {

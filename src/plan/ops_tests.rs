@@ -4,8 +4,10 @@ use super::*;
 use crate::plan::OpKind;
 use serde_json::json;
 
-fn at(line: u64) -> LineRef {
-    LineRef { input: 0, line }
+/// The place of the document's row whose number is `line`: these tests give each row its
+/// own place, numbered as its line.
+fn at(line: u64) -> RowPlace {
+    RowPlace::new(line as usize)
 }
 
 fn op(kind: OpKind, path: &str, value: Value) -> PatchOp {
@@ -261,8 +263,8 @@ fn one_member_appended_with_two_names_follows_the_duplicate_rule() {
         assert_eq!(pushed, Pushed::Overrode);
         let names: Vec<String> = list
             .live()
-            .filter(|p| p.op.is_append())
-            .map(|p| p.op.value.as_str().to_string())
+            .filter(|p| p.is_append())
+            .map(|p| p.value.as_str().to_string())
             .collect();
         assert_eq!(
             names,
@@ -273,11 +275,21 @@ fn one_member_appended_with_two_names_follows_the_duplicate_rule() {
 }
 
 #[test]
-fn a_planned_operation_is_no_larger_than_its_operation_and_sixteen_bytes() {
-    // A hundred thousand documents' operations are held at once: the line's own padding
-    // would make each 64 bytes.
-    assert!(std::mem::size_of::<PlannedOp>() <= std::mem::size_of::<PatchOp>() + 16);
-    let planned = PlannedOp::new(replace("/name", json!("x")), at(7));
-    assert_eq!(planned.at(), at(7));
+fn a_planned_operation_is_no_larger_than_its_operation() {
+    // A hundred thousand documents' operations are held at once: with the line beside
+    // the operation each took 56 bytes.
+    assert!(std::mem::size_of::<PlannedOp>() <= std::mem::size_of::<PatchOp>());
+    let op = replace("/name", json!("x"));
+    let planned = PlannedOp::new(op.clone(), at(7));
+    assert_eq!(planned.row(), at(7));
     assert!(planned.live);
+    assert_eq!(planned.into_patch_op(), op);
+}
+
+#[test]
+fn a_place_past_four_billion_rows_is_the_last_that_fits() {
+    assert_eq!(RowPlace::new(7).index(), 7);
+    let last = u32::MAX as usize;
+    assert_eq!(RowPlace::new(last).index(), last);
+    assert_eq!(RowPlace::new(usize::MAX).index(), last);
 }

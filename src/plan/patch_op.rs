@@ -224,7 +224,7 @@ impl PatchOp {
 /// an index that an `add` names (RFC 6902 inserts there, moving the rest along; a
 /// `replace` of an index sets that element, which is idempotent). The schema has no
 /// object member named by digits, so a final index is always an array's.
-fn insert_target(op: OpKind, path: &str) -> Option<&str> {
+pub(super) fn insert_target(op: OpKind, path: &str) -> Option<&str> {
     // Asked of every operation on every row: most paths end in a letter, told at once.
     let end = *path.as_bytes().last()?;
     if end != b'-' && !(op == OpKind::Add && end.is_ascii_digit()) {

@@ -99,7 +99,15 @@ impl RowList {
 
     /// The first row.
     pub fn first(&self) -> Option<RowRef> {
-        self.iter().next()
+        self.get(0)
+    }
+
+    /// The row at `index`, in input order.
+    pub fn get(&self, index: usize) -> Option<RowRef> {
+        match &self.0 {
+            Rows::Packed(rows) => rows.get(index).map(|row| row.unpack()),
+            Rows::Plain(rows) => rows.get(index).copied(),
+        }
     }
 
     /// The rows, in input order.

@@ -6,6 +6,7 @@
 
 use super::messages::InputNames;
 use super::ops::PlannedOp;
+use super::rows::RowList;
 use super::{ErrorCode, PlanError};
 use crate::input::LineRef;
 use crate::schema::{TransitionError, transitions};
@@ -31,27 +32,28 @@ impl StatusFields {
         self.0.push((at, path == STATUS, field));
     }
 
-    /// The field `planned` came from; `value` where none was noted.
-    fn of(&self, planned: &PlannedOp) -> String {
-        let status = &*planned.op.path == STATUS;
+    /// The field `planned` (from line `line`) came from; `value` where none was noted.
+    fn of(&self, planned: &PlannedOp, line: Option<LineRef>) -> String {
+        let status = &*planned.path == STATUS;
         self.0
             .iter()
             .rev()
-            .find(|(at, is_status, _)| *at == planned.at() && *is_status == status)
+            .find(|(at, is_status, _)| Some(*at) == line && *is_status == status)
             .map_or_else(|| "value".into(), |(_, _, field)| field.clone())
     }
 }
 
-/// Checks the final `/status` and `/substatus` among `ops` (the operations to be sent),
-/// `fields` saying where each came from.
+/// Checks the final `/status` and `/substatus` among `ops` (the operations to be sent, of
+/// the document whose rows are `rows`), `fields` saying where each came from.
 pub fn check<'a>(
     ops: impl Iterator<Item = &'a PlannedOp>,
+    rows: &RowList,
     fields: &StatusFields,
     names: &InputNames,
 ) -> Option<PlanError> {
     let (mut status, mut substatus) = (None, None);
     for planned in ops {
-        match &*planned.op.path {
+        match &*planned.path {
             STATUS => status = Some(planned),
             SUBSTATUS => substatus = Some(planned),
             _ => {}
@@ -59,21 +61,30 @@ pub fn check<'a>(
     }
     let error =
         transitions::check(None, text(status).as_deref(), text(substatus).as_deref()).err()?;
-    Some(to_plan_error(&error, (status, substatus), fields, names))
+    Some(to_plan_error(
+        &error,
+        (status, substatus),
+        rows,
+        fields,
+        names,
+    ))
 }
 
 /// The enum name an operation sets; the row checks already made it a string in API case.
 fn text(planned: Option<&PlannedOp>) -> Option<String> {
-    planned.and_then(|p| p.op.value.to_str())
+    planned.and_then(|p| p.value.to_str())
 }
 
 fn to_plan_error(
     error: &TransitionError,
     (status, substatus): (Option<&PlannedOp>, Option<&PlannedOp>),
+    rows: &RowList,
     fields: &StatusFields,
     names: &InputNames,
 ) -> PlanError {
-    let line = |planned: Option<&PlannedOp>| planned.map(PlannedOp::at);
+    let line = |planned: Option<&PlannedOp>| {
+        planned.and_then(|p| rows.get(p.row().index()).map(|row| row.at))
+    };
     // The later of the two is where the pair went wrong.
     let later = match line(substatus) > line(status) {
         true => substatus,
@@ -88,35 +99,49 @@ fn to_plan_error(
         },
         _ => PlanError {
             at: line(later),
-            field: later.map(|planned| fields.of(planned)),
+            field: later.map(|planned| fields.of(planned, line(later))),
             code: ErrorCode::InvalidTransition,
             message: format!(
                 "{error} (/status on line {}, /substatus on line {}); change one of them",
-                line_number(status, names),
-                line_number(substatus, names)
+                line_number(line(status), names),
+                line_number(line(substatus), names)
             ),
         },
     }
 }
 
-fn line_number(planned: Option<&PlannedOp>, names: &InputNames) -> String {
-    planned.map_or_else(|| "?".into(), |p| names.line(p.at()))
+fn line_number(line: Option<LineRef>, names: &InputNames) -> String {
+    line.map_or_else(|| "?".into(), |line| names.line(line))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::input::{RowRef, Span};
+    use crate::plan::ops::RowPlace;
     use crate::plan::{OpKind, PatchOp};
     use serde_json::json;
 
-    /// The check of `ops` from the row form of one input.
+    /// The check of `ops` from the row form of one input, whose document's rows are lines
+    /// 0 to 9, each at the place of its number.
     fn checked(ops: &[PlannedOp]) -> Option<PlanError> {
-        check(ops.iter(), &StatusFields::default(), &InputNames::default())
+        let rows = (0..10)
+            .map(|line| RowRef {
+                at: LineRef { input: 0, line },
+                span: Span { start: 0, end: 0 },
+            })
+            .collect();
+        check(
+            ops.iter(),
+            &rows,
+            &StatusFields::default(),
+            &InputNames::default(),
+        )
     }
 
     fn set(path: &str, value: &str, line: u64) -> PlannedOp {
         let op = PatchOp::new(OpKind::Replace, path, &json!(value));
-        PlannedOp::new(op, LineRef { input: 0, line })
+        PlannedOp::new(op, RowPlace::new(line as usize))
     }
 
     #[test]
