@@ -94,7 +94,7 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
     // straight into the boxed writer cost a dynamic call per JSON token (a profile of
     // `plan`).
     let mut line = Vec::new();
-    try_for_each_ahead(entries, 0..entries.len(), Needs::Operations, |_, entry| {
+    let written = try_for_each_ahead(entries, 0..entries.len(), Needs::Operations, |_, entry| {
         let PlanEntry::Document(doc) = entry else {
             return Ok(());
         };
@@ -102,8 +102,15 @@ fn write_documents(args: &PlanArgs, entries: &[PlanEntry]) -> anyhow::Result<()>
         doc.write_document_form(&mut line);
         line.push(b'\n');
         out.write_all(&line)
-    })?;
-    out.flush().context("cannot write the planned documents")?;
+    });
+    // Named, so that `plan | head` says which output stopped (stdout, its reader gone).
+    let target = args
+        .out
+        .as_ref()
+        .map_or_else(|| "stdout".into(), |path| path.display().to_string());
+    written
+        .and_then(|()| out.flush())
+        .with_context(|| format!("cannot write the planned documents to {target}"))?;
     let cpu_ms = crate::ui::cpu::thread_cpu_ms();
     tracing::debug!(cpu_ms, "wrote the planned documents");
     Ok(())

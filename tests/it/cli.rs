@@ -29,6 +29,42 @@ fn plan_with_an_out_file_it_cannot_write_stops_before_writing_a_report() {
 }
 
 #[test]
+fn plan_whose_stdout_reader_stops_early_says_which_output_it_could_not_write() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let work = Workdir::new();
+    // Far more documents than a pipe and refsync's output buffer hold, so writing blocks
+    // until the reader is gone.
+    let mut rows = String::from("id,op,path,value\n");
+    for n in 0..20_000 {
+        rows.push_str(&format!(
+            "referral-{n:05},replace,/details/notes,note {n}\n"
+        ));
+    }
+    work.write("u.csv", &rows);
+    let mut child = work
+        .refsync_command(&["plan", "u.csv", "--report", "r.csv", "--progress", "never"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start refsync");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("read the first document");
+    assert!(first.starts_with(r#"{"id":"referral-00000""#), "{first}");
+    // The reader is dropped here: refsync's next write finds the pipe closed.
+    let out = child.wait_with_output().expect("wait for refsync");
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot write the planned documents to stdout"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_missing_token_stops_sync_with_exit_one_and_says_what_to_do() {
     let work = Workdir::new();
     work.write("u.csv", "id,op,path,value\nabc,replace,/name,x\n");

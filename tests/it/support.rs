@@ -51,6 +51,13 @@ impl Workdir {
 
     /// Runs `refsync ARGS` in the folder with `env` set (and no inherited REFSYNC_* or token).
     pub fn refsync_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = self.refsync_command(args);
+        command.envs(env.iter().copied());
+        command.output().expect("run refsync")
+    }
+
+    /// `refsync ARGS` to be run in the folder, with no inherited REFSYNC_* or token.
+    pub fn refsync_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_refsync"));
         command.args(args).current_dir(self.path());
         for (key, _) in std::env::vars() {
@@ -58,8 +65,7 @@ impl Workdir {
                 command.env_remove(key);
             }
         }
-        command.envs(env.iter().copied());
-        command.output().expect("run refsync")
+        command
     }
 }
 
