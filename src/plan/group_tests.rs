@@ -18,6 +18,16 @@ fn notes(value: &str) -> RawOp {
     }
 }
 
+/// The error of a record on `line` that could not be read.
+fn unreadable(line: u64) -> PlanError {
+    PlanError {
+        at: Some(row(line).at),
+        field: None,
+        code: ErrorCode::MalformedRecord,
+        message: "unreadable".into(),
+    }
+}
+
 fn invalid(entry: PlanEntry) -> InvalidEntry {
     match entry {
         PlanEntry::Invalid(invalid) => *invalid,
@@ -131,13 +141,7 @@ fn row_errors_come_before_document_errors() {
 fn a_malformed_record_counts_as_one_operation() {
     let mut group = Group::new(Some("r".into()), row(2).at, "id");
     group.add_row(row(2), notes("a").as_ref(), None, &mut OpRules::default());
-    let error = PlanError {
-        at: Some(row(3).at),
-        field: None,
-        code: ErrorCode::MalformedRecord,
-        message: "unreadable".into(),
-    };
-    group.add_malformed(row(3), error);
+    group.add_malformed(row(3), unreadable(3));
     let entry = invalid(group.finish(&InputNames::default()));
     assert_eq!(entry.ops, 2);
     assert_eq!(entry.rows.len(), 2);
@@ -160,5 +164,78 @@ fn a_group_with_nothing_wrong_and_no_if_match_is_at_most_two_cache_lines() {
         std::mem::size_of::<Group>() <= 128,
         "{}",
         std::mem::size_of::<Group>()
+    );
+}
+
+/// One row's replace of `path` with `value`.
+fn set(path: &str, value: &str) -> RawOp {
+    RawOp {
+        op: "replace".into(),
+        path: path.into(),
+        value: RawValue::Text(value.into()),
+    }
+}
+
+#[test]
+fn messages_name_each_operation_s_own_line_when_rows_without_one_come_between() {
+    // Rows with no operation (unreadable, or refused by the row checks) still take a place
+    // among the document's rows; each operation's line is read from its own place.
+    let names = InputNames::default();
+    let mut rules = OpRules::default();
+    let mut group = Group::new(Some("r".into()), row(2).at, "id");
+    group.add_row(row(2), set("/status", "Closed").as_ref(), None, &mut rules);
+    group.add_malformed(row(3), unreadable(3));
+    let mut refused = notes("x");
+    refused.op = "move".into();
+    group.add_row(row(4), refused.as_ref(), None, &mut rules);
+    group.add_row(row(5), notes("a").as_ref(), None, &mut rules);
+    group.add_row(
+        row(6),
+        set("/substatus", "Engaged").as_ref(),
+        None,
+        &mut rules,
+    );
+    group.add_row(row(7), notes("b").as_ref(), None, &mut rules);
+    let errors = invalid(group.finish(&names)).errors;
+    let duplicate = errors
+        .iter()
+        .find(|e| e.code == ErrorCode::DuplicatePath)
+        .expect("a duplicate_path error");
+    assert!(
+        duplicate
+            .message
+            .starts_with("lines 5 and 7 set /details/notes"),
+        "{}",
+        duplicate.message
+    );
+    let transition = errors
+        .iter()
+        .find(|e| e.code == ErrorCode::InvalidTransition)
+        .expect("an invalid_transition error");
+    assert_eq!(transition.at, Some(row(6).at));
+    assert!(
+        transition
+            .message
+            .contains("/status on line 2, /substatus on line 6"),
+        "{}",
+        transition.message
+    );
+}
+
+#[test]
+fn a_document_form_record_setting_one_path_twice_is_named_once() {
+    let mut rules = OpRules::default();
+    let mut group = Group::new(Some("r".into()), row(2).at, "id");
+    group.add_row(row(2), set("/name", "n").as_ref(), None, &mut rules);
+    let patch = [notes("a"), notes("b")];
+    group.add_document(row(3), (&patch, &[]), None, &mut rules);
+    let errors = invalid(group.finish(&InputNames::default())).errors;
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .message
+            .starts_with("line 3 sets /details/notes twice"),
+        "{}",
+        errors[0].message
     );
 }
