@@ -186,7 +186,7 @@ impl RunOutputs {
             Some(path) => write_rejects(
                 path,
                 &run.prepared.sources,
-                rejected_rows(run.prepared, &rows),
+                rejected_rows(run.prepared, &rows)?,
                 run.common.delimiter,
             )?,
             None => Vec::new(),
@@ -291,19 +291,27 @@ fn write_summary_json(path: Option<&PathBuf>, summary: &Summary) -> anyhow::Resu
         .with_context(|| format!("cannot write the summary to {}", path.display()))
 }
 
-/// The input rows of every rejected entry, with its outcome and message.
-fn rejected_rows<'a>(prepared: &Prepared, rows: &'a [Option<RowRecord>]) -> Vec<RejectedRow<'a>> {
+/// The input rows of every rejected entry, with its outcome and message; an error where
+/// the plan kept rows' lines alone (`PlanOptions::lines_only`), which cannot be copied.
+fn rejected_rows<'a>(
+    prepared: &Prepared,
+    rows: &'a [Option<RowRecord>],
+) -> anyhow::Result<Vec<RejectedRow<'a>>> {
     let mut out = Vec::new();
     for (entry, row) in prepared.plan.entries.iter().zip(rows) {
         let Some(row) = row.as_ref() else { continue };
         let Some(message) = row.rejected_message.as_deref() else {
             continue;
         };
+        anyhow::ensure!(
+            entry.rows().has_spans(),
+            "cannot write --rejects: the plan kept its rows' lines only"
+        );
         out.extend(entry.rows().iter().map(|r| RejectedRow {
             row: r,
             outcome: row.outcome,
             message,
         }));
     }
-    out
+    Ok(out)
 }

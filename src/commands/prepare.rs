@@ -51,6 +51,8 @@ pub fn plan_options(common: &CommonArgs, sources: &[InputSource]) -> PlanOptions
             OnDuplicateArg::LastWins => OnDuplicate::LastWins,
         },
         input_names: InputNames::new(sources.iter().map(|s| s.name.clone()).collect()),
+        // Only the rejects file copies rows out of the inputs again.
+        lines_only: common.rejects.is_none(),
     }
 }
 

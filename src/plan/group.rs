@@ -75,6 +75,14 @@ impl Group {
         group
     }
 
+    /// Keeps each row's line alone from now on (see [`RowList::lines_only`]); for a group
+    /// with no row yet.
+    pub fn keep_lines_only(&mut self) {
+        if self.rows.is_empty() {
+            self.rows = RowList::lines_only();
+        }
+    }
+
     /// The referral ID, `None` for an ID-less row.
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()

@@ -38,6 +38,8 @@ pub struct Planner {
     /// CSV rows held back a few places while their groups are fetched, when rows do not
     /// follow [`Planner::predicted`].
     ahead: Ahead,
+    /// [`PlanOptions::lines_only`].
+    lines_only: bool,
 }
 
 impl Planner {
@@ -56,6 +58,7 @@ impl Planner {
             last: 0,
             predicting: false,
             ahead: Ahead::default(),
+            lines_only: options.lines_only,
         }
     }
 
@@ -269,12 +272,14 @@ impl Planner {
     /// of an ID-less row.
     fn new_group(&mut self, id: &str, at: LineRef, hash: u64, id_field: &str) -> usize {
         let index = self.groups.len();
+        let mut group = Group::new((!id.is_empty()).then(|| id.to_owned()), at, id_field);
+        if self.lines_only {
+            group.keep_lines_only();
+        }
+        self.groups.push(group);
         if id.is_empty() {
-            self.groups.push(Group::new(None, at, id_field));
             return index;
         }
-        self.groups
-            .push(Group::new(Some(id.to_owned()), at, id_field));
         let entry = IdEntry::new(hash, index);
         self.by_id.insert_unique(hash, entry, IdEntry::hash);
         index

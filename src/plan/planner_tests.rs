@@ -452,3 +452,29 @@ fn planned_documents_round_trip_through_the_document_form() {
         (&original.ops, &original.if_match)
     );
 }
+
+#[test]
+fn a_plan_of_lines_only_has_the_same_entries_and_lines_without_the_rows_places() {
+    let records = || {
+        vec![
+            csv(2, "a", "replace", NOTES, "one"),
+            csv(3, "", "replace", NOTES, "no id"),
+            csv(4, "b", "replace", "/name", "b"),
+            csv(5, "a", "replace", NOTES, "two"),
+        ]
+    };
+    let full = plan(records());
+    let mut planner = Planner::new(PlanOptions {
+        lines_only: true,
+        ..PlanOptions::default()
+    });
+    records().iter().for_each(|r| planner.push(r));
+    let lean = planner.finish();
+    assert_eq!(lean.entries.len(), full.entries.len());
+    let lines = |entry: &PlanEntry| entry.rows().iter().map(|r| r.at).collect::<Vec<_>>();
+    for (lean, full) in lean.entries.iter().zip(&full.entries) {
+        assert_eq!(lean.id(), full.id());
+        assert_eq!(lines(lean), lines(full));
+        assert!(!lean.rows().has_spans() && full.rows().has_spans());
+    }
+}

@@ -21,6 +21,11 @@ pub struct RowList(Rows);
 enum Rows {
     Packed(Vec<PackedRow>),
     Plain(Vec<RowRef>),
+    /// Lines alone, for a run that never reads a row's text again (no `--rejects`): 8
+    /// bytes a row, each line with its input's number in its top bits.
+    Lines(Vec<u64>),
+    /// Lines alone whose numbers do not fit in 8 bytes.
+    WideLines(Vec<LineRef>),
 }
 
 impl Default for Rows {
@@ -44,12 +49,10 @@ impl PackedRow {
     /// `row` packed, or `None` where one of its numbers does not fit.
     fn pack(row: RowRef) -> Option<Self> {
         let len = row.span.end.checked_sub(row.span.start)?;
-        let fits = u64::from(row.at.input) < 1 << (64 - LINE_BITS)
-            && row.at.line < 1 << LINE_BITS
-            && row.span.start < 1 << START_BITS
-            && len < 1 << (64 - START_BITS);
-        fits.then(|| PackedRow {
-            line_and_input: row.at.line | u64::from(row.at.input) << LINE_BITS,
+        let line_and_input = pack_line(row.at)?;
+        let fits = row.span.start < 1 << START_BITS && len < 1 << (64 - START_BITS);
+        fits.then_some(PackedRow {
+            line_and_input,
             start_and_len: row.span.start | len << START_BITS,
         })
     }
@@ -57,11 +60,7 @@ impl PackedRow {
     fn unpack(self) -> RowRef {
         let start = self.start_and_len & ((1 << START_BITS) - 1);
         RowRef {
-            at: LineRef {
-                // The top bits hold what `pack` put there, which came from a `u32`.
-                input: (self.line_and_input >> LINE_BITS) as u32,
-                line: self.line_and_input & ((1 << LINE_BITS) - 1),
-            },
+            at: unpack_line(self.line_and_input),
             span: Span {
                 start,
                 end: start + (self.start_and_len >> START_BITS),
@@ -70,17 +69,62 @@ impl PackedRow {
     }
 }
 
+/// A line in 8 bytes: its number, with its input's number in the top bits.
+fn pack_line(at: LineRef) -> Option<u64> {
+    let fits = u64::from(at.input) < 1 << (64 - LINE_BITS) && at.line < 1 << LINE_BITS;
+    fits.then(|| at.line | u64::from(at.input) << LINE_BITS)
+}
+
+fn unpack_line(packed: u64) -> LineRef {
+    LineRef {
+        // The top bits hold what `pack_line` put there, which came from a `u32`.
+        input: (packed >> LINE_BITS) as u32,
+        line: packed & ((1 << LINE_BITS) - 1),
+    }
+}
+
+/// A row of a list that keeps lines alone: where it lies in its file is not known.
+fn line_only(at: LineRef) -> RowRef {
+    RowRef {
+        at,
+        span: Span::default(),
+    }
+}
+
 impl RowList {
+    /// An empty list that keeps each row's line and not where the row lies in its file:
+    /// half the memory, for a run that never copies a row out again (see
+    /// [`RowList::has_spans`]).
+    pub fn lines_only() -> Self {
+        RowList(Rows::Lines(Vec::new()))
+    }
+
+    /// Whether each row's place in its file is kept (what `--rejects` copies rows by).
+    pub fn has_spans(&self) -> bool {
+        matches!(self.0, Rows::Packed(_) | Rows::Plain(_))
+    }
+
     /// Adds `row` after the others, growing the list by half when it is full.
     pub fn push(&mut self, row: RowRef) {
-        if let Rows::Packed(packed) = &mut self.0 {
-            match PackedRow::pack(row) {
-                Some(row) => return push_compact(packed, row),
-                None => self.0 = Rows::Plain(packed.iter().map(|row| row.unpack()).collect()),
-            }
-        }
-        if let Rows::Plain(plain) = &mut self.0 {
-            push_compact(plain, row);
+        match &mut self.0 {
+            Rows::Packed(packed) => match PackedRow::pack(row) {
+                Some(row) => push_compact(packed, row),
+                None => {
+                    let mut plain: Vec<RowRef> = packed.iter().map(|row| row.unpack()).collect();
+                    push_compact(&mut plain, row);
+                    self.0 = Rows::Plain(plain);
+                }
+            },
+            Rows::Plain(plain) => push_compact(plain, row),
+            Rows::Lines(lines) => match pack_line(row.at) {
+                Some(line) => push_compact(lines, line),
+                None => {
+                    let mut wide: Vec<LineRef> = lines.iter().map(|&l| unpack_line(l)).collect();
+                    push_compact(&mut wide, row.at);
+                    self.0 = Rows::WideLines(wide);
+                }
+            },
+            Rows::WideLines(wide) => push_compact(wide, row.at),
         }
     }
 
@@ -89,6 +133,8 @@ impl RowList {
         match &self.0 {
             Rows::Packed(rows) => rows.len(),
             Rows::Plain(rows) => rows.len(),
+            Rows::Lines(rows) => rows.len(),
+            Rows::WideLines(rows) => rows.len(),
         }
     }
 
@@ -107,6 +153,8 @@ impl RowList {
         match &self.0 {
             Rows::Packed(rows) => rows.get(index).map(|row| row.unpack()),
             Rows::Plain(rows) => rows.get(index).copied(),
+            Rows::Lines(rows) => rows.get(index).map(|&line| line_only(unpack_line(line))),
+            Rows::WideLines(rows) => rows.get(index).map(|&at| line_only(at)),
         }
     }
 
@@ -115,6 +163,8 @@ impl RowList {
         RowIter(match &self.0 {
             Rows::Packed(rows) => Iter::Packed(rows.iter()),
             Rows::Plain(rows) => Iter::Plain(rows.iter()),
+            Rows::Lines(rows) => Iter::Lines(rows.iter()),
+            Rows::WideLines(rows) => Iter::WideLines(rows.iter()),
         })
     }
 
@@ -123,6 +173,8 @@ impl RowList {
         match &self.0 {
             Rows::Packed(rows) => prefetch(rows.as_ptr().wrapping_add(rows.len())),
             Rows::Plain(rows) => prefetch(rows.as_ptr().wrapping_add(rows.len())),
+            Rows::Lines(rows) => prefetch(rows.as_ptr().wrapping_add(rows.len())),
+            Rows::WideLines(rows) => prefetch(rows.as_ptr().wrapping_add(rows.len())),
         }
     }
 
@@ -131,6 +183,8 @@ impl RowList {
         match &self.0 {
             Rows::Packed(rows) => prefetch_slice(rows),
             Rows::Plain(rows) => prefetch_slice(rows),
+            Rows::Lines(rows) => prefetch_slice(rows),
+            Rows::WideLines(rows) => prefetch_slice(rows),
         }
     }
 
@@ -140,6 +194,8 @@ impl RowList {
         match &mut self.0 {
             Rows::Packed(rows) => shrink_loose(rows),
             Rows::Plain(rows) => shrink_loose(rows),
+            Rows::Lines(rows) => shrink_loose(rows),
+            Rows::WideLines(rows) => shrink_loose(rows),
         }
     }
 }
@@ -178,6 +234,8 @@ pub struct RowIter<'a>(Iter<'a>);
 enum Iter<'a> {
     Packed(std::slice::Iter<'a, PackedRow>),
     Plain(std::slice::Iter<'a, RowRef>),
+    Lines(std::slice::Iter<'a, u64>),
+    WideLines(std::slice::Iter<'a, LineRef>),
 }
 
 impl Iterator for RowIter<'_> {
@@ -187,6 +245,8 @@ impl Iterator for RowIter<'_> {
         match &mut self.0 {
             Iter::Packed(rows) => rows.next().map(|row| row.unpack()),
             Iter::Plain(rows) => rows.next().copied(),
+            Iter::Lines(rows) => rows.next().map(|&line| line_only(unpack_line(line))),
+            Iter::WideLines(rows) => rows.next().map(|&at| line_only(at)),
         }
     }
 
@@ -194,6 +254,8 @@ impl Iterator for RowIter<'_> {
         match &self.0 {
             Iter::Packed(rows) => rows.size_hint(),
             Iter::Plain(rows) => rows.size_hint(),
+            Iter::Lines(rows) => rows.size_hint(),
+            Iter::WideLines(rows) => rows.size_hint(),
         }
     }
 }
@@ -235,6 +297,8 @@ mod tests {
         match &list.0 {
             Rows::Packed(rows) => rows.capacity(),
             Rows::Plain(rows) => rows.capacity(),
+            Rows::Lines(rows) => rows.capacity(),
+            Rows::WideLines(rows) => rows.capacity(),
         }
     }
 
@@ -273,6 +337,29 @@ mod tests {
     }
 
     #[test]
+    fn a_list_of_lines_only_keeps_every_line_and_says_it_has_no_spans() {
+        let rows = [row(0, 2, 10, 50), row(3, 7, 1 << 30, (1 << 30) + 9)];
+        let mut list = RowList::lines_only();
+        rows.iter().for_each(|&row| list.push(row));
+        assert!(matches!(list.0, Rows::Lines(_)));
+        assert!(!list.has_spans());
+        let lines = |list: &RowList| list.iter().map(|row| row.at).collect::<Vec<_>>();
+        assert_eq!(lines(&list), [rows[0].at, rows[1].at]);
+        assert_eq!(list.get(1).map(|row| row.at), Some(rows[1].at));
+        assert!(list.iter().all(|row| row.span == Span::default()));
+
+        let wide = row(u32::MAX, u64::MAX, 0, 1);
+        list.push(wide);
+        assert!(matches!(list.0, Rows::WideLines(_)));
+        assert!(!list.has_spans());
+        assert_eq!(lines(&list), [rows[0].at, rows[1].at, wide.at]);
+        assert_eq!(list.first().map(|row| row.at), Some(rows[0].at));
+
+        let full: RowList = rows.into_iter().collect();
+        assert!(full.has_spans());
+    }
+
+    #[test]
     fn lists_of_the_same_rows_are_equal_however_they_hold_them() {
         let rows = [row(0, 2, 10, 50), row(1, 3, 50, 60)];
         let packed: RowList = rows.into_iter().collect();
@@ -297,7 +384,12 @@ mod tests {
         ) {
             let list: RowList = rows.iter().copied().collect();
             prop_assert_eq!(list.len(), rows.len());
-            prop_assert_eq!(list.iter().collect::<Vec<_>>(), rows);
+            prop_assert_eq!(list.iter().collect::<Vec<_>>(), rows.clone());
+            let mut lines = RowList::lines_only();
+            rows.iter().for_each(|&row| lines.push(row));
+            prop_assert_eq!(lines.len(), rows.len());
+            let want: Vec<_> = rows.iter().map(|row| row.at).collect();
+            prop_assert_eq!(lines.iter().map(|row| row.at).collect::<Vec<_>>(), want);
         }
     }
 }
