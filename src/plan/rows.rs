@@ -8,6 +8,10 @@
 //! A row whose numbers do not fit (an input past the 65,536th, a line past 2^48, a file
 //! past 4 TiB, a record of 4 MiB or more) turns its list back into plain [`RowRef`]s, so
 //! nothing is ever cut.
+//!
+//! Only the rejects file reads where a row lies in its file; a run without `--rejects`
+//! keeps each row's line alone ([`RowList::lines_only`]), in 8 bytes (16 where its numbers
+//! do not fit in 8).
 
 use super::ahead::{prefetch, prefetch_slice};
 use super::{push_compact, shrink_loose};
