@@ -151,12 +151,21 @@ impl Unclaimed {
     }
 }
 
-/// Report rows made on the helping thread: each claim's rows in entry order (what the end
-/// of the run needs of each, and where its line lies in `text`), the claims from the back
-/// of the plan forward.
+/// Report rows made on the helping thread, a claim at a time from the back of the plan
+/// forward.
 #[derive(Default)]
 struct RowsMade {
-    claims: Vec<Vec<(usize, RowKept, Range<usize>)>>,
+    claims: Vec<ClaimMade>,
+}
+
+/// One claim's rows in entry order (what the end of the run needs of each, and where its
+/// line lies in `text`), and their lines.
+///
+/// Each claim has a text of its own, made with room for about as much as the claim
+/// before used: one text for every claim grew by doubling to megabytes, each step a fresh
+/// block to fault in and the text so far copied into it.
+struct ClaimMade {
+    rows: Vec<(usize, RowKept, Range<usize>)>,
     text: Vec<u8>,
 }
 
@@ -164,12 +173,19 @@ impl RowsMade {
     /// Records every row, in entry order.
     fn record(self, outputs: &mut RunOutputs) -> anyhow::Result<()> {
         for claim in self.claims.into_iter().rev() {
-            for (index, kept, line) in claim {
-                let line = self.text.get(line).unwrap_or_default();
+            for (index, kept, line) in claim.rows {
+                let line = claim.text.get(line).unwrap_or_default();
                 outputs.record_line(index, kept, line)?;
             }
         }
         Ok(())
+    }
+
+    /// Room for the next claim's text: what the last one used, and an eighth more.
+    fn room_for_next(&self) -> usize {
+        self.claims
+            .last()
+            .map_or(0, |claim| claim.text.len() + claim.text.len() / 8)
     }
 }
 
@@ -184,14 +200,15 @@ fn rows_from_the_back(
     let mut row = ReportRow::new(Outcome::Planned);
     while let Some(claim) = unclaimed.back() {
         let mut rows = Vec::with_capacity(claim.len());
+        let mut text = Vec::with_capacity(made.room_for_next());
         let Ok(()) = try_for_each_ahead(entries, claim, Needs::Rows, |index, entry| {
             row.refill_for_entry(entry, names);
-            let start = made.text.len();
-            lines.encode(&row, &mut made.text);
-            rows.push((index, RowKept::of(&row), start..made.text.len()));
+            let start = text.len();
+            lines.encode(&row, &mut text);
+            rows.push((index, RowKept::of(&row), start..text.len()));
             Ok::<_, std::convert::Infallible>(())
         });
-        made.claims.push(rows);
+        made.claims.push(ClaimMade { rows, text });
     }
     made
 }
