@@ -258,6 +258,17 @@ mod tests {
     }
 
     #[test]
+    fn a_claims_text_has_room_for_what_the_last_claim_used_and_an_eighth() {
+        let mut made = RowsMade::default();
+        assert_eq!(made.room_for_next(), 0);
+        made.claims.push(ClaimMade {
+            rows: Vec::new(),
+            text: vec![b'x'; 80_000],
+        });
+        assert_eq!(made.room_for_next(), 90_000);
+    }
+
+    #[test]
     fn claims_from_the_back_come_in_entry_order_once_reversed() {
         let unclaimed = Unclaimed::new(3 * CLAIM + 5);
         let [_, back] = take_all(&unclaimed, |_| false);
