@@ -70,6 +70,15 @@ impl LineShape {
             text: "",
         }
     }
+
+    /// A scanner of the lines of `text`, from its start: as [`LineShape::scan`], without
+    /// checking again that it is UTF-8.
+    pub fn scan_text<'b>(&self, text: &'b str) -> PlainScan<'_, 'b> {
+        PlainScan {
+            text,
+            ..self.scan(text.as_bytes())
+        }
+    }
 }
 
 /// Where one cell of a plain line lies, from the line's start (a line of 4 GiB or more is
@@ -130,15 +139,6 @@ impl<'b> PlainLineAt<'b> {
                 Cow::Owned(undone)
             }
         }
-    }
-
-    /// Where each of the five cells starts and ends in `text`, when none holds doubled
-    /// quotes.
-    pub fn unescaped_cells(&self) -> Option<[[u32; 2]; 5]> {
-        if self.cells.iter().any(|span| span.escaped) {
-            return None;
-        }
-        Some(self.cells.map(|span| [span.start, span.end]))
     }
 
     /// The five cells as text: borrowed from the line, or, for a cell with doubled
@@ -504,20 +504,25 @@ impl Iterator for Hits<'_, '_> {
     }
 }
 
+/// The shape of `id,op,path,value` lines split by `,`, for tests.
+#[cfg(test)]
+pub(crate) fn test_shape() -> LineShape {
+    let columns = Columns {
+        id: 0,
+        op: 1,
+        path: 2,
+        value: 3,
+        if_match: None,
+    };
+    LineShape::new(b',', 4, columns).unwrap_or_else(|| unreachable!("a comma is a delimiter"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `id,op,path,value` lines split by `,`.
     fn shape() -> LineShape {
-        let columns = Columns {
-            id: 0,
-            op: 1,
-            path: 2,
-            value: 3,
-            if_match: None,
-        };
-        LineShape::new(b',', 4, columns).unwrap()
+        test_shape()
     }
 
     /// The cells of each plain line at the head of `text`, and where the scan stopped.
@@ -550,37 +555,6 @@ mod tests {
             ]
         );
         assert_eq!(end, 34);
-    }
-
-    #[test]
-    fn a_line_handed_over_whole_reads_back_as_its_cells() {
-        use crate::input::{CellsBatch, LineRef, PlainRow, RowRef, Span};
-        let text = "a,replace,/name,x\r\n\"b\",replace,/details/notes,\"y, z\"\n\
-                    c,replace,/details/notes,\"say \"\"hi\"\"\"\nd,add,/team/-,\n";
-        let shape = shape();
-        let mut scan = shape.scan(text.as_bytes());
-        let (mut batch, mut want, mut whole) = (CellsBatch::default(), Vec::new(), Vec::new());
-        let mut scratch = String::new();
-        while let Some(line) = scan.next_line() {
-            whole.push(line.unescaped_cells().is_some());
-            want.push(line.cells(&mut scratch).map(str::to_string));
-            let at = LineRef { input: 0, line: 1 };
-            let span = Span {
-                start: line.start as u64,
-                end: line.end as u64,
-            };
-            batch.push_row(PlainRow::new(RowRef { at, span }, line, &mut scratch));
-        }
-        assert_eq!(
-            whole,
-            [true, true, false, true],
-            "only doubled quotes are undone"
-        );
-        let got: Vec<[String; 5]> = (0..batch.len())
-            .map(|index| batch.get(index).0.map(str::to_string))
-            .collect();
-        assert_eq!(got, want);
-        assert_eq!(got[2][3], "say \"hi\"");
     }
 
     #[test]

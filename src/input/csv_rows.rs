@@ -2,16 +2,20 @@
 //! row or a [`RecordContent::Malformed`] saying what is wrong with it.
 
 use std::io::{BufRead, Seek};
+use std::sync::Arc;
 
 use csv::ByteRecord;
 
 use super::PlainRow;
+use super::blocks::BlockReader;
 use super::csv_fields::{FieldSplitter, text_after_closing_quote};
 use super::csv_header::{Columns, Header, HeaderFault};
 use super::csv_plain::LineShape;
 use super::csv_split::{CsvSplitter, Ending, RawRecord};
 use super::text::{not_utf8, quoted, strip_terminator, too_long};
-use super::{InputError, InputRecord, LineRef, MalformedKind, RecordContent, RowCells};
+use super::{
+    InputError, InputRecord, InputSource, LineRef, MalformedKind, RecordContent, RowCells,
+};
 use super::{RowRef, Span};
 
 /// The records of one CSV input, in line order.
@@ -22,14 +26,14 @@ pub struct CsvRecords<R> {
     input: u32,
     delimiter: u8,
     limit: usize,
-    header: Option<Header>,
+    header: Option<Arc<Header>>,
     /// Whether a data record was read.
     any_rows: bool,
     /// Whether to warn of a file that does not look like CSV updates.
     warnings: bool,
     /// What a plain line looks like, once the header is read and has every required
     /// column; `None` before, or when only the general path can read the file.
-    shape: Option<LineShape>,
+    shape: Option<Arc<LineShape>>,
     /// Where plain cells with doubled quotes are undone.
     scratch: String,
     done: bool,
@@ -106,10 +110,14 @@ impl<R: BufRead + Seek> CsvRecords<R> {
                         );
                     }
                     let header = Header::new(fields);
-                    self.shape = header.columns().ok().and_then(|columns| {
-                        LineShape::new(self.delimiter, header.names.len(), columns)
-                    });
-                    self.header = Some(header);
+                    self.shape = header
+                        .columns()
+                        .ok()
+                        .and_then(|columns| {
+                            LineShape::new(self.delimiter, header.names.len(), columns)
+                        })
+                        .map(Arc::new);
+                    self.header = Some(Arc::new(header));
                 }
                 Some(header) => {
                     let content = content(header, &raw, fields, (self.delimiter, self.limit));
@@ -120,7 +128,7 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         Ok(None)
     }
 
-    /// The next record when it is a plain row (see [`CsvRecords::take_plain_rows`]), copied
+    /// The next record when it is a plain row (see [`CsvRecords::plain_rows`]), copied
     /// into [`RowCells`]; anything else is left to [`CsvRecords::next_record`]'s general
     /// path, which says what is wrong.
     fn next_plain_row(&mut self) -> std::io::Result<Option<InputRecord>> {
@@ -138,21 +146,11 @@ impl<R: BufRead + Seek> CsvRecords<R> {
     }
 
     /// Hands the plain rows at the head of the input to `take`, borrowed from the reader's
-    /// buffer, while it returns true: a plain row is one line of UTF-8 with as many fields
-    /// as the header, quotes only around whole fields (see `csv_plain`), under a header
-    /// with every required column. That is nearly every row. Stops at the first record
-    /// that is not plain (or at the end of the buffer), which [`Iterator::next`] then
-    /// reads.
-    ///
+    /// buffer, while it returns true and at most `most` of them: a plain row is one line
+    /// of UTF-8 with as many fields as the header, quotes only around whole fields (see
+    /// `csv_plain`), under a header with every required column. Stops at the first record
+    /// that is not plain (or at the end of the buffer), which the general path then reads.
     /// A row `take` refuses is not consumed: it is read again.
-    pub fn take_plain_rows(
-        &mut self,
-        take: impl FnMut(PlainRow<'_>) -> bool,
-    ) -> std::io::Result<()> {
-        self.plain_rows(u64::MAX, take)
-    }
-
-    /// [`CsvRecords::take_plain_rows`], taking at most `most` rows.
     fn plain_rows(
         &mut self,
         most: u64,
@@ -189,11 +187,133 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         Ok(())
     }
 
+    /// A reader of this input's lines into blocks, from where this reader is, for
+    /// threads that scan parts of each block at once; `None` while plain lines cannot be
+    /// read (before the header, or under one that lacks a column).
+    pub fn blocks_from_here(
+        &self,
+        source: &InputSource,
+        block_bytes: usize,
+    ) -> Option<std::io::Result<BlockReader>> {
+        let shape = self.shape.as_ref()?;
+        let general = GeneralReader {
+            header: Arc::clone(self.header.as_ref()?),
+            delimiter: self.delimiter,
+            limit: self.limit,
+            input: self.input,
+            spare: Default::default(),
+        };
+        let (offset, line) = self.splitter.position();
+        Some(BlockReader::open(
+            source,
+            (offset, line, self.input),
+            (Arc::clone(shape), Arc::new(general)),
+            block_bytes,
+        ))
+    }
+
+    /// Goes on from `offset`, the start of line `line`, where a reader of blocks left off.
+    pub fn seek_to(&mut self, offset: u64, line: u64) -> std::io::Result<()> {
+        self.done = false;
+        self.splitter.seek_to(offset, line)
+    }
+
     /// Stops this reader's warnings: for a second reader of the same input, whose
     /// warnings the first one gives.
     pub fn without_warnings(mut self) -> Self {
         self.warnings = false;
         self
+    }
+}
+
+/// The general path over bytes in memory, for the records of a block that are not plain
+/// lines (see `input::blocks`): each read as [`CsvRecords`] reads it, under the same
+/// header.
+pub struct GeneralReader {
+    header: Arc<Header>,
+    delimiter: u8,
+    limit: usize,
+    input: u32,
+    /// Splitters to use again: making one (a `csv` reader and its buffers) cost more
+    /// than splitting a record.
+    spare: std::sync::Mutex<Vec<FieldSplitter>>,
+}
+
+impl std::fmt::Debug for GeneralReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneralReader")
+            .field("input", &self.input)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One record [`GeneralReader::record_at`] read.
+#[derive(Debug)]
+pub struct GeneralRecord {
+    /// The record, its span counted from the bytes' start; `None` for a blank line.
+    pub record: Option<InputRecord>,
+    /// Its bytes, terminator included.
+    pub len: usize,
+    /// The lines it takes.
+    pub lines: u64,
+}
+
+impl GeneralReader {
+    /// The longest a record may be.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    /// A reader under the header `header` (comma-separated) of input `input`.
+    #[cfg(test)]
+    pub(crate) fn for_tests(header: &str, limit: usize, input: u32) -> Self {
+        let mut fields = FieldSplitter::new(b',');
+        GeneralReader {
+            header: Arc::new(Header::new(fields.split(header.as_bytes()))),
+            delimiter: b',',
+            limit,
+            input,
+            spare: Default::default(),
+        }
+    }
+
+    fn with_spare<T>(&self, with: impl FnOnce(&mut Vec<FieldSplitter>) -> T) -> T {
+        with(
+            &mut self
+                .spare
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// The record at the start of `bytes`, starting on line `line`; `None` when it does not
+    /// end within `bytes` (a quoted field still open at their end) or is longer than a
+    /// record may be, which only the reader of the whole input can judge.
+    pub fn record_at(&self, bytes: &[u8], line: u64) -> Option<GeneralRecord> {
+        let mut splitter =
+            CsvSplitter::new(std::io::Cursor::new(bytes), 0, self.delimiter, self.limit);
+        splitter.seek_to(0, line).ok()?;
+        let raw = splitter.next_record().ok()??;
+        if raw.truncated || raw.ending != Ending::Complete {
+            return None;
+        }
+        let (_, next_line) = splitter.position();
+        let len = usize::try_from(raw.end).ok()?;
+        let record = (!is_blank(&raw, self.delimiter)).then(|| {
+            let spare = |spare: &mut Vec<FieldSplitter>| spare.pop();
+            let mut fields = self
+                .with_spare(spare)
+                .unwrap_or_else(|| FieldSplitter::new(self.delimiter));
+            let split = fields.split(strip_terminator(&raw.bytes));
+            let content = content(&self.header, &raw, split, (self.delimiter, self.limit));
+            self.with_spare(|spare| spare.push(fields));
+            record(self.input, &raw, content)
+        });
+        Some(GeneralRecord {
+            record,
+            len,
+            lines: next_line - line,
+        })
     }
 }
 

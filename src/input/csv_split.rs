@@ -117,6 +117,20 @@ impl<R: BufRead + Seek> CsvSplitter<R> {
         Ok((self.reader.fill_buf()?, self.offset, self.line))
     }
 
+    /// Where the next record starts, and its line.
+    pub fn position(&self) -> (u64, u64) {
+        (self.offset, self.line)
+    }
+
+    /// Goes on from `offset`, the start of line `line`, as another reader of the same
+    /// input left off there.
+    pub fn seek_to(&mut self, offset: u64, line: u64) -> io::Result<()> {
+        self.reader.seek(SeekFrom::Start(offset))?;
+        self.offset = offset;
+        self.line = line;
+        Ok(())
+    }
+
     /// Consumes `bytes` of the buffer, which hold `lines` whole lines.
     pub fn consume_lines(&mut self, bytes: usize, lines: u64) {
         self.reader.consume(bytes);

@@ -161,12 +161,23 @@ impl SourceFile {
     }
 }
 
-impl Read for SourceFile {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let read = self.file.read(buf)?;
+impl SourceFile {
+    /// Reads up to `most` bytes onto the end of `bytes`, as [`Read::read`] gives them:
+    /// into the room after its end as it is, where `read` must have it zeroed first
+    /// (which cost a `memset` of every block `plan` read).
+    pub fn read_onto(&mut self, bytes: &mut Vec<u8>, most: usize) -> io::Result<usize> {
+        let from = bytes.len();
+        let read = (&self.file).take(most as u64).read_to_end(bytes);
         let start = self.position;
-        self.position += read as u64;
-        let chunk = &mut buf[..read];
+        self.position += (bytes.len() - from) as u64;
+        read?;
+        self.make_line_feeds(&mut bytes[from..], start)?;
+        Ok(bytes.len() - from)
+    }
+
+    /// Makes each lone carriage return of `chunk`, read from `start`, a line feed.
+    fn make_line_feeds(&mut self, chunk: &mut [u8], start: u64) -> io::Result<()> {
+        let read = chunk.len();
         if self.check && self.offsets.is_none() && self.has_lone_return(chunk, start)? {
             self.offsets = Some(self.find_offsets()?);
         }
@@ -177,6 +188,16 @@ impl Read for SourceFile {
                 chunk[(at - start) as usize] = b'\n';
             }
         }
+        Ok(())
+    }
+}
+
+impl Read for SourceFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let read = self.file.read(buf)?;
+        let start = self.position;
+        self.position += read as u64;
+        self.make_line_feeds(&mut buf[..read], start)?;
         Ok(read)
     }
 }

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 
 mod background;
+mod blocks;
 mod csv_fields;
 mod csv_header;
 mod csv_plain;
@@ -29,9 +30,9 @@ mod props;
 mod records;
 mod row_cells;
 mod text;
-mod visit;
 
 pub use background::{RecordStream, read_in_background, read_with_parsers};
+pub use blocks::{BlockLine, BlockReader, BlockRecord, Found, LineBlock, PartScanned};
 pub use csv_rows::CsvRecords;
 pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
@@ -41,8 +42,7 @@ pub use line_ends::{FoundReturns, SourceFile};
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};
 pub use records::{Records, read_records};
-pub use row_cells::{CellsBatch, CellsBuf, CellsRef, PlainRow, RowCells};
-pub use visit::{Visited, visit_records};
+pub use row_cells::{CellsBuf, CellsRef, PlainRow, RowCells};
 
 /// Which input a line belongs to and the 1-based physical line its record starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

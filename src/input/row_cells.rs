@@ -65,76 +65,6 @@ impl CellsBuf {
     }
 }
 
-/// The cells of many rows in one text: for handing a batch of rows from one thread to
-/// another at the cost of one copy of their lines (or cells), not an allocation per row.
-#[derive(Debug, Default)]
-pub struct CellsBatch {
-    /// Every row's cells, or its whole line, one after another.
-    text: String,
-    /// Where each row starts in `text`, and where each of its cells starts and ends from
-    /// there.
-    rows: Vec<(usize, [CellAt; 5])>,
-}
-
-/// Where a cell starts and ends in its row's text.
-type CellAt = [u32; 2];
-
-impl CellsBatch {
-    /// Adds a copy of one row's cells; they read back as [`CellsBatch::get`] of the number
-    /// of rows before. The cells come from one record, bounded far below 4 GiB
-    /// ([`super::MAX_RECORD_BYTES`]).
-    pub fn push(&mut self, cells: CellsRef<'_>) {
-        let start = self.text.len();
-        let ends = write_cells(&mut self.text, cells);
-        let mut from = 0;
-        let cells = ends.map(|end| [std::mem::replace(&mut from, end), end]);
-        self.rows.push((start, cells));
-    }
-
-    /// Adds `row` as [`CellsBatch::push`] does, but, when none of its cells holds doubled
-    /// quotes, as a copy of its whole line and where its cells lie: one copy instead of
-    /// five, and no cell taken apart on the reading thread, which is the busier one.
-    pub fn push_row(&mut self, row: PlainRow<'_>) {
-        match row.line.unescaped_cells() {
-            Some(cells) => {
-                self.rows.push((self.text.len(), cells));
-                self.text.push_str(row.line.text);
-            }
-            None => self.push(row.cells()),
-        }
-    }
-
-    /// The cells of row `index`, borrowed; all empty past the last row.
-    pub fn get(&self, index: usize) -> CellsRef<'_> {
-        let Some(&(start, cells)) = self.rows.get(index) else {
-            return CellsRef([""; 5]);
-        };
-        let text = self.text.get(start..).unwrap_or_default();
-        CellsRef(cells.map(|[from, to]| text.get(from as usize..to as usize).unwrap_or_default()))
-    }
-
-    /// The rows held.
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// Whether no row is held.
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
-
-    /// The bytes of cell text held.
-    pub fn text_len(&self) -> usize {
-        self.text.len()
-    }
-
-    /// Lets go of every row, keeping the memory for the next ones.
-    pub fn clear(&mut self) {
-        self.text.clear();
-        self.rows.clear();
-    }
-}
-
 /// Appends the cells to `text`, giving where each ends from where the first starts.
 fn write_cells(text: &mut String, cells: CellsRef<'_>) -> [u32; 5] {
     let start = text.len();
@@ -235,21 +165,5 @@ mod tests {
         assert_eq!(cells.id(), "");
         assert_eq!(cells.op().value, RawValueRef::Text(""));
         assert_eq!(cells.if_match(), None);
-    }
-
-    #[test]
-    fn a_batch_gives_back_each_rows_cells_until_cleared() {
-        let mut batch = CellsBatch::default();
-        batch.push(CellsRef(["a", "replace", "/name", "é, \"x\"", ""]));
-        batch.push(CellsRef(["", "", "", "", ""]));
-        batch.push(CellsRef(["b", "add", "/team/-", "{}", "\"1\""]));
-        assert_eq!(batch.len(), 3);
-        assert_eq!(batch.get(0).0, ["a", "replace", "/name", "é, \"x\"", ""]);
-        assert_eq!(batch.get(1).0, [""; 5]);
-        assert_eq!(batch.get(2).0, ["b", "add", "/team/-", "{}", "\"1\""]);
-        assert_eq!(batch.get(3).0, [""; 5]);
-        batch.clear();
-        assert!(batch.is_empty());
-        assert_eq!(batch.text_len(), 0);
     }
 }

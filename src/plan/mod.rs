@@ -10,7 +10,6 @@ mod document;
 pub mod entries_ahead;
 mod group;
 mod group_list;
-mod handover;
 mod id;
 mod messages;
 mod ops;
@@ -19,6 +18,7 @@ mod patch_op;
 mod planner;
 mod rows;
 mod rules;
+mod split_scan;
 mod status;
 #[cfg(test)]
 pub(crate) mod test_support;

@@ -3,13 +3,10 @@
 //! referral's rows are planned by one thread, in input order, so the plan is exactly the
 //! one a single planner makes.
 //!
-//! Plain CSV ([`plan_inputs`]): the calling thread reads the inputs, plans the rows of its
-//! own share from the reader's buffer, and hands every other row to its share's thread
-//! (`plan::handover`, a copy of its line). Reading and splitting a row costs a good
-//! part of planning it, so the reading thread keeps a smaller share ([`READ_COST`]) and
-//! every thread is busy about as long. (Before, each thread read every input itself; in a
-//! profile of `plan` on a million rows a third of the second thread's time was reading
-//! rows it passed over.)
+//! Plain CSV ([`plan_inputs`]): the calling thread reads the inputs in blocks of lines,
+//! and every thread scans a part of each block and plans its own share's lines of every
+//! part (`plan::split_scan`). The reading thread keeps a smaller share ([`READ_COST`]),
+//! so that every thread is busy about as long.
 //!
 //! Anything else ([`plan_streams`]): parsing a JSONL line costs more than planning it, so
 //! the records are parsed once, on threads of their own, and every planning thread takes
@@ -17,20 +14,18 @@
 
 use std::hash::BuildHasher;
 
-use super::handover::{HandedRow, Handover, Taker, handover};
+use super::split_scan;
 use super::{Plan, PlanOptions, Planner};
-use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream, Visited};
+use crate::input::{InputError, InputSource, LineRef, ReadOptions, RecordStream};
 
 /// The most planning threads worth starting.
 pub const MOST_THREADS: usize = 4;
 
-/// What reading, splitting and handing over a row costs, as a part of what planning it
-/// costs: what the reading thread's share is made smaller by. With two threads, 0.4
-/// leaves the reading thread 30 % of the IDs. Planning a row costs more when rows come in
-/// no order (each waits on memory), so the best share depends on the file: on the
-/// benchmark's million-row CSV 0.35 left the reading thread the busier one and 0.45 the
-/// other, and on a shuffled copy 0.45 was 5–10 % slower than 0.35 (side by side).
-const READ_COST: f64 = 0.4;
+/// What the reading thread does beyond its part of the scanning and planning, as a part
+/// of what a thread's part costs: reading the blocks, and the records the general path
+/// reads. With two threads, 0.1 leaves the reading thread 45 % of the IDs (on the
+/// benchmark's million-row CSV 0 and 0.2 were slower, side by side).
+const READ_COST: f64 = 0.1;
 
 /// A plan and the number of input rows it was made from.
 pub type Planned = (Plan, usize);
@@ -40,34 +35,35 @@ pub type Planned = (Plan, usize);
 type SharePlan = (Plan, Vec<LineRef>, usize);
 
 /// A share's planner, all its rows pushed, and the number of them.
-type SharePlanner = (Planner, usize);
+pub(super) type SharePlanner = (Planner, usize);
 
 /// Reads and plans `sources` on `threads` threads (at least one): this one reads every
-/// input and hands the rows of the other threads' shares over; the plan is the same
-/// whatever the number.
+/// input, and each thread scans its part of every block of lines read; the plan is the
+/// same whatever the number.
 pub fn plan_inputs(
     sources: &[InputSource],
     read: &ReadOptions,
     options: &PlanOptions,
     threads: usize,
 ) -> Result<Planned, InputError> {
-    let threads = threads.clamp(1, MOST_THREADS);
-    let shares = Shares::with_reader(threads);
-    let (handover, takers) = handover(threads - 1);
-    let mut roles = vec![Role::Reader(handover)];
-    roles.extend(takers.into_iter().map(Role::Taker));
-    in_shares(roles, |_, role| match role {
-        Role::Reader(handover) => read_and_plan(sources, read, options, shares, handover),
-        Role::Taker(taker) => Ok(plan_handed(taker, options)),
-    })
+    plan_inputs_in_blocks(sources, read, options, threads, split_scan::BLOCK_BYTES)
 }
 
-/// What a thread of [`plan_inputs`] does.
-enum Role {
-    /// Reads every input, plans share 0 and hands the rest over.
-    Reader(Handover),
-    /// Plans the rows handed to it.
-    Taker(Taker),
+/// [`plan_inputs`] with blocks of about `block_bytes`: small ones in tests, so that
+/// records fall across blocks and parts.
+fn plan_inputs_in_blocks(
+    sources: &[InputSource],
+    read: &ReadOptions,
+    options: &PlanOptions,
+    threads: usize,
+    block_bytes: usize,
+) -> Result<Planned, InputError> {
+    let threads = threads.clamp(1, MOST_THREADS);
+    let shares = Shares::with_reader(threads);
+    let roles = split_scan::roles(threads, shares, options);
+    in_shares(roles, |share, role| {
+        split_scan::plan_role(share, role, sources, read, block_bytes)
+    })
 }
 
 /// Plans the records of `streams` (every record of the inputs, each stream) on a thread
@@ -149,7 +145,7 @@ where
 }
 
 /// The error of a planning thread that could not start or did not finish.
-fn stopped(why: String) -> InputError {
+pub(super) fn stopped(why: String) -> InputError {
     InputError::Io {
         name: "inputs".into(),
         source: std::io::Error::other(format!("a planning thread {why}")),
@@ -160,7 +156,7 @@ fn stopped(why: String) -> InputError {
 /// taking the hashes below `first` (of 2^32) and the others the rest in equal parts; rows
 /// without an ID go to share 0.
 #[derive(Clone, Copy, Debug)]
-struct Shares {
+pub(super) struct Shares {
     of: usize,
     first: u64,
 }
@@ -187,8 +183,13 @@ impl Shares {
         }
     }
 
+    /// The number of shares.
+    pub(super) fn of(self) -> usize {
+        self.of
+    }
+
     /// The share of `id`.
-    fn owner(self, id: &str) -> usize {
+    pub(super) fn owner(self, id: &str) -> usize {
         if self.of == 1 || id.is_empty() {
             return 0;
         }
@@ -212,56 +213,6 @@ impl Shares {
 fn reader_part(of: usize) -> f64 {
     let of = of.max(1) as f64;
     ((1.0 - READ_COST * (of - 1.0)) / of).clamp(0.0, 1.0)
-}
-
-/// Reads every input, plans the rows of share 0 and hands the others' to their threads;
-/// warns of what the inputs look like.
-fn read_and_plan(
-    sources: &[InputSource],
-    read: &ReadOptions,
-    options: &PlanOptions,
-    shares: Shares,
-    mut handover: Handover,
-) -> Result<SharePlanner, InputError> {
-    let mut planner = Planner::new(options.clone());
-    let mut rows = 0;
-    let visited = crate::input::visit_records(sources, read, true, |visited| match visited {
-        Visited::Plain(plain) => match shares.owner(&plain.id()) {
-            0 => {
-                let row = plain.row;
-                planner.push_cells(row, plain.cells());
-                rows += 1;
-            }
-            share => handover.plain(share - 1, plain),
-        },
-        Visited::Record(record) => match shares.owner(record.content.referral_id()) {
-            0 => {
-                planner.push(&record);
-                rows += 1;
-            }
-            share => handover.record(share - 1, record),
-        },
-    });
-    // Sent even after a failure: the other threads end once they have what was read.
-    handover.finish();
-    visited?;
-    Ok((planner, rows))
-}
-
-/// Plans the rows handed to `taker`, as they come.
-fn plan_handed(taker: Taker, options: &PlanOptions) -> SharePlanner {
-    let mut planner = Planner::new(options.clone());
-    let mut rows = 0;
-    taker.take(|batch| {
-        rows += batch.len();
-        for handed in batch.rows() {
-            match handed {
-                HandedRow::Cells(row, cells) => planner.push_cells(row, cells),
-                HandedRow::Record(record) => planner.push(record),
-            }
-        }
-    });
-    (planner, rows)
 }
 
 /// The entries of the plans of disjoint shares, in the order of their first rows, as one
@@ -489,6 +440,20 @@ mod tests {
             MOST_THREADS + 1,
             |sources, threads, options| plan_inputs(sources, &read, options, threads).unwrap(),
         );
+    }
+
+    /// Blocks of a few lines or fewer: records over two blocks, parts that start inside
+    /// a quoted field (whose blocks after are dropped), parts with no line at all.
+    #[test]
+    fn the_plan_is_the_same_whatever_the_blocks_and_parts_it_is_read_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let sources = inputs(dir.path());
+        let read = ReadOptions::default();
+        for block_bytes in [1, 29, 97, 300, 4096] {
+            same_plan_on_any_number_of_threads(&sources, 3, |sources, threads, options| {
+                plan_inputs_in_blocks(sources, &read, options, threads, block_bytes).unwrap()
+            });
+        }
     }
 
     #[test]
