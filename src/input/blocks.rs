@@ -35,17 +35,56 @@ pub struct LineBlock {
 }
 
 /// One plain line found in a [`LineBlock`]: where it lies, which line of its part it
-/// is, and where its cells lie.
+/// is, and where its cells lie. 32 bytes (a line of 64 KiB or more is read by the
+/// general path): every line goes from the thread that scans it to the one that plans it
+/// through memory, 72 bytes each with the scan's own spans.
 #[derive(Clone, Copy, Debug)]
 pub struct BlockLine {
     /// Its first byte in the block.
     start: u32,
-    /// Just past its terminator, from `start`.
-    len: u32,
     /// Its line, counted from the start of the part it was found in.
     line: u32,
-    /// The five cells, from the line's start.
-    cells: [CellSpan; 5],
+    /// Just past its terminator, from `start`.
+    len: u16,
+    /// A bit for each cell that holds doubled quotes.
+    escaped: u8,
+    /// Where each of the five cells starts and ends, from the line's start.
+    cells: [[u16; 2]; 5],
+}
+
+impl BlockLine {
+    /// The line from `start` over `len` bytes, line `line` of its part, with `cells`;
+    /// `None` for a line of 64 KiB or more.
+    fn new(start: usize, len: usize, line: u32, cells: &[CellSpan; 5]) -> Option<Self> {
+        let mut escaped = 0;
+        let mut spans = [[0; 2]; 5];
+        for (index, (span, cell)) in spans.iter_mut().zip(cells).enumerate() {
+            // Cells lie inside the line, so they fit when its length does.
+            *span = [cell.start as u16, cell.end as u16];
+            escaped |= u8::from(cell.escaped) << index;
+        }
+        Some(BlockLine {
+            start: u32::try_from(start).ok()?,
+            line,
+            len: u16::try_from(len).ok()?,
+            escaped,
+            cells: spans,
+        })
+    }
+
+    /// The cells' spans, as the scan gave them.
+    fn spans(&self) -> [CellSpan; 5] {
+        let mut index = 0;
+        self.cells.map(|[start, end]| {
+            let escaped = self.escaped >> index & 1 == 1;
+            index += 1;
+            CellSpan {
+                start: u32::from(start),
+                end: u32::from(end),
+                escaped,
+            }
+        })
+    }
 }
 
 /// How far the scan of a part got: just past its last plain line, and how many lines
@@ -244,15 +283,9 @@ impl LineBlock {
             let mut scan = shape.scan_text(text);
             while let Some(line) = scan.next_line() {
                 let len = line.end - line.start;
-                if len > self.limit {
+                let found = BlockLine::new(at + line.start, len, scanned.lines, &line.cells);
+                let Some(found) = found.filter(|_| len <= self.limit) else {
                     break;
-                }
-                // A block is far shorter than 4 GiB (`LineShape::scan` refuses longer lines).
-                let found = BlockLine {
-                    start: (at + line.start) as u32,
-                    len: len as u32,
-                    line: scanned.lines,
-                    cells: line.cells,
                 };
                 each(Found::Line(found));
                 scanned.end = at + line.end;
@@ -345,7 +378,7 @@ impl LineBlock {
             start,
             end,
             text: self.text.get(start..end).unwrap_or_default(),
-            cells: line.cells,
+            cells: line.spans(),
         }
     }
 
@@ -553,6 +586,57 @@ mod tests {
         let block = &block;
         let scanned = block.scan(0..block.len(), |_| {});
         assert_eq!(scanned, PartScanned { end: 18, lines: 1 });
+    }
+
+    #[test]
+    fn a_line_of_64_kib_or_more_is_read_by_the_general_path() {
+        let long = "v".repeat(70_000);
+        let text = format!("a,replace,/details/notes,{long}\nb,replace,/name,x\n");
+        let block = LineBlock {
+            text: text.clone(),
+            shape: Some(shape()),
+            general: Some(Arc::new(GeneralReader::for_tests(
+                "id,op,path,value",
+                1 << 20,
+                0,
+            ))),
+            limit: 1 << 20,
+            ..LineBlock::default()
+        };
+        let mut found = Vec::new();
+        let scanned = block.scan(0..text.len(), |each| found.push(each));
+        assert_eq!(scanned.end, text.len());
+        assert!(matches!(found[0], Found::Record(..)), "{:?}", found[0]);
+        assert!(matches!(found[1], Found::Line(..)));
+        let Some(Found::Record(at, read)) = found.into_iter().next() else {
+            unreachable!()
+        };
+        let RecordContent::CsvRow(cells) = block.record(&at, read, 2).content else {
+            panic!("a row");
+        };
+        assert_eq!(
+            cells.borrowed().op().value,
+            crate::input::RawValueRef::Text(&long)
+        );
+    }
+
+    #[test]
+    fn a_lines_cells_read_back_as_the_scan_found_them() {
+        let spans = [
+            (0, 3, false),
+            (4, 11, true),
+            (12, 17, false),
+            (18, 18, false),
+            (19, 30, true),
+        ]
+        .map(|(start, end, escaped)| CellSpan {
+            start,
+            end,
+            escaped,
+        });
+        let line = BlockLine::new(100, 31, 4, &spans).unwrap();
+        assert_eq!(line.spans(), spans);
+        assert!(BlockLine::new(100, 1 << 16, 4, &spans).is_none());
     }
 
     #[test]
