@@ -167,6 +167,9 @@ impl SourceFile {
     /// (which cost a `memset` of every block `plan` read).
     pub fn read_onto(&mut self, bytes: &mut Vec<u8>, most: usize) -> io::Result<usize> {
         let from = bytes.len();
+        // Room for all of it at once: `read_to_end` would grow the vector by doubling,
+        // reading a little more each time.
+        bytes.reserve(most);
         let read = (&self.file).take(most as u64).read_to_end(bytes);
         let start = self.position;
         self.position += (bytes.len() - from) as u64;
