@@ -1,12 +1,14 @@
-//! Blocks of whole CSV lines copied out of a reader's buffer, which several threads can
-//! scan at once, each a part of it (see `plan::split_scan`).
+//! Blocks of whole CSV lines read straight from the file, which several threads scan at
+//! once, each a part of it (see `plan::split_scan`).
 //!
 //! Finding a line's cells was the largest single cost of `plan` on a million rows, and it
 //! fell on the one thread that read the file. A block is shared instead: each thread
-//! scans one part of it and says which of its lines belong to which thread. A part after
-//! the first starts at a line feed, which is a line's start unless a quoted field runs
-//! over it; the scan of the part before finds that out (it stops at such a field, which
-//! only the general path reads), and whatever was scanned past that point is thrown away.
+//! scans one part of it and says which of its records belong to which thread. A record
+//! that is not a plain line (a quoted field over two lines, a malformed line) is read by
+//! the general path where the scan meets it. A part after the first starts after a line
+//! feed, which is a line's start unless a quoted field runs over it: the scan of the part
+//! before then reads that record whole and ends past the next part's start, which tells
+//! the planning threads to keep nothing of the block from there on.
 
 use std::borrow::Cow;
 use std::ops::Range;
