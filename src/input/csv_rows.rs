@@ -29,8 +29,6 @@ pub struct CsvRecords<R> {
     header: Option<Arc<Header>>,
     /// Whether a data record was read.
     any_rows: bool,
-    /// Whether to warn of a file that does not look like CSV updates.
-    warnings: bool,
     /// What a plain line looks like, once the header is read and has every required
     /// column; `None` before, or when only the general path can read the file.
     shape: Option<Arc<LineShape>>,
@@ -58,7 +56,6 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             limit,
             header: None,
             any_rows: false,
-            warnings: true,
             shape: None,
             scratch: String::new(),
             done: false,
@@ -68,11 +65,7 @@ impl<R: BufRead + Seek> CsvRecords<R> {
     /// At the end of a file with no data records: a header that is not a row-form header
     /// (a JSONL file named `.csv`, say) gets a warning, as no row will report it.
     fn warn_if_unreadable(&self) {
-        let Some(header) = self
-            .header
-            .as_ref()
-            .filter(|_| self.warnings && !self.any_rows)
-        else {
+        let Some(header) = self.header.as_ref().filter(|_| !self.any_rows) else {
             return;
         };
         if let Err(fault) = header.columns() {
@@ -96,10 +89,9 @@ impl<R: BufRead + Seek> CsvRecords<R> {
             let fields = self.fields.split(strip_terminator(&raw.bytes));
             match &self.header {
                 None => {
-                    if self.warnings
-                        && fields
-                            .get(0)
-                            .is_some_and(|c| c.trim_ascii_start().starts_with(b"{"))
+                    if fields
+                        .get(0)
+                        .is_some_and(|c| c.trim_ascii_start().starts_with(b"{"))
                     {
                         tracing::warn!(
                             "{} line {}: the header looks like a JSON object; a JSONL file \
@@ -216,13 +208,6 @@ impl<R: BufRead + Seek> CsvRecords<R> {
     pub fn seek_to(&mut self, offset: u64, line: u64) -> std::io::Result<()> {
         self.done = false;
         self.splitter.seek_to(offset, line)
-    }
-
-    /// Stops this reader's warnings: for a second reader of the same input, whose
-    /// warnings the first one gives.
-    pub fn without_warnings(mut self) -> Self {
-        self.warnings = false;
-        self
     }
 }
 
