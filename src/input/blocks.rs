@@ -28,11 +28,9 @@ pub struct LineBlock {
     /// The line the block starts on, when the reader knows it: for the first block it
     /// reads from a place; each later one starts where the one before ended.
     first_line: Option<u64>,
-    /// The input's number.
-    input: u32,
-    /// The longest a record may be; a longer line is left to the general path.
-    limit: usize,
     shape: Option<Arc<LineShape>>,
+    /// The general path, with the input's number and the longest a record may be (a
+    /// longer line is left to it).
     general: Option<Arc<GeneralReader>>,
 }
 
@@ -129,8 +127,6 @@ pub struct BlockReader {
     offset: u64,
     /// The line the next block starts on, until a block has been read.
     first_line: Option<u64>,
-    input: u32,
-    limit: usize,
     shape: Arc<LineShape>,
     general: Arc<GeneralReader>,
     /// The bytes read into each block.
@@ -141,11 +137,11 @@ pub struct BlockReader {
 }
 
 impl BlockReader {
-    /// A reader of input `input` from `offset`, the start of line `line`, reading about
-    /// `block_bytes` into each block.
+    /// A reader of `source` (the input `general` reads) from `offset`, the start of line
+    /// `line`, reading about `block_bytes` into each block.
     pub(crate) fn open(
         source: &InputSource,
-        (offset, line, input): (u64, u64, u32),
+        (offset, line): (u64, u64),
         (shape, general): (Arc<LineShape>, Arc<GeneralReader>),
         block_bytes: usize,
     ) -> std::io::Result<Self> {
@@ -157,8 +153,6 @@ impl BlockReader {
             carry: Vec::new(),
             offset,
             first_line: Some(line),
-            input,
-            limit: general.limit(),
             shape,
             general,
             block_bytes: block_bytes.max(1),
@@ -210,8 +204,6 @@ impl BlockReader {
         }
         block.offset = self.offset;
         block.first_line = self.first_line.take();
-        block.input = self.input;
-        block.limit = self.limit;
         block.shape = Some(Arc::clone(&self.shape));
         block.general = Some(Arc::clone(&self.general));
         self.offset += block.text.len() as u64;
@@ -228,7 +220,8 @@ impl BlockReader {
             if let Some(at) = memchr::memrchr(b'\n', &bytes[from..]) {
                 return Ok(from + at + 1);
             }
-            if read == 0 || bytes.len() > self.limit.saturating_add(self.block_bytes) {
+            let limit = self.general.limit();
+            if read == 0 || bytes.len() > limit.saturating_add(self.block_bytes) {
                 self.stopped = true;
                 return Ok(0);
             }
@@ -277,6 +270,7 @@ impl LineBlock {
         let (Some(shape), Some(general)) = (&self.shape, &self.general) else {
             return scanned;
         };
+        let limit = general.limit();
         while scanned.end < part.end {
             let Some(text) = self.text.get(scanned.end..part.end) else {
                 break;
@@ -286,7 +280,7 @@ impl LineBlock {
             while let Some(line) = scan.next_line() {
                 let len = line.end - line.start;
                 let found = BlockLine::new(at + line.start, len, scanned.lines, &line.cells);
-                let Some(found) = found.filter(|_| len <= self.limit) else {
+                let Some(found) = found.filter(|_| len <= limit) else {
                     break;
                 };
                 each(Found::Line(found));
@@ -352,7 +346,7 @@ impl LineBlock {
         let start = self.offset + u64::from(line.start);
         RowRef {
             at: LineRef {
-                input: self.input,
+                input: self.general.as_ref().map_or(0, |general| general.input()),
                 line: part_line + u64::from(line.line),
             },
             span: Span {
@@ -410,7 +404,7 @@ mod tests {
             .unwrap()
             .remove(0);
         let general = Arc::new(GeneralReader::for_tests("id,op,path,value", 1 << 10, 2));
-        let reader = BlockReader::open(&source, (0, 7, 2), (shape(), general), block_bytes);
+        let reader = BlockReader::open(&source, (0, 7), (shape(), general), block_bytes);
         (dir, reader.unwrap())
     }
 
@@ -602,7 +596,6 @@ mod tests {
                 1 << 20,
                 0,
             ))),
-            limit: 1 << 20,
             ..LineBlock::default()
         };
         let mut found = Vec::new();

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use csv::ByteRecord;
 
-use super::PlainRow;
 use super::blocks::BlockReader;
 use super::csv_fields::{FieldSplitter, text_after_closing_quote};
 use super::csv_header::{Columns, Header, HeaderFault};
@@ -120,63 +119,38 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         Ok(None)
     }
 
-    /// The next record when it is a plain row (see [`CsvRecords::plain_rows`]), copied
-    /// into [`RowCells`]; anything else is left to [`CsvRecords::next_record`]'s general
-    /// path, which says what is wrong.
+    /// The next record when it is a plain row, copied into [`RowCells`]; anything else
+    /// is left to [`CsvRecords::next_record`]'s general path, which says what is wrong. A
+    /// plain row is one line of UTF-8 with as many fields as the header, quotes only
+    /// around whole fields (see `csv_plain`), under a header with every required column,
+    /// whole in the reader's buffer.
     fn next_plain_row(&mut self) -> std::io::Result<Option<InputRecord>> {
-        let mut taken = None;
-        self.plain_rows(1, |plain| {
-            let row = plain.row;
-            let [id, op, path, value, if_match] = plain.cells().0;
-            taken = Some(InputRecord {
-                row,
-                content: RecordContent::CsvRow(RowCells::new(id, op, path, value, if_match)),
-            });
-            true
-        })?;
-        Ok(taken)
-    }
-
-    /// Hands the plain rows at the head of the input to `take`, borrowed from the reader's
-    /// buffer, while it returns true and at most `most` of them: a plain row is one line
-    /// of UTF-8 with as many fields as the header, quotes only around whole fields (see
-    /// `csv_plain`), under a header with every required column. Stops at the first record
-    /// that is not plain (or at the end of the buffer), which the general path then reads.
-    /// A row `take` refuses is not consumed: it is read again.
-    fn plain_rows(
-        &mut self,
-        most: u64,
-        mut take: impl FnMut(PlainRow<'_>) -> bool,
-    ) -> std::io::Result<()> {
         let Some(shape) = &self.shape else {
-            return Ok(());
+            return Ok(None);
         };
-        let (buf, offset, first_line) = self.splitter.buffered()?;
+        let (buf, offset, line) = self.splitter.buffered()?;
         let mut scan = shape.scan(buf);
-        let (mut used, mut lines) = (0, 0);
-        while lines < most {
-            let Some(line) = scan.next_line().filter(|l| l.end - l.start <= self.limit) else {
-                break;
-            };
-            let row = RowRef {
+        let Some(plain) = scan.next_line().filter(|l| l.end - l.start <= self.limit) else {
+            return Ok(None);
+        };
+        let [id, op, path, value, if_match] = plain.cells(&mut self.scratch);
+        let record = InputRecord {
+            row: RowRef {
                 at: LineRef {
                     input: self.input,
-                    line: first_line + lines,
+                    line,
                 },
                 span: Span {
-                    start: offset + line.start as u64,
-                    end: offset + line.end as u64,
+                    start: offset + plain.start as u64,
+                    end: offset + plain.end as u64,
                 },
-            };
-            if !take(PlainRow::new(row, line, &mut self.scratch)) {
-                break;
-            }
-            used = line.end;
-            lines += 1;
-        }
-        self.any_rows |= lines > 0;
-        self.splitter.consume_lines(used, lines);
-        Ok(())
+            },
+            content: RecordContent::CsvRow(RowCells::new(id, op, path, value, if_match)),
+        };
+        let used = plain.end;
+        self.any_rows = true;
+        self.splitter.consume_lines(used, 1);
+        Ok(Some(record))
     }
 
     /// A reader of this input's lines into blocks, from where this reader is, for
@@ -198,7 +172,7 @@ impl<R: BufRead + Seek> CsvRecords<R> {
         let (offset, line) = self.splitter.position();
         Some(BlockReader::open(
             source,
-            (offset, line, self.input),
+            (offset, line),
             (Arc::clone(shape), Arc::new(general)),
             block_bytes,
         ))
@@ -247,6 +221,11 @@ impl GeneralReader {
     /// The longest a record may be.
     pub fn limit(&self) -> usize {
         self.limit
+    }
+
+    /// The number of the input it reads.
+    pub fn input(&self) -> u32 {
+        self.input
     }
 
     /// A reader under the header `header` (comma-separated) of input `input`.

@@ -42,7 +42,7 @@ pub use line_ends::{FoundReturns, SourceFile};
 pub use lines::MAX_RECORD_BYTES;
 pub use open::{STDIN_NAME, open_inputs};
 pub use records::{Records, read_records};
-pub use row_cells::{CellsBuf, CellsRef, PlainRow, RowCells};
+pub use row_cells::{CellsBuf, CellsRef, RowCells};
 
 /// Which input a line belongs to and the 1-based physical line its record starts on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

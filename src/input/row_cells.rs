@@ -3,13 +3,10 @@
 //! A profile of `plan` on a million CSV rows had a fifth of its time in allocating one
 //! string per cell on the reader thread and freeing it on the planner's. Held as one text
 //! with the cells' ends, a row costs one allocation, and the planner reads its cells as
-//! borrowed `&str`s ([`CellsRef`]); a reader that plans its rows itself borrows them
-//! straight from its buffer and allocates nothing.
+//! borrowed `&str`s ([`CellsRef`]); a thread that plans rows of a block it scanned
+//! borrows them straight from the block and allocates nothing (`input::blocks`).
 
-use std::borrow::Cow;
-
-use super::csv_plain::PlainLineAt;
-use super::{RawOpRef, RawValueRef, RowRef};
+use super::{RawOpRef, RawValueRef};
 
 /// The `id`, `op`, `path`, `value` and `if_match` cells of one CSV row, as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -111,35 +108,6 @@ impl<'a> CellsRef<'a> {
     /// `if_match` as written, `None` where the column is absent or the cell empty.
     pub fn if_match(&self) -> Option<&'a str> {
         Some(self.0[4]).filter(|tag| !tag.is_empty())
-    }
-}
-
-/// A plain CSV row borrowed from the reader's buffer, as
-/// [`super::CsvRecords::take_plain_rows`] hands it over: its ID can be looked at before
-/// its cells are taken, so a reader that keeps only some rows pays little for the others.
-#[derive(Debug)]
-pub struct PlainRow<'a> {
-    /// Where it came from.
-    pub row: RowRef,
-    line: PlainLineAt<'a>,
-    scratch: &'a mut String,
-}
-
-impl<'a> PlainRow<'a> {
-    /// The row at `row` found by a scan; `scratch` is where its cells with doubled quotes
-    /// are undone.
-    pub(crate) fn new(row: RowRef, line: PlainLineAt<'a>, scratch: &'a mut String) -> Self {
-        PlainRow { row, line, scratch }
-    }
-
-    /// The referral ID as written.
-    pub fn id(&self) -> Cow<'a, str> {
-        self.line.cell(0)
-    }
-
-    /// The cells.
-    pub fn cells(self) -> CellsRef<'a> {
-        CellsRef(self.line.cells(self.scratch))
     }
 }
 
