@@ -258,7 +258,7 @@ impl ReportLines {
                 let changes = changes.iter().map(|cell| cell.as_bytes());
                 self.encoder.encode_into(cells.chain(changes), out)
             }
-            ReportFormat::Jsonl => json_row(row, out),
+            ReportFormat::Jsonl => json_row(row, self.with_changes, out),
         }
     }
 }
@@ -319,15 +319,19 @@ fn csv_cells<'a>(row: &'a ReportRow, numbers: &'a mut Numbers) -> [Cow<'a, str>;
     ]
 }
 
-/// The `changes` cell of a row (`--report-changes`), empty where it has none.
+/// The `changes` cell of a dry run's row: `[]` where the document would change nothing
+/// (`unchanged`, and the refused ones: `conflict`, `failed`, `invalid`), so that every
+/// cell of the column is a JSON array.
 fn changes_cell(row: &ReportRow) -> String {
     let changes = row
         .changes
         .as_ref()
-        .map(|changes| changes.to_string())
-        .unwrap_or_default();
+        .map_or_else(|| NO_CHANGES.to_string(), |changes| changes.to_string());
     neutralise(&changes).into_owned()
 }
+
+/// The `changes` of a dry run's row that would change nothing.
+const NO_CHANGES: &str = "[]";
 
 /// Encodes CSV lines (with `\n`), quoting cells as the `csv` crate does, with one
 /// reusable `csv` writer: building a writer per line cost half of `plan`'s time on JSONL
@@ -439,10 +443,17 @@ impl Write for LineBuf {
     }
 }
 
-/// Appends the JSONL line of `row` to `out`.
-fn json_row(row: &ReportRow, out: &mut Vec<u8>) {
+/// Appends the JSONL line of `row` to `out`; `with_changes` (a dry run) gives a row
+/// without changes of its own `"changes":[]`, as [`changes_cell`] does a CSV row.
+fn json_row(row: &ReportRow, with_changes: bool, out: &mut Vec<u8>) {
     // A ReportRow has only strings, numbers and JSON values: serialising cannot fail.
     let _ = serde_json::to_writer(&mut *out, row);
+    if with_changes && row.changes.is_none() && out.last() == Some(&b'}') {
+        out.pop();
+        out.extend_from_slice(b",\"changes\":");
+        out.extend_from_slice(NO_CHANGES.as_bytes());
+        out.push(b'}');
+    }
     out.push(b'\n');
 }
 

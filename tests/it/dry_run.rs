@@ -78,6 +78,29 @@ async fn a_dry_run_predicts_the_real_runs_outcomes_and_sends_no_patch() {
         .count();
     assert_eq!(patches, 0, "{stats}");
     let dry_rows = read_csv_report(&work.path().join("dry.csv"));
+    // Every row's `changes` is a JSON array, `[]` where nothing would change (the
+    // refused documents, the invalid one and the unchanged one among them).
+    for row in &dry_rows {
+        let changes: Value = serde_json::from_str(&row["changes"]).expect("changes json");
+        assert!(changes.is_array(), "{row:?}");
+    }
+    let unchanged = row_of(&dry_rows, &id(1));
+    assert_eq!(unchanged["changes"], "[]");
+    let as_jsonl: Vec<&str> = common
+        .iter()
+        .copied()
+        .chain(["--dry-run", "--report", "dry.jsonl"])
+        .collect();
+    assert_eq!(code(&work.refsync(&as_jsonl)), 4);
+    let jsonl = std::fs::read_to_string(work.path().join("dry.jsonl")).expect("report");
+    let jsonl_rows: Vec<Value> = jsonl
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("a JSON line"))
+        .collect();
+    assert_eq!(jsonl_rows.len(), dry_rows.len());
+    for row in &jsonl_rows {
+        assert!(row["changes"].is_array(), "{row}");
+    }
     let renamed = row_of(&dry_rows, &id(0));
     assert_eq!(renamed["outcome"], "planned");
     let changes: Value = serde_json::from_str(&renamed["changes"]).expect("changes json");
