@@ -117,8 +117,8 @@ impl Ledger {
     }
 
     /// Takes back the in-flight record of entry `entry` sent with `request_id`, for a
-    /// PATCH that never left (the run stopped while it waited its turn): the document is
-    /// again one that was never sent, which a resume sends without reading it first.
+    /// PATCH that was refused (401, 412) or never left: the document is again one that
+    /// was never sent, which a resume sends without reading it first.
     pub fn record_not_sent(
         &self,
         run: RunId,

@@ -16,6 +16,7 @@ use super::{ConflictPolicy, IfMatchPolicy, PatchCall, SendError, SendResult, mem
 use crate::outcome::{Note, Outcome};
 use crate::plan::{Document, patch_body};
 use serde_json::Value;
+use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::time::Instant;
 
 /// A 412 is resolved by refetching at most this many times (SPEC.md "Sending").
@@ -152,6 +153,9 @@ struct Run<'a> {
     /// The error code of the last 401 its PATCH got, where one came.
     refused_code: Option<String>,
     patched: Option<(Option<String>, uuid::Uuid)>,
+    /// The request ID of the last PATCH call recorded in flight (by
+    /// [`super::SendHooks::before_patch`]) in this run, if any was.
+    announced: Option<uuid::Uuid>,
     note: Option<Note>,
     /// The conflict policy's note when a later verification took `note`'s place.
     resolved_by: Option<Note>,
@@ -177,6 +181,7 @@ impl<'a> Run<'a> {
             last_status: None,
             refused_code: None,
             patched: None,
+            announced: None,
             note: None,
             resolved_by: None,
             before: None,
@@ -344,18 +349,33 @@ impl<'a> Run<'a> {
             undo_before: self.before.as_ref(),
             sent_before: self.earlier_sent + self.attempts,
         };
-        hooks
-            .before_patch(self.entry, &announced)
-            .map_err(SendError::Hook)?;
+        let entry = self.entry;
+        // Recorded once the pacer lets the PATCH go, not while it waits its turn: a
+        // process killed meanwhile leaves no PATCH in flight that never left.
+        let recorded = AtomicBool::new(false);
+        let mut announce = || {
+            hooks
+                .before_patch(entry, &announced)
+                .map_err(SendError::Hook)?;
+            recorded.store(true, Ordering::Relaxed);
+            Ok(())
+        };
         self.patched = Some((call.if_match.clone(), call.request_id));
-        let exchange = match self.shared.exchange_or_abort(&call).await {
+        let exchanged = self
+            .shared
+            .exchange_or_abort(&call, Some(&mut announce))
+            .await;
+        if recorded.into_inner() {
+            self.announced = Some(call.request_id);
+        }
+        let exchange = match exchanged {
             Ok(exchange) => exchange,
             Err(aborted) => {
                 self.attempts += aborted.sent;
                 self.refused += aborted.refused;
                 self.last_status = aborted.last_status.or(self.last_status);
                 self.refused_code = aborted.refused_code.or(self.refused_code.take());
-                self.take_back_if_unapplied(call.request_id)?;
+                self.take_back_if_unapplied()?;
                 return Err(aborted.error);
             }
         };
@@ -370,7 +390,7 @@ impl<'a> Run<'a> {
             Ended::Stopped => {
                 // A 401 answered before the stop is the last answer its PATCH got.
                 self.last_status = exchange.last_status.or(self.last_status);
-                self.take_back_if_unapplied(call.request_id)?;
+                self.take_back_if_unapplied()?;
                 let reason = self.shared.control.stop.reason();
                 Ok(Err(End::stopped(reason, self.sent(exchange.maybe_applied))))
             }
@@ -381,8 +401,11 @@ impl<'a> Run<'a> {
     /// can have been applied — none sent, or each refused (401, 412) — in this run and in
     /// an earlier one, its in-flight record is taken back, so a resume sends it without
     /// reading the referral first.
-    fn take_back_if_unapplied(&self, request_id: uuid::Uuid) -> Result<(), SendError> {
+    fn take_back_if_unapplied(&self) -> Result<(), SendError> {
         let hooks = &self.shared.control.hooks;
+        let Some(request_id) = self.announced else {
+            return Ok(());
+        };
         if self.attempts > self.refused || hooks.was_in_flight(self.entry) {
             return Ok(());
         }
@@ -533,7 +556,7 @@ impl<'a> Run<'a> {
             && !self.shared.control.hooks.was_in_flight(self.entry)
             && let Some(end) = unreached(&last, tries)
         {
-            self.take_back_if_unapplied(self.request_id)?;
+            self.take_back_if_unapplied()?;
             return Ok(end);
         }
         if maybe_applied && !self.doc.is_idempotent() {

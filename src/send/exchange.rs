@@ -99,6 +99,10 @@ pub struct Call {
     pub unstarted: bool,
 }
 
+/// What a call does once, just before its first request leaves (see
+/// [`Shared::exchange_or_abort`]): a PATCH is recorded in the ledger as in flight.
+pub type Announce<'a> = &'a mut (dyn FnMut() -> Result<(), SendError> + Send);
+
 /// How the last try of a call that ran out of tries ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum LastTry {
@@ -205,16 +209,22 @@ fn refused(result: &Result<Response, TransportError>) -> bool {
 impl Shared {
     /// Sends `call` until a final answer, retries running out, or a second 401.
     pub async fn exchange(&self, call: &Call) -> Result<Exchange, SendError> {
-        self.exchange_or_abort(call)
+        self.exchange_or_abort(call, None)
             .await
             .map_err(|aborted| aborted.error)
     }
 
     /// [`Shared::exchange`], saying also, when the run must stop, what the call had sent.
-    pub async fn exchange_or_abort(&self, call: &Call) -> Result<Exchange, Aborted> {
+    /// `announce` runs once, when the pacer has let the first try go and just before it
+    /// leaves (not while it waits its turn); its error stops the call unsent.
+    pub async fn exchange_or_abort(
+        &self,
+        call: &Call,
+        mut announce: Option<Announce<'_>>,
+    ) -> Result<Exchange, Aborted> {
         let mut progress = Progress::default();
         loop {
-            let sent = self.send_once(call, progress.sent > 0).await;
+            let sent = self.send_once(call, progress.sent > 0, &mut announce).await;
             let (generation, result) = match sent.map_err(|e| progress.aborted(e))? {
                 Try::Done { generation, result } => (generation, result),
                 Try::Stopped { in_flight } => return Ok(progress.stopped(in_flight, call)),
@@ -313,7 +323,12 @@ impl Shared {
     ///
     /// The token is taken once the pacer lets the request go: one taken before the wait
     /// could be replaced meanwhile (a 401 elsewhere), and would be sent already refused.
-    async fn send_once(&self, call: &Call, is_retry: bool) -> Result<Try, SendError> {
+    async fn send_once(
+        &self,
+        call: &Call,
+        is_retry: bool,
+        announce: &mut Option<Announce<'_>>,
+    ) -> Result<Try, SendError> {
         let stop = &self.control.stop;
         tokio::select! {
             biased;
@@ -333,6 +348,9 @@ impl Shared {
             }
             current = self.tokens.current() => current?,
         };
+        if let Some(announce) = announce.take() {
+            announce()?;
+        }
         let request = self.request(call, token.clone());
         tracing::debug!(method = ?call.method, url = %call.url, headers = ?request.headers(), "request");
         let on_wire = self.counters.on_wire();

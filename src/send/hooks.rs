@@ -29,9 +29,10 @@ pub trait SendHooks: Send + Sync {
         0
     }
 
-    /// Called before each PATCH call (once per request ID and If-Match, not again for the
-    /// retries of that call, which carry the same values). An `Err` stops the run before
-    /// the PATCH goes out: a request that cannot be recorded must not be sent.
+    /// Called before each PATCH call leaves, once the rate limiter has let it go (once per
+    /// request ID and If-Match, not again for the retries of that call, which carry the
+    /// same values). An `Err` stops the run before the PATCH goes out: a request that
+    /// cannot be recorded must not be sent.
     fn before_patch(&self, entry: usize, call: &PatchCall<'_>) -> Result<(), String>;
 
     /// The referral as an earlier run read it before the PATCH it left in flight, where
@@ -41,9 +42,9 @@ pub trait SendHooks: Send + Sync {
     }
 
     /// Called when the run stops before the document's outcome is known and nothing of it
-    /// can have been applied: the PATCH announced by `before_patch` with `request_id` never
-    /// went out (the run stopped while it waited its turn) or was refused (401, 412), as
-    /// was every PATCH the document sent before it, and no earlier run left it in flight.
+    /// can have been applied: the PATCH with `request_id` never went out or was refused
+    /// (401, 412), as was every PATCH the document sent before it, and no earlier run
+    /// left it in flight.
     fn patch_not_sent(&self, _entry: usize, _request_id: Uuid) -> Result<(), String> {
         Ok(())
     }

@@ -42,13 +42,19 @@ async fn slow_emulator(work: &Workdir, count: usize) -> Emulator {
 }
 
 fn sync_args(base: &str) -> Vec<String> {
+    resumable_sync_args("u.jsonl", base, "100/s")
+}
+
+/// A `sync` of `input` at `rate` with four workers, resumed from `ledger.db`, its report
+/// in `report.csv`.
+fn resumable_sync_args(input: &str, base: &str, rate: &str) -> Vec<String> {
     [
         "sync",
-        "u.jsonl",
+        input,
         "--endpoint",
         base,
         "--rate",
-        "100/s",
+        rate,
         "--concurrency",
         "4",
         "--ledger",
@@ -70,9 +76,15 @@ fn rows_written(work: &Workdir) -> usize {
 
 /// Starts a run and kills it with SIGKILL once `rows` report rows are out.
 fn run_and_kill(work: &Workdir, base: &str, rows: usize) {
+    run_with_args_and_kill(work, &sync_args(base), rows);
+}
+
+/// Starts a run of `args` (which write `report.csv`) and kills it with SIGKILL once
+/// `rows` report rows are out.
+fn run_with_args_and_kill(work: &Workdir, args: &[String], rows: usize) {
     let _ = std::fs::remove_file(work.path().join("report.csv"));
     let mut child = Command::new(env!("CARGO_BIN_EXE_refsync"))
-        .args(sync_args(base))
+        .args(args)
         .current_dir(work.path())
         .env("PARTNER_CENTER_TOKEN", "t")
         .stderr(Stdio::null())
@@ -140,15 +152,54 @@ async fn a_run_killed_at_several_moments_and_resumed_applies_each_document_once(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn skip_unchanged_sends_nothing_the_second_night() {
+/// A work directory with `u.csv`, which sets the notes of five referrals to `notes N`, and
+/// an emulator holding them.
+async fn five_notes(notes: &str) -> (Workdir, Emulator) {
     let work = Workdir::new();
     let seed = work.write("seed.jsonl", &fixtures::seed_text(&fixtures::referrals(5)));
     let emulator = support::emulator_with(Seed::File(seed), Faults::default()).await;
     let csv: String = std::iter::once("id,op,path,value\n".to_string())
-        .chain((0..5).map(|n| format!("{},replace,/details/notes,nightly {n}\n", id(n))))
+        .chain((0..5).map(|n| format!("{},replace,/details/notes,{notes} {n}\n", id(n))))
         .collect();
     work.write("u.csv", &csv);
+    (work, emulator)
+}
+
+/// Documents still waiting for the rate limiter when the process is killed never left:
+/// the ledger has none of them in flight, so a resume sends each without presuming an
+/// earlier PATCH, and the report's `attempts` are the PATCHes the API got.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn documents_waiting_their_turn_when_killed_count_no_attempt_on_resume() {
+    let (work, emulator) = five_notes("waiting").await;
+    let base = emulator.base_url();
+    let args = |rate: &str| resumable_sync_args("u.csv", &base, rate);
+    // At one request a second, the first document is done long before the next may go:
+    // the kill finds three documents taken by workers and waiting their turn.
+    let (dir, slow) = (work.path().to_path_buf(), args("1/s"));
+    tokio::task::spawn_blocking(move || run_with_args_and_kill(&Workdir::at(dir), &slow, 1))
+        .await
+        .unwrap();
+    let out = work.refsync(
+        &args("unlimited")
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert_eq!(rows.len(), 5);
+    let stats = emulator.stats();
+    for row in &rows {
+        let applied = &stats["applied"][row["id"].as_str()];
+        assert_eq!(row["attempts"], applied.to_string(), "{row:?} {stats}");
+        assert_eq!(row["note"], "", "{row:?}");
+    }
+    assert_eq!(stats["requests"]["GET 200"], Value::Null, "{stats}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_unchanged_sends_nothing_the_second_night() {
+    let (work, emulator) = five_notes("nightly").await;
     let base = emulator.base_url();
     let night = |report: &str| {
         work.refsync(&[
