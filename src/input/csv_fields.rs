@@ -64,6 +64,32 @@ impl FieldSplitter {
 /// changing the value, where the writer most likely meant a quote inside (`"a""b"`).
 /// Quotes inside a field that does not start with one (`a"b`) are read as they stand.
 pub fn text_after_closing_quote(bytes: &[u8], delimiter: u8) -> Option<usize> {
+    match scan_quotes(bytes, delimiter) {
+        QuoteScan::TextAfter(field) => Some(field),
+        QuoteScan::Clean | QuoteScan::Unclosed => None,
+    }
+}
+
+/// Whether every quoted field of `bytes` (one record, terminator removed) is closed and
+/// followed by a delimiter or the end: the `csv` crate reads a record that is not
+/// leniently, and cells re-written from such a reading would read back as a well-formed
+/// record with other values.
+pub fn quotes_are_well_formed(bytes: &[u8], delimiter: u8) -> bool {
+    matches!(scan_quotes(bytes, delimiter), QuoteScan::Clean)
+}
+
+/// What [`scan_quotes`] found.
+enum QuoteScan {
+    /// Every quoted field is closed, with nothing after its closing quote.
+    Clean,
+    /// The field at this index has text after its closing quote.
+    TextAfter(usize),
+    /// A quoted field is never closed.
+    Unclosed,
+}
+
+/// The first fault of the quoted fields of `bytes`, one record without its terminator.
+fn scan_quotes(bytes: &[u8], delimiter: u8) -> QuoteScan {
     let mut field = 0;
     let mut at = 0;
     while at < bytes.len() {
@@ -71,21 +97,24 @@ pub fn text_after_closing_quote(bytes: &[u8], delimiter: u8) -> Option<usize> {
             // An unquoted field: skip to the next delimiter.
             match memchr::memchr(delimiter, &bytes[at..]) {
                 Some(offset) => at += offset + 1,
-                None => return None,
+                None => return QuoteScan::Clean,
             }
             field += 1;
             continue;
         }
-        at = closing_quote(bytes, at + 1)? + 1;
+        let Some(closing) = closing_quote(bytes, at + 1) else {
+            return QuoteScan::Unclosed;
+        };
+        at = closing + 1;
         match bytes.get(at) {
-            None => return None,
+            None => return QuoteScan::Clean,
             Some(&b) if b == delimiter => at += 1,
-            Some(b'\r') if at + 1 == bytes.len() => return None,
-            Some(_) => return Some(field),
+            Some(b'\r') if at + 1 == bytes.len() => return QuoteScan::Clean,
+            Some(_) => return QuoteScan::TextAfter(field),
         }
         field += 1;
     }
-    None
+    QuoteScan::Clean
 }
 
 /// The position of the quote that closes a quoted field whose text starts at `from`
@@ -104,6 +133,25 @@ fn closing_quote(bytes: &[u8], mut from: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quotes_are_well_formed_only_when_every_quoted_field_closes_before_a_delimiter() {
+        for good in [
+            "a,b",
+            "\"a\",b",
+            "\"a\"\"b\",c",
+            "a\"b,c",
+            "\"a,b\"",
+            "\"a\"\r",
+            "",
+        ] {
+            assert!(quotes_are_well_formed(good.as_bytes(), b','), "{good}");
+        }
+        for bad in ["\"a\"b\",c", "x,\"open", "x,\"a\" ,y"] {
+            assert!(!quotes_are_well_formed(bad.as_bytes(), b','), "{bad}");
+        }
+        assert!(!quotes_are_well_formed(b"\"a\"x;b", b';'));
+    }
 
     fn cells(record: &ByteRecord) -> Vec<String> {
         record

@@ -5,7 +5,9 @@
 use super::ReportError;
 use super::cells::neutralise;
 use super::writer::LineEncoder;
-use crate::input::{Format, InputSource, RowRef, SourceFile, format_from_extension};
+use crate::input::{
+    Format, InputSource, RowRef, SourceFile, format_from_extension, quotes_are_well_formed,
+};
 use crate::outcome::Outcome;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -442,10 +444,13 @@ impl CsvOut {
         // clears the value. One more empty cell keeps it off the rejects header's count.
         // So too a row of a file without a `value` column, laid into a union that has
         // one: its empty cell there would come back as a value that clears the field.
+        // A record whose quotes are malformed is kept as it is too: re-laid from the
+        // cells the lenient reading gave, `"a"b"` would come back as the valid `ab"`.
         let lacks_value = |columns: &[Vec<u8>]| !columns.iter().any(|c| same_column(c, b"value"));
         let ragged =
             cells.len().max(1) != columns.len() || (lacks_value(columns) && !lacks_value(union));
-        if ragged || (columns.len() + 2 == union.len() && union.starts_with(columns)) {
+        let malformed = !quotes_are_well_formed(split_terminator(raw).0, self.delimiter);
+        if ragged || malformed || (columns.len() + 2 == union.len() && union.starts_with(columns)) {
             let padding = usize::from(ragged && cells.len() + 2 == union.len());
             let mut tail_cells = vec![Vec::new(); padding + 1];
             tail_cells.extend([outcome, message]);
@@ -698,6 +703,33 @@ mod tests {
         assert_eq!(
             std::fs::read_to_string(&out).unwrap(),
             "id,op,path,value,if_match,outcome,error_message\nr,replace,/name,x,\"y\",,failed,bad\n"
+        );
+    }
+
+    #[test]
+    fn a_row_with_malformed_quotes_is_kept_as_it_is_in_a_union_of_other_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = "op,path,value,id\nreplace,/name,x,q\n";
+        let second = "id,op,path,value\nr,replace,/name,\"a\"b\"\ns,replace,/name,\"open\n";
+        let sources = [
+            source(dir.path(), "a.csv", first, Format::Csv),
+            source(dir.path(), "b.csv", second, Format::Csv),
+        ];
+        let bad_quote = second.find("r,").unwrap();
+        let unclosed = second.find("s,").unwrap();
+        let rows = vec![
+            rejected(1, 2, "bad", bad_quote, unclosed - bad_quote),
+            rejected(1, 3, "bad", unclosed, second.len() - unclosed),
+        ];
+        let out = dir.path().join("rejects.csv");
+        write_rejects(&out, &sources, rows, b',').unwrap();
+        // Re-laid by column name from the lenient reading, the first would come back as
+        // the valid row `replace,/name,ab",r` and the second as a value `open`.
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "op,path,value,id,outcome,error_message\n\
+             r,replace,/name,\"a\"b\",failed,bad\n\
+             s,replace,/name,\"open,failed,bad\n"
         );
     }
 
