@@ -33,15 +33,9 @@ pub async fn resolve_batch(
     prepared: &mut Prepared,
     outputs: &mut RunOutputs,
 ) -> anyhow::Result<(Batch, SendStats)> {
-    let inputs = prepared.lookup_inputs.clone();
-    let external = |doc: &Document| {
-        doc.rows
-            .first()
-            .is_some_and(|row| inputs.contains(&row.at.input))
-    };
     let keys: Vec<String> = batch
         .iter()
-        .filter(|(_, doc)| external(doc))
+        .filter(|(_, doc)| doc.by_external_id)
         .map(|(_, doc)| doc.id.clone())
         .collect();
     if keys.is_empty() {
@@ -57,7 +51,11 @@ pub async fn resolve_batch(
     };
     let mut kept = Vec::with_capacity(batch.len());
     for (index, doc) in batch {
-        match lookups.resolutions.get(&doc.id).filter(|_| external(&doc)) {
+        match lookups
+            .resolutions
+            .get(&doc.id)
+            .filter(|_| doc.by_external_id)
+        {
             None => kept.push((index, doc)),
             Some(Resolution::Found(id)) => {
                 // The batch shares the plan's document: let go of it so the plan's copy
@@ -132,7 +130,11 @@ fn set_plan_id(prepared: &mut Prepared, index: usize, id: &str) -> Option<Arc<Do
     let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get_mut(index) else {
         return None;
     };
-    Arc::make_mut(doc).id = id.to_string();
+    // Resolved, the document is one of a referral ID like any other (its ledger hash and
+    // document form included).
+    let resolved = Arc::make_mut(doc);
+    resolved.id = id.to_string();
+    resolved.by_external_id = false;
     Some(Arc::clone(doc))
 }
 

@@ -22,9 +22,6 @@ pub struct Prepared {
     pub plan: Plan,
     /// Input rows read (before narrowing).
     pub input_rows: usize,
-    /// The inputs whose IDs are CRM IDs, to resolve through `externalReferenceId` before
-    /// sending (wide CSVs read through a lookup mapping).
-    pub lookup_inputs: Vec<u32>,
     /// When the run began, before its inputs were read: the summary's elapsed time is
     /// the whole run's, planning included.
     pub started: Instant,
@@ -77,14 +74,12 @@ pub fn prepare(common: &CommonArgs) -> anyhow::Result<Prepared> {
         warn_of_unplanned_ids(ids, &plan, path);
     }
     let plan = narrow(plan, ids.as_ref(), common.limit);
-    let lookup_inputs = lookup_inputs(&sources, &options);
     let names = LineNames::new(sources.iter().map(|s| s.name.clone()).collect());
     Ok(Prepared {
         sources,
         names,
         plan,
         input_rows,
-        lookup_inputs,
         started,
     })
 }
@@ -120,16 +115,6 @@ fn read_and_plan(
     let shares = cores.clamp(1, plan::MOST_THREADS);
     let streams = input::read_in_background(sources.to_vec(), options.clone(), shares)?;
     Ok(plan::plan_streams(streams, plan_options)?)
-}
-
-/// The inputs read through a mapping that looks IDs up: its CSV inputs.
-fn lookup_inputs(sources: &[InputSource], options: &ReadOptions) -> Vec<u32> {
-    if !options.mapping.as_ref().is_some_and(|m| m.looks_up_ids()) {
-        return Vec::new();
-    }
-    (0..sources.len() as u32)
-        .filter(|&i| sources[i as usize].format == Format::Csv)
-        .collect()
 }
 
 /// Reads an `--ids` file: one ID per line; blank lines and `#` comments are skipped, and

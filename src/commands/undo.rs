@@ -241,6 +241,7 @@ mod tests {
             ops: vec![op(OpKind::Replace, "/name", json!("New"))],
             rows: Default::default(),
             merged_duplicates: false,
+            by_external_id: false,
         };
         let applied = SendResult {
             entry: 0,

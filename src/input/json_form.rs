@@ -14,6 +14,11 @@ use super::json_keys::{may_repeat_keys, repeated_key};
 use super::json_salvage::inexact_number;
 pub use super::json_salvage::salvage_id;
 
+/// The key a document-form line names its referral by when it gives the CRM's ID instead
+/// of the referral ID (and no `id`): `plan --out` writes it for the documents of a lookup
+/// mapping, and `sync` looks the referral up as it does for the mapping's rows.
+pub const EXTERNAL_ID: &str = "externalReferenceId";
+
 /// A key that is missing or of the wrong type.
 struct Fault {
     field: String,
@@ -26,7 +31,11 @@ pub fn content(value: Value) -> RecordContent {
         let message = format!("line is {}, not a JSON object", json_type_name(&value));
         return malformed(None, None, message);
     };
-    let id = match string(&mut map, "id", "") {
+    // A document may name its referral by the CRM's ID instead (see [`EXTERNAL_ID`]).
+    let by_external_id =
+        !map.contains_key("id") && map.contains_key("patch") && map.contains_key(EXTERNAL_ID);
+    let id_key = if by_external_id { EXTERNAL_ID } else { "id" };
+    let id = match string(&mut map, id_key, "") {
         Ok(id) => id,
         Err(fault) => return fault.malformed(None),
     };
@@ -48,7 +57,8 @@ pub fn content(value: Value) -> RecordContent {
                 if_match,
                 patch,
                 columns: Vec::new(),
-                id_column: None,
+                id_column: by_external_id.then(|| EXTERNAL_ID.to_string()),
+                by_external_id,
             },
             Err(fault) => fault.malformed(Some(id)),
         }
@@ -177,6 +187,7 @@ pub fn document_content(line: &[u8]) -> Option<RecordContent> {
         patch,
         columns: Vec::new(),
         id_column: None,
+        by_external_id: false,
     })
 }
 

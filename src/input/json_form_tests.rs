@@ -231,3 +231,32 @@ fn a_number_a_json_number_cannot_keep_is_kept_as_written_in_either_form() {
         [RawValue::Json(json!(123456789012345u64))]
     );
 }
+
+#[test]
+fn a_document_may_name_its_referral_by_externalreferenceid_instead_of_id() {
+    let patch = json!([{"op": "replace", "path": "/name", "value": "x"}]);
+    let got = content(json!({"externalReferenceId": "OPP-1", "patch": patch}));
+    let RecordContent::Document {
+        id,
+        id_column,
+        by_external_id,
+        ..
+    } = got
+    else {
+        panic!("expected a document, got {got:?}");
+    };
+    assert_eq!(
+        (id.as_str(), id_column.as_deref(), by_external_id),
+        ("OPP-1", Some("externalReferenceId"), true)
+    );
+    // With an `id` as well, the ID is the referral's and the other key is extra data.
+    let got = content(json!({"id": "A", "externalReferenceId": "OPP-1", "patch": patch}));
+    assert!(
+        matches!(got, RecordContent::Document { ref id, by_external_id: false, .. } if id == "A"),
+        "{got:?}"
+    );
+    // The row form names its referral by `id` only.
+    let (_, field, _) =
+        fault(json!({"externalReferenceId": "OPP-1", "op": "add", "path": "/x", "value": 1}));
+    assert_eq!(field.as_deref(), Some("id"));
+}

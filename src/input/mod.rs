@@ -37,6 +37,7 @@ pub use csv_fields::quotes_are_well_formed;
 pub use csv_rows::CsvRecords;
 pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};
+pub use json_form::EXTERNAL_ID;
 pub use json_keys::{from_str_unique, without_line};
 pub use jsonl::JsonlRecords;
 pub use line_ends::{FoundReturns, SourceFile};
@@ -186,6 +187,10 @@ pub enum RecordContent {
         /// For a mapped row, the column that gave the ID, which an ID error names; `None`
         /// for a JSONL line, whose field is `id`.
         id_column: Option<String>,
+        /// Whether `id` is a CRM ID, to be resolved through the referrals'
+        /// `externalReferenceId` before sending (a row read through a lookup mapping, or a
+        /// document-form line that names its referral by `externalReferenceId`).
+        by_external_id: bool,
     },
     /// A record that could not be read as a row or document.
     Malformed {

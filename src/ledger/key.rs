@@ -130,6 +130,7 @@ mod tests {
             )],
             rows: Default::default(),
             merged_duplicates: false,
+            by_external_id: false,
         };
         let hash = document_hash(&document(1, None));
         assert_eq!(hash, document_hash(&document(1, None)));

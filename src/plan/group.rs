@@ -46,6 +46,8 @@ pub struct Group {
     /// only a document that sets one allocates it.
     status_fields: Option<Box<StatusFields>>,
     merged_duplicates: bool,
+    /// Whether the ID is a CRM ID, looked up before sending.
+    by_external_id: bool,
 }
 
 impl Group {
@@ -63,6 +65,7 @@ impl Group {
             status_fields: None,
             if_match: IfMatch::default(),
             merged_duplicates: false,
+            by_external_id: false,
         };
         if let Some(message) = id_error {
             group.add_error(PlanError {
@@ -81,6 +84,12 @@ impl Group {
         if self.rows.is_empty() {
             self.rows = RowList::lines_only();
         }
+    }
+
+    /// Marks the ID as a CRM ID, to be resolved through `externalReferenceId` before
+    /// sending.
+    pub fn mark_by_external_id(&mut self) {
+        self.by_external_id = true;
     }
 
     /// The referral ID, `None` for an ID-less row.
@@ -240,6 +249,7 @@ impl Group {
                 ops: self.ops.into_live_ops(),
                 rows: self.rows,
                 merged_duplicates: self.merged_duplicates,
+                by_external_id: self.by_external_id,
             })),
             id => PlanEntry::Invalid(Box::new(InvalidEntry {
                 id,

@@ -89,6 +89,9 @@ pub struct Document {
     pub rows: RowList,
     /// Whether identical duplicate rows were merged into one operation.
     pub merged_duplicates: bool,
+    /// Whether `id` is a CRM ID, to be resolved through the referrals'
+    /// `externalReferenceId` before sending; its document form names it so.
+    pub by_external_id: bool,
 }
 
 impl Document {

@@ -81,16 +81,16 @@ impl Planner {
                 patch,
                 columns,
                 id_column,
+                by_external_id,
             } => {
                 let id_field = id_column.as_deref().unwrap_or(ID);
                 let index = self.group_for_row(id, None, row.at, id_field);
                 let document = (patch.as_slice(), columns.as_slice());
-                self.groups[index].add_document(
-                    row,
-                    document,
-                    if_match.as_deref(),
-                    &mut self.rules,
-                );
+                let group = &mut self.groups[index];
+                group.add_document(row, document, if_match.as_deref(), &mut self.rules);
+                if *by_external_id {
+                    group.mark_by_external_id();
+                }
             }
             RecordContent::Malformed {
                 id,

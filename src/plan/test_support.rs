@@ -50,6 +50,7 @@ pub fn doc(line: u64, id: &str, if_match: Option<&str>, patch: Vec<RawOp>) -> In
             patch,
             columns: Vec::new(),
             id_column: None,
+            by_external_id: false,
         },
     }
 }

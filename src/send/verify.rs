@@ -156,6 +156,7 @@ mod tests {
             ops,
             rows: Default::default(),
             merged_duplicates: false,
+            by_external_id: false,
         }
     }
 

@@ -114,6 +114,51 @@ async fn the_dynamics_sample_in_windows_1252_updates_referrals_found_by_crm_id()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planned_documents_of_a_lookup_mapping_are_looked_up_when_synced() {
+    let work = Workdir::new();
+    let emulator = support::emulator_with(Seed::Sample, Faults::default()).await;
+    let (input, mapping) = (
+        repo("samples/dynamics365-export.csv"),
+        repo("config/mappings/dynamics365-opportunities.toml"),
+    );
+    let mut plan = vec!["plan", &input, "--mapping", &mapping, "--delimiter", ";"];
+    plan.extend(["--encoding", "windows-1252", "--out", "planned.jsonl"]);
+    let out = work.refsync(&plan);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines: Vec<Value> = work
+        .read("planned.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4);
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.get("id").is_none() && line["externalReferenceId"].is_string()),
+        "the documents name their CRM IDs as such: {lines:?}"
+    );
+    let base = emulator.base_url();
+    let out = work.refsync(&sync(&base, "planned.jsonl", &[]));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let state = emulator.referrals();
+    let contoso = &state["fbcf71a8-76dc-4ea0-8a52-2f61cb154456"];
+    assert_eq!(contoso["details"]["dealValue"], json!(165000.5));
+    let fabrikam = &state["260839b3-e992-4be5-8d4a-030805b698eb"];
+    assert_eq!(
+        (&fabrikam["status"], &fabrikam["substatus"]),
+        (&json!("Closed"), &json!("Won"))
+    );
+    let rows = read_csv_report(&work.path().join("report.csv"));
+    assert!(rows.iter().all(|r| r["outcome"] == "updated"), "{rows:?}");
+    assert_eq!(
+        row_of(&rows, "fbcf71a8-76dc-4ea0-8a52-2f61cb154456")["source_lines"],
+        "1",
+        "the report names the referral the PATCH went to"
+    );
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_salesforce_sample_updates_referrals_by_their_id_column() {
     let work = Workdir::new();
     let emulator = support::emulator_with(Seed::Sample, Faults::default()).await;

@@ -159,6 +159,7 @@ impl<R: BufRead + Seek> MappedRecords<R> {
                     patch: ops.into_iter().map(raw_op).collect(),
                     columns,
                     id_column: Some(id_column.clone()),
+                    by_external_id: self.mapping.looks_up_ids(),
                 }
             }
             Err(errors) => malformed(Some(id), MalformedKind::Value, joined(&errors)),

@@ -212,6 +212,7 @@ pub(crate) fn doc(id: &str, ops: Vec<PatchOp>) -> Document {
         ops,
         rows: Default::default(),
         merged_duplicates: false,
+        by_external_id: false,
     }
 }
 
