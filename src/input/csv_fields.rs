@@ -88,11 +88,39 @@ enum QuoteScan {
     Unclosed,
 }
 
+/// Where field `index` of `bytes` (one record without its terminator) starts, its
+/// quotes read as the `csv` crate reads them; `None` past the last field or where the
+/// quotes before it are malformed.
+pub fn field_start(bytes: &[u8], delimiter: u8, index: usize) -> Option<usize> {
+    let mut found = None;
+    let scan = walk_fields(bytes, delimiter, &mut |field, start| {
+        if field == index {
+            found = Some(start);
+        }
+        field < index
+    });
+    found.filter(|_| matches!(scan, QuoteScan::Clean))
+}
+
 /// The first fault of the quoted fields of `bytes`, one record without its terminator.
 fn scan_quotes(bytes: &[u8], delimiter: u8) -> QuoteScan {
+    walk_fields(bytes, delimiter, &mut |_, _| true)
+}
+
+/// Walks the fields of `bytes`, one record without its terminator, calling `at_field`
+/// with each field's index and where it starts until it answers `false`; gives the first
+/// fault of the quotes met on the way.
+fn walk_fields(
+    bytes: &[u8],
+    delimiter: u8,
+    at_field: &mut dyn FnMut(usize, usize) -> bool,
+) -> QuoteScan {
     let mut field = 0;
     let mut at = 0;
-    while at < bytes.len() {
+    loop {
+        if !at_field(field, at) || at >= bytes.len() {
+            return QuoteScan::Clean;
+        }
         if bytes[at] != b'"' {
             // An unquoted field: skip to the next delimiter.
             match memchr::memchr(delimiter, &bytes[at..]) {
@@ -114,7 +142,6 @@ fn scan_quotes(bytes: &[u8], delimiter: u8) -> QuoteScan {
         }
         field += 1;
     }
-    QuoteScan::Clean
 }
 
 /// The position of the quote that closes a quoted field whose text starts at `from`
@@ -151,6 +178,26 @@ mod tests {
             assert!(!quotes_are_well_formed(bad.as_bytes(), b','), "{bad}");
         }
         assert!(!quotes_are_well_formed(b"\"a\"x;b", b';'));
+    }
+
+    #[test]
+    fn field_start_finds_a_field_after_quoted_ones_and_stops_at_the_last() {
+        let record = b"\"a,\"\"b\",c\"d,,\"e\nf\",g";
+        let starts: Vec<_> = (0..6).map(|i| field_start(record, b',', i)).collect();
+        assert_eq!(
+            starts,
+            [Some(0), Some(8), Some(12), Some(13), Some(19), None]
+        );
+        assert_eq!(
+            field_start(b"a,", b',', 1),
+            Some(2),
+            "a trailing empty field"
+        );
+        assert_eq!(
+            field_start(b"\"a\"b,c", b',', 1),
+            None,
+            "after malformed quotes"
+        );
     }
 
     fn cells(record: &ByteRecord) -> Vec<String> {

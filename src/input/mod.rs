@@ -33,7 +33,7 @@ mod text;
 
 pub use background::{RecordStream, read_in_background, read_with_parsers};
 pub use blocks::{BlockLine, BlockReader, BlockRecord, Found, LineBlock, PartScanned};
-pub use csv_fields::quotes_are_well_formed;
+pub use csv_fields::{field_start, quotes_are_well_formed};
 pub use csv_rows::CsvRecords;
 pub use encoding::{EncodingError, parse_encoding};
 pub use format::{BOM, file_format, format_from_extension, sniff_format, stdin_format};

@@ -6,7 +6,8 @@ use super::ReportError;
 use super::cells::neutralise;
 use super::writer::LineEncoder;
 use crate::input::{
-    Format, InputSource, RowRef, SourceFile, format_from_extension, quotes_are_well_formed,
+    Format, InputSource, RowRef, SourceFile, field_start, format_from_extension,
+    quotes_are_well_formed,
 };
 use crate::outcome::Outcome;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -449,20 +450,16 @@ impl CsvOut {
         let lacks_value = |columns: &[Vec<u8>]| !columns.iter().any(|c| same_column(c, b"value"));
         let ragged =
             cells.len().max(1) != columns.len() || (lacks_value(columns) && !lacks_value(union));
-        let malformed = !quotes_are_well_formed(split_terminator(raw).0, self.delimiter);
+        let (content, terminator) = split_terminator(raw);
+        let malformed = !quotes_are_well_formed(content, self.delimiter);
         if ragged || malformed || (columns.len() + 2 == union.len() && union.starts_with(columns)) {
             let padding = usize::from(ragged && cells.len() + 2 == union.len());
-            let mut tail_cells = vec![Vec::new(); padding + 1];
-            tail_cells.extend([outcome, message]);
-            let tail = self.line.encode(&tail_cells);
-            let (content, terminator) = split_terminator(raw);
-            let mut line = content.to_vec();
-            line.extend_from_slice(tail.strip_suffix(b"\n").unwrap_or(&tail));
-            line.extend_from_slice(terminator);
-            return self
-                .out
-                .write_all(&line)
-                .map_err(ReportError::write(&self.path));
+            return self.verbatim(content, terminator, padding, [outcome, message]);
+        }
+        // A row of an earlier rejects file fed back, laid out as this one is: its own cells
+        // byte for byte, this run's verdict in place of the old one.
+        if let Some(data) = self.data_before_verdict(content, header, union) {
+            return self.verbatim(data, terminator, 0, [outcome, message]);
         }
         // The union ends with the verdict's two columns; the header's own verdict, if it
         // is a rejects file's, is no data column and is left behind.
@@ -479,6 +476,44 @@ impl CsvOut {
             .collect();
         laid.extend([outcome, message]);
         self.record(&laid)
+    }
+
+    /// Writes `content` as it stands, then `padding` empty cells and the verdict, then
+    /// `terminator`.
+    fn verbatim(
+        &mut self,
+        content: &[u8],
+        terminator: &[u8],
+        padding: usize,
+        verdict: [Vec<u8>; 2],
+    ) -> Result<(), ReportError> {
+        let mut tail_cells = vec![Vec::new(); padding + 1];
+        tail_cells.extend(verdict);
+        let tail = self.line.encode(&tail_cells);
+        let mut line = content.to_vec();
+        line.extend_from_slice(tail.strip_suffix(b"\n").unwrap_or(&tail));
+        line.extend_from_slice(terminator);
+        self.out
+            .write_all(&line)
+            .map_err(ReportError::write(&self.path))
+    }
+
+    /// For a row of an earlier rejects file whose data columns are the union's, in its
+    /// order: the row's text before its old verdict. `None` for any other row.
+    fn data_before_verdict<'a>(
+        &self,
+        content: &'a [u8],
+        header: &CsvHeader,
+        union: &[Vec<u8>],
+    ) -> Option<&'a [u8]> {
+        let verdict_at = header.verdict_at.filter(|&at| at > 0)?;
+        let data = header.data();
+        if data.len() + 2 != union.len() || !union.starts_with(data) {
+            return None;
+        }
+        let start = field_start(content, self.delimiter, verdict_at)?;
+        // The old verdict starts just after a delimiter, which goes with it.
+        content.get(..start.checked_sub(1)?)
     }
 
     fn finish(mut self) -> Result<(), ReportError> {
@@ -802,6 +837,18 @@ mod tests {
         assert_eq!(
             rejects_of(fed_back),
             "id,op,path,value,outcome,error_message\nq,replace,/name,y,failed,bad\n"
+        );
+    }
+
+    #[test]
+    fn a_rejects_file_fed_back_keeps_its_rows_bytes_and_replaces_only_the_verdict() {
+        // Quotes a writer need not have used, a delimiter in a quoted cell and CRLF stay.
+        let fed_back = "id,op,path,value,if_match,outcome,error_message\r\n\
+                        \"q\",replace,/details/notes,\"two, parts\",\"\"\"e1\"\"\",failed,\"old, long\"\r\n";
+        assert_eq!(
+            rejects_of(fed_back),
+            "id,op,path,value,if_match,outcome,error_message\r\n\
+             \"q\",replace,/details/notes,\"two, parts\",\"\"\"e1\"\"\",failed,bad\r\n"
         );
     }
 
