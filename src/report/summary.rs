@@ -194,7 +194,8 @@ impl Summary {
                 counts.join(", ")
             }
         );
-        if self.requests > 0 {
+        // `plan` sends nothing; a run that could send says what it sent, nothing included.
+        if self.requests > 0 || self.command != "plan" {
             text.push_str(&format!(
                 "  requests {} (retries {}, throttled {}), {:.1}/s, up to {} in flight{}\n",
                 self.requests,
@@ -253,6 +254,20 @@ mod tests {
             "{}",
             two.to_text()
         );
+    }
+
+    #[test]
+    fn a_sync_says_what_it_sent_even_when_it_sent_nothing_and_a_plan_does_not() {
+        let mut counts = OutcomeCounts::default();
+        counts.add(Outcome::Failed);
+        let stats = SendStats::default();
+        let sync = Summary::new("sync", &counts, 1, &stats, Duration::ZERO).to_text();
+        assert!(
+            sync.contains("\n  requests 0 (retries 0, throttled 0), 0.0/s, up to 0 in flight\n"),
+            "{sync}"
+        );
+        let plan = Summary::new("plan", &counts, 1, &stats, Duration::ZERO).to_text();
+        assert!(!plan.contains("requests"), "{plan}");
     }
 
     #[test]

@@ -311,7 +311,9 @@ fn csv_cells<'a>(row: &'a ReportRow, numbers: &'a mut Numbers) -> [Cow<'a, str>;
         Cow::Borrowed(text(&row.etag_after)),
         Cow::Borrowed(ops.format(row.ops)),
         Cow::Borrowed(row.source_lines.as_str()),
-        Cow::Borrowed(text(&row.error_code)),
+        // The API's own code comes from a server's answer, so it is treated as the text
+        // cells are.
+        neutralise(text(&row.error_code)),
         neutralise(text(&row.error_message)),
         neutralise(text(&row.note)),
         Cow::Borrowed(text(&row.request_id)),
@@ -511,11 +513,17 @@ mod tests {
         let path = dir.path().join("r.csv");
         let mut writer = ReportWriter::create(&path, false).unwrap();
         writer.append(&row("a", "=cmd()")).unwrap();
+        let code_from_a_server = ReportRow {
+            error_code: Some("@SUM(1)".into()),
+            ..row("b", "x")
+        };
+        writer.append(&code_from_a_server).unwrap();
         writer.flush().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), COLUMNS.join(","));
         assert!(lines.next().unwrap().contains("'=cmd()"));
+        assert!(lines.next().unwrap().contains(",'@SUM(1),"));
     }
 
     /// A report at `path` with rows `b` then `a` appended, and their lines.
