@@ -130,8 +130,8 @@ fn set_plan_id(prepared: &mut Prepared, index: usize, id: &str) -> Option<Arc<Do
     let Some(PlanEntry::Document(doc)) = prepared.plan.entries.get_mut(index) else {
         return None;
     };
-    // Resolved, the document is one of a referral ID like any other (its ledger hash and
-    // document form included).
+    // Resolved, the document is one of a referral ID like any other (its document form
+    // included).
     let resolved = Arc::make_mut(doc);
     resolved.id = id.to_string();
     resolved.by_external_id = false;
