@@ -16,7 +16,6 @@ use super::{ConflictPolicy, IfMatchPolicy, PatchCall, SendError, SendResult, mem
 use crate::outcome::{Note, Outcome};
 use crate::plan::{Document, patch_body};
 use serde_json::Value;
-use std::sync::atomic::{AtomicBool, Ordering};
 use tokio::time::Instant;
 
 /// A 412 is resolved by refetching at most this many times (SPEC.md "Sending").
@@ -352,12 +351,12 @@ impl<'a> Run<'a> {
         let entry = self.entry;
         // Recorded once the pacer lets the PATCH go, not while it waits its turn: a
         // process killed meanwhile leaves no PATCH in flight that never left.
-        let recorded = AtomicBool::new(false);
+        let mut recorded = false;
         let mut announce = || {
             hooks
                 .before_patch(entry, &announced)
                 .map_err(SendError::Hook)?;
-            recorded.store(true, Ordering::Relaxed);
+            recorded = true;
             Ok(())
         };
         self.patched = Some((call.if_match.clone(), call.request_id));
@@ -365,7 +364,7 @@ impl<'a> Run<'a> {
             .shared
             .exchange_or_abort(&call, Some(&mut announce))
             .await;
-        if recorded.into_inner() {
+        if recorded {
             self.announced = Some(call.request_id);
         }
         let exchange = match exchanged {
